@@ -1,0 +1,2 @@
+DROP TABLE stock_levels, stock_ledger;
+DROP FUNCTION stock_ledger_append_only();

@@ -1,0 +1,5 @@
+//! Users, passwords and roles.
+
+pub mod password;
+pub mod roles;
+pub mod users;

@@ -1,0 +1,112 @@
+//! Users: the diesel model and the service functions that write the `users` table.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::auth::password;
+use crate::auth::roles::Role;
+use crate::schema::{user_hubs, users};
+
+#[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub organisation_id: i64,
+    pub password_hash: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// The stored role. The CHECK constraint guarantees it parses; a row that somehow does not
+    /// is treated as the least-privileged role rather than crashing a request.
+    pub fn role(&self) -> Role {
+        self.role.parse().unwrap_or(Role::CustomerUser)
+    }
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub role: Role,
+    pub organisation_id: i64,
+    pub password: &'a str,
+    pub hub_ids: &'a [i64],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("a user named '{0}' already exists")]
+    Exists(String),
+    #[error("no user named '{0}'")]
+    NotFound(String),
+    #[error("usernames are 2–64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")]
+    BadUsername,
+    #[error(transparent)]
+    Password(#[from] password::PasswordError),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+pub fn valid_username(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && (2..=64).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+}
+
+pub fn find_by_username(conn: &mut PgConnection, username: &str) -> QueryResult<Option<User>> {
+    users::table
+        // Usernames are stored lower-case (a CHECK constraint), so sign-in is case-insensitive.
+        .filter(users::username.eq(username.trim().to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Creates a user with an argon2id hash of `password` and its hub assignments, atomically.
+pub fn create(conn: &mut PgConnection, new: &NewUser<'_>) -> Result<User, UserError> {
+    if !valid_username(new.username) {
+        return Err(UserError::BadUsername);
+    }
+    let hash = password::hash(new.password)?;
+    conn.transaction(|conn| {
+        if find_by_username(conn, new.username)?.is_some() {
+            return Err(UserError::Exists(new.username.to_string()));
+        }
+        let user: User = diesel::insert_into(users::table)
+            .values((
+                users::username.eq(new.username),
+                users::display_name.eq(new.display_name),
+                users::role.eq(new.role.as_str()),
+                users::organisation_id.eq(new.organisation_id),
+                users::password_hash.eq(&hash),
+            ))
+            .returning(User::as_returning())
+            .get_result(conn)?;
+        let rows: Vec<_> = new.hub_ids.iter().map(|h| (user_hubs::user_id.eq(user.id), user_hubs::hub_id.eq(*h))).collect();
+        diesel::insert_into(user_hubs::table).values(&rows).execute(conn)?;
+        Ok(user)
+    })
+}
+
+pub fn set_password(conn: &mut PgConnection, username: &str, new_password: &str) -> Result<(), UserError> {
+    let hash = password::hash(new_password)?;
+    let user = find_by_username(conn, username)?.ok_or_else(|| UserError::NotFound(username.into()))?;
+    diesel::update(users::table.find(user.id))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(diesel::dsl::now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_active(conn: &mut PgConnection, username: &str, active: bool) -> Result<(), UserError> {
+    let user = find_by_username(conn, username)?.ok_or_else(|| UserError::NotFound(username.into()))?;
+    diesel::update(users::table.find(user.id))
+        .set((users::active.eq(active), users::updated_at.eq(diesel::dsl::now)))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! The `outpost` command line. Each subcommand is a thin wrapper over library functions.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use diesel::prelude::*;
+
+use crate::auth::roles::Role;
+use crate::auth::users::{self, NewUser};
+use crate::config::{ConfigError, Settings};
+use crate::demo::launcher::PrivateServices;
+use crate::demo::seed::{self, SeedOutcome};
+use crate::state::AppState;
+
+#[derive(Parser, Debug)]
+#[command(name = "outpost", version, about = "Outpost: offline-first field operations server", long_about = None,
+    after_help = "Configuration comes from OUTPOST_* environment variables (see README.md).\nNew here? Run `outpost demo` and open the URL it prints.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server (migrates the database first). Needs OUTPOST_DATABASE_URL and OUTPOST_REDIS_URL.
+    Serve,
+    /// Run the background workers (Zoho sync, PDFs, quota resets, NFC jobs).
+    Worker,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load the demo world (organisations, hubs, users, catalog, stock) unless already loaded.
+    SeedDemo,
+    /// Everything in one process for a first look: private PostgreSQL and Redis (unless URLs are
+    /// configured), migrations, demo data, server and workers. Ctrl-C stops it all.
+    Demo,
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Create a user. The password is read from the first line of standard input.
+    Add {
+        /// Login name: lower-case letters, digits, '.', '_' or '-'.
+        #[arg(long)]
+        username: String,
+        /// Full name shown in the header and audit log.
+        #[arg(long)]
+        name: String,
+        /// One of SuperAdmin, Admin, LogisticsManager, DepotManager, WarehouseOp, SalesRep, Driver, Auditor, CustomerUser, SystemBot.
+        #[arg(long)]
+        role: Role,
+        /// Organisation name (as shown on /admin/organisations).
+        #[arg(long)]
+        organisation: String,
+        /// Hub code the user works at; repeat for several hubs.
+        #[arg(long = "hub")]
+        hubs: Vec<String>,
+    },
+    /// Set a new password, read from the first line of standard input.
+    Passwd { username: String },
+    /// Disable an account: it can no longer sign in or use API tokens.
+    Disable { username: String },
+}
+
+/// Runs the command and turns every failure into a message and an exit code:
+/// 2 for configuration errors, 1 for everything else.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => return config_failure(&e),
+    };
+    crate::telemetry::init(settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<ConfigError>() {
+            Some(config) => config_failure(config),
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn config_failure(e: &ConfigError) -> ExitCode {
+    eprintln!("{e}");
+    ExitCode::from(2)
+}
+
+async fn dispatch(command: Command, settings: Settings) -> Result<()> {
+    match command {
+        Command::Serve => serve(settings).await,
+        Command::Worker => worker(settings).await,
+        Command::Migrate => {
+            let applied = migrate(settings.require_database_url()?).await?;
+            println!("{}", if applied.is_empty() { "database is up to date".to_string() } else { format!("applied {} migration(s): {}", applied.len(), applied.join(", ")) });
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let url = settings.require_database_url()?.to_string();
+            migrate(&url).await?;
+            let outcome = blocking(move || seed::seed(&mut crate::db::connect(&url)?)).await?;
+            println!("{}", if outcome == SeedOutcome::Seeded { "demo world loaded" } else { "demo world already loaded; nothing changed" });
+            Ok(())
+        }
+        Command::Demo => demo(settings).await,
+        Command::User { action } => user(settings, action).await,
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.context("blocking task failed")?
+}
+
+async fn migrate(url: &str) -> Result<Vec<String>> {
+    let url = url.to_string();
+    blocking(move || crate::db::migrate(&mut crate::db::connect(&url)?)).await
+}
+
+async fn app_state(settings: Settings, demo_mode: bool) -> Result<AppState> {
+    let db_url = settings.require_database_url()?.to_string();
+    let redis_url = settings.require_redis_url()?.to_string();
+    migrate(&db_url).await?;
+    let redis = crate::redis_conn::connect(&redis_url).await?;
+    let db = crate::db::build_pool(&db_url, &settings);
+    Ok(AppState { settings, db, redis, demo_mode })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+async fn serve(settings: Settings) -> Result<()> {
+    let state = app_state(settings, false).await?;
+    run_processes(state, true, false).await
+}
+
+async fn worker(settings: Settings) -> Result<()> {
+    let state = app_state(settings, false).await?;
+    run_processes(state, false, true).await
+}
+
+/// Runs the server and/or the workers until a shutdown signal, then stops them gracefully.
+async fn run_processes(state: AppState, with_server: bool, with_workers: bool) -> Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker_task = with_workers.then(|| {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(crate::worker::run(state.clone(), async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }))
+    });
+    let server = if with_server {
+        let app = crate::startup::Application::build(state.clone(), None).context("cannot bind the HTTP listener (is OUTPOST_BIND free?)")?;
+        tracing::info!(port = app.port(), "listening on http://{}:{}", state.settings.bind.ip(), app.port());
+        let server = app.into_server();
+        let handle = server.handle();
+        Some((tokio::spawn(server), handle))
+    } else {
+        None
+    };
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    if let Some((task, handle)) = server {
+        handle.stop(true).await;
+        let _ = task.await;
+    }
+    if let Some(task) = worker_task {
+        task.await.context("worker task failed")??;
+    }
+    Ok(())
+}
+
+async fn demo(mut settings: Settings) -> Result<()> {
+    let services = if settings.database_url.is_none() || settings.redis_url.is_none() {
+        let dir = settings.data_dir.clone();
+        println!("Starting private PostgreSQL and Redis under {} …", dir.display());
+        let services = blocking(move || PrivateServices::start(&dir)).await?;
+        settings.database_url.get_or_insert_with(|| crate::config::Secret::new(services.database_url.clone()));
+        settings.redis_url.get_or_insert_with(|| services.redis_url.clone());
+        Some(services)
+    } else {
+        None
+    };
+    let result = async {
+        let state = app_state(settings, true).await?;
+        let url = state.settings.require_database_url()?.to_string();
+        let outcome = blocking(move || seed::seed(&mut crate::db::connect(&url)?)).await?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let app = crate::startup::Application::build(state.clone(), None).context("cannot bind the HTTP listener (set OUTPOST_BIND to a free address:port)")?;
+        print_banner(&state, app.port(), outcome);
+        let mut rx = stop_rx.clone();
+        let workers = tokio::spawn(crate::worker::run(state.clone(), async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }));
+        let server = app.into_server();
+        let handle = server.handle();
+        let server_task = tokio::spawn(server);
+        shutdown_signal().await;
+        println!("\nStopping Outpost …");
+        let _ = stop_tx.send(true);
+        handle.stop(true).await;
+        let _ = server_task.await;
+        workers.await.context("worker task failed")??;
+        anyhow::Ok(())
+    }
+    .await;
+    if services.is_some() {
+        println!("Stopping private PostgreSQL and Redis …");
+    }
+    drop(services);
+    result
+}
+
+fn print_banner(state: &AppState, port: u16, outcome: SeedOutcome) {
+    let host = match state.settings.bind.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+        ip => ip.to_string(),
+    };
+    println!();
+    println!("  Outpost demo is running at  http://{host}:{port}/");
+    println!("  {}", if outcome == SeedOutcome::Seeded { "Demo world created." } else { "Reusing the demo world from the last run." });
+    println!("  Sign in with any of these (password: {}):", seed::DEMO_PASSWORD);
+    for (username, role) in seed::DEMO_LOGINS {
+        println!("    {username:<12} {role}");
+    }
+    println!("  Press Ctrl-C to stop.");
+    println!();
+}
+
+async fn user(settings: Settings, action: UserAction) -> Result<()> {
+    let url = settings.require_database_url()?.to_string();
+    migrate(&url).await?;
+    match action {
+        UserAction::Add { username, name, role, organisation, hubs } => {
+            let password = read_password()?;
+            blocking(move || {
+                let mut conn = crate::db::connect(&url)?;
+                let org_id = crate::schema::organisations::table
+                    .filter(crate::schema::organisations::name.eq(&organisation))
+                    .select(crate::schema::organisations::id)
+                    .first::<i64>(&mut conn)
+                    .optional()?
+                    .with_context(|| format!("no organisation named '{organisation}'"))?;
+                let mut hub_ids = Vec::new();
+                for code in &hubs {
+                    let id = crate::schema::hubs::table
+                        .filter(crate::schema::hubs::code.eq(code.to_uppercase()))
+                        .filter(crate::schema::hubs::organisation_id.eq(org_id))
+                        .select(crate::schema::hubs::id)
+                        .first::<i64>(&mut conn)
+                        .optional()?
+                        .with_context(|| format!("no hub with code '{code}' in '{organisation}'"))?;
+                    hub_ids.push(id);
+                }
+                let user = users::create(&mut conn, &NewUser { username: &username, display_name: &name, role, organisation_id: org_id, password: &password, hub_ids: &hub_ids })?;
+                println!("created user '{}' ({}) with id {}", user.username, role.label(), user.id);
+                Ok(())
+            })
+            .await
+        }
+        UserAction::Passwd { username } => {
+            let password = read_password()?;
+            blocking(move || {
+                users::set_password(&mut crate::db::connect(&url)?, &username, &password)?;
+                println!("password changed for '{username}'");
+                Ok(())
+            })
+            .await
+        }
+        UserAction::Disable { username } => blocking(move || {
+            users::set_active(&mut crate::db::connect(&url)?, &username, false)?;
+            println!("user '{username}' disabled");
+            Ok(())
+        })
+        .await,
+    }
+}
+
+fn read_password() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("no password given: pipe it on standard input, e.g. `printf '%s\\n' \"$PW\" | outpost user …`");
+    }
+    Ok(password)
+}

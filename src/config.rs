@@ -1,0 +1,195 @@
+//! Typed settings read from `OUTPOST_*` environment variables.
+//!
+//! Settings are parsed from a lookup function rather than the process environment directly, so
+//! tests hand in the values they want instead of mutating the environment (a global).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A secret that never prints itself in logs or debug output.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `None` means "not configured": `outpost demo` then starts private services.
+    pub database_url: Option<Secret>,
+    pub redis_url: Option<String>,
+    pub bind: SocketAddr,
+    pub secret_key: Secret,
+    pub data_dir: PathBuf,
+    pub db_pool_size: u32,
+    /// Prefix of every Redis key Outpost writes, so tests (and tenants) can share one Redis.
+    pub redis_prefix: String,
+    pub log_format: LogFormat,
+    /// When set, cookies are marked `Secure` (the site is served over TLS, usually by a proxy).
+    pub secure_cookies: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// One configuration problem: which variable, and what is wrong with it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration error: {variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+/// Development-only key; `serve` refuses to run with it when `OUTPOST_ENV=production`.
+pub const DEV_SECRET_KEY: &str = "outpost-development-secret-key-do-not-use-in-production!!";
+const MIN_SECRET_LEN: usize = 32;
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let production = match get("OUTPOST_ENV").as_deref() {
+            None | Some("development") => false,
+            Some("production") => true,
+            Some(other) => return Err(err("OUTPOST_ENV", format!("must be 'development' or 'production', got '{other}'"))),
+        };
+
+        let database_url = match get("OUTPOST_DATABASE_URL") {
+            None => None,
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Some(Secret(url)),
+            Some(_) => return Err(err("OUTPOST_DATABASE_URL", "must be a postgres:// or postgresql:// URL".into())),
+        };
+        let redis_url = match get("OUTPOST_REDIS_URL") {
+            None => None,
+            Some(url) if ["redis://", "rediss://", "redis+unix://", "unix://"].iter().any(|p| url.starts_with(p)) => Some(url),
+            Some(_) => return Err(err("OUTPOST_REDIS_URL", "must be a redis://, rediss:// or redis+unix:// URL".into())),
+        };
+        let bind = match get("OUTPOST_BIND") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(v) => v.parse().map_err(|_| err("OUTPOST_BIND", format!("must be an address:port such as 127.0.0.1:8080, got '{v}'")))?,
+        };
+        let secret_key = match get("OUTPOST_SECRET_KEY") {
+            None if production => return Err(err("OUTPOST_SECRET_KEY", "must be set when OUTPOST_ENV=production".into())),
+            None => Secret(DEV_SECRET_KEY.into()),
+            Some(v) if v.len() < MIN_SECRET_LEN => {
+                return Err(err("OUTPOST_SECRET_KEY", format!("must be at least {MIN_SECRET_LEN} characters long (got {})", v.len())))
+            }
+            Some(v) => Secret(v),
+        };
+        let data_dir = PathBuf::from(get("OUTPOST_DATA_DIR").unwrap_or_else(|| ".outpost".into()));
+        let db_pool_size = parse_number("OUTPOST_DB_POOL_SIZE", get("OUTPOST_DB_POOL_SIZE"), 10, 1..=500)?;
+        let redis_prefix = get("OUTPOST_REDIS_PREFIX").unwrap_or_else(|| "outpost".into());
+        if !redis_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(err("OUTPOST_REDIS_PREFIX", "may contain only letters, digits, '-', '_' and '.'".into()));
+        }
+        let log_format = match get("OUTPOST_LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(err("OUTPOST_LOG_FORMAT", format!("must be 'pretty' or 'json', got '{other}'"))),
+        };
+        let secure_cookies = match get("OUTPOST_SECURE_COOKIES").as_deref() {
+            None => production,
+            Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(other) => return Err(err("OUTPOST_SECURE_COOKIES", format!("must be true or false, got '{other}'"))),
+        };
+        Ok(Settings { database_url, redis_url, bind, secret_key, data_dir, db_pool_size, redis_prefix, log_format, secure_cookies })
+    }
+
+    /// The database URL, or an error naming the variable, for commands that need one configured.
+    pub fn require_database_url(&self) -> Result<&str, ConfigError> {
+        self.database_url.as_ref().map(Secret::expose).ok_or_else(|| err("OUTPOST_DATABASE_URL", "is not set (run `outpost demo` to start private services instead)".into()))
+    }
+
+    pub fn require_redis_url(&self) -> Result<&str, ConfigError> {
+        self.redis_url.as_deref().ok_or_else(|| err("OUTPOST_REDIS_URL", "is not set (run `outpost demo` to start private services instead)".into()))
+    }
+
+    pub fn db_connection_timeout(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+}
+
+fn err(variable: &'static str, problem: String) -> ConfigError {
+    ConfigError { variable, problem }
+}
+
+fn parse_number(variable: &'static str, value: Option<String>, default: u32, range: std::ops::RangeInclusive<u32>) -> Result<u32, ConfigError> {
+    let Some(v) = value else { return Ok(default) };
+    match v.parse::<u32>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(err(variable, format!("must be a whole number from {} to {}, got '{v}'", range.start(), range.end()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: std::collections::HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_usable_for_development() {
+        let s = parse(&[]).unwrap();
+        assert!(s.database_url.is_none());
+        assert_eq!(s.bind.port(), 8080);
+        assert_eq!(s.db_pool_size, 10);
+        assert!(!s.secure_cookies);
+    }
+
+    #[test]
+    fn each_bad_variable_is_named() {
+        let cases = [
+            ("OUTPOST_DATABASE_URL", "mysql://x"),
+            ("OUTPOST_REDIS_URL", "http://x"),
+            ("OUTPOST_BIND", "localhost"),
+            ("OUTPOST_SECRET_KEY", "short"),
+            ("OUTPOST_DB_POOL_SIZE", "0"),
+            ("OUTPOST_DB_POOL_SIZE", "ten"),
+            ("OUTPOST_REDIS_PREFIX", "a b"),
+            ("OUTPOST_LOG_FORMAT", "xml"),
+            ("OUTPOST_SECURE_COOKIES", "maybe"),
+            ("OUTPOST_ENV", "staging"),
+        ];
+        for (var, value) in cases {
+            let e = parse(&[(var, value)]).unwrap_err();
+            assert_eq!(e.variable, var, "{var}={value}");
+        }
+    }
+
+    #[test]
+    fn production_requires_a_secret_key_and_secure_cookies() {
+        assert_eq!(parse(&[("OUTPOST_ENV", "production")]).unwrap_err().variable, "OUTPOST_SECRET_KEY");
+        let s = parse(&[("OUTPOST_ENV", "production"), ("OUTPOST_SECRET_KEY", &"k".repeat(40))]).unwrap();
+        assert!(s.secure_cookies);
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = parse(&[("OUTPOST_DATABASE_URL", "postgres://u:hunter2@h/db")]).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,4 @@
+//! `outpost demo`: private services, the demo world, and everything in one process.
+
+pub mod launcher;
+pub mod seed;

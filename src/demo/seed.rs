@@ -1,0 +1,274 @@
+//! The demo world: a government disaster office with a main warehouse and two sub-hubs, an
+//! independent relief agency with its own hub, one user per role, customers, a catalog of a
+//! few hundred variants with opening stock, and one NFC station. Seeding is one transaction
+//! guarded by a marker row, so running it twice changes nothing.
+
+use diesel::prelude::*;
+
+use crate::auth::roles::Role;
+use crate::auth::users::{self, NewUser};
+use crate::schema::{app_meta, customers, hubs, nfc_stations, organisations, product_families, product_identities, product_variants, stock_ledger, stock_levels, user_customers};
+
+pub const DEMO_PASSWORD: &str = "outpost-demo-2026";
+const MARKER: &str = "demo_seeded_at";
+
+/// (username, role label) of every demo account, for the sign-in page and the demo banner.
+pub const DEMO_LOGINS: [(&str, &str); 10] = [
+    ("superadmin", "Super admin"),
+    ("admin", "Admin"),
+    ("logistics", "Logistics manager (all government hubs)"),
+    ("depot", "Depot manager, Montego Bay Sub-Hub"),
+    ("warehouse", "Warehouse operator, Kingston Main Warehouse"),
+    ("sales", "Sales rep, Kingston Main Warehouse"),
+    ("driver", "Driver, Mandeville Sub-Hub"),
+    ("auditor", "Auditor"),
+    ("customer", "Customer user, Trench Town Community Shelter"),
+    ("agency", "Depot manager, Harbour Relief Agency hub"),
+];
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum SeedOutcome {
+    Seeded,
+    AlreadySeeded,
+}
+
+struct HubSpec {
+    code: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    agency: bool,
+}
+
+const HUBS: [HubSpec; 4] = [
+    HubSpec { code: "KIN-MAIN", name: "Kingston Main Warehouse", kind: "main", agency: false },
+    HubSpec { code: "MBJ-SUB", name: "Montego Bay Sub-Hub", kind: "sub", agency: false },
+    HubSpec { code: "MAN-SUB", name: "Mandeville Sub-Hub", kind: "sub", agency: false },
+    HubSpec { code: "HRA-PORT", name: "Harbour Relief Agency — Port Antonio Hub", kind: "agency", agency: true },
+];
+
+/// (product id, base name, identity types, unit, price in cents)
+const FAMILIES: [(i32, &str, &str, &str, i64); 40] = [
+    (101, "Bottled Water 1.5 L (case of 12)", "PB", "case", 1_450),
+    (102, "Water Purification Tablets (strip of 50)", "P", "strip", 850),
+    (103, "Collapsible Water Jerrycan 10 L", "PK", "each", 1_200),
+    (110, "Family Food Parcel", "PK", "parcel", 6_500),
+    (111, "Rice 5 kg Bag", "P", "bag", 1_100),
+    (112, "Canned Mackerel 425 g (case of 24)", "P", "case", 4_800),
+    (113, "High-Energy Biscuits (carton)", "P", "carton", 3_200),
+    (114, "Infant Formula 400 g", "P", "tin", 1_650),
+    (120, "Hygiene Kit (family)", "PK", "kit", 2_800),
+    (121, "Sanitary Pads (pack of 20)", "P", "pack", 450),
+    (122, "Adult Diapers (pack of 10)", "P", "pack", 1_300),
+    (123, "Soap Bar 100 g (box of 48)", "P", "box", 2_400),
+    (130, "Tarpaulin 4 × 6 m", "PH", "each", 1_900),
+    (131, "Family Tent 16 m²", "P", "each", 24_000),
+    (132, "Emergency Blanket", "PT", "each", 350),
+    (133, "Sleeping Mat", "P", "each", 900),
+    (134, "Mosquito Net (LLIN)", "P", "each", 700),
+    (140, "Solar Lantern", "EP", "each", 2_500),
+    (141, "Hand-Crank Radio", "E", "each", 3_100),
+    (142, "Power Bank 20,000 mAh", "E", "each", 2_900),
+    (143, "Portable Generator 3 kW", "E", "each", 65_000),
+    (144, "LED Flashlight", "E", "each", 600),
+    (150, "First Aid Kit (workplace)", "PK", "kit", 3_500),
+    (151, "Oral Rehydration Salts (box of 100)", "P", "box", 1_800),
+    (152, "Nitrile Gloves (box of 100)", "P", "box", 950),
+    (153, "N95 Respirator (box of 20)", "P", "box", 2_200),
+    (160, "Kitchen Set (family)", "PK", "set", 3_900),
+    (161, "Cooking Stove, Single Burner", "E", "each", 4_200),
+    (162, "Chlorine Granules 1 kg", "P", "tub", 1_500),
+    (170, "Shovel, Round Point", "T", "each", 1_400),
+    (171, "Chainsaw 18\"", "ET", "each", 32_000),
+    (172, "Work Gloves (pair)", "P", "pair", 400),
+    (173, "Hard Hat", "P", "each", 850),
+    (174, "Rope 30 m", "P", "coil", 1_600),
+    (180, "School Kit", "PK", "kit", 1_750),
+    (181, "Recreation Kit", "K", "kit", 5_400),
+    (190, "Bose 201 Series Speaker", "P", "each", 15_000),
+    (191, "Two-Way Radio (pair)", "E", "pair", 12_000),
+    (192, "Satellite Phone", "E", "each", 89_000),
+    (193, "Rugged Tablet", "E", "each", 42_000),
+];
+
+const COLORS: [&str; 4] = ["NA", "BK", "WH", "BL"];
+const CONDITIONS: [&str; 3] = ["N", "R", "U"];
+
+pub fn seed(conn: &mut PgConnection) -> anyhow::Result<SeedOutcome> {
+    conn.transaction(|conn| {
+        // The marker is claimed first: a concurrent seeder blocks here and then finds it taken.
+        let claimed = diesel::insert_into(app_meta::table)
+            .values((app_meta::key.eq(MARKER), app_meta::value.eq(chrono::Utc::now().to_rfc3339())))
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+        if claimed == 0 {
+            return Ok(SeedOutcome::AlreadySeeded);
+        }
+        let gov = insert_org(conn, "National Emergency Management Office", "government")?;
+        let agency = insert_org(conn, "Harbour Relief Agency", "agency")?;
+        let mut hub_ids = Vec::new();
+        for spec in &HUBS {
+            let org = if spec.agency { agency } else { gov };
+            let id: i64 = diesel::insert_into(hubs::table)
+                .values((hubs::organisation_id.eq(org), hubs::code.eq(spec.code), hubs::name.eq(spec.name), hubs::kind.eq(spec.kind)))
+                .returning(hubs::id)
+                .get_result(conn)?;
+            hub_ids.push(id);
+        }
+        let [kin, mbj, man, hra] = [hub_ids[0], hub_ids[1], hub_ids[2], hub_ids[3]];
+
+        let customer_ids = seed_customers(conn, gov, agency, &hub_ids)?;
+        seed_users(conn, gov, agency, [kin, mbj, man, hra], customer_ids[0])?;
+        let variant_ids = seed_catalog(conn)?;
+        seed_stock(conn, &hub_ids, &variant_ids)?;
+        diesel::insert_into(nfc_stations::table)
+            .values((
+                nfc_stations::hub_id.eq(kin),
+                nfc_stations::code.eq("KIN-BADGE-1"),
+                nfc_stations::name.eq("Kingston Main — Badge Desk"),
+                nfc_stations::reader_name.eq("ACS ACR122U PICC Interface 00 00"),
+            ))
+            .execute(conn)?;
+        Ok(SeedOutcome::Seeded)
+    })
+}
+
+fn insert_org(conn: &mut PgConnection, name: &str, kind: &str) -> QueryResult<i64> {
+    diesel::insert_into(organisations::table)
+        .values((organisations::name.eq(name), organisations::kind.eq(kind)))
+        .returning(organisations::id)
+        .get_result(conn)
+}
+
+fn seed_customers(conn: &mut PgConnection, gov: i64, agency: i64, hubs: &[i64]) -> QueryResult<Vec<i64>> {
+    let specs = [
+        ("TT-SHELTER", "Trench Town Community Shelter", gov, hubs[0], "+1 876 555 0141"),
+        ("STA-CLINIC", "St. Andrew Parish Clinic", gov, hubs[0], "+1 876 555 0177"),
+        ("MBJ-SCHOOL", "Montego Bay Primary School Shelter", gov, hubs[1], "+1 876 555 0102"),
+        ("SAV-KITCHEN", "Savanna-la-Mar Community Kitchen", gov, hubs[1], "+1 876 555 0110"),
+        ("MAN-CHURCH", "Mandeville Church Relief Centre", gov, hubs[2], "+1 876 555 0123"),
+        ("PA-FISHERS", "Port Antonio Fishers' Cooperative", agency, hubs[3], "+1 876 555 0199"),
+    ];
+    specs
+        .iter()
+        .map(|(code, name, org, hub, phone)| {
+            diesel::insert_into(customers::table)
+                .values((
+                    customers::code.eq(code),
+                    customers::name.eq(name),
+                    customers::organisation_id.eq(org),
+                    customers::hub_id.eq(hub),
+                    customers::contact_phone.eq(phone),
+                ))
+                .returning(customers::id)
+                .get_result(conn)
+        })
+        .collect()
+}
+
+fn seed_users(conn: &mut PgConnection, gov: i64, agency: i64, [kin, mbj, man, hra]: [i64; 4], shelter: i64) -> anyhow::Result<()> {
+    let all_gov = [kin, mbj, man];
+    let specs: [(&str, &str, Role, i64, &[i64]); 11] = [
+        ("superadmin", "Simone Campbell", Role::SuperAdmin, gov, &all_gov),
+        ("admin", "Andre Williams", Role::Admin, gov, &all_gov),
+        ("logistics", "Latoya Brown", Role::LogisticsManager, gov, &all_gov),
+        ("depot", "Devon Clarke", Role::DepotManager, gov, &[mbj]),
+        ("warehouse", "Winston Reid", Role::WarehouseOp, gov, &[kin]),
+        ("sales", "Shanice Gordon", Role::SalesRep, gov, &[kin]),
+        ("driver", "Dwayne Thompson", Role::Driver, gov, &[man]),
+        ("auditor", "Audrey Henry", Role::Auditor, gov, &all_gov),
+        ("customer", "Carlene Morgan", Role::CustomerUser, gov, &[kin]),
+        ("agency", "Marcia Bailey", Role::DepotManager, agency, &[hra]),
+        ("zoho-bot", "Zoho Sync Worker", Role::SystemBot, gov, &[]),
+    ];
+    for (username, display_name, role, organisation_id, hub_ids) in specs {
+        let user = users::create(conn, &NewUser { username, display_name, role, organisation_id, password: DEMO_PASSWORD, hub_ids })?;
+        if role == Role::CustomerUser {
+            diesel::insert_into(user_customers::table)
+                .values((user_customers::user_id.eq(user.id), user_customers::customer_id.eq(shelter)))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Families → identities (one per type letter) → variants (colour × condition), about 300.
+fn seed_catalog(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
+    let mut variant_ids = Vec::new();
+    for (index, (product_id, base_name, types, unit, price)) in FAMILIES.iter().enumerate() {
+        diesel::insert_into(product_families::table)
+            .values((product_families::product_id.eq(product_id), product_families::base_name.eq(base_name)))
+            .execute(conn)?;
+        for (lci, kind) in types.chars().enumerate() {
+            let identity_id: i64 = diesel::insert_into(product_identities::table)
+                .values((
+                    product_identities::product_id.eq(product_id),
+                    product_identities::type_.eq(kind.to_string()),
+                    product_identities::lci.eq(lci as i32 + 1),
+                    product_identities::physical_class.eq(if "ET".contains(kind) { "E" } else { "G" }),
+                ))
+                .returning(product_identities::id)
+                .get_result(conn)?;
+            // Vary the spread so the catalog is not a perfect grid.
+            let colors = &COLORS[..1 + (index + lci) % COLORS.len()];
+            for (ci, color) in colors.iter().enumerate() {
+                for (ni, condition) in CONDITIONS.iter().enumerate().take(1 + (index + ci) % CONDITIONS.len()) {
+                    let discount = [100, 70, 45][ni];
+                    let id: i64 = diesel::insert_into(product_variants::table)
+                        .values((
+                            product_variants::identity_id.eq(identity_id),
+                            product_variants::color_code.eq(color),
+                            product_variants::condition_code.eq(condition),
+                            product_variants::description.eq(format!("{base_name} — {}", describe(color, condition))),
+                            product_variants::unit.eq(unit),
+                            product_variants::listing_price_cents.eq(price * discount / 100),
+                            product_variants::cost_cents.eq(price * discount * 55 / 10_000),
+                        ))
+                        .returning(product_variants::id)
+                        .get_result(conn)?;
+                    variant_ids.push(id);
+                }
+            }
+        }
+    }
+    Ok(variant_ids)
+}
+
+fn describe(color: &str, condition: &str) -> String {
+    let color = match color {
+        "BK" => "black",
+        "WH" => "white",
+        "BL" => "blue",
+        _ => "standard",
+    };
+    let condition = match condition {
+        "N" => "new",
+        "R" => "refurbished",
+        _ => "used",
+    };
+    format!("{color}, {condition}")
+}
+
+/// Opening balances as ledger rows, with the levels table kept equal to the ledger's sums.
+fn seed_stock(conn: &mut PgConnection, hubs: &[i64], variants: &[i64]) -> QueryResult<()> {
+    let mut ledger = Vec::new();
+    let mut levels = Vec::new();
+    for (hi, hub) in hubs.iter().enumerate() {
+        // The main warehouse holds most lines; smaller hubs a deterministic subset.
+        let stride = [1, 2, 3, 4][hi];
+        for (vi, variant) in variants.iter().enumerate().filter(|(vi, _)| vi % stride == 0) {
+            let quantity = ((vi * 37 + hi * 11) % 240) as i64 + if hi == 0 { 60 } else { 0 };
+            let reorder = 20 + (vi % 5) as i64 * 10;
+            if quantity > 0 {
+                ledger.push((stock_ledger::hub_id.eq(*hub), stock_ledger::variant_id.eq(*variant), stock_ledger::delta.eq(quantity), stock_ledger::reason.eq("opening_balance")));
+            }
+            levels.push((stock_levels::hub_id.eq(*hub), stock_levels::variant_id.eq(*variant), stock_levels::quantity.eq(quantity), stock_levels::reorder_level.eq(reorder)));
+        }
+    }
+    for chunk in ledger.chunks(1000) {
+        diesel::insert_into(stock_ledger::table).values(chunk).execute(conn)?;
+    }
+    for chunk in levels.chunks(1000) {
+        diesel::insert_into(stock_levels::table).values(chunk).execute(conn)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! The one application error type. Handlers return `AppError`; the response is rendered once,
+//! by `web::errors`, as an HTML page for people or `application/problem+json` under `/api/`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("sign in required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{0}")]
+    ServiceUnavailable(String),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+/// What a person or client is told about an error; attached to the response so the renderer
+/// can choose HTML or problem+json by the request.
+#[derive(Clone, Debug)]
+pub struct ErrorInfo {
+    pub title: &'static str,
+    pub detail: String,
+}
+
+impl AppError {
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(e.into())
+    }
+
+    pub fn database_unavailable(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "database unavailable");
+        AppError::ServiceUnavailable("The database is not reachable right now. Please try again shortly.".into())
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        AppError::NotFound(what.into())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => AppError::NotFound("That record does not exist.".into()),
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+pub fn title_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "Bad request",
+        401 => "Sign in required",
+        403 => "Not allowed",
+        404 => "Not found",
+        405 => "Method not allowed",
+        409 => "Conflict",
+        413 => "Request too large",
+        415 => "Unsupported media type",
+        422 => "Invalid input",
+        429 => "Too many requests",
+        503 => "Service unavailable",
+        s if s >= 500 => "Something went wrong",
+        _ => "Request failed",
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let detail = match self {
+            AppError::Internal(e) => {
+                // The chain goes to the log (with the request id); the user gets a reference.
+                tracing::error!(error = ?e, "internal error");
+                "An unexpected error happened. It has been logged; please quote the reference below if you report it.".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut res = HttpResponse::new(status);
+        res.extensions_mut().insert(ErrorInfo { title: title_for(status), detail });
+        res
+    }
+}

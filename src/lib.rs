@@ -1,0 +1,20 @@
+//! Outpost: an offline-first field-operations server.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod redis_conn;
+pub mod schema;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod web;
+pub mod worker;
+
+/// Every route of the application. Each domain module mounts its own.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    web::configure(cfg);
+}

@@ -1,0 +1,183 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    app_meta (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> Int8,
+        organisation_id -> Int8,
+        hub_id -> Int8,
+        code -> Text,
+        name -> Text,
+        contact_phone -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    hubs (id) {
+        id -> Int8,
+        organisation_id -> Int8,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    nfc_stations (id) {
+        id -> Int8,
+        hub_id -> Int8,
+        code -> Text,
+        name -> Text,
+        reader_name -> Text,
+        active -> Bool,
+        last_seen_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organisations (id) {
+        id -> Int8,
+        name -> Text,
+        kind -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    product_families (product_id) {
+        product_id -> Int4,
+        base_name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    product_identities (id) {
+        id -> Int8,
+        product_id -> Int4,
+        #[sql_name = "type"]
+        type_ -> Text,
+        lci -> Int4,
+        physical_class -> Text,
+        generated_upis_h -> Text,
+        hex_signature -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    product_variants (id) {
+        id -> Int8,
+        identity_id -> Int8,
+        color_code -> Text,
+        condition_code -> Text,
+        full_sku -> Text,
+        description -> Text,
+        unit -> Text,
+        listing_price_cents -> Int8,
+        cost_cents -> Nullable<Int8>,
+        active -> Bool,
+        zoho_sync_status -> Text,
+        zoho_item_id -> Nullable<Text>,
+        zoho_last_error -> Nullable<Text>,
+        zoho_synced_at -> Nullable<Timestamptz>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stock_ledger (id) {
+        id -> Int8,
+        hub_id -> Int8,
+        variant_id -> Int8,
+        delta -> Int8,
+        reason -> Text,
+        operation_id -> Nullable<Uuid>,
+        actor_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stock_levels (hub_id, variant_id) {
+        hub_id -> Int8,
+        variant_id -> Int8,
+        quantity -> Int8,
+        reorder_level -> Int8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    user_customers (user_id, customer_id) {
+        user_id -> Int8,
+        customer_id -> Int8,
+    }
+}
+
+diesel::table! {
+    user_hubs (user_id, hub_id) {
+        user_id -> Int8,
+        hub_id -> Int8,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        username -> Text,
+        display_name -> Text,
+        role -> Text,
+        organisation_id -> Int8,
+        password_hash -> Text,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(customers -> hubs (hub_id));
+diesel::joinable!(customers -> organisations (organisation_id));
+diesel::joinable!(hubs -> organisations (organisation_id));
+diesel::joinable!(nfc_stations -> hubs (hub_id));
+diesel::joinable!(product_identities -> product_families (product_id));
+diesel::joinable!(product_variants -> product_identities (identity_id));
+diesel::joinable!(stock_ledger -> hubs (hub_id));
+diesel::joinable!(stock_ledger -> product_variants (variant_id));
+diesel::joinable!(stock_ledger -> users (actor_id));
+diesel::joinable!(stock_levels -> hubs (hub_id));
+diesel::joinable!(stock_levels -> product_variants (variant_id));
+diesel::joinable!(user_customers -> customers (customer_id));
+diesel::joinable!(user_customers -> users (user_id));
+diesel::joinable!(user_hubs -> hubs (hub_id));
+diesel::joinable!(user_hubs -> users (user_id));
+diesel::joinable!(users -> organisations (organisation_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    app_meta,
+    customers,
+    hubs,
+    nfc_stations,
+    organisations,
+    product_families,
+    product_identities,
+    product_variants,
+    stock_ledger,
+    stock_levels,
+    user_customers,
+    user_hubs,
+    users,
+);

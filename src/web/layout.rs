@@ -1,0 +1,98 @@
+//! What every page's frame needs: who is signed in, where they may go, and messages to show.
+//! Each page template struct carries a `Layout`; `templates/base.html` renders it.
+
+use askama::Template;
+use actix_web::http::{header, StatusCode};
+use actix_web::HttpResponse;
+
+use crate::error::AppError;
+use crate::web::assets;
+
+#[derive(Clone, Debug, Default)]
+pub struct Layout {
+    pub title: String,
+    pub user: Option<UserBadge>,
+    pub nav: Vec<NavItem>,
+    pub flashes: Vec<Flash>,
+    pub csrf_token: String,
+}
+
+/// The header's summary of the signed-in user.
+#[derive(Clone, Debug)]
+pub struct UserBadge {
+    pub display_name: String,
+    pub role_label: String,
+    pub hub_label: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlashKind {
+    Success,
+    Error,
+    Info,
+    Warning,
+}
+
+impl FlashKind {
+    pub fn css(&self) -> &'static str {
+        match self {
+            FlashKind::Success => "flash-success",
+            FlashKind::Error => "flash-error",
+            FlashKind::Info => "flash-info",
+            FlashKind::Warning => "flash-warning",
+        }
+    }
+    /// Errors interrupt a screen reader; the rest wait their turn.
+    pub fn role(&self) -> &'static str {
+        match self {
+            FlashKind::Error => "alert",
+            _ => "status",
+        }
+    }
+}
+
+impl Layout {
+    pub fn new(title: impl Into<String>) -> Self {
+        Layout { title: title.into(), ..Default::default() }
+    }
+
+    pub fn with_flash(mut self, kind: FlashKind, text: impl Into<String>) -> Self {
+        self.flashes.push(Flash { kind, text: text.into() });
+        self
+    }
+
+    pub fn css_url(&self) -> &'static str {
+        assets::url("app.css")
+    }
+    pub fn htmx_url(&self) -> &'static str {
+        assets::url("htmx.min.js")
+    }
+    pub fn icon_url(&self) -> &'static str {
+        assets::url("icon.svg")
+    }
+}
+
+/// Renders a template as an HTML response with the given status.
+pub fn render_with_status(template: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let body = template.render().map_err(AppError::internal)?;
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .body(body))
+}
+
+pub fn render(template: &impl Template) -> Result<HttpResponse, AppError> {
+    render_with_status(template, StatusCode::OK)
+}

@@ -1,0 +1,15 @@
+//! The web shell: layout, error pages, static assets, health checks and the start page.
+
+pub mod assets;
+pub mod errors;
+pub mod health;
+pub mod home;
+pub mod layout;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    assets::configure(cfg);
+    health::configure(cfg);
+    home::configure(cfg);
+}

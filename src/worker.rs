@@ -1,0 +1,52 @@
+//! `outpost worker`: the apalis monitor and the workers it runs. Several worker processes may
+//! run at once; each registers under a unique name.
+
+use std::str::FromStr;
+
+use apalis::prelude::*;
+use apalis_cron::{CronScheduler, Tick};
+use outpost_jobs::queues;
+use redis::AsyncCommands;
+
+use crate::state::AppState;
+
+#[derive(Clone)]
+struct HeartbeatCtx {
+    redis: redis::aio::ConnectionManager,
+    key: String,
+}
+
+/// Records that this worker process is alive; the admin pages list live workers from these keys.
+async fn heartbeat(tick: Tick, ctx: Data<HeartbeatCtx>) -> Result<(), BoxDynError> {
+    let mut conn = ctx.redis.clone();
+    let at = tick.get_timestamp().to_string();
+    conn.set_ex::<_, _, ()>(&ctx.key, at, queues::HEARTBEAT_TTL_SECS).await?;
+    Ok(())
+}
+
+pub fn process_worker_name(base: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    queues::unique_worker_name(base, &host, std::process::id(), started)
+}
+
+/// Runs the workers until `shutdown` resolves; in-flight jobs get `grace` to finish.
+pub async fn run(state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let name = process_worker_name(queues::HEARTBEAT_WORKER);
+    let ctx = HeartbeatCtx { redis: state.redis.clone(), key: state.redis_key(&format!("workers:{name}")) };
+    let every = format!("*/{} * * * * *", queues::HEARTBEAT_EVERY_SECS);
+    let schedule = cron::Schedule::from_str(&every)?;
+    tracing::info!(worker = %name, "workers starting");
+    Monitor::new()
+        .register(move |_restarts| {
+            WorkerBuilder::new(name.clone()).backend(CronScheduler::new(schedule.clone())).data(ctx.clone()).build(heartbeat)
+        })
+        .shutdown_timeout(std::time::Duration::from_secs(20))
+        .run_with_signal(async move {
+            shutdown.await;
+            Ok(())
+        })
+        .await?;
+    tracing::info!("workers stopped");
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! `TestApp`: each test gets its own freshly migrated database (a copy of a template database
+//! migrated once), its own Redis key prefix, and the real application on a random port.
+#![allow(dead_code)]
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use outpost::config::Settings;
+use outpost::startup::{Application, ExtraRoutes};
+use outpost::state::AppState;
+
+pub fn admin_database_url() -> String {
+    std::env::var("OUTPOST_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("OUTPOST_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// The URL of database `name` on the test server.
+pub fn database_url_for(name: &str) -> String {
+    let admin = admin_database_url();
+    let (base, query) = admin.split_once('?').map(|(b, q)| (b.to_string(), format!("?{q}"))).unwrap_or((admin.clone(), String::new()));
+    let slash = base.rfind('/').expect("database URL has a path");
+    format!("{}/{name}{query}", &base[..slash])
+}
+
+fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        outpost::telemetry::init(outpost::config::LogFormat::Pretty);
+    }
+}
+
+/// The template's name carries a hash of the migrations, so a schema change gets a new one.
+fn template_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut hasher = DefaultHasher::new();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut entries: Vec<_> = walk(&dir);
+        entries.sort();
+        for path in entries {
+            path.hash(&mut hasher);
+            std::fs::read(&path).unwrap().hash(&mut hasher);
+        }
+        format!("outpost_tmpl_{:016x}", hasher.finish())
+    })
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Creates the migrated template once. Test processes may run at the same time (nextest runs
+/// one process per test), so creation happens under an advisory lock.
+fn ensure_template() -> &'static str {
+    static READY: OnceLock<()> = OnceLock::new();
+    let name = template_name();
+    READY.get_or_init(|| {
+        let mut admin = PgConnection::establish(&admin_database_url()).expect("test PostgreSQL reachable (OUTPOST_TEST_DATABASE_URL)");
+        diesel::sql_query("SELECT pg_advisory_lock(4242)").execute(&mut admin).unwrap();
+        let exists = database_exists(&mut admin, name);
+        if !exists {
+            let building = format!("{name}_building");
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).execute(&mut admin).unwrap();
+            diesel::sql_query(format!("CREATE DATABASE {building}")).execute(&mut admin).unwrap();
+            {
+                let mut conn = PgConnection::establish(&database_url_for(&building)).unwrap();
+                outpost::db::migrate(&mut conn).unwrap();
+            }
+            diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}")).execute(&mut admin).unwrap();
+        }
+        diesel::sql_query("SELECT pg_advisory_unlock(4242)").execute(&mut admin).unwrap();
+    });
+    name
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn database_exists(conn: &mut PgConnection, name: &str) -> bool {
+    diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result::<Count>(conn)
+        .unwrap()
+        .n
+        > 0
+}
+
+/// A database of its own for one test, dropped with it.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    /// A copy of the migrated template.
+    pub fn migrated() -> Self {
+        let template = ensure_template();
+        Self::create(Some(template))
+    }
+
+    /// An empty database, for tests of migration itself.
+    pub fn empty() -> Self {
+        Self::create(None)
+    }
+
+    fn create(template: Option<&str>) -> Self {
+        let name = format!("outpost_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&admin_database_url()).unwrap();
+        let sql = match template {
+            Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        diesel::sql_query(sql).execute(&mut admin).unwrap();
+        let url = database_url_for(&name);
+        TestDb { name, url }
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        PgConnection::establish(&self.url).unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&admin_database_url()) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin);
+        }
+    }
+}
+
+pub struct TestAppBuilder {
+    database_url: Option<String>,
+    extra: Option<ExtraRoutes>,
+    seed_demo: bool,
+}
+
+impl TestAppBuilder {
+    /// Point the app at another database URL (for example one that cannot be reached).
+    pub fn database_url(mut self, url: &str) -> Self {
+        self.database_url = Some(url.to_string());
+        self
+    }
+
+    pub fn extra_routes(mut self, extra: ExtraRoutes) -> Self {
+        self.extra = Some(extra);
+        self
+    }
+
+    pub fn with_demo_world(mut self) -> Self {
+        self.seed_demo = true;
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        init_logs();
+        let db = TestDb::migrated();
+        if self.seed_demo {
+            let url = db.url.clone();
+            tokio::task::spawn_blocking(move || outpost::demo::seed::seed(&mut PgConnection::establish(&url).unwrap()).unwrap()).await.unwrap();
+        }
+        let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+        let database_url = self.database_url.unwrap_or_else(|| db.url.clone());
+        let vars = [
+            ("OUTPOST_DATABASE_URL", database_url),
+            ("OUTPOST_REDIS_URL", redis_url()),
+            ("OUTPOST_BIND", "127.0.0.1:0".to_string()),
+            ("OUTPOST_REDIS_PREFIX", prefix.clone()),
+            ("OUTPOST_DB_POOL_SIZE", "4".to_string()),
+        ];
+        let settings = Settings::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
+        let redis = outpost::redis_conn::connect(&redis_url()).await.expect("test Redis reachable (OUTPOST_TEST_REDIS_URL)");
+        let pool = outpost::db::build_pool(settings.database_url.as_ref().unwrap().expose(), &settings);
+        let state = AppState { settings, db: pool, redis: redis.clone(), demo_mode: false };
+        let app = Application::build(state.clone(), self.extra).expect("bind test server");
+        let port = app.port();
+        let server = app.into_server();
+        let handle = server.handle();
+        tokio::spawn(server);
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
+        TestApp { address: format!("http://127.0.0.1:{port}"), db, state, client, handle: Some(handle), prefix, redis }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDb,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    pub prefix: String,
+    handle: Option<actix_web::dev::ServerHandle>,
+    redis: redis::aio::ConnectionManager,
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder { database_url: None, extra: None, seed_demo: false }
+    }
+
+    pub async fn start() -> TestApp {
+        Self::builder().start().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_accept(&self, path: &str, accept: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).header("Accept", accept).send().await.unwrap()
+    }
+
+    /// Removes this test's Redis keys and stops the server.
+    pub async fn shutdown(mut self) {
+        let mut conn = self.redis.clone();
+        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", self.prefix)).query_async(&mut conn).await.unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+        }
+        if let Some(h) = self.handle.take() {
+            h.stop(false).await;
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests against real PostgreSQL and Redis. One binary (faster to link than one
+//! per file); each module covers one area.
+
+mod common;
+
+mod cli;
+mod demo_world;
+mod launcher;
+mod migrations;
+mod web_shell;
