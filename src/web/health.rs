@@ -11,7 +11,8 @@ use crate::state::AppState;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz)).route("/readyz", web::get().to(readyz));
+    // Resources (not bare routes) so a wrong method gets 405 with an Allow header, not 404.
+    cfg.service(web::resource("/healthz").get(healthz)).service(web::resource("/readyz").get(readyz));
 }
 
 async fn healthz() -> HttpResponse {

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use crate::web::layout::{render, Layout};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(start)).route("/login", web::get().to(login_form));
+    cfg.service(web::resource("/").get(start)).service(web::resource("/login").get(login_form));
 }
 
 async fn start() -> HttpResponse {
