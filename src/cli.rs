@@ -40,6 +40,22 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Issue an API token for an NFC station (printed once; only its hash is stored).
+    StationToken {
+        /// The station's code, e.g. KIN-BADGE-1.
+        code: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditAction {
+    /// Check the audit log's hash chain; exits 1 and names the first broken row if tampered with.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -119,6 +135,30 @@ async fn dispatch(command: Command, settings: Settings) -> Result<()> {
         }
         Command::Demo => demo(settings).await,
         Command::User { action } => user(settings, action).await,
+        Command::Audit { action: AuditAction::Verify } => {
+            let url = settings.require_database_url()?.to_string();
+            let report = blocking(move || Ok(crate::audit::verify(&mut crate::db::connect(&url)?)?)).await?;
+            match report.first_broken {
+                None => {
+                    println!("audit chain intact: {} row(s) verified", report.rows_checked);
+                    Ok(())
+                }
+                Some((id, why)) => bail!("audit chain broken at row {id}: {why} ({} row(s) checked)", report.rows_checked),
+            }
+        }
+        Command::StationToken { code } => {
+            let url = settings.require_database_url()?.to_string();
+            let token = blocking(move || {
+                let mut conn = crate::db::connect(&url)?;
+                crate::auth::tokens::issue_station_token(&mut conn, &code).map_err(|e| match e {
+                    diesel::result::Error::NotFound => anyhow::anyhow!("no NFC station with code '{code}'"),
+                    other => other.into(),
+                })
+            })
+            .await?;
+            println!("{token}");
+            Ok(())
+        }
     }
 }
 

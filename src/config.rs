@@ -41,6 +41,12 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// When set, cookies are marked `Secure` (the site is served over TLS, usually by a proxy).
     pub secure_cookies: bool,
+    /// Trust `Forwarded`/`X-Forwarded-For` for the client address (only behind your own proxy).
+    pub trust_proxy: bool,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,13 +113,31 @@ impl Settings {
             Some("json") => LogFormat::Json,
             Some(other) => return Err(err("OUTPOST_LOG_FORMAT", format!("must be 'pretty' or 'json', got '{other}'"))),
         };
-        let secure_cookies = match get("OUTPOST_SECURE_COOKIES").as_deref() {
-            None => production,
-            Some("true" | "1" | "yes") => true,
-            Some("false" | "0" | "no") => false,
-            Some(other) => return Err(err("OUTPOST_SECURE_COOKIES", format!("must be true or false, got '{other}'"))),
+        let secure_cookies = parse_bool("OUTPOST_SECURE_COOKIES", get("OUTPOST_SECURE_COOKIES"), production)?;
+        let trust_proxy = parse_bool("OUTPOST_TRUST_PROXY", get("OUTPOST_TRUST_PROXY"), false)?;
+        let minutes = |name: &'static str, default: u32, max: u32| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(u64::from(parse_number(name, get(name), default, 1..=max)?) * 60))
         };
-        Ok(Settings { database_url, redis_url, bind, secret_key, data_dir, db_pool_size, redis_prefix, log_format, secure_cookies })
+        let session_idle = minutes("OUTPOST_SESSION_IDLE_MINUTES", 8 * 60, 30 * 24 * 60)?;
+        let session_absolute = minutes("OUTPOST_SESSION_MAX_MINUTES", 7 * 24 * 60, 90 * 24 * 60)?;
+        let access_token_ttl = minutes("OUTPOST_ACCESS_TOKEN_MINUTES", 60, 24 * 60)?;
+        let refresh_token_ttl = minutes("OUTPOST_REFRESH_TOKEN_MINUTES", 30 * 24 * 60, 365 * 24 * 60)?;
+        Ok(Settings {
+            database_url,
+            redis_url,
+            bind,
+            secret_key,
+            data_dir,
+            db_pool_size,
+            redis_prefix,
+            log_format,
+            secure_cookies,
+            trust_proxy,
+            session_idle,
+            session_absolute,
+            access_token_ttl,
+            refresh_token_ttl,
+        })
     }
 
     /// The database URL, or an error naming the variable, for commands that need one configured.
@@ -132,6 +156,15 @@ impl Settings {
 
 fn err(variable: &'static str, problem: String) -> ConfigError {
     ConfigError { variable, problem }
+}
+
+fn parse_bool(variable: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match value.as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(err(variable, format!("must be true or false, got '{other}'"))),
+    }
 }
 
 fn parse_number(variable: &'static str, value: Option<String>, default: u32, range: std::ops::RangeInclusive<u32>) -> Result<u32, ConfigError> {
@@ -173,6 +206,9 @@ mod tests {
             ("OUTPOST_LOG_FORMAT", "xml"),
             ("OUTPOST_SECURE_COOKIES", "maybe"),
             ("OUTPOST_ENV", "staging"),
+            ("OUTPOST_TRUST_PROXY", "perhaps"),
+            ("OUTPOST_SESSION_IDLE_MINUTES", "0"),
+            ("OUTPOST_ACCESS_TOKEN_MINUTES", "forever"),
         ];
         for (var, value) in cases {
             let e = parse(&[(var, value)]).unwrap_err();

@@ -8,8 +8,10 @@ use actix_web::{HttpResponse, ResponseError};
 pub enum AppError {
     #[error("{0}")]
     NotFound(String),
-    #[error("sign in required")]
+    #[error("Sign in to continue.")]
     Unauthorized,
+    #[error("The access token is invalid, expired or revoked.")]
+    InvalidToken,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -40,6 +42,11 @@ impl AppError {
     pub fn database_unavailable(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "database unavailable");
         AppError::ServiceUnavailable("The database is not reachable right now. Please try again shortly.".into())
+    }
+
+    pub fn session_store(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "session store unavailable");
+        AppError::ServiceUnavailable("Sessions are unavailable right now. Please try again shortly.".into())
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
@@ -78,7 +85,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized | AppError::InvalidToken => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -99,6 +106,9 @@ impl ResponseError for AppError {
             other => other.to_string(),
         };
         let mut res = HttpResponse::new(status);
+        if matches!(self, AppError::Unauthorized | AppError::InvalidToken) {
+            res.headers_mut().insert(actix_web::http::header::WWW_AUTHENTICATE, actix_web::http::header::HeaderValue::from_static("Bearer realm=\"outpost\""));
+        }
         res.extensions_mut().insert(ErrorInfo { title: title_for(status), detail });
         res
     }

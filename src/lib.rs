@@ -1,11 +1,14 @@
 //! Outpost: an offline-first field-operations server.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod hubs;
+pub mod inventory;
 pub mod redis_conn;
 pub mod schema;
 pub mod startup;
@@ -17,4 +20,8 @@ pub mod worker;
 /// Every route of the application. Each domain module mounts its own.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     web::configure(cfg);
+    auth::configure(cfg);
+    hubs::pages::configure(cfg);
+    hubs::admin::configure(cfg);
+    audit::pages::configure(cfg);
 }

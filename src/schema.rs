@@ -1,10 +1,49 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    api_tokens (id) {
+        id -> Int8,
+        kind -> Text,
+        token_hash -> Text,
+        user_id -> Nullable<Int8>,
+        station_id -> Nullable<Int8>,
+        family -> Uuid,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     app_meta (key) {
         key -> Text,
         value -> Text,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        occurred_at -> Timestamptz,
+        actor_id -> Nullable<Int8>,
+        actor_name -> Nullable<Text>,
+        role_at_capture -> Nullable<Text>,
+        role_at_apply -> Nullable<Text>,
+        action -> Text,
+        object_type -> Nullable<Text>,
+        object_id -> Nullable<Text>,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+        offline -> Bool,
+        operation_id -> Nullable<Uuid>,
+        outcome -> Text,
+        hub_id -> Nullable<Int8>,
+        customer_id -> Nullable<Int8>,
+        client_addr -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
     }
 }
 
@@ -146,9 +185,15 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        permission_flags -> Jsonb,
     }
 }
 
+diesel::joinable!(api_tokens -> nfc_stations (station_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(audit_log -> customers (customer_id));
+diesel::joinable!(audit_log -> hubs (hub_id));
+diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(customers -> hubs (hub_id));
 diesel::joinable!(customers -> organisations (organisation_id));
 diesel::joinable!(hubs -> organisations (organisation_id));
@@ -167,7 +212,9 @@ diesel::joinable!(user_hubs -> users (user_id));
 diesel::joinable!(users -> organisations (organisation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
     app_meta,
+    audit_log,
     customers,
     hubs,
     nfc_stations,

@@ -34,6 +34,7 @@ impl Application {
                         extra(cfg)
                     }
                 })
+                .wrap(actix_web::middleware::from_fn(crate::auth::middleware::authenticate))
                 .wrap(crate::web::errors::handlers())
                 .wrap(security_headers())
                 .wrap(Compress::default())

@@ -17,6 +17,7 @@ pub struct User {
     pub organisation_id: i64,
     pub password_hash: String,
     pub active: bool,
+    pub permission_flags: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -108,5 +109,71 @@ pub fn set_active(conn: &mut PgConnection, username: &str, active: bool) -> Resu
     diesel::update(users::table.find(user.id))
         .set((users::active.eq(active), users::updated_at.eq(diesel::dsl::now)))
         .execute(conn)?;
+    Ok(())
+}
+
+/// An administrator's edit of a user: everything the user form can change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserEdit {
+    pub display_name: String,
+    pub role: Role,
+    pub hub_ids: Vec<i64>,
+    pub customer_ids: Vec<i64>,
+    pub flags: crate::auth::flags::PermissionFlags,
+}
+
+/// The user as the admin form shows it, for before/after audit snapshots.
+pub fn snapshot(conn: &mut PgConnection, user_id: i64) -> QueryResult<(User, UserEdit)> {
+    use crate::schema::user_customers;
+    let user: User = users::table.find(user_id).select(User::as_select()).first(conn)?;
+    let mut hub_ids: Vec<i64> = user_hubs::table.filter(user_hubs::user_id.eq(user_id)).select(user_hubs::hub_id).load(conn)?;
+    let mut customer_ids: Vec<i64> = user_customers::table.filter(user_customers::user_id.eq(user_id)).select(user_customers::customer_id).load(conn)?;
+    hub_ids.sort_unstable();
+    customer_ids.sort_unstable();
+    let edit = UserEdit {
+        display_name: user.display_name.clone(),
+        role: user.role(),
+        hub_ids,
+        customer_ids,
+        flags: crate::auth::flags::PermissionFlags::from_json(&user.permission_flags),
+    };
+    Ok((user, edit))
+}
+
+impl UserEdit {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "display_name": self.display_name,
+            "role": self.role.as_str(),
+            "hub_ids": self.hub_ids,
+            "customer_ids": self.customer_ids,
+            "flags": self.flags.to_json(),
+        })
+    }
+
+    /// Whether the change alters what the user may do or see (their sessions must then end).
+    pub fn changes_rights(&self, other: &UserEdit) -> bool {
+        self.role != other.role || self.hub_ids != other.hub_ids || self.customer_ids != other.customer_ids || self.flags != other.flags
+    }
+}
+
+/// Applies an edit in the caller's transaction. Hubs and customers must already have been
+/// checked to belong to the user's organisation.
+pub fn apply_edit(conn: &mut PgConnection, user_id: i64, edit: &UserEdit) -> QueryResult<()> {
+    use crate::schema::user_customers;
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::display_name.eq(&edit.display_name),
+            users::role.eq(edit.role.as_str()),
+            users::permission_flags.eq(edit.flags.to_json()),
+            users::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    diesel::delete(user_hubs::table.filter(user_hubs::user_id.eq(user_id))).execute(conn)?;
+    let hubs: Vec<_> = edit.hub_ids.iter().map(|h| (user_hubs::user_id.eq(user_id), user_hubs::hub_id.eq(*h))).collect();
+    diesel::insert_into(user_hubs::table).values(&hubs).execute(conn)?;
+    diesel::delete(user_customers::table.filter(user_customers::user_id.eq(user_id))).execute(conn)?;
+    let customers: Vec<_> = edit.customer_ids.iter().map(|c| (user_customers::user_id.eq(user_id), user_customers::customer_id.eq(*c))).collect();
+    diesel::insert_into(user_customers::table).values(&customers).execute(conn)?;
     Ok(())
 }

@@ -44,6 +44,14 @@ fn render<B: 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
+    // People who are not signed in are sent to the sign-in page, and back afterwards.
+    if status == actix_web::http::StatusCode::UNAUTHORIZED && !wants_json(res.request()) {
+        let next = res.request().uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        let location = if next == "/" { "/login".to_string() } else { format!("/login?{}", serde_urlencoded::to_string([("next", next)]).unwrap_or_default()) };
+        let (req, _) = res.into_parts();
+        let redirect = HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish();
+        return Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, redirect).map_into_right_body()));
+    }
     let info = info.unwrap_or_else(|| ErrorInfo {
         title: title_for(status),
         detail: fallback_detail(&res),

@@ -2,9 +2,11 @@
 
 pub mod assets;
 pub mod errors;
+pub mod form;
 pub mod health;
 pub mod home;
 pub mod layout;
+pub mod page;
 
 use actix_web::web;
 

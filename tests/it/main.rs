@@ -3,6 +3,9 @@
 
 mod common;
 
+mod access_matrix;
+mod auth;
+mod audit_log;
 mod cli;
 mod demo_world;
 mod launcher;

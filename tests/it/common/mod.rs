@@ -241,3 +241,109 @@ impl TestApp {
         }
     }
 }
+
+/// A browser of its own (cookie jar) for one person.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
+}
+
+/// The CSRF token embedded in a page.
+pub fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).map(|i| i + marker.len()).expect("page has a csrf_token field");
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
+    /// A CSRF token valid for this browser (taken from the sign-in page).
+    pub async fn csrf(&self) -> String {
+        // The sign-in page for visitors; any page with a form (the sign-out button) once signed in.
+        let login = self.get("/login").await;
+        if login.status() == 200 {
+            return csrf_in(&login.text().await.unwrap());
+        }
+        csrf_in(&self.text("/").await)
+    }
+
+    /// Posts a form with this browser's CSRF token added.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.client.post(self.url(path)).form(&all).send().await.unwrap()
+    }
+
+    /// Posts a form exactly as given (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(self.url(path)).form(fields).send().await.unwrap()
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let header = self.jar.cookies(&self.base.parse().unwrap())?;
+        header.to_str().ok()?.split("; ").find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string))
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_form("/login", &[("username", username), ("password", password)]).await
+    }
+}
+
+impl TestApp {
+    pub fn browser(&self) -> Browser {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_provider(jar.clone()).build().unwrap();
+        Browser { client, base: self.address.clone(), jar }
+    }
+
+    /// A fresh browser holding exactly the given cookie.
+    pub fn browser_with_cookie(&self, name: &str, value: &str) -> Browser {
+        let b = self.browser();
+        b.jar.add_cookie_str(&format!("{name}={value}; Path=/"), &self.address.parse().unwrap());
+        b
+    }
+
+    /// A browser signed in as one of the demo users (needs `with_demo_world`).
+    pub async fn signed_in(&self, username: &str) -> Browser {
+        let b = self.browser();
+        let res = b.sign_in(username, outpost::demo::seed::DEMO_PASSWORD).await;
+        assert_eq!(res.status(), 303, "sign-in of {username} failed: {}", res.text().await.unwrap_or_default());
+        b
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        self.db.conn()
+    }
+
+    /// Runs a `SELECT count(*) AS n …` query.
+    pub fn count(&self, sql: &str) -> i64 {
+        diesel::sql_query(sql).get_result::<Count>(&mut self.conn()).unwrap().n
+    }
+
+    pub fn id_of(&self, sql: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = BigInt)]
+            id: i64,
+        }
+        diesel::sql_query(sql).get_result::<Id>(&mut self.conn()).unwrap().id
+    }
+
+    pub fn hub_id(&self, code: &str) -> i64 {
+        self.id_of(&format!("SELECT id FROM hubs WHERE code = '{code}'"))
+    }
+}

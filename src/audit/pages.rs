@@ -1,0 +1,222 @@
+//! The audit page for auditors and admins: filters, pagination, CSV export. Rows are limited to
+//! the viewer's scope: their hubs, or (for rows without a hub) actors of their organisation.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use crate::auth::extract::Authorized;
+use crate::auth::permissions::perm;
+use crate::auth::principal::Principal;
+use crate::error::AppError;
+use crate::schema::{audit_log, users};
+use crate::state::AppState;
+use crate::web::layout::{render, Layout};
+use crate::web::page::Page;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/audit").get(page)).service(web::resource("/audit.csv").get(csv_export));
+}
+
+const PAGE_SIZE: i64 = 50;
+const CSV_LIMIT: i64 = 100_000;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Filters {
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub hub: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub object: String,
+    #[serde(default)]
+    pub offline: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+impl Filters {
+    fn date(value: &str) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").ok()
+    }
+
+    /// The query string for the same filters (links to other pages and to the CSV).
+    pub fn query(&self, page: Option<i64>) -> String {
+        let mut pairs: Vec<(&str, String)> = [("user", &self.user), ("hub", &self.hub), ("action", &self.action), ("object", &self.object), ("offline", &self.offline), ("from", &self.from), ("to", &self.to)]
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k, v.clone()))
+            .collect();
+        if let Some(p) = page {
+            pairs.push(("page", p.to_string()));
+        }
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_name: Option<String>,
+    pub role_at_capture: Option<String>,
+    pub role_at_apply: Option<String>,
+    pub action: String,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub offline: bool,
+    pub operation_id: Option<uuid::Uuid>,
+    pub outcome: String,
+    pub hub_id: Option<i64>,
+    pub client_addr: Option<String>,
+}
+
+impl AuditRow {
+    pub fn when(&self) -> String {
+        self.occurred_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    }
+    pub fn object(&self) -> String {
+        match (&self.object_type, &self.object_id) {
+            (Some(t), Some(id)) => format!("{t} {id}"),
+            (Some(t), None) => t.clone(),
+            _ => String::new(),
+        }
+    }
+    pub fn json(value: &Option<serde_json::Value>) -> String {
+        value.as_ref().map(|v| v.to_string()).unwrap_or_default()
+    }
+    pub fn before_text(&self) -> String {
+        Self::json(&self.before)
+    }
+    pub fn after_text(&self) -> String {
+        Self::json(&self.after)
+    }
+}
+
+type Boxed<'a> = audit_log::BoxedQuery<'a, diesel::pg::Pg>;
+
+/// The rows the viewer may see, narrowed by the filters.
+fn scoped_query(viewer: &Principal, f: &Filters) -> Result<Boxed<'static>, AppError> {
+    let hub_ids = viewer.scope.hub_ids();
+    let own_org_users = users::table.filter(users::organisation_id.eq(viewer.organisation_id)).select(users::id.nullable());
+    let mut q = audit_log::table
+        .filter(audit_log::hub_id.eq_any(hub_ids).or(audit_log::hub_id.is_null().and(audit_log::actor_id.is_null().or(audit_log::actor_id.eq_any(own_org_users)))))
+        .into_boxed();
+    if !f.user.is_empty() {
+        q = q.filter(audit_log::actor_name.eq(f.user.trim().to_lowercase()));
+    }
+    if !f.hub.is_empty() {
+        let hub: i64 = f.hub.parse().map_err(|_| AppError::BadRequest("The hub filter must be a hub from the list.".into()))?;
+        q = q.filter(audit_log::hub_id.eq(hub));
+    }
+    if !f.action.is_empty() {
+        q = q.filter(audit_log::action.like(format!("{}%", f.action.trim().replace('%', "").replace('_', "\\_"))));
+    }
+    if !f.object.is_empty() {
+        q = q.filter(audit_log::object_type.eq(f.object.trim().to_string()));
+    }
+    match f.offline.as_str() {
+        "" => {}
+        "yes" => q = q.filter(audit_log::offline.eq(true)),
+        "no" => q = q.filter(audit_log::offline.eq(false)),
+        _ => return Err(AppError::BadRequest("The offline filter is 'yes', 'no' or empty.".into())),
+    }
+    if !f.from.is_empty() {
+        let d = Filters::date(&f.from).ok_or_else(|| AppError::BadRequest("'From' must be a date like 2026-11-24.".into()))?;
+        q = q.filter(audit_log::occurred_at.ge(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()));
+    }
+    if !f.to.is_empty() {
+        let d = Filters::date(&f.to).ok_or_else(|| AppError::BadRequest("'To' must be a date like 2026-11-24.".into()))?;
+        let end = d.succ_opt().unwrap_or(d).and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        q = q.filter(audit_log::occurred_at.lt(end));
+    }
+    Ok(q)
+}
+
+#[derive(Template)]
+#[template(path = "audit/list.html")]
+struct AuditPage {
+    layout: Layout,
+    rows: Vec<AuditRow>,
+    filters: Filters,
+    hubs: Vec<crate::hubs::Hub>,
+    page: i64,
+    has_next: bool,
+}
+
+impl AuditPage {
+    fn hub_name(&self, id: &Option<i64>) -> String {
+        id.and_then(|id| self.hubs.iter().find(|h| h.id == id)).map(|h| h.code.clone()).unwrap_or_default()
+    }
+    fn hub_selected(&self, id: &i64) -> bool {
+        self.filters.hub == id.to_string()
+    }
+}
+
+async fn page(viewer: Authorized<perm::AuditRead>, page: Page, filters: web::Query<Filters>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let filters = filters.into_inner();
+    let page_no = filters.page.unwrap_or(0).max(0);
+    let query = scoped_query(&viewer, &filters)?;
+    let mut rows: Vec<AuditRow> = crate::db::run(&state.db, move |conn| {
+        Ok(query.order(audit_log::id.desc()).limit(PAGE_SIZE + 1).offset(page_no * PAGE_SIZE).select(AuditRow::as_select()).load(conn)?)
+    })
+    .await?;
+    let has_next = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    render(&AuditPage { layout: page.layout("Audit log"), rows, filters, hubs: viewer.scope.hubs.clone(), page: page_no, has_next })
+}
+
+async fn csv_export(viewer: Authorized<perm::AuditRead>, filters: web::Query<Filters>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let query = scoped_query(&viewer, &filters.into_inner())?;
+    let rows: Vec<AuditRow> = crate::db::run(&state.db, move |conn| Ok(query.order(audit_log::id.asc()).limit(CSV_LIMIT).select(AuditRow::as_select()).load(conn)?)).await?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header_row = ["id", "occurred_at", "actor", "role_at_capture", "role_at_apply", "action", "object_type", "object_id", "outcome", "offline", "operation_id", "hub_id", "client_addr", "before", "after"];
+    writer.write_record(header_row).map_err(AppError::internal)?;
+    for r in &rows {
+        writer
+            .write_record([
+                r.id.to_string(),
+                r.occurred_at.to_rfc3339(),
+                r.actor_name.clone().unwrap_or_default(),
+                r.role_at_capture.clone().unwrap_or_default(),
+                r.role_at_apply.clone().unwrap_or_default(),
+                r.action.clone(),
+                r.object_type.clone().unwrap_or_default(),
+                r.object_id.clone().unwrap_or_default(),
+                r.outcome.clone(),
+                r.offline.to_string(),
+                r.operation_id.map(|u| u.to_string()).unwrap_or_default(),
+                r.hub_id.map(|h| h.to_string()).unwrap_or_default(),
+                r.client_addr.clone().unwrap_or_default(),
+                csv_safe(r.before_text()),
+                csv_safe(r.after_text()),
+            ])
+            .map_err(AppError::internal)?;
+    }
+    let body = writer.into_inner().map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"outpost-audit.csv\""))
+        .body(body))
+}
+
+/// Spreadsheets execute cells that start with = + - @; prefix them so an export is inert.
+fn csv_safe(value: String) -> String {
+    if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value
+    }
+}

@@ -1,0 +1,207 @@
+//! The authentication middleware: once per request it works out who is calling (bearer token
+//! or session cookie), makes sure the browser has a CSRF cookie, and refuses unsafe requests
+//! without a valid CSRF token. Extractors then read the result from the request extensions.
+
+use std::sync::Arc;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage};
+use futures_util::StreamExt;
+
+use super::principal::{AuthVia, Principal};
+use super::tokens::TokenOwner;
+use super::{csrf, session};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The CSRF token for this request's browser, for templates.
+#[derive(Clone, Debug)]
+pub struct CsrfToken(pub String);
+
+/// A signed-in NFC station (bearer station token).
+#[derive(Clone, Debug)]
+pub struct StationPrincipal {
+    pub station_id: i64,
+    pub station_code: String,
+    pub hub_id: i64,
+}
+
+/// The client address used for throttling and the audit log.
+#[derive(Clone, Debug)]
+pub struct ClientAddr(pub String);
+
+pub const FLASH_COOKIE: &str = "outpost_flash";
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
+/// Paths that need neither a principal nor CSRF checks.
+fn is_public_static(path: &str) -> bool {
+    path.starts_with("/assets/") || path == "/healthz" || path == "/readyz"
+}
+
+/// Unsafe requests authenticated by something other than cookies need no CSRF token.
+fn csrf_exempt(path: &str) -> bool {
+    matches!(path, "/api/v1/token" | "/api/v1/token/revoke")
+}
+
+pub fn cookie<'c>(settings: &crate::config::Settings, name: &'c str, value: String) -> Cookie<'c> {
+    Cookie::build(name, value).path("/").http_only(true).same_site(SameSite::Lax).secure(settings.secure_cookies).finish()
+}
+
+pub fn removal_cookie<'c>(settings: &crate::config::Settings, name: &'c str) -> Cookie<'c> {
+    let mut c = cookie(settings, name, String::new());
+    c.make_removal();
+    c.set_max_age(time::Duration::ZERO);
+    c
+}
+
+pub async fn authenticate(mut req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if is_public_static(req.path()) {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    }
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    let addr = client_addr(&req, state.settings.trust_proxy);
+    req.extensions_mut().insert(ClientAddr(addr.clone()));
+
+    // 1. Who is calling.
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_string());
+    let mut clear_session_cookie = false;
+    let token_auth = bearer.is_some();
+    if let Some(token) = bearer {
+        match resolve_token(&state, token, addr.clone()).await {
+            Ok(Some(Resolved::User(p))) => {
+                req.extensions_mut().insert(Arc::new(p));
+            }
+            Ok(Some(Resolved::Station(s))) => {
+                req.extensions_mut().insert(Arc::new(s));
+            }
+            Ok(None) => {
+                let res = req.error_response(AppError::InvalidToken);
+                return Ok(res.map_into_boxed_body());
+            }
+            Err(e) => return Ok(req.error_response(e).map_into_boxed_body()),
+        }
+    } else if let Some(cookie) = req.cookie(session::COOKIE) {
+        match load_session(&state, cookie.value(), addr.clone()).await {
+            Ok(Some(p)) => {
+                req.extensions_mut().insert(Arc::new(p));
+            }
+            Ok(None) => clear_session_cookie = true,
+            Err(e) => return Ok(req.error_response(e).map_into_boxed_body()),
+        }
+    }
+
+    // 2. The browser's CSRF cookie, created on first contact.
+    let (csrf_cookie, new_csrf_cookie) = match req.cookie(csrf::COOKIE) {
+        Some(c) if !c.value().is_empty() => (c.value().to_string(), None),
+        _ => {
+            let value = session::random_token();
+            (value.clone(), Some(value))
+        }
+    };
+    let secret = state.settings.secret_key.expose().to_string();
+    req.extensions_mut().insert(CsrfToken(csrf::token_for(&secret, &csrf_cookie)));
+
+    // 3. Unsafe requests by cookie must prove they come from our own pages.
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if unsafe_method && !token_auth && !csrf_exempt(req.path()) {
+        let submitted = match req.headers().get(csrf::HEADER).and_then(|v| v.to_str().ok()) {
+            Some(t) => Some(t.to_string()),
+            None => form_token(&mut req).await,
+        };
+        let valid = new_csrf_cookie.is_none() && submitted.is_some_and(|t| csrf::verify(&secret, &csrf_cookie, &t));
+        if !valid {
+            let res = req.error_response(AppError::Forbidden(
+                "This form has expired or did not come from Outpost, so nothing was saved. Reload the page and try again.".into(),
+            ));
+            return Ok(res.map_into_boxed_body());
+        }
+    }
+
+    let had_flash = req.cookie(FLASH_COOKIE).is_some();
+    let mut res = next.call(req).await?.map_into_boxed_body();
+
+    // 4. Cookie upkeep on the way out.
+    let sets_cookie = |res: &ServiceResponse<BoxBody>, name: &str| res.response().cookies().any(|c| c.name() == name);
+    if let Some(value) = new_csrf_cookie {
+        if !sets_cookie(&res, csrf::COOKIE) {
+            res.response_mut().add_cookie(&cookie(&state.settings, csrf::COOKIE, value))?;
+        }
+    }
+    if clear_session_cookie && !sets_cookie(&res, session::COOKIE) {
+        res.response_mut().add_cookie(&removal_cookie(&state.settings, session::COOKIE))?;
+    }
+    // A flash is shown once: the page that displayed it (any non-redirect) clears it.
+    if had_flash && !res.status().is_redirection() && !sets_cookie(&res, FLASH_COOKIE) {
+        res.response_mut().add_cookie(&removal_cookie(&state.settings, FLASH_COOKIE))?;
+    }
+    Ok(res)
+}
+
+fn client_addr(req: &ServiceRequest, trust_proxy: bool) -> String {
+    if trust_proxy {
+        if let Some(ip) = req.connection_info().realip_remote_addr() {
+            return ip.to_string();
+        }
+    }
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+/// Reads an urlencoded body to find its CSRF token, then puts the body back for the handler.
+async fn form_token(req: &mut ServiceRequest) -> Option<String> {
+    let is_form = req.content_type().eq_ignore_ascii_case("application/x-www-form-urlencoded");
+    if !is_form {
+        return None;
+    }
+    let mut payload = req.take_payload();
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.ok()?;
+        if body.len() + chunk.len() > MAX_FORM_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
+    let token = csrf::token_in_form(&body);
+    req.set_payload(actix_web::dev::Payload::from(body));
+    token
+}
+
+enum Resolved {
+    User(Principal),
+    Station(StationPrincipal),
+}
+
+async fn resolve_token(state: &AppState, token: String, addr: String) -> Result<Option<Resolved>, AppError> {
+    crate::db::run(&state.db, move |conn| {
+        Ok(match super::tokens::authenticate(conn, &token)? {
+            Some(TokenOwner::User { user_id, token_id }) => Principal::load(conn, user_id, AuthVia::Token { token_id }, Some(addr))?.map(Resolved::User),
+            Some(TokenOwner::Station { station_id, station_code, hub_id, .. }) => Some(Resolved::Station(StationPrincipal { station_id, station_code, hub_id })),
+            None => None,
+        })
+    })
+    .await
+}
+
+async fn load_session(state: &AppState, cookie: &str, addr: String) -> Result<Option<Principal>, AppError> {
+    let Some(s) = session::load(state, cookie).await.map_err(AppError::session_store)? else { return Ok(None) };
+    let key = s.key.clone();
+    let principal = crate::db::run(&state.db, move |conn| Ok(Principal::load(conn, s.data.user_id, AuthVia::Session { key: s.key }, Some(addr))?)).await?;
+    if principal.is_none() {
+        // The user was disabled or removed: the session ends with it.
+        let mut conn = state.redis.clone();
+        let _: Result<(), _> = redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
+    }
+    Ok(principal)
+}

@@ -1,0 +1,113 @@
+//! Who is making a request: loaded once per request by the authentication middleware (from a
+//! session cookie or a bearer token) and read by the extractors.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::flags::PermissionFlags;
+use super::permissions::Permission;
+use super::roles::Role;
+use super::users::User;
+use crate::hubs::{self, Hub, Scope};
+
+#[derive(Clone, Debug)]
+pub enum AuthVia {
+    /// A browser session; `key` is its Redis key (not the cookie value).
+    Session { key: String },
+    /// An API access token.
+    Token { token_id: i64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub organisation_id: i64,
+    pub organisation_name: String,
+    pub scope: Scope,
+    pub flags: PermissionFlags,
+    pub via: AuthVia,
+    pub client_addr: Option<String>,
+}
+
+impl Principal {
+    /// Loads the principal for an active user; `None` when the user is gone or disabled.
+    pub fn load(conn: &mut PgConnection, user_id: i64, via: AuthVia, client_addr: Option<String>) -> QueryResult<Option<Self>> {
+        use crate::schema::users;
+        let Some(user) = users::table.find(user_id).select(User::as_select()).first(conn).optional()? else { return Ok(None) };
+        if !user.active {
+            return Ok(None);
+        }
+        let role = user.role();
+        let organisation = hubs::organisation(conn, user.organisation_id)?;
+        let scope = hubs::scope_for(conn, user.id, user.organisation_id, role)?;
+        Ok(Some(Principal {
+            user_id: user.id,
+            username: user.username,
+            display_name: user.display_name,
+            role,
+            organisation_id: user.organisation_id,
+            organisation_name: organisation.name,
+            scope,
+            flags: PermissionFlags::from_json(&user.permission_flags),
+            via,
+            client_addr,
+        }))
+    }
+
+    pub fn can(&self, permission: Permission) -> bool {
+        self.role.allows(permission)
+    }
+
+    pub fn hub(&self, hub_id: i64) -> Option<&Hub> {
+        self.scope.hubs.iter().find(|h| h.id == hub_id)
+    }
+
+    /// The header's hub label: the only hub, or how many.
+    pub fn hub_label(&self) -> String {
+        match self.scope.hubs.as_slice() {
+            [] => self.organisation_name.clone(),
+            [one] => one.name.clone(),
+            many => format!("{} hubs", many.len()),
+        }
+    }
+
+    pub fn session_key(&self) -> Option<&str> {
+        match &self.via {
+            AuthVia::Session { key } => Some(key),
+            AuthVia::Token { .. } => None,
+        }
+    }
+}
+
+/// What `/api/v1/me` tells a client about itself.
+#[derive(Serialize)]
+pub struct MeView {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub organisation: String,
+    pub hubs: Vec<Hub>,
+    pub customer_ids: Vec<i64>,
+    pub flags: PermissionFlags,
+    pub permissions: Vec<&'static str>,
+}
+
+impl From<&Principal> for MeView {
+    fn from(p: &Principal) -> Self {
+        MeView {
+            id: p.user_id,
+            username: p.username.clone(),
+            display_name: p.display_name.clone(),
+            role: p.role,
+            organisation: p.organisation_name.clone(),
+            hubs: p.scope.hubs.clone(),
+            customer_ids: p.scope.customer_ids.clone(),
+            flags: p.flags,
+            permissions: Permission::ALL.iter().filter(|perm| p.can(**perm)).map(|perm| perm.as_str()).collect(),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Hubs in the user's scope and their stock: HTML pages and the JSON API.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::extract::{Authorized, HubAccess};
+use crate::auth::permissions::perm;
+use crate::error::AppError;
+use crate::hubs::Hub;
+use crate::inventory::{self, HubTotals, StockRow};
+use crate::state::AppState;
+use crate::web::layout::{render, Layout};
+use crate::web::page::Page;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/hubs").get(list))
+        .service(web::resource("/hubs/{hub_id}").get(detail))
+        .service(web::resource("/api/v1/hubs").get(api_list))
+        .service(web::resource("/api/v1/hubs/{hub_id}/stock").get(api_stock));
+}
+
+pub struct HubCard {
+    pub hub: Hub,
+    pub totals: HubTotals,
+}
+
+#[derive(Template)]
+#[template(path = "hubs/list.html")]
+struct ListPage {
+    layout: Layout,
+    cards: Vec<HubCard>,
+}
+
+pub async fn hub_cards(state: &AppState, hubs: Vec<Hub>) -> Result<Vec<HubCard>, AppError> {
+    let ids: Vec<i64> = hubs.iter().map(|h| h.id).collect();
+    let totals = crate::db::run(&state.db, move |conn| Ok(inventory::totals(conn, &ids)?)).await?;
+    Ok(hubs.into_iter().zip(totals).map(|(hub, totals)| HubCard { hub, totals }).collect())
+}
+
+async fn list(user: Authorized<perm::InventoryRead>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let cards = hub_cards(&state, user.scope.hubs.clone()).await?;
+    render(&ListPage { layout: page.layout("Hubs & stock"), cards })
+}
+
+#[derive(Deserialize)]
+pub struct StockQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    low: Option<String>,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "hubs/detail.html")]
+struct DetailPage {
+    layout: Layout,
+    hub: Hub,
+    rows: Vec<StockRow>,
+    total: i64,
+    q: String,
+    low_only: bool,
+    page: i64,
+    pages: i64,
+}
+
+impl DetailPage {
+    fn page_link(&self, page: i64) -> String {
+        let mut query = vec![("page", page.to_string())];
+        if !self.q.is_empty() {
+            query.push(("q", self.q.clone()));
+        }
+        if self.low_only {
+            query.push(("low", "1".into()));
+        }
+        format!("/hubs/{}?{}", self.hub.id, serde_urlencoded::to_string(query).unwrap_or_default())
+    }
+}
+
+async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, query: web::Query<StockQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let (hub_id, q, low_only, page_no) = (access.hub.id, query.q.trim().chars().take(100).collect::<String>(), query.low.is_some(), query.page.unwrap_or(0).max(0));
+    let q2 = q.clone();
+    let (rows, total) = crate::db::run(&state.db, move |conn| Ok(inventory::stock_page(conn, hub_id, &q2, low_only, page_no)?)).await?;
+    let pages = (total + inventory::PAGE_SIZE - 1) / inventory::PAGE_SIZE;
+    render(&DetailPage { layout: page.layout(access.hub.name.clone()), hub: access.hub.clone(), rows, total, q, low_only, page: page_no, pages })
+}
+
+async fn api_list(user: Authorized<perm::InventoryRead>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let cards = hub_cards(&state, user.scope.hubs.clone()).await?;
+    let items: Vec<_> = cards.into_iter().map(|c| serde_json::json!({ "hub": c.hub, "totals": c.totals })).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+async fn api_stock(access: HubAccess<perm::InventoryRead>, query: web::Query<StockQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let (hub_id, page_no) = (access.hub.id, query.page.unwrap_or(0).max(0));
+    let (q, low) = (query.q, query.low.is_some());
+    let (rows, total) = crate::db::run(&state.db, move |conn| Ok(inventory::stock_page(conn, hub_id, q.trim(), low, page_no)?)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "hub": access.hub, "items": rows, "total_count": total, "page": page_no })))
+}

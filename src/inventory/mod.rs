@@ -1,0 +1,90 @@
+//! Hub stock: levels per hub and item, read side. (Writes arrive with the operation pipeline.)
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::schema::{product_families, product_identities, product_variants, stock_levels};
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HubTotals {
+    pub hub_id: i64,
+    pub lines: i64,
+    pub units: i64,
+    pub low: i64,
+}
+
+/// Stock lines, units and lines at or below their reorder level, for each hub given.
+pub fn totals(conn: &mut PgConnection, hub_ids: &[i64]) -> QueryResult<Vec<HubTotals>> {
+    let rows: Vec<(i64, i64, i64, i64)> = stock_levels::table
+        .filter(stock_levels::hub_id.eq_any(hub_ids))
+        .group_by(stock_levels::hub_id)
+        .select((
+            stock_levels::hub_id,
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) FILTER (WHERE quantity > 0)"),
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("coalesce(sum(quantity), 0)::bigint"),
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) FILTER (WHERE quantity <= reorder_level)"),
+        ))
+        .load(conn)?;
+    Ok(hub_ids
+        .iter()
+        .map(|id| {
+            rows.iter()
+                .find(|r| r.0 == *id)
+                .map(|&(hub_id, lines, units, low)| HubTotals { hub_id, lines, units, low })
+                .unwrap_or(HubTotals { hub_id: *id, ..Default::default() })
+        })
+        .collect())
+}
+
+#[derive(Clone, Debug, Queryable, Serialize)]
+pub struct StockRow {
+    pub variant_id: i64,
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub unit: String,
+    pub quantity: i64,
+    pub reorder_level: i64,
+}
+
+impl StockRow {
+    pub fn is_low(&self) -> bool {
+        self.quantity <= self.reorder_level
+    }
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// One page of a hub's stock, optionally filtered by SKU or name, low stock first if asked.
+pub fn stock_page(conn: &mut PgConnection, hub_id: i64, search: &str, low_only: bool, page: i64) -> QueryResult<(Vec<StockRow>, i64)> {
+    let base = || {
+        let mut q = stock_levels::table
+            .inner_join(product_variants::table.inner_join(product_identities::table.inner_join(product_families::table)))
+            .filter(stock_levels::hub_id.eq(hub_id))
+            .into_boxed();
+        if !search.is_empty() {
+            let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            q = q.filter(product_variants::full_sku.ilike(pattern.clone()).or(product_families::base_name.ilike(pattern)));
+        }
+        if low_only {
+            q = q.filter(stock_levels::quantity.le(stock_levels::reorder_level));
+        }
+        q
+    };
+    let total: i64 = base().count().get_result(conn)?;
+    let rows = base()
+        .order((product_families::base_name, product_variants::full_sku))
+        .limit(PAGE_SIZE)
+        .offset(page.max(0) * PAGE_SIZE)
+        .select((
+            product_variants::id,
+            product_variants::full_sku,
+            product_families::base_name,
+            product_variants::description,
+            product_variants::unit,
+            stock_levels::quantity,
+            stock_levels::reorder_level,
+        ))
+        .load(conn)?;
+    Ok((rows, total))
+}
