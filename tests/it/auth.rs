@@ -298,3 +298,46 @@ async fn station_tokens_work_only_for_their_own_station() {
     assert_eq!(app.count("SELECT count(*) AS n FROM nfc_stations WHERE last_seen_at IS NOT NULL"), 1);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn sessions_expire_when_idle_and_at_their_absolute_age() {
+    let app = TestApp::builder().with_demo_world().setting("OUTPOST_SESSION_IDLE_MINUTES", "30").start().await;
+    let b = app.signed_in("depot").await;
+    let mut redis = app.state.redis.clone();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:session:*", app.prefix)).query_async(&mut redis).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let ttl: i64 = redis::cmd("TTL").arg(&keys[0]).query_async(&mut redis).await.unwrap();
+    assert!((1700..=1800).contains(&ttl), "idle expiry follows the setting: {ttl}");
+    assert_eq!(b.get("/").await.status(), 200);
+
+    // A session older than the absolute limit ends even while in use.
+    let raw: String = redis::cmd("GET").arg(&keys[0]).query_async(&mut redis).await.unwrap();
+    let mut data: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    data["created_at"] = serde_json::json!(chrono::Utc::now().timestamp() - 8 * 24 * 3600);
+    let _: () = redis::cmd("SET").arg(&keys[0]).arg(data.to_string()).query_async(&mut redis).await.unwrap();
+    assert_eq!(b.get("/").await.status(), 303);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn cookies_are_secure_when_configured_for_tls() {
+    let app = TestApp::builder().with_demo_world().setting("OUTPOST_SECURE_COOKIES", "true").start().await;
+    let b = app.browser();
+    let res = b.get("/login").await;
+    let csrf_cookie = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).find(|c| c.starts_with("outpost_csrf=")).unwrap();
+    assert!(csrf_cookie.contains("Secure") && csrf_cookie.contains("HttpOnly"), "{csrf_cookie}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_address_guessing_many_usernames_is_throttled() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let b = app.browser();
+    // 20 failures from one address are free (a shared office NAT); the next ones wait.
+    for i in 0..21 {
+        b.sign_in(&format!("guess{i}"), "whatever-password").await;
+    }
+    let res = b.sign_in("admin", DEMO_PASSWORD).await;
+    assert_eq!(res.status(), 429);
+    app.shutdown().await;
+}

@@ -146,6 +146,7 @@ impl Drop for TestDb {
 }
 
 pub struct TestAppBuilder {
+    settings: Vec<(&'static str, String)>,
     database_url: Option<String>,
     extra: Option<ExtraRoutes>,
     seed_demo: bool,
@@ -155,6 +156,12 @@ impl TestAppBuilder {
     /// Point the app at another database URL (for example one that cannot be reached).
     pub fn database_url(mut self, url: &str) -> Self {
         self.database_url = Some(url.to_string());
+        self
+    }
+
+    /// Overrides one `OUTPOST_*` setting for this app.
+    pub fn setting(mut self, name: &'static str, value: &str) -> Self {
+        self.settings.push((name, value.to_string()));
         self
     }
 
@@ -177,14 +184,15 @@ impl TestAppBuilder {
         }
         let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
         let database_url = self.database_url.unwrap_or_else(|| db.url.clone());
-        let vars = [
+        let mut vars = vec![
             ("OUTPOST_DATABASE_URL", database_url),
             ("OUTPOST_REDIS_URL", redis_url()),
             ("OUTPOST_BIND", "127.0.0.1:0".to_string()),
             ("OUTPOST_REDIS_PREFIX", prefix.clone()),
             ("OUTPOST_DB_POOL_SIZE", "4".to_string()),
         ];
-        let settings = Settings::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
+        vars.extend(self.settings.iter().cloned());
+        let settings = Settings::from_lookup(|k| vars.iter().rev().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
         let redis = outpost::redis_conn::connect(&redis_url()).await.expect("test Redis reachable (OUTPOST_TEST_REDIS_URL)");
         let pool = outpost::db::build_pool(settings.database_url.as_ref().unwrap().expose(), &settings);
         let state = AppState { settings, db: pool, redis: redis.clone(), demo_mode: false };
@@ -210,7 +218,7 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder { database_url: None, extra: None, seed_demo: false }
+        TestAppBuilder { settings: Vec::new(), database_url: None, extra: None, seed_demo: false }
     }
 
     pub async fn start() -> TestApp {
