@@ -60,6 +60,43 @@ diesel::table! {
 }
 
 diesel::table! {
+    devices (id) {
+        id -> Text,
+        user_id -> Int8,
+        pending_count -> Int4,
+        highest_seq -> Int8,
+        last_seen_at -> Timestamptz,
+        flagged_at -> Nullable<Timestamptz>,
+        flag_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    distribution_lines (distribution_id, line_no) {
+        distribution_id -> Uuid,
+        line_no -> Int4,
+        variant_id -> Int8,
+        quantity -> Int8,
+    }
+}
+
+diesel::table! {
+    distributions (id) {
+        id -> Uuid,
+        hub_id -> Int8,
+        recipient -> Text,
+        notes -> Text,
+        status -> Text,
+        version -> Int4,
+        created_by -> Int8,
+        confirmed_by -> Nullable<Int8>,
+        confirmed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     hubs (id) {
         id -> Int8,
         organisation_id -> Int8,
@@ -68,6 +105,58 @@ diesel::table! {
         kind -> Text,
         active -> Bool,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    intake_lines (intake_id, line_no) {
+        intake_id -> Uuid,
+        line_no -> Int4,
+        variant_id -> Int8,
+        quantity -> Int8,
+        expiry_on -> Nullable<Date>,
+        lot -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    intakes (id) {
+        id -> Uuid,
+        hub_id -> Int8,
+        donor -> Text,
+        reference -> Nullable<Text>,
+        received_on -> Date,
+        created_by -> Int8,
+        operation_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    needs_list_lines (needs_list_id, line_no) {
+        needs_list_id -> Uuid,
+        line_no -> Int4,
+        variant_id -> Int8,
+        requested_qty -> Int8,
+        approved_qty -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    needs_lists (id) {
+        id -> Uuid,
+        hub_id -> Int8,
+        title -> Text,
+        status -> Text,
+        version -> Int4,
+        created_by -> Int8,
+        submitted_at -> Nullable<Timestamptz>,
+        decided_by -> Nullable<Int8>,
+        decided_at -> Nullable<Timestamptz>,
+        decision_note -> Nullable<Text>,
+        transfer_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -85,11 +174,49 @@ diesel::table! {
 }
 
 diesel::table! {
+    operations (id) {
+        id -> Uuid,
+        actor_id -> Int8,
+        op_id -> Uuid,
+        kind -> Text,
+        payload -> Jsonb,
+        hub_id -> Nullable<Int8>,
+        record_id -> Nullable<Uuid>,
+        base_version -> Nullable<Int4>,
+        captured_at -> Timestamptz,
+        received_at -> Timestamptz,
+        device_id -> Nullable<Text>,
+        offline -> Bool,
+        role_at_capture -> Nullable<Text>,
+        role_at_apply -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        server_id -> Nullable<Text>,
+        server_state -> Nullable<Jsonb>,
+        changed_fields -> Array<Nullable<Text>>,
+        result_version -> Nullable<Int4>,
+        resolved_at -> Nullable<Timestamptz>,
+        resolved_by -> Nullable<Int8>,
+        resolution -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     organisations (id) {
         id -> Int8,
         name -> Text,
         kind -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        topic -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -161,6 +288,35 @@ diesel::table! {
 }
 
 diesel::table! {
+    transfer_lines (transfer_id, line_no) {
+        transfer_id -> Uuid,
+        line_no -> Int4,
+        variant_id -> Int8,
+        quantity -> Int8,
+        dispatched_qty -> Int8,
+        received_qty -> Int8,
+    }
+}
+
+diesel::table! {
+    transfers (id) {
+        id -> Uuid,
+        from_hub_id -> Int8,
+        to_hub_id -> Int8,
+        status -> Text,
+        needs_list_id -> Nullable<Uuid>,
+        version -> Int4,
+        requested_by -> Int8,
+        approved_by -> Nullable<Int8>,
+        dispatched_by -> Nullable<Int8>,
+        received_by -> Nullable<Int8>,
+        discrepancy_note -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_customers (user_id, customer_id) {
         user_id -> Int8,
         customer_id -> Int8,
@@ -196,15 +352,32 @@ diesel::joinable!(audit_log -> hubs (hub_id));
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(customers -> hubs (hub_id));
 diesel::joinable!(customers -> organisations (organisation_id));
+diesel::joinable!(devices -> users (user_id));
+diesel::joinable!(distribution_lines -> distributions (distribution_id));
+diesel::joinable!(distribution_lines -> product_variants (variant_id));
+diesel::joinable!(distributions -> hubs (hub_id));
 diesel::joinable!(hubs -> organisations (organisation_id));
+diesel::joinable!(intake_lines -> intakes (intake_id));
+diesel::joinable!(intake_lines -> product_variants (variant_id));
+diesel::joinable!(intakes -> hubs (hub_id));
+diesel::joinable!(intakes -> operations (operation_id));
+diesel::joinable!(intakes -> users (created_by));
+diesel::joinable!(needs_list_lines -> needs_lists (needs_list_id));
+diesel::joinable!(needs_list_lines -> product_variants (variant_id));
+diesel::joinable!(needs_lists -> hubs (hub_id));
 diesel::joinable!(nfc_stations -> hubs (hub_id));
+diesel::joinable!(operations -> hubs (hub_id));
 diesel::joinable!(product_identities -> product_families (product_id));
 diesel::joinable!(product_variants -> product_identities (identity_id));
 diesel::joinable!(stock_ledger -> hubs (hub_id));
+diesel::joinable!(stock_ledger -> operations (operation_id));
 diesel::joinable!(stock_ledger -> product_variants (variant_id));
 diesel::joinable!(stock_ledger -> users (actor_id));
 diesel::joinable!(stock_levels -> hubs (hub_id));
 diesel::joinable!(stock_levels -> product_variants (variant_id));
+diesel::joinable!(transfer_lines -> product_variants (variant_id));
+diesel::joinable!(transfer_lines -> transfers (transfer_id));
+diesel::joinable!(transfers -> needs_lists (needs_list_id));
 diesel::joinable!(user_customers -> customers (customer_id));
 diesel::joinable!(user_customers -> users (user_id));
 diesel::joinable!(user_hubs -> hubs (hub_id));
@@ -216,14 +389,25 @@ diesel::allow_tables_to_appear_in_same_query!(
     app_meta,
     audit_log,
     customers,
+    devices,
+    distribution_lines,
+    distributions,
     hubs,
+    intake_lines,
+    intakes,
+    needs_list_lines,
+    needs_lists,
     nfc_stations,
+    operations,
     organisations,
+    outbox,
     product_families,
     product_identities,
     product_variants,
     stock_ledger,
     stock_levels,
+    transfer_lines,
+    transfers,
     user_customers,
     user_hubs,
     users,

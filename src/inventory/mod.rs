@@ -1,4 +1,11 @@
-//! Hub stock: levels per hub and item, read side. (Writes arrive with the operation pipeline.)
+//! Hub stock: levels per hub and item, the ledger that changes them, and the operations that
+//! move stock (intake, distribution, needs lists, transfers).
+
+pub mod distribution;
+pub mod intake;
+pub mod ledger;
+pub mod needs;
+pub mod transfer;
 
 use diesel::prelude::*;
 use serde::Serialize;

@@ -1,0 +1,305 @@
+//! Distribution: stock out to recipients. A draft can be edited (field-level merge of
+//! concurrent edits) and cancelled; confirming takes the stock out, refuses to drive it
+//! negative, and is irreversible.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::ledger::{self, Move};
+use crate::auth::permissions::Permission;
+use crate::schema::{distribution_lines, distributions, product_families, product_identities, product_variants};
+use crate::sync::kind::{check_lines, check_text, fields_changed_since, missing_record, parse, reject, Applied, ApplyCtx, Kind, LineInput, Refusal, Target};
+use crate::sync::operation::FieldError;
+
+#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+#[diesel(table_name = distributions)]
+pub struct Distribution {
+    pub id: Uuid,
+    pub hub_id: i64,
+    pub recipient: String,
+    pub notes: String,
+    pub status: String,
+    pub version: i32,
+    pub created_by: i64,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Queryable, Serialize)]
+pub struct LineView {
+    pub line_no: i32,
+    pub variant_id: i64,
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+}
+
+pub fn lines(conn: &mut PgConnection, id: Uuid) -> QueryResult<Vec<LineView>> {
+    distribution_lines::table
+        .inner_join(product_variants::table.inner_join(product_identities::table.inner_join(product_families::table)))
+        .filter(distribution_lines::distribution_id.eq(id))
+        .order(distribution_lines::line_no)
+        .select((distribution_lines::line_no, product_variants::id, product_variants::full_sku, product_families::base_name, distribution_lines::quantity))
+        .load(conn)
+}
+
+/// The record as the server holds it (what a conflicting device is shown).
+pub fn state(conn: &mut PgConnection, d: &Distribution) -> QueryResult<Value> {
+    let lines = lines(conn, d.id)?;
+    Ok(json!({ "id": d.id, "recipient": d.recipient, "notes": d.notes, "status": d.status, "version": d.version, "lines": lines }))
+}
+
+fn load_for_update(conn: &mut PgConnection, id: Uuid, hub_id: i64) -> Result<Distribution, Refusal> {
+    let found: Option<Distribution> = distributions::table.find(id).for_update().select(Distribution::as_select()).first(conn).optional()?;
+    match found {
+        None => Err(missing_record(conn, id, "distribution")),
+        Some(d) if d.hub_id != hub_id => Err(missing_record(conn, id, "distribution")),
+        Some(d) => Ok(d),
+    }
+}
+
+fn write_lines(conn: &mut PgConnection, id: Uuid, lines: &[LineInput]) -> Result<(), Refusal> {
+    diesel::delete(distribution_lines::table.filter(distribution_lines::distribution_id.eq(id))).execute(conn)?;
+    for (i, line) in lines.iter().enumerate() {
+        let variant_id = ledger::resolve_variant(conn, line)?;
+        diesel::insert_into(distribution_lines::table)
+            .values((distribution_lines::distribution_id.eq(id), distribution_lines::line_no.eq(i as i32 + 1), distribution_lines::variant_id.eq(variant_id), distribution_lines::quantity.eq(line.quantity)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayload {
+    pub distribution_id: Uuid,
+    pub hub_id: i64,
+    pub recipient: String,
+    #[serde(default)]
+    pub notes: String,
+    pub lines: Vec<LineInput>,
+}
+
+pub struct CreateDistribution;
+
+impl Kind for CreateDistribution {
+    fn name(&self) -> &'static str {
+        "distribution.create"
+    }
+    fn permission(&self) -> Permission {
+        Permission::DistributionCreate
+    }
+    fn finalisable_offline(&self) -> bool {
+        true
+    }
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
+        let p: CreatePayload = parse(payload)?;
+        let mut errors = Vec::new();
+        check_text("recipient", &p.recipient, 200, &mut errors);
+        if p.notes.chars().count() > 2000 {
+            errors.push(FieldError::new("notes", "at most 2000 characters"));
+        }
+        check_lines(&p.lines, &mut errors);
+        if errors.is_empty() {
+            Ok(Target { hub_id: Some(p.hub_id), record_id: Some(p.distribution_id) })
+        } else {
+            Err(errors)
+        }
+    }
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
+        let p: CreatePayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        if distributions::table.find(p.distribution_id).count().get_result::<i64>(conn)? > 0 {
+            return reject("a distribution with this id already exists");
+        }
+        diesel::insert_into(distributions::table)
+            .values((
+                distributions::id.eq(p.distribution_id),
+                distributions::hub_id.eq(p.hub_id),
+                distributions::recipient.eq(p.recipient.trim()),
+                distributions::notes.eq(p.notes.trim()),
+                distributions::created_by.eq(ctx.actor.user_id),
+            ))
+            .execute(conn)?;
+        write_lines(conn, p.distribution_id, &p.lines)?;
+        let d: Distribution = distributions::table.find(p.distribution_id).select(Distribution::as_select()).first(conn)?;
+        Ok(Applied { server_id: Some(d.id.to_string()), object_type: "distribution", after: Some(state(conn, &d)?), result_version: Some(1), ..Default::default() })
+    }
+}
+
+/// An edit of a draft: only the fields present change.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePayload {
+    pub distribution_id: Uuid,
+    pub hub_id: i64,
+    #[serde(default)]
+    pub recipient: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub lines: Option<Vec<LineInput>>,
+}
+
+impl UpdatePayload {
+    fn fields(&self) -> Vec<String> {
+        [("recipient", self.recipient.is_some()), ("notes", self.notes.is_some()), ("lines", self.lines.is_some())].iter().filter(|(_, set)| *set).map(|(f, _)| f.to_string()).collect()
+    }
+}
+
+pub struct UpdateDistribution;
+
+impl Kind for UpdateDistribution {
+    fn name(&self) -> &'static str {
+        "distribution.update"
+    }
+    fn permission(&self) -> Permission {
+        Permission::DistributionCreate
+    }
+    fn finalisable_offline(&self) -> bool {
+        true
+    }
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
+        let p: UpdatePayload = parse(payload)?;
+        let mut errors = Vec::new();
+        if let Some(r) = &p.recipient {
+            check_text("recipient", r, 200, &mut errors);
+        }
+        if let Some(lines) = &p.lines {
+            check_lines(lines, &mut errors);
+        }
+        if p.fields().is_empty() {
+            errors.push(FieldError::new("payload", "nothing to change"));
+        }
+        if errors.is_empty() {
+            Ok(Target { hub_id: Some(p.hub_id), record_id: Some(p.distribution_id) })
+        } else {
+            Err(errors)
+        }
+    }
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
+        let p: UpdatePayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let d = load_for_update(conn, p.distribution_id, p.hub_id)?;
+        match d.status.as_str() {
+            "cancelled" => return reject("the distribution was cancelled meanwhile; the edit was not applied"),
+            "confirmed" => return reject("the distribution was confirmed meanwhile; confirmed distributions cannot be edited"),
+            _ => {}
+        }
+        let Some(base) = ctx.op.base_version else { return reject("an edit must say which version it was made against (base_version)") };
+        let mine = p.fields();
+        if base < d.version {
+            let theirs = fields_changed_since(conn, d.id, base)?;
+            let overlap: Vec<&String> = mine.iter().filter(|f| theirs.contains(f)).collect();
+            if !overlap.is_empty() {
+                let fields = overlap.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                return Err(Refusal::Conflict { reason: format!("someone else changed {fields} meanwhile (version {base} → {})", d.version), server_state: state(conn, &d)? });
+            }
+        } else if base > d.version {
+            return reject(format!("version {base} does not exist yet (the server has {})", d.version));
+        }
+        let before = state(conn, &d)?;
+        let version = d.version + 1;
+        diesel::update(distributions::table.find(d.id))
+            .set((
+                distributions::recipient.eq(p.recipient.as_deref().map(str::trim).unwrap_or(&d.recipient)),
+                distributions::notes.eq(p.notes.as_deref().map(str::trim).unwrap_or(&d.notes)),
+                distributions::version.eq(version),
+                distributions::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+        if let Some(lines) = &p.lines {
+            write_lines(conn, d.id, lines)?;
+        }
+        let after: Distribution = distributions::table.find(d.id).select(Distribution::as_select()).first(conn)?;
+        Ok(Applied { server_id: Some(d.id.to_string()), object_type: "distribution", before: Some(before), after: Some(state(conn, &after)?), changed_fields: mine, result_version: Some(version), ..Default::default() })
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefPayload {
+    pub distribution_id: Uuid,
+    pub hub_id: i64,
+}
+
+fn parse_ref(payload: &Value) -> Result<Target, Vec<FieldError>> {
+    let p: RefPayload = parse(payload)?;
+    Ok(Target { hub_id: Some(p.hub_id), record_id: Some(p.distribution_id) })
+}
+
+pub struct ConfirmDistribution;
+
+impl Kind for ConfirmDistribution {
+    fn name(&self) -> &'static str {
+        "distribution.confirm"
+    }
+    fn permission(&self) -> Permission {
+        Permission::DistributionConfirm
+    }
+    fn finalisable_offline(&self) -> bool {
+        true
+    }
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
+        parse_ref(payload)
+    }
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
+        let p: RefPayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let d = load_for_update(conn, p.distribution_id, p.hub_id)?;
+        if d.status != "draft" {
+            return reject(format!("the distribution is already {}", d.status));
+        }
+        let before = state(conn, &d)?;
+        for line in lines(conn, d.id)? {
+            ledger::apply(conn, &Move { hub_id: d.hub_id, variant_id: line.variant_id, delta: -line.quantity, reason: "distribution", operation_row: Some(ctx.operation_row), actor_id: Some(ctx.actor.user_id) })?;
+        }
+        let version = d.version + 1;
+        diesel::update(distributions::table.find(d.id))
+            .set((
+                distributions::status.eq("confirmed"),
+                distributions::confirmed_by.eq(ctx.actor.user_id),
+                distributions::confirmed_at.eq(diesel::dsl::now),
+                distributions::version.eq(version),
+                distributions::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+        let after: Distribution = distributions::table.find(d.id).select(Distribution::as_select()).first(conn)?;
+        Ok(Applied {
+            server_id: Some(d.id.to_string()),
+            object_type: "distribution",
+            before: Some(before),
+            after: Some(state(conn, &after)?),
+            changed_fields: vec!["status".into()],
+            result_version: Some(version),
+            events: vec![("stock".into(), json!({ "hub_id": d.hub_id }))],
+        })
+    }
+}
+
+pub struct CancelDistribution;
+
+impl Kind for CancelDistribution {
+    fn name(&self) -> &'static str {
+        "distribution.cancel"
+    }
+    fn permission(&self) -> Permission {
+        Permission::DistributionCreate
+    }
+    fn finalisable_offline(&self) -> bool {
+        true
+    }
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
+        parse_ref(payload)
+    }
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
+        let p: RefPayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let d = load_for_update(conn, p.distribution_id, p.hub_id)?;
+        if d.status != "draft" {
+            return reject(format!("only drafts can be cancelled; this distribution is {}", d.status));
+        }
+        let version = d.version + 1;
+        diesel::update(distributions::table.find(d.id)).set((distributions::status.eq("cancelled"), distributions::version.eq(version), distributions::updated_at.eq(diesel::dsl::now))).execute(conn)?;
+        Ok(Applied { server_id: Some(d.id.to_string()), object_type: "distribution", before: Some(json!({"status": "draft"})), after: Some(json!({"status": "cancelled"})), changed_fields: vec!["status".into()], result_version: Some(version), ..Default::default() })
+    }
+}

@@ -1,0 +1,123 @@
+//! The only writer of stock: a ledger row per change and the level kept equal to the ledger's
+//! sum, in the caller's transaction. Deltas commute; a change that would take stock below
+//! zero is refused.
+
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::schema::{product_variants, stock_ledger, stock_levels};
+use crate::sync::kind::{reject, LineInput, Refusal};
+
+pub struct Move<'a> {
+    pub hub_id: i64,
+    pub variant_id: i64,
+    pub delta: i64,
+    pub reason: &'a str,
+    pub operation_row: Option<Uuid>,
+    pub actor_id: Option<i64>,
+}
+
+/// Applies one stock change. Returns the new level.
+pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
+    let level: Option<i64> = if m.delta >= 0 {
+        Some(
+            diesel::insert_into(stock_levels::table)
+                .values((stock_levels::hub_id.eq(m.hub_id), stock_levels::variant_id.eq(m.variant_id), stock_levels::quantity.eq(m.delta)))
+                .on_conflict((stock_levels::hub_id, stock_levels::variant_id))
+                .do_update()
+                .set((stock_levels::quantity.eq(stock_levels::quantity + m.delta), stock_levels::updated_at.eq(diesel::dsl::now)))
+                .returning(stock_levels::quantity)
+                .get_result(conn)?,
+        )
+    } else {
+        diesel::update(stock_levels::table.find((m.hub_id, m.variant_id)))
+            .filter(stock_levels::quantity.ge(-m.delta))
+            .set((stock_levels::quantity.eq(stock_levels::quantity + m.delta), stock_levels::updated_at.eq(diesel::dsl::now)))
+            .returning(stock_levels::quantity)
+            .get_result(conn)
+            .optional()?
+    };
+    let Some(level) = level else {
+        let (sku, have): (String, Option<i64>) = product_variants::table
+            .left_join(stock_levels::table.on(stock_levels::variant_id.eq(product_variants::id).and(stock_levels::hub_id.eq(m.hub_id))))
+            .filter(product_variants::id.eq(m.variant_id))
+            .select((product_variants::full_sku, stock_levels::quantity.nullable()))
+            .first(conn)?;
+        return reject(format!("not enough stock of {sku}: {} on hand, {} needed", have.unwrap_or(0), -m.delta));
+    };
+    if m.delta != 0 {
+        diesel::insert_into(stock_ledger::table)
+            .values((
+                stock_ledger::hub_id.eq(m.hub_id),
+                stock_ledger::variant_id.eq(m.variant_id),
+                stock_ledger::delta.eq(m.delta),
+                stock_ledger::reason.eq(m.reason),
+                stock_ledger::operation_id.eq(m.operation_row),
+                stock_ledger::actor_id.eq(m.actor_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(level)
+}
+
+/// The variant a line names (by id or SKU); it must exist and be active.
+pub fn resolve_variant(conn: &mut PgConnection, line: &LineInput) -> Result<i64, Refusal> {
+    let found: Option<(i64, bool, String)> = match (line.variant_id, line.sku.as_deref().map(str::trim)) {
+        (Some(id), _) => product_variants::table.find(id).select((product_variants::id, product_variants::active, product_variants::full_sku)).first(conn).optional()?,
+        (None, Some(sku)) => product_variants::table
+            .filter(product_variants::full_sku.eq(sku.to_uppercase()))
+            .select((product_variants::id, product_variants::active, product_variants::full_sku))
+            .first(conn)
+            .optional()?,
+        (None, None) => None,
+    };
+    match found {
+        Some((id, true, _)) => Ok(id),
+        Some((_, false, sku)) => reject(format!("{sku} is no longer active")),
+        None => reject(format!("unknown item {}", line.sku.clone().unwrap_or_else(|| format!("#{}", line.variant_id.unwrap_or_default())))),
+    }
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub hub_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub variant_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub level: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub ledger: i64,
+}
+
+/// Levels that differ from the ledger's sums (empty when all agree).
+pub fn mismatches(conn: &mut PgConnection) -> QueryResult<Vec<Mismatch>> {
+    diesel::sql_query(
+        "SELECT coalesce(l.hub_id, g.hub_id) AS hub_id, coalesce(l.variant_id, g.variant_id) AS variant_id, \
+                coalesce(l.quantity, 0)::bigint AS level, coalesce(g.total, 0)::bigint AS ledger \
+         FROM stock_levels l FULL JOIN (SELECT hub_id, variant_id, sum(delta) AS total FROM stock_ledger GROUP BY 1, 2) g \
+           ON g.hub_id = l.hub_id AND g.variant_id = l.variant_id \
+         WHERE coalesce(l.quantity, 0) <> coalesce(g.total, 0) ORDER BY 1, 2",
+    )
+    .load(conn)
+}
+
+/// Rewrites every level from the ledger (keeping reorder levels). Returns rows changed.
+pub fn rebuild(conn: &mut PgConnection) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        diesel::sql_query("LOCK TABLE stock_levels IN EXCLUSIVE MODE").execute(conn)?;
+        let fixed = diesel::sql_query(
+            "INSERT INTO stock_levels (hub_id, variant_id, quantity) \
+             SELECT hub_id, variant_id, sum(delta) FROM stock_ledger GROUP BY 1, 2 \
+             ON CONFLICT (hub_id, variant_id) DO UPDATE SET quantity = EXCLUDED.quantity, updated_at = now() \
+             WHERE stock_levels.quantity <> EXCLUDED.quantity",
+        )
+        .execute(conn)?;
+        let zeroed = diesel::sql_query(
+            "UPDATE stock_levels l SET quantity = 0, updated_at = now() WHERE quantity <> 0 AND NOT EXISTS \
+             (SELECT 1 FROM stock_ledger g WHERE g.hub_id = l.hub_id AND g.variant_id = l.variant_id)",
+        )
+        .execute(conn)?;
+        Ok(fixed + zeroed)
+    })
+}

@@ -1,0 +1,176 @@
+//! What each kind of operation contributes to the pipeline: the permission it needs, whether it
+//! may be finalised offline, how to validate its payload, and how to apply it. The pipeline owns
+//! the order of the steps; kinds own only their domain rules.
+
+use diesel::pg::PgConnection;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::operation::{FieldError, Operation};
+use crate::auth::permissions::Permission;
+use crate::auth::principal::Principal;
+
+/// The hub an operation acts at and the record it creates or changes, known from the payload.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    pub hub_id: Option<i64>,
+    pub record_id: Option<Uuid>,
+}
+
+/// Why an operation was not applied.
+#[derive(Debug)]
+pub enum Refusal {
+    Rejected(String),
+    /// A concurrent edit touched the same fields: goes to the review queue.
+    Conflict { reason: String, server_state: Value },
+    /// Not the operation's fault: the transaction fails and the client may retry.
+    Database(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Refusal {
+    fn from(e: diesel::result::Error) -> Self {
+        Refusal::Database(e)
+    }
+}
+
+pub fn reject<T>(reason: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal::Rejected(reason.into()))
+}
+
+/// What an applied operation produced.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    pub server_id: Option<String>,
+    pub object_type: &'static str,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    /// For edits: the fields changed and the record version produced.
+    pub changed_fields: Vec<String>,
+    pub result_version: Option<i32>,
+    /// Events for dashboards (topic, payload), published through the outbox.
+    pub events: Vec<(String, Value)>,
+}
+
+pub struct ApplyCtx<'a> {
+    pub actor: &'a Principal,
+    pub op: &'a Operation,
+    /// The server id of the operation row (stock ledger rows point to it).
+    pub operation_row: Uuid,
+}
+
+pub trait Kind: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn permission(&self) -> Permission;
+    /// Approvals, cross-hub changes and edits after completion may not be finalised offline.
+    fn finalisable_offline(&self) -> bool;
+    /// Form schema versions still accepted for replays.
+    fn accepted_schemas(&self) -> &'static [u32] {
+        &[1]
+    }
+    /// Checks the payload's shape and values without touching the database.
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>>;
+    /// Conflict checks and domain writes, inside the pipeline's transaction.
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal>;
+    /// For kinds that need more than one hub in scope (transfers): every hub the op touches.
+    fn extra_hubs(&self, _payload: &Value) -> Vec<i64> {
+        Vec::new()
+    }
+}
+
+/// Deserialises a payload, turning serde's complaint into a field error.
+pub fn parse<T: DeserializeOwned>(payload: &Value) -> Result<T, Vec<FieldError>> {
+    serde_json::from_value(payload.clone()).map_err(|e| vec![FieldError::new("payload", describe_serde(&e))])
+}
+
+fn describe_serde(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    // serde says e.g. "invalid type: string \"x\", expected i64 at line 1 column 5"; the position
+    // is meaningless to a person filling a form.
+    text.split(" at line ").next().unwrap_or(&text).to_string()
+}
+
+pub const MAX_QUANTITY: i64 = 1_000_000;
+pub const MAX_LINES: usize = 200;
+
+/// A line of items: by variant id or by SKU, with a positive, sane quantity.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+pub struct LineInput {
+    #[serde(default)]
+    pub variant_id: Option<i64>,
+    #[serde(default)]
+    pub sku: Option<String>,
+    pub quantity: i64,
+    #[serde(default)]
+    pub expiry_on: Option<chrono::NaiveDate>,
+    #[serde(default)]
+    pub lot: Option<String>,
+}
+
+pub fn check_lines(lines: &[LineInput], errors: &mut Vec<FieldError>) {
+    if lines.is_empty() {
+        errors.push(FieldError::new("lines", "add at least one item"));
+    }
+    if lines.len() > MAX_LINES {
+        errors.push(FieldError::new("lines", format!("at most {MAX_LINES} lines per entry")));
+    }
+    for (i, line) in lines.iter().enumerate() {
+        let n = i + 1;
+        if line.variant_id.is_none() && line.sku.as_deref().map(str::trim).unwrap_or("").is_empty() {
+            errors.push(FieldError::new(format!("lines[{n}].item"), "choose an item"));
+        }
+        if line.quantity <= 0 {
+            errors.push(FieldError::new(format!("lines[{n}].quantity"), "the quantity must be more than zero"));
+        } else if line.quantity > MAX_QUANTITY {
+            errors.push(FieldError::new(format!("lines[{n}].quantity"), format!("the quantity must be at most {MAX_QUANTITY}")));
+        }
+        if line.lot.as_deref().is_some_and(|l| l.len() > 64) {
+            errors.push(FieldError::new(format!("lines[{n}].lot"), "the lot number is at most 64 characters"));
+        }
+    }
+}
+
+pub fn check_text(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) {
+    let len = value.trim().chars().count();
+    if len == 0 {
+        errors.push(FieldError::new(field, "this is required"));
+    } else if len > max {
+        errors.push(FieldError::new(field, format!("at most {max} characters")));
+    }
+}
+
+/// The refusal for an operation whose record does not exist. When the operation that was to
+/// create the record was itself refused, this one is refused naming it (a dependent operation).
+pub fn missing_record(conn: &mut PgConnection, record_id: Uuid, what: &str) -> Refusal {
+    use crate::schema::operations;
+    use diesel::prelude::*;
+    let creator: Result<Option<(Uuid, String, String)>, _> = operations::table
+        .filter(operations::record_id.eq(record_id))
+        .filter(operations::status.ne("applied"))
+        .order(operations::received_at)
+        .select((operations::op_id, operations::kind, operations::status))
+        .first(conn)
+        .optional();
+    match creator {
+        Ok(Some((op_id, kind, status))) => Refusal::Rejected(format!("depends on operation {op_id} ({kind}), which was {}", status.replace('_', " "))),
+        Ok(None) => Refusal::Rejected(format!("there is no such {what} (it may have been deleted)")),
+        Err(e) => Refusal::Database(e),
+    }
+}
+
+/// Field merge for concurrent edits: the fields other operations changed on a record since the
+/// version the client started from. An edit conflicts only when it touches one of them.
+pub fn fields_changed_since(conn: &mut PgConnection, record_id: Uuid, base_version: i32) -> diesel::QueryResult<Vec<String>> {
+    use crate::schema::operations;
+    use diesel::prelude::*;
+    let changed: Vec<Vec<Option<String>>> = operations::table
+        .filter(operations::record_id.eq(record_id))
+        .filter(operations::status.eq("applied"))
+        .filter(operations::result_version.gt(base_version))
+        .select(operations::changed_fields)
+        .load(conn)?;
+    let mut all: Vec<String> = changed.into_iter().flatten().flatten().collect();
+    all.sort();
+    all.dedup();
+    Ok(all)
+}

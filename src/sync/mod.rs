@@ -1,0 +1,8 @@
+//! The operation pipeline and everything around it: capture envelopes, the kinds of operation,
+//! the sync API, and the review queue.
+
+pub mod envelope;
+pub mod kind;
+pub mod operation;
+pub mod pipeline;
+pub mod registry;

@@ -1,0 +1,215 @@
+//! The operation pipeline. Every write of the application goes through `submit`, and each step
+//! is one function here: validate → authorise → claim (idempotency) → envelope → finalisable →
+//! conflict check + apply (in the kind) → record (operation row, audit row, outbox) → publish.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use diesel::prelude::*;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::envelope::{self, Envelope};
+use super::kind::{Applied, ApplyCtx, Kind, Refusal, Target};
+use super::operation::{FieldError, OpResult, OpStatus, Operation};
+use super::registry;
+use crate::audit::{self, Entry};
+use crate::auth::principal::Principal;
+use crate::error::AppError;
+use crate::schema::{operations, outbox};
+use crate::state::AppState;
+
+/// Replays older than this many days are refused (configurable later; the drims default).
+pub const ENVELOPE_MAX_AGE_DAYS: i64 = 7;
+
+/// Runs one operation through the pipeline and returns its result. Errors are only for
+/// failures that are not the operation's fault (database down): the client may retry them.
+pub async fn submit(state: &AppState, actor: Arc<Principal>, op: Operation) -> Result<OpResult, AppError> {
+    let Some(kind) = registry::find(&op.kind) else {
+        return Ok(OpResult::invalid(op.op_id, vec![FieldError::new("kind", format!("unknown operation kind '{}'", op.kind))]));
+    };
+    let target = match validate(kind, &op) {
+        Ok(t) => t,
+        Err(errors) => return Ok(OpResult::invalid(op.op_id, errors)),
+    };
+    let verdict = authorise(kind, &actor, &target, &op);
+    let envelope = check_envelope(state, kind, &actor, &target, &op);
+    let allowed = verdict.and_then(|()| envelope.clone().map(|_| ()).map_err(|e| e.to_string()));
+    let role_at_capture = envelope.ok().flatten().map(|e| e.role).unwrap_or_else(|| actor.role.as_str().to_string());
+
+    let result = crate::db::run(&state.db, move |conn| {
+        conn.transaction(|conn| {
+            let Some(row_id) = claim(conn, &actor, &op, &target, &role_at_capture)? else {
+                return Ok(duplicate(conn, &actor, &op)?);
+            };
+            let outcome = match allowed {
+                Err(reason) => Err(Refusal::Rejected(reason)),
+                Ok(()) if op.offline && !kind.finalisable_offline() => {
+                    return Ok(record(conn, &actor, &op, &target, row_id, &role_at_capture, Outcome::PendingReview)?);
+                }
+                Ok(()) => apply(conn, kind, &actor, &op, row_id),
+            };
+            let outcome = match outcome {
+                Ok(applied) => Outcome::Applied(applied),
+                Err(Refusal::Rejected(reason)) => Outcome::Rejected(reason),
+                Err(Refusal::Conflict { reason, server_state }) => Outcome::Conflict(reason, server_state),
+                Err(Refusal::Database(e)) => return Err(AppError::from(e)),
+            };
+            record(conn, &actor, &op, &target, row_id, &role_at_capture, outcome)
+        })
+    })
+    .await?;
+    crate::events::publish_soon(state);
+    Ok(result)
+}
+
+/// Step 1: the payload's shape and values, and the operation's own fields.
+fn validate(kind: &dyn Kind, op: &Operation) -> Result<Target, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if op.captured_at > Utc::now() + chrono::Duration::hours(24) {
+        errors.push(FieldError::new("captured_at", "lies more than a day in the future; check the device clock"));
+    }
+    if op.device_id.as_deref().is_some_and(|d| d.is_empty() || d.len() > 64) {
+        errors.push(FieldError::new("device_id", "must be 1–64 characters"));
+    }
+    match kind.validate(&op.payload) {
+        Ok(target) if errors.is_empty() => Ok(target),
+        Ok(_) => Err(errors),
+        Err(mut more) => {
+            errors.append(&mut more);
+            Err(errors)
+        }
+    }
+}
+
+/// Step 2: role, hub scope and flags as of now (never as of capture).
+fn authorise(kind: &dyn Kind, actor: &Principal, target: &Target, op: &Operation) -> Result<(), String> {
+    if !actor.can(kind.permission()) {
+        return Err(format!("your role ({}) may not {}", actor.role.label(), kind.permission().label().to_lowercase()));
+    }
+    let hubs = target.hub_id.into_iter().chain(kind.extra_hubs(&op.payload));
+    for hub in hubs {
+        if !actor.scope.has_hub(hub) {
+            return Err("the hub is outside your scope".into());
+        }
+    }
+    Ok(())
+}
+
+/// Step 2b: a replay must carry a genuine, recent envelope issued to this user for this form.
+fn check_envelope(state: &AppState, kind: &dyn Kind, actor: &Principal, target: &Target, op: &Operation) -> Result<Option<Envelope>, envelope::EnvelopeError> {
+    if !op.offline {
+        return Ok(None);
+    }
+    let expect = envelope::Expect {
+        user_id: actor.user_id,
+        kind: kind.name(),
+        hub_id: target.hub_id,
+        accepted_schemas: kind.accepted_schemas(),
+        max_age_days: ENVELOPE_MAX_AGE_DAYS,
+        now: Utc::now().timestamp(),
+    };
+    envelope::check(state.settings.secret_key.expose(), op.envelope.as_deref(), &expect).map(Some)
+}
+
+/// Step 3: claims (actor, op id). `None` when it was claimed before: a duplicate. Concurrent
+/// claims of one key wait on the unique index, so only one of them can go on to apply.
+fn claim(conn: &mut PgConnection, actor: &Principal, op: &Operation, target: &Target, role_at_capture: &str) -> QueryResult<Option<Uuid>> {
+    diesel::insert_into(operations::table)
+        .values((
+            operations::actor_id.eq(actor.user_id),
+            operations::op_id.eq(op.op_id),
+            operations::kind.eq(&op.kind),
+            operations::payload.eq(&op.payload),
+            // Only a hub in scope is stored as a reference; an out-of-scope id stays in the payload.
+            operations::hub_id.eq(target.hub_id.filter(|h| actor.scope.has_hub(*h))),
+            operations::record_id.eq(target.record_id),
+            operations::base_version.eq(op.base_version),
+            operations::captured_at.eq(op.captured_at),
+            operations::device_id.eq(op.device_id.as_deref()),
+            operations::offline.eq(op.offline),
+            operations::role_at_capture.eq(role_at_capture),
+            operations::role_at_apply.eq(actor.role.as_str()),
+            operations::status.eq("rejected"),
+        ))
+        .on_conflict((operations::actor_id, operations::op_id))
+        .do_nothing()
+        .returning(operations::id)
+        .get_result(conn)
+        .optional()
+}
+
+/// The stored result of an operation seen before, marked as a duplicate.
+fn duplicate(conn: &mut PgConnection, actor: &Principal, op: &Operation) -> QueryResult<OpResult> {
+    let (status, reason, server_id, server_state): (String, Option<String>, Option<String>, Option<serde_json::Value>) = operations::table
+        .filter(operations::actor_id.eq(actor.user_id))
+        .filter(operations::op_id.eq(op.op_id))
+        .select((operations::status, operations::reason, operations::server_id, operations::server_state))
+        .first(conn)?;
+    let original = match reason {
+        Some(r) => format!("already received: {status} ({r})"),
+        None => format!("already received: {status}"),
+    };
+    Ok(OpResult { op_id: op.op_id, status: OpStatus::Duplicate, server_id, reason: Some(original), server_state, errors: vec![] })
+}
+
+/// Step 4–5: conflict checks and domain writes, in a savepoint so a refusal leaves nothing.
+fn apply(conn: &mut PgConnection, kind: &dyn Kind, actor: &Principal, op: &Operation, row_id: Uuid) -> Result<Applied, Refusal> {
+    let ctx = ApplyCtx { actor, op, operation_row: row_id };
+    conn.transaction(|conn| kind.apply(conn, &ctx))
+}
+
+enum Outcome {
+    Applied(Applied),
+    Rejected(String),
+    Conflict(String, serde_json::Value),
+    PendingReview,
+}
+
+/// Step 6: the operation row's final state, exactly one audit row, and the outbox event.
+fn record(conn: &mut PgConnection, actor: &Principal, op: &Operation, target: &Target, row_id: Uuid, role_at_capture: &str, outcome: Outcome) -> Result<OpResult, AppError> {
+    let (status, reason, server_state, applied) = match outcome {
+        Outcome::Applied(a) => (OpStatus::Applied, None, None, Some(a)),
+        Outcome::Rejected(r) => (OpStatus::Rejected, Some(r), None, None),
+        Outcome::Conflict(r, s) => (OpStatus::Conflict, Some(r), Some(s), None),
+        Outcome::PendingReview => (OpStatus::PendingReview, Some("awaiting online confirmation by a manager".to_string()), None, None),
+    };
+    let server_id = applied.as_ref().and_then(|a| a.server_id.clone());
+    diesel::update(operations::table.find(row_id))
+        .set((
+            operations::status.eq(status.as_str()),
+            operations::reason.eq(reason.as_deref()),
+            operations::server_id.eq(server_id.as_deref()),
+            operations::server_state.eq(server_state.as_ref()),
+            operations::changed_fields.eq(applied.as_ref().map(|a| a.changed_fields.iter().cloned().map(Some).collect::<Vec<_>>()).unwrap_or_default()),
+            operations::result_version.eq(applied.as_ref().and_then(|a| a.result_version)),
+        ))
+        .execute(conn)?;
+
+    let hub_in_scope = target.hub_id.filter(|h| actor.scope.has_hub(*h));
+    let mut entry = Entry::by(actor, &op.kind).hub(hub_in_scope).outcome(status.as_str());
+    entry.role_at_capture = Some(role_at_capture.to_string());
+    entry.offline = op.offline;
+    entry.operation_id = Some(op.op_id);
+    match &applied {
+        Some(a) => {
+            entry = entry.object(a.object_type, a.server_id.clone().unwrap_or_default()).change(a.before.clone(), a.after.clone());
+        }
+        None => {
+            entry = entry.change(None, Some(json!({ "payload": op.payload, "reason": reason })));
+            if let Some(record) = target.record_id {
+                entry = entry.object("record", record);
+            }
+        }
+    }
+    audit::record(conn, &entry)?;
+
+    let mut events = vec![("operation".to_string(), json!({ "op_id": op.op_id, "kind": op.kind, "status": status.as_str(), "hub_id": hub_in_scope, "actor_id": actor.user_id }))];
+    if let Some(a) = &applied {
+        events.extend(a.events.iter().cloned());
+    }
+    for (topic, payload) in events {
+        diesel::insert_into(outbox::table).values((outbox::topic.eq(topic), outbox::payload.eq(payload))).execute(conn)?;
+    }
+    Ok(OpResult { op_id: op.op_id, status, server_id, reason, server_state, errors: vec![] })
+}

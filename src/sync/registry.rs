@@ -1,0 +1,49 @@
+//! Every kind of operation the server accepts, by name.
+
+use super::kind::Kind;
+use crate::inventory::{distribution, intake, needs, transfer};
+
+static KINDS: &[&dyn Kind] = &[
+    &intake::CreateIntake,
+    &distribution::CreateDistribution,
+    &distribution::UpdateDistribution,
+    &distribution::ConfirmDistribution,
+    &distribution::CancelDistribution,
+    &needs::CreateNeedsList,
+    &needs::SubmitNeedsList,
+    &needs::DecideNeedsList,
+    &transfer::RequestTransfer,
+    &transfer::ApproveTransfer,
+    &transfer::DispatchTransfer,
+    &transfer::ReceiveTransfer,
+];
+
+pub fn find(name: &str) -> Option<&'static dyn Kind> {
+    KINDS.iter().copied().find(|k| k.name() == name)
+}
+
+pub fn all() -> &'static [&'static dyn Kind] {
+    KINDS
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_unique_and_look_like_audit_actions() {
+        let mut names: Vec<_> = super::all().iter().map(|k| k.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), super::all().len());
+        assert!(names.iter().all(|n| n.split('.').count() == 2 && n.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')));
+    }
+
+    #[test]
+    fn approvals_and_cross_hub_kinds_are_not_finalised_offline() {
+        for name in ["needs_list.decide", "transfer.request", "transfer.approve", "transfer.dispatch", "transfer.receive"] {
+            assert!(!super::find(name).unwrap().finalisable_offline(), "{name}");
+        }
+        for name in ["intake.create", "distribution.create", "distribution.confirm", "needs_list.create"] {
+            assert!(super::find(name).unwrap().finalisable_offline(), "{name}");
+        }
+    }
+}
