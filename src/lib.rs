@@ -24,6 +24,11 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     web::configure(cfg);
     auth::configure(cfg);
     hubs::pages::configure(cfg);
+    inventory::intake_pages::configure(cfg);
+    inventory::distribution_pages::configure(cfg);
+    inventory::needs_pages::configure(cfg);
+    inventory::transfer_pages::configure(cfg);
+    inventory::actions::configure(cfg);
     hubs::admin::configure(cfg);
     audit::pages::configure(cfg);
 }

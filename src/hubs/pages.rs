@@ -64,6 +64,7 @@ struct DetailPage {
     low_only: bool,
     page: i64,
     pages: i64,
+    section: &'static str,
 }
 
 impl DetailPage {
@@ -85,7 +86,7 @@ async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, query: web::
     let q2 = q.clone();
     let (rows, total) = crate::db::run(&state.db, move |conn| Ok(inventory::stock_page(conn, hub_id, &q2, low_only, page_no)?)).await?;
     let pages = (total + inventory::PAGE_SIZE - 1) / inventory::PAGE_SIZE;
-    render(&DetailPage { layout: page.layout(access.hub.name.clone()), hub: access.hub.clone(), rows, total, q, low_only, page: page_no, pages })
+    render(&DetailPage { layout: page.layout(access.hub.name.clone()), hub: access.hub.clone(), rows, total, q, low_only, page: page_no, pages, section: "stock" })
 }
 
 async fn api_list(user: Authorized<perm::InventoryRead>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

@@ -1,11 +1,16 @@
 //! Hub stock: levels per hub and item, the ledger that changes them, and the operations that
 //! move stock (intake, distribution, needs lists, transfers).
 
+pub mod actions;
 pub mod distribution;
+pub mod distribution_pages;
 pub mod intake;
+pub mod intake_pages;
 pub mod ledger;
 pub mod needs;
+pub mod needs_pages;
 pub mod transfer;
+pub mod transfer_pages;
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -94,4 +99,15 @@ pub fn stock_page(conn: &mut PgConnection, hub_id: i64, search: &str, low_only: 
         ))
         .load(conn)?;
     Ok((rows, total))
+}
+
+/// Active catalog items for the item pickers (SKU, name and description).
+pub fn catalog_options(conn: &mut PgConnection) -> QueryResult<Vec<(String, String)>> {
+    let rows: Vec<(String, String, String)> = product_variants::table
+        .inner_join(product_identities::table.inner_join(product_families::table))
+        .filter(product_variants::active.eq(true))
+        .order(product_variants::full_sku)
+        .select((product_variants::full_sku, product_families::base_name, product_variants::description))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(sku, _, description)| (sku, description)).collect())
 }

@@ -6,3 +6,4 @@ pub mod kind;
 pub mod operation;
 pub mod pipeline;
 pub mod registry;
+pub mod forms;

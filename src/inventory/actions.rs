@@ -1,0 +1,103 @@
+//! Buttons and small forms on detail pages (confirm, cancel, submit, decide, approve,
+//! dispatch, receive, edit a draft) all post here: one endpoint that turns the form into the
+//! kind's payload and runs it through the pipeline like any other operation.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use crate::auth::extract::CurrentUser;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::sync::forms;
+use crate::sync::operation::FieldError;
+use crate::web::form::FormFields;
+use crate::web::layout::FlashKind;
+use crate::web::page::redirect_with_flash;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/hubs/{hub_id}/actions/{kind}").post(act));
+}
+
+/// Where the record's detail page is, by kind.
+fn detail_path(kind: &str, hub_id: i64, record: &str) -> String {
+    let section = match kind.split('.').next().unwrap_or_default() {
+        "distribution" => "distributions",
+        "needs_list" => "needs-lists",
+        _ => "transfers",
+    };
+    format!("/hubs/{hub_id}/{section}/{record}")
+}
+
+/// Quantities posted as `qty_<line_no>` fields.
+fn line_quantities(form: &FormFields, field: &str, errors: &mut Vec<FieldError>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for line_no in form.ids("line_no") {
+        let raw = form.text(&format!("qty_{line_no}"));
+        if raw.is_empty() {
+            continue;
+        }
+        match raw.parse::<i64>() {
+            Ok(q) => out.push(json!({ "line_no": line_no, field: q })),
+            Err(_) => errors.push(FieldError::new(format!("line {line_no}"), "enter a whole number")),
+        }
+    }
+    out
+}
+
+fn payload(kind: &str, hub_id: i64, form: &FormFields, errors: &mut Vec<FieldError>) -> Option<Value> {
+    let record = form.text("record_id");
+    let note = Some(form.text("note")).filter(|n| !n.is_empty());
+    Some(match kind {
+        "distribution.confirm" | "distribution.cancel" => json!({ "distribution_id": record, "hub_id": hub_id }),
+        "distribution.update" => {
+            // Only fields that differ from what the form showed, so concurrent edits of other
+            // fields merge instead of conflicting.
+            let mut p = json!({ "distribution_id": record, "hub_id": hub_id });
+            for field in ["recipient", "notes"] {
+                if form.text(field) != form.text(&format!("orig_{field}")) {
+                    p[field] = json!(form.text(field));
+                }
+            }
+            if forms::lines_signature(form) != form.text("orig_lines") {
+                p["lines"] = json!(forms::lines(form, errors));
+            }
+            p
+        }
+        "needs_list.submit" => json!({ "needs_list_id": record, "hub_id": hub_id }),
+        "needs_list.decide" => {
+            let mut p = json!({ "needs_list_id": record, "hub_id": hub_id, "decision": form.text("decision"), "note": note, "lines": line_quantities(form, "approved_qty", errors) });
+            if let Ok(from) = form.text("transfer_from_hub_id").parse::<i64>() {
+                p["transfer_from_hub_id"] = json!(from);
+                p["transfer_id"] = json!(form.text("new_transfer_id"));
+            }
+            p
+        }
+        "transfer.approve" | "transfer.dispatch" | "transfer.receive" => json!({ "transfer_id": record, "hub_id": hub_id, "lines": line_quantities(form, "quantity", errors), "note": note }),
+        _ => return None,
+    })
+}
+
+async fn act(req: HttpRequest, user: CurrentUser, path: web::Path<(i64, String)>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let (hub_id, kind) = path.into_inner();
+    let mut errors = Vec::new();
+    let Some(payload) = payload(&kind, hub_id, &form, &mut errors) else {
+        return Err(AppError::NotFound(format!("'{kind}' is not an action of this page.")));
+    };
+    let result = forms::submit(&state, &user, &req, &form, &kind, payload, errors).await?;
+    let location = detail_path(&kind, hub_id, &form.text("record_id"));
+    let done = match kind.as_str() {
+        "distribution.confirm" => "Distribution confirmed; the stock has been taken out.",
+        "distribution.cancel" => "Distribution cancelled.",
+        "distribution.update" => "Changes saved.",
+        "needs_list.submit" => "Needs list submitted for approval.",
+        "needs_list.decide" => "Decision recorded.",
+        "transfer.approve" => "Transfer approved.",
+        "transfer.dispatch" => "Transfer dispatched; the stock is in transit.",
+        _ => "Receipt recorded; the stock is in the hub.",
+    };
+    if let Some(res) = forms::respond(&req, &state.settings, &result, &location, done) {
+        return Ok(res);
+    }
+    let message = forms::form_errors(&result).iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
+    Ok(redirect_with_flash(&state.settings, &location, FlashKind::Error, &format!("Not done: {message}")))
+}

@@ -1,0 +1,160 @@
+//! Distribution pages: list, the new-distribution form (offline-capable), and the detail page
+//! with the draft's edit form and its confirm and cancel buttons.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::distribution::{self, Distribution, LineView};
+use crate::auth::extract::{CurrentUser, HubAccess};
+use crate::auth::permissions::{perm, Permission};
+use crate::auth::principal::Principal;
+use crate::error::AppError;
+use crate::hubs::Hub;
+use crate::schema::distributions;
+use crate::state::AppState;
+use crate::sync::forms::{self, LineRow, OpMeta};
+use crate::sync::operation::FieldError;
+use crate::web::form::FormFields;
+use crate::web::layout::{render, render_with_status, Layout};
+use crate::web::page::Page;
+
+const KIND: &str = "distribution.create";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/hubs/{hub_id}/distributions").get(list).post(create))
+        .service(web::resource("/hubs/{hub_id}/distributions/new").get(new_form))
+        .service(web::resource("/hubs/{hub_id}/distributions/{id}").get(detail));
+}
+
+#[derive(Template)]
+#[template(path = "distributions/list.html")]
+struct ListPage {
+    layout: Layout,
+    hub: Hub,
+    section: &'static str,
+    rows: Vec<Distribution>,
+    can_create: bool,
+}
+
+async fn list(access: HubAccess<perm::InventoryRead>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let hub_id = access.hub.id;
+    let rows = crate::db::run(&state.db, move |conn| {
+        Ok(distributions::table.filter(distributions::hub_id.eq(hub_id)).order(distributions::created_at.desc()).limit(100).select(Distribution::as_select()).load(conn)?)
+    })
+    .await?;
+    render(&ListPage { layout: page.layout(format!("Distributions · {}", access.hub.name)), hub: access.hub.clone(), section: "distributions", rows, can_create: access.can(Permission::DistributionCreate) })
+}
+
+#[derive(Template)]
+#[template(path = "distributions/form.html")]
+struct FormPage {
+    layout: Layout,
+    hub: Hub,
+    section: &'static str,
+    meta: OpMeta,
+    recipient: String,
+    notes: String,
+    rows: Vec<LineRow>,
+    with_expiry: bool,
+    catalog: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, form: Option<&FormFields>, errors: Vec<FieldError>) -> Result<HttpResponse, AppError> {
+    let catalog = crate::db::run(&state.db, |conn| Ok(super::catalog_options(conn)?)).await?;
+    let meta = match form {
+        Some(f) => OpMeta::retry(&state.settings, user, f, KIND, hub.id, None),
+        None => OpMeta::new(&state.settings, user, KIND, hub.id, None, None),
+    };
+    let text = |name: &str| form.map(|f| f.text(name)).unwrap_or_default();
+    let status = if errors.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY };
+    let page_data = FormPage {
+        layout: page.layout(format!("New distribution · {}", hub.name)),
+        hub: hub.clone(),
+        section: "distributions",
+        meta,
+        recipient: text("recipient"),
+        notes: text("notes"),
+        rows: forms::line_rows(form, 6),
+        with_expiry: false,
+        catalog,
+        errors,
+    };
+    render_with_status(&page_data, status)
+}
+
+async fn new_form(access: HubAccess<perm::DistributionCreate>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    form_page(&state, &page, &access, &access.hub, None, vec![]).await
+}
+
+async fn create(req: HttpRequest, user: CurrentUser, page: Page, path: web::Path<(i64,)>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let hub_id = path.into_inner().0;
+    let mut errors = Vec::new();
+    let lines = forms::lines(&form, &mut errors);
+    let payload = serde_json::json!({ "distribution_id": form.text("record_id"), "hub_id": hub_id, "recipient": form.text("recipient"), "notes": form.text("notes"), "lines": lines });
+    let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
+    let location = match &result.server_id {
+        Some(id) => format!("/hubs/{hub_id}/distributions/{id}"),
+        None => format!("/hubs/{hub_id}/distributions"),
+    };
+    if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Distribution saved as a draft. Confirm it when the goods are handed over.") {
+        return Ok(res);
+    }
+    let hub = user.hub(hub_id).cloned().ok_or_else(|| AppError::NotFound("There is no such hub among yours.".into()))?;
+    form_page(&state, &page, &user, &hub, Some(&form), forms::form_errors(&result)).await
+}
+
+#[derive(Template)]
+#[template(path = "distributions/detail.html")]
+struct DetailPage {
+    layout: Layout,
+    hub: Hub,
+    section: &'static str,
+    d: Distribution,
+    lines: Vec<LineView>,
+    edit: Option<OpMeta>,
+    confirm: Option<OpMeta>,
+    cancel: Option<OpMeta>,
+    rows: Vec<LineRow>,
+    orig_lines: String,
+    with_expiry: bool,
+    catalog: Vec<(String, String)>,
+}
+
+async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, path: web::Path<(i64, String)>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let id: Uuid = path.into_inner().1.parse().map_err(|_| AppError::not_found("There is no such distribution."))?;
+    let hub_id = access.hub.id;
+    let (d, lines, catalog) = crate::db::run(&state.db, move |conn| {
+        let d: Distribution = distributions::table
+            .find(id)
+            .filter(distributions::hub_id.eq(hub_id))
+            .select(Distribution::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::not_found("There is no such distribution at this hub."))?;
+        let lines = distribution::lines(conn, id)?;
+        let catalog = super::catalog_options(conn)?;
+        Ok((d, lines, catalog))
+    })
+    .await?;
+    let draft = d.status == "draft";
+    let meta = |kind: &'static str, allowed: bool| (draft && allowed).then(|| OpMeta::new(&state.settings, &access, kind, hub_id, Some(d.id), Some(d.version)));
+    let rows: Vec<LineRow> = lines.iter().map(|l| LineRow { sku: l.sku.clone(), qty: l.quantity.to_string(), ..Default::default() }).chain(std::iter::repeat_n(LineRow::default(), 2)).collect();
+    let orig_lines = lines.iter().map(|l| format!("{}:{}", l.sku, l.quantity)).collect::<Vec<_>>().join(",");
+    render(&DetailPage {
+        layout: page.layout(format!("Distribution to {}", d.recipient)),
+        hub: access.hub.clone(),
+        section: "distributions",
+        edit: meta("distribution.update", access.can(Permission::DistributionCreate)),
+        confirm: meta("distribution.confirm", access.can(Permission::DistributionConfirm)),
+        cancel: meta("distribution.cancel", access.can(Permission::DistributionCreate)),
+        d,
+        lines,
+        rows,
+        orig_lines,
+        with_expiry: false,
+        catalog,
+    })
+}

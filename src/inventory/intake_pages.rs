@@ -1,0 +1,187 @@
+//! Intake pages: the list of a hub's intakes, the intake form (offline-capable), and detail.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::auth::extract::{CurrentUser, HubAccess};
+use crate::auth::principal::Principal;
+use crate::auth::permissions::perm;
+use crate::error::AppError;
+use crate::hubs::Hub;
+use crate::schema::{intake_lines, intakes, product_families, product_identities, product_variants, users};
+use crate::state::AppState;
+use crate::sync::forms::{self, LineRow, OpMeta};
+use crate::sync::operation::FieldError;
+use crate::web::form::FormFields;
+use crate::web::layout::{render, render_with_status, Layout};
+use crate::web::page::Page;
+
+const KIND: &str = "intake.create";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/hubs/{hub_id}/intakes").get(list).post(create))
+        .service(web::resource("/hubs/{hub_id}/intakes/new").get(new_form))
+        .service(web::resource("/hubs/{hub_id}/intakes/{id}").get(detail));
+}
+
+#[derive(Queryable)]
+pub struct IntakeRow {
+    pub id: Uuid,
+    pub donor: String,
+    pub reference: Option<String>,
+    pub received_on: NaiveDate,
+    pub created_at: DateTime<Utc>,
+    pub by: String,
+}
+
+#[derive(Template)]
+#[template(path = "intakes/list.html")]
+struct ListPage {
+    layout: Layout,
+    hub: Hub,
+    section: &'static str,
+    rows: Vec<IntakeRow>,
+    can_create: bool,
+}
+
+async fn list(access: HubAccess<perm::InventoryRead>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let hub_id = access.hub.id;
+    let rows = crate::db::run(&state.db, move |conn| {
+        Ok(intakes::table
+            .inner_join(users::table.on(users::id.eq(intakes::created_by)))
+            .filter(intakes::hub_id.eq(hub_id))
+            .order(intakes::created_at.desc())
+            .limit(100)
+            .select((intakes::id, intakes::donor, intakes::reference, intakes::received_on, intakes::created_at, users::display_name))
+            .load(conn)?)
+    })
+    .await?;
+    let can_create = access.can(crate::auth::permissions::Permission::IntakeCreate);
+    render(&ListPage { layout: page.layout(format!("Intakes · {}", access.hub.name)), hub: access.hub.clone(), section: "intakes", rows, can_create })
+}
+
+#[derive(Template)]
+#[template(path = "intakes/form.html")]
+struct FormPage {
+    layout: Layout,
+    hub: Hub,
+    section: &'static str,
+    meta: OpMeta,
+    donor: String,
+    reference: String,
+    received_on: String,
+    rows: Vec<LineRow>,
+    with_expiry: bool,
+    catalog: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, form: Option<&FormFields>, errors: Vec<FieldError>) -> Result<HttpResponse, AppError> {
+    let catalog = crate::db::run(&state.db, |conn| Ok(super::catalog_options(conn)?)).await?;
+    let meta = match form {
+        Some(f) => OpMeta::retry(&state.settings, user, f, KIND, hub.id, None),
+        None => OpMeta::new(&state.settings, user, KIND, hub.id, None, None),
+    };
+    let text = |name: &str| form.map(|f| f.text(name)).unwrap_or_default();
+    let status = if errors.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY };
+    render_with_status(
+        &FormPage {
+            layout: page.layout(format!("Record intake · {}", hub.name)),
+            hub: hub.clone(),
+            section: "intakes",
+            meta,
+            donor: text("donor"),
+            reference: text("reference"),
+            received_on: form.map(|f| f.text("received_on")).unwrap_or_else(|| Utc::now().date_naive().to_string()),
+            rows: forms::line_rows(form, 6),
+            with_expiry: true,
+            catalog,
+            errors,
+        },
+        status,
+    )
+}
+
+async fn new_form(access: HubAccess<perm::IntakeCreate>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    form_page(&state, &page, &access, &access.hub, None, vec![]).await
+}
+
+/// The payload an intake form stands for.
+fn payload(hub_id: i64, form: &FormFields, errors: &mut Vec<FieldError>) -> serde_json::Value {
+    let lines = forms::lines(form, errors);
+    let received_on = match form.text("received_on").as_str() {
+        "" => None,
+        d => d.parse::<NaiveDate>().map_err(|_| errors.push(FieldError::new("received_on", "enter a date"))).ok(),
+    };
+    serde_json::json!({
+        "intake_id": form.text("record_id"),
+        "hub_id": hub_id,
+        "donor": form.text("donor"),
+        "reference": Some(form.text("reference")).filter(|r| !r.is_empty()),
+        "received_on": received_on,
+        "lines": lines,
+    })
+}
+
+async fn create(req: HttpRequest, user: CurrentUser, page: Page, path: web::Path<(i64,)>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let hub_id = path.into_inner().0;
+    let mut errors = Vec::new();
+    let payload = payload(hub_id, &form, &mut errors);
+    let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
+    let location = match &result.server_id {
+        Some(id) => format!("/hubs/{hub_id}/intakes/{id}"),
+        None => format!("/hubs/{hub_id}/intakes"),
+    };
+    if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Intake recorded and stock updated.") {
+        return Ok(res);
+    }
+    // Shown again only at a hub of the user's own; elsewhere the refusal is all they get.
+    let hub = user.hub(hub_id).cloned().ok_or_else(|| AppError::NotFound("There is no such hub among yours.".into()))?;
+    form_page(&state, &page, &user, &hub, Some(&form), forms::form_errors(&result)).await
+}
+
+#[derive(Queryable)]
+pub struct DetailLine {
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    pub expiry_on: Option<NaiveDate>,
+    pub lot: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "intakes/detail.html")]
+struct DetailPage {
+    layout: Layout,
+    hub: Hub,
+    section: &'static str,
+    intake: IntakeRow,
+    lines: Vec<DetailLine>,
+}
+
+async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, path: web::Path<(i64, String)>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let id: Uuid = path.into_inner().1.parse().map_err(|_| AppError::not_found("There is no such intake."))?;
+    let hub_id = access.hub.id;
+    let (intake, lines) = crate::db::run(&state.db, move |conn| {
+        let intake: IntakeRow = intakes::table
+            .inner_join(users::table.on(users::id.eq(intakes::created_by)))
+            .filter(intakes::id.eq(id))
+            .filter(intakes::hub_id.eq(hub_id))
+            .select((intakes::id, intakes::donor, intakes::reference, intakes::received_on, intakes::created_at, users::display_name))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::not_found("There is no such intake at this hub."))?;
+        let lines: Vec<DetailLine> = intake_lines::table
+            .inner_join(product_variants::table.inner_join(product_identities::table.inner_join(product_families::table)))
+            .filter(intake_lines::intake_id.eq(id))
+            .order(intake_lines::line_no)
+            .select((product_variants::full_sku, product_families::base_name, intake_lines::quantity, intake_lines::expiry_on, intake_lines::lot))
+            .load(conn)?;
+        Ok((intake, lines))
+    })
+    .await?;
+    render(&DetailPage { layout: page.layout(format!("Intake from {}", intake.donor)), hub: access.hub.clone(), section: "intakes", intake, lines })
+}

@@ -1,0 +1,139 @@
+//! Needs-list pages: list, the create form (offline-capable), and the detail page with
+//! submit (the hub) and decide (logistics manager: approve with quantities, or reject).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::needs::{self, NeedsLine, NeedsList};
+use crate::auth::extract::{CurrentUser, HubAccess};
+use crate::auth::permissions::{perm, Permission};
+use crate::auth::principal::Principal;
+use crate::error::AppError;
+use crate::hubs::Hub;
+use crate::schema::needs_lists;
+use crate::state::AppState;
+use crate::sync::forms::{self, LineRow, OpMeta};
+use crate::sync::operation::FieldError;
+use crate::web::form::FormFields;
+use crate::web::layout::{render, render_with_status, Layout};
+use crate::web::page::Page;
+
+const KIND: &str = "needs_list.create";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/hubs/{hub_id}/needs-lists").get(list).post(create))
+        .service(web::resource("/hubs/{hub_id}/needs-lists/new").get(new_form))
+        .service(web::resource("/hubs/{hub_id}/needs-lists/{id}").get(detail));
+}
+
+#[derive(Template)]
+#[template(path = "needs/list.html")]
+struct ListPage {
+    layout: Layout,
+    hub: Hub,
+    section: &'static str,
+    rows: Vec<NeedsList>,
+    can_create: bool,
+}
+
+async fn list(access: HubAccess<perm::InventoryRead>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let hub_id = access.hub.id;
+    let rows = crate::db::run(&state.db, move |conn| {
+        Ok(needs_lists::table.filter(needs_lists::hub_id.eq(hub_id)).order(needs_lists::created_at.desc()).limit(100).select(NeedsList::as_select()).load(conn)?)
+    })
+    .await?;
+    let can_create = access.can(Permission::NeedsListCreate) && access.hub.kind != "main";
+    render(&ListPage { layout: page.layout(format!("Needs lists · {}", access.hub.name)), hub: access.hub.clone(), section: "needs", rows, can_create })
+}
+
+#[derive(Template)]
+#[template(path = "needs/form.html")]
+struct FormPage {
+    layout: Layout,
+    hub: Hub,
+    section: &'static str,
+    meta: OpMeta,
+    title: String,
+    rows: Vec<LineRow>,
+    with_expiry: bool,
+    catalog: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, form: Option<&FormFields>, errors: Vec<FieldError>) -> Result<HttpResponse, AppError> {
+    let catalog = crate::db::run(&state.db, |conn| Ok(super::catalog_options(conn)?)).await?;
+    let meta = match form {
+        Some(f) => OpMeta::retry(&state.settings, user, f, KIND, hub.id, None),
+        None => OpMeta::new(&state.settings, user, KIND, hub.id, None, None),
+    };
+    let status = if errors.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY };
+    let data = FormPage {
+        layout: page.layout(format!("New needs list · {}", hub.name)),
+        hub: hub.clone(),
+        section: "needs",
+        meta,
+        title: form.map(|f| f.text("title")).unwrap_or_default(),
+        rows: forms::line_rows(form, 6),
+        with_expiry: false,
+        catalog,
+        errors,
+    };
+    render_with_status(&data, status)
+}
+
+async fn new_form(access: HubAccess<perm::NeedsListCreate>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    form_page(&state, &page, &access, &access.hub, None, vec![]).await
+}
+
+async fn create(req: HttpRequest, user: CurrentUser, page: Page, path: web::Path<(i64,)>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let hub_id = path.into_inner().0;
+    let mut errors = Vec::new();
+    let lines = forms::lines(&form, &mut errors);
+    let payload = serde_json::json!({ "needs_list_id": form.text("record_id"), "hub_id": hub_id, "title": form.text("title"), "lines": lines });
+    let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
+    let location = match &result.server_id {
+        Some(id) => format!("/hubs/{hub_id}/needs-lists/{id}"),
+        None => format!("/hubs/{hub_id}/needs-lists"),
+    };
+    if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Needs list saved as a draft. Submit it when it is complete.") {
+        return Ok(res);
+    }
+    let hub = user.hub(hub_id).cloned().ok_or_else(|| AppError::NotFound("There is no such hub among yours.".into()))?;
+    form_page(&state, &page, &user, &hub, Some(&form), forms::form_errors(&result)).await
+}
+
+#[derive(Template)]
+#[template(path = "needs/detail.html")]
+struct DetailPage {
+    layout: Layout,
+    hub: Hub,
+    section: &'static str,
+    n: NeedsList,
+    lines: Vec<NeedsLine>,
+    submit: Option<OpMeta>,
+    decide: Option<OpMeta>,
+    new_transfer_id: Uuid,
+    suppliers: Vec<Hub>,
+}
+
+async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, path: web::Path<(i64, String)>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let id: Uuid = path.into_inner().1.parse().map_err(|_| AppError::not_found("There is no such needs list."))?;
+    let hub_id = access.hub.id;
+    let (n, lines) = crate::db::run(&state.db, move |conn| {
+        let n: NeedsList = needs_lists::table
+            .find(id)
+            .filter(needs_lists::hub_id.eq(hub_id))
+            .select(NeedsList::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::not_found("There is no such needs list at this hub."))?;
+        Ok((n.clone(), needs::lines(conn, n.id)?))
+    })
+    .await?;
+    let submit = (n.status == "draft" && access.can(Permission::NeedsListCreate)).then(|| OpMeta::new(&state.settings, &access, "needs_list.submit", hub_id, Some(n.id), Some(n.version)));
+    let decide = (n.status == "submitted" && access.can(Permission::NeedsListApprove)).then(|| OpMeta::new(&state.settings, &access, "needs_list.decide", hub_id, Some(n.id), Some(n.version)));
+    let suppliers = access.scope.hubs.iter().filter(|h| h.id != hub_id).cloned().collect();
+    render(&DetailPage { layout: page.layout(n.title.clone()), hub: access.hub.clone(), section: "needs", n, lines, submit, decide, new_transfer_id: Uuid::new_v4(), suppliers })
+}

@@ -1,0 +1,181 @@
+//! Transfer pages: a hub's incoming and outgoing transfers with quantities in transit, the
+//! request form, and the detail page with approve, dispatch and receive.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::transfer::{self, Transfer, TransferLine};
+use crate::auth::extract::{CurrentUser, HubAccess};
+use crate::auth::permissions::{perm, Permission};
+use crate::auth::principal::Principal;
+use crate::error::AppError;
+use crate::hubs::{self, Hub};
+use crate::schema::{hubs as hubs_table, transfers};
+use crate::state::AppState;
+use crate::sync::forms::{self, LineRow, OpMeta};
+use crate::sync::operation::FieldError;
+use crate::web::form::FormFields;
+use crate::web::layout::{render, render_with_status, Layout};
+use crate::web::page::Page;
+
+const KIND: &str = "transfer.request";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/hubs/{hub_id}/transfers").get(list).post(create))
+        .service(web::resource("/hubs/{hub_id}/transfers/new").get(new_form))
+        .service(web::resource("/hubs/{hub_id}/transfers/{id}").get(detail));
+}
+
+pub struct TransferRow {
+    pub t: Transfer,
+    pub other_hub: String,
+    pub outgoing: bool,
+    pub in_transit: i64,
+}
+
+#[derive(Template)]
+#[template(path = "transfers/list.html")]
+struct ListPage {
+    layout: Layout,
+    hub: Hub,
+    section: &'static str,
+    rows: Vec<TransferRow>,
+    can_request: bool,
+}
+
+fn hub_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    hubs_table::table.filter(hubs_table::id.eq_any(ids)).select((hubs_table::id, hubs_table::name)).load(conn)
+}
+
+async fn list(access: HubAccess<perm::InventoryRead>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let hub_id = access.hub.id;
+    let rows = crate::db::run(&state.db, move |conn| {
+        let ts: Vec<Transfer> = transfers::table
+            .filter(transfers::from_hub_id.eq(hub_id).or(transfers::to_hub_id.eq(hub_id)))
+            .order(transfers::created_at.desc())
+            .limit(100)
+            .select(Transfer::as_select())
+            .load(conn)?;
+        let others: Vec<i64> = ts.iter().map(|t| if t.from_hub_id == hub_id { t.to_hub_id } else { t.from_hub_id }).collect();
+        let names = hub_names(conn, &others)?;
+        let mut rows = Vec::new();
+        for t in ts {
+            let outgoing = t.from_hub_id == hub_id;
+            let other = if outgoing { t.to_hub_id } else { t.from_hub_id };
+            let in_transit = if t.status == "dispatched" { transfer::lines(conn, t.id)?.iter().map(TransferLine::in_transit).sum() } else { 0 };
+            let other_hub = names.iter().find(|(id, _)| *id == other).map(|(_, n)| n.clone()).unwrap_or_default();
+            rows.push(TransferRow { t, other_hub, outgoing, in_transit });
+        }
+        Ok(rows)
+    })
+    .await?;
+    render(&ListPage { layout: page.layout(format!("Transfers · {}", access.hub.name)), hub: access.hub.clone(), section: "transfers", rows, can_request: access.can(Permission::TransferRequest) })
+}
+
+#[derive(Template)]
+#[template(path = "transfers/form.html")]
+struct FormPage {
+    layout: Layout,
+    hub: Hub,
+    section: &'static str,
+    meta: OpMeta,
+    suppliers: Vec<Hub>,
+    from_hub_id: String,
+    rows: Vec<LineRow>,
+    with_expiry: bool,
+    catalog: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, form: Option<&FormFields>, errors: Vec<FieldError>) -> Result<HttpResponse, AppError> {
+    let (org, hub_id) = (user.organisation_id, hub.id);
+    let (catalog, suppliers) = crate::db::run(&state.db, move |conn| {
+        let suppliers: Vec<Hub> = hubs::hubs_of_organisation(conn, org)?.into_iter().filter(|h| h.id != hub_id && h.active).collect();
+        Ok((super::catalog_options(conn)?, suppliers))
+    })
+    .await?;
+    let meta = match form {
+        Some(f) => OpMeta::retry(&state.settings, user, f, KIND, hub.id, None),
+        None => OpMeta::new(&state.settings, user, KIND, hub.id, None, None),
+    };
+    let status = if errors.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY };
+    let data = FormPage {
+        layout: page.layout(format!("Request a transfer · {}", hub.name)),
+        hub: hub.clone(),
+        section: "transfers",
+        meta,
+        suppliers,
+        from_hub_id: form.map(|f| f.text("from_hub_id")).unwrap_or_default(),
+        rows: forms::line_rows(form, 6),
+        with_expiry: false,
+        catalog,
+        errors,
+    };
+    render_with_status(&data, status)
+}
+
+async fn new_form(access: HubAccess<perm::TransferRequest>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    form_page(&state, &page, &access, &access.hub, None, vec![]).await
+}
+
+async fn create(req: HttpRequest, user: CurrentUser, page: Page, path: web::Path<(i64,)>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let hub_id = path.into_inner().0;
+    let mut errors = Vec::new();
+    let lines = forms::lines(&form, &mut errors);
+    let from: i64 = form.text("from_hub_id").parse().unwrap_or_else(|_| {
+        errors.push(FieldError::new("from_hub_id", "choose the hub to supply you"));
+        0
+    });
+    let payload = serde_json::json!({ "transfer_id": form.text("record_id"), "hub_id": hub_id, "from_hub_id": from, "lines": lines });
+    let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
+    let location = match &result.server_id {
+        Some(id) => format!("/hubs/{hub_id}/transfers/{id}"),
+        None => format!("/hubs/{hub_id}/transfers"),
+    };
+    if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Transfer requested.") {
+        return Ok(res);
+    }
+    let hub = user.hub(hub_id).cloned().ok_or_else(|| AppError::NotFound("There is no such hub among yours.".into()))?;
+    form_page(&state, &page, &user, &hub, Some(&form), forms::form_errors(&result)).await
+}
+
+#[derive(Template)]
+#[template(path = "transfers/detail.html")]
+struct DetailPage {
+    layout: Layout,
+    hub: Hub,
+    section: &'static str,
+    t: Transfer,
+    from_name: String,
+    to_name: String,
+    lines: Vec<TransferLine>,
+    action: Option<(OpMeta, &'static str)>,
+}
+
+async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, path: web::Path<(i64, String)>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let id: Uuid = path.into_inner().1.parse().map_err(|_| AppError::not_found("There is no such transfer."))?;
+    let hub_id = access.hub.id;
+    let (t, lines, names) = crate::db::run(&state.db, move |conn| {
+        let t: Transfer = transfers::table
+            .find(id)
+            .filter(transfers::from_hub_id.eq(hub_id).or(transfers::to_hub_id.eq(hub_id)))
+            .select(Transfer::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::not_found("There is no such transfer at this hub."))?;
+        let names = hub_names(conn, &[t.from_hub_id, t.to_hub_id])?;
+        Ok((t.clone(), transfer::lines(conn, t.id)?, names))
+    })
+    .await?;
+    let name = |id: i64| names.iter().find(|(h, _)| *h == id).map(|(_, n)| n.clone()).unwrap_or_default();
+    let step = match t.status.as_str() {
+        "requested" if access.can(Permission::TransferApprove) => Some(("transfer.approve", "Approve transfer")),
+        "approved" if t.from_hub_id == hub_id && access.can(Permission::TransferDispatch) => Some(("transfer.dispatch", "Dispatch (takes stock out)")),
+        "dispatched" if t.to_hub_id == hub_id && access.can(Permission::TransferDispatch) => Some(("transfer.receive", "Record receipt")),
+        _ => None,
+    };
+    let action = step.map(|(kind, label)| (OpMeta::new(&state.settings, &access, kind, hub_id, Some(t.id), Some(t.version)), label));
+    render(&DetailPage { layout: page.layout("Transfer"), hub: access.hub.clone(), section: "transfers", from_name: name(t.from_hub_id), to_name: name(t.to_hub_id), t, lines, action })
+}
