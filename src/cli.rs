@@ -45,10 +45,25 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Stock levels against the ledger.
+    Stock {
+        #[command(subcommand)]
+        action: StockAction,
+    },
     /// Issue an API token for an NFC station (printed once; only its hash is stored).
     StationToken {
         /// The station's code, e.g. KIN-BADGE-1.
         code: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StockAction {
+    /// Recompute every stock level from the ledger. With --check, change nothing and exit 1
+    /// if any level differs from the ledger.
+    Rebuild {
+        #[arg(long)]
+        check: bool,
     },
 }
 
@@ -145,6 +160,27 @@ async fn dispatch(command: Command, settings: Settings) -> Result<()> {
                 }
                 Some((id, why)) => bail!("audit chain broken at row {id}: {why} ({} row(s) checked)", report.rows_checked),
             }
+        }
+        Command::Stock { action: StockAction::Rebuild { check } } => {
+            let url = settings.require_database_url()?.to_string();
+            blocking(move || {
+                let mut conn = crate::db::connect(&url)?;
+                let mismatches = crate::inventory::ledger::mismatches(&mut conn)?;
+                if check {
+                    for m in &mismatches {
+                        println!("hub {} variant {}: level {} but ledger {}", m.hub_id, m.variant_id, m.level, m.ledger);
+                    }
+                    if !mismatches.is_empty() {
+                        bail!("{} stock level(s) disagree with the ledger", mismatches.len());
+                    }
+                    println!("stock levels agree with the ledger");
+                } else {
+                    let fixed = crate::inventory::ledger::rebuild(&mut conn)?;
+                    println!("rebuilt stock levels from the ledger: {fixed} level(s) corrected");
+                }
+                Ok(())
+            })
+            .await
         }
         Command::StationToken { code } => {
             let url = settings.require_database_url()?.to_string();

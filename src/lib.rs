@@ -31,4 +31,6 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     inventory::actions::configure(cfg);
     hubs::admin::configure(cfg);
     audit::pages::configure(cfg);
+    sync::api::configure(cfg);
+    sync::review::configure(cfg);
 }

@@ -24,6 +24,15 @@ async fn heartbeat(tick: Tick, ctx: Data<HeartbeatCtx>) -> Result<(), BoxDynErro
     Ok(())
 }
 
+/// Publishes outbox rows that were not published right after their commit (Redis was down).
+async fn outbox_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
+    let published = crate::events::publish_pending(&state).await?;
+    if published > 0 {
+        tracing::info!(published, "outbox sweep published deferred events");
+    }
+    Ok(())
+}
+
 pub fn process_worker_name(base: &str) -> String {
     let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
     let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
@@ -37,9 +46,15 @@ pub async fn run(state: AppState, shutdown: impl std::future::Future<Output = ()
     let every = format!("*/{} * * * * *", queues::HEARTBEAT_EVERY_SECS);
     let schedule = cron::Schedule::from_str(&every)?;
     tracing::info!(worker = %name, "workers starting");
+    let sweep_name = process_worker_name("outbox-sweep");
+    let sweep_schedule = cron::Schedule::from_str("*/10 * * * * *")?;
+    let sweep_state = state.clone();
     Monitor::new()
         .register(move |_restarts| {
             WorkerBuilder::new(name.clone()).backend(CronScheduler::new(schedule.clone())).data(ctx.clone()).build(heartbeat)
+        })
+        .register(move |_restarts| {
+            WorkerBuilder::new(sweep_name.clone()).backend(CronScheduler::new(sweep_schedule.clone())).data(sweep_state.clone()).build(outbox_sweep)
         })
         .shutdown_timeout(std::time::Duration::from_secs(20))
         .run_with_signal(async move {

@@ -7,3 +7,6 @@ pub mod operation;
 pub mod pipeline;
 pub mod registry;
 pub mod forms;
+pub mod api;
+pub mod devices;
+pub mod review;

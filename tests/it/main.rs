@@ -10,4 +10,5 @@ mod cli;
 mod demo_world;
 mod launcher;
 mod migrations;
+mod pipeline;
 mod web_shell;

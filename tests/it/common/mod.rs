@@ -355,3 +355,83 @@ impl TestApp {
         self.id_of(&format!("SELECT id FROM hubs WHERE code = '{code}'"))
     }
 }
+
+/// A hidden field's value in a page.
+pub fn hidden_in(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).map(|i| i + marker.len()).unwrap_or_else(|| panic!("page has a {name} field"));
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+impl TestApp {
+    /// An API access token for a demo user.
+    pub async fn token(&self, username: &str) -> String {
+        let res = self
+            .client
+            .post(self.url("/api/v1/token"))
+            .form(&[("grant_type", "password"), ("username", username), ("password", outpost::demo::seed::DEMO_PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Pushes operations to `/api/v1/sync`; returns the HTTP status and the body.
+    pub async fn sync(&self, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let res = self.client.post(self.url("/api/v1/sync")).bearer_auth(token).json(&body).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or_default())
+    }
+
+    /// A signed capture envelope as a form served to `username` would carry.
+    pub fn envelope(&self, username: &str, kind: &str, hub_id: i64, age_secs: i64) -> String {
+        let user_id = self.id_of(&format!("SELECT id FROM users WHERE username = '{username}'"));
+        #[derive(QueryableByName)]
+        struct Role {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            role: String,
+        }
+        let role: Role = diesel::sql_query(format!("SELECT role FROM users WHERE id = {user_id}")).get_result(&mut self.conn()).unwrap();
+        let env = outpost::sync::envelope::Envelope {
+            user_id,
+            role: role.role,
+            hub_id: Some(hub_id),
+            kind: kind.into(),
+            schema: 1,
+            base_version: None,
+            issued_at: chrono::Utc::now().timestamp() - age_secs,
+        };
+        outpost::sync::envelope::sign(self.state.settings.secret_key.expose(), &env)
+    }
+
+    /// The stock level of a SKU at a hub.
+    pub fn stock(&self, hub: &str, sku: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Q {
+            #[diesel(sql_type = BigInt)]
+            q: i64,
+        }
+        diesel::sql_query(format!(
+            "SELECT coalesce((SELECT quantity FROM stock_levels l JOIN hubs h ON h.id = l.hub_id JOIN product_variants v ON v.id = l.variant_id WHERE h.code = '{hub}' AND v.full_sku = '{sku}'), 0) AS q"
+        ))
+        .get_result::<Q>(&mut self.conn())
+        .unwrap()
+        .q
+    }
+
+    pub fn ledger_agrees(&self) -> bool {
+        outpost::inventory::ledger::mismatches(&mut self.conn()).unwrap().is_empty()
+    }
+}
+
+impl TestApp {
+    pub fn id_of_uuid(&self, sql: &str) -> uuid::Uuid {
+        #[derive(QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: uuid::Uuid,
+        }
+        diesel::sql_query(sql).get_result::<Id>(&mut self.conn()).unwrap().id
+    }
+}

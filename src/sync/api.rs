@@ -1,0 +1,123 @@
+//! The sync API: `POST /api/v1/sync` takes a device's queued operations (in order, each through
+//! the pipeline, one result per operation) and `GET /api/v1/sync/pull` gives the caller a
+//! scoped picture of what changed since a moment.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::operation::{FieldError, OpResult, Operation};
+use super::{devices, pipeline};
+use crate::auth::extract::CurrentUser;
+use crate::error::AppError;
+use crate::schema::{needs_lists, operations, product_families, product_identities, product_variants, stock_levels};
+use crate::state::AppState;
+
+/// Operations accepted in one request.
+pub const MAX_BATCH: usize = 200;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/v1/sync").post(push)).service(web::resource("/api/v1/sync/pull").get(pull));
+}
+
+#[derive(Deserialize)]
+pub struct PushBody {
+    #[serde(default)]
+    device_id: Option<String>,
+    /// Operations the device still holds after this batch, and the highest sequence it created.
+    #[serde(default)]
+    pending_count: Option<i32>,
+    #[serde(default)]
+    highest_seq: Option<i64>,
+    operations: Vec<Value>,
+}
+
+async fn push(user: CurrentUser, body: web::Json<PushBody>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    if body.operations.len() > MAX_BATCH {
+        return Err(AppError::Unprocessable(format!("at most {MAX_BATCH} operations per request; send the rest in another batch")));
+    }
+    let mut results = Vec::with_capacity(body.operations.len());
+    for (index, raw) in body.operations.into_iter().enumerate() {
+        match serde_json::from_value::<Operation>(raw.clone()) {
+            Ok(mut op) => {
+                if op.device_id.is_none() {
+                    op.device_id = body.device_id.clone();
+                }
+                let result = pipeline::submit(&state, user.0.clone(), op).await?;
+                results.push(json!({ "index": index, "result": result }));
+            }
+            Err(e) => {
+                // Without a readable op id there is nothing to remember; the device is told which item.
+                let op_id = raw.get("op_id").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or_default();
+                let message = e.to_string();
+                let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+                results.push(json!({ "index": index, "result": OpResult::invalid(op_id, vec![FieldError::new("operation", message)]) }));
+            }
+        }
+    }
+    if let Some(device) = body.device_id.as_deref() {
+        devices::report(&state, &user, device, body.pending_count.unwrap_or(0), body.highest_seq.unwrap_or(0)).await?;
+    }
+    Ok(HttpResponse::Ok().json(json!({ "results": results, "server_time": Utc::now() })))
+}
+
+#[derive(Deserialize)]
+pub struct PullQuery {
+    since: Option<String>,
+}
+
+async fn pull(user: CurrentUser, query: web::Query<PullQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let since: DateTime<Utc> = match query.since.as_deref() {
+        None | Some("") | Some("0") => DateTime::<Utc>::UNIX_EPOCH,
+        Some(s) => s.parse().map_err(|_| AppError::BadRequest("since must be an RFC 3339 timestamp such as 2026-11-24T10:00:00Z, or 0".into()))?,
+    };
+    let now = Utc::now();
+    let hub_ids = user.scope.hub_ids();
+    let user_id = user.user_id;
+    let sees_stock = user.can(crate::auth::permissions::Permission::InventoryRead);
+    let sees_catalog = user.can(crate::auth::permissions::Permission::CatalogRead);
+    let body = crate::db::run(&state.db, move |conn| {
+        let stock: Vec<(i64, i64, i64, i64)> = if sees_stock {
+            stock_levels::table
+                .filter(stock_levels::hub_id.eq_any(&hub_ids))
+                .filter(stock_levels::updated_at.gt(since))
+                .select((stock_levels::hub_id, stock_levels::variant_id, stock_levels::quantity, stock_levels::reorder_level))
+                .load(conn)?
+        } else {
+            Vec::new()
+        };
+        let catalog: Vec<(i64, String, String, String, bool)> = if sees_catalog {
+            product_variants::table
+                .inner_join(product_identities::table.inner_join(product_families::table))
+                .filter(product_variants::updated_at.gt(since))
+                .select((product_variants::id, product_variants::full_sku, product_families::base_name, product_variants::unit, product_variants::active))
+                .load(conn)?
+        } else {
+            Vec::new()
+        };
+        let needs: Vec<(uuid::Uuid, i64, String, String, i32)> = needs_lists::table
+            .filter(needs_lists::hub_id.eq_any(&hub_ids))
+            .filter(needs_lists::updated_at.gt(since))
+            .select((needs_lists::id, needs_lists::hub_id, needs_lists::title, needs_lists::status, needs_lists::version))
+            .load(conn)?;
+        let ops: Vec<(uuid::Uuid, String, String, Option<String>, Option<String>)> = operations::table
+            .filter(operations::actor_id.eq(user_id))
+            .filter(operations::received_at.gt(since))
+            .order(operations::received_at)
+            .select((operations::op_id, operations::kind, operations::status, operations::reason, operations::server_id))
+            .load(conn)?;
+        Ok(json!({
+            "server_time": now,
+            "since": since,
+            "stock": stock.into_iter().map(|(h, v, q, r)| json!({"hub_id": h, "variant_id": v, "quantity": q, "reorder_level": r})).collect::<Vec<_>>(),
+            "catalog": catalog.into_iter().map(|(id, sku, name, unit, active)| json!({"variant_id": id, "sku": sku, "name": name, "unit": unit, "active": active})).collect::<Vec<_>>(),
+            "needs_lists": needs.into_iter().map(|(id, h, t, s, v)| json!({"id": id, "hub_id": h, "title": t, "status": s, "version": v})).collect::<Vec<_>>(),
+            "operations": ops.into_iter().map(|(op, k, s, r, sid)| json!({"op_id": op, "kind": k, "status": s, "reason": r, "server_id": sid})).collect::<Vec<_>>(),
+        }))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}

@@ -1,0 +1,228 @@
+//! Sync Issues and the review queue. Every user sees their own operations that were refused,
+//! conflicted or await confirmation; hub managers see those of their hubs and resolve each:
+//! accept the device's version, keep the server's, or edit and apply. Accepting runs the
+//! operation through the pipeline again, online and with the resolver's rights.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::operation::{OpStatus, Operation};
+use super::pipeline;
+use crate::audit::{self, Entry};
+use crate::auth::extract::{Authorized, CurrentUser};
+use crate::auth::permissions::{perm, Permission};
+use crate::auth::principal::Principal;
+use crate::error::AppError;
+use crate::schema::{operations, users};
+use crate::state::AppState;
+use crate::web::form::FormFields;
+use crate::web::layout::{render, FlashKind, Layout};
+use crate::web::page::{redirect_with_flash, Page};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/sync-issues").get(own_issues))
+        .service(web::resource("/review").get(queue))
+        .service(web::resource("/review/{id}").get(item).post(resolve));
+}
+
+#[derive(Clone, Debug, Queryable)]
+pub struct Issue {
+    pub id: Uuid,
+    pub op_id: Uuid,
+    pub kind: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub hub_id: Option<i64>,
+    pub captured_at: DateTime<Utc>,
+    pub offline: bool,
+    pub payload: Value,
+    pub server_state: Option<Value>,
+    pub record_id: Option<Uuid>,
+    pub actor: String,
+}
+
+impl Issue {
+    pub fn payload_text(&self) -> String {
+        serde_json::to_string_pretty(&self.payload).unwrap_or_default()
+    }
+    pub fn server_text(&self) -> String {
+        self.server_state.as_ref().map(|s| serde_json::to_string_pretty(s).unwrap_or_default()).unwrap_or_default()
+    }
+    pub fn when(&self) -> String {
+        self.captured_at.format("%Y-%m-%d %H:%M UTC").to_string()
+    }
+}
+
+type IssueColumns = (
+    operations::id,
+    operations::op_id,
+    operations::kind,
+    operations::status,
+    operations::reason,
+    operations::hub_id,
+    operations::captured_at,
+    operations::offline,
+    operations::payload,
+    operations::server_state,
+    operations::record_id,
+    users::display_name,
+);
+
+const COLUMNS: IssueColumns = (
+    operations::id,
+    operations::op_id,
+    operations::kind,
+    operations::status,
+    operations::reason,
+    operations::hub_id,
+    operations::captured_at,
+    operations::offline,
+    operations::payload,
+    operations::server_state,
+    operations::record_id,
+    users::display_name,
+);
+
+const OPEN: [&str; 3] = ["rejected", "conflict", "pending_review"];
+
+#[derive(Template)]
+#[template(path = "review/list.html")]
+struct ListPage {
+    layout: Layout,
+    heading: &'static str,
+    intro: &'static str,
+    issues: Vec<Issue>,
+    can_resolve: bool,
+}
+
+async fn own_issues(user: CurrentUser, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let user_id = user.user_id;
+    let issues = crate::db::run(&state.db, move |conn| {
+        Ok(operations::table
+            .inner_join(users::table.on(users::id.eq(operations::actor_id)))
+            .filter(operations::actor_id.eq(user_id))
+            .filter(operations::status.eq_any(OPEN))
+            .filter(operations::resolved_at.is_null())
+            .order(operations::received_at.desc())
+            .limit(200)
+            .select(COLUMNS)
+            .load(conn)?)
+    })
+    .await?;
+    render(&ListPage {
+        layout: page.layout("Sync Issues"),
+        heading: "Sync Issues",
+        intro: "Entries from this account that the server did not apply as sent. Each says why; a manager of the hub can resolve conflicts and confirm entries awaiting online confirmation.",
+        issues,
+        can_resolve: user.can(Permission::ReviewResolve),
+    })
+}
+
+/// Open items at hubs in the manager's scope (rejections are shown to their authors only).
+fn queue_query(user: &Principal) -> operations::BoxedQuery<'static, diesel::pg::Pg> {
+    operations::table
+        .filter(operations::hub_id.eq_any(user.scope.hub_ids()))
+        .filter(operations::status.eq_any(["conflict", "pending_review"]))
+        .filter(operations::resolved_at.is_null())
+        .into_boxed()
+}
+
+async fn queue(user: Authorized<perm::ReviewResolve>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let principal = user.user.0.clone();
+    let issues = crate::db::run(&state.db, move |conn| {
+        let ids: Vec<Uuid> = queue_query(&principal).select(operations::id).load(conn)?;
+        Ok(operations::table
+            .inner_join(users::table.on(users::id.eq(operations::actor_id)))
+            .filter(operations::id.eq_any(ids))
+            .order(operations::received_at)
+            .select(COLUMNS)
+            .load(conn)?)
+    })
+    .await?;
+    render(&ListPage {
+        layout: page.layout("Review queue"),
+        heading: "Review queue",
+        intro: "Conflicting edits and entries captured offline that need online confirmation, at your hubs. Nothing here has changed the server's data yet.",
+        issues,
+        can_resolve: true,
+    })
+}
+
+/// An open item the manager may resolve, or 404.
+fn load_item(conn: &mut PgConnection, user: &Principal, id: Uuid) -> Result<Issue, AppError> {
+    let allowed: Vec<Uuid> = queue_query(user).filter(operations::id.eq(id)).select(operations::id).load(conn)?;
+    if allowed.is_empty() {
+        return Err(AppError::not_found("There is no such open item in your review queue."));
+    }
+    Ok(operations::table.inner_join(users::table.on(users::id.eq(operations::actor_id))).filter(operations::id.eq(id)).select(COLUMNS).first(conn)?)
+}
+
+#[derive(Template)]
+#[template(path = "review/item.html")]
+struct ItemPage {
+    layout: Layout,
+    issue: Issue,
+}
+
+async fn item(user: Authorized<perm::ReviewResolve>, page: Page, path: web::Path<Uuid>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let principal = user.user.0.clone();
+    let id = path.into_inner();
+    let issue = crate::db::run(&state.db, move |conn| load_item(conn, &principal, id)).await?;
+    render(&ItemPage { layout: page.layout("Resolve a sync issue"), issue })
+}
+
+/// The resolution's own op id: derived from the item, so a double submit is a duplicate.
+fn resolution_op_id(item: Uuid) -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("outpost-resolution:{item}").as_bytes())
+}
+
+async fn resolve(user: Authorized<perm::ReviewResolve>, path: web::Path<Uuid>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let principal = user.user.0.clone();
+    let id = path.into_inner();
+    let p2 = principal.clone();
+    let issue = crate::db::run(&state.db, move |conn| load_item(conn, &p2, id)).await?;
+    let action = form.text("action");
+    let (resolution, payload) = match action.as_str() {
+        "keep" => ("kept_server", None),
+        "accept" => ("accepted", Some(issue.payload.clone())),
+        "edit" => match serde_json::from_str::<Value>(&form.text("payload")) {
+            Ok(v) if v.is_object() => ("edited", Some(v)),
+            _ => return Ok(redirect_with_flash(&state.settings, &format!("/review/{id}"), FlashKind::Error, "The edited entry is not valid JSON; nothing was applied.")),
+        },
+        _ => return Err(AppError::BadRequest("Choose accept, keep or edit.".into())),
+    };
+    if let Some(payload) = payload {
+        // A conflicting edit is applied over the server's current version; others as captured.
+        let base_version = issue.server_state.as_ref().and_then(|s| s.get("version")).and_then(Value::as_i64).map(|v| v as i32);
+        let op = Operation { op_id: resolution_op_id(id), kind: issue.kind.clone(), payload, base_version, captured_at: Utc::now(), device_id: None, offline: false, envelope: None };
+        let result = pipeline::submit(&state, principal.clone(), op).await?;
+        if !matches!(result.status, OpStatus::Applied | OpStatus::Duplicate) {
+            let why = result.reason.unwrap_or_default();
+            return Ok(redirect_with_flash(&state.settings, &format!("/review/{id}"), FlashKind::Error, &format!("Not applied: {why}")));
+        }
+    }
+    let p3 = principal.clone();
+    crate::db::run(&state.db, move |conn| {
+        conn.transaction(|conn| {
+            diesel::update(operations::table.find(id))
+                .set((operations::resolved_at.eq(diesel::dsl::now), operations::resolved_by.eq(p3.user_id), operations::resolution.eq(resolution)))
+                .execute(conn)?;
+            let mut entry = Entry::by(&p3, "review.resolved").object("operation", issue.op_id).hub(issue.hub_id).outcome(resolution);
+            entry.operation_id = Some(issue.op_id);
+            entry.after = Some(serde_json::json!({ "kind": issue.kind, "resolution": resolution }));
+            audit::record(conn, &entry)?;
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+    let message = match resolution {
+        "kept_server" => "Kept the server's version; the device's entry was set aside.",
+        "edited" => "Your edited entry was applied.",
+        _ => "The entry was applied.",
+    };
+    Ok(redirect_with_flash(&state.settings, "/review", FlashKind::Success, message))
+}
