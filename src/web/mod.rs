@@ -1,6 +1,7 @@
 //! The web shell: layout, error pages, static assets, health checks and the start page.
 
 pub mod assets;
+pub mod chart;
 pub mod errors;
 pub mod form;
 pub mod health;

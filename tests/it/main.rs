@@ -9,6 +9,7 @@ mod audit_log;
 mod cli;
 mod demo_world;
 mod launcher;
+mod hub_pages;
 mod migrations;
 mod pipeline;
 mod web_shell;

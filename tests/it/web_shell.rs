@@ -143,3 +143,22 @@ async fn every_request_gets_a_request_id_header_in_errors() {
     assert_ne!(a["request_id"], b["request_id"]);
     app.shutdown().await;
 }
+
+/// The Content-Security-Policy forbids inline styles and scripts; no template may use them.
+#[test]
+fn templates_use_no_inline_styles_or_scripts() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(!text.contains("style=\""), "{} has an inline style", path.display());
+            assert!(!text.contains("<script>") && !text.contains(" onclick="), "{} has inline script", path.display());
+        }
+    }
+}
