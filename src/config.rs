@@ -47,6 +47,8 @@ pub struct Settings {
     pub session_absolute: Duration,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// How long a device may open its cached pages offline after its last online contact.
+    pub offline_session: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +124,7 @@ impl Settings {
         let session_absolute = minutes("OUTPOST_SESSION_MAX_MINUTES", 7 * 24 * 60, 90 * 24 * 60)?;
         let access_token_ttl = minutes("OUTPOST_ACCESS_TOKEN_MINUTES", 60, 24 * 60)?;
         let refresh_token_ttl = minutes("OUTPOST_REFRESH_TOKEN_MINUTES", 30 * 24 * 60, 365 * 24 * 60)?;
+        let offline_session = minutes("OUTPOST_OFFLINE_SESSION_MINUTES", 24 * 60, 14 * 24 * 60)?;
         Ok(Settings {
             database_url,
             redis_url,
@@ -137,6 +140,7 @@ impl Settings {
             session_absolute,
             access_token_ttl,
             refresh_token_ttl,
+            offline_session,
         })
     }
 

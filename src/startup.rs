@@ -20,7 +20,7 @@ pub struct Application {
 
 impl Application {
     pub fn build(state: AppState, extra: Option<ExtraRoutes>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(state.settings.bind)?;
+        let listener = bind(state.settings.bind)?;
         let port = listener.local_addr()?.port();
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
@@ -56,6 +56,16 @@ impl Application {
     pub fn into_server(self) -> Server {
         self.server
     }
+}
+
+/// Binds with SO_REUSEADDR, so a restarted server gets its port back at once even while
+/// connections of the previous process linger in TIME_WAIT.
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 fn security_headers() -> DefaultHeaders {

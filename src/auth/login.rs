@@ -166,6 +166,9 @@ async fn logout(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>)
     let entry = Entry::by(&user, "auth.logout");
     crate::db::run(&state.db, move |conn| Ok(audit::record(conn, &entry)?)).await?;
     let mut res = redirect_with_flash(&state.settings, "/login", FlashKind::Info, "You have signed out.");
+    // Nothing of this user stays on the device: cached pages, queue and keys are wiped (the page
+    // script warns first when entries are still unsynced).
+    res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("clear-site-data"), actix_web::http::header::HeaderValue::from_static("\"cache\", \"storage\""));
     res.add_cookie(&removal_cookie(&state.settings, session::COOKIE)).map_err(AppError::internal)?;
     res.add_cookie(&cookie(&state.settings, csrf::COOKIE, session::random_token())).map_err(AppError::internal)?;
     Ok(res)

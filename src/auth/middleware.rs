@@ -135,7 +135,12 @@ pub async fn authenticate(mut req: ServiceRequest, next: Next<impl MessageBody +
     }
 
     let had_flash = req.cookie(FLASH_COOKIE).is_some();
+    let offline_page = req.method() == Method::GET && offline_cacheable(req.path());
+    let principal = req.extensions().get::<Arc<Principal>>().cloned();
     let mut res = next.call(req).await?.map_into_boxed_body();
+    if let Some(p) = principal.filter(|_| res.status().is_success()) {
+        mark_for_offline(&mut res, &p, offline_page, &state.settings);
+    }
 
     // 4. Cookie upkeep on the way out.
     let sets_cookie = |res: &ServiceResponse<BoxBody>, name: &str| res.response().cookies().any(|c| c.name() == name);
@@ -152,6 +157,41 @@ pub async fn authenticate(mut req: ServiceRequest, next: Next<impl MessageBody +
         res.response_mut().add_cookie(&removal_cookie(&state.settings, FLASH_COOKIE))?;
     }
     Ok(res)
+}
+
+/// Pages a user needs in the field, which the service worker may keep for offline use.
+fn offline_cacheable(path: &str) -> bool {
+    path == "/" || path == "/hubs" || path.starts_with("/hubs/") || path == "/sync-issues"
+}
+
+/// Tells the service worker whose page this is, the scope it was rendered for (a change empties
+/// that user's cache), until when the device may open it offline, and whether to keep it.
+fn mark_for_offline(res: &mut ServiceResponse<BoxBody>, p: &Principal, cacheable: bool, settings: &crate::config::Settings) {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    let is_html = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/html"));
+    if !is_html {
+        return;
+    }
+    let scope = {
+        use sha2::{Digest, Sha256};
+        let mut hubs = p.scope.hub_ids();
+        hubs.sort_unstable();
+        hex::encode(&Sha256::digest(format!("{}|{:?}|{:?}", p.role, hubs, p.scope.customer_ids).as_bytes())[..8])
+    };
+    let until = (chrono::Utc::now() + settings.offline_session).to_rfc3339();
+    let headers = res.headers_mut();
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    };
+    set("x-outpost-user", p.user_id.to_string());
+    set("x-outpost-scope", scope);
+    set("x-outpost-offline-until", until);
+    if cacheable {
+        set("x-outpost-offline", "cache".into());
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
 }
 
 fn client_addr(req: &ServiceRequest, trust_proxy: bool) -> String {

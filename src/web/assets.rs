@@ -19,6 +19,8 @@ const ASSETS: &[Asset] = &[
     Asset { name: "app.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../../assets/app.css") },
     Asset { name: "htmx.min.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/vendor/htmx-2.0.7.min.js") },
     Asset { name: "icon.svg", content_type: "image/svg+xml", bytes: include_bytes!("../../assets/icons/icon.svg") },
+    Asset { name: "store.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/store.js") },
+    Asset { name: "offline.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/offline.js") },
 ];
 
 struct Table {
@@ -55,6 +57,14 @@ pub fn url(name: &str) -> &'static str {
 /// All hashed asset URLs (the service worker precaches them).
 pub fn all_urls() -> impl Iterator<Item = &'static str> {
     table().urls.values().map(String::as_str)
+}
+
+/// A digest of every asset, naming the service worker's shell cache: a deploy that changes
+/// any asset gets a new cache and the old one is dropped.
+pub fn version() -> String {
+    let mut names: Vec<&str> = all_urls().collect();
+    names.sort_unstable();
+    hex::encode(&Sha256::digest(names.join("|").as_bytes())[..6])
 }
 
 pub async fn serve(path: web::Path<String>) -> HttpResponse {

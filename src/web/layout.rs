@@ -83,6 +83,16 @@ impl Layout {
     pub fn icon_url(&self) -> &'static str {
         assets::url("icon.svg")
     }
+    pub fn store_url(&self) -> &'static str {
+        assets::url("store.js")
+    }
+    pub fn offline_url(&self) -> &'static str {
+        assets::url("offline.js")
+    }
+    /// When the page was rendered: shown as "last synced at" when it is later served offline.
+    pub fn rendered_at(&self) -> String {
+        chrono::Utc::now().to_rfc3339()
+    }
 }
 
 /// Renders a template as an HTML response with the given status.

@@ -7,6 +7,7 @@ pub mod form;
 pub mod health;
 pub mod home;
 pub mod layout;
+pub mod offline;
 pub mod page;
 
 use actix_web::web;
@@ -15,4 +16,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     assets::configure(cfg);
     health::configure(cfg);
     home::configure(cfg);
+    offline::configure(cfg);
 }

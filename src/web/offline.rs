@@ -1,0 +1,69 @@
+//! What the browser needs to work offline: the service worker (served from the site root so it
+//! controls every page, never cached by HTTP so a deploy reaches devices at once), the web app
+//! manifest, and the endpoint where devices report their queue.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::auth::extract::CurrentUser;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::sync::registry;
+use crate::web::assets;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/sw.js").get(service_worker))
+        .service(web::resource("/manifest.webmanifest").get(manifest))
+        .service(web::resource("/api/v1/devices/report").post(report));
+}
+
+const SW_SOURCE: &str = include_str!("../../assets/sw.js");
+
+/// The service worker with this build's asset URLs filled in.
+pub fn service_worker_source() -> String {
+    let precache: Vec<&str> = assets::all_urls().collect();
+    let finalisable: Vec<&str> = registry::all().iter().filter(|k| k.finalisable_offline()).map(|k| k.name()).collect();
+    SW_SOURCE
+        .replace("__VERSION__", &assets::version())
+        .replace("__PRECACHE__", &serde_json::to_string(&precache).unwrap_or_default())
+        .replace("__FINALISABLE__", &serde_json::to_string(&finalisable).unwrap_or_default())
+        .replace("__STORE_URL__", assets::url("store.js"))
+        .replace("__CSS_URL__", assets::url("app.css"))
+        .replace("__OFFLINE_JS_URL__", assets::url("offline.js"))
+}
+
+async fn service_worker() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("Service-Worker-Allowed", "/"))
+        .body(service_worker_source())
+}
+
+async fn manifest() -> HttpResponse {
+    let body = serde_json::json!({
+        "name": "Outpost",
+        "short_name": "Outpost",
+        "description": "Field operations that keep working offline",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#f4f6f8",
+        "theme_color": "#0f4c5c",
+        "icons": [{ "src": assets::url("icon.svg"), "sizes": "any", "type": "image/svg+xml", "purpose": "any" }],
+    });
+    HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "application/manifest+json")).insert_header((header::CACHE_CONTROL, "no-cache")).body(body.to_string())
+}
+
+#[derive(Deserialize)]
+pub struct Report {
+    device_id: String,
+    pending_count: i32,
+    highest_seq: i64,
+}
+
+async fn report(user: CurrentUser, body: web::Json<Report>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    crate::sync::devices::report(&state, &user, &body.device_id, body.pending_count, body.highest_seq).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

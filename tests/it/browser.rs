@@ -1,0 +1,207 @@
+//! A small WebDriver client for Debian's chromium + chromedriver, and the server as a real
+//! child process that can be killed and started again — enough to test offline work for real.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub struct Chrome {
+    http: reqwest::Client,
+    driver_url: String,
+    session: String,
+    driver: Child,
+    pub app: String,
+    _profile: TempDir,
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    outpost::demo::launcher::free_port().unwrap()
+}
+
+impl Chrome {
+    /// A fresh browser profile (a device that never saw Outpost). `javascript: false` runs the
+    /// same browser with scripts off.
+    pub async fn start(app: &str, javascript: bool) -> Chrome {
+        let port = free_port();
+        let driver = Command::new("chromedriver").arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("chromedriver installed (.ci/run installs chromium-driver)");
+        let driver_url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http.get(format!("{driver_url}/status")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = TempDir(std::env::temp_dir().join(format!("outpost-chrome-{}", uuid::Uuid::new_v4().simple())));
+        let mut args = vec![
+            "--headless".to_string(), "--no-sandbox".into(), "--disable-gpu".into(), "--disable-quic".into(), "--no-first-run".into(),
+            "--disable-background-networking".into(), "--disable-component-update".into(), "--disable-sync".into(), "--window-size=1280,900".into(),
+            format!("--user-data-dir={}", profile.0.display()),
+        ];
+        if !javascript {
+            args.push("--blink-settings=scriptEnabled=false".into());
+        }
+        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args } } } });
+        let res: Value = http.post(format!("{driver_url}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
+        let session = res["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {res}")).to_string();
+        let chrome = Chrome { http, driver_url, session, driver, app: app.to_string(), _profile: profile };
+        chrome.call("POST", "/timeouts", json!({ "script": 30000, "pageLoad": 30000 })).await;
+        chrome
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.driver_url, self.session);
+        let req = match method {
+            "GET" => self.http.get(url),
+            _ => self.http.post(url).json(&body),
+        };
+        let res: Value = req.send().await.unwrap().json().await.unwrap();
+        res["value"].clone()
+    }
+
+    pub async fn goto(&self, path: &str) {
+        let url = format!("{}{path}", self.app);
+        self.call("POST", "/url", json!({ "url": url })).await;
+    }
+
+    pub async fn js(&self, script: &str, args: Value) -> Value {
+        self.call("POST", "/execute/sync", json!({ "script": script, "args": args })).await
+    }
+
+    /// Runs an async script; it calls `arguments[arguments.length - 1](result)` when done.
+    pub async fn js_async(&self, script: &str, args: Value) -> Value {
+        self.call("POST", "/execute/async", json!({ "script": script, "args": args })).await
+    }
+
+    pub async fn body_text(&self) -> String {
+        self.js("return document.body ? document.body.innerText : ''", json!([])).await.as_str().unwrap_or_default().to_string()
+    }
+
+    pub async fn path(&self) -> String {
+        self.js("return location.pathname", json!([])).await.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Waits until a JS expression is truthy.
+    pub async fn wait_for(&self, expression: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.js(&format!("try {{ return !!({expression}); }} catch (e) {{ return false; }}"), json!([])).await == json!(true) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// Fills named fields of the first form matching `selector` and submits it the way a person
+    /// does (clicking its submit button), then waits for the next page.
+    pub async fn submit(&self, selector: &str, fields: &[(&str, &str)]) {
+        let script = r#"
+            const [selector, fields] = arguments;
+            const form = document.querySelector(selector);
+            if (!form) return 'no form ' + selector;
+            const seen = {};
+            for (const [name, value] of fields) {
+                const all = form.querySelectorAll('[name="' + name + '"]');
+                const i = seen[name] || 0; seen[name] = i + 1;
+                if (!all[i]) return 'no field ' + name;
+                all[i].value = value;
+            }
+            window.__leaving = true;
+            form.querySelector('button[type=submit], button:not([type])').click();
+            return 'ok';
+        "#;
+        let fields: Vec<Value> = fields.iter().map(|(k, v)| json!([k, v])).collect();
+        let r = self.js(script, json!([selector, fields])).await;
+        assert_eq!(r, json!("ok"), "{selector}");
+        self.wait_for("!window.__leaving && document.readyState === 'complete'", Duration::from_secs(20)).await;
+    }
+
+    pub async fn sign_in(&self, username: &str) {
+        self.goto("/login").await;
+        self.submit("form.stack", &[("username", username), ("password", outpost::demo::seed::DEMO_PASSWORD)]).await;
+        assert!(self.body_text().await.contains("Welcome"), "signed in as {username}");
+    }
+
+    /// Waits until the service worker controls the page (the first visit only registers it).
+    pub async fn wait_for_service_worker(&self) {
+        for _ in 0..3 {
+            if self.wait_for("navigator.serviceWorker.controller", Duration::from_secs(5)).await {
+                return;
+            }
+            let path = self.path().await;
+            self.goto(&path).await;
+        }
+        panic!("the service worker never took control");
+    }
+}
+
+impl Drop for Chrome {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// `outpost serve` as a child process on a fixed port, against a test database and Redis.
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    env: Vec<(String, String)>,
+}
+
+impl Server {
+    pub fn start(database_url: &str, redis_prefix: &str) -> Server {
+        let port = free_port();
+        let env = vec![
+            ("OUTPOST_DATABASE_URL".to_string(), database_url.to_string()),
+            ("OUTPOST_REDIS_URL".to_string(), crate::common::redis_url()),
+            ("OUTPOST_REDIS_PREFIX".to_string(), redis_prefix.to_string()),
+            ("OUTPOST_BIND".to_string(), format!("127.0.0.1:{port}")),
+            ("RUST_LOG".to_string(), "warn".to_string()),
+        ];
+        let mut server = Server { child: None, port, env };
+        server.restart();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the process at once, as a crash or a pulled cable would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_outpost"));
+        cmd.arg("serve").env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).stdout(Stdio::null()).stderr(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
