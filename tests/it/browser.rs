@@ -205,3 +205,48 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+impl Chrome {
+    async fn element(&self, css: &str) -> String {
+        let v = self.call("POST", "/element", json!({ "using": "css selector", "value": css })).await;
+        v.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap_or_else(|| panic!("no element {css}: {v}")).to_string()
+    }
+
+    /// Types into a field through WebDriver itself (works with page scripts disabled).
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css).await;
+        self.call("POST", &format!("/element/{id}/clear"), json!({})).await;
+        self.call("POST", &format!("/element/{id}/value"), json!({ "text": text })).await;
+    }
+
+    pub async fn click(&self, css: &str) {
+        let id = self.element(css).await;
+        self.call("POST", &format!("/element/{id}/click"), json!({})).await;
+    }
+
+    pub async fn source(&self) -> String {
+        self.call("GET", "/source", json!(null)).await.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Everything this origin keeps on the device: Cache Storage (URLs and bodies) and IndexedDB.
+    pub async fn device_storage(&self) -> String {
+        let script = r#"
+            const done = arguments[arguments.length - 1];
+            (async () => {
+                let out = '';
+                for (const name of await caches.keys()) {
+                    const c = await caches.open(name);
+                    for (const req of await c.keys()) {
+                        out += '\nCACHE ' + name + ' ' + req.url + '\n';
+                        if (!req.url.endsWith('.js') && !req.url.endsWith('.css') && !req.url.endsWith('.svg')) out += await (await c.match(req)).text();
+                    }
+                }
+                const pending = await OutpostStore.listPending();
+                out += '\nIDB pending ' + JSON.stringify(pending.map(p => ({ meta: { hub_id: p.hub_id, kind: p.kind }, secret: p.secret })));
+                out += '\nIDB issues ' + JSON.stringify(await OutpostStore.listIssues());
+                return out;
+            })().then(done, e => done('ERROR ' + e));
+        "#;
+        self.js_async(script, json!([])).await.as_str().unwrap_or_default().to_string()
+    }
+}

@@ -99,3 +99,164 @@ async fn work_offline_then_everything_arrives_exactly_once() {
     assert!(outpost::inventory::ledger::mismatches(&mut world.db.conn()).unwrap().is_empty());
     assert_eq!(chrome.js_async("OutpostStore.countPending().then(arguments[0])", json!([])).await, json!(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_queue_replayed_twice_applies_once() {
+    let mut world = World::start();
+    let kin = world.hub_id("KIN-MAIN");
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("warehouse").await;
+    chrome.wait_for_service_worker().await;
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    world.server.kill();
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    chrome.submit("form[data-offline-form='intake.create']", &[("donor", "UNICEF"), ("line_sku", WATER), ("line_qty", "9")]).await;
+    // The same queued operation twice (a tab that replayed while another did, a restored backup).
+    let copied = chrome.js_async("const done = arguments[0]; OutpostStore.listPending().then(ops => { const op = ops[0]; const secret = op.secret; delete op.seq; delete op.secret; delete op.sealed; return OutpostStore.addPending(op, secret); }).then(() => OutpostStore.countPending()).then(done)", json!([])).await;
+    assert_eq!(copied, json!(2));
+    world.server.restart();
+    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'synced'", Duration::from_secs(20)).await);
+    assert_eq!(world.count("SELECT count(*) AS n FROM intakes"), 1);
+    assert_eq!(world.count("SELECT count(*) AS n FROM operations"), 1);
+    assert_eq!(chrome.js_async("OutpostStore.countPending().then(arguments[0])", json!([])).await, json!(0));
+    assert_eq!(chrome.js_async("OutpostStore.listIssues().then(i => arguments[0](i.length))", json!([])).await, json!(0), "a duplicate is not an issue");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_edit_lands_in_sync_issues_and_the_review_queue() {
+    let mut world = World::start();
+    let mbj = world.hub_id("MBJ-SUB");
+    let depot_id = world.count("SELECT id AS n FROM users WHERE username = 'depot'");
+    let dist = uuid::Uuid::new_v4();
+    {
+        // A draft made earlier today, online.
+        let mut conn = world.db.conn();
+        diesel::sql_query(format!("INSERT INTO operations (id, actor_id, op_id, kind, payload, captured_at, role_at_apply, status) VALUES ('{dist}', {depot_id}, gen_random_uuid(), 'seed', '{{}}', now(), 'DepotManager', 'applied')")).execute(&mut conn).unwrap();
+        diesel::sql_query(format!("INSERT INTO distributions (id, hub_id, recipient, created_by) VALUES ('{dist}', {mbj}, 'Mandeville Church Relief Centre', {depot_id})")).execute(&mut conn).unwrap();
+        diesel::sql_query(format!("INSERT INTO distribution_lines VALUES ('{dist}', 1, (SELECT id FROM product_variants WHERE full_sku = '{WATER}'), 4)")).execute(&mut conn).unwrap();
+    }
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("depot").await;
+    chrome.wait_for_service_worker().await;
+    let detail = format!("/hubs/{mbj}/distributions/{dist}");
+    chrome.goto(&detail).await;
+    assert!(chrome.body_text().await.contains("Edit this draft"));
+
+    // Someone else changes the notes (version 1 → 2) while this page still shows version 1.
+    let token = {
+        let res: serde_json::Value = reqwest::Client::new().post(format!("{}/api/v1/token", world.server.url())).form(&[("grant_type", "password"), ("username", "admin"), ("password", outpost::demo::seed::DEMO_PASSWORD)]).send().await.unwrap().json().await.unwrap();
+        res["access_token"].as_str().unwrap().to_string()
+    };
+    let body = json!({ "operations": [{ "op_id": uuid::Uuid::new_v4(), "kind": "distribution.update", "base_version": 1, "captured_at": chrono::Utc::now(), "payload": { "distribution_id": dist, "hub_id": mbj, "notes": "Use the church hall entrance" } }] });
+    let r: serde_json::Value = reqwest::Client::new().post(format!("{}/api/v1/sync", world.server.url())).bearer_auth(&token).json(&body).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["results"][0]["result"]["status"], "applied");
+
+    world.server.kill();
+    chrome.goto(&detail).await;
+    chrome.js("document.querySelector('details').open = true", json!([])).await;
+    chrome.submit("form[data-offline-form='distribution.update']", &[("notes", "Leave with the pastor")]).await;
+    assert!(chrome.body_text().await.contains("Saved on this device"));
+    world.server.restart();
+    chrome.goto("/sync-issues").await;
+    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'synced'", Duration::from_secs(20)).await, "{}", pill(&chrome).await);
+    chrome.goto("/sync-issues").await;
+    assert!(chrome.wait_for("!document.getElementById('device-issues').hidden", Duration::from_secs(10)).await);
+    let text = chrome.body_text().await;
+    assert!(text.contains("distribution.update") && text.contains("conflict") && text.contains("notes"), "{text}");
+    // The server did not override its data, and the conflict waits for the manager.
+    assert_eq!(world.count(&format!("SELECT count(*) AS n FROM distributions WHERE id = '{dist}' AND notes = 'Use the church hall entrance'")), 1);
+    chrome.goto("/review").await;
+    assert!(chrome.body_text().await.contains("distribution.update"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_captured_offline_awaits_online_confirmation() {
+    let mut world = World::start();
+    let mbj = world.hub_id("MBJ-SUB");
+    let depot_id = world.count("SELECT id AS n FROM users WHERE username = 'depot'");
+    let list = uuid::Uuid::new_v4();
+    {
+        let mut conn = world.db.conn();
+        diesel::sql_query(format!("INSERT INTO needs_lists (id, hub_id, title, status, created_by, submitted_at) VALUES ('{list}', {mbj}, 'Hurricane week supplies', 'submitted', {depot_id}, now())")).execute(&mut conn).unwrap();
+        diesel::sql_query(format!("INSERT INTO needs_list_lines VALUES ('{list}', 1, (SELECT id FROM product_variants WHERE full_sku = '{WATER}'), 50, NULL)")).execute(&mut conn).unwrap();
+    }
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("logistics").await;
+    chrome.wait_for_service_worker().await;
+    let detail = format!("/hubs/{mbj}/needs-lists/{list}");
+    chrome.goto(&detail).await;
+    world.server.kill();
+    chrome.goto(&detail).await;
+    chrome.submit("form[data-offline-form='needs_list.decide']", &[("decision", "approve")]).await;
+    assert!(chrome.body_text().await.contains("needs online confirmation"), "{}", chrome.body_text().await);
+    world.server.restart();
+    chrome.goto("/").await;
+    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'synced'", Duration::from_secs(20)).await);
+    assert_eq!(world.count("SELECT count(*) AS n FROM operations WHERE kind = 'needs_list.decide' AND status = 'pending_review' AND offline"), 1);
+    assert_eq!(world.count(&format!("SELECT count(*) AS n FROM needs_lists WHERE id = '{list}' AND status = 'submitted'")), 1, "nothing decided yet");
+    chrome.goto("/review").await;
+    assert!(chrome.body_text().await.contains("needs_list.decide"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_never_signed_in_cannot_open_anything_offline() {
+    let mut world = World::start();
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.goto("/login").await;
+    chrome.wait_for_service_worker().await;
+    world.server.kill();
+    chrome.goto("/").await;
+    assert!(chrome.body_text().await.contains("Offline access not available. Please connect at least once."), "{}", chrome.body_text().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_javascript_forms_post_normally_online() {
+    let world = World::start();
+    let kin = world.hub_id("KIN-MAIN");
+    let chrome = Chrome::start(&world.server.url(), false).await;
+    chrome.goto("/login").await;
+    chrome.type_into("#username", "warehouse").await;
+    chrome.type_into("#password", outpost::demo::seed::DEMO_PASSWORD).await;
+    chrome.click("form.stack button[type=submit]").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    chrome.type_into("#donor", "Church of God in Jamaica").await;
+    chrome.type_into("#sku-1", WATER).await;
+    chrome.type_into("#qty-1", "6").await;
+    chrome.click("form[data-offline-form] button[type=submit]").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(chrome.source().await.contains("Intake recorded and stock updated."));
+    assert_eq!(world.count("SELECT count(*) AS n FROM intakes WHERE donor = 'Church of God in Jamaica'"), 1);
+    assert_eq!(world.count("SELECT count(*) AS n FROM operations WHERE NOT offline"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_of_one_hub_never_finds_another_hubs_data_on_the_device() {
+    let mut world = World::start();
+    let (mbj, kin) = (world.hub_id("MBJ-SUB"), world.hub_id("KIN-MAIN"));
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("depot").await;
+    chrome.wait_for_service_worker().await;
+    for path in ["/".to_string(), format!("/hubs/{mbj}"), format!("/hubs/{mbj}/intakes/new"), "/hubs".into(), format!("/hubs/{kin}")] {
+        chrome.goto(&path).await;
+    }
+    world.server.kill();
+    chrome.goto(&format!("/hubs/{mbj}/intakes/new")).await;
+    chrome.submit("form[data-offline-form='intake.create']", &[("donor", "Local church"), ("line_sku", WATER), ("line_qty", "1")]).await;
+    chrome.goto(&format!("/hubs/{mbj}")).await;
+    let stored = chrome.device_storage().await;
+    assert!(stored.contains(&format!("/hubs/{mbj}")), "own hub cached: {}", &stored[..stored.len().min(500)]);
+    assert!(stored.contains("donor=Local+church"), "the queued entry is on the device");
+    for foreign in ["Kingston Main Warehouse", "KIN-MAIN", "Harbour Relief", "HRA-PORT", &format!("/hubs/{kin}\n")] {
+        assert!(!stored.contains(foreign), "found '{foreign}' on the device of a Montego Bay user");
+    }
+    assert!(!stored.contains(&format!("\"hub_id\":{kin}")));
+    // Signing out (online) wipes the device after the unsynced warning.
+    world.server.restart();
+    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'synced'", Duration::from_secs(20)).await);
+    chrome.goto("/").await;
+    chrome.js("window.confirm = function () { return true; }; document.querySelector('form[action=\"/logout\"] button').click()", json!([])).await;
+    assert!(chrome.wait_for("location.pathname === '/login'", Duration::from_secs(10)).await);
+    let left = chrome.js_async("caches.keys().then(k => arguments[0](k.filter(n => n.startsWith('outpost-pages')).length))", json!([])).await;
+    assert_eq!(left, json!(0), "no user pages left after sign-out");
+}
