@@ -11,7 +11,7 @@ use crate::auth::extract::CurrentUser;
 use crate::auth::permissions::Permission;
 use crate::error::AppError;
 use crate::hubs::pages::{hub_cards, HubCard};
-use crate::schema::{audit_log, needs_lists, operations, transfers};
+use crate::schema::{audit_log, devices, needs_lists, operations, transfers, users};
 use crate::state::AppState;
 use crate::web::chart::BarChart;
 use crate::web::layout::{render, Layout};
@@ -86,6 +86,18 @@ async fn dashboard(user: CurrentUser, page: Page, state: web::Data<AppState>) ->
             if n > 0 {
                 pending.push(Pending { label: format!("{n} item(s) in the review queue"), href: "/review".into() });
             }
+        }
+        if principal.can(Permission::UsersManage) {
+            // Devices whose queued entries vanished without arriving (cleared storage, eviction).
+            let flagged: Vec<(String, String, Option<String>)> = devices::table
+                .inner_join(users::table)
+                .filter(devices::flagged_at.is_not_null())
+                .filter(users::organisation_id.eq(principal.organisation_id))
+                .order(devices::flagged_at.desc())
+                .limit(10)
+                .select((devices::id, users::username, devices::flag_reason))
+                .load(conn)?;
+            pending.extend(flagged.into_iter().map(|(device, user, reason)| Pending { label: format!("Device {device} of {user}: {}", reason.unwrap_or_default()), href: "/audit".into() }));
         }
         let activity: Vec<(DateTime<Utc>, Option<String>, String, String)> = audit_log::table
             .filter(audit_log::hub_id.eq_any(&hub_ids))

@@ -260,3 +260,53 @@ async fn a_user_of_one_hub_never_finds_another_hubs_data_on_the_device() {
     let left = chrome.js_async("caches.keys().then(k => arguments[0](k.filter(n => n.startsWith('outpost-pages')).length))", json!([])).await;
     assert_eq!(left, json!(0), "no user pages left after sign-out");
 }
+
+/// Benchmark, not a test: how long after the server is reachable again the first queued
+/// operation arrives, and how long a queue of 1,000 takes to drain. Run with
+/// `scripts/bench-offline`; it prints the figures and asserts nothing about time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_offline_replay() {
+    let n: usize = std::env::var("OUTPOST_BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let mut world = World::start();
+    let kin = world.hub_id("KIN-MAIN");
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("warehouse").await;
+    chrome.wait_for_service_worker().await;
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    world.server.kill();
+    let script = r#"
+        const [n, hub, sku] = arguments; const done = arguments[arguments.length - 1];
+        const form = document.querySelector("form[data-offline-form='intake.create']");
+        const base = new URLSearchParams(new FormData(form));
+        (async () => {
+            const user = await OutpostStore.getMeta('current_user');
+            for (let i = 0; i < n; i++) {
+                const body = new URLSearchParams(base);
+                const op = crypto.randomUUID();
+                body.set('op_id', op); body.set('record_id', crypto.randomUUID());
+                body.set('donor', 'Bench donor ' + i); body.set('line_sku', sku); body.set('line_qty', '1');
+                await OutpostStore.addPending({ op_id: op, kind: 'intake.create', user_id: user, hub_id: hub, captured_at: new Date().toISOString(), needs_online: false },
+                                              { url: '/hubs/' + hub + '/intakes', body: body.toString() });
+            }
+            return OutpostStore.countPending();
+        })().then(done, e => done('ERROR ' + e));
+    "#;
+    // Only the first row of the form's line table is filled; the others stay blank.
+    let queued = chrome.js_async(script, json!([n, kin, WATER])).await;
+    assert_eq!(queued, json!(n));
+    // As after queueing through the form: the page knows it holds entries and the server is away.
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'offline'", Duration::from_secs(10)).await);
+    world.server.restart();
+    let started = world.count("SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS n");
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    while world.count("SELECT count(*) AS n FROM operations") < n as i64 {
+        assert!(std::time::Instant::now() < deadline, "queue did not drain");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let first = world.count("SELECT (extract(epoch from min(received_at)) * 1000)::bigint AS n FROM operations") - started;
+    let last = world.count("SELECT (extract(epoch from max(received_at)) * 1000)::bigint AS n FROM operations") - started;
+    let applied = world.count("SELECT count(*) AS n FROM operations WHERE status = 'applied'");
+    println!("BENCH offline replay: {n} queued operations; first arrived {first} ms after the server was reachable; all {applied} applied after {last} ms ({:.1} ops/s)", n as f64 * 1000.0 / last.max(1) as f64);
+}

@@ -413,3 +413,23 @@ async fn pull_gives_a_scoped_delta() {
     assert_eq!(bad.status(), 400);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_device_whose_queue_vanished_is_flagged_for_admins() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("warehouse").await;
+    let kin = app.hub_id("KIN-MAIN");
+    let device = "dev-tablet-0001";
+    let (s, _) = app.sync(&token, json!({ "device_id": device, "pending_count": 3, "highest_seq": 3, "operations": [] })).await;
+    assert_eq!(s, 200);
+    // One of the three arrives; the device then says it holds none: two vanished.
+    app.sync(&token, json!({ "device_id": device, "pending_count": 0, "highest_seq": 3, "operations": [op("intake.create", json!({ "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "X", "lines": [{ "sku": WATER, "quantity": 1 }] }))] })).await;
+    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM devices WHERE id = '{device}' AND flagged_at IS NOT NULL AND flag_reason LIKE '2 queued%'")), 1);
+    let admin = app.signed_in("admin").await;
+    assert!(admin.text("/").await.contains("Device dev-tablet-0001 of warehouse: 2 queued operation(s) disappeared"));
+    // A device that reports honestly is not flagged.
+    app.sync(&token, json!({ "device_id": "dev-phone-0002", "pending_count": 1, "highest_seq": 1, "operations": [] })).await;
+    app.sync(&token, json!({ "device_id": "dev-phone-0002", "pending_count": 0, "highest_seq": 1, "operations": [op("intake.create", json!({ "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "Y", "lines": [{ "sku": WATER, "quantity": 1 }] }))] })).await;
+    assert_eq!(app.count("SELECT count(*) AS n FROM devices WHERE id = 'dev-phone-0002' AND flagged_at IS NULL"), 1);
+    app.shutdown().await;
+}
