@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -10,12 +11,14 @@ pub mod error;
 pub mod events;
 pub mod hubs;
 pub mod inventory;
+pub mod openapi;
 pub mod redis_conn;
 pub mod schema;
 pub mod startup;
 pub mod state;
 pub mod sync;
 pub mod telemetry;
+pub mod warehouse;
 pub mod web;
 pub mod worker;
 
@@ -32,5 +35,8 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     hubs::admin::configure(cfg);
     audit::pages::configure(cfg);
     sync::api::configure(cfg);
+    catalog::api::configure(cfg);
+    warehouse::api::configure(cfg);
+    openapi::configure(cfg);
     sync::review::configure(cfg);
 }

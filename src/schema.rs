@@ -133,6 +133,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    inventory_items (id) {
+        id -> Int8,
+        serial_number -> Text,
+        variant_id -> Int8,
+        hub_id -> Int8,
+        location_code -> Text,
+        status -> Text,
+        cost_basis_cents -> Nullable<Int8>,
+        sale_price_cents -> Nullable<Int8>,
+        received_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inventory_transactions (id) {
+        id -> Int8,
+        item_id -> Nullable<Int8>,
+        serial_number -> Text,
+        variant_id -> Int8,
+        hub_id -> Int8,
+        action -> Text,
+        from_location -> Nullable<Text>,
+        to_location -> Nullable<Text>,
+        details -> Nullable<Jsonb>,
+        user_id -> Int8,
+        operation_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     needs_list_lines (needs_list_id, line_no) {
         needs_list_id -> Uuid,
         line_no -> Int4,
@@ -362,6 +394,13 @@ diesel::joinable!(intake_lines -> product_variants (variant_id));
 diesel::joinable!(intakes -> hubs (hub_id));
 diesel::joinable!(intakes -> operations (operation_id));
 diesel::joinable!(intakes -> users (created_by));
+diesel::joinable!(inventory_items -> hubs (hub_id));
+diesel::joinable!(inventory_items -> product_variants (variant_id));
+diesel::joinable!(inventory_transactions -> hubs (hub_id));
+diesel::joinable!(inventory_transactions -> inventory_items (item_id));
+diesel::joinable!(inventory_transactions -> operations (operation_id));
+diesel::joinable!(inventory_transactions -> product_variants (variant_id));
+diesel::joinable!(inventory_transactions -> users (user_id));
 diesel::joinable!(needs_list_lines -> needs_lists (needs_list_id));
 diesel::joinable!(needs_list_lines -> product_variants (variant_id));
 diesel::joinable!(needs_lists -> hubs (hub_id));
@@ -395,6 +434,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     hubs,
     intake_lines,
     intakes,
+    inventory_items,
+    inventory_transactions,
     needs_list_lines,
     needs_lists,
     nfc_stations,

@@ -22,6 +22,13 @@ pub struct Target {
 #[derive(Debug)]
 pub enum Refusal {
     Rejected(String),
+    /// The record the operation names does not exist (the API answers 404).
+    NotFound(String),
+    /// The operation clashes with the record's state: a serial already taken, a transition not
+    /// allowed from the current status (the API answers 409).
+    Clash(String),
+    /// Role or scope does not allow it (the API answers 403).
+    Forbidden(String),
     /// A concurrent edit touched the same fields: goes to the review queue.
     Conflict { reason: String, server_state: Value },
     /// Not the operation's fault: the transaction fails and the client may retry.

@@ -10,3 +10,4 @@ pub mod forms;
 pub mod api;
 pub mod devices;
 pub mod review;
+pub mod rest;

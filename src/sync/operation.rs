@@ -70,6 +70,12 @@ pub struct OpResult {
     /// Per-field problems of a payload that did not validate (nothing was stored).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub errors: Vec<FieldError>,
+    /// For a rejection: "not_found" or "clash" when that is why (the REST API maps them to 404 and 409).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub code: Option<String>,
+    /// What an applied operation produced (the created or changed record).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub record: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +93,6 @@ impl FieldError {
 impl OpResult {
     pub fn invalid(op_id: Uuid, errors: Vec<FieldError>) -> Self {
         let reason = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-        OpResult { op_id, status: OpStatus::Rejected, server_id: None, reason: Some(reason), server_state: None, errors }
+        OpResult { op_id, status: OpStatus::Rejected, server_id: None, reason: Some(reason), server_state: None, errors, code: None, record: None }
     }
 }

@@ -43,7 +43,7 @@ pub async fn submit(state: &AppState, actor: Arc<Principal>, op: Operation) -> R
                 return Ok(duplicate(conn, &actor, &op)?);
             };
             let outcome = match allowed {
-                Err(reason) => Err(Refusal::Rejected(reason)),
+                Err(reason) => Err(Refusal::Forbidden(reason)),
                 Ok(()) if op.offline && !kind.finalisable_offline() => {
                     return Ok(record(conn, &actor, &op, &target, row_id, &role_at_capture, Outcome::PendingReview)?);
                 }
@@ -51,7 +51,10 @@ pub async fn submit(state: &AppState, actor: Arc<Principal>, op: Operation) -> R
             };
             let outcome = match outcome {
                 Ok(applied) => Outcome::Applied(applied),
-                Err(Refusal::Rejected(reason)) => Outcome::Rejected(reason),
+                Err(Refusal::Rejected(reason)) => Outcome::Rejected(reason, None),
+                Err(Refusal::NotFound(reason)) => Outcome::Rejected(reason, Some("not_found")),
+                Err(Refusal::Clash(reason)) => Outcome::Rejected(reason, Some("clash")),
+                Err(Refusal::Forbidden(reason)) => Outcome::Rejected(reason, Some("forbidden")),
                 Err(Refusal::Conflict { reason, server_state }) => Outcome::Conflict(reason, server_state),
                 Err(Refusal::Database(e)) => return Err(AppError::from(e)),
             };
@@ -150,7 +153,10 @@ fn duplicate(conn: &mut PgConnection, actor: &Principal, op: &Operation) -> Quer
         Some(r) => format!("already received: {status} ({r})"),
         None => format!("already received: {status}"),
     };
-    Ok(OpResult { op_id: op.op_id, status: OpStatus::Duplicate, server_id, reason: Some(original), server_state, errors: vec![] })
+    // The record an applied operation produced, as it was then.
+    let record = (status == "applied").then(|| server_state.clone()).flatten();
+    let server_state = (status == "conflict").then_some(server_state).flatten();
+    Ok(OpResult { op_id: op.op_id, status: OpStatus::Duplicate, server_id, reason: Some(original), server_state, errors: vec![], code: None, record })
 }
 
 /// Step 4–5: conflict checks and domain writes, in a savepoint so a refusal leaves nothing.
@@ -161,20 +167,26 @@ fn apply(conn: &mut PgConnection, kind: &dyn Kind, actor: &Principal, op: &Opera
 
 enum Outcome {
     Applied(Applied),
-    Rejected(String),
+    Rejected(String, Option<&'static str>),
     Conflict(String, serde_json::Value),
     PendingReview,
 }
 
 /// Step 6: the operation row's final state, exactly one audit row, and the outbox event.
 fn record(conn: &mut PgConnection, actor: &Principal, op: &Operation, target: &Target, row_id: Uuid, role_at_capture: &str, outcome: Outcome) -> Result<OpResult, AppError> {
+    let mut code = None;
     let (status, reason, server_state, applied) = match outcome {
         Outcome::Applied(a) => (OpStatus::Applied, None, None, Some(a)),
-        Outcome::Rejected(r) => (OpStatus::Rejected, Some(r), None, None),
+        Outcome::Rejected(r, c) => {
+            code = c.map(str::to_string);
+            (OpStatus::Rejected, Some(r), None, None)
+        }
         Outcome::Conflict(r, s) => (OpStatus::Conflict, Some(r), Some(s), None),
         Outcome::PendingReview => (OpStatus::PendingReview, Some("awaiting online confirmation by a manager".to_string()), None, None),
     };
     let server_id = applied.as_ref().and_then(|a| a.server_id.clone());
+    // An applied operation keeps the record it produced, so a duplicate answers with it.
+    let server_state = server_state.or_else(|| applied.as_ref().and_then(|a| a.after.clone()));
     diesel::update(operations::table.find(row_id))
         .set((
             operations::status.eq(status.as_str()),
@@ -211,5 +223,7 @@ fn record(conn: &mut PgConnection, actor: &Principal, op: &Operation, target: &T
     for (topic, payload) in events {
         diesel::insert_into(outbox::table).values((outbox::topic.eq(topic), outbox::payload.eq(payload))).execute(conn)?;
     }
-    Ok(OpResult { op_id: op.op_id, status, server_id, reason, server_state, errors: vec![] })
+    let record = applied.as_ref().and_then(|a| a.after.clone());
+    let server_state = if status == OpStatus::Conflict { server_state } else { None };
+    Ok(OpResult { op_id: op.op_id, status, server_id, reason, server_state, errors: vec![], code, record })
 }

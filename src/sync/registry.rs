@@ -1,7 +1,9 @@
 //! Every kind of operation the server accepts, by name.
 
 use super::kind::Kind;
+use crate::catalog::kinds as catalog;
 use crate::inventory::{distribution, intake, needs, transfer};
+use crate::warehouse::kinds as warehouse;
 
 static KINDS: &[&dyn Kind] = &[
     &intake::CreateIntake,
@@ -16,6 +18,16 @@ static KINDS: &[&dyn Kind] = &[
     &transfer::ApproveTransfer,
     &transfer::DispatchTransfer,
     &transfer::ReceiveTransfer,
+    &catalog::CreateFamily,
+    &catalog::CreateIdentity,
+    &catalog::CreateVariant,
+    &catalog::UpdateVariant,
+    &warehouse::Receive,
+    &warehouse::Move,
+    &warehouse::Update,
+    &warehouse::RESERVE,
+    &warehouse::SELL,
+    &warehouse::DELETE,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {

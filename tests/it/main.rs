@@ -14,4 +14,5 @@ mod hub_pages;
 mod migrations;
 mod offline;
 mod pipeline;
+mod warehouse_api;
 mod web_shell;

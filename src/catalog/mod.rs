@@ -1,0 +1,120 @@
+//! The catalog in three layers (USAV design): product families → identities (immutable, with a
+//! database-derived UPIS-H) → variants (sellable SKUs with a price and a Zoho sync status).
+
+pub mod api;
+pub mod kinds;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::schema::{product_families, product_identities, product_variants};
+
+pub const COLOR_CODES: [&str; 10] = ["BK", "WH", "WY", "GY", "SL", "RD", "BL", "GN", "BR", "NA"];
+pub const CONDITION_CODES: [&str; 4] = ["N", "R", "U", "D"];
+
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = product_families)]
+pub struct Family {
+    pub product_id: i32,
+    pub base_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = product_identities)]
+pub struct Identity {
+    pub id: i64,
+    pub product_id: i32,
+    #[serde(rename = "type")]
+    #[diesel(column_name = type_)]
+    pub kind: String,
+    pub lci: i32,
+    pub physical_class: String,
+    pub generated_upis_h: String,
+    pub hex_signature: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = product_variants)]
+pub struct VariantRow {
+    pub id: i64,
+    pub identity_id: i64,
+    pub color_code: String,
+    pub condition_code: String,
+    pub full_sku: String,
+    pub description: String,
+    pub listing_price_cents: i64,
+    pub active: bool,
+    pub zoho_sync_status: String,
+    pub zoho_item_id: Option<String>,
+    pub zoho_last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A variant as the API shows it (prices in currency units, as the USAV payloads do).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Variant {
+    pub id: i64,
+    pub identity_id: i64,
+    pub color_code: String,
+    pub condition_code: String,
+    pub full_sku: String,
+    pub description: String,
+    pub listing_price: f64,
+    pub active: bool,
+    pub zoho_sync_status: String,
+    pub zoho_item_id: Option<String>,
+    pub zoho_last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<VariantRow> for Variant {
+    fn from(v: VariantRow) -> Self {
+        Variant {
+            id: v.id,
+            identity_id: v.identity_id,
+            color_code: v.color_code,
+            condition_code: v.condition_code,
+            full_sku: v.full_sku,
+            description: v.description,
+            listing_price: cents_to_units(v.listing_price_cents),
+            active: v.active,
+            zoho_sync_status: v.zoho_sync_status,
+            zoho_item_id: v.zoho_item_id,
+            zoho_last_error: v.zoho_last_error,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+pub fn cents_to_units(cents: i64) -> f64 {
+    cents as f64 / 100.0
+}
+
+/// A money amount from JSON (150.00) in cents; `None` for negative, absurd or non-finite input.
+pub fn units_to_cents(units: f64) -> Option<i64> {
+    (units.is_finite() && (0.0..=1_000_000_000.0).contains(&units)).then(|| (units * 100.0).round() as i64)
+}
+
+pub fn variant_by_sku(conn: &mut PgConnection, sku: &str) -> QueryResult<Option<VariantRow>> {
+    product_variants::table.filter(product_variants::full_sku.eq(sku.trim().to_uppercase())).select(VariantRow::as_select()).first(conn).optional()
+}
+
+pub fn identity_by_upis(conn: &mut PgConnection, upis: &str) -> QueryResult<Option<Identity>> {
+    product_identities::table.filter(product_identities::generated_upis_h.eq(upis.trim().to_uppercase())).select(Identity::as_select()).first(conn).optional()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn money_converts_both_ways_and_refuses_nonsense() {
+        assert_eq!(super::units_to_cents(150.0), Some(15_000));
+        assert_eq!(super::units_to_cents(45.005), Some(4_501));
+        assert_eq!(super::units_to_cents(-1.0), None);
+        assert_eq!(super::units_to_cents(f64::NAN), None);
+        assert_eq!(super::cents_to_units(15_000), 150.0);
+    }
+}

@@ -1,0 +1,112 @@
+//! The OpenAPI 3 document of the JSON API, generated from the handlers' annotations, and a
+//! browsable page of it rendered on the server (works offline, no third-party assets).
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::error::AppError;
+use crate::web::layout::{render, Layout};
+use crate::web::page::Page;
+
+/// An RFC 9457 problem document, as every error of the API is answered.
+#[derive(Serialize, ToSchema)]
+pub struct Problem {
+    #[schema(example = "about:blank")]
+    pub r#type: String,
+    #[schema(example = "Not found")]
+    pub title: String,
+    #[schema(example = 404)]
+    pub status: u16,
+    pub detail: String,
+    pub instance: Option<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Outpost API", version = "1", description = "Catalog and serialized warehouse inventory (the USAV API). Authenticate with a bearer token from POST /api/v1/token (OAuth 2.0 password grant). Writes accept an Idempotency-Key header (a UUID): a repeat returns the first result."),
+    paths(
+        crate::catalog::api::create_family,
+        crate::catalog::api::create_identity,
+        crate::catalog::api::get_identity,
+        crate::catalog::api::create_variant,
+        crate::catalog::api::get_variant,
+        crate::catalog::api::patch_variant,
+        crate::warehouse::api::receive,
+        crate::warehouse::api::move_item,
+        crate::warehouse::api::list,
+        crate::warehouse::api::get_item,
+        crate::warehouse::api::by_serial,
+        crate::warehouse::api::audit,
+        crate::warehouse::api::transactions,
+        crate::warehouse::api::patch_item,
+        crate::warehouse::api::delete_item,
+        crate::warehouse::api::reserve,
+        crate::warehouse::api::sell,
+        crate::warehouse::api::summary,
+        crate::warehouse::api::total_value,
+    ),
+    components(schemas(Problem)),
+    modifiers(&Security),
+    tags((name = "catalog", description = "Families, identities (UPIS-H) and variants (SKUs)"), (name = "inventory", description = "Serialized items, moves and the transaction log"))
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("Access token from POST /api/v1/token")).build()));
+        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("outpost_session"))));
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/openapi.json").get(spec)).service(web::resource("/api/docs").get(docs));
+}
+
+async fn spec() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(document().to_pretty_json().unwrap_or_default())
+}
+
+pub struct Endpoint {
+    pub method: String,
+    pub path: String,
+    pub summary: String,
+    pub statuses: String,
+}
+
+#[derive(Template)]
+#[template(path = "api_docs.html")]
+struct DocsPage {
+    layout: Layout,
+    endpoints: Vec<Endpoint>,
+}
+
+/// The API at a glance for people; the full schemas are in /api/openapi.json.
+async fn docs(page: Page) -> Result<HttpResponse, AppError> {
+    let doc = serde_json::to_value(document()).map_err(AppError::internal)?;
+    let mut endpoints = Vec::new();
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, item) in paths {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let mut statuses: Vec<&String> = op["responses"].as_object().map(|r| r.keys().collect()).unwrap_or_default();
+                statuses.sort();
+                endpoints.push(Endpoint {
+                    method: method.to_uppercase(),
+                    path: path.clone(),
+                    summary: op["summary"].as_str().or(op["description"].as_str()).unwrap_or_default().to_string(),
+                    statuses: statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+    }
+    render(&DocsPage { layout: page.layout("API"), endpoints })
+}

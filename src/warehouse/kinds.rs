@@ -1,0 +1,290 @@
+//! Warehouse actions as operations, each writing an INVENTORY_TRANSACTION row with the user.
+//! Status moves only AVAILABLE → RESERVED → SOLD (or AVAILABLE → SOLD); anything else is a
+//! clash (409). Serial numbers are unique in the database, so two concurrent receives of one
+//! serial cannot both succeed.
+
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+
+use super::{Item, ItemRow};
+use crate::auth::permissions::Permission;
+use crate::catalog::units_to_cents;
+use crate::schema::{inventory_items, inventory_transactions, product_variants};
+use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Target};
+use crate::sync::operation::FieldError;
+
+fn payload<T: for<'de> Deserialize<'de>>(ctx: &ApplyCtx<'_>) -> Result<T, Refusal> {
+    serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))
+}
+
+fn valid_serial(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
+}
+
+fn valid_location(s: &str) -> bool {
+    (1..=32).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// The item, locked, if it is at one of the actor's hubs; otherwise "not found" (no leak).
+fn load_item(conn: &mut PgConnection, ctx: &ApplyCtx<'_>, by: ItemRef<'_>) -> Result<(ItemRow, String), Refusal> {
+    let mut q = inventory_items::table.filter(inventory_items::hub_id.eq_any(ctx.actor.scope.hub_ids())).select(inventory_items::id).into_boxed();
+    q = match by {
+        ItemRef::Id(id) => q.filter(inventory_items::id.eq(id)),
+        ItemRef::Serial(s) => q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("upper(inventory_items.serial_number) = upper(").bind::<diesel::sql_types::Text, _>(s.to_string()).sql(")")),
+    };
+    let not_found = || {
+        Refusal::NotFound(match by {
+            ItemRef::Id(id) => format!("there is no inventory item {id}"),
+            ItemRef::Serial(s) => format!("there is no item with serial number {s}"),
+        })
+    };
+    let id: i64 = q.first(conn).optional()?.ok_or_else(not_found)?;
+    // Locked by id: concurrent actions on one item take turns.
+    let row: ItemRow = inventory_items::table.find(id).for_update().select(ItemRow::as_select()).first(conn).optional()?.ok_or_else(not_found)?;
+    let sku: String = product_variants::table.find(row.variant_id).select(product_variants::full_sku).first(conn)?;
+    Ok((row, sku))
+}
+
+enum ItemRef<'a> {
+    Id(i64),
+    Serial(&'a str),
+}
+
+fn log(conn: &mut PgConnection, ctx: &ApplyCtx<'_>, item: &ItemRow, action: &str, from: Option<&str>, to: Option<&str>, details: Value) -> QueryResult<()> {
+    diesel::insert_into(inventory_transactions::table)
+        .values((
+            inventory_transactions::item_id.eq(item.id),
+            inventory_transactions::serial_number.eq(&item.serial_number),
+            inventory_transactions::variant_id.eq(item.variant_id),
+            inventory_transactions::hub_id.eq(item.hub_id),
+            inventory_transactions::action.eq(action),
+            inventory_transactions::from_location.eq(from),
+            inventory_transactions::to_location.eq(to),
+            inventory_transactions::details.eq(details),
+            inventory_transactions::user_id.eq(ctx.actor.user_id),
+            inventory_transactions::operation_id.eq(ctx.operation_row),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+fn applied(item: &Item, before: Option<Value>, record: Value, changed: &[&str]) -> Applied {
+    Applied { server_id: Some(item.id.to_string()), object_type: "inventory_item", before, after: Some(record), changed_fields: changed.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveIn {
+    pub serial_number: String,
+    pub variant_sku: String,
+    pub location_code: String,
+    #[serde(default)]
+    pub cost_basis: Option<f64>,
+    /// Filled in by the endpoint when the caller works at a single hub.
+    pub hub_id: i64,
+}
+
+pub struct Receive;
+
+impl Kind for Receive {
+    fn name(&self) -> &'static str {
+        "warehouse.receive"
+    }
+    fn permission(&self) -> Permission {
+        Permission::WarehouseReceive
+    }
+    fn finalisable_offline(&self) -> bool {
+        true
+    }
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
+        let p: ReceiveIn = parse(payload)?;
+        let mut errors = Vec::new();
+        if !valid_serial(p.serial_number.trim()) {
+            errors.push(FieldError::new("serial_number", "1–64 letters, digits or . _ / -"));
+        }
+        if !valid_location(p.location_code.trim()) {
+            errors.push(FieldError::new("location_code", "1–32 letters, digits or . _ -, e.g. A1-S2"));
+        }
+        if p.cost_basis.is_some_and(|c| units_to_cents(c).is_none()) {
+            errors.push(FieldError::new("cost_basis", "must be an amount from 0 to 1,000,000,000"));
+        }
+        if errors.is_empty() { Ok(Target { hub_id: Some(p.hub_id), record_id: None }) } else { Err(errors) }
+    }
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
+        let p: ReceiveIn = payload(ctx)?;
+        let variant = crate::catalog::variant_by_sku(conn, &p.variant_sku)?.ok_or_else(|| Refusal::NotFound(format!("there is no variant with SKU {}", p.variant_sku)))?;
+        let row: Option<ItemRow> = diesel::insert_into(inventory_items::table)
+            .values((
+                inventory_items::serial_number.eq(p.serial_number.trim()),
+                inventory_items::variant_id.eq(variant.id),
+                inventory_items::hub_id.eq(p.hub_id),
+                inventory_items::location_code.eq(p.location_code.trim()),
+                inventory_items::cost_basis_cents.eq(p.cost_basis.and_then(units_to_cents)),
+            ))
+            .on_conflict_do_nothing()
+            .returning(ItemRow::as_returning())
+            .get_result(conn)
+            .optional()?;
+        let row = row.ok_or_else(|| Refusal::Clash(format!("serial number {} already exists", p.serial_number.trim())))?;
+        log(conn, ctx, &row, "RECEIVE", None, Some(&row.location_code), json!({ "cost_basis": p.cost_basis }))?;
+        let item = Item::new(row, variant.full_sku);
+        let record = json!({ "id": item.id, "serial_number": item.serial_number, "sku": item.sku, "location_code": item.location_code, "status": item.status, "received_at": item.received_at, "hub_id": item.hub_id });
+        Ok(applied(&item, None, record, &[]))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveIn {
+    pub serial_number: String,
+    pub new_location: String,
+}
+
+pub struct Move;
+
+impl Kind for Move {
+    fn name(&self) -> &'static str {
+        "warehouse.move"
+    }
+    fn permission(&self) -> Permission {
+        Permission::WarehouseReceive
+    }
+    fn finalisable_offline(&self) -> bool {
+        true
+    }
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
+        let p: MoveIn = parse(payload)?;
+        if !valid_location(p.new_location.trim()) {
+            return Err(vec![FieldError::new("new_location", "1–32 letters, digits or . _ -, e.g. B2-S1")]);
+        }
+        Ok(Target::default())
+    }
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
+        let p: MoveIn = payload(ctx)?;
+        let (row, sku) = load_item(conn, ctx, ItemRef::Serial(p.serial_number.trim()))?;
+        let to = p.new_location.trim();
+        diesel::update(inventory_items::table.find(row.id)).set((inventory_items::location_code.eq(to), inventory_items::updated_at.eq(diesel::dsl::now))).execute(conn)?;
+        log(conn, ctx, &row, "MOVE", Some(&row.location_code), Some(to), json!({}))?;
+        let moved_at = chrono::Utc::now();
+        let item = Item::new(row.clone(), sku);
+        let record = json!({ "serial_number": row.serial_number, "previous_location": row.location_code, "new_location": to, "moved_at": moved_at });
+        Ok(applied(&item, Some(json!({ "location_code": row.location_code })), record, &["location_code"]))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIn {
+    pub item_id: i64,
+    #[serde(default)]
+    pub location_code: Option<String>,
+    #[serde(default)]
+    pub cost_basis: Option<f64>,
+}
+
+pub struct Update;
+
+impl Kind for Update {
+    fn name(&self) -> &'static str {
+        "warehouse.update"
+    }
+    fn permission(&self) -> Permission {
+        Permission::WarehouseItemEdit
+    }
+    fn finalisable_offline(&self) -> bool {
+        true
+    }
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
+        let p: UpdateIn = parse(payload)?;
+        let mut errors = Vec::new();
+        if p.location_code.as_deref().is_some_and(|l| !valid_location(l.trim())) {
+            errors.push(FieldError::new("location_code", "1–32 letters, digits or . _ -"));
+        }
+        if p.cost_basis.is_some_and(|c| units_to_cents(c).is_none()) {
+            errors.push(FieldError::new("cost_basis", "must be an amount from 0 to 1,000,000,000"));
+        }
+        if p.location_code.is_none() && p.cost_basis.is_none() {
+            errors.push(FieldError::new("payload", "give location_code or cost_basis"));
+        }
+        if errors.is_empty() { Ok(Target::default()) } else { Err(errors) }
+    }
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
+        let p: UpdateIn = payload(ctx)?;
+        let (row, sku) = load_item(conn, ctx, ItemRef::Id(p.item_id))?;
+        let location = p.location_code.as_deref().map(str::trim).unwrap_or(&row.location_code).to_string();
+        let cost = p.cost_basis.and_then(units_to_cents).or(row.cost_basis_cents);
+        let updated: ItemRow = diesel::update(inventory_items::table.find(row.id))
+            .set((inventory_items::location_code.eq(&location), inventory_items::cost_basis_cents.eq(cost), inventory_items::updated_at.eq(diesel::dsl::now)))
+            .returning(ItemRow::as_returning())
+            .get_result(conn)?;
+        log(conn, ctx, &row, "UPDATE", Some(&row.location_code), Some(&location), json!({ "cost_basis": p.cost_basis }))?;
+        let before = serde_json::to_value(Item::new(row, sku.clone())).ok();
+        let item = Item::new(updated, sku);
+        let record = serde_json::to_value(&item).unwrap_or_default();
+        Ok(applied(&item, before, record, &["location_code", "cost_basis"]))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemIn {
+    pub item_id: i64,
+    #[serde(default)]
+    pub sale_price: Option<f64>,
+}
+
+/// Reserve, sell and delete: one item, one guarded step.
+pub struct Step {
+    pub name: &'static str,
+    pub permission: Permission,
+}
+
+pub const RESERVE: Step = Step { name: "warehouse.reserve", permission: Permission::WarehouseSell };
+pub const SELL: Step = Step { name: "warehouse.sell", permission: Permission::WarehouseSell };
+pub const DELETE: Step = Step { name: "warehouse.delete", permission: Permission::WarehouseItemDelete };
+
+impl Kind for Step {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn permission(&self) -> Permission {
+        self.permission
+    }
+    fn finalisable_offline(&self) -> bool {
+        false
+    }
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
+        let p: ItemIn = parse(payload)?;
+        if self.name == "warehouse.sell" && !p.sale_price.is_some_and(|s| units_to_cents(s).is_some()) {
+            return Err(vec![FieldError::new("sale_price", "a sale needs a price from 0 to 1,000,000,000")]);
+        }
+        Ok(Target::default())
+    }
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
+        let p: ItemIn = payload(ctx)?;
+        let (row, sku) = load_item(conn, ctx, ItemRef::Id(p.item_id))?;
+        let before = serde_json::to_value(Item::new(row.clone(), sku.clone())).ok();
+        let (action, next) = match (self.name, row.status.as_str()) {
+            ("warehouse.reserve", "AVAILABLE") => ("RESERVE", "RESERVED"),
+            ("warehouse.sell", "AVAILABLE" | "RESERVED") => ("SELL", "SOLD"),
+            ("warehouse.delete", _) => ("DELETE", ""),
+            (_, status) => return Err(Refusal::Clash(format!("the item is {status}; {} is not allowed from there", self.name.trim_start_matches("warehouse.")))),
+        };
+        log(conn, ctx, &row, action, Some(&row.location_code), None, json!({ "sale_price": p.sale_price, "from_status": row.status }))?;
+        if action == "DELETE" {
+            diesel::delete(inventory_items::table.find(row.id)).execute(conn)?;
+            let item = Item::new(row.clone(), sku);
+            return Ok(applied(&item, before, json!({ "id": row.id, "deleted": true }), &["deleted"]));
+        }
+        let updated: ItemRow = diesel::update(inventory_items::table.find(row.id))
+            .set((inventory_items::status.eq(next), inventory_items::sale_price_cents.eq(p.sale_price.and_then(units_to_cents).or(row.sale_price_cents)), inventory_items::updated_at.eq(diesel::dsl::now)))
+            .returning(ItemRow::as_returning())
+            .get_result(conn)?;
+        let item = Item::new(updated, sku);
+        let record = serde_json::to_value(&item).unwrap_or_default();
+        Ok(applied(&item, before, record, &["status"]))
+    }
+}
+
