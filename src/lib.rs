@@ -38,5 +38,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     catalog::api::configure(cfg);
     warehouse::api::configure(cfg);
     openapi::configure(cfg);
+    catalog::pages::configure(cfg);
+    warehouse::pages::configure(cfg);
     sync::review::configure(cfg);
 }

@@ -31,7 +31,7 @@ pub struct FamilyBody {
 /// Create a product family namespace (ADMIN only).
 #[utoipa::path(post, path = "/api/v1/families", tag = "catalog", request_body = FamilyBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID; a repeat returns the first result")),
-    responses((status = 201, body = Family), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = Family), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_family(req: HttpRequest, user: CurrentUser, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     rest::run(&req, &state, &user, "catalog.family_create", body.into_inner(), true).await
@@ -51,7 +51,7 @@ pub struct IdentityBody {
 /// Create a Layer 1 identity (ADMIN only); the database derives UPIS-H and the hex signature.
 #[utoipa::path(post, path = "/api/v1/identities", tag = "catalog", request_body = IdentityBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
-    responses((status = 201, body = Identity), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem, description = "no such family"), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = Identity), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json", description = "no such family"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_identity(req: HttpRequest, user: CurrentUser, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     rest::run(&req, &state, &user, "catalog.identity_create", body.into_inner(), true).await
@@ -59,7 +59,7 @@ pub async fn create_identity(req: HttpRequest, user: CurrentUser, body: web::Jso
 
 /// Look up what an item is by its UPIS-H (e.g. 00845-P-1).
 #[utoipa::path(get, path = "/api/v1/identities/{upis_h}", tag = "catalog", params(("upis_h" = String, Path)),
-    responses((status = 200, body = Identity), (status = 401, body = Problem), (status = 404, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, body = Identity), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn get_identity(_user: Authorized<perm::CatalogRead>, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let upis = path.into_inner();
     let found = crate::db::run(&state.db, move |conn| Ok(identity_by_upis(conn, &upis)?)).await?;
@@ -81,7 +81,7 @@ pub struct VariantBody {
 /// Create a sellable variant (ADMIN or SALES_REP); it starts PENDING for the Zoho sync.
 #[utoipa::path(post, path = "/api/v1/variants", tag = "catalog", request_body = VariantBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
-    responses((status = 201, body = Variant), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = Variant), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_variant(req: HttpRequest, user: CurrentUser, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     rest::run(&req, &state, &user, "catalog.variant_create", body.into_inner(), true).await
@@ -89,7 +89,7 @@ pub async fn create_variant(req: HttpRequest, user: CurrentUser, body: web::Json
 
 /// A variant by its full SKU.
 #[utoipa::path(get, path = "/api/v1/variants/{sku}", tag = "catalog", params(("sku" = String, Path)),
-    responses((status = 200, body = Variant), (status = 401, body = Problem), (status = 404, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, body = Variant), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn get_variant(_user: Authorized<perm::CatalogRead>, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let sku = path.into_inner();
     let found = crate::db::run(&state.db, move |conn| Ok(super::variant_by_sku(conn, &sku)?)).await?;
@@ -107,7 +107,7 @@ pub struct VariantPatchBody {
 /// Update price, description or active status (ADMIN or SALES_REP). A price or description
 /// change marks the variant DIRTY for the Zoho sync worker.
 #[utoipa::path(patch, path = "/api/v1/variants/{sku}", tag = "catalog", params(("sku" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = VariantPatchBody,
-    responses((status = 200, body = Variant), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = Variant), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn patch_variant(req: HttpRequest, user: CurrentUser, path: web::Path<String>, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let mut payload = body.into_inner();

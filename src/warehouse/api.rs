@@ -58,7 +58,7 @@ pub struct ReceiveResponse {
 /// Intake a new physical item (ADMIN or WAREHOUSE_OP). 409 on a duplicate serial, 404 on an unknown SKU.
 #[utoipa::path(post, path = "/api/v1/inventory/receive", tag = "inventory", request_body = ReceiveBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
-    responses((status = 201, body = ReceiveResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = ReceiveResponse), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn receive(req: HttpRequest, user: CurrentUser, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let mut payload = body.into_inner();
@@ -92,7 +92,7 @@ pub struct MoveResponse {
 /// Move an item to another location (ADMIN or WAREHOUSE_OP). 404 if the serial is unknown.
 #[utoipa::path(post, path = "/api/v1/inventory/move", tag = "inventory", request_body = MoveBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
-    responses((status = 200, body = MoveResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses((status = 200, body = MoveResponse), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn move_item(req: HttpRequest, user: CurrentUser, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     rest::run(&req, &state, &user, "warehouse.move", body.into_inner(), false).await
@@ -118,7 +118,7 @@ pub struct ItemPage {
 
 /// Inventory items at the caller's hubs, paged with skip/limit.
 #[utoipa::path(get, path = "/api/v1/inventory", tag = "inventory", params(Paging),
-    responses((status = 200, body = ItemPage), (status = 400, body = Problem), (status = 401, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, body = ItemPage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn list(user: Reader, paging: web::Query<Paging>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let skip = paging.skip.unwrap_or(0);
     let limit = paging.limit.unwrap_or(100);
@@ -155,14 +155,14 @@ enum Filter {
 
 /// One inventory item by id.
 #[utoipa::path(get, path = "/api/v1/inventory/{item_id}", tag = "inventory", params(("item_id" = i64, Path)),
-    responses((status = 200, body = Item), (status = 401, body = Problem), (status = 404, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn get_item(user: Reader, path: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(one(&state, user.scope.hub_ids(), Filter::Id(path.into_inner())).await?))
 }
 
 /// One inventory item by serial number.
 #[utoipa::path(get, path = "/api/v1/inventory/serial/{serial}", tag = "inventory", params(("serial" = String, Path)),
-    responses((status = 200, body = Item), (status = 401, body = Problem), (status = 404, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn by_serial(user: Reader, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(one(&state, user.scope.hub_ids(), Filter::Serial(path.into_inner())).await?))
 }
@@ -175,7 +175,7 @@ pub struct AuditItems {
 
 /// Look up by exact serial number, else every item of a variant SKU.
 #[utoipa::path(get, path = "/api/v1/inventory/audit/{sku_or_serial}", tag = "inventory", params(("sku_or_serial" = String, Path)),
-    responses((status = 200, body = AuditItems), (status = 401, body = Problem), (status = 404, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, body = AuditItems), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn audit(user: Reader, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let key = path.into_inner();
     let hubs = user.scope.hub_ids();
@@ -197,7 +197,7 @@ pub async fn audit(user: Reader, path: web::Path<String>, state: web::Data<AppSt
 
 /// The transaction log of an item: every action, with the user who made it.
 #[utoipa::path(get, path = "/api/v1/inventory/{item_id}/transactions", tag = "inventory", params(("item_id" = i64, Path)),
-    responses((status = 200, body = Vec<Transaction>), (status = 401, body = Problem), (status = 404, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, body = Vec<Transaction>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn transactions(user: Reader, path: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let hubs = user.scope.hub_ids();
     let item = one(&state, hubs.clone(), Filter::Id(path.into_inner())).await?;
@@ -214,7 +214,7 @@ pub struct ItemPatch {
 
 /// Change an item's location or cost basis (ADMIN or WAREHOUSE_OP).
 #[utoipa::path(patch, path = "/api/v1/inventory/{item_id}", tag = "inventory", params(("item_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = ItemPatch,
-    responses((status = 200, body = Item), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn patch_item(req: HttpRequest, user: CurrentUser, path: web::Path<i64>, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let mut payload = body.into_inner();
     let Some(object) = payload.as_object_mut() else { return Err(AppError::Unprocessable("The body must be a JSON object.".into())) };
@@ -224,14 +224,14 @@ pub async fn patch_item(req: HttpRequest, user: CurrentUser, path: web::Path<i64
 
 /// Delete an item (ADMIN only). Its transaction log stays.
 #[utoipa::path(delete, path = "/api/v1/inventory/{item_id}", tag = "inventory", params(("item_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")),
-    responses((status = 200, description = "deleted"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, description = "deleted"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn delete_item(req: HttpRequest, user: CurrentUser, path: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     rest::run(&req, &state, &user, "warehouse.delete", json!({ "item_id": path.into_inner() }), false).await
 }
 
 /// Reserve an item (ADMIN or SALES_REP): AVAILABLE → RESERVED, else 409.
 #[utoipa::path(post, path = "/api/v1/inventory/{item_id}/reserve", tag = "inventory", params(("item_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")),
-    responses((status = 200, body = Item), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn reserve(req: HttpRequest, user: CurrentUser, path: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     rest::run(&req, &state, &user, "warehouse.reserve", json!({ "item_id": path.into_inner() }), false).await
 }
@@ -244,7 +244,7 @@ pub struct SellBody {
 
 /// Sell an item (ADMIN or SALES_REP): AVAILABLE or RESERVED → SOLD, else 409.
 #[utoipa::path(post, path = "/api/v1/inventory/{item_id}/sell", tag = "inventory", params(("item_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = SellBody,
-    responses((status = 200, body = Item), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn sell(req: HttpRequest, user: CurrentUser, path: web::Path<i64>, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let sale_price = body.get("sale_price").cloned().unwrap_or(serde_json::Value::Null);
     rest::run(&req, &state, &user, "warehouse.sell", json!({ "item_id": path.into_inner(), "sale_price": sale_price }), false).await
@@ -261,7 +261,7 @@ pub struct Summary {
 
 /// Counts by status of a variant's items at the caller's hubs.
 #[utoipa::path(get, path = "/api/v1/inventory/summary/{variant_id}", tag = "inventory", params(("variant_id" = i64, Path)),
-    responses((status = 200, body = Summary), (status = 401, body = Problem), (status = 404, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, body = Summary), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn summary(user: Reader, path: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let variant_id = path.into_inner();
     let hubs = user.scope.hub_ids();
@@ -293,7 +293,7 @@ pub struct TotalValue {
 
 /// Value of unsold items at the caller's hubs (ADMIN only).
 #[utoipa::path(get, path = "/api/v1/inventory/value/total", tag = "inventory",
-    responses((status = 200, body = TotalValue), (status = 401, body = Problem), (status = 403, body = Problem)), security(("bearer" = []), ("session" = [])))]
+    responses((status = 200, body = TotalValue), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
 pub async fn total_value(user: Authorized<perm::WarehouseValue>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let hubs = user.scope.hub_ids();
     let (count, cost, listing) = crate::db::run(&state.db, move |conn| {

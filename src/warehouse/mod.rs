@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod kinds;
+pub mod pages;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

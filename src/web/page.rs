@@ -17,9 +17,11 @@ use crate::error::AppError;
 use crate::web::layout::{Flash, FlashKind, Layout, NavItem, UserBadge};
 
 /// (path, label, permission needed) of every top-level page, in menu order.
-const NAV: [(&str, &str, Permission); 8] = [
+const NAV: [(&str, &str, Permission); 10] = [
     ("/", "Dashboard", Permission::DashboardView),
     ("/hubs", "Hubs & stock", Permission::InventoryRead),
+    ("/catalog", "Catalog", Permission::CatalogRead),
+    ("/warehouse/lookup", "Warehouse", Permission::CatalogRead),
     ("/review", "Review queue", Permission::ReviewResolve),
     ("/sync-issues", "Sync Issues", Permission::DashboardView),
     ("/audit", "Audit log", Permission::AuditRead),

@@ -1,0 +1,73 @@
+//! The catalog for people: search variants by SKU, name or description.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use super::{Variant, VariantRow};
+use crate::auth::extract::Authorized;
+use crate::auth::permissions::perm;
+use crate::error::AppError;
+use crate::schema::{product_families, product_identities, product_variants};
+use crate::state::AppState;
+use crate::web::layout::{render, Layout};
+use crate::web::page::Page;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/catalog").get(browse));
+}
+
+const PAGE: i64 = 50;
+
+#[derive(Deserialize)]
+pub struct Query {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+pub struct Row {
+    pub name: String,
+    pub v: Variant,
+}
+
+#[derive(Template)]
+#[template(path = "catalog/browse.html")]
+struct BrowsePage {
+    layout: Layout,
+    q: String,
+    rows: Vec<Row>,
+    total: i64,
+    page: i64,
+    pages: i64,
+}
+
+impl BrowsePage {
+    fn link(&self, page: i64) -> String {
+        format!("/catalog?{}", serde_urlencoded::to_string([("q", self.q.clone()), ("page", page.to_string())]).unwrap_or_default())
+    }
+}
+
+async fn browse(_user: Authorized<perm::CatalogRead>, page: Page, query: web::Query<Query>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let q: String = query.q.trim().chars().take(100).collect();
+    let page_no = query.page.unwrap_or(0).max(0);
+    let search = q.clone();
+    let (rows, total) = crate::db::run(&state.db, move |conn| {
+        let base = || {
+            let mut b = product_variants::table.inner_join(product_identities::table.inner_join(product_families::table)).into_boxed();
+            if !search.is_empty() {
+                let p = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+                b = b.filter(product_variants::full_sku.ilike(p.clone()).or(product_families::base_name.ilike(p.clone())).or(product_variants::description.ilike(p)));
+            }
+            b
+        };
+        let total: i64 = base().count().get_result(conn)?;
+        let rows: Vec<(VariantRow, String)> = base().order(product_variants::full_sku).limit(PAGE).offset(page_no * PAGE).select((VariantRow::as_select(), product_families::base_name)).load(conn)?;
+        Ok((rows, total))
+    })
+    .await?;
+    let rows = rows.into_iter().map(|(v, name)| Row { name, v: v.into() }).collect();
+    render(&BrowsePage { layout: page.layout("Catalog"), q, rows, total, page: page_no, pages: (total + PAGE - 1) / PAGE })
+}
