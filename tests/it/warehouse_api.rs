@@ -286,3 +286,46 @@ async fn the_openapi_document_lists_every_route() {
     assert!(page.contains("/api/v1/inventory/receive") && page.contains("openapi.json"));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_receive_page_stays_open_for_the_next_scan_and_lookup_shows_history() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let b = app.signed_in("warehouse").await;
+    let form = b.text("/warehouse/receive").await;
+    assert!(form.contains("id=\"serial_number\"") && form.contains("autofocus"));
+    let kin = app.hub_id("KIN-MAIN").to_string();
+    let post = |serial: &'static str, html: String| {
+        let b = &b;
+        let kin = kin.clone();
+        async move {
+            let fields = [
+                ("csrf_token", crate::common::hidden_in(&html, "csrf_token")),
+                ("op_id", crate::common::hidden_in(&html, "op_id")),
+                ("envelope", crate::common::hidden_in(&html, "envelope")),
+                ("hub_id", kin),
+                ("variant_sku", "00101-P-1-NA-N".to_string()),
+                ("location_code", "A1-S2".to_string()),
+                ("serial_number", serial.to_string()),
+            ];
+            b.client.post(b.url("/warehouse/receive")).form(&fields).send().await.unwrap()
+        }
+    };
+    let res = post("SCAN-0001", form).await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Received SCAN-0001 at A1-S2."));
+    assert!(page.contains("value=\"A1-S2\"") && page.contains("value=\"00101-P-1-NA-N\""), "SKU and location kept for the next scan");
+    assert!(page.contains("id=\"serial_number\" name=\"serial_number\" type=\"text\" required value=\"\""), "serial cleared");
+    let res = post("SCAN-0002", page).await;
+    let page = res.text().await.unwrap();
+    assert!(page.contains("SCAN-0001") && page.contains("SCAN-0002"), "running list of what was received");
+    // A duplicate scan says so and keeps the serial for correction.
+    let res = post("SCAN-0002", page).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("already exists"));
+    let lookup = b.text("/warehouse/lookup?q=SCAN-0001").await;
+    assert!(lookup.contains("RECEIVE") && lookup.contains("warehouse"));
+    let catalog = b.text("/catalog?q=water").await;
+    assert!(catalog.contains("00101-P-1-NA-N"));
+    app.shutdown().await;
+}
