@@ -22,6 +22,14 @@ pub async fn publish_pending(state: &AppState) -> anyhow::Result<usize> {
     let mut conn = state.redis.clone();
     let mut done = Vec::with_capacity(rows.len());
     for (id, topic, payload) in rows {
+        // Jobs go to their queue; everything else is an event for live dashboards.
+        if topic == "job.zoho_sync" {
+            if let Some(variant_id) = payload["variant_id"].as_i64() {
+                crate::jobs::enqueue_zoho(state, variant_id).await?;
+            }
+            done.push(id);
+            continue;
+        }
         let message = serde_json::json!({ "id": id, "topic": topic, "payload": payload }).to_string();
         redis::cmd("PUBLISH").arg(&channel).arg(message).query_async::<i64>(&mut conn).await?;
         done.push(id);

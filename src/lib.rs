@@ -1,5 +1,6 @@
 //! Outpost: an offline-first field-operations server.
 
+pub mod admin_jobs;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod hubs;
 pub mod inventory;
+pub mod jobs;
 pub mod openapi;
 pub mod redis_conn;
 pub mod schema;
@@ -21,6 +23,7 @@ pub mod telemetry;
 pub mod warehouse;
 pub mod web;
 pub mod worker;
+pub mod zoho_sync;
 
 /// Every route of the application. Each domain module mounts its own.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
@@ -40,5 +43,6 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     openapi::configure(cfg);
     catalog::pages::configure(cfg);
     warehouse::pages::configure(cfg);
+    admin_jobs::configure(cfg);
     sync::review::configure(cfg);
 }

@@ -24,6 +24,16 @@ async fn heartbeat(tick: Tick, ctx: Data<HeartbeatCtx>) -> Result<(), BoxDynErro
     Ok(())
 }
 
+/// Enqueues every variant still waiting for Zoho: the safety net under the outbox, so a job lost
+/// with Redis (or never written) is made again.
+async fn zoho_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
+    if state.settings.zoho.is_none() {
+        return Ok(());
+    }
+    crate::zoho_sync::requeue_waiting(&state).await?;
+    Ok(())
+}
+
 /// Publishes outbox rows that were not published right after their commit (Redis was down).
 async fn outbox_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
     let published = crate::events::publish_pending(&state).await?;
@@ -49,7 +59,19 @@ pub async fn run(state: AppState, shutdown: impl std::future::Future<Output = ()
     let sweep_name = process_worker_name("outbox-sweep");
     let sweep_schedule = cron::Schedule::from_str("*/10 * * * * *")?;
     let sweep_state = state.clone();
+    let zoho_name = process_worker_name("zoho-sync");
+    let zoho_sweep_name = process_worker_name("zoho-sweep");
+    let zoho_sweep_schedule = cron::Schedule::from_str("0 * * * * *")?;
+    let zoho_ctx = crate::jobs::ZohoCtx { state: state.clone(), http: outpost_jobs::zoho::ZohoClient::http_client(std::time::Duration::from_secs(30)) };
+    let zoho_sweep_state = state.clone();
+    if state.settings.zoho.is_none() {
+        tracing::info!("Zoho sync is off (OUTPOST_ZOHO_ORGANIZATION_ID is not set)");
+    }
     Monitor::new()
+        .register(move |_restarts| WorkerBuilder::new(zoho_name.clone()).backend(crate::jobs::zoho_queue(&zoho_ctx.state)).data(zoho_ctx.clone()).build(crate::jobs::run_zoho_sync))
+        .register(move |_restarts| {
+            WorkerBuilder::new(zoho_sweep_name.clone()).backend(CronScheduler::new(zoho_sweep_schedule.clone())).data(zoho_sweep_state.clone()).build(zoho_sweep)
+        })
         .register(move |_restarts| {
             WorkerBuilder::new(name.clone()).backend(CronScheduler::new(schedule.clone())).data(ctx.clone()).build(heartbeat)
         })

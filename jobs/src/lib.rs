@@ -2,3 +2,12 @@
 //! The server crate wires these to its service layer; this crate never depends on it.
 
 pub mod queues;
+pub mod zoho;
+
+use serde::{Deserialize, Serialize};
+
+/// Push one catalog variant to Zoho Inventory (create, or update when it is DIRTY).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZohoSync {
+    pub variant_id: i64,
+}

@@ -192,7 +192,9 @@ impl Kind for CreateVariant {
             .optional()?;
         let row = row.ok_or_else(|| Refusal::Clash("this identity already has a variant with that colour and condition".into()))?;
         let v = Variant::from(row);
-        Ok(done("product_variant", v.full_sku.clone(), None, &v, vec![]))
+        let mut applied = done("product_variant", v.full_sku.clone(), None, &v, vec![]);
+        applied.events.push(("job.zoho_sync".into(), serde_json::json!({ "variant_id": v.id })));
+        Ok(applied)
     }
 }
 
@@ -271,6 +273,11 @@ impl Kind for UpdateVariant {
             .returning(VariantRow::as_returning())
             .get_result(conn)?;
         let v = Variant::from(row);
-        Ok(done("product_variant", v.full_sku.clone(), before, &v, changed))
+        let needs_sync = v.zoho_sync_status == "DIRTY";
+        let mut applied = done("product_variant", v.full_sku.clone(), before, &v, changed);
+        if needs_sync {
+            applied.events.push(("job.zoho_sync".into(), serde_json::json!({ "variant_id": v.id })));
+        }
+        Ok(applied)
     }
 }

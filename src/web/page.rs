@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::web::layout::{Flash, FlashKind, Layout, NavItem, UserBadge};
 
 /// (path, label, permission needed) of every top-level page, in menu order.
-const NAV: [(&str, &str, Permission); 10] = [
+const NAV: [(&str, &str, Permission); 11] = [
     ("/", "Dashboard", Permission::DashboardView),
     ("/hubs", "Hubs & stock", Permission::InventoryRead),
     ("/catalog", "Catalog", Permission::CatalogRead),
@@ -28,6 +28,7 @@ const NAV: [(&str, &str, Permission); 10] = [
     ("/admin/users", "Users", Permission::UsersManage),
     ("/admin/organisations", "Organisations & hubs", Permission::HubsManage),
     ("/admin/roles", "Roles", Permission::RolesView),
+    ("/admin/jobs", "Jobs", Permission::JobsManage),
 ];
 
 pub struct Page {

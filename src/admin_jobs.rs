@@ -1,0 +1,144 @@
+//! `/admin/jobs`: the background queues at a glance (pending, running, failed, done), the
+//! variants whose Zoho sync failed with the last error, and retry/discard buttons (audited).
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use diesel::prelude::*;
+use outpost_jobs::queues;
+
+use crate::audit::{self, Entry};
+use crate::auth::extract::Authorized;
+use crate::auth::permissions::perm;
+use crate::error::AppError;
+use crate::schema::product_variants;
+use crate::state::AppState;
+use crate::web::form::FormFields;
+use crate::web::layout::{render, FlashKind, Layout};
+use crate::web::page::{redirect_with_flash, Page};
+
+type JobAdmin = Authorized<perm::JobsManage>;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/admin/jobs").get(overview))
+        .service(web::resource("/admin/jobs/retry").post(retry))
+        .service(web::resource("/admin/jobs/discard").post(discard));
+}
+
+pub struct QueueStats {
+    pub name: String,
+    pub pending: i64,
+    pub running: i64,
+    pub failed: i64,
+    pub done: i64,
+}
+
+pub struct Failed {
+    pub id: i64,
+    pub sku: String,
+    pub error: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/jobs.html")]
+struct JobsPage {
+    layout: Layout,
+    queues: Vec<QueueStats>,
+    sync_counts: Vec<(String, i64)>,
+    failed: Vec<Failed>,
+    zoho_enabled: bool,
+}
+
+/// The size of an apalis key whatever its Redis type (list, set or sorted set).
+async fn size(conn: &mut redis::aio::ConnectionManager, key: &str) -> i64 {
+    let kind: String = redis::cmd("TYPE").arg(key).query_async(conn).await.unwrap_or_default();
+    let cmd = match kind.as_str() {
+        "list" => "LLEN",
+        "set" => "SCARD",
+        "zset" => "ZCARD",
+        _ => return 0,
+    };
+    redis::cmd(cmd).arg(key).query_async(conn).await.unwrap_or(0)
+}
+
+async fn queue_stats(state: &AppState, name: &str) -> QueueStats {
+    let q = state.redis_key(name);
+    let conn = state.redis.clone();
+    let count = |suffixes: &'static [&'static str]| {
+        let q = q.clone();
+        let mut c = conn.clone();
+        async move {
+            let mut total = 0;
+            for s in suffixes {
+                total += size(&mut c, &format!("{q}:{s}")).await;
+            }
+            total
+        }
+    };
+    let pending = count(&["active", "scheduled"]).await;
+    let running = count(&["inflight"]).await;
+    let failed = count(&["dead", "failed"]).await;
+    let done = count(&["done"]).await;
+    QueueStats { name: name.to_string(), pending, running, failed, done }
+}
+
+async fn overview(_admin: JobAdmin, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let queues = vec![queue_stats(&state, queues::ZOHO_SYNC).await];
+    let (sync_counts, failed) = crate::db::run(&state.db, |conn| {
+        let counts: Vec<(String, i64)> = product_variants::table
+            .group_by(product_variants::zoho_sync_status)
+            .select((product_variants::zoho_sync_status, diesel::dsl::count_star()))
+            .order(product_variants::zoho_sync_status)
+            .load(conn)?;
+        let failed: Vec<(i64, String, Option<String>)> = product_variants::table
+            .filter(product_variants::zoho_sync_status.eq("ERROR"))
+            .filter(product_variants::zoho_last_error.is_not_null())
+            .order(product_variants::id)
+            .limit(200)
+            .select((product_variants::id, product_variants::full_sku, product_variants::zoho_last_error))
+            .load(conn)?;
+        Ok((counts, failed.into_iter().map(|(id, sku, error)| Failed { id, sku, error: error.unwrap_or_default() }).collect()))
+    })
+    .await?;
+    render(&JobsPage { layout: page.layout("Background jobs"), queues, sync_counts, failed, zoho_enabled: state.settings.zoho.is_some() })
+}
+
+async fn retry(admin: JobAdmin, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let id: i64 = form.text("variant_id").parse().map_err(|_| AppError::BadRequest("Choose a variant to retry.".into()))?;
+    let principal = admin.user.0.clone();
+    crate::db::run(&state.db, move |conn| {
+        conn.transaction(|conn| {
+            // Back in the queue as new (never reached Zoho) or as changed (Zoho has it).
+            let item: Option<Option<String>> = product_variants::table.find(id).filter(product_variants::zoho_sync_status.eq("ERROR")).select(product_variants::zoho_item_id).first(conn).optional()?;
+            let Some(item) = item else { return Err(AppError::not_found("That variant has no failed sync.")) };
+            let status = if item.is_some() { "DIRTY" } else { "PENDING" };
+            diesel::update(product_variants::table.find(id)).set((product_variants::zoho_sync_status.eq(status), product_variants::zoho_last_error.eq(None::<String>))).execute(conn)?;
+            audit::record(conn, &Entry::by(&principal, "job.retried").object("product_variant", id).change(Some(serde_json::json!({"status": "ERROR"})), Some(serde_json::json!({"status": status}))))?;
+            Ok(())
+        })
+    })
+    .await?;
+    if state.settings.zoho.is_some() {
+        if let Err(e) = crate::jobs::enqueue_zoho(&state, id).await {
+            // The sweep will pick it up from the database.
+            tracing::warn!(error = %e, "retry left to the sweep");
+        }
+    }
+    Ok(redirect_with_flash(&state.settings, "/admin/jobs", FlashKind::Success, "The sync will be tried again."))
+}
+
+async fn discard(admin: JobAdmin, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let id: i64 = form.text("variant_id").parse().map_err(|_| AppError::BadRequest("Choose a variant.".into()))?;
+    let principal = admin.user.0.clone();
+    crate::db::run(&state.db, move |conn| {
+        conn.transaction(|conn| {
+            let n = diesel::update(product_variants::table.find(id).filter(product_variants::zoho_sync_status.eq("ERROR"))).set(product_variants::zoho_last_error.eq(None::<String>)).execute(conn)?;
+            if n == 0 {
+                return Err(AppError::not_found("That variant has no failed sync."));
+            }
+            audit::record(conn, &Entry::by(&principal, "job.discarded").object("product_variant", id))?;
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(redirect_with_flash(&state.settings, "/admin/jobs", FlashKind::Info, "Discarded: the variant stays in ERROR and is not retried until it is edited or retried here."))
+}

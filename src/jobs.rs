@@ -1,0 +1,47 @@
+//! Background jobs on apalis + Redis: the queues, how jobs are enqueued (from the outbox, so
+//! only committed state produces jobs), and their handlers.
+
+use std::time::Duration;
+
+use apalis::prelude::*;
+use apalis_redis::RedisStorage;
+use outpost_jobs::{queues, ZohoSync};
+
+use crate::state::AppState;
+
+pub type ZohoQueue = RedisStorage<ZohoSync>;
+
+/// The Zoho sync queue of this deployment. Workers look for new jobs twice a second (apalis
+/// otherwise waits for its 30 s heartbeat).
+pub fn zoho_queue(state: &AppState) -> apalis::prelude::PollWith<ZohoQueue, apalis::prelude::IntervalStrategy> {
+    zoho_storage(state).poll_with_interval(Duration::from_millis(500))
+}
+
+pub fn zoho_storage(state: &AppState) -> ZohoQueue {
+    let config = apalis_redis::Config::default().queue(state.redis_key(queues::ZOHO_SYNC));
+    RedisStorage::new(state.redis.clone()).with_config(config)
+}
+
+/// Enqueues a Zoho sync of one variant.
+pub async fn enqueue_zoho(state: &AppState, variant_id: i64) -> anyhow::Result<()> {
+    let mut storage = zoho_storage(state);
+    storage.push(ZohoSync { variant_id }).await.map_err(|e| anyhow::anyhow!("cannot enqueue the Zoho sync: {e:?}"))
+}
+
+/// The job handler: syncs the variant as the SYSTEM_BOT user.
+pub async fn run_zoho_sync(job: ZohoSync, ctx: Data<ZohoCtx>) -> Result<(), BoxDynError> {
+    let Some(zoho) = ctx.state.settings.zoho.clone() else { return Ok(()) };
+    // A whole job, retries included, never runs longer than this.
+    let run = crate::zoho_sync::sync_variant(&ctx.state, &zoho, &ctx.http, job.variant_id);
+    match tokio::time::timeout(Duration::from_secs(900), run).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string().into()),
+        Err(_) => Err("the Zoho sync took longer than 15 minutes".into()),
+    }
+}
+
+#[derive(Clone)]
+pub struct ZohoCtx {
+    pub state: AppState,
+    pub http: reqwest::Client,
+}
