@@ -63,13 +63,8 @@ struct FormPage {
 }
 
 async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, form: Option<&FormFields>, errors: Vec<FieldError>) -> Result<HttpResponse, AppError> {
-    let catalog = crate::db::run(&state.db, |conn| Ok(super::catalog_options(conn)?)).await?;
-    let meta = match form {
-        Some(f) => OpMeta::retry(&state.settings, user, f, KIND, hub.id, None),
-        None => OpMeta::new(&state.settings, user, KIND, hub.id, None, None),
-    };
+    let forms::FormBasics { meta, catalog, status } = forms::basics(state, user, hub.id, KIND, form, &errors).await?;
     let text = |name: &str| form.map(|f| f.text(name)).unwrap_or_default();
-    let status = if errors.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY };
     let page_data = FormPage {
         layout: page.layout(format!("New distribution · {}", hub.name)),
         hub: hub.clone(),
@@ -95,14 +90,11 @@ async fn create(req: HttpRequest, user: CurrentUser, page: Page, path: web::Path
     let lines = forms::lines(&form, &mut errors);
     let payload = serde_json::json!({ "distribution_id": form.text("record_id"), "hub_id": hub_id, "recipient": form.text("recipient"), "notes": form.text("notes"), "lines": lines });
     let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
-    let location = match &result.server_id {
-        Some(id) => format!("/hubs/{hub_id}/distributions/{id}"),
-        None => format!("/hubs/{hub_id}/distributions"),
-    };
+    let location = forms::created_location(&result, &format!("/hubs/{hub_id}/distributions"));
     if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Distribution saved as a draft. Confirm it when the goods are handed over.") {
         return Ok(res);
     }
-    let hub = user.hub(hub_id).cloned().ok_or_else(|| AppError::NotFound("There is no such hub among yours.".into()))?;
+    let hub = forms::own_hub(&user, hub_id)?;
     form_page(&state, &page, &user, &hub, Some(&form), forms::form_errors(&result)).await
 }
 

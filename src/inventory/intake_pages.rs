@@ -80,13 +80,8 @@ struct FormPage {
 }
 
 async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, form: Option<&FormFields>, errors: Vec<FieldError>) -> Result<HttpResponse, AppError> {
-    let catalog = crate::db::run(&state.db, |conn| Ok(super::catalog_options(conn)?)).await?;
-    let meta = match form {
-        Some(f) => OpMeta::retry(&state.settings, user, f, KIND, hub.id, None),
-        None => OpMeta::new(&state.settings, user, KIND, hub.id, None, None),
-    };
+    let forms::FormBasics { meta, catalog, status } = forms::basics(state, user, hub.id, KIND, form, &errors).await?;
     let text = |name: &str| form.map(|f| f.text(name)).unwrap_or_default();
-    let status = if errors.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY };
     render_with_status(
         &FormPage {
             layout: page.layout(format!("Record intake · {}", hub.name)),
@@ -131,15 +126,11 @@ async fn create(req: HttpRequest, user: CurrentUser, page: Page, path: web::Path
     let mut errors = Vec::new();
     let payload = payload(hub_id, &form, &mut errors);
     let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
-    let location = match &result.server_id {
-        Some(id) => format!("/hubs/{hub_id}/intakes/{id}"),
-        None => format!("/hubs/{hub_id}/intakes"),
-    };
+    let location = forms::created_location(&result, &format!("/hubs/{hub_id}/intakes"));
     if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Intake recorded and stock updated.") {
         return Ok(res);
     }
-    // Shown again only at a hub of the user's own; elsewhere the refusal is all they get.
-    let hub = user.hub(hub_id).cloned().ok_or_else(|| AppError::NotFound("There is no such hub among yours.".into()))?;
+    let hub = forms::own_hub(&user, hub_id)?;
     form_page(&state, &page, &user, &hub, Some(&form), forms::form_errors(&result)).await
 }
 

@@ -63,12 +63,7 @@ struct FormPage {
 }
 
 async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, form: Option<&FormFields>, errors: Vec<FieldError>) -> Result<HttpResponse, AppError> {
-    let catalog = crate::db::run(&state.db, |conn| Ok(super::catalog_options(conn)?)).await?;
-    let meta = match form {
-        Some(f) => OpMeta::retry(&state.settings, user, f, KIND, hub.id, None),
-        None => OpMeta::new(&state.settings, user, KIND, hub.id, None, None),
-    };
-    let status = if errors.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY };
+    let forms::FormBasics { meta, catalog, status } = forms::basics(state, user, hub.id, KIND, form, &errors).await?;
     let data = FormPage {
         layout: page.layout(format!("New needs list · {}", hub.name)),
         hub: hub.clone(),
@@ -93,14 +88,11 @@ async fn create(req: HttpRequest, user: CurrentUser, page: Page, path: web::Path
     let lines = forms::lines(&form, &mut errors);
     let payload = serde_json::json!({ "needs_list_id": form.text("record_id"), "hub_id": hub_id, "title": form.text("title"), "lines": lines });
     let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
-    let location = match &result.server_id {
-        Some(id) => format!("/hubs/{hub_id}/needs-lists/{id}"),
-        None => format!("/hubs/{hub_id}/needs-lists"),
-    };
+    let location = forms::created_location(&result, &format!("/hubs/{hub_id}/needs-lists"));
     if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Needs list saved as a draft. Submit it when it is complete.") {
         return Ok(res);
     }
-    let hub = user.hub(hub_id).cloned().ok_or_else(|| AppError::NotFound("There is no such hub among yours.".into()))?;
+    let hub = forms::own_hub(&user, hub_id)?;
     form_page(&state, &page, &user, &hub, Some(&form), forms::form_errors(&result)).await
 }
 

@@ -91,16 +91,8 @@ struct FormPage {
 
 async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, form: Option<&FormFields>, errors: Vec<FieldError>) -> Result<HttpResponse, AppError> {
     let (org, hub_id) = (user.organisation_id, hub.id);
-    let (catalog, suppliers) = crate::db::run(&state.db, move |conn| {
-        let suppliers: Vec<Hub> = hubs::hubs_of_organisation(conn, org)?.into_iter().filter(|h| h.id != hub_id && h.active).collect();
-        Ok((super::catalog_options(conn)?, suppliers))
-    })
-    .await?;
-    let meta = match form {
-        Some(f) => OpMeta::retry(&state.settings, user, f, KIND, hub.id, None),
-        None => OpMeta::new(&state.settings, user, KIND, hub.id, None, None),
-    };
-    let status = if errors.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY };
+    let suppliers = crate::db::run(&state.db, move |conn| Ok(hubs::hubs_of_organisation(conn, org)?.into_iter().filter(|h| h.id != hub_id && h.active).collect::<Vec<Hub>>())).await?;
+    let forms::FormBasics { meta, catalog, status } = forms::basics(state, user, hub.id, KIND, form, &errors).await?;
     let data = FormPage {
         layout: page.layout(format!("Request a transfer · {}", hub.name)),
         hub: hub.clone(),
@@ -130,14 +122,11 @@ async fn create(req: HttpRequest, user: CurrentUser, page: Page, path: web::Path
     });
     let payload = serde_json::json!({ "transfer_id": form.text("record_id"), "hub_id": hub_id, "from_hub_id": from, "lines": lines });
     let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
-    let location = match &result.server_id {
-        Some(id) => format!("/hubs/{hub_id}/transfers/{id}"),
-        None => format!("/hubs/{hub_id}/transfers"),
-    };
+    let location = forms::created_location(&result, &format!("/hubs/{hub_id}/transfers"));
     if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Transfer requested.") {
         return Ok(res);
     }
-    let hub = user.hub(hub_id).cloned().ok_or_else(|| AppError::NotFound("There is no such hub among yours.".into()))?;
+    let hub = forms::own_hub(&user, hub_id)?;
     form_page(&state, &page, &user, &hub, Some(&form), forms::form_errors(&result)).await
 }
 

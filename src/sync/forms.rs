@@ -187,3 +187,35 @@ pub async fn submit(state: &crate::state::AppState, user: &crate::auth::extract:
         }
     }
 }
+
+/// What every offline-capable create form needs besides its own fields: its hidden operation
+/// fields (a new op id when shown again), the item picker, and the status (422 after errors).
+pub struct FormBasics {
+    pub meta: OpMeta,
+    pub catalog: Vec<(String, String)>,
+    pub status: StatusCode,
+}
+
+pub async fn basics(state: &crate::state::AppState, user: &Principal, hub_id: i64, kind: &'static str, form: Option<&FormFields>, errors: &[FieldError]) -> Result<FormBasics, crate::error::AppError> {
+    let catalog = crate::db::run(&state.db, |conn| Ok(crate::inventory::catalog_options(conn)?)).await?;
+    let meta = match form {
+        Some(f) => OpMeta::retry(&state.settings, user, f, kind, hub_id, None),
+        None => OpMeta::new(&state.settings, user, kind, hub_id, None, None),
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(FormBasics { meta, catalog, status })
+}
+
+/// Where to go after a create form: the new record, or the list it belongs to.
+pub fn created_location(result: &OpResult, list: &str) -> String {
+    match &result.server_id {
+        Some(id) => format!("{list}/{id}"),
+        None => list.to_string(),
+    }
+}
+
+/// The hub to show a refused form again at: only one of the user's own; elsewhere the
+/// refusal is all they get.
+pub fn own_hub(user: &Principal, hub_id: i64) -> Result<crate::hubs::Hub, crate::error::AppError> {
+    user.hub(hub_id).cloned().ok_or_else(|| crate::error::AppError::NotFound("There is no such hub among yours.".into()))
+}
