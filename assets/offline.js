@@ -29,14 +29,14 @@
   function render(pending) {
     if (!pill) return;
     var state, text;
-    if (!reachable) { state = "offline"; text = "🔴 Offline – Working in offline mode"; }
-    else if (needsSignIn) { state = "syncing"; text = "🟡 Online – Sign in to sync (" + pending + ")"; }
-    else if (pending > 0 || syncing) { state = "syncing"; text = "🟡 Online – Syncing… (" + pending + ")"; }
-    else { state = "synced"; text = "🟢 Online – Synced"; }
+    if (!reachable) { state = "offline"; text = "Offline – Working in offline mode"; }
+    else if (needsSignIn) { state = "syncing"; text = "Online – Sign in to sync (" + pending + ")"; }
+    else if (pending > 0 || syncing) { state = "syncing"; text = "Online – Syncing… (" + pending + ")"; }
+    else { state = "synced"; text = "Online – Synced"; }
     pill.hidden = false;
     pill.dataset.state = state;
     pill.textContent = text;
-    pill.setAttribute("aria-label", text.replace(/^\S+\s/, "Connection status: "));
+    pill.setAttribute("aria-label", "Connection status: " + text);
     if (syncNow) syncNow.hidden = !(reachable && pending > 0);
     document.querySelectorAll("[data-offline-note]").forEach(function (n) { n.hidden = reachable; });
     var last = document.body.dataset.renderedAt;
