@@ -64,6 +64,8 @@ pub struct ZohoSettings {
     pub duplicate_codes: Vec<i64>,
     pub invalid_token_codes: Vec<i64>,
     pub requests_per_minute: u32,
+    /// Zoho's daily quota of the organisation's plan.
+    pub requests_per_day: u32,
     pub max_attempts: u32,
     /// First retry delay; each further one doubles (with jitter), up to five minutes.
     pub backoff_base: Duration,
@@ -165,6 +167,7 @@ impl Settings {
                     duplicate_codes: codes("OUTPOST_ZOHO_DUPLICATE_CODES", "1001,120111")?,
                     invalid_token_codes: codes("OUTPOST_ZOHO_INVALID_TOKEN_CODES", "14,57")?,
                     requests_per_minute: parse_number("OUTPOST_ZOHO_REQUESTS_PER_MINUTE", get("OUTPOST_ZOHO_REQUESTS_PER_MINUTE"), 90, 1..=10_000)?,
+                    requests_per_day: parse_number("OUTPOST_ZOHO_REQUESTS_PER_DAY", get("OUTPOST_ZOHO_REQUESTS_PER_DAY"), 10_000, 1..=10_000_000)?,
                     max_attempts: parse_number("OUTPOST_ZOHO_MAX_ATTEMPTS", get("OUTPOST_ZOHO_MAX_ATTEMPTS"), 8, 1..=100)?,
                     backoff_base: Duration::from_millis(u64::from(parse_number("OUTPOST_ZOHO_BACKOFF_MS", get("OUTPOST_ZOHO_BACKOFF_MS"), 2000, 1..=600_000)?)),
                 })

@@ -64,23 +64,35 @@ impl TokenStore for RedisTokens {
     }
 }
 
-/// A fixed one-minute window per organisation, shared by every worker process.
+/// Fixed windows per organisation — a minute and a UTC day (Zoho's per-plan daily quota) —
+/// shared by every worker process.
 pub struct RedisLimiter {
     pub redis: redis::aio::ConnectionManager,
     pub key: String,
     pub per_minute: u32,
+    pub per_day: u32,
 }
 
 impl RateLimiter for RedisLimiter {
     fn admit(&self) -> BoxFuture<'_, Result<(), Duration>> {
         Box::pin(async move {
             let now = chrono::Utc::now().timestamp();
-            let window = now / 60;
-            let key = format!("{}:{window}", self.key);
+            let minute = format!("{}:m:{}", self.key, now / 60);
+            let day = format!("{}:d:{}", self.key, now / 86_400);
             let mut conn = self.redis.clone();
-            let used: Result<(u32,), _> = redis::pipe().atomic().incr(&key, 1).expire(&key, 70).ignore().query_async(&mut conn).await;
+            let used: Result<(u32, u32), _> = redis::pipe()
+                .atomic()
+                .incr(&minute, 1)
+                .expire(&minute, 70)
+                .ignore()
+                .incr(&day, 1)
+                .expire(&day, 90_000)
+                .ignore()
+                .query_async(&mut conn)
+                .await;
             match used {
-                Ok((n,)) if n > self.per_minute => Err(Duration::from_secs((60 - now % 60) as u64 + 1)),
+                Ok((_, d)) if d > self.per_day => Err(Duration::from_secs((86_400 - now % 86_400) as u64 + 1)),
+                Ok((m, _)) if m > self.per_minute => Err(Duration::from_secs((60 - now % 60) as u64 + 1)),
                 _ => Ok(()),
             }
         })
@@ -235,7 +247,7 @@ pub async fn sync_variant(state: &AppState, zoho: &ZohoSettings, http: &reqwest:
 async fn sync_locked(state: &AppState, zoho: &ZohoSettings, http: &reqwest::Client, variant_id: i64) -> Result<Synced, AppError> {
     let config = client_config(zoho);
     let tokens = RedisTokens { redis: state.redis.clone(), key: state.redis_key(&format!("zoho:token:{}", zoho.organization_id)) };
-    let limiter = RedisLimiter { redis: state.redis.clone(), key: state.redis_key(&format!("zoho:rate:{}", zoho.organization_id)), per_minute: zoho.requests_per_minute };
+    let limiter = RedisLimiter { redis: state.redis.clone(), key: state.redis_key(&format!("zoho:rate:{}", zoho.organization_id)), per_minute: zoho.requests_per_minute, per_day: zoho.requests_per_day };
     let client = ZohoClient { config: &config, http, tokens: &tokens, limiter: &limiter };
     let mut tries = 0;
     loop {
@@ -255,6 +267,14 @@ async fn sync_locked(state: &AppState, zoho: &ZohoSettings, http: &reqwest::Clie
                     Ok(outcome)
                 })
                 .await;
+            }
+            // A budget that reopens only much later (the daily quota): stop here, keep the
+            // variant waiting; the sweep brings it back once the window has passed.
+            Err(ZohoError::RateLimited(wait)) if wait > Duration::from_secs(120) => {
+                let message = format!("Zoho request quota used up; resuming in {} minutes", wait.as_secs() / 60);
+                let m2 = message.clone();
+                crate::db::run(&state.db, move |conn| Ok(record_failure(conn, variant_id, &m2, false)?)).await?;
+                return Err(AppError::ServiceUnavailable(message));
             }
             Err(e) => {
                 let last = !e.is_retryable() || tries >= zoho.max_attempts;

@@ -245,3 +245,25 @@ fn the_sync_bot_database_role_cannot_change_a_price() {
     })
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_quota_is_shared_and_respected() {
+    let zoho = FakeZoho::start().await;
+    let mut builder = TestApp::builder().with_demo_world();
+    for (name, value) in zoho.settings() {
+        builder = builder.setting(name, &value);
+    }
+    let app = builder.setting("OUTPOST_ZOHO_REQUESTS_PER_DAY", "2").start().await;
+    let (a, _) = new_variant(&app, "GY").await;
+    let (b, _) = new_variant(&app, "SL").await;
+    let (c, _) = new_variant(&app, "RD").await;
+    sync(&app, a).await.unwrap();
+    sync(&app, b).await.unwrap();
+    assert!(sync(&app, c).await.is_err());
+    let (st, _, error) = status(&app, c);
+    assert_eq!(st, "PENDING", "waits for the next day rather than failing");
+    assert!(error.unwrap().contains("quota"));
+    assert_eq!(zoho.items().len(), 2);
+    app.shutdown().await;
+    zoho.stop().await;
+}
