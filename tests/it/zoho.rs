@@ -267,3 +267,100 @@ async fn the_daily_quota_is_shared_and_respected() {
     app.shutdown().await;
     zoho.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_jobs_survive_a_redis_restart() {
+    let zoho = FakeZoho::start().await;
+    let app = app_with(&zoho).await;
+    diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE product_variants SET zoho_sync_status = 'SYNCED', zoho_item_id = 'seed'"), &mut app.conn()).unwrap();
+    // A Redis of our own with an append-only file, as production Redis should run.
+    let dir = std::env::temp_dir().join(format!("outpost-redis-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = outpost::demo::launcher::free_port().unwrap();
+    let start = || {
+        std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir"])
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let url = format!("redis://127.0.0.1:{port}");
+    let connect = || async {
+        for _ in 0..100 {
+            if let Ok(Ok(c)) = tokio::time::timeout(Duration::from_secs(2), outpost::redis_conn::connect(&url)).await {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("redis did not come up");
+    };
+    let mut redis = start();
+    let mut state = app.state.clone();
+    state.redis = connect().await;
+    // Two variants queued while no worker runs (made directly, so only this Redis holds the jobs).
+    let (a, _) = new_variant(&app, "GY").await;
+    let (b, _) = new_variant(&app, "SL").await;
+    for id in [a, b] {
+        tokio::time::timeout(Duration::from_secs(5), outpost::jobs::enqueue_zoho(&state, id)).await.unwrap().unwrap();
+    }
+    // Redis stops and starts again.
+    unsafe { libc::kill(redis.id() as i32, libc::SIGTERM) };
+    redis.wait().unwrap();
+    let mut redis = start();
+    state.redis = connect().await;
+    // Both jobs are still there after the restart (before any worker or sweep could re-make them).
+    let mut private = state.redis.clone();
+    let queued: Vec<String> = redis::cmd("KEYS").arg(format!("{}:zoho-sync*", app.prefix)).query_async(&mut private).await.unwrap();
+    let data_key = queued.iter().find(|k| k.ends_with(":data")).unwrap_or_else(|| panic!("job data survived: {queued:?}")).clone();
+    let jobs: i64 = redis::cmd("HLEN").arg(&data_key).query_async(&mut private).await.unwrap();
+    assert_eq!(jobs, 2, "{queued:?}");
+    // The app's own queue must not be what syncs them: empty it.
+    let mut main = app.state.redis.clone();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:zoho-sync*", app.prefix)).query_async(&mut main).await.unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(keys).query_async(&mut main).await.unwrap();
+    }
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(outpost::worker::run(state.clone(), async move {
+        let _ = rx.await;
+    }));
+    let synced = wait_for_status(&app, a, "SYNCED").await && wait_for_status(&app, b, "SYNCED").await;
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(30), worker).await;
+    let _ = redis.kill();
+    let _ = redis.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(synced, "jobs queued before the restart were processed: {:?} {:?}", status(&app, a), status(&app, b));
+    assert_eq!(zoho.items().len(), 2);
+    app.shutdown().await;
+    zoho.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_in_flight_finishes_when_the_worker_is_stopped() {
+    let zoho = FakeZoho::start().await;
+    let app = app_with(&zoho).await;
+    diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE product_variants SET zoho_sync_status = 'SYNCED', zoho_item_id = 'seed'"), &mut app.conn()).unwrap();
+    zoho.inject(Fault::Slow(Duration::from_millis(1500)));
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(outpost::worker::run(app.state.clone(), async move {
+        let _ = rx.await;
+    }));
+    let (id, _) = new_variant(&app, "GY").await;
+    // Wait until Zoho is answering (slowly) the worker's request, then ask the worker to stop.
+    for _ in 0..100 {
+        if zoho.calls().iter().any(|c| c == "POST /items") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(zoho.calls().iter().any(|c| c == "POST /items"), "the job started");
+    assert_ne!(status(&app, id).0, "SYNCED");
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), worker).await.expect("the worker stops within its shutdown timeout").unwrap().unwrap();
+    assert_eq!(status(&app, id).0, "SYNCED", "the in-flight job was allowed to finish");
+    assert_eq!(zoho.items().len(), 1);
+    app.shutdown().await;
+    zoho.stop().await;
+}
