@@ -56,8 +56,16 @@ impl AppError {
 
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            diesel::result::Error::NotFound => AppError::NotFound("That record does not exist.".into()),
+            Error::NotFound => AppError::NotFound("That record does not exist.".into()),
+            // Input that slipped past validation but that the database itself refuses is still
+            // the caller's bad input, not a server fault: say so instead of answering 500.
+            Error::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {
+                tracing::warn!(constraint = info.constraint_name().unwrap_or(""), "check constraint refused input");
+                AppError::Unprocessable("A value is out of the allowed range or format.".into())
+            }
+            Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => AppError::BadRequest("Text may not contain NUL characters or invalid UTF-8.".into()),
             other => AppError::Internal(other.into()),
         }
     }

@@ -26,8 +26,16 @@ pub struct Problem {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Outpost API", version = "1", description = "Catalog and serialized warehouse inventory (the USAV API). Authenticate with a bearer token from POST /api/v1/token (OAuth 2.0 password grant). Writes accept an Idempotency-Key header (a UUID): a repeat returns the first result."),
+    info(title = "Outpost API", version = "1", description = "Tokens, hubs and stock, the offline sync API, the catalog and serialized warehouse inventory (the USAV API). Authenticate with a bearer token from POST /api/v1/token (OAuth 2.0 password grant). Writes accept an Idempotency-Key header (a UUID): a repeat returns the first result."),
     paths(
+        crate::auth::api::token,
+        crate::auth::api::revoke,
+        crate::auth::api::me,
+        crate::hubs::pages::api_list,
+        crate::hubs::pages::api_stock,
+        crate::sync::api::push,
+        crate::sync::api::pull,
+        crate::web::offline::report,
         crate::catalog::api::create_family,
         crate::catalog::api::create_identity,
         crate::catalog::api::get_identity,
@@ -50,7 +58,7 @@ pub struct Problem {
     ),
     components(schemas(Problem)),
     modifiers(&Security),
-    tags((name = "catalog", description = "Families, identities (UPIS-H) and variants (SKUs)"), (name = "inventory", description = "Serialized items, moves and the transaction log"))
+    tags((name = "auth", description = "OAuth 2.0 tokens and the caller"), (name = "hubs", description = "Hubs in the caller's scope and their stock"), (name = "sync", description = "Offline operations: push, pull, device reports"), (name = "catalog", description = "Families, identities (UPIS-H) and variants (SKUs)"), (name = "inventory", description = "Serialized items, moves and the transaction log"))
 )]
 pub struct ApiDoc;
 

@@ -167,10 +167,10 @@ impl AuditPage {
 
 async fn page(viewer: Authorized<perm::AuditRead>, page: Page, filters: web::Query<Filters>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let filters = filters.into_inner();
-    let page_no = filters.page.unwrap_or(0).max(0);
+    let page_no = filters.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE);
     let query = scoped_query(&viewer, &filters)?;
     let mut rows: Vec<AuditRow> = crate::db::run(&state.db, move |conn| {
-        Ok(query.order(audit_log::id.desc()).limit(PAGE_SIZE + 1).offset(page_no * PAGE_SIZE).select(AuditRow::as_select()).load(conn)?)
+        Ok(query.order(audit_log::id.desc()).limit(PAGE_SIZE + 1).offset(page_no.saturating_mul(PAGE_SIZE)).select(AuditRow::as_select()).load(conn)?)
     })
     .await?;
     let has_next = rows.len() as i64 > PAGE_SIZE;

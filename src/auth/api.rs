@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/stations/me").get(station_me));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
     grant_type: Option<String>,
     username: Option<String>,
@@ -37,7 +37,18 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpRespon
         .json(json!({ "error": error, "error_description": description }))
 }
 
-async fn token(req: HttpRequest, form: web::Form<TokenRequest>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+/// An RFC 6749 error answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OAuthError {
+    pub error: String,
+    pub error_description: String,
+}
+
+/// OAuth 2.0 token endpoint: `grant_type=password` (username, password) or
+/// `grant_type=refresh_token` (refresh_token; rotates the pair).
+#[utoipa::path(post, path = "/api/v1/token", tag = "auth", request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = super::tokens::TokenPair), (status = 400, body = OAuthError), (status = 429, body = OAuthError)))]
+pub async fn token(req: HttpRequest, form: web::Form<TokenRequest>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let addr = req.extensions().get::<ClientAddr>().map(|a| a.0.clone()).unwrap_or_default();
     let form = form.into_inner();
     match form.grant_type.as_deref() {
@@ -88,13 +99,16 @@ async fn token(req: HttpRequest, form: web::Form<TokenRequest>, state: web::Data
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RevokeRequest {
     token: Option<String>,
 }
 
 /// Always 200 for a well-formed request, whether or not the token existed (RFC 7009 §2.2).
-async fn revoke(form: web::Form<RevokeRequest>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+/// Revoke a token (and its family). Answers 200 whether or not the token existed (RFC 7009).
+#[utoipa::path(post, path = "/api/v1/token/revoke", tag = "auth", request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "revoked, or unknown"), (status = 400, body = OAuthError)))]
+pub async fn revoke(form: web::Form<RevokeRequest>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let Some(raw) = form.into_inner().token.filter(|t| !t.is_empty()) else {
         return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is required"));
     };
@@ -108,7 +122,9 @@ async fn revoke(form: web::Form<RevokeRequest>, state: web::Data<AppState>) -> R
     Ok(HttpResponse::Ok().json(json!({})))
 }
 
-async fn me(user: CurrentUser) -> HttpResponse {
+/// Who the caller is: role, hubs, customers, flags and permissions.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = MeView), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+pub async fn me(user: CurrentUser) -> HttpResponse {
     HttpResponse::Ok().json(MeView::from(&*user))
 }
 

@@ -83,7 +83,7 @@ impl Principal {
 }
 
 /// What `/api/v1/me` tells a client about itself.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MeView {
     pub id: i64,
     pub username: String,

@@ -12,7 +12,7 @@ use crate::auth::session::{digest, random_token};
 use crate::config::Settings;
 use crate::schema::{api_tokens, nfc_stations, users};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
     pub token_type: &'static str,

@@ -52,7 +52,7 @@ impl BrowsePage {
 
 async fn browse(_user: Authorized<perm::CatalogRead>, page: Page, query: web::Query<Query>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let q: String = query.q.trim().chars().take(100).collect();
-    let page_no = query.page.unwrap_or(0).max(0);
+    let page_no = query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE);
     let search = q.clone();
     let (rows, total) = crate::db::run(&state.db, move |conn| {
         let base = || {
@@ -64,7 +64,7 @@ async fn browse(_user: Authorized<perm::CatalogRead>, page: Page, query: web::Qu
             b
         };
         let total: i64 = base().count().get_result(conn)?;
-        let rows: Vec<(VariantRow, String)> = base().order(product_variants::full_sku).limit(PAGE).offset(page_no * PAGE).select((VariantRow::as_select(), product_families::base_name)).load(conn)?;
+        let rows: Vec<(VariantRow, String)> = base().order(product_variants::full_sku).limit(PAGE).offset(page_no.saturating_mul(PAGE)).select((VariantRow::as_select(), product_families::base_name)).load(conn)?;
         Ok((rows, total))
     })
     .await?;

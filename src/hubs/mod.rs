@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::auth::roles::Role;
 use crate::schema::{customers, hubs, organisations, user_customers, user_hubs};
 
-#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = hubs)]
 pub struct Hub {
     pub id: i64,

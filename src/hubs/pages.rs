@@ -82,23 +82,49 @@ impl DetailPage {
 
 async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, query: web::Query<StockQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
-    let (hub_id, q, low_only, page_no) = (access.hub.id, query.q.trim().chars().take(100).collect::<String>(), query.low.is_some(), query.page.unwrap_or(0).max(0));
+    let (hub_id, q, low_only, page_no) = (access.hub.id, query.q.trim().chars().take(100).collect::<String>(), query.low.is_some(), query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE));
     let q2 = q.clone();
     let (rows, total) = crate::db::run(&state.db, move |conn| Ok(inventory::stock_page(conn, hub_id, &q2, low_only, page_no)?)).await?;
     let pages = (total + inventory::PAGE_SIZE - 1) / inventory::PAGE_SIZE;
     render(&DetailPage { layout: page.layout(access.hub.name.clone()), hub: access.hub.clone(), rows, total, q, low_only, page: page_no, pages, section: "stock" })
 }
 
-async fn api_list(user: Authorized<perm::InventoryRead>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let cards = hub_cards(&state, user.scope.hubs.clone()).await?;
-    let items: Vec<_> = cards.into_iter().map(|c| serde_json::json!({ "hub": c.hub, "totals": c.totals })).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct HubSummary {
+    pub hub: Hub,
+    pub totals: HubTotals,
 }
 
-async fn api_stock(access: HubAccess<perm::InventoryRead>, query: web::Query<StockQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct HubList {
+    pub items: Vec<HubSummary>,
+}
+
+/// The caller's hubs with their stock totals.
+#[utoipa::path(get, path = "/api/v1/hubs", tag = "hubs", responses((status = 200, body = HubList), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+pub async fn api_list(user: Authorized<perm::InventoryRead>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let cards = hub_cards(&state, user.scope.hubs.clone()).await?;
+    let items = cards.into_iter().map(|c| HubSummary { hub: c.hub, totals: c.totals }).collect();
+    Ok(HttpResponse::Ok().json(HubList { items }))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct StockPage {
+    pub hub: Hub,
+    pub items: Vec<StockRow>,
+    pub total_count: i64,
+    pub page: i64,
+}
+
+/// One page of a hub's stock (50 lines), filtered by `q` (SKU or name) and `low`.
+#[utoipa::path(get, path = "/api/v1/hubs/{hub_id}/stock", tag = "hubs",
+    params(("hub_id" = i64, Path), ("q" = Option<String>, Query), ("low" = Option<String>, Query), ("page" = Option<i64>, Query, minimum = 0)),
+    responses((status = 200, body = StockPage), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn api_stock(access: HubAccess<perm::InventoryRead>, query: web::Query<StockQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
-    let (hub_id, page_no) = (access.hub.id, query.page.unwrap_or(0).max(0));
+    let (hub_id, page_no) = (access.hub.id, query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE));
     let (q, low) = (query.q, query.low.is_some());
     let (rows, total) = crate::db::run(&state.db, move |conn| Ok(inventory::stock_page(conn, hub_id, q.trim(), low, page_no)?)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "hub": access.hub, "items": rows, "total_count": total, "page": page_no })))
+    Ok(HttpResponse::Ok().json(StockPage { hub: access.hub.clone(), items: rows, total_count: total, page: page_no }))
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::schema::{product_families, product_identities, product_variants, stock_levels};
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct HubTotals {
     pub hub_id: i64,
     pub lines: i64,
@@ -48,7 +48,7 @@ pub fn totals(conn: &mut PgConnection, hub_ids: &[i64]) -> QueryResult<Vec<HubTo
         .collect())
 }
 
-#[derive(Clone, Debug, Queryable, Serialize)]
+#[derive(Clone, Debug, Queryable, Serialize, utoipa::ToSchema)]
 pub struct StockRow {
     pub variant_id: i64,
     pub sku: String,
@@ -87,7 +87,7 @@ pub fn stock_page(conn: &mut PgConnection, hub_id: i64, search: &str, low_only: 
     let rows = base()
         .order((product_families::base_name, product_variants::full_sku))
         .limit(PAGE_SIZE)
-        .offset(page.max(0) * PAGE_SIZE)
+        .offset(page.max(0).saturating_mul(PAGE_SIZE))
         .select((
             product_variants::id,
             product_variants::full_sku,

@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/sync").post(push)).service(web::resource("/api/v1/sync/pull").get(pull));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PushBody {
     #[serde(default)]
     device_id: Option<String>,
@@ -31,10 +31,24 @@ pub struct PushBody {
     pending_count: Option<i32>,
     #[serde(default)]
     highest_seq: Option<i64>,
+    /// Operations in captured order: `{op_id, kind, payload, captured_at, base_version?, device_id?, offline?, envelope?}`.
+    #[schema(value_type = Vec<Object>)]
     operations: Vec<Value>,
 }
 
-async fn push(user: CurrentUser, body: web::Json<PushBody>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PushResults {
+    /// One `{index, result}` per operation, in order; result is `{op_id, status, server_id?, reason?, server_state?, errors?}`.
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<Value>,
+    pub server_time: chrono::DateTime<Utc>,
+}
+
+/// Push a device's queued operations: each goes through the pipeline, in order.
+#[utoipa::path(post, path = "/api/v1/sync", tag = "sync", request_body = PushBody,
+    responses((status = 200, body = PushResults), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn push(user: CurrentUser, body: web::Json<PushBody>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     if body.operations.len() > MAX_BATCH {
         return Err(AppError::Unprocessable(format!("at most {MAX_BATCH} operations per request; send the rest in another batch")));
@@ -61,7 +75,7 @@ async fn push(user: CurrentUser, body: web::Json<PushBody>, state: web::Data<App
     if let Some(device) = body.device_id.as_deref() {
         devices::report(&state, &user, device, body.pending_count.unwrap_or(0), body.highest_seq.unwrap_or(0)).await?;
     }
-    Ok(HttpResponse::Ok().json(json!({ "results": results, "server_time": Utc::now() })))
+    Ok(HttpResponse::Ok().json(PushResults { results, server_time: Utc::now() }))
 }
 
 #[derive(Deserialize)]
@@ -69,7 +83,26 @@ pub struct PullQuery {
     since: Option<String>,
 }
 
-async fn pull(user: CurrentUser, query: web::Query<PullQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PullAnswer {
+    pub server_time: chrono::DateTime<Utc>,
+    pub since: chrono::DateTime<Utc>,
+    #[schema(value_type = Vec<Object>)]
+    pub stock: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub catalog: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub needs_lists: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub operations: Vec<Value>,
+}
+
+/// What changed since a moment, within the caller's scope (stock of their hubs, catalog, their
+/// needs lists, the results of their own operations).
+#[utoipa::path(get, path = "/api/v1/sync/pull", tag = "sync", params(("since" = Option<String>, Query, description = "RFC 3339 timestamp, or 0 for everything")),
+    responses((status = 200, body = PullAnswer), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn pull(user: CurrentUser, query: web::Query<PullQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let since: DateTime<Utc> = match query.since.as_deref() {
         None | Some("") | Some("0") => DateTime::<Utc>::UNIX_EPOCH,
         Some(s) => s.parse().map_err(|_| AppError::BadRequest("since must be an RFC 3339 timestamp such as 2026-11-24T10:00:00Z, or 0".into()))?,

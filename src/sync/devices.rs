@@ -10,7 +10,8 @@ use crate::schema::{devices, operations};
 use crate::state::AppState;
 
 pub async fn report(state: &AppState, user: &Principal, device_id: &str, pending: i32, highest_seq: i64) -> Result<(), AppError> {
-    if !(8..=64).contains(&device_id.len()) || pending < 0 || highest_seq < 0 {
+    // Characters, as the database counts them (not bytes).
+    if !(8..=64).contains(&device_id.chars().count()) || device_id.contains('\0') || pending < 0 || highest_seq < 0 {
         return Err(AppError::BadRequest("device_id is 8–64 characters; counts are not negative".into()));
     }
     let (device, user_id) = (device_id.to_string(), user.user_id);

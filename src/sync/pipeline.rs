@@ -72,7 +72,7 @@ fn validate(kind: &dyn Kind, op: &Operation) -> Result<Target, Vec<FieldError>> 
     if op.captured_at > Utc::now() + chrono::Duration::hours(24) {
         errors.push(FieldError::new("captured_at", "lies more than a day in the future; check the device clock"));
     }
-    if op.device_id.as_deref().is_some_and(|d| d.is_empty() || d.len() > 64) {
+    if op.device_id.as_deref().is_some_and(|d| d.is_empty() || d.chars().count() > 64 || d.contains('\0')) {
         errors.push(FieldError::new("device_id", "must be 1–64 characters"));
     }
     match kind.validate(&op.payload) {

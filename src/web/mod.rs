@@ -18,3 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     home::configure(cfg);
     offline::configure(cfg);
 }
+
+/// The highest page number a list accepts; beyond it a list is simply empty (and no arithmetic
+/// on page numbers can overflow).
+pub const MAX_PAGE: i64 = 1_000_000;

@@ -56,14 +56,18 @@ async fn manifest() -> HttpResponse {
     HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "application/manifest+json")).insert_header((header::CACHE_CONTROL, "no-cache")).body(body.to_string())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Report {
     device_id: String,
     pending_count: i32,
     highest_seq: i64,
 }
 
-async fn report(user: CurrentUser, body: web::Json<Report>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+/// A device reports how many operations it still holds and the highest sequence it created.
+#[utoipa::path(post, path = "/api/v1/devices/report", tag = "sync", request_body = Report,
+    responses((status = 204, description = "noted"), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn report(user: CurrentUser, body: web::Json<Report>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     crate::sync::devices::report(&state, &user, &body.device_id, body.pending_count, body.highest_seq).await?;
     Ok(HttpResponse::NoContent().finish())
 }

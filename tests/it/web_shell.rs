@@ -162,3 +162,30 @@ fn templates_use_no_inline_styles_or_scripts() {
         }
     }
 }
+
+/// Found by schemathesis: text with a NUL byte, and values the database's CHECK constraints
+/// refuse, are the caller's bad input (4xx), never a 500.
+#[tokio::test]
+async fn nul_bytes_and_constraint_violations_are_bad_input() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("warehouse").await;
+    let res = app.client.get(app.url("/api/v1/hubs/1/stock?q=D%00x")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    let res = app.client.post(app.url("/api/v1/devices/report")).bearer_auth(&token).json(&serde_json::json!({ "device_id": "M\u{8d}\u{d6}\u{a9}7i", "pending_count": 1, "highest_seq": 1 })).send().await.unwrap();
+    assert_eq!(res.status(), 400, "six characters, though more bytes");
+    app.shutdown().await;
+}
+
+/// Found by schemathesis: an absurd page number is an empty page, not an overflow.
+#[tokio::test]
+async fn absurd_page_numbers_give_empty_pages() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("warehouse").await;
+    let res = app.client.get(app.url("/api/v1/hubs/1/stock?page=9223372036854775807")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["items"].as_array().unwrap().len(), 0);
+    let b = app.signed_in("auditor").await;
+    assert_eq!(b.get("/audit?page=9223372036854775807").await.status(), 200);
+    assert_eq!(b.get("/catalog?page=9223372036854775807").await.status(), 200);
+    app.shutdown().await;
+}
