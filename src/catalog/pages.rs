@@ -45,7 +45,7 @@ struct BrowsePage {
 }
 
 impl BrowsePage {
-    fn link(&self, page: i64) -> String {
+    fn page_link(&self, page: i64) -> String {
         format!("/catalog?{}", serde_urlencoded::to_string([("q", self.q.clone()), ("page", page.to_string())]).unwrap_or_default())
     }
 }

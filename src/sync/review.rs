@@ -29,7 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/review/{id}").get(item).post(resolve));
 }
 
-#[derive(Clone, Debug, Queryable)]
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = operations)]
 pub struct Issue {
     pub id: Uuid,
     pub op_id: Uuid,
@@ -42,6 +43,8 @@ pub struct Issue {
     pub payload: Value,
     pub server_state: Option<Value>,
     pub record_id: Option<Uuid>,
+    /// The display name of the user who sent it (the query joins `users`).
+    #[diesel(select_expression = users::display_name)]
     pub actor: String,
 }
 
@@ -56,36 +59,6 @@ impl Issue {
         self.captured_at.format("%Y-%m-%d %H:%M UTC").to_string()
     }
 }
-
-type IssueColumns = (
-    operations::id,
-    operations::op_id,
-    operations::kind,
-    operations::status,
-    operations::reason,
-    operations::hub_id,
-    operations::captured_at,
-    operations::offline,
-    operations::payload,
-    operations::server_state,
-    operations::record_id,
-    users::display_name,
-);
-
-const COLUMNS: IssueColumns = (
-    operations::id,
-    operations::op_id,
-    operations::kind,
-    operations::status,
-    operations::reason,
-    operations::hub_id,
-    operations::captured_at,
-    operations::offline,
-    operations::payload,
-    operations::server_state,
-    operations::record_id,
-    users::display_name,
-);
 
 const OPEN: [&str; 3] = ["rejected", "conflict", "pending_review"];
 
@@ -109,7 +82,7 @@ async fn own_issues(user: CurrentUser, page: Page, state: web::Data<AppState>) -
             .filter(operations::resolved_at.is_null())
             .order(operations::received_at.desc())
             .limit(200)
-            .select(COLUMNS)
+            .select(Issue::as_select())
             .load(conn)?)
     })
     .await?;
@@ -139,7 +112,7 @@ async fn queue(user: Authorized<perm::ReviewResolve>, page: Page, state: web::Da
             .inner_join(users::table.on(users::id.eq(operations::actor_id)))
             .filter(operations::id.eq_any(ids))
             .order(operations::received_at)
-            .select(COLUMNS)
+            .select(Issue::as_select())
             .load(conn)?)
     })
     .await?;
@@ -158,7 +131,7 @@ fn load_item(conn: &mut PgConnection, user: &Principal, id: Uuid) -> Result<Issu
     if allowed.is_empty() {
         return Err(AppError::not_found("There is no such open item in your review queue."));
     }
-    Ok(operations::table.inner_join(users::table.on(users::id.eq(operations::actor_id))).filter(operations::id.eq(id)).select(COLUMNS).first(conn)?)
+    Ok(operations::table.inner_join(users::table.on(users::id.eq(operations::actor_id))).filter(operations::id.eq(id)).select(Issue::as_select()).first(conn)?)
 }
 
 #[derive(Template)]
