@@ -37,9 +37,10 @@ pub struct ClientAddr(pub String);
 pub const FLASH_COOKIE: &str = "outpost_flash";
 const MAX_FORM_BYTES: usize = 256 * 1024;
 
-/// Paths that need neither a principal nor CSRF checks.
+/// Paths that need neither a principal nor CSRF checks (no session lookup on every fetch the
+/// service worker and the browser make for them).
 fn is_public_static(path: &str) -> bool {
-    path.starts_with("/assets/") || path == "/healthz" || path == "/readyz"
+    path.starts_with("/assets/") || matches!(path, "/healthz" | "/readyz" | "/sw.js" | "/manifest.webmanifest")
 }
 
 /// Unsafe requests authenticated by something other than cookies need no CSRF token.
