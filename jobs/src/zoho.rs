@@ -136,7 +136,11 @@ impl ZohoClient<'_> {
                 return Ok(t);
             }
             if self.tokens.claim_refresh().await {
-                let fresh = self.refresh().await;
+                // Another process may have stored a token between our look and our claim.
+                let fresh = match self.tokens.get().await {
+                    Some(t) => Ok(t),
+                    None => self.refresh().await,
+                };
                 self.tokens.release_refresh().await;
                 return fresh;
             }
