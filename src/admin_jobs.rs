@@ -50,14 +50,22 @@ struct JobsPage {
 
 /// The size of an apalis key whatever its Redis type (list, set or sorted set).
 async fn size(conn: &mut redis::aio::ConnectionManager, key: &str) -> i64 {
-    let kind: String = redis::cmd("TYPE").arg(key).query_async(conn).await.unwrap_or_default();
+    let kind: String = redis::cmd("TYPE")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .unwrap_or_default();
     let cmd = match kind.as_str() {
         "list" => "LLEN",
         "set" => "SCARD",
         "zset" => "ZCARD",
         _ => return 0,
     };
-    redis::cmd(cmd).arg(key).query_async(conn).await.unwrap_or(0)
+    redis::cmd(cmd)
+        .arg(key)
+        .query_async(conn)
+        .await
+        .unwrap_or(0)
 }
 
 async fn queue_stats(state: &AppState, name: &str) -> QueueStats {
@@ -78,15 +86,28 @@ async fn queue_stats(state: &AppState, name: &str) -> QueueStats {
     let running = count(&["inflight"]).await;
     let failed = count(&["dead", "failed"]).await;
     let done = count(&["done"]).await;
-    QueueStats { name: name.to_string(), pending, running, failed, done }
+    QueueStats {
+        name: name.to_string(),
+        pending,
+        running,
+        failed,
+        done,
+    }
 }
 
-async fn overview(_admin: JobAdmin, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn overview(
+    _admin: JobAdmin,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let queues = vec![queue_stats(&state, queues::ZOHO_SYNC).await];
     let (sync_counts, failed) = crate::db::run(&state.db, |conn| {
         let counts: Vec<(String, i64)> = product_variants::table
             .group_by(product_variants::zoho_sync_status)
-            .select((product_variants::zoho_sync_status, diesel::dsl::count_star()))
+            .select((
+                product_variants::zoho_sync_status,
+                diesel::dsl::count_star(),
+            ))
             .order(product_variants::zoho_sync_status)
             .load(conn)?;
         let failed: Vec<(i64, String, Option<String>)> = product_variants::table
@@ -94,25 +115,72 @@ async fn overview(_admin: JobAdmin, page: Page, state: web::Data<AppState>) -> R
             .filter(product_variants::zoho_last_error.is_not_null())
             .order(product_variants::id)
             .limit(200)
-            .select((product_variants::id, product_variants::full_sku, product_variants::zoho_last_error))
+            .select((
+                product_variants::id,
+                product_variants::full_sku,
+                product_variants::zoho_last_error,
+            ))
             .load(conn)?;
-        Ok((counts, failed.into_iter().map(|(id, sku, error)| Failed { id, sku, error: error.unwrap_or_default() }).collect()))
+        Ok((
+            counts,
+            failed
+                .into_iter()
+                .map(|(id, sku, error)| Failed {
+                    id,
+                    sku,
+                    error: error.unwrap_or_default(),
+                })
+                .collect(),
+        ))
     })
     .await?;
-    render(&JobsPage { layout: page.layout("Background jobs"), queues, sync_counts, failed, zoho_enabled: state.settings.zoho.is_some() })
+    render(&JobsPage {
+        layout: page.layout("Background jobs"),
+        queues,
+        sync_counts,
+        failed,
+        zoho_enabled: state.settings.zoho.is_some(),
+    })
 }
 
-async fn retry(admin: JobAdmin, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let id: i64 = form.text("variant_id").parse().map_err(|_| AppError::BadRequest("Choose a variant to retry.".into()))?;
+async fn retry(
+    admin: JobAdmin,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let id: i64 = form
+        .text("variant_id")
+        .parse()
+        .map_err(|_| AppError::BadRequest("Choose a variant to retry.".into()))?;
     let principal = admin.user.0.clone();
     crate::db::run(&state.db, move |conn| {
         conn.transaction(|conn| {
             // Back in the queue as new (never reached Zoho) or as changed (Zoho has it).
-            let item: Option<Option<String>> = product_variants::table.find(id).filter(product_variants::zoho_sync_status.eq("ERROR")).select(product_variants::zoho_item_id).first(conn).optional()?;
-            let Some(item) = item else { return Err(AppError::not_found("That variant has no failed sync.")) };
+            let item: Option<Option<String>> = product_variants::table
+                .find(id)
+                .filter(product_variants::zoho_sync_status.eq("ERROR"))
+                .select(product_variants::zoho_item_id)
+                .first(conn)
+                .optional()?;
+            let Some(item) = item else {
+                return Err(AppError::not_found("That variant has no failed sync."));
+            };
             let status = if item.is_some() { "DIRTY" } else { "PENDING" };
-            diesel::update(product_variants::table.find(id)).set((product_variants::zoho_sync_status.eq(status), product_variants::zoho_last_error.eq(None::<String>))).execute(conn)?;
-            audit::record(conn, &Entry::by(&principal, "job.retried").object("product_variant", id).change(Some(serde_json::json!({"status": "ERROR"})), Some(serde_json::json!({"status": status}))))?;
+            diesel::update(product_variants::table.find(id))
+                .set((
+                    product_variants::zoho_sync_status.eq(status),
+                    product_variants::zoho_last_error.eq(None::<String>),
+                ))
+                .execute(conn)?;
+            audit::record(
+                conn,
+                &Entry::by(&principal, "job.retried")
+                    .object("product_variant", id)
+                    .change(
+                        Some(serde_json::json!({"status": "ERROR"})),
+                        Some(serde_json::json!({"status": status})),
+                    ),
+            )?;
             Ok(())
         })
     })
@@ -123,19 +191,40 @@ async fn retry(admin: JobAdmin, form: FormFields, state: web::Data<AppState>) ->
             tracing::warn!(error = %e, "retry left to the sweep");
         }
     }
-    Ok(redirect_with_flash(&state.settings, "/admin/jobs", FlashKind::Success, "The sync will be tried again."))
+    Ok(redirect_with_flash(
+        &state.settings,
+        "/admin/jobs",
+        FlashKind::Success,
+        "The sync will be tried again.",
+    ))
 }
 
-async fn discard(admin: JobAdmin, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let id: i64 = form.text("variant_id").parse().map_err(|_| AppError::BadRequest("Choose a variant.".into()))?;
+async fn discard(
+    admin: JobAdmin,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let id: i64 = form
+        .text("variant_id")
+        .parse()
+        .map_err(|_| AppError::BadRequest("Choose a variant.".into()))?;
     let principal = admin.user.0.clone();
     crate::db::run(&state.db, move |conn| {
         conn.transaction(|conn| {
-            let n = diesel::update(product_variants::table.find(id).filter(product_variants::zoho_sync_status.eq("ERROR"))).set(product_variants::zoho_last_error.eq(None::<String>)).execute(conn)?;
+            let n = diesel::update(
+                product_variants::table
+                    .find(id)
+                    .filter(product_variants::zoho_sync_status.eq("ERROR")),
+            )
+            .set(product_variants::zoho_last_error.eq(None::<String>))
+            .execute(conn)?;
             if n == 0 {
                 return Err(AppError::not_found("That variant has no failed sync."));
             }
-            audit::record(conn, &Entry::by(&principal, "job.discarded").object("product_variant", id))?;
+            audit::record(
+                conn,
+                &Entry::by(&principal, "job.discarded").object("product_variant", id),
+            )?;
             Ok(())
         })
     })

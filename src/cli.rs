@@ -108,7 +108,10 @@ pub fn main() -> ExitCode {
         Err(e) => return config_failure(&e),
     };
     crate::telemetry::init(settings.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -138,40 +141,75 @@ async fn dispatch(command: Command, settings: Settings) -> Result<()> {
         Command::Worker => worker(settings).await,
         Command::Migrate => {
             let applied = migrate(settings.require_database_url()?).await?;
-            println!("{}", if applied.is_empty() { "database is up to date".to_string() } else { format!("applied {} migration(s): {}", applied.len(), applied.join(", ")) });
+            println!(
+                "{}",
+                if applied.is_empty() {
+                    "database is up to date".to_string()
+                } else {
+                    format!(
+                        "applied {} migration(s): {}",
+                        applied.len(),
+                        applied.join(", ")
+                    )
+                }
+            );
             Ok(())
         }
         Command::SeedDemo => {
             let url = settings.require_database_url()?.to_string();
             migrate(&url).await?;
             let outcome = blocking(move || seed::seed(&mut crate::db::connect(&url)?)).await?;
-            println!("{}", if outcome == SeedOutcome::Seeded { "demo world loaded" } else { "demo world already loaded; nothing changed" });
+            println!(
+                "{}",
+                if outcome == SeedOutcome::Seeded {
+                    "demo world loaded"
+                } else {
+                    "demo world already loaded; nothing changed"
+                }
+            );
             Ok(())
         }
         Command::Demo => demo(settings).await,
         Command::User { action } => user(settings, action).await,
-        Command::Audit { action: AuditAction::Verify } => {
+        Command::Audit {
+            action: AuditAction::Verify,
+        } => {
             let url = settings.require_database_url()?.to_string();
-            let report = blocking(move || Ok(crate::audit::verify(&mut crate::db::connect(&url)?)?)).await?;
+            let report =
+                blocking(move || Ok(crate::audit::verify(&mut crate::db::connect(&url)?)?)).await?;
             match report.first_broken {
                 None => {
-                    println!("audit chain intact: {} row(s) verified", report.rows_checked);
+                    println!(
+                        "audit chain intact: {} row(s) verified",
+                        report.rows_checked
+                    );
                     Ok(())
                 }
-                Some((id, why)) => bail!("audit chain broken at row {id}: {why} ({} row(s) checked)", report.rows_checked),
+                Some((id, why)) => bail!(
+                    "audit chain broken at row {id}: {why} ({} row(s) checked)",
+                    report.rows_checked
+                ),
             }
         }
-        Command::Stock { action: StockAction::Rebuild { check } } => {
+        Command::Stock {
+            action: StockAction::Rebuild { check },
+        } => {
             let url = settings.require_database_url()?.to_string();
             blocking(move || {
                 let mut conn = crate::db::connect(&url)?;
                 let mismatches = crate::inventory::ledger::mismatches(&mut conn)?;
                 if check {
                     for m in &mismatches {
-                        println!("hub {} variant {}: level {} but ledger {}", m.hub_id, m.variant_id, m.level, m.ledger);
+                        println!(
+                            "hub {} variant {}: level {} but ledger {}",
+                            m.hub_id, m.variant_id, m.level, m.ledger
+                        );
                     }
                     if !mismatches.is_empty() {
-                        bail!("{} stock level(s) disagree with the ledger", mismatches.len());
+                        bail!(
+                            "{} stock level(s) disagree with the ledger",
+                            mismatches.len()
+                        );
                     }
                     println!("stock levels agree with the ledger");
                 } else {
@@ -187,7 +225,9 @@ async fn dispatch(command: Command, settings: Settings) -> Result<()> {
             let token = blocking(move || {
                 let mut conn = crate::db::connect(&url)?;
                 crate::auth::tokens::issue_station_token(&mut conn, &code).map_err(|e| match e {
-                    diesel::result::Error::NotFound => anyhow::anyhow!("no NFC station with code '{code}'"),
+                    diesel::result::Error::NotFound => {
+                        anyhow::anyhow!("no NFC station with code '{code}'")
+                    }
                     other => other.into(),
                 })
             })
@@ -199,7 +239,9 @@ async fn dispatch(command: Command, settings: Settings) -> Result<()> {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.context("blocking task failed")?
+    tokio::task::spawn_blocking(f)
+        .await
+        .context("blocking task failed")?
 }
 
 async fn migrate(url: &str) -> Result<Vec<String>> {
@@ -213,7 +255,12 @@ async fn app_state(settings: Settings, demo_mode: bool) -> Result<AppState> {
     migrate(&db_url).await?;
     let redis = crate::redis_conn::connect(&redis_url).await?;
     let db = crate::db::build_pool(&db_url, &settings);
-    Ok(AppState { settings, db, redis, demo_mode })
+    Ok(AppState {
+        settings,
+        db,
+        redis,
+        demo_mode,
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -255,8 +302,14 @@ async fn run_processes(state: AppState, with_server: bool, with_workers: bool) -
         }))
     });
     let server = if with_server {
-        let app = crate::startup::Application::build(state.clone(), None).context("cannot bind the HTTP listener (is OUTPOST_BIND free?)")?;
-        tracing::info!(port = app.port(), "listening on http://{}:{}", state.settings.bind.ip(), app.port());
+        let app = crate::startup::Application::build(state.clone(), None)
+            .context("cannot bind the HTTP listener (is OUTPOST_BIND free?)")?;
+        tracing::info!(
+            port = app.port(),
+            "listening on http://{}:{}",
+            state.settings.bind.ip(),
+            app.port()
+        );
         let server = app.into_server();
         let handle = server.handle();
         Some((tokio::spawn(server), handle))
@@ -278,10 +331,17 @@ async fn run_processes(state: AppState, with_server: bool, with_workers: bool) -
 async fn demo(mut settings: Settings) -> Result<()> {
     let services = if settings.database_url.is_none() || settings.redis_url.is_none() {
         let dir = settings.data_dir.clone();
-        println!("Starting private PostgreSQL and Redis under {} …", dir.display());
+        println!(
+            "Starting private PostgreSQL and Redis under {} …",
+            dir.display()
+        );
         let services = blocking(move || PrivateServices::start(&dir)).await?;
-        settings.database_url.get_or_insert_with(|| crate::config::Secret::new(services.database_url.clone()));
-        settings.redis_url.get_or_insert_with(|| services.redis_url.clone());
+        settings
+            .database_url
+            .get_or_insert_with(|| crate::config::Secret::new(services.database_url.clone()));
+        settings
+            .redis_url
+            .get_or_insert_with(|| services.redis_url.clone());
         Some(services)
     } else {
         None
@@ -291,7 +351,8 @@ async fn demo(mut settings: Settings) -> Result<()> {
         let url = state.settings.require_database_url()?.to_string();
         let outcome = blocking(move || seed::seed(&mut crate::db::connect(&url)?)).await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let app = crate::startup::Application::build(state.clone(), None).context("cannot bind the HTTP listener (set OUTPOST_BIND to a free address:port)")?;
+        let app = crate::startup::Application::build(state.clone(), None)
+            .context("cannot bind the HTTP listener (set OUTPOST_BIND to a free address:port)")?;
         print_banner(&state, app.port(), outcome);
         let mut rx = stop_rx.clone();
         let workers = tokio::spawn(crate::worker::run(state.clone(), async move {
@@ -323,8 +384,18 @@ fn print_banner(state: &AppState, port: u16, outcome: SeedOutcome) {
     };
     println!();
     println!("  Outpost demo is running at  http://{host}:{port}/");
-    println!("  {}", if outcome == SeedOutcome::Seeded { "Demo world created." } else { "Reusing the demo world from the last run." });
-    println!("  Sign in with any of these (password: {}):", seed::DEMO_PASSWORD);
+    println!(
+        "  {}",
+        if outcome == SeedOutcome::Seeded {
+            "Demo world created."
+        } else {
+            "Reusing the demo world from the last run."
+        }
+    );
+    println!(
+        "  Sign in with any of these (password: {}):",
+        seed::DEMO_PASSWORD
+    );
     for (username, role) in seed::DEMO_LOGINS {
         println!("    {username:<12} {role}");
     }
@@ -336,7 +407,13 @@ async fn user(settings: Settings, action: UserAction) -> Result<()> {
     let url = settings.require_database_url()?.to_string();
     migrate(&url).await?;
     match action {
-        UserAction::Add { username, name, role, organisation, hubs } => {
+        UserAction::Add {
+            username,
+            name,
+            role,
+            organisation,
+            hubs,
+        } => {
             let password = read_password()?;
             blocking(move || {
                 let mut conn = crate::db::connect(&url)?;
@@ -354,11 +431,28 @@ async fn user(settings: Settings, action: UserAction) -> Result<()> {
                         .select(crate::schema::hubs::id)
                         .first::<i64>(&mut conn)
                         .optional()?
-                        .with_context(|| format!("no hub with code '{code}' in '{organisation}'"))?;
+                        .with_context(|| {
+                            format!("no hub with code '{code}' in '{organisation}'")
+                        })?;
                     hub_ids.push(id);
                 }
-                let user = users::create(&mut conn, &NewUser { username: &username, display_name: &name, role, organisation_id: org_id, password: &password, hub_ids: &hub_ids })?;
-                println!("created user '{}' ({}) with id {}", user.username, role.label(), user.id);
+                let user = users::create(
+                    &mut conn,
+                    &NewUser {
+                        username: &username,
+                        display_name: &name,
+                        role,
+                        organisation_id: org_id,
+                        password: &password,
+                        hub_ids: &hub_ids,
+                    },
+                )?;
+                println!(
+                    "created user '{}' ({}) with id {}",
+                    user.username,
+                    role.label(),
+                    user.id
+                );
                 Ok(())
             })
             .await
@@ -372,18 +466,23 @@ async fn user(settings: Settings, action: UserAction) -> Result<()> {
             })
             .await
         }
-        UserAction::Disable { username } => blocking(move || {
-            users::set_active(&mut crate::db::connect(&url)?, &username, false)?;
-            println!("user '{username}' disabled");
-            Ok(())
-        })
-        .await,
+        UserAction::Disable { username } => {
+            blocking(move || {
+                users::set_active(&mut crate::db::connect(&url)?, &username, false)?;
+                println!("user '{username}' disabled");
+                Ok(())
+            })
+            .await
+        }
     }
 }
 
 fn read_password() -> Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
     let password = line.trim_end_matches(['\r', '\n']).to_string();
     if password.is_empty() {
         bail!("no password given: pipe it on standard input, e.g. `printf '%s\\n' \"$PW\" | outpost user …`");

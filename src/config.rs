@@ -99,66 +99,151 @@ impl Settings {
         let production = match get("OUTPOST_ENV").as_deref() {
             None | Some("development") => false,
             Some("production") => true,
-            Some(other) => return Err(err("OUTPOST_ENV", format!("must be 'development' or 'production', got '{other}'"))),
+            Some(other) => {
+                return Err(err(
+                    "OUTPOST_ENV",
+                    format!("must be 'development' or 'production', got '{other}'"),
+                ))
+            }
         };
 
         let database_url = match get("OUTPOST_DATABASE_URL") {
             None => None,
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Some(Secret(url)),
-            Some(_) => return Err(err("OUTPOST_DATABASE_URL", "must be a postgres:// or postgresql:// URL".into())),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Some(Secret(url))
+            }
+            Some(_) => {
+                return Err(err(
+                    "OUTPOST_DATABASE_URL",
+                    "must be a postgres:// or postgresql:// URL".into(),
+                ))
+            }
         };
         let redis_url = match get("OUTPOST_REDIS_URL") {
             None => None,
-            Some(url) if ["redis://", "rediss://", "redis+unix://", "unix://"].iter().any(|p| url.starts_with(p)) => Some(url),
-            Some(_) => return Err(err("OUTPOST_REDIS_URL", "must be a redis://, rediss:// or redis+unix:// URL".into())),
+            Some(url)
+                if ["redis://", "rediss://", "redis+unix://", "unix://"]
+                    .iter()
+                    .any(|p| url.starts_with(p)) =>
+            {
+                Some(url)
+            }
+            Some(_) => {
+                return Err(err(
+                    "OUTPOST_REDIS_URL",
+                    "must be a redis://, rediss:// or redis+unix:// URL".into(),
+                ))
+            }
         };
         let bind = match get("OUTPOST_BIND") {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(v) => v.parse().map_err(|_| err("OUTPOST_BIND", format!("must be an address:port such as 127.0.0.1:8080, got '{v}'")))?,
+            Some(v) => v.parse().map_err(|_| {
+                err(
+                    "OUTPOST_BIND",
+                    format!("must be an address:port such as 127.0.0.1:8080, got '{v}'"),
+                )
+            })?,
         };
         let secret_key = match get("OUTPOST_SECRET_KEY") {
-            None if production => return Err(err("OUTPOST_SECRET_KEY", "must be set when OUTPOST_ENV=production".into())),
+            None if production => {
+                return Err(err(
+                    "OUTPOST_SECRET_KEY",
+                    "must be set when OUTPOST_ENV=production".into(),
+                ))
+            }
             None => Secret(DEV_SECRET_KEY.into()),
             Some(v) if v.len() < MIN_SECRET_LEN => {
-                return Err(err("OUTPOST_SECRET_KEY", format!("must be at least {MIN_SECRET_LEN} characters long (got {})", v.len())))
+                return Err(err(
+                    "OUTPOST_SECRET_KEY",
+                    format!(
+                        "must be at least {MIN_SECRET_LEN} characters long (got {})",
+                        v.len()
+                    ),
+                ))
             }
             Some(v) => Secret(v),
         };
         let data_dir = PathBuf::from(get("OUTPOST_DATA_DIR").unwrap_or_else(|| ".outpost".into()));
-        let db_pool_size = parse_number("OUTPOST_DB_POOL_SIZE", get("OUTPOST_DB_POOL_SIZE"), 10, 1..=500)?;
+        let db_pool_size = parse_number(
+            "OUTPOST_DB_POOL_SIZE",
+            get("OUTPOST_DB_POOL_SIZE"),
+            10,
+            1..=500,
+        )?;
         let redis_prefix = get("OUTPOST_REDIS_PREFIX").unwrap_or_else(|| "outpost".into());
-        if !redis_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(err("OUTPOST_REDIS_PREFIX", "may contain only letters, digits, '-', '_' and '.'".into()));
+        if !redis_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(err(
+                "OUTPOST_REDIS_PREFIX",
+                "may contain only letters, digits, '-', '_' and '.'".into(),
+            ));
         }
         let log_format = match get("OUTPOST_LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(err("OUTPOST_LOG_FORMAT", format!("must be 'pretty' or 'json', got '{other}'"))),
+            Some(other) => {
+                return Err(err(
+                    "OUTPOST_LOG_FORMAT",
+                    format!("must be 'pretty' or 'json', got '{other}'"),
+                ))
+            }
         };
-        let secure_cookies = parse_bool("OUTPOST_SECURE_COOKIES", get("OUTPOST_SECURE_COOKIES"), production)?;
+        let secure_cookies = parse_bool(
+            "OUTPOST_SECURE_COOKIES",
+            get("OUTPOST_SECURE_COOKIES"),
+            production,
+        )?;
         let trust_proxy = parse_bool("OUTPOST_TRUST_PROXY", get("OUTPOST_TRUST_PROXY"), false)?;
-        let minutes = |name: &'static str, default: u32, max: u32| -> Result<Duration, ConfigError> {
-            Ok(Duration::from_secs(u64::from(parse_number(name, get(name), default, 1..=max)?) * 60))
-        };
+        let minutes =
+            |name: &'static str, default: u32, max: u32| -> Result<Duration, ConfigError> {
+                Ok(Duration::from_secs(
+                    u64::from(parse_number(name, get(name), default, 1..=max)?) * 60,
+                ))
+            };
         let session_idle = minutes("OUTPOST_SESSION_IDLE_MINUTES", 8 * 60, 30 * 24 * 60)?;
         let session_absolute = minutes("OUTPOST_SESSION_MAX_MINUTES", 7 * 24 * 60, 90 * 24 * 60)?;
         let access_token_ttl = minutes("OUTPOST_ACCESS_TOKEN_MINUTES", 60, 24 * 60)?;
-        let refresh_token_ttl = minutes("OUTPOST_REFRESH_TOKEN_MINUTES", 30 * 24 * 60, 365 * 24 * 60)?;
+        let refresh_token_ttl =
+            minutes("OUTPOST_REFRESH_TOKEN_MINUTES", 30 * 24 * 60, 365 * 24 * 60)?;
         let offline_session = minutes("OUTPOST_OFFLINE_SESSION_MINUTES", 24 * 60, 14 * 24 * 60)?;
         let zoho = match get("OUTPOST_ZOHO_ORGANIZATION_ID") {
             None => None,
             Some(organization_id) => {
-                let required = |name: &'static str| get(name).ok_or_else(|| err(name, "must be set when OUTPOST_ZOHO_ORGANIZATION_ID is".into()));
+                let required = |name: &'static str| {
+                    get(name).ok_or_else(|| {
+                        err(
+                            name,
+                            "must be set when OUTPOST_ZOHO_ORGANIZATION_ID is".into(),
+                        )
+                    })
+                };
                 let codes = |name: &'static str, default: &str| -> Result<Vec<i64>, ConfigError> {
-                    get(name).unwrap_or_else(|| default.to_string()).split(',').map(|c| c.trim().parse::<i64>().map_err(|_| err(name, "must be a comma-separated list of numbers".into()))).collect()
+                    get(name)
+                        .unwrap_or_else(|| default.to_string())
+                        .split(',')
+                        .map(|c| {
+                            c.trim().parse::<i64>().map_err(|_| {
+                                err(name, "must be a comma-separated list of numbers".into())
+                            })
+                        })
+                        .collect()
                 };
                 let url = |name: &'static str, default: &str| -> Result<String, ConfigError> {
                     let v = get(name).unwrap_or_else(|| default.to_string());
-                    if v.starts_with("https://") || v.starts_with("http://") { Ok(v) } else { Err(err(name, "must be an http(s) URL".into())) }
+                    if v.starts_with("https://") || v.starts_with("http://") {
+                        Ok(v)
+                    } else {
+                        Err(err(name, "must be an http(s) URL".into()))
+                    }
                 };
                 Some(ZohoSettings {
                     accounts_url: url("OUTPOST_ZOHO_ACCOUNTS_URL", "https://accounts.zoho.com")?,
-                    api_url: url("OUTPOST_ZOHO_API_URL", "https://www.zohoapis.com/inventory/v1")?,
+                    api_url: url(
+                        "OUTPOST_ZOHO_API_URL",
+                        "https://www.zohoapis.com/inventory/v1",
+                    )?,
                     organization_id,
                     client_id: required("OUTPOST_ZOHO_CLIENT_ID")?,
                     client_secret: Secret(required("OUTPOST_ZOHO_CLIENT_SECRET")?),
@@ -166,10 +251,30 @@ impl Settings {
                     // Not documented exactly by Zoho: configurable, with the codes seen in practice.
                     duplicate_codes: codes("OUTPOST_ZOHO_DUPLICATE_CODES", "1001,120111")?,
                     invalid_token_codes: codes("OUTPOST_ZOHO_INVALID_TOKEN_CODES", "14,57")?,
-                    requests_per_minute: parse_number("OUTPOST_ZOHO_REQUESTS_PER_MINUTE", get("OUTPOST_ZOHO_REQUESTS_PER_MINUTE"), 90, 1..=10_000)?,
-                    requests_per_day: parse_number("OUTPOST_ZOHO_REQUESTS_PER_DAY", get("OUTPOST_ZOHO_REQUESTS_PER_DAY"), 10_000, 1..=10_000_000)?,
-                    max_attempts: parse_number("OUTPOST_ZOHO_MAX_ATTEMPTS", get("OUTPOST_ZOHO_MAX_ATTEMPTS"), 8, 1..=100)?,
-                    backoff_base: Duration::from_millis(u64::from(parse_number("OUTPOST_ZOHO_BACKOFF_MS", get("OUTPOST_ZOHO_BACKOFF_MS"), 2000, 1..=600_000)?)),
+                    requests_per_minute: parse_number(
+                        "OUTPOST_ZOHO_REQUESTS_PER_MINUTE",
+                        get("OUTPOST_ZOHO_REQUESTS_PER_MINUTE"),
+                        90,
+                        1..=10_000,
+                    )?,
+                    requests_per_day: parse_number(
+                        "OUTPOST_ZOHO_REQUESTS_PER_DAY",
+                        get("OUTPOST_ZOHO_REQUESTS_PER_DAY"),
+                        10_000,
+                        1..=10_000_000,
+                    )?,
+                    max_attempts: parse_number(
+                        "OUTPOST_ZOHO_MAX_ATTEMPTS",
+                        get("OUTPOST_ZOHO_MAX_ATTEMPTS"),
+                        8,
+                        1..=100,
+                    )?,
+                    backoff_base: Duration::from_millis(u64::from(parse_number(
+                        "OUTPOST_ZOHO_BACKOFF_MS",
+                        get("OUTPOST_ZOHO_BACKOFF_MS"),
+                        2000,
+                        1..=600_000,
+                    )?)),
                 })
             }
         };
@@ -195,11 +300,24 @@ impl Settings {
 
     /// The database URL, or an error naming the variable, for commands that need one configured.
     pub fn require_database_url(&self) -> Result<&str, ConfigError> {
-        self.database_url.as_ref().map(Secret::expose).ok_or_else(|| err("OUTPOST_DATABASE_URL", "is not set (run `outpost demo` to start private services instead)".into()))
+        self.database_url
+            .as_ref()
+            .map(Secret::expose)
+            .ok_or_else(|| {
+                err(
+                    "OUTPOST_DATABASE_URL",
+                    "is not set (run `outpost demo` to start private services instead)".into(),
+                )
+            })
     }
 
     pub fn require_redis_url(&self) -> Result<&str, ConfigError> {
-        self.redis_url.as_deref().ok_or_else(|| err("OUTPOST_REDIS_URL", "is not set (run `outpost demo` to start private services instead)".into()))
+        self.redis_url.as_deref().ok_or_else(|| {
+            err(
+                "OUTPOST_REDIS_URL",
+                "is not set (run `outpost demo` to start private services instead)".into(),
+            )
+        })
     }
 
     pub fn db_connection_timeout(&self) -> Duration {
@@ -211,20 +329,39 @@ fn err(variable: &'static str, problem: String) -> ConfigError {
     ConfigError { variable, problem }
 }
 
-fn parse_bool(variable: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+fn parse_bool(
+    variable: &'static str,
+    value: Option<String>,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match value.as_deref() {
         None => Ok(default),
         Some("true" | "1" | "yes") => Ok(true),
         Some("false" | "0" | "no") => Ok(false),
-        Some(other) => Err(err(variable, format!("must be true or false, got '{other}'"))),
+        Some(other) => Err(err(
+            variable,
+            format!("must be true or false, got '{other}'"),
+        )),
     }
 }
 
-fn parse_number(variable: &'static str, value: Option<String>, default: u32, range: std::ops::RangeInclusive<u32>) -> Result<u32, ConfigError> {
+fn parse_number(
+    variable: &'static str,
+    value: Option<String>,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
     let Some(v) = value else { return Ok(default) };
     match v.parse::<u32>() {
         Ok(n) if range.contains(&n) => Ok(n),
-        _ => Err(err(variable, format!("must be a whole number from {} to {}, got '{v}'", range.start(), range.end()))),
+        _ => Err(err(
+            variable,
+            format!(
+                "must be a whole number from {} to {}, got '{v}'",
+                range.start(),
+                range.end()
+            ),
+        )),
     }
 }
 
@@ -233,7 +370,10 @@ mod tests {
     use super::*;
 
     fn parse(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: std::collections::HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -271,8 +411,17 @@ mod tests {
 
     #[test]
     fn production_requires_a_secret_key_and_secure_cookies() {
-        assert_eq!(parse(&[("OUTPOST_ENV", "production")]).unwrap_err().variable, "OUTPOST_SECRET_KEY");
-        let s = parse(&[("OUTPOST_ENV", "production"), ("OUTPOST_SECRET_KEY", &"k".repeat(40))]).unwrap();
+        assert_eq!(
+            parse(&[("OUTPOST_ENV", "production")])
+                .unwrap_err()
+                .variable,
+            "OUTPOST_SECRET_KEY"
+        );
+        let s = parse(&[
+            ("OUTPOST_ENV", "production"),
+            ("OUTPOST_SECRET_KEY", &"k".repeat(40)),
+        ])
+        .unwrap();
         assert!(s.secure_cookies);
     }
 

@@ -46,17 +46,22 @@ where
 /// Applies pending migrations under a PostgreSQL advisory lock, so several `serve`/`worker`
 /// processes starting at once do not race each other. Returns the versions applied.
 pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
-    diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK_KEY).execute(conn)?;
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK_KEY)
+        .execute(conn)?;
     let applied = conn
         .run_pending_migrations(MIGRATIONS)
         .map(|versions| versions.iter().map(|v| v.to_string()).collect::<Vec<_>>())
         .map_err(|e| anyhow::anyhow!("migration failed: {e}"));
-    diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK_KEY).execute(conn)?;
+    diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK_KEY)
+        .execute(conn)?;
     applied
 }
 
 pub fn connect(database_url: &str) -> anyhow::Result<PgConnection> {
-    PgConnection::establish(database_url).map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))
+    PgConnection::establish(database_url)
+        .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))
 }
 
 /// Cheap liveness check for `/readyz`.

@@ -41,12 +41,16 @@ impl AppError {
 
     pub fn database_unavailable(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "database unavailable");
-        AppError::ServiceUnavailable("The database is not reachable right now. Please try again shortly.".into())
+        AppError::ServiceUnavailable(
+            "The database is not reachable right now. Please try again shortly.".into(),
+        )
     }
 
     pub fn session_store(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "session store unavailable");
-        AppError::ServiceUnavailable("Sessions are unavailable right now. Please try again shortly.".into())
+        AppError::ServiceUnavailable(
+            "Sessions are unavailable right now. Please try again shortly.".into(),
+        )
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
@@ -62,10 +66,15 @@ impl From<diesel::result::Error> for AppError {
             // Input that slipped past validation but that the database itself refuses is still
             // the caller's bad input, not a server fault: say so instead of answering 500.
             Error::DatabaseError(DatabaseErrorKind::CheckViolation, info) => {
-                tracing::warn!(constraint = info.constraint_name().unwrap_or(""), "check constraint refused input");
+                tracing::warn!(
+                    constraint = info.constraint_name().unwrap_or(""),
+                    "check constraint refused input"
+                );
                 AppError::Unprocessable("A value is out of the allowed range or format.".into())
             }
-            Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => AppError::BadRequest("Text may not contain NUL characters or invalid UTF-8.".into()),
+            Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => {
+                AppError::BadRequest("Text may not contain NUL characters or invalid UTF-8.".into())
+            }
             other => AppError::Internal(other.into()),
         }
     }
@@ -115,9 +124,15 @@ impl ResponseError for AppError {
         };
         let mut res = HttpResponse::new(status);
         if matches!(self, AppError::Unauthorized | AppError::InvalidToken) {
-            res.headers_mut().insert(actix_web::http::header::WWW_AUTHENTICATE, actix_web::http::header::HeaderValue::from_static("Bearer realm=\"outpost\""));
+            res.headers_mut().insert(
+                actix_web::http::header::WWW_AUTHENTICATE,
+                actix_web::http::header::HeaderValue::from_static("Bearer realm=\"outpost\""),
+            );
         }
-        res.extensions_mut().insert(ErrorInfo { title: title_for(status), detail });
+        res.extensions_mut().insert(ErrorInfo {
+            title: title_for(status),
+            detail,
+        });
         res
     }
 }

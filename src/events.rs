@@ -12,7 +12,12 @@ const BATCH: i64 = 200;
 /// Publishes what the outbox holds, oldest first. Returns how many rows were published.
 pub async fn publish_pending(state: &AppState) -> anyhow::Result<usize> {
     let rows: Vec<(i64, String, serde_json::Value)> = crate::db::run(&state.db, |conn| {
-        Ok(outbox::table.filter(outbox::published_at.is_null()).order(outbox::id).limit(BATCH).select((outbox::id, outbox::topic, outbox::payload)).load(conn)?)
+        Ok(outbox::table
+            .filter(outbox::published_at.is_null())
+            .order(outbox::id)
+            .limit(BATCH)
+            .select((outbox::id, outbox::topic, outbox::payload))
+            .load(conn)?)
     })
     .await?;
     if rows.is_empty() {
@@ -30,13 +35,20 @@ pub async fn publish_pending(state: &AppState) -> anyhow::Result<usize> {
             done.push(id);
             continue;
         }
-        let message = serde_json::json!({ "id": id, "topic": topic, "payload": payload }).to_string();
-        redis::cmd("PUBLISH").arg(&channel).arg(message).query_async::<i64>(&mut conn).await?;
+        let message =
+            serde_json::json!({ "id": id, "topic": topic, "payload": payload }).to_string();
+        redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(message)
+            .query_async::<i64>(&mut conn)
+            .await?;
         done.push(id);
     }
     let count = done.len();
     crate::db::run(&state.db, move |conn| {
-        diesel::update(outbox::table.filter(outbox::id.eq_any(done))).set(outbox::published_at.eq(diesel::dsl::now)).execute(conn)?;
+        diesel::update(outbox::table.filter(outbox::id.eq_any(done)))
+            .set(outbox::published_at.eq(diesel::dsl::now))
+            .execute(conn)?;
         Ok(())
     })
     .await?;

@@ -13,7 +13,9 @@ pub type ZohoQueue = RedisStorage<ZohoSync>;
 
 /// The Zoho sync queue of this deployment. Workers look for new jobs twice a second (apalis
 /// otherwise waits for its 30 s heartbeat).
-pub fn zoho_queue(state: &AppState) -> apalis::prelude::PollWith<ZohoQueue, apalis::prelude::IntervalStrategy> {
+pub fn zoho_queue(
+    state: &AppState,
+) -> apalis::prelude::PollWith<ZohoQueue, apalis::prelude::IntervalStrategy> {
     zoho_storage(state).poll_with_interval(Duration::from_millis(500))
 }
 
@@ -25,12 +27,17 @@ pub fn zoho_storage(state: &AppState) -> ZohoQueue {
 /// Enqueues a Zoho sync of one variant.
 pub async fn enqueue_zoho(state: &AppState, variant_id: i64) -> anyhow::Result<()> {
     let mut storage = zoho_storage(state);
-    storage.push(ZohoSync { variant_id }).await.map_err(|e| anyhow::anyhow!("cannot enqueue the Zoho sync: {e:?}"))
+    storage
+        .push(ZohoSync { variant_id })
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot enqueue the Zoho sync: {e:?}"))
 }
 
 /// The job handler: syncs the variant as the SYSTEM_BOT user.
 pub async fn run_zoho_sync(job: ZohoSync, ctx: Data<ZohoCtx>) -> Result<(), BoxDynError> {
-    let Some(zoho) = ctx.state.settings.zoho.clone() else { return Ok(()) };
+    let Some(zoho) = ctx.state.settings.zoho.clone() else {
+        return Ok(());
+    };
     // A whole job, retries included, never runs longer than this.
     let run = crate::zoho_sync::sync_variant(&ctx.state, &zoho, &ctx.http, job.variant_id);
     match tokio::time::timeout(Duration::from_secs(900), run).await {

@@ -67,8 +67,19 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("Access token from POST /api/v1/token")).build()));
-        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("outpost_session"))));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("Access token from POST /api/v1/token"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("outpost_session"))),
+        );
     }
 }
 
@@ -77,11 +88,14 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/openapi.json").get(spec)).service(web::resource("/api/docs").get(docs));
+    cfg.service(web::resource("/api/openapi.json").get(spec))
+        .service(web::resource("/api/docs").get(docs));
 }
 
 async fn spec() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(document().to_pretty_json().unwrap_or_default())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document().to_pretty_json().unwrap_or_default())
 }
 
 pub struct Endpoint {
@@ -105,16 +119,30 @@ async fn docs(page: Page) -> Result<HttpResponse, AppError> {
     if let Some(paths) = doc["paths"].as_object() {
         for (path, item) in paths {
             for (method, op) in item.as_object().into_iter().flatten() {
-                let mut statuses: Vec<&String> = op["responses"].as_object().map(|r| r.keys().collect()).unwrap_or_default();
+                let mut statuses: Vec<&String> = op["responses"]
+                    .as_object()
+                    .map(|r| r.keys().collect())
+                    .unwrap_or_default();
                 statuses.sort();
                 endpoints.push(Endpoint {
                     method: method.to_uppercase(),
                     path: path.clone(),
-                    summary: op["summary"].as_str().or(op["description"].as_str()).unwrap_or_default().to_string(),
-                    statuses: statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                    summary: op["summary"]
+                        .as_str()
+                        .or(op["description"].as_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    statuses: statuses
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
         }
     }
-    render(&DocsPage { layout: page.layout("API"), endpoints })
+    render(&DocsPage {
+        layout: page.layout("API"),
+        endpoints,
+    })
 }

@@ -34,7 +34,9 @@ impl Application {
                         extra(cfg)
                     }
                 })
-                .wrap(actix_web::middleware::from_fn(crate::auth::middleware::authenticate))
+                .wrap(actix_web::middleware::from_fn(
+                    crate::auth::middleware::authenticate,
+                ))
                 .wrap(crate::web::errors::handlers())
                 .wrap(security_headers())
                 .wrap(Compress::default())
@@ -61,7 +63,11 @@ impl Application {
 /// Binds with SO_REUSEADDR, so a restarted server gets its port back at once even while
 /// connections of the previous process linger in TIME_WAIT.
 fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;

@@ -20,7 +20,8 @@ struct HeartbeatCtx {
 async fn heartbeat(tick: Tick, ctx: Data<HeartbeatCtx>) -> Result<(), BoxDynError> {
     let mut conn = ctx.redis.clone();
     let at = tick.get_timestamp().to_string();
-    conn.set_ex::<_, _, ()>(&ctx.key, at, queues::HEARTBEAT_TTL_SECS).await?;
+    conn.set_ex::<_, _, ()>(&ctx.key, at, queues::HEARTBEAT_TTL_SECS)
+        .await?;
     Ok(())
 }
 
@@ -44,15 +45,26 @@ async fn outbox_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynEr
 }
 
 pub fn process_worker_name(base: &str) -> String {
-    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
-    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
     queues::unique_worker_name(base, &host, std::process::id(), started)
 }
 
 /// Runs the workers until `shutdown` resolves; in-flight jobs get `grace` to finish.
-pub async fn run(state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let name = process_worker_name(queues::HEARTBEAT_WORKER);
-    let ctx = HeartbeatCtx { redis: state.redis.clone(), key: state.redis_key(&format!("workers:{name}")) };
+    let ctx = HeartbeatCtx {
+        redis: state.redis.clone(),
+        key: state.redis_key(&format!("workers:{name}")),
+    };
     let every = format!("*/{} * * * * *", queues::HEARTBEAT_EVERY_SECS);
     let schedule = cron::Schedule::from_str(&every)?;
     tracing::info!(worker = %name, "workers starting");
@@ -62,21 +74,38 @@ pub async fn run(state: AppState, shutdown: impl std::future::Future<Output = ()
     let zoho_name = process_worker_name("zoho-sync");
     let zoho_sweep_name = process_worker_name("zoho-sweep");
     let zoho_sweep_schedule = cron::Schedule::from_str("0 * * * * *")?;
-    let zoho_ctx = crate::jobs::ZohoCtx { state: state.clone(), http: outpost_jobs::zoho::ZohoClient::http_client(std::time::Duration::from_secs(30)) };
+    let zoho_ctx = crate::jobs::ZohoCtx {
+        state: state.clone(),
+        http: outpost_jobs::zoho::ZohoClient::http_client(std::time::Duration::from_secs(30)),
+    };
     let zoho_sweep_state = state.clone();
     if state.settings.zoho.is_none() {
         tracing::info!("Zoho sync is off (OUTPOST_ZOHO_ORGANIZATION_ID is not set)");
     }
     Monitor::new()
-        .register(move |_restarts| WorkerBuilder::new(zoho_name.clone()).backend(crate::jobs::zoho_queue(&zoho_ctx.state)).data(zoho_ctx.clone()).build(crate::jobs::run_zoho_sync))
         .register(move |_restarts| {
-            WorkerBuilder::new(zoho_sweep_name.clone()).backend(CronScheduler::new(zoho_sweep_schedule.clone())).data(zoho_sweep_state.clone()).build(zoho_sweep)
+            WorkerBuilder::new(zoho_name.clone())
+                .backend(crate::jobs::zoho_queue(&zoho_ctx.state))
+                .data(zoho_ctx.clone())
+                .build(crate::jobs::run_zoho_sync)
         })
         .register(move |_restarts| {
-            WorkerBuilder::new(name.clone()).backend(CronScheduler::new(schedule.clone())).data(ctx.clone()).build(heartbeat)
+            WorkerBuilder::new(zoho_sweep_name.clone())
+                .backend(CronScheduler::new(zoho_sweep_schedule.clone()))
+                .data(zoho_sweep_state.clone())
+                .build(zoho_sweep)
         })
         .register(move |_restarts| {
-            WorkerBuilder::new(sweep_name.clone()).backend(CronScheduler::new(sweep_schedule.clone())).data(sweep_state.clone()).build(outbox_sweep)
+            WorkerBuilder::new(name.clone())
+                .backend(CronScheduler::new(schedule.clone()))
+                .data(ctx.clone())
+                .build(heartbeat)
+        })
+        .register(move |_restarts| {
+            WorkerBuilder::new(sweep_name.clone())
+                .backend(CronScheduler::new(sweep_schedule.clone()))
+                .data(sweep_state.clone())
+                .build(outbox_sweep)
         })
         .shutdown_timeout(std::time::Duration::from_secs(20))
         .run_with_signal(async move {

@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use outpost_jobs::zoho::{BoxFuture, ItemPayload, RateLimiter, TokenStore, ZohoClient, ZohoConfig, ZohoError};
+use outpost_jobs::zoho::{
+    BoxFuture, ItemPayload, RateLimiter, TokenStore, ZohoClient, ZohoConfig, ZohoError,
+};
 use redis::AsyncCommands;
 use serde_json::json;
 
@@ -39,11 +41,22 @@ pub struct RedisTokens {
 
 impl TokenStore for RedisTokens {
     fn get(&self) -> BoxFuture<'_, Option<String>> {
-        Box::pin(async move { self.redis.clone().get::<_, Option<String>>(&self.key).await.ok().flatten() })
+        Box::pin(async move {
+            self.redis
+                .clone()
+                .get::<_, Option<String>>(&self.key)
+                .await
+                .ok()
+                .flatten()
+        })
     }
     fn put(&self, token: String, ttl: Duration) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let _: Result<(), _> = self.redis.clone().set_ex(&self.key, token, ttl.as_secs().max(1)).await;
+            let _: Result<(), _> = self
+                .redis
+                .clone()
+                .set_ex(&self.key, token, ttl.as_secs().max(1))
+                .await;
         })
     }
     fn forget(&self) -> BoxFuture<'_, ()> {
@@ -53,13 +66,24 @@ impl TokenStore for RedisTokens {
     }
     fn claim_refresh(&self) -> BoxFuture<'_, bool> {
         Box::pin(async move {
-            let got: Result<Option<String>, _> = redis::cmd("SET").arg(format!("{}:refreshing", self.key)).arg("1").arg("NX").arg("PX").arg(15_000).query_async(&mut self.redis.clone()).await;
+            let got: Result<Option<String>, _> = redis::cmd("SET")
+                .arg(format!("{}:refreshing", self.key))
+                .arg("1")
+                .arg("NX")
+                .arg("PX")
+                .arg(15_000)
+                .query_async(&mut self.redis.clone())
+                .await;
             matches!(got, Ok(Some(_)))
         })
     }
     fn release_refresh(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let _: Result<(), _> = self.redis.clone().del(format!("{}:refreshing", self.key)).await;
+            let _: Result<(), _> = self
+                .redis
+                .clone()
+                .del(format!("{}:refreshing", self.key))
+                .await;
         })
     }
 }
@@ -91,8 +115,12 @@ impl RateLimiter for RedisLimiter {
                 .query_async(&mut conn)
                 .await;
             match used {
-                Ok((_, d)) if d > self.per_day => Err(Duration::from_secs((86_400 - now % 86_400) as u64 + 1)),
-                Ok((m, _)) if m > self.per_minute => Err(Duration::from_secs((60 - now % 60) as u64 + 1)),
+                Ok((_, d)) if d > self.per_day => {
+                    Err(Duration::from_secs((86_400 - now % 86_400) as u64 + 1))
+                }
+                Ok((m, _)) if m > self.per_minute => {
+                    Err(Duration::from_secs((60 - now % 60) as u64 + 1))
+                }
                 _ => Ok(()),
             }
         })
@@ -116,7 +144,16 @@ struct Snapshot {
 }
 
 fn snapshot(conn: &mut PgConnection, variant_id: i64) -> QueryResult<Option<Snapshot>> {
-    let row: Option<(String, Option<String>, i32, String, String, String, i64, String)> = product_variants::table
+    let row: Option<(
+        String,
+        Option<String>,
+        i32,
+        String,
+        String,
+        String,
+        i64,
+        String,
+    )> = product_variants::table
         .inner_join(product_identities::table.inner_join(product_families::table))
         .filter(product_variants::id.eq(variant_id))
         .select((
@@ -131,32 +168,54 @@ fn snapshot(conn: &mut PgConnection, variant_id: i64) -> QueryResult<Option<Snap
         ))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(status, zoho_item_id, version, sku, base_name, description, cents, unit)| Snapshot {
-        status,
-        zoho_item_id,
-        version,
-        payload: ItemPayload {
-            // Zoho's name: the family name plus what tells the variants apart.
-            name: if description.is_empty() { format!("{base_name} ({sku})") } else { description.clone() },
-            sku,
-            rate: cents as f64 / 100.0,
-            description,
-            unit,
+    Ok(row.map(
+        |(status, zoho_item_id, version, sku, base_name, description, cents, unit)| Snapshot {
+            status,
+            zoho_item_id,
+            version,
+            payload: ItemPayload {
+                // Zoho's name: the family name plus what tells the variants apart.
+                name: if description.is_empty() {
+                    format!("{base_name} ({sku})")
+                } else {
+                    description.clone()
+                },
+                sku,
+                rate: cents as f64 / 100.0,
+                description,
+                unit,
+            },
         },
-    }))
+    ))
 }
 
 /// Runs `work` as the sync bot's database role, in one transaction.
-fn as_sync_bot<T>(conn: &mut PgConnection, work: impl FnOnce(&mut PgConnection) -> QueryResult<T>) -> QueryResult<T> {
+fn as_sync_bot<T>(
+    conn: &mut PgConnection,
+    work: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
     conn.transaction(|conn| {
         diesel::sql_query("SET LOCAL ROLE outpost_sync_bot").execute(conn)?;
         work(conn)
     })
 }
 
-fn bot_entry(conn: &mut PgConnection, action: &str, variant_id: i64, after: serde_json::Value) -> QueryResult<Entry> {
-    let bot: Option<(i64, String)> = users::table.filter(users::role.eq("SystemBot")).filter(users::active.eq(true)).order(users::id).select((users::id, users::username)).first(conn).optional()?;
-    let mut e = Entry::new(action).object("product_variant", variant_id).change(None, Some(after));
+fn bot_entry(
+    conn: &mut PgConnection,
+    action: &str,
+    variant_id: i64,
+    after: serde_json::Value,
+) -> QueryResult<Entry> {
+    let bot: Option<(i64, String)> = users::table
+        .filter(users::role.eq("SystemBot"))
+        .filter(users::active.eq(true))
+        .order(users::id)
+        .select((users::id, users::username))
+        .first(conn)
+        .optional()?;
+    let mut e = Entry::new(action)
+        .object("product_variant", variant_id)
+        .change(None, Some(after));
     if let Some((id, name)) = bot {
         e.actor_id = Some(id);
         e.actor_name = Some(name);
@@ -168,14 +227,28 @@ fn bot_entry(conn: &mut PgConnection, action: &str, variant_id: i64, after: serd
 
 /// Records success: the Zoho id, and SYNCED unless the variant changed meanwhile (then it stays
 /// DIRTY for the next run, so no edit is lost).
-fn record_success(conn: &mut PgConnection, variant_id: i64, version: i32, item_id: &str, what: &Synced) -> QueryResult<()> {
+fn record_success(
+    conn: &mut PgConnection,
+    variant_id: i64,
+    version: i32,
+    item_id: &str,
+    what: &Synced,
+) -> QueryResult<()> {
     as_sync_bot(conn, |conn| {
         diesel::update(product_variants::table.find(variant_id))
-            .set((product_variants::zoho_item_id.eq(item_id), product_variants::zoho_last_error.eq(None::<String>), product_variants::zoho_synced_at.eq(diesel::dsl::now)))
+            .set((
+                product_variants::zoho_item_id.eq(item_id),
+                product_variants::zoho_last_error.eq(None::<String>),
+                product_variants::zoho_synced_at.eq(diesel::dsl::now),
+            ))
             .execute(conn)?;
-        diesel::update(product_variants::table.find(variant_id).filter(product_variants::version.eq(version)))
-            .set(product_variants::zoho_sync_status.eq("SYNCED"))
-            .execute(conn)?;
+        diesel::update(
+            product_variants::table
+                .find(variant_id)
+                .filter(product_variants::version.eq(version)),
+        )
+        .set(product_variants::zoho_sync_status.eq("SYNCED"))
+        .execute(conn)?;
         let action = match what {
             Synced::Created(_) => "zoho.item.created",
             Synced::Linked(_) => "zoho.item.linked",
@@ -187,12 +260,27 @@ fn record_success(conn: &mut PgConnection, variant_id: i64, version: i32, item_i
 }
 
 /// Records a failure: the message always; the ERROR status when it is final.
-fn record_failure(conn: &mut PgConnection, variant_id: i64, message: &str, last: bool) -> QueryResult<()> {
+fn record_failure(
+    conn: &mut PgConnection,
+    variant_id: i64,
+    message: &str,
+    last: bool,
+) -> QueryResult<()> {
     as_sync_bot(conn, |conn| {
-        diesel::update(product_variants::table.find(variant_id)).set(product_variants::zoho_last_error.eq(message)).execute(conn)?;
+        diesel::update(product_variants::table.find(variant_id))
+            .set(product_variants::zoho_last_error.eq(message))
+            .execute(conn)?;
         if last {
-            diesel::update(product_variants::table.find(variant_id)).set(product_variants::zoho_sync_status.eq("ERROR")).execute(conn)?;
-            let entry = bot_entry(conn, "zoho.item.failed", variant_id, json!({ "error": message }))?.outcome("rejected");
+            diesel::update(product_variants::table.find(variant_id))
+                .set(product_variants::zoho_sync_status.eq("ERROR"))
+                .execute(conn)?;
+            let entry = bot_entry(
+                conn,
+                "zoho.item.failed",
+                variant_id,
+                json!({ "error": message }),
+            )?
+            .outcome("rejected");
             audit::record(conn, &entry)?;
         }
         Ok(())
@@ -211,30 +299,51 @@ async fn attempt(client: &ZohoClient<'_>, snap: &Snapshot) -> Result<Synced, Zoh
                     client.update_item(&id, &snap.payload).await?;
                     Ok(Synced::Linked(id))
                 }
-                None => Err(ZohoError::Permanent { code: -1, message: "Zoho says the SKU exists but no item with it can be found".into() }),
+                None => Err(ZohoError::Permanent {
+                    code: -1,
+                    message: "Zoho says the SKU exists but no item with it can be found".into(),
+                }),
             },
             Err(e) => Err(e),
         },
-        (Some(id), "DIRTY" | "ERROR" | "PENDING") => client.update_item(id, &snap.payload).await.map(|_| Synced::Updated),
+        (Some(id), "DIRTY" | "ERROR" | "PENDING") => client
+            .update_item(id, &snap.payload)
+            .await
+            .map(|_| Synced::Updated),
         _ => Ok(Synced::Nothing),
     }
 }
 
 /// Exponential backoff with jitter: base × 2^n, ±25 %, at most five minutes.
 pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    let raw = base.saturating_mul(1u32 << attempt.min(16)).min(Duration::from_secs(300));
+    let raw = base
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(Duration::from_secs(300));
     let jitter = 0.75 + rand::random::<f64>() * 0.5;
     raw.mul_f64(jitter)
 }
 
 /// The job: syncs one variant, retrying passing failures with backoff; a final failure leaves
 /// the variant in ERROR with the message (visible on the variant and on /admin/jobs).
-pub async fn sync_variant(state: &AppState, zoho: &ZohoSettings, http: &reqwest::Client, variant_id: i64) -> Result<Synced, AppError> {
+pub async fn sync_variant(
+    state: &AppState,
+    zoho: &ZohoSettings,
+    http: &reqwest::Client,
+    variant_id: i64,
+) -> Result<Synced, AppError> {
     // One worker per variant at a time, across processes.
     let lock = state.redis_key(&format!("zoho:lock:{variant_id}"));
     let mut conn = state.redis.clone();
     let token = uuid::Uuid::new_v4().to_string();
-    let got: Option<String> = redis::cmd("SET").arg(&lock).arg(&token).arg("NX").arg("PX").arg(600_000).query_async(&mut conn).await.map_err(AppError::session_store)?;
+    let got: Option<String> = redis::cmd("SET")
+        .arg(&lock)
+        .arg(&token)
+        .arg("NX")
+        .arg("PX")
+        .arg(600_000)
+        .query_async(&mut conn)
+        .await
+        .map_err(AppError::session_store)?;
     if got.is_none() {
         return Ok(Synced::Nothing);
     }
@@ -244,15 +353,37 @@ pub async fn sync_variant(state: &AppState, zoho: &ZohoSettings, http: &reqwest:
     result
 }
 
-async fn sync_locked(state: &AppState, zoho: &ZohoSettings, http: &reqwest::Client, variant_id: i64) -> Result<Synced, AppError> {
+async fn sync_locked(
+    state: &AppState,
+    zoho: &ZohoSettings,
+    http: &reqwest::Client,
+    variant_id: i64,
+) -> Result<Synced, AppError> {
     let config = client_config(zoho);
-    let tokens = RedisTokens { redis: state.redis.clone(), key: state.redis_key(&format!("zoho:token:{}", zoho.organization_id)) };
-    let limiter = RedisLimiter { redis: state.redis.clone(), key: state.redis_key(&format!("zoho:rate:{}", zoho.organization_id)), per_minute: zoho.requests_per_minute, per_day: zoho.requests_per_day };
-    let client = ZohoClient { config: &config, http, tokens: &tokens, limiter: &limiter };
+    let tokens = RedisTokens {
+        redis: state.redis.clone(),
+        key: state.redis_key(&format!("zoho:token:{}", zoho.organization_id)),
+    };
+    let limiter = RedisLimiter {
+        redis: state.redis.clone(),
+        key: state.redis_key(&format!("zoho:rate:{}", zoho.organization_id)),
+        per_minute: zoho.requests_per_minute,
+        per_day: zoho.requests_per_day,
+    };
+    let client = ZohoClient {
+        config: &config,
+        http,
+        tokens: &tokens,
+        limiter: &limiter,
+    };
     let mut tries = 0;
     loop {
         // Read fresh each time: an edit made meanwhile is sent, not an old copy.
-        let Some(snap) = crate::db::run(&state.db, move |conn| Ok(snapshot(conn, variant_id)?)).await? else { return Ok(Synced::Nothing) };
+        let Some(snap) =
+            crate::db::run(&state.db, move |conn| Ok(snapshot(conn, variant_id)?)).await?
+        else {
+            return Ok(Synced::Nothing);
+        };
         tries += 1;
         match attempt(&client, &snap).await {
             Ok(Synced::Nothing) => return Ok(Synced::Nothing),
@@ -271,16 +402,25 @@ async fn sync_locked(state: &AppState, zoho: &ZohoSettings, http: &reqwest::Clie
             // A budget that reopens only much later (the daily quota): stop here, keep the
             // variant waiting; the sweep brings it back once the window has passed.
             Err(ZohoError::RateLimited(wait)) if wait > Duration::from_secs(120) => {
-                let message = format!("Zoho request quota used up; resuming in {} minutes", wait.as_secs() / 60);
+                let message = format!(
+                    "Zoho request quota used up; resuming in {} minutes",
+                    wait.as_secs() / 60
+                );
                 let m2 = message.clone();
-                crate::db::run(&state.db, move |conn| Ok(record_failure(conn, variant_id, &m2, false)?)).await?;
+                crate::db::run(&state.db, move |conn| {
+                    Ok(record_failure(conn, variant_id, &m2, false)?)
+                })
+                .await?;
                 return Err(AppError::ServiceUnavailable(message));
             }
             Err(e) => {
                 let last = !e.is_retryable() || tries >= zoho.max_attempts;
                 let message = e.to_string();
                 tracing::warn!(variant_id, attempt = tries, error = %message, last, "zoho sync failed");
-                crate::db::run(&state.db, move |conn| Ok(record_failure(conn, variant_id, &message, last)?)).await?;
+                crate::db::run(&state.db, move |conn| {
+                    Ok(record_failure(conn, variant_id, &message, last)?)
+                })
+                .await?;
                 if last {
                     return Err(AppError::ServiceUnavailable(e.to_string()));
                 }
@@ -305,7 +445,11 @@ pub async fn requeue_waiting(state: &AppState) -> anyhow::Result<usize> {
 
 /// Variants waiting for the sync (the sweep enqueues them; this also drives tests).
 pub fn waiting(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
-    product_variants::table.filter(product_variants::zoho_sync_status.eq_any(["PENDING", "DIRTY"])).order(product_variants::id).select(product_variants::id).load(conn)
+    product_variants::table
+        .filter(product_variants::zoho_sync_status.eq_any(["PENDING", "DIRTY"]))
+        .order(product_variants::id)
+        .select(product_variants::id)
+        .load(conn)
 }
 
 #[cfg(test)]

@@ -48,7 +48,10 @@ pub enum ZohoError {
 impl ZohoError {
     /// Worth trying again later (with backoff).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ZohoError::RateLimited(_) | ZohoError::Transient(_) | ZohoError::InvalidToken)
+        matches!(
+            self,
+            ZohoError::RateLimited(_) | ZohoError::Transient(_) | ZohoError::InvalidToken
+        )
     }
 }
 
@@ -96,11 +99,17 @@ pub struct ZohoClient<'a> {
 
 impl ZohoClient<'_> {
     pub fn http_client(timeout: Duration) -> reqwest::Client {
-        reqwest::Client::builder().timeout(timeout).build().unwrap_or_default()
+        reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .unwrap_or_default()
     }
 
     async fn refresh(&self) -> Result<String, ZohoError> {
-        let url = format!("{}/oauth/v2/token", self.config.accounts_url.trim_end_matches('/'));
+        let url = format!(
+            "{}/oauth/v2/token",
+            self.config.accounts_url.trim_end_matches('/')
+        );
         let res = self
             .http
             .post(url)
@@ -115,16 +124,30 @@ impl ZohoClient<'_> {
             .map_err(|e| ZohoError::Transient(format!("token endpoint unreachable: {e}")))?;
         let status = res.status();
         if status.as_u16() == 429 || status.is_server_error() {
-            return Err(ZohoError::Transient(format!("token endpoint answered {status}")));
+            return Err(ZohoError::Transient(format!(
+                "token endpoint answered {status}"
+            )));
         }
-        let answer: TokenAnswer = res.json().await.map_err(|e| ZohoError::Transient(format!("unreadable token answer: {e}")))?;
+        let answer: TokenAnswer = res
+            .json()
+            .await
+            .map_err(|e| ZohoError::Transient(format!("unreadable token answer: {e}")))?;
         match (answer.access_token, answer.error) {
             (Some(token), _) => {
-                let ttl = Duration::from_secs(answer.expires_in.unwrap_or(3600).saturating_sub(120).max(60));
+                let ttl = Duration::from_secs(
+                    answer
+                        .expires_in
+                        .unwrap_or(3600)
+                        .saturating_sub(120)
+                        .max(60),
+                );
                 self.tokens.put(token.clone(), ttl).await;
                 Ok(token)
             }
-            (None, error) => Err(ZohoError::Permanent { code: -1, message: format!("token refresh refused: {}", error.unwrap_or_default()) }),
+            (None, error) => Err(ZohoError::Permanent {
+                code: -1,
+                message: format!("token refresh refused: {}", error.unwrap_or_default()),
+            }),
         }
     }
 
@@ -146,31 +169,55 @@ impl ZohoClient<'_> {
             }
             tokio_sleep(Duration::from_millis(100)).await;
         }
-        Err(ZohoError::Transient("no access token became available".into()))
+        Err(ZohoError::Transient(
+            "no access token became available".into(),
+        ))
     }
 
     /// One API call, with one token refresh when Zoho says the token is no longer good.
-    async fn call(&self, method: reqwest::Method, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> Result<Value, ZohoError> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, ZohoError> {
         for attempt in 0..2 {
             if let Err(wait) = self.limiter.admit().await {
                 return Err(ZohoError::RateLimited(wait));
             }
             let token = self.token().await?;
             let url = format!("{}{path}", self.config.api_url.trim_end_matches('/'));
-            let mut req = self.http.request(method.clone(), url).header("Authorization", format!("Zoho-oauthtoken {token}")).query(&[("organization_id", self.config.organization_id.as_str())]).query(query);
+            let mut req = self
+                .http
+                .request(method.clone(), url)
+                .header("Authorization", format!("Zoho-oauthtoken {token}"))
+                .query(&[("organization_id", self.config.organization_id.as_str())])
+                .query(query);
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let res = req.send().await.map_err(|e| ZohoError::Transient(format!("Zoho unreachable: {e}")))?;
+            let res = req
+                .send()
+                .await
+                .map_err(|e| ZohoError::Transient(format!("Zoho unreachable: {e}")))?;
             let status = res.status().as_u16();
             if status == 429 {
-                let wait = res.headers().get("Retry-After").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(60);
+                let wait = res
+                    .headers()
+                    .get("Retry-After")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(60);
                 return Err(ZohoError::RateLimited(Duration::from_secs(wait)));
             }
             if status >= 500 {
                 return Err(ZohoError::Transient(format!("Zoho answered {status}")));
             }
-            let envelope: Value = res.json().await.map_err(|e| ZohoError::Transient(format!("unreadable Zoho answer: {e}")))?;
+            let envelope: Value = res
+                .json()
+                .await
+                .map_err(|e| ZohoError::Transient(format!("unreadable Zoho answer: {e}")))?;
             let code = envelope["code"].as_i64().unwrap_or(-1);
             if code == 0 {
                 return Ok(envelope);
@@ -185,7 +232,13 @@ impl ZohoClient<'_> {
             if self.config.duplicate_codes.contains(&code) {
                 return Err(ZohoError::Duplicate);
             }
-            return Err(ZohoError::Permanent { code, message: envelope["message"].as_str().unwrap_or("no message").to_string() });
+            return Err(ZohoError::Permanent {
+                code,
+                message: envelope["message"]
+                    .as_str()
+                    .unwrap_or("no message")
+                    .to_string(),
+            });
         }
         Err(ZohoError::InvalidToken)
     }
@@ -196,19 +249,45 @@ impl ZohoClient<'_> {
 
     /// `POST /items` → the new item's id.
     pub async fn create_item(&self, item: &ItemPayload) -> Result<String, ZohoError> {
-        let answer = self.call(reqwest::Method::POST, "/items", &[], Some(&Self::item_body(item))).await?;
+        let answer = self
+            .call(
+                reqwest::Method::POST,
+                "/items",
+                &[],
+                Some(&Self::item_body(item)),
+            )
+            .await?;
         item_id(&answer)
     }
 
     /// `PUT /items/{item_id}`.
     pub async fn update_item(&self, item_id: &str, item: &ItemPayload) -> Result<(), ZohoError> {
-        self.call(reqwest::Method::PUT, &format!("/items/{item_id}"), &[], Some(&Self::item_body(item))).await.map(|_| ())
+        self.call(
+            reqwest::Method::PUT,
+            &format!("/items/{item_id}"),
+            &[],
+            Some(&Self::item_body(item)),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// `GET /items?search_text=SKU` → the id of the item whose SKU is exactly `sku`.
     pub async fn find_by_sku(&self, sku: &str) -> Result<Option<String>, ZohoError> {
-        let answer = self.call(reqwest::Method::GET, "/items", &[("search_text", sku)], None).await?;
-        Ok(answer["items"].as_array().into_iter().flatten().find(|i| i["sku"].as_str() == Some(sku)).and_then(|i| i["item_id"].as_str().map(str::to_string)))
+        let answer = self
+            .call(
+                reqwest::Method::GET,
+                "/items",
+                &[("search_text", sku)],
+                None,
+            )
+            .await?;
+        Ok(answer["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["sku"].as_str() == Some(sku))
+            .and_then(|i| i["item_id"].as_str().map(str::to_string)))
     }
 }
 
@@ -233,13 +312,23 @@ mod tests {
         assert!(ZohoError::RateLimited(Duration::from_secs(1)).is_retryable());
         assert!(ZohoError::Transient("x".into()).is_retryable());
         assert!(!ZohoError::Duplicate.is_retryable());
-        assert!(!ZohoError::Permanent { code: 1, message: "x".into() }.is_retryable());
+        assert!(!ZohoError::Permanent {
+            code: 1,
+            message: "x".into()
+        }
+        .is_retryable());
     }
 
     #[test]
     fn item_ids_are_read_as_text_or_number() {
-        assert_eq!(item_id(&json!({"code": 0, "item": {"item_id": "4815"}})).unwrap(), "4815");
-        assert_eq!(item_id(&json!({"code": 0, "item": {"item_id": 4815}})).unwrap(), "4815");
+        assert_eq!(
+            item_id(&json!({"code": 0, "item": {"item_id": "4815"}})).unwrap(),
+            "4815"
+        );
+        assert_eq!(
+            item_id(&json!({"code": 0, "item": {"item_id": 4815}})).unwrap(),
+            "4815"
+        );
         assert!(item_id(&json!({"code": 0})).is_err());
     }
 }

@@ -34,7 +34,11 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(action: &str) -> Self {
-        Entry { action: action.to_string(), outcome: "applied".into(), ..Default::default() }
+        Entry {
+            action: action.to_string(),
+            outcome: "applied".into(),
+            ..Default::default()
+        }
     }
 
     /// An entry acted by a signed-in principal: actor, role (at capture and apply alike for an
@@ -135,15 +139,31 @@ pub fn verify(conn: &mut PgConnection) -> QueryResult<VerifyReport> {
         .bind::<BigInt, _>(BATCH)
         .load(conn)?;
         if rows.is_empty() {
-            return Ok(VerifyReport { rows_checked: checked, first_broken: None });
+            return Ok(VerifyReport {
+                rows_checked: checked,
+                first_broken: None,
+            });
         }
         for row in rows {
             checked += 1;
             if row.prev_hash != previous_hash {
-                return Ok(VerifyReport { rows_checked: checked, first_broken: Some((row.id, "its link to the previous row is broken (a row was removed or changed)".into())) });
+                return Ok(VerifyReport {
+                    rows_checked: checked,
+                    first_broken: Some((
+                        row.id,
+                        "its link to the previous row is broken (a row was removed or changed)"
+                            .into(),
+                    )),
+                });
             }
             if row.hash != row.expected {
-                return Ok(VerifyReport { rows_checked: checked, first_broken: Some((row.id, "its content does not match its hash (the row was changed)".into())) });
+                return Ok(VerifyReport {
+                    rows_checked: checked,
+                    first_broken: Some((
+                        row.id,
+                        "its content does not match its hash (the row was changed)".into(),
+                    )),
+                });
             }
             previous_hash = row.hash;
             last_id = row.id;

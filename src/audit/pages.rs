@@ -18,7 +18,8 @@ use crate::web::layout::{render, Layout};
 use crate::web::page::Page;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/audit").get(page)).service(web::resource("/audit.csv").get(csv_export));
+    cfg.service(web::resource("/audit").get(page))
+        .service(web::resource("/audit.csv").get(csv_export));
 }
 
 const PAGE_SIZE: i64 = 50;
@@ -51,11 +52,19 @@ impl Filters {
 
     /// The query string for the same filters (links to other pages and to the CSV).
     pub fn query(&self, page: Option<i64>) -> String {
-        let mut pairs: Vec<(&str, String)> = [("user", &self.user), ("hub", &self.hub), ("action", &self.action), ("object", &self.object), ("offline", &self.offline), ("from", &self.from), ("to", &self.to)]
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k, v.clone()))
-            .collect();
+        let mut pairs: Vec<(&str, String)> = [
+            ("user", &self.user),
+            ("hub", &self.hub),
+            ("action", &self.action),
+            ("object", &self.object),
+            ("offline", &self.offline),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.clone()))
+        .collect();
         if let Some(p) = page {
             pairs.push(("page", p.to_string()));
         }
@@ -110,19 +119,34 @@ type Boxed<'a> = audit_log::BoxedQuery<'a, diesel::pg::Pg>;
 /// The rows the viewer may see, narrowed by the filters.
 fn scoped_query(viewer: &Principal, f: &Filters) -> Result<Boxed<'static>, AppError> {
     let hub_ids = viewer.scope.hub_ids();
-    let own_org_users = users::table.filter(users::organisation_id.eq(viewer.organisation_id)).select(users::id.nullable());
+    let own_org_users = users::table
+        .filter(users::organisation_id.eq(viewer.organisation_id))
+        .select(users::id.nullable());
     let mut q = audit_log::table
-        .filter(audit_log::hub_id.eq_any(hub_ids).or(audit_log::hub_id.is_null().and(audit_log::actor_id.is_null().or(audit_log::actor_id.eq_any(own_org_users)))))
+        .filter(
+            audit_log::hub_id
+                .eq_any(hub_ids)
+                .or(audit_log::hub_id.is_null().and(
+                    audit_log::actor_id
+                        .is_null()
+                        .or(audit_log::actor_id.eq_any(own_org_users)),
+                )),
+        )
         .into_boxed();
     if !f.user.is_empty() {
         q = q.filter(audit_log::actor_name.eq(f.user.trim().to_lowercase()));
     }
     if !f.hub.is_empty() {
-        let hub: i64 = f.hub.parse().map_err(|_| AppError::BadRequest("The hub filter must be a hub from the list.".into()))?;
+        let hub: i64 = f.hub.parse().map_err(|_| {
+            AppError::BadRequest("The hub filter must be a hub from the list.".into())
+        })?;
         q = q.filter(audit_log::hub_id.eq(hub));
     }
     if !f.action.is_empty() {
-        q = q.filter(audit_log::action.like(format!("{}%", f.action.trim().replace('%', "").replace('_', "\\_"))));
+        q = q.filter(audit_log::action.like(format!(
+            "{}%",
+            f.action.trim().replace('%', "").replace('_', "\\_")
+        )));
     }
     if !f.object.is_empty() {
         q = q.filter(audit_log::object_type.eq(f.object.trim().to_string()));
@@ -131,15 +155,28 @@ fn scoped_query(viewer: &Principal, f: &Filters) -> Result<Boxed<'static>, AppEr
         "" => {}
         "yes" => q = q.filter(audit_log::offline.eq(true)),
         "no" => q = q.filter(audit_log::offline.eq(false)),
-        _ => return Err(AppError::BadRequest("The offline filter is 'yes', 'no' or empty.".into())),
+        _ => {
+            return Err(AppError::BadRequest(
+                "The offline filter is 'yes', 'no' or empty.".into(),
+            ))
+        }
     }
     if !f.from.is_empty() {
-        let d = Filters::date(&f.from).ok_or_else(|| AppError::BadRequest("'From' must be a date like 2026-11-24.".into()))?;
-        q = q.filter(audit_log::occurred_at.ge(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()));
+        let d = Filters::date(&f.from)
+            .ok_or_else(|| AppError::BadRequest("'From' must be a date like 2026-11-24.".into()))?;
+        q = q.filter(
+            audit_log::occurred_at.ge(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()),
+        );
     }
     if !f.to.is_empty() {
-        let d = Filters::date(&f.to).ok_or_else(|| AppError::BadRequest("'To' must be a date like 2026-11-24.".into()))?;
-        let end = d.succ_opt().unwrap_or(d).and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let d = Filters::date(&f.to)
+            .ok_or_else(|| AppError::BadRequest("'To' must be a date like 2026-11-24.".into()))?;
+        let end = d
+            .succ_opt()
+            .unwrap_or(d)
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
         q = q.filter(audit_log::occurred_at.lt(end));
     }
     Ok(q)
@@ -158,32 +195,80 @@ struct AuditPage {
 
 impl AuditPage {
     fn hub_name(&self, id: &Option<i64>) -> String {
-        id.and_then(|id| self.hubs.iter().find(|h| h.id == id)).map(|h| h.code.clone()).unwrap_or_default()
+        id.and_then(|id| self.hubs.iter().find(|h| h.id == id))
+            .map(|h| h.code.clone())
+            .unwrap_or_default()
     }
     fn hub_selected(&self, id: &i64) -> bool {
         self.filters.hub == id.to_string()
     }
 }
 
-async fn page(viewer: Authorized<perm::AuditRead>, page: Page, filters: web::Query<Filters>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn page(
+    viewer: Authorized<perm::AuditRead>,
+    page: Page,
+    filters: web::Query<Filters>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let filters = filters.into_inner();
     let page_no = filters.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE);
     let query = scoped_query(&viewer, &filters)?;
     let mut rows: Vec<AuditRow> = crate::db::run(&state.db, move |conn| {
-        Ok(query.order(audit_log::id.desc()).limit(PAGE_SIZE + 1).offset(page_no.saturating_mul(PAGE_SIZE)).select(AuditRow::as_select()).load(conn)?)
+        Ok(query
+            .order(audit_log::id.desc())
+            .limit(PAGE_SIZE + 1)
+            .offset(page_no.saturating_mul(PAGE_SIZE))
+            .select(AuditRow::as_select())
+            .load(conn)?)
     })
     .await?;
     let has_next = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
-    render(&AuditPage { layout: page.layout("Audit log"), rows, filters, hubs: viewer.scope.hubs.clone(), page: page_no, has_next })
+    render(&AuditPage {
+        layout: page.layout("Audit log"),
+        rows,
+        filters,
+        hubs: viewer.scope.hubs.clone(),
+        page: page_no,
+        has_next,
+    })
 }
 
-async fn csv_export(viewer: Authorized<perm::AuditRead>, filters: web::Query<Filters>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn csv_export(
+    viewer: Authorized<perm::AuditRead>,
+    filters: web::Query<Filters>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let query = scoped_query(&viewer, &filters.into_inner())?;
-    let rows: Vec<AuditRow> = crate::db::run(&state.db, move |conn| Ok(query.order(audit_log::id.asc()).limit(CSV_LIMIT).select(AuditRow::as_select()).load(conn)?)).await?;
+    let rows: Vec<AuditRow> = crate::db::run(&state.db, move |conn| {
+        Ok(query
+            .order(audit_log::id.asc())
+            .limit(CSV_LIMIT)
+            .select(AuditRow::as_select())
+            .load(conn)?)
+    })
+    .await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let header_row = ["id", "occurred_at", "actor", "role_at_capture", "role_at_apply", "action", "object_type", "object_id", "outcome", "offline", "operation_id", "hub_id", "client_addr", "before", "after"];
-    writer.write_record(header_row).map_err(AppError::internal)?;
+    let header_row = [
+        "id",
+        "occurred_at",
+        "actor",
+        "role_at_capture",
+        "role_at_apply",
+        "action",
+        "object_type",
+        "object_id",
+        "outcome",
+        "offline",
+        "operation_id",
+        "hub_id",
+        "client_addr",
+        "before",
+        "after",
+    ];
+    writer
+        .write_record(header_row)
+        .map_err(AppError::internal)?;
     for r in &rows {
         writer
             .write_record([
@@ -208,7 +293,10 @@ async fn csv_export(viewer: Authorized<perm::AuditRead>, filters: web::Query<Fil
     let body = writer.into_inner().map_err(AppError::internal)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"outpost-audit.csv\""))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"outpost-audit.csv\"",
+        ))
         .body(body))
 }
 

@@ -48,31 +48,66 @@ pub struct OAuthError {
 /// `grant_type=refresh_token` (refresh_token; rotates the pair).
 #[utoipa::path(post, path = "/api/v1/token", tag = "auth", request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = super::tokens::TokenPair), (status = 400, body = OAuthError), (status = 429, body = OAuthError)))]
-pub async fn token(req: HttpRequest, form: web::Form<TokenRequest>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let addr = req.extensions().get::<ClientAddr>().map(|a| a.0.clone()).unwrap_or_default();
+pub async fn token(
+    req: HttpRequest,
+    form: web::Form<TokenRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let addr = req
+        .extensions()
+        .get::<ClientAddr>()
+        .map(|a| a.0.clone())
+        .unwrap_or_default();
     let form = form.into_inner();
     match form.grant_type.as_deref() {
         Some("password") => {
-            let (Some(username), Some(password)) = (form.username.filter(|u| !u.is_empty()), form.password.filter(|p| !p.is_empty())) else {
-                return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "username and password are required"));
+            let (Some(username), Some(password)) = (
+                form.username.filter(|u| !u.is_empty()),
+                form.password.filter(|p| !p.is_empty()),
+            ) else {
+                return Ok(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "username and password are required",
+                ));
             };
             match check_credentials(&state, &username, &password, &addr, "api").await? {
                 CredentialCheck::Throttled(wait) => {
-                    let mut res = oauth_error(StatusCode::TOO_MANY_REQUESTS, "slow_down", &wait_message(wait));
-                    res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, wait.as_secs().max(1).into());
+                    let mut res = oauth_error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "slow_down",
+                        &wait_message(wait),
+                    );
+                    res.headers_mut().insert(
+                        actix_web::http::header::RETRY_AFTER,
+                        wait.as_secs().max(1).into(),
+                    );
                     Ok(res)
                 }
-                CredentialCheck::Invalid => Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown username or wrong password")),
+                CredentialCheck::Invalid => Ok(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "unknown username or wrong password",
+                )),
                 CredentialCheck::Valid(user) => {
                     let settings = state.settings.clone();
-                    let pair = crate::db::run(&state.db, move |conn| Ok(tokens::issue(conn, user.id, &settings)?)).await?;
-                    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(pair))
+                    let pair = crate::db::run(&state.db, move |conn| {
+                        Ok(tokens::issue(conn, user.id, &settings)?)
+                    })
+                    .await?;
+                    Ok(HttpResponse::Ok()
+                        .insert_header(("Cache-Control", "no-store"))
+                        .json(pair))
                 }
             }
         }
         Some("refresh_token") => {
             let Some(raw) = form.refresh_token.filter(|t| !t.is_empty()) else {
-                return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is required"));
+                return Ok(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "refresh_token is required",
+                ));
             };
             let settings = state.settings.clone();
             let outcome = crate::db::run(&state.db, move |conn| {
@@ -90,12 +125,26 @@ pub async fn token(req: HttpRequest, form: web::Form<TokenRequest>, state: web::
             })
             .await?;
             Ok(match outcome {
-                Ok(pair) => HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(pair),
-                Err(()) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "the refresh token is invalid, expired or revoked"),
+                Ok(pair) => HttpResponse::Ok()
+                    .insert_header(("Cache-Control", "no-store"))
+                    .json(pair),
+                Err(()) => oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "the refresh token is invalid, expired or revoked",
+                ),
             })
         }
-        Some(_) => Ok(oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "use grant_type=password or grant_type=refresh_token")),
-        None => Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required")),
+        Some(_) => Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "use grant_type=password or grant_type=refresh_token",
+        )),
+        None => Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required",
+        )),
     }
 }
 
@@ -108,9 +157,16 @@ pub struct RevokeRequest {
 /// Revoke a token (and its family). Answers 200 whether or not the token existed (RFC 7009).
 #[utoipa::path(post, path = "/api/v1/token/revoke", tag = "auth", request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "revoked, or unknown"), (status = 400, body = OAuthError)))]
-pub async fn revoke(form: web::Form<RevokeRequest>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn revoke(
+    form: web::Form<RevokeRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let Some(raw) = form.into_inner().token.filter(|t| !t.is_empty()) else {
-        return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is required"));
+        return Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is required",
+        ));
     };
     crate::db::run(&state.db, move |conn| {
         if tokens::revoke(conn, &raw)? {
@@ -128,12 +184,17 @@ pub async fn me(user: CurrentUser) -> HttpResponse {
     HttpResponse::Ok().json(MeView::from(&*user))
 }
 
-async fn station_me(station: Station, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn station_me(
+    station: Station,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let id = station.0.station_id;
     crate::db::run(&state.db, move |conn| {
         use crate::schema::nfc_stations;
         use diesel::prelude::*;
-        diesel::update(nfc_stations::table.find(id)).set(nfc_stations::last_seen_at.eq(diesel::dsl::now)).execute(conn)?;
+        diesel::update(nfc_stations::table.find(id))
+            .set(nfc_stations::last_seen_at.eq(diesel::dsl::now))
+            .execute(conn)?;
         Ok(())
     })
     .await?;

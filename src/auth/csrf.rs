@@ -24,7 +24,8 @@ pub fn verify(secret: &str, cookie_value: &str, submitted: &str) -> bool {
 }
 
 fn mac(secret: &str, cookie_value: &str) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC accepts any key length");
     mac.update(b"outpost-csrf:");
     mac.update(cookie_value.as_bytes());
     mac
@@ -32,7 +33,11 @@ fn mac(secret: &str, cookie_value: &str) -> Hmac<Sha256> {
 
 /// Finds `csrf_token` in an urlencoded form body.
 pub fn token_in_form(body: &[u8]) -> Option<String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).ok()?.into_iter().find(|(k, _)| k == FIELD).map(|(_, v)| v)
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == FIELD)
+        .map(|(_, v)| v)
 }
 
 #[cfg(test)]
@@ -51,7 +56,10 @@ mod tests {
 
     #[test]
     fn finds_the_token_in_a_form_body() {
-        assert_eq!(token_in_form(b"a=1&csrf_token=abc%20d&b=2").as_deref(), Some("abc d"));
+        assert_eq!(
+            token_in_form(b"a=1&csrf_token=abc%20d&b=2").as_deref(),
+            Some("abc d")
+        );
         assert_eq!(token_in_form(b"a=1"), None);
     }
 }

@@ -36,7 +36,13 @@ impl FromRequest for CurrentUser {
     type Error = AppError;
     type Future = Ready<Result<Self, AppError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(req.extensions().get::<Arc<Principal>>().cloned().map(CurrentUser).ok_or(AppError::Unauthorized))
+        ready(
+            req.extensions()
+                .get::<Arc<Principal>>()
+                .cloned()
+                .map(CurrentUser)
+                .ok_or(AppError::Unauthorized),
+        )
     }
 }
 
@@ -47,7 +53,9 @@ impl FromRequest for MaybeUser {
     type Error = AppError;
     type Future = Ready<Result<Self, AppError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(MaybeUser(req.extensions().get::<Arc<Principal>>().cloned())))
+        ready(Ok(MaybeUser(
+            req.extensions().get::<Arc<Principal>>().cloned(),
+        )))
     }
 }
 
@@ -75,9 +83,16 @@ impl<P: Marker + 'static> FromRequest for Authorized<P> {
             let user = CurrentUser(user.ok_or(AppError::Unauthorized)?);
             if !user.can(P::PERMISSION) {
                 deny(state, &user, "auth.permission.denied", &path, None).await;
-                return Err(AppError::Forbidden(format!("Your role ({}) does not allow this: {}.", user.role.label(), P::PERMISSION.label().to_lowercase())));
+                return Err(AppError::Forbidden(format!(
+                    "Your role ({}) does not allow this: {}.",
+                    user.role.label(),
+                    P::PERMISSION.label().to_lowercase()
+                )));
             }
-            Ok(Authorized { user, _permission: PhantomData })
+            Ok(Authorized {
+                user,
+                _permission: PhantomData,
+            })
         })
     }
 }
@@ -108,11 +123,17 @@ impl<P: Marker + 'static> FromRequest for HubAccess<P> {
             let Authorized { user, .. } = authorized.await?;
             let id = hub_id.and_then(|h| h.parse::<i64>().ok());
             match id.and_then(|id| user.hub(id).cloned()) {
-                Some(hub) => Ok(HubAccess { user, hub, _permission: PhantomData }),
+                Some(hub) => Ok(HubAccess {
+                    user,
+                    hub,
+                    _permission: PhantomData,
+                }),
                 None => {
                     // Same answer whether the hub exists elsewhere or not at all.
                     deny(state, &user, "auth.scope.denied", &path, id).await;
-                    Err(AppError::NotFound("There is no such hub among yours.".into()))
+                    Err(AppError::NotFound(
+                        "There is no such hub among yours.".into(),
+                    ))
                 }
             }
         })
@@ -127,21 +148,38 @@ impl FromRequest for Station {
     type Future = Ready<Result<Self, AppError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         // A station token is bound to its device: the station must also name itself.
-        let claimed = req.headers().get("X-Station-Code").and_then(|v| v.to_str().ok()).map(str::to_string);
-        ready(match req.extensions().get::<Arc<StationPrincipal>>().cloned() {
-            Some(s) if claimed.as_deref() == Some(s.station_code.as_str()) => Ok(Station(s)),
-            Some(_) => Err(AppError::Forbidden("This station token belongs to another station.".into())),
-            None => Err(AppError::Unauthorized),
-        })
+        let claimed = req
+            .headers()
+            .get("X-Station-Code")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        ready(
+            match req.extensions().get::<Arc<StationPrincipal>>().cloned() {
+                Some(s) if claimed.as_deref() == Some(s.station_code.as_str()) => Ok(Station(s)),
+                Some(_) => Err(AppError::Forbidden(
+                    "This station token belongs to another station.".into(),
+                )),
+                None => Err(AppError::Unauthorized),
+            },
+        )
     }
 }
 
 /// Denials are audited; a failure to audit is logged but does not turn a 403 into a 500.
-async fn deny(state: Option<web::Data<AppState>>, user: &Principal, action: &'static str, path: &str, hub_id: Option<i64>) {
+async fn deny(
+    state: Option<web::Data<AppState>>,
+    user: &Principal,
+    action: &'static str,
+    path: &str,
+    hub_id: Option<i64>,
+) {
     let Some(state) = state else { return };
     // Only record a hub id that exists in the user's own scope; an out-of-scope id is kept in
     // the object id text so the audit row leaks nothing through a foreign key either.
-    let entry = Entry::by(user, action).object("route", path).outcome("denied").hub(hub_id.filter(|h| user.scope.has_hub(*h)));
+    let entry = Entry::by(user, action)
+        .object("route", path)
+        .outcome("denied")
+        .hub(hub_id.filter(|h| user.scope.has_hub(*h)));
     if let Err(e) = crate::db::run(&state.db, move |conn| Ok(audit::record(conn, &entry)?)).await {
         tracing::error!(error = %e, "could not audit a denial");
     }

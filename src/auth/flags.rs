@@ -51,10 +51,21 @@ mod tests {
 
     #[test]
     fn only_an_explicit_true_grants_a_flag() {
-        assert_eq!(PermissionFlags::from_json(&json!({})), PermissionFlags::default());
-        assert_eq!(PermissionFlags::from_json(&json!(null)), PermissionFlags::default());
-        assert_eq!(PermissionFlags::from_json(&json!("garbage")), PermissionFlags::default());
-        let f = PermissionFlags::from_json(&json!({"can_change_price": null, "can_sell_below_cost": "yes", "can_add_foc": 1, "can_see_cost": true}));
+        assert_eq!(
+            PermissionFlags::from_json(&json!({})),
+            PermissionFlags::default()
+        );
+        assert_eq!(
+            PermissionFlags::from_json(&json!(null)),
+            PermissionFlags::default()
+        );
+        assert_eq!(
+            PermissionFlags::from_json(&json!("garbage")),
+            PermissionFlags::default()
+        );
+        let f = PermissionFlags::from_json(
+            &json!({"can_change_price": null, "can_sell_below_cost": "yes", "can_add_foc": 1, "can_see_cost": true}),
+        );
         assert!(!f.can_change_price && !f.can_sell_below_cost && !f.can_add_foc);
         assert!(f.can_see_cost);
         assert!(!f.get("unknown_flag"));

@@ -17,7 +17,8 @@ use crate::web::layout::{render_with_status, FlashKind, Layout};
 use crate::web::page::{redirect, redirect_with_flash, Page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/login").get(login_form).post(login_submit)).service(web::resource("/logout").post(logout));
+    cfg.service(web::resource("/login").get(login_form).post(login_submit))
+        .service(web::resource("/logout").post(logout));
 }
 
 #[derive(Template)]
@@ -38,31 +39,59 @@ pub struct NextQuery {
 /// Only same-site paths are followed after sign-in (no open redirects).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains("://") => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.contains("://") =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
 
-fn login_page(state: &AppState, layout: Layout, username: String, next: String, status: StatusCode) -> Result<HttpResponse, AppError> {
+fn login_page(
+    state: &AppState,
+    layout: Layout,
+    username: String,
+    next: String,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let demo = state.demo_mode;
     render_with_status(
         &LoginPage {
             layout,
             username,
             next,
-            demo_logins: if demo { crate::demo::seed::DEMO_LOGINS.to_vec() } else { Vec::new() },
+            demo_logins: if demo {
+                crate::demo::seed::DEMO_LOGINS.to_vec()
+            } else {
+                Vec::new()
+            },
             demo_password: crate::demo::seed::DEMO_PASSWORD,
         },
         status,
     )
 }
 
-async fn login_form(page: Page, user: MaybeUser, query: web::Query<NextQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn login_form(
+    page: Page,
+    user: MaybeUser,
+    query: web::Query<NextQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let next = safe_next(query.next.as_deref());
     if user.0.is_some() {
         return Ok(redirect(&next));
     }
-    login_page(&state, page.layout("Sign in"), String::new(), next, StatusCode::OK)
+    login_page(
+        &state,
+        page.layout("Sign in"),
+        String::new(),
+        next,
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize)]
@@ -82,18 +111,34 @@ pub enum CredentialCheck {
 }
 
 /// Throttle, verify (always running argon2, against a dummy hash for unknown names), record.
-pub async fn check_credentials(state: &AppState, username: &str, password_text: &str, addr: &str, channel: &'static str) -> Result<CredentialCheck, AppError> {
-    if let Err(wait) = throttle::check(state, username, addr).await.map_err(AppError::session_store)? {
+pub async fn check_credentials(
+    state: &AppState,
+    username: &str,
+    password_text: &str,
+    addr: &str,
+    channel: &'static str,
+) -> Result<CredentialCheck, AppError> {
+    if let Err(wait) = throttle::check(state, username, addr)
+        .await
+        .map_err(AppError::session_store)?
+    {
         return Ok(CredentialCheck::Throttled(wait));
     }
     let (name, pw) = (username.to_string(), password_text.to_string());
     let addr_owned = addr.to_string();
     let user = crate::db::run(&state.db, move |conn| {
         let user = users::find_by_username(conn, &name)?;
-        let hash = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(password::dummy_hash());
+        let hash = user
+            .as_ref()
+            .map(|u| u.password_hash.as_str())
+            .unwrap_or(password::dummy_hash());
         let matches = password::verify(&pw, hash);
         let ok = matches && user.as_ref().is_some_and(|u| u.active);
-        let action = if ok { "auth.login.succeeded" } else { "auth.login.failed" };
+        let action = if ok {
+            "auth.login.succeeded"
+        } else {
+            "auth.login.failed"
+        };
         let mut entry = Entry::new(action).outcome(if ok { "applied" } else { "rejected" });
         entry.actor_id = user.as_ref().map(|u| u.id);
         entry.actor_name = Some(name.chars().take(64).collect());
@@ -106,38 +151,75 @@ pub async fn check_credentials(state: &AppState, username: &str, password_text: 
     .await?;
     match user {
         Some(u) => {
-            throttle::clear(state, username).await.map_err(AppError::session_store)?;
+            throttle::clear(state, username)
+                .await
+                .map_err(AppError::session_store)?;
             Ok(CredentialCheck::Valid(u))
         }
         None => {
-            throttle::record_failure(state, username, addr).await.map_err(AppError::session_store)?;
+            throttle::record_failure(state, username, addr)
+                .await
+                .map_err(AppError::session_store)?;
             Ok(CredentialCheck::Invalid)
         }
     }
 }
 
 pub fn wait_message(wait: std::time::Duration) -> String {
-    format!("Too many sign-in attempts. Wait {} seconds and try again.", wait.as_secs().max(1))
+    format!(
+        "Too many sign-in attempts. Wait {} seconds and try again.",
+        wait.as_secs().max(1)
+    )
 }
 
-async fn login_submit(req: HttpRequest, page: Page, form: web::Form<LoginForm>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn login_submit(
+    req: HttpRequest,
+    page: Page,
+    form: web::Form<LoginForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
-    let addr = req.extensions().get::<ClientAddr>().map(|a| a.0.clone()).unwrap_or_default();
+    let addr = req
+        .extensions()
+        .get::<ClientAddr>()
+        .map(|a| a.0.clone())
+        .unwrap_or_default();
     let username = form.username.trim().to_string();
     if username.is_empty() || form.password.is_empty() {
-        let layout = page.layout("Sign in").with_flash(FlashKind::Error, "Enter your username and password.");
-        return login_page(&state, layout, username, next, StatusCode::UNPROCESSABLE_ENTITY);
+        let layout = page
+            .layout("Sign in")
+            .with_flash(FlashKind::Error, "Enter your username and password.");
+        return login_page(
+            &state,
+            layout,
+            username,
+            next,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
     match check_credentials(&state, &username, &form.password, &addr, "web").await? {
         CredentialCheck::Throttled(wait) => {
-            let layout = page.layout("Sign in").with_flash(FlashKind::Error, wait_message(wait));
-            let mut res = login_page(&state, layout, username, next, StatusCode::TOO_MANY_REQUESTS)?;
-            res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, wait.as_secs().max(1).into());
+            let layout = page
+                .layout("Sign in")
+                .with_flash(FlashKind::Error, wait_message(wait));
+            let mut res = login_page(
+                &state,
+                layout,
+                username,
+                next,
+                StatusCode::TOO_MANY_REQUESTS,
+            )?;
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                wait.as_secs().max(1).into(),
+            );
             Ok(res)
         }
         CredentialCheck::Invalid => {
-            let layout = page.layout("Sign in").with_flash(FlashKind::Error, "Unknown username or wrong password.");
+            let layout = page
+                .layout("Sign in")
+                .with_flash(FlashKind::Error, "Unknown username or wrong password.");
             login_page(&state, layout, username, next, StatusCode::UNAUTHORIZED)
         }
         CredentialCheck::Valid(user) => {
@@ -147,30 +229,56 @@ async fn login_submit(req: HttpRequest, page: Page, form: web::Form<LoginForm>, 
                     let _ = session::destroy(&state, &s).await;
                 }
             }
-            let token = session::create(&state, user.id).await.map_err(AppError::session_store)?;
+            let token = session::create(&state, user.id)
+                .await
+                .map_err(AppError::session_store)?;
             Ok(HttpResponse::SeeOther()
                 .insert_header((actix_web::http::header::LOCATION, next))
                 .cookie(cookie(&state.settings, session::COOKIE, token))
-                .cookie(cookie(&state.settings, csrf::COOKIE, session::random_token()))
+                .cookie(cookie(
+                    &state.settings,
+                    csrf::COOKIE,
+                    session::random_token(),
+                ))
                 .finish())
         }
     }
 }
 
-async fn logout(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn logout(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     if let Some(c) = req.cookie(session::COOKIE) {
         if let Ok(Some(s)) = session::load(&state, c.value()).await {
-            session::destroy(&state, &s).await.map_err(AppError::session_store)?;
+            session::destroy(&state, &s)
+                .await
+                .map_err(AppError::session_store)?;
         }
     }
     let entry = Entry::by(&user, "auth.logout");
     crate::db::run(&state.db, move |conn| Ok(audit::record(conn, &entry)?)).await?;
-    let mut res = redirect_with_flash(&state.settings, "/login", FlashKind::Info, "You have signed out.");
+    let mut res = redirect_with_flash(
+        &state.settings,
+        "/login",
+        FlashKind::Info,
+        "You have signed out.",
+    );
     // Nothing of this user stays on the device: cached pages, queue and keys are wiped (the page
     // script warns first when entries are still unsynced).
-    res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("clear-site-data"), actix_web::http::header::HeaderValue::from_static("\"cache\", \"storage\""));
-    res.add_cookie(&removal_cookie(&state.settings, session::COOKIE)).map_err(AppError::internal)?;
-    res.add_cookie(&cookie(&state.settings, csrf::COOKIE, session::random_token())).map_err(AppError::internal)?;
+    res.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static("clear-site-data"),
+        actix_web::http::header::HeaderValue::from_static("\"cache\", \"storage\""),
+    );
+    res.add_cookie(&removal_cookie(&state.settings, session::COOKIE))
+        .map_err(AppError::internal)?;
+    res.add_cookie(&cookie(
+        &state.settings,
+        csrf::COOKIE,
+        session::random_token(),
+    ))
+    .map_err(AppError::internal)?;
     Ok(res)
 }
 

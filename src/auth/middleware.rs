@@ -40,7 +40,11 @@ const MAX_FORM_BYTES: usize = 256 * 1024;
 /// Paths that need neither a principal nor CSRF checks (no session lookup on every fetch the
 /// service worker and the browser make for them).
 fn is_public_static(path: &str) -> bool {
-    path.starts_with("/assets/") || matches!(path, "/healthz" | "/readyz" | "/sw.js" | "/manifest.webmanifest")
+    path.starts_with("/assets/")
+        || matches!(
+            path,
+            "/healthz" | "/readyz" | "/sw.js" | "/manifest.webmanifest"
+        )
 }
 
 /// Unsafe requests authenticated by something other than cookies need no CSRF token.
@@ -49,7 +53,12 @@ fn csrf_exempt(path: &str) -> bool {
 }
 
 pub fn cookie<'c>(settings: &crate::config::Settings, name: &'c str, value: String) -> Cookie<'c> {
-    Cookie::build(name, value).path("/").http_only(true).same_site(SameSite::Lax).secure(settings.secure_cookies).finish()
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(settings.secure_cookies)
+        .finish()
 }
 
 pub fn removal_cookie<'c>(settings: &crate::config::Settings, name: &'c str) -> Cookie<'c> {
@@ -59,12 +68,21 @@ pub fn removal_cookie<'c>(settings: &crate::config::Settings, name: &'c str) -> 
     c
 }
 
-pub async fn authenticate(mut req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+pub async fn authenticate(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if is_public_static(req.path()) {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     }
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     };
     let addr = client_addr(&req, state.settings.trust_proxy);
     req.extensions_mut().insert(ClientAddr(addr.clone()));
@@ -74,7 +92,10 @@ pub async fn authenticate(mut req: ServiceRequest, next: Next<impl MessageBody +
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(|t| t.trim().to_string());
     let mut clear_session_cookie = false;
     let token_auth = bearer.is_some();
@@ -111,7 +132,8 @@ pub async fn authenticate(mut req: ServiceRequest, next: Next<impl MessageBody +
         }
     };
     let secret = state.settings.secret_key.expose().to_string();
-    req.extensions_mut().insert(CsrfToken(csrf::token_for(&secret, &csrf_cookie)));
+    req.extensions_mut()
+        .insert(CsrfToken(csrf::token_for(&secret, &csrf_cookie)));
 
     // 3. Unsafe requests by cookie must prove they come from our own pages.
     // A replay from the service worker carries the custom replay header instead of a (possibly
@@ -119,14 +141,23 @@ pub async fn authenticate(mut req: ServiceRequest, next: Next<impl MessageBody +
     // preflight, which this server never grants; and the pipeline then insists on the form's
     // signed capture envelope for this same user (docs/security.md).
     // Only the offline-capable forms (all under /hubs/) accept replays.
-    let replay = req.path().starts_with("/hubs/") && req.headers().contains_key(crate::sync::forms::REPLAY_HEADER) && req.extensions().get::<Arc<Principal>>().is_some();
+    let replay = req.path().starts_with("/hubs/")
+        && req
+            .headers()
+            .contains_key(crate::sync::forms::REPLAY_HEADER)
+        && req.extensions().get::<Arc<Principal>>().is_some();
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if unsafe_method && !token_auth && !replay && !csrf_exempt(req.path()) {
-        let submitted = match req.headers().get(csrf::HEADER).and_then(|v| v.to_str().ok()) {
+        let submitted = match req
+            .headers()
+            .get(csrf::HEADER)
+            .and_then(|v| v.to_str().ok())
+        {
             Some(t) => Some(t.to_string()),
             None => form_token(&mut req).await,
         };
-        let valid = new_csrf_cookie.is_none() && submitted.is_some_and(|t| csrf::verify(&secret, &csrf_cookie, &t));
+        let valid = new_csrf_cookie.is_none()
+            && submitted.is_some_and(|t| csrf::verify(&secret, &csrf_cookie, &t));
         if !valid {
             let res = req.error_response(AppError::Forbidden(
                 "This form has expired or did not come from Outpost, so nothing was saved. Reload the page and try again.".into(),
@@ -144,18 +175,23 @@ pub async fn authenticate(mut req: ServiceRequest, next: Next<impl MessageBody +
     }
 
     // 4. Cookie upkeep on the way out.
-    let sets_cookie = |res: &ServiceResponse<BoxBody>, name: &str| res.response().cookies().any(|c| c.name() == name);
+    let sets_cookie = |res: &ServiceResponse<BoxBody>, name: &str| {
+        res.response().cookies().any(|c| c.name() == name)
+    };
     if let Some(value) = new_csrf_cookie {
         if !sets_cookie(&res, csrf::COOKIE) {
-            res.response_mut().add_cookie(&cookie(&state.settings, csrf::COOKIE, value))?;
+            res.response_mut()
+                .add_cookie(&cookie(&state.settings, csrf::COOKIE, value))?;
         }
     }
     if clear_session_cookie && !sets_cookie(&res, session::COOKIE) {
-        res.response_mut().add_cookie(&removal_cookie(&state.settings, session::COOKIE))?;
+        res.response_mut()
+            .add_cookie(&removal_cookie(&state.settings, session::COOKIE))?;
     }
     // A flash is shown once: the page that displayed it (any non-redirect) clears it.
     if had_flash && !res.status().is_redirection() && !sets_cookie(&res, FLASH_COOKIE) {
-        res.response_mut().add_cookie(&removal_cookie(&state.settings, FLASH_COOKIE))?;
+        res.response_mut()
+            .add_cookie(&removal_cookie(&state.settings, FLASH_COOKIE))?;
     }
     Ok(res)
 }
@@ -167,9 +203,18 @@ fn offline_cacheable(path: &str) -> bool {
 
 /// Tells the service worker whose page this is, the scope it was rendered for (a change empties
 /// that user's cache), until when the device may open it offline, and whether to keep it.
-fn mark_for_offline(res: &mut ServiceResponse<BoxBody>, p: &Principal, cacheable: bool, settings: &crate::config::Settings) {
+fn mark_for_offline(
+    res: &mut ServiceResponse<BoxBody>,
+    p: &Principal,
+    cacheable: bool,
+    settings: &crate::config::Settings,
+) {
     use actix_web::http::header::{HeaderName, HeaderValue};
-    let is_html = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/html"));
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
     if !is_html {
         return;
     }
@@ -177,7 +222,10 @@ fn mark_for_offline(res: &mut ServiceResponse<BoxBody>, p: &Principal, cacheable
         use sha2::{Digest, Sha256};
         let mut hubs = p.scope.hub_ids();
         hubs.sort_unstable();
-        hex::encode(&Sha256::digest(format!("{}|{:?}|{:?}", p.role, hubs, p.scope.customer_ids).as_bytes())[..8])
+        hex::encode(
+            &Sha256::digest(format!("{}|{:?}|{:?}", p.role, hubs, p.scope.customer_ids).as_bytes())
+                [..8],
+        )
     };
     let until = (chrono::Utc::now() + settings.offline_session).to_rfc3339();
     let headers = res.headers_mut();
@@ -192,7 +240,10 @@ fn mark_for_offline(res: &mut ServiceResponse<BoxBody>, p: &Principal, cacheable
     if cacheable {
         set("x-outpost-offline", "cache".into());
     }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
 }
 
 fn client_addr(req: &ServiceRequest, trust_proxy: bool) -> String {
@@ -201,12 +252,16 @@ fn client_addr(req: &ServiceRequest, trust_proxy: bool) -> String {
             return ip.to_string();
         }
     }
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Reads an urlencoded body to find its CSRF token, then puts the body back for the handler.
 async fn form_token(req: &mut ServiceRequest) -> Option<String> {
-    let is_form = req.content_type().eq_ignore_ascii_case("application/x-www-form-urlencoded");
+    let is_form = req
+        .content_type()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded");
     if !is_form {
         return None;
     }
@@ -230,21 +285,54 @@ enum Resolved {
     Station(StationPrincipal),
 }
 
-async fn resolve_token(state: &AppState, token: String, addr: String) -> Result<Option<Resolved>, AppError> {
+async fn resolve_token(
+    state: &AppState,
+    token: String,
+    addr: String,
+) -> Result<Option<Resolved>, AppError> {
     crate::db::run(&state.db, move |conn| {
         Ok(match super::tokens::authenticate(conn, &token)? {
-            Some(TokenOwner::User { user_id, token_id }) => Principal::load(conn, user_id, AuthVia::Token { token_id }, Some(addr))?.map(Resolved::User),
-            Some(TokenOwner::Station { station_id, station_code, hub_id, .. }) => Some(Resolved::Station(StationPrincipal { station_id, station_code, hub_id })),
+            Some(TokenOwner::User { user_id, token_id }) => {
+                Principal::load(conn, user_id, AuthVia::Token { token_id }, Some(addr))?
+                    .map(Resolved::User)
+            }
+            Some(TokenOwner::Station {
+                station_id,
+                station_code,
+                hub_id,
+                ..
+            }) => Some(Resolved::Station(StationPrincipal {
+                station_id,
+                station_code,
+                hub_id,
+            })),
             None => None,
         })
     })
     .await
 }
 
-async fn load_session(state: &AppState, cookie: &str, addr: String) -> Result<Option<Principal>, AppError> {
-    let Some(s) = session::load(state, cookie).await.map_err(AppError::session_store)? else { return Ok(None) };
+async fn load_session(
+    state: &AppState,
+    cookie: &str,
+    addr: String,
+) -> Result<Option<Principal>, AppError> {
+    let Some(s) = session::load(state, cookie)
+        .await
+        .map_err(AppError::session_store)?
+    else {
+        return Ok(None);
+    };
     let key = s.key.clone();
-    let principal = crate::db::run(&state.db, move |conn| Ok(Principal::load(conn, s.data.user_id, AuthVia::Session { key: s.key }, Some(addr))?)).await?;
+    let principal = crate::db::run(&state.db, move |conn| {
+        Ok(Principal::load(
+            conn,
+            s.data.user_id,
+            AuthVia::Session { key: s.key },
+            Some(addr),
+        )?)
+    })
+    .await?;
     if principal.is_none() {
         // The user was disabled or removed: the session ends with it.
         let mut conn = state.redis.clone();

@@ -1,7 +1,7 @@
 //! Password hashing with argon2id (PHC strings, the crate's OWASP-recommended defaults).
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 
 pub const MIN_PASSWORD_LEN: usize = 10;
@@ -18,14 +18,18 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(PasswordError::TooShort);
     }
-    let hashed: PasswordHash = Argon2::default().hash_password(password.as_bytes()).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    let hashed: PasswordHash = Argon2::default()
+        .hash_password(password.as_bytes())
+        .map_err(|e| PasswordError::Hash(e.to_string()))?;
     Ok(hashed.to_string())
 }
 
 /// True when `password` matches the stored PHC string. A malformed stored hash never matches.
 pub fn verify(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }

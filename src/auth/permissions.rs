@@ -82,25 +82,64 @@ impl Role {
             Role::Admin => !matches!(permission, ZohoSyncWrite),
             Role::LogisticsManager => matches!(
                 permission,
-                DashboardView | InventoryRead | IntakeCreate | DistributionCreate | DistributionConfirm | StockAdjust | NeedsListCreate
-                    | NeedsListApprove | TransferRequest | TransferApprove | TransferDispatch | ReviewResolve | CatalogRead
+                DashboardView
+                    | InventoryRead
+                    | IntakeCreate
+                    | DistributionCreate
+                    | DistributionConfirm
+                    | StockAdjust
+                    | NeedsListCreate
+                    | NeedsListApprove
+                    | TransferRequest
+                    | TransferApprove
+                    | TransferDispatch
+                    | ReviewResolve
+                    | CatalogRead
             ),
             Role::DepotManager => matches!(
                 permission,
-                DashboardView | InventoryRead | IntakeCreate | DistributionCreate | DistributionConfirm | StockAdjust | NeedsListCreate
-                    | TransferRequest | TransferDispatch | ReviewResolve | CatalogRead | WarehouseReceive
+                DashboardView
+                    | InventoryRead
+                    | IntakeCreate
+                    | DistributionCreate
+                    | DistributionConfirm
+                    | StockAdjust
+                    | NeedsListCreate
+                    | TransferRequest
+                    | TransferDispatch
+                    | ReviewResolve
+                    | CatalogRead
+                    | WarehouseReceive
             ),
             Role::WarehouseOp => matches!(
                 permission,
-                DashboardView | InventoryRead | IntakeCreate | DistributionCreate | TransferDispatch | CatalogRead | WarehouseReceive
+                DashboardView
+                    | InventoryRead
+                    | IntakeCreate
+                    | DistributionCreate
+                    | TransferDispatch
+                    | CatalogRead
+                    | WarehouseReceive
                     | WarehouseItemEdit
             ),
             Role::SalesRep => matches!(
                 permission,
-                DashboardView | InventoryRead | CatalogRead | VariantCreate | VariantPriceEdit | WarehouseSell | SalesCreate
+                DashboardView
+                    | InventoryRead
+                    | CatalogRead
+                    | VariantCreate
+                    | VariantPriceEdit
+                    | WarehouseSell
+                    | SalesCreate
             ),
-            Role::Driver => matches!(permission, DashboardView | InventoryRead | DistributionCreate | CatalogRead),
-            Role::Auditor => matches!(permission, DashboardView | InventoryRead | CatalogRead | AuditRead | RolesView),
+            Role::Driver => matches!(
+                permission,
+                DashboardView | InventoryRead | DistributionCreate | CatalogRead
+            ),
+            Role::Auditor => matches!(
+                permission,
+                DashboardView | InventoryRead | CatalogRead | AuditRead | RolesView
+            ),
             Role::CustomerUser => matches!(permission, CatalogRead | BadgeCopyRequest),
             Role::SystemBot => matches!(permission, CatalogRead | ZohoSyncWrite),
         }
@@ -129,7 +168,10 @@ mod tests {
     fn the_seed_rules_hold() {
         // USAV: identities are ADMIN-only; the sync bot may only write sync state.
         assert!(Role::Admin.allows(Permission::IdentityCreate));
-        for role in Role::ALL.iter().filter(|r| !matches!(r, Role::Admin | Role::SuperAdmin)) {
+        for role in Role::ALL
+            .iter()
+            .filter(|r| !matches!(r, Role::Admin | Role::SuperAdmin))
+        {
             assert!(!role.allows(Permission::IdentityCreate), "{role}");
         }
         assert!(Role::SystemBot.allows(Permission::ZohoSyncWrite));

@@ -34,9 +34,21 @@ pub struct Principal {
 
 impl Principal {
     /// Loads the principal for an active user; `None` when the user is gone or disabled.
-    pub fn load(conn: &mut PgConnection, user_id: i64, via: AuthVia, client_addr: Option<String>) -> QueryResult<Option<Self>> {
+    pub fn load(
+        conn: &mut PgConnection,
+        user_id: i64,
+        via: AuthVia,
+        client_addr: Option<String>,
+    ) -> QueryResult<Option<Self>> {
         use crate::schema::users;
-        let Some(user) = users::table.find(user_id).select(User::as_select()).first(conn).optional()? else { return Ok(None) };
+        let Some(user) = users::table
+            .find(user_id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()?
+        else {
+            return Ok(None);
+        };
         if !user.active {
             return Ok(None);
         }
@@ -107,7 +119,11 @@ impl From<&Principal> for MeView {
             hubs: p.scope.hubs.clone(),
             customer_ids: p.scope.customer_ids.clone(),
             flags: p.flags,
-            permissions: Permission::ALL.iter().filter(|perm| p.can(**perm)).map(|perm| perm.as_str()).collect(),
+            permissions: Permission::ALL
+                .iter()
+                .filter(|perm| p.can(**perm))
+                .map(|perm| perm.as_str())
+                .collect(),
         }
     }
 }

@@ -24,6 +24,13 @@ struct MatrixPage {
 
 async fn matrix(_user: Authorized<perm::RolesView>, page: Page) -> Result<HttpResponse, AppError> {
     let roles = Role::ALL.to_vec();
-    let rows = Permission::ALL.iter().map(|p| (*p, roles.iter().map(|r| r.allows(*p)).collect())).collect();
-    render(&MatrixPage { layout: page.layout("Roles and permissions"), roles, rows })
+    let rows = Permission::ALL
+        .iter()
+        .map(|p| (*p, roles.iter().map(|r| r.allows(*p)).collect()))
+        .collect();
+    render(&MatrixPage {
+        layout: page.layout("Roles and permissions"),
+        roles,
+        rows,
+    })
 }

@@ -46,7 +46,10 @@ fn user_index_key(state: &AppState, user_id: i64) -> String {
 pub async fn create(state: &AppState, user_id: i64) -> redis::RedisResult<String> {
     let token = random_token();
     let key = session_key(state, &digest(&token));
-    let data = SessionData { user_id, created_at: chrono::Utc::now().timestamp() };
+    let data = SessionData {
+        user_id,
+        created_at: chrono::Utc::now().timestamp(),
+    };
     let mut conn = state.redis.clone();
     let idle = state.settings.session_idle.as_secs();
     let index = user_index_key(state, user_id);
@@ -64,8 +67,15 @@ pub async fn create(state: &AppState, user_id: i64) -> redis::RedisResult<String
 pub async fn load(state: &AppState, token: &str) -> redis::RedisResult<Option<Session>> {
     let key = session_key(state, &digest(token));
     let mut conn = state.redis.clone();
-    let raw: Option<String> = redis::cmd("GETEX").arg(&key).arg("EX").arg(state.settings.session_idle.as_secs()).query_async(&mut conn).await?;
-    let Some(data) = raw.and_then(|r| serde_json::from_str::<SessionData>(&r).ok()) else { return Ok(None) };
+    let raw: Option<String> = redis::cmd("GETEX")
+        .arg(&key)
+        .arg("EX")
+        .arg(state.settings.session_idle.as_secs())
+        .query_async(&mut conn)
+        .await?;
+    let Some(data) = raw.and_then(|r| serde_json::from_str::<SessionData>(&r).ok()) else {
+        return Ok(None);
+    };
     let age = chrono::Utc::now().timestamp() - data.created_at;
     if age < 0 || age as u64 > state.settings.session_absolute.as_secs() {
         let _: () = conn.del(&key).await?;
@@ -76,11 +86,19 @@ pub async fn load(state: &AppState, token: &str) -> redis::RedisResult<Option<Se
 
 pub async fn destroy(state: &AppState, session: &Session) -> redis::RedisResult<()> {
     let mut conn = state.redis.clone();
-    redis::pipe().del(&session.key).srem(user_index_key(state, session.data.user_id), &session.key).query_async::<()>(&mut conn).await
+    redis::pipe()
+        .del(&session.key)
+        .srem(user_index_key(state, session.data.user_id), &session.key)
+        .query_async::<()>(&mut conn)
+        .await
 }
 
 /// Ends every session of a user except `keep` (the key of the session making the change).
-pub async fn end_all_for_user(state: &AppState, user_id: i64, keep: Option<&str>) -> redis::RedisResult<usize> {
+pub async fn end_all_for_user(
+    state: &AppState,
+    user_id: i64,
+    keep: Option<&str>,
+) -> redis::RedisResult<usize> {
     let mut conn = state.redis.clone();
     let index = user_index_key(state, user_id);
     let keys: Vec<String> = conn.smembers(&index).await?;
@@ -88,6 +106,10 @@ pub async fn end_all_for_user(state: &AppState, user_id: i64, keep: Option<&str>
     if doomed.is_empty() {
         return Ok(0);
     }
-    redis::pipe().del(&doomed).srem(&index, &doomed).query_async::<()>(&mut conn).await?;
+    redis::pipe()
+        .del(&doomed)
+        .srem(&index, &doomed)
+        .query_async::<()>(&mut conn)
+        .await?;
     Ok(doomed.len())
 }

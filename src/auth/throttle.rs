@@ -18,8 +18,14 @@ struct Policy {
     free_failures: u32,
 }
 
-const PER_USERNAME: Policy = Policy { kind: "user", free_failures: 3 };
-const PER_ADDRESS: Policy = Policy { kind: "addr", free_failures: 20 };
+const PER_USERNAME: Policy = Policy {
+    kind: "user",
+    free_failures: 3,
+};
+const PER_ADDRESS: Policy = Policy {
+    kind: "addr",
+    free_failures: 20,
+};
 
 fn subject(value: &str) -> String {
     hex::encode(&Sha256::digest(value.trim().to_lowercase().as_bytes())[..12])
@@ -27,7 +33,10 @@ fn subject(value: &str) -> String {
 
 fn keys(state: &AppState, policy: &Policy, value: &str) -> (String, String) {
     let id = subject(value);
-    (state.redis_key(&format!("login-fail:{}:{id}", policy.kind)), state.redis_key(&format!("login-lock:{}:{id}", policy.kind)))
+    (
+        state.redis_key(&format!("login-fail:{}:{id}", policy.kind)),
+        state.redis_key(&format!("login-lock:{}:{id}", policy.kind)),
+    )
 }
 
 /// The delay after `failures` failures under a policy (zero while failures are free).
@@ -40,7 +49,11 @@ pub fn lock_for(failures: u32, free_failures: u32) -> Duration {
 }
 
 /// `Err(wait)` while either the username or the address is locked.
-pub async fn check(state: &AppState, username: &str, addr: &str) -> redis::RedisResult<Result<(), Duration>> {
+pub async fn check(
+    state: &AppState,
+    username: &str,
+    addr: &str,
+) -> redis::RedisResult<Result<(), Duration>> {
     let mut conn = state.redis.clone();
     let mut wait = 0_i64;
     for (policy, value) in [(&PER_USERNAME, username), (&PER_ADDRESS, addr)] {
@@ -48,17 +61,35 @@ pub async fn check(state: &AppState, username: &str, addr: &str) -> redis::Redis
         let ttl: i64 = conn.pttl(&lock).await?;
         wait = wait.max(ttl);
     }
-    Ok(if wait > 0 { Err(Duration::from_millis(wait as u64)) } else { Ok(()) })
+    Ok(if wait > 0 {
+        Err(Duration::from_millis(wait as u64))
+    } else {
+        Ok(())
+    })
 }
 
-pub async fn record_failure(state: &AppState, username: &str, addr: &str) -> redis::RedisResult<()> {
+pub async fn record_failure(
+    state: &AppState,
+    username: &str,
+    addr: &str,
+) -> redis::RedisResult<()> {
     let mut conn = state.redis.clone();
     for (policy, value) in [(&PER_USERNAME, username), (&PER_ADDRESS, addr)] {
         let (count_key, lock_key) = keys(state, policy, value);
-        let (failures,): (u32,) = redis::pipe().atomic().incr(&count_key, 1).ignore().expire(&count_key, WINDOW.as_secs() as i64).ignore().get(&count_key).query_async(&mut conn).await?;
+        let (failures,): (u32,) = redis::pipe()
+            .atomic()
+            .incr(&count_key, 1)
+            .ignore()
+            .expire(&count_key, WINDOW.as_secs() as i64)
+            .ignore()
+            .get(&count_key)
+            .query_async(&mut conn)
+            .await?;
         let lock = lock_for(failures, policy.free_failures);
         if !lock.is_zero() {
-            let _: () = conn.pset_ex(&lock_key, failures, lock.as_millis() as u64).await?;
+            let _: () = conn
+                .pset_ex(&lock_key, failures, lock.as_millis() as u64)
+                .await?;
         }
     }
     Ok(())

@@ -23,8 +23,16 @@ pub struct TokenPair {
 /// Who a valid bearer token speaks for.
 #[derive(Clone, Debug)]
 pub enum TokenOwner {
-    User { user_id: i64, token_id: i64 },
-    Station { station_id: i64, station_code: String, hub_id: i64, token_id: i64 },
+    User {
+        user_id: i64,
+        token_id: i64,
+    },
+    Station {
+        station_id: i64,
+        station_code: String,
+        hub_id: i64,
+        token_id: i64,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +47,15 @@ const PREFIX_ACCESS: &str = "opa_";
 const PREFIX_REFRESH: &str = "opr_";
 const PREFIX_STATION: &str = "ops_";
 
-fn insert(conn: &mut PgConnection, kind: &str, raw: &str, user_id: Option<i64>, station_id: Option<i64>, family: Uuid, expires_at: DateTime<Utc>) -> QueryResult<()> {
+fn insert(
+    conn: &mut PgConnection,
+    kind: &str,
+    raw: &str,
+    user_id: Option<i64>,
+    station_id: Option<i64>,
+    family: Uuid,
+    expires_at: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::insert_into(api_tokens::table)
         .values((
             api_tokens::kind.eq(kind),
@@ -53,13 +69,39 @@ fn insert(conn: &mut PgConnection, kind: &str, raw: &str, user_id: Option<i64>, 
         .map(|_| ())
 }
 
-fn issue_in_family(conn: &mut PgConnection, user_id: i64, family: Uuid, settings: &Settings) -> QueryResult<TokenPair> {
+fn issue_in_family(
+    conn: &mut PgConnection,
+    user_id: i64,
+    family: Uuid,
+    settings: &Settings,
+) -> QueryResult<TokenPair> {
     let now = Utc::now();
     let access = format!("{PREFIX_ACCESS}{}", random_token());
     let refresh = format!("{PREFIX_REFRESH}{}", random_token());
-    insert(conn, "access", &access, Some(user_id), None, family, now + settings.access_token_ttl)?;
-    insert(conn, "refresh", &refresh, Some(user_id), None, family, now + settings.refresh_token_ttl)?;
-    Ok(TokenPair { access_token: access, token_type: "bearer", expires_in: settings.access_token_ttl.as_secs(), refresh_token: refresh })
+    insert(
+        conn,
+        "access",
+        &access,
+        Some(user_id),
+        None,
+        family,
+        now + settings.access_token_ttl,
+    )?;
+    insert(
+        conn,
+        "refresh",
+        &refresh,
+        Some(user_id),
+        None,
+        family,
+        now + settings.refresh_token_ttl,
+    )?;
+    Ok(TokenPair {
+        access_token: access,
+        token_type: "bearer",
+        expires_in: settings.access_token_ttl.as_secs(),
+        refresh_token: refresh,
+    })
 }
 
 /// A new access + refresh pair for a user who just proved their password.
@@ -68,46 +110,80 @@ pub fn issue(conn: &mut PgConnection, user_id: i64, settings: &Settings) -> Quer
 }
 
 /// Exchanges a refresh token for a new pair (rotation with reuse detection).
-pub fn refresh(conn: &mut PgConnection, raw: &str, settings: &Settings) -> Result<(TokenPair, i64), RefreshError> {
+pub fn refresh(
+    conn: &mut PgConnection,
+    raw: &str,
+    settings: &Settings,
+) -> Result<(TokenPair, i64), RefreshError> {
     // The outer Result is the transaction's: an inner `Err` still commits, so a family revoked
     // on reuse stays revoked although the refresh itself fails.
-    let outcome = conn.transaction::<Result<(TokenPair, i64), RefreshError>, diesel::result::Error, _>(|conn| {
-        let row: Option<(i64, Option<i64>, Uuid, DateTime<Utc>, Option<DateTime<Utc>>)> = api_tokens::table
-            .filter(api_tokens::token_hash.eq(digest(raw)))
-            .filter(api_tokens::kind.eq("refresh"))
-            .select((api_tokens::id, api_tokens::user_id, api_tokens::family, api_tokens::expires_at, api_tokens::revoked_at))
-            .for_update()
-            .first(conn)
-            .optional()?;
-        let Some((_id, Some(user_id), family, expires_at, revoked_at)) = row else { return Ok(Err(RefreshError::Invalid)) };
-        if revoked_at.is_some() {
-            // A rotated token came back: someone holds a copy. End the whole family.
-            revoke_family(conn, family)?;
-            return Ok(Err(RefreshError::Invalid));
-        }
-        let active: bool = users::table.find(user_id).select(users::active).first(conn)?;
-        if expires_at <= Utc::now() || !active {
-            return Ok(Err(RefreshError::Invalid));
-        }
-        // The old pair ends; a new one continues the family.
-        diesel::update(api_tokens::table.filter(api_tokens::family.eq(family)).filter(api_tokens::revoked_at.is_null()))
-            .set(api_tokens::revoked_at.eq(diesel::dsl::now))
-            .execute(conn)?;
-        Ok(Ok((issue_in_family(conn, user_id, family, settings)?, user_id)))
-    })?;
+    let outcome = conn
+        .transaction::<Result<(TokenPair, i64), RefreshError>, diesel::result::Error, _>(
+            |conn| {
+                let row: Option<(i64, Option<i64>, Uuid, DateTime<Utc>, Option<DateTime<Utc>>)> =
+                    api_tokens::table
+                        .filter(api_tokens::token_hash.eq(digest(raw)))
+                        .filter(api_tokens::kind.eq("refresh"))
+                        .select((
+                            api_tokens::id,
+                            api_tokens::user_id,
+                            api_tokens::family,
+                            api_tokens::expires_at,
+                            api_tokens::revoked_at,
+                        ))
+                        .for_update()
+                        .first(conn)
+                        .optional()?;
+                let Some((_id, Some(user_id), family, expires_at, revoked_at)) = row else {
+                    return Ok(Err(RefreshError::Invalid));
+                };
+                if revoked_at.is_some() {
+                    // A rotated token came back: someone holds a copy. End the whole family.
+                    revoke_family(conn, family)?;
+                    return Ok(Err(RefreshError::Invalid));
+                }
+                let active: bool = users::table
+                    .find(user_id)
+                    .select(users::active)
+                    .first(conn)?;
+                if expires_at <= Utc::now() || !active {
+                    return Ok(Err(RefreshError::Invalid));
+                }
+                // The old pair ends; a new one continues the family.
+                diesel::update(
+                    api_tokens::table
+                        .filter(api_tokens::family.eq(family))
+                        .filter(api_tokens::revoked_at.is_null()),
+                )
+                .set(api_tokens::revoked_at.eq(diesel::dsl::now))
+                .execute(conn)?;
+                Ok(Ok((
+                    issue_in_family(conn, user_id, family, settings)?,
+                    user_id,
+                )))
+            },
+        )?;
     outcome
 }
 
 fn revoke_family(conn: &mut PgConnection, family: Uuid) -> QueryResult<usize> {
-    diesel::update(api_tokens::table.filter(api_tokens::family.eq(family)).filter(api_tokens::revoked_at.is_null()))
-        .set(api_tokens::revoked_at.eq(diesel::dsl::now))
-        .execute(conn)
+    diesel::update(
+        api_tokens::table
+            .filter(api_tokens::family.eq(family))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(diesel::dsl::now))
+    .execute(conn)
 }
 
 /// Revokes a token (and, for a user token, the rest of its family). Unknown tokens are ignored,
 /// as RFC 7009 asks.
 pub fn revoke(conn: &mut PgConnection, raw: &str) -> QueryResult<bool> {
-    let family: Option<Uuid> = api_tokens::table.filter(api_tokens::token_hash.eq(digest(raw))).select(api_tokens::family).first(conn).optional()?;
+    let family: Option<Uuid> = api_tokens::table
+        .filter(api_tokens::token_hash.eq(digest(raw)))
+        .select(api_tokens::family)
+        .first(conn)
+        .optional()?;
     match family {
         Some(f) => revoke_family(conn, f).map(|n| n > 0),
         None => Ok(false),
@@ -116,9 +192,13 @@ pub fn revoke(conn: &mut PgConnection, raw: &str) -> QueryResult<bool> {
 
 /// Ends every API token of a user (role or scope changed, account disabled).
 pub fn revoke_all_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<usize> {
-    diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user_id)).filter(api_tokens::revoked_at.is_null()))
-        .set(api_tokens::revoked_at.eq(diesel::dsl::now))
-        .execute(conn)
+    diesel::update(
+        api_tokens::table
+            .filter(api_tokens::user_id.eq(user_id))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(diesel::dsl::now))
+    .execute(conn)
 }
 
 /// Resolves a bearer token to its owner when it is an unexpired, unrevoked access or station token.
@@ -146,15 +226,34 @@ pub fn authenticate(conn: &mut PgConnection, raw: &str) -> QueryResult<Option<To
             .select((nfc_stations::code, nfc_stations::hub_id))
             .first::<(String, i64)>(conn)
             .optional()?
-            .map(|(station_code, hub_id)| TokenOwner::Station { station_id, station_code, hub_id, token_id }),
+            .map(|(station_code, hub_id)| TokenOwner::Station {
+                station_id,
+                station_code,
+                hub_id,
+                token_id,
+            }),
         _ => None,
     })
 }
 
 /// A long-lived token for one NFC station (shown once; only its hash is kept).
-pub fn issue_station_token(conn: &mut PgConnection, station_code: &str) -> Result<String, diesel::result::Error> {
-    let station_id: i64 = nfc_stations::table.filter(nfc_stations::code.eq(station_code)).select(nfc_stations::id).first(conn)?;
+pub fn issue_station_token(
+    conn: &mut PgConnection,
+    station_code: &str,
+) -> Result<String, diesel::result::Error> {
+    let station_id: i64 = nfc_stations::table
+        .filter(nfc_stations::code.eq(station_code))
+        .select(nfc_stations::id)
+        .first(conn)?;
     let raw = format!("{PREFIX_STATION}{}", random_token());
-    insert(conn, "station", &raw, None, Some(station_id), Uuid::new_v4(), Utc::now() + chrono::Duration::days(365))?;
+    insert(
+        conn,
+        "station",
+        &raw,
+        None,
+        Some(station_id),
+        Uuid::new_v4(),
+        Utc::now() + chrono::Duration::days(365),
+    )?;
     Ok(raw)
 }

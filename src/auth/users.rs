@@ -57,7 +57,9 @@ pub fn valid_username(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
         && (2..=64).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
 }
 
 pub fn find_by_username(conn: &mut PgConnection, username: &str) -> QueryResult<Option<User>> {
@@ -89,25 +91,43 @@ pub fn create(conn: &mut PgConnection, new: &NewUser<'_>) -> Result<User, UserEr
             ))
             .returning(User::as_returning())
             .get_result(conn)?;
-        let rows: Vec<_> = new.hub_ids.iter().map(|h| (user_hubs::user_id.eq(user.id), user_hubs::hub_id.eq(*h))).collect();
-        diesel::insert_into(user_hubs::table).values(&rows).execute(conn)?;
+        let rows: Vec<_> = new
+            .hub_ids
+            .iter()
+            .map(|h| (user_hubs::user_id.eq(user.id), user_hubs::hub_id.eq(*h)))
+            .collect();
+        diesel::insert_into(user_hubs::table)
+            .values(&rows)
+            .execute(conn)?;
         Ok(user)
     })
 }
 
-pub fn set_password(conn: &mut PgConnection, username: &str, new_password: &str) -> Result<(), UserError> {
+pub fn set_password(
+    conn: &mut PgConnection,
+    username: &str,
+    new_password: &str,
+) -> Result<(), UserError> {
     let hash = password::hash(new_password)?;
-    let user = find_by_username(conn, username)?.ok_or_else(|| UserError::NotFound(username.into()))?;
+    let user =
+        find_by_username(conn, username)?.ok_or_else(|| UserError::NotFound(username.into()))?;
     diesel::update(users::table.find(user.id))
-        .set((users::password_hash.eq(hash), users::updated_at.eq(diesel::dsl::now)))
+        .set((
+            users::password_hash.eq(hash),
+            users::updated_at.eq(diesel::dsl::now),
+        ))
         .execute(conn)?;
     Ok(())
 }
 
 pub fn set_active(conn: &mut PgConnection, username: &str, active: bool) -> Result<(), UserError> {
-    let user = find_by_username(conn, username)?.ok_or_else(|| UserError::NotFound(username.into()))?;
+    let user =
+        find_by_username(conn, username)?.ok_or_else(|| UserError::NotFound(username.into()))?;
     diesel::update(users::table.find(user.id))
-        .set((users::active.eq(active), users::updated_at.eq(diesel::dsl::now)))
+        .set((
+            users::active.eq(active),
+            users::updated_at.eq(diesel::dsl::now),
+        ))
         .execute(conn)?;
     Ok(())
 }
@@ -125,9 +145,18 @@ pub struct UserEdit {
 /// The user as the admin form shows it, for before/after audit snapshots.
 pub fn snapshot(conn: &mut PgConnection, user_id: i64) -> QueryResult<(User, UserEdit)> {
     use crate::schema::user_customers;
-    let user: User = users::table.find(user_id).select(User::as_select()).first(conn)?;
-    let mut hub_ids: Vec<i64> = user_hubs::table.filter(user_hubs::user_id.eq(user_id)).select(user_hubs::hub_id).load(conn)?;
-    let mut customer_ids: Vec<i64> = user_customers::table.filter(user_customers::user_id.eq(user_id)).select(user_customers::customer_id).load(conn)?;
+    let user: User = users::table
+        .find(user_id)
+        .select(User::as_select())
+        .first(conn)?;
+    let mut hub_ids: Vec<i64> = user_hubs::table
+        .filter(user_hubs::user_id.eq(user_id))
+        .select(user_hubs::hub_id)
+        .load(conn)?;
+    let mut customer_ids: Vec<i64> = user_customers::table
+        .filter(user_customers::user_id.eq(user_id))
+        .select(user_customers::customer_id)
+        .load(conn)?;
     hub_ids.sort_unstable();
     customer_ids.sort_unstable();
     let edit = UserEdit {
@@ -153,7 +182,10 @@ impl UserEdit {
 
     /// Whether the change alters what the user may do or see (their sessions must then end).
     pub fn changes_rights(&self, other: &UserEdit) -> bool {
-        self.role != other.role || self.hub_ids != other.hub_ids || self.customer_ids != other.customer_ids || self.flags != other.flags
+        self.role != other.role
+            || self.hub_ids != other.hub_ids
+            || self.customer_ids != other.customer_ids
+            || self.flags != other.flags
     }
 }
 
@@ -170,10 +202,28 @@ pub fn apply_edit(conn: &mut PgConnection, user_id: i64, edit: &UserEdit) -> Que
         ))
         .execute(conn)?;
     diesel::delete(user_hubs::table.filter(user_hubs::user_id.eq(user_id))).execute(conn)?;
-    let hubs: Vec<_> = edit.hub_ids.iter().map(|h| (user_hubs::user_id.eq(user_id), user_hubs::hub_id.eq(*h))).collect();
-    diesel::insert_into(user_hubs::table).values(&hubs).execute(conn)?;
-    diesel::delete(user_customers::table.filter(user_customers::user_id.eq(user_id))).execute(conn)?;
-    let customers: Vec<_> = edit.customer_ids.iter().map(|c| (user_customers::user_id.eq(user_id), user_customers::customer_id.eq(*c))).collect();
-    diesel::insert_into(user_customers::table).values(&customers).execute(conn)?;
+    let hubs: Vec<_> = edit
+        .hub_ids
+        .iter()
+        .map(|h| (user_hubs::user_id.eq(user_id), user_hubs::hub_id.eq(*h)))
+        .collect();
+    diesel::insert_into(user_hubs::table)
+        .values(&hubs)
+        .execute(conn)?;
+    diesel::delete(user_customers::table.filter(user_customers::user_id.eq(user_id)))
+        .execute(conn)?;
+    let customers: Vec<_> = edit
+        .customer_ids
+        .iter()
+        .map(|c| {
+            (
+                user_customers::user_id.eq(user_id),
+                user_customers::customer_id.eq(*c),
+            )
+        })
+        .collect();
+    diesel::insert_into(user_customers::table)
+        .values(&customers)
+        .execute(conn)?;
     Ok(())
 }

@@ -18,7 +18,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/identities").post(create_identity))
         .service(web::resource("/api/v1/identities/{upis_h}").get(get_identity))
         .service(web::resource("/api/v1/variants").post(create_variant))
-        .service(web::resource("/api/v1/variants/{sku}").get(get_variant).patch(patch_variant));
+        .service(
+            web::resource("/api/v1/variants/{sku}")
+                .get(get_variant)
+                .patch(patch_variant),
+        );
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -33,8 +37,21 @@ pub struct FamilyBody {
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID; a repeat returns the first result")),
     responses((status = 201, body = Family), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
-pub async fn create_family(req: HttpRequest, user: CurrentUser, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    rest::run(&req, &state, &user, "catalog.family_create", body.into_inner(), true).await
+pub async fn create_family(
+    req: HttpRequest,
+    user: CurrentUser,
+    body: web::Json<serde_json::Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    rest::run(
+        &req,
+        &state,
+        &user,
+        "catalog.family_create",
+        body.into_inner(),
+        true,
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -53,17 +70,36 @@ pub struct IdentityBody {
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses((status = 201, body = Identity), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json", description = "no such family"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
-pub async fn create_identity(req: HttpRequest, user: CurrentUser, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    rest::run(&req, &state, &user, "catalog.identity_create", body.into_inner(), true).await
+pub async fn create_identity(
+    req: HttpRequest,
+    user: CurrentUser,
+    body: web::Json<serde_json::Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    rest::run(
+        &req,
+        &state,
+        &user,
+        "catalog.identity_create",
+        body.into_inner(),
+        true,
+    )
+    .await
 }
 
 /// Look up what an item is by its UPIS-H (e.g. 00845-P-1).
 #[utoipa::path(get, path = "/api/v1/identities/{upis_h}", tag = "catalog", params(("upis_h" = String, Path)),
     responses((status = 200, body = Identity), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn get_identity(_user: Authorized<perm::CatalogRead>, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn get_identity(
+    _user: Authorized<perm::CatalogRead>,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let upis = path.into_inner();
     let found = crate::db::run(&state.db, move |conn| Ok(identity_by_upis(conn, &upis)?)).await?;
-    found.map(|i| HttpResponse::Ok().json(i)).ok_or_else(|| AppError::not_found("There is no identity with that UPIS-H."))
+    found
+        .map(|i| HttpResponse::Ok().json(i))
+        .ok_or_else(|| AppError::not_found("There is no identity with that UPIS-H."))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -83,17 +119,39 @@ pub struct VariantBody {
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses((status = 201, body = Variant), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
-pub async fn create_variant(req: HttpRequest, user: CurrentUser, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    rest::run(&req, &state, &user, "catalog.variant_create", body.into_inner(), true).await
+pub async fn create_variant(
+    req: HttpRequest,
+    user: CurrentUser,
+    body: web::Json<serde_json::Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    rest::run(
+        &req,
+        &state,
+        &user,
+        "catalog.variant_create",
+        body.into_inner(),
+        true,
+    )
+    .await
 }
 
 /// A variant by its full SKU.
 #[utoipa::path(get, path = "/api/v1/variants/{sku}", tag = "catalog", params(("sku" = String, Path)),
     responses((status = 200, body = Variant), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn get_variant(_user: Authorized<perm::CatalogRead>, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn get_variant(
+    _user: Authorized<perm::CatalogRead>,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let sku = path.into_inner();
-    let found = crate::db::run(&state.db, move |conn| Ok(super::variant_by_sku(conn, &sku)?)).await?;
-    found.map(|v| HttpResponse::Ok().json(Variant::from(v))).ok_or_else(|| AppError::not_found("There is no variant with that SKU."))
+    let found = crate::db::run(&state.db, move |conn| {
+        Ok(super::variant_by_sku(conn, &sku)?)
+    })
+    .await?;
+    found
+        .map(|v| HttpResponse::Ok().json(Variant::from(v)))
+        .ok_or_else(|| AppError::not_found("There is no variant with that SKU."))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -109,11 +167,27 @@ pub struct VariantPatchBody {
 #[utoipa::path(patch, path = "/api/v1/variants/{sku}", tag = "catalog", params(("sku" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = VariantPatchBody,
     responses((status = 200, body = Variant), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
-pub async fn patch_variant(req: HttpRequest, user: CurrentUser, path: web::Path<String>, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn patch_variant(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let mut payload = body.into_inner();
     let Some(object) = payload.as_object_mut() else {
-        return Err(AppError::Unprocessable("The body must be a JSON object.".into()));
+        return Err(AppError::Unprocessable(
+            "The body must be a JSON object.".into(),
+        ));
     };
     object.insert("sku".into(), json!(path.into_inner()));
-    rest::run(&req, &state, &user, "catalog.variant_update", payload, false).await
+    rest::run(
+        &req,
+        &state,
+        &user,
+        "catalog.variant_update",
+        payload,
+        false,
+    )
+    .await
 }

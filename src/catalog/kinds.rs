@@ -16,8 +16,21 @@ fn payload<T: for<'de> Deserialize<'de>>(ctx: &ApplyCtx<'_>) -> Result<T, Refusa
     serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))
 }
 
-fn done<T: serde::Serialize>(object_type: &'static str, id: String, before: Option<Value>, record: &T, changed: Vec<String>) -> Applied {
-    Applied { server_id: Some(id), object_type, before, after: serde_json::to_value(record).ok(), changed_fields: changed, ..Default::default() }
+fn done<T: serde::Serialize>(
+    object_type: &'static str,
+    id: String,
+    before: Option<Value>,
+    record: &T,
+    changed: Vec<String>,
+) -> Applied {
+    Applied {
+        server_id: Some(id),
+        object_type,
+        before,
+        after: serde_json::to_value(record).ok(),
+        changed_fields: changed,
+        ..Default::default()
+    }
 }
 
 #[derive(Deserialize)]
@@ -46,18 +59,33 @@ impl Kind for CreateFamily {
             errors.push(FieldError::new("product_id", "must be 1 to 99999"));
         }
         crate::sync::kind::check_text("base_name", &p.base_name, 200, &mut errors);
-        if errors.is_empty() { Ok(Target::default()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Target::default())
+        } else {
+            Err(errors)
+        }
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
         let p: FamilyIn = payload(ctx)?;
         let family: Option<Family> = diesel::insert_into(product_families::table)
-            .values((product_families::product_id.eq(p.product_id), product_families::base_name.eq(p.base_name.trim())))
+            .values((
+                product_families::product_id.eq(p.product_id),
+                product_families::base_name.eq(p.base_name.trim()),
+            ))
             .on_conflict_do_nothing()
             .returning(Family::as_returning())
             .get_result(conn)
             .optional()?;
-        let family = family.ok_or_else(|| Refusal::Clash(format!("product family {} already exists", p.product_id)))?;
-        Ok(done("product_family", family.product_id.to_string(), None, &family, vec![]))
+        let family = family.ok_or_else(|| {
+            Refusal::Clash(format!("product family {} already exists", p.product_id))
+        })?;
+        Ok(done(
+            "product_family",
+            family.product_id.to_string(),
+            None,
+            &family,
+            vec![],
+        ))
     }
 }
 
@@ -102,14 +130,29 @@ impl Kind for CreateIdentity {
             errors.push(FieldError::new("lci", "must be 1 to 999"));
         }
         if !one_letter(&p.physical_class) {
-            errors.push(FieldError::new("physical_class", "one capital letter, e.g. E"));
+            errors.push(FieldError::new(
+                "physical_class",
+                "one capital letter, e.g. E",
+            ));
         }
-        if errors.is_empty() { Ok(Target::default()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Target::default())
+        } else {
+            Err(errors)
+        }
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
         let p: IdentityIn = payload(ctx)?;
-        if product_families::table.find(p.product_id).count().get_result::<i64>(conn)? == 0 {
-            return Err(Refusal::NotFound(format!("there is no product family {}", p.product_id)));
+        if product_families::table
+            .find(p.product_id)
+            .count()
+            .get_result::<i64>(conn)?
+            == 0
+        {
+            return Err(Refusal::NotFound(format!(
+                "there is no product family {}",
+                p.product_id
+            )));
         }
         let identity: Option<Identity> = diesel::insert_into(product_identities::table)
             .values((
@@ -125,8 +168,19 @@ impl Kind for CreateIdentity {
             .returning(Identity::as_returning())
             .get_result(conn)
             .optional()?;
-        let identity = identity.ok_or_else(|| Refusal::Clash(format!("identity {:05}-{}-{} already exists", p.product_id, p.kind, p.lci)))?;
-        Ok(done("product_identity", identity.generated_upis_h.clone(), None, &identity, vec![]))
+        let identity = identity.ok_or_else(|| {
+            Refusal::Clash(format!(
+                "identity {:05}-{}-{} already exists",
+                p.product_id, p.kind, p.lci
+            ))
+        })?;
+        Ok(done(
+            "product_identity",
+            identity.generated_upis_h.clone(),
+            None,
+            &identity,
+            vec![],
+        ))
     }
 }
 
@@ -157,30 +211,55 @@ impl Kind for CreateVariant {
         let p: VariantIn = parse(payload)?;
         let mut errors = Vec::new();
         if !COLOR_CODES.contains(&p.color_code.as_str()) {
-            errors.push(FieldError::new("color_code", format!("must be one of {}", COLOR_CODES.join(", "))));
+            errors.push(FieldError::new(
+                "color_code",
+                format!("must be one of {}", COLOR_CODES.join(", ")),
+            ));
         }
         if !CONDITION_CODES.contains(&p.condition_code.as_str()) {
-            errors.push(FieldError::new("condition_code", format!("must be one of {}", CONDITION_CODES.join(", "))));
+            errors.push(FieldError::new(
+                "condition_code",
+                format!("must be one of {}", CONDITION_CODES.join(", ")),
+            ));
         }
         if units_to_cents(p.listing_price).is_none() {
-            errors.push(FieldError::new("listing_price", "must be a price from 0 to 1,000,000,000"));
+            errors.push(FieldError::new(
+                "listing_price",
+                "must be a price from 0 to 1,000,000,000",
+            ));
         }
-        if p.description.as_deref().is_some_and(|d| d.chars().count() > 500) {
+        if p.description
+            .as_deref()
+            .is_some_and(|d| d.chars().count() > 500)
+        {
             errors.push(FieldError::new("description", "at most 500 characters"));
         }
-        if errors.is_empty() { Ok(Target::default()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Target::default())
+        } else {
+            Err(errors)
+        }
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
         let p: VariantIn = payload(ctx)?;
-        if product_identities::table.find(p.identity_id).count().get_result::<i64>(conn)? == 0 {
-            return Err(Refusal::NotFound(format!("there is no identity {}", p.identity_id)));
+        if product_identities::table
+            .find(p.identity_id)
+            .count()
+            .get_result::<i64>(conn)?
+            == 0
+        {
+            return Err(Refusal::NotFound(format!(
+                "there is no identity {}",
+                p.identity_id
+            )));
         }
         let row: Option<VariantRow> = diesel::insert_into(product_variants::table)
             .values((
                 product_variants::identity_id.eq(p.identity_id),
                 product_variants::color_code.eq(&p.color_code),
                 product_variants::condition_code.eq(&p.condition_code),
-                product_variants::listing_price_cents.eq(units_to_cents(p.listing_price).unwrap_or(0)),
+                product_variants::listing_price_cents
+                    .eq(units_to_cents(p.listing_price).unwrap_or(0)),
                 product_variants::description.eq(p.description.as_deref().unwrap_or("").trim()),
                 product_variants::full_sku.eq(""),
                 // Every new variant waits for the Zoho sync worker.
@@ -190,10 +269,17 @@ impl Kind for CreateVariant {
             .returning(VariantRow::as_returning())
             .get_result(conn)
             .optional()?;
-        let row = row.ok_or_else(|| Refusal::Clash("this identity already has a variant with that colour and condition".into()))?;
+        let row = row.ok_or_else(|| {
+            Refusal::Clash(
+                "this identity already has a variant with that colour and condition".into(),
+            )
+        })?;
         let v = Variant::from(row);
         let mut applied = done("product_variant", v.full_sku.clone(), None, &v, vec![]);
-        applied.events.push(("job.zoho_sync".into(), serde_json::json!({ "variant_id": v.id })));
+        applied.events.push((
+            "job.zoho_sync".into(),
+            serde_json::json!({ "variant_id": v.id }),
+        ));
         Ok(applied)
     }
 }
@@ -225,16 +311,31 @@ impl Kind for UpdateVariant {
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: VariantPatch = parse(payload)?;
         let mut errors = Vec::new();
-        if p.listing_price.is_some_and(|price| units_to_cents(price).is_none()) {
-            errors.push(FieldError::new("listing_price", "must be a price from 0 to 1,000,000,000"));
+        if p.listing_price
+            .is_some_and(|price| units_to_cents(price).is_none())
+        {
+            errors.push(FieldError::new(
+                "listing_price",
+                "must be a price from 0 to 1,000,000,000",
+            ));
         }
-        if p.description.as_deref().is_some_and(|d| d.chars().count() > 500) {
+        if p.description
+            .as_deref()
+            .is_some_and(|d| d.chars().count() > 500)
+        {
             errors.push(FieldError::new("description", "at most 500 characters"));
         }
         if p.listing_price.is_none() && p.description.is_none() && p.active.is_none() {
-            errors.push(FieldError::new("payload", "give listing_price, description or active"));
+            errors.push(FieldError::new(
+                "payload",
+                "give listing_price, description or active",
+            ));
         }
-        if errors.is_empty() { Ok(Target::default()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Target::default())
+        } else {
+            Err(errors)
+        }
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
         let p: VariantPatch = payload(ctx)?;
@@ -245,11 +346,23 @@ impl Kind for UpdateVariant {
             .first(conn)
             .optional()?
             .ok_or_else(|| Refusal::NotFound(format!("there is no variant {}", p.sku)))?;
-        let price = p.listing_price.and_then(units_to_cents).unwrap_or(current.listing_price_cents);
-        let description = p.description.as_deref().map(str::trim).unwrap_or(&current.description).to_string();
+        let price = p
+            .listing_price
+            .and_then(units_to_cents)
+            .unwrap_or(current.listing_price_cents);
+        let description = p
+            .description
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or(&current.description)
+            .to_string();
         let critical = price != current.listing_price_cents || description != current.description;
         // A variant Zoho already knows must be updated there; one never sent stays PENDING.
-        let status = if critical && current.zoho_sync_status != "PENDING" { "DIRTY" } else { current.zoho_sync_status.as_str() };
+        let status = if critical && current.zoho_sync_status != "PENDING" {
+            "DIRTY"
+        } else {
+            current.zoho_sync_status.as_str()
+        };
         let mut changed = Vec::new();
         if price != current.listing_price_cents {
             changed.push("listing_price".to_string());
@@ -276,7 +389,10 @@ impl Kind for UpdateVariant {
         let needs_sync = v.zoho_sync_status == "DIRTY";
         let mut applied = done("product_variant", v.full_sku.clone(), before, &v, changed);
         if needs_sync {
-            applied.events.push(("job.zoho_sync".into(), serde_json::json!({ "variant_id": v.id })));
+            applied.events.push((
+                "job.zoho_sync".into(),
+                serde_json::json!({ "variant_id": v.id }),
+            ));
         }
         Ok(applied)
     }

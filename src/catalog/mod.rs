@@ -97,15 +97,24 @@ pub fn cents_to_units(cents: i64) -> f64 {
 
 /// A money amount from JSON (150.00) in cents; `None` for negative, absurd or non-finite input.
 pub fn units_to_cents(units: f64) -> Option<i64> {
-    (units.is_finite() && (0.0..=1_000_000_000.0).contains(&units)).then(|| (units * 100.0).round() as i64)
+    (units.is_finite() && (0.0..=1_000_000_000.0).contains(&units))
+        .then(|| (units * 100.0).round() as i64)
 }
 
 pub fn variant_by_sku(conn: &mut PgConnection, sku: &str) -> QueryResult<Option<VariantRow>> {
-    product_variants::table.filter(product_variants::full_sku.eq(sku.trim().to_uppercase())).select(VariantRow::as_select()).first(conn).optional()
+    product_variants::table
+        .filter(product_variants::full_sku.eq(sku.trim().to_uppercase()))
+        .select(VariantRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn identity_by_upis(conn: &mut PgConnection, upis: &str) -> QueryResult<Option<Identity>> {
-    product_identities::table.filter(product_identities::generated_upis_h.eq(upis.trim().to_uppercase())).select(Identity::as_select()).first(conn).optional()
+    product_identities::table
+        .filter(product_identities::generated_upis_h.eq(upis.trim().to_uppercase()))
+        .select(Identity::as_select())
+        .first(conn)
+        .optional()
 }
 
 #[cfg(test)]

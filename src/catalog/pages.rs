@@ -46,28 +46,65 @@ struct BrowsePage {
 
 impl BrowsePage {
     fn page_link(&self, page: i64) -> String {
-        format!("/catalog?{}", serde_urlencoded::to_string([("q", self.q.clone()), ("page", page.to_string())]).unwrap_or_default())
+        format!(
+            "/catalog?{}",
+            serde_urlencoded::to_string([("q", self.q.clone()), ("page", page.to_string())])
+                .unwrap_or_default()
+        )
     }
 }
 
-async fn browse(_user: Authorized<perm::CatalogRead>, page: Page, query: web::Query<Query>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn browse(
+    _user: Authorized<perm::CatalogRead>,
+    page: Page,
+    query: web::Query<Query>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let q: String = query.q.trim().chars().take(100).collect();
     let page_no = query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE);
     let search = q.clone();
     let (rows, total) = crate::db::run(&state.db, move |conn| {
         let base = || {
-            let mut b = product_variants::table.inner_join(product_identities::table.inner_join(product_families::table)).into_boxed();
+            let mut b = product_variants::table
+                .inner_join(product_identities::table.inner_join(product_families::table))
+                .into_boxed();
             if !search.is_empty() {
-                let p = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-                b = b.filter(product_variants::full_sku.ilike(p.clone()).or(product_families::base_name.ilike(p.clone())).or(product_variants::description.ilike(p)));
+                let p = format!(
+                    "%{}%",
+                    search
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                );
+                b = b.filter(
+                    product_variants::full_sku
+                        .ilike(p.clone())
+                        .or(product_families::base_name.ilike(p.clone()))
+                        .or(product_variants::description.ilike(p)),
+                );
             }
             b
         };
         let total: i64 = base().count().get_result(conn)?;
-        let rows: Vec<(VariantRow, String)> = base().order(product_variants::full_sku).limit(PAGE).offset(page_no.saturating_mul(PAGE)).select((VariantRow::as_select(), product_families::base_name)).load(conn)?;
+        let rows: Vec<(VariantRow, String)> = base()
+            .order(product_variants::full_sku)
+            .limit(PAGE)
+            .offset(page_no.saturating_mul(PAGE))
+            .select((VariantRow::as_select(), product_families::base_name))
+            .load(conn)?;
         Ok((rows, total))
     })
     .await?;
-    let rows = rows.into_iter().map(|(v, name)| Row { name, v: v.into() }).collect();
-    render(&BrowsePage { layout: page.layout("Catalog"), q, rows, total, page: page_no, pages: (total + PAGE - 1) / PAGE })
+    let rows = rows
+        .into_iter()
+        .map(|(v, name)| Row { name, v: v.into() })
+        .collect();
+    render(&BrowsePage {
+        layout: page.layout("Catalog"),
+        q,
+        rows,
+        total,
+        page: page_no,
+        pages: (total + PAGE - 1) / PAGE,
+    })
 }

@@ -22,14 +22,19 @@ const PG_BIN_DIRS: &str = "/usr/lib/postgresql";
 
 impl PrivateServices {
     pub fn start(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
         let data_dir = data_dir.canonicalize()?;
         let pg_bin = find_pg_bin()?;
         let redis_server = which("redis-server").context("redis-server is not installed: install the Debian package 'redis-server' (sudo apt-get install redis-server)")?;
 
         // initdb and postgres refuse to run as root; as root we run them as the `postgres`
         // system user that Debian's postgresql package creates.
-        let run_as = if unsafe { libc::geteuid() } == 0 { Some("postgres".to_string()) } else { None };
+        let run_as = if unsafe { libc::geteuid() } == 0 {
+            Some("postgres".to_string())
+        } else {
+            None
+        };
         let pg_root = data_dir.join("postgres");
         let pg_data = pg_root.join("data");
         let socket_dir = pg_root.join("run");
@@ -42,22 +47,38 @@ impl PrivateServices {
         if !pg_data.join("PG_VERSION").exists() {
             tracing::info!(dir = %pg_data.display(), "initialising a private PostgreSQL cluster");
             run(pg_command(&run_as, &pg_bin.join("initdb"))
-                .args(["-D"]).arg(&pg_data)
-                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]))?;
+                .args(["-D"])
+                .arg(&pg_data)
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]))?;
         }
         let log = pg_root.join("postgres.log");
         // Unix socket only: no port to collide with, nothing reachable from the network.
-        let options = format!("-c listen_addresses='' -c unix_socket_directories='{}' -c fsync=off", socket_dir.display());
+        let options = format!(
+            "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync=off",
+            socket_dir.display()
+        );
         let status = pg_command(&run_as, &pg_bin.join("pg_ctl"))
-            .args(["-D"]).arg(&pg_data)
-            .args(["-l"]).arg(&log)
+            .args(["-D"])
+            .arg(&pg_data)
+            .args(["-l"])
+            .arg(&log)
             .args(["-o", &options, "-w", "-t", "60", "start"])
             .stdout(Stdio::null())
             .status()?;
         if !status.success() {
             bail!("PostgreSQL did not start; see {}", log.display());
         }
-        let database_url = format!("postgres://postgres@localhost/postgres?host={}", socket_dir.display());
+        let database_url = format!(
+            "postgres://postgres@localhost/postgres?host={}",
+            socket_dir.display()
+        );
 
         let redis_dir = data_dir.join("redis");
         std::fs::create_dir_all(&redis_dir)?;
@@ -66,12 +87,27 @@ impl PrivateServices {
             .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--dir"])
             .arg(&redis_dir)
             // Append-only file: queued jobs survive a restart of the demo.
-            .args(["--appendonly", "yes", "--save", "", "--logfile", "redis.log", "--protected-mode", "yes"])
+            .args([
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--logfile",
+                "redis.log",
+                "--protected-mode",
+                "yes",
+            ])
             .stdout(Stdio::null())
             .spawn()
             .context("cannot start redis-server")?;
         let redis_url = format!("redis://127.0.0.1:{port}");
-        let mut services = PrivateServices { database_url, redis_url, pg_data, run_as, redis: Some(redis) };
+        let mut services = PrivateServices {
+            database_url,
+            redis_url,
+            pg_data,
+            run_as,
+            redis: Some(redis),
+        };
         services.wait_for_redis(port)?;
         Ok(services)
     }
@@ -99,7 +135,8 @@ impl PrivateServices {
         }
         if let Ok(pg_bin) = find_pg_bin() {
             let _ = pg_command(&self.run_as, &pg_bin.join("pg_ctl"))
-                .args(["-D"]).arg(&self.pg_data)
+                .args(["-D"])
+                .arg(&self.pg_data)
                 .args(["-m", "fast", "-w", "stop"])
                 .stdout(Stdio::null())
                 .status();
@@ -115,14 +152,23 @@ impl Drop for PrivateServices {
 
 fn find_pg_bin() -> Result<PathBuf> {
     let mut versions: Vec<PathBuf> = std::fs::read_dir(PG_BIN_DIRS)
-        .map(|dir| dir.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .filter(|p| p.join("initdb").exists())
+                .collect()
+        })
         .unwrap_or_default();
     versions.sort();
     versions.pop().context("PostgreSQL server binaries (initdb, pg_ctl) are not installed: install the Debian package 'postgresql' (sudo apt-get install postgresql)")
 }
 
 fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(program)).find(|p| p.is_file()))
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(program))
+            .find(|p| p.is_file())
+    })
 }
 
 fn pg_command(run_as: &Option<String>, program: &Path) -> Command {
@@ -137,20 +183,31 @@ fn pg_command(run_as: &Option<String>, program: &Path) -> Command {
 }
 
 fn run(cmd: &mut Command) -> Result<()> {
-    let out = cmd.output().with_context(|| format!("cannot run {cmd:?}"))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
     if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
 
 fn chown_recursive(path: &Path, user: &str) -> Result<()> {
-    run(Command::new("chown").args(["-R", &format!("{user}:{user}")]).arg(path))
+    run(Command::new("chown")
+        .args(["-R", &format!("{user}:{user}")])
+        .arg(path))
 }
 
 /// The postgres user must be able to reach the data directory through every parent folder.
 fn ensure_reachable(path: &Path, user: &str) -> Result<()> {
-    let ok = Command::new("runuser").args(["-u", user, "--", "test", "-w"]).arg(path).status()?.success();
+    let ok = Command::new("runuser")
+        .args(["-u", user, "--", "test", "-w"])
+        .arg(path)
+        .status()?
+        .success();
     if !ok {
         bail!(
             "the '{user}' system user cannot reach {} (a parent folder is private); set OUTPOST_DATA_DIR to a folder it can reach, e.g. /var/lib/outpost",

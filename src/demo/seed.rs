@@ -7,7 +7,10 @@ use diesel::prelude::*;
 
 use crate::auth::roles::Role;
 use crate::auth::users::{self, NewUser};
-use crate::schema::{app_meta, customers, hubs, nfc_stations, organisations, product_families, product_identities, product_variants, stock_ledger, stock_levels, user_customers};
+use crate::schema::{
+    app_meta, customers, hubs, nfc_stations, organisations, product_families, product_identities,
+    product_variants, stock_ledger, stock_levels, user_customers,
+};
 
 pub const DEMO_PASSWORD: &str = "outpost-demo-2026";
 const MARKER: &str = "demo_seeded_at";
@@ -40,20 +43,52 @@ struct HubSpec {
 }
 
 const HUBS: [HubSpec; 4] = [
-    HubSpec { code: "KIN-MAIN", name: "Kingston Main Warehouse", kind: "main", agency: false },
-    HubSpec { code: "MBJ-SUB", name: "Montego Bay Sub-Hub", kind: "sub", agency: false },
-    HubSpec { code: "MAN-SUB", name: "Mandeville Sub-Hub", kind: "sub", agency: false },
-    HubSpec { code: "HRA-PORT", name: "Harbour Relief Agency — Port Antonio Hub", kind: "agency", agency: true },
+    HubSpec {
+        code: "KIN-MAIN",
+        name: "Kingston Main Warehouse",
+        kind: "main",
+        agency: false,
+    },
+    HubSpec {
+        code: "MBJ-SUB",
+        name: "Montego Bay Sub-Hub",
+        kind: "sub",
+        agency: false,
+    },
+    HubSpec {
+        code: "MAN-SUB",
+        name: "Mandeville Sub-Hub",
+        kind: "sub",
+        agency: false,
+    },
+    HubSpec {
+        code: "HRA-PORT",
+        name: "Harbour Relief Agency — Port Antonio Hub",
+        kind: "agency",
+        agency: true,
+    },
 ];
 
 /// (product id, base name, identity types, unit, price in cents)
 const FAMILIES: [(i32, &str, &str, &str, i64); 40] = [
     (101, "Bottled Water 1.5 L (case of 12)", "PB", "case", 1_450),
-    (102, "Water Purification Tablets (strip of 50)", "P", "strip", 850),
+    (
+        102,
+        "Water Purification Tablets (strip of 50)",
+        "P",
+        "strip",
+        850,
+    ),
     (103, "Collapsible Water Jerrycan 10 L", "PK", "each", 1_200),
     (110, "Family Food Parcel", "PK", "parcel", 6_500),
     (111, "Rice 5 kg Bag", "P", "bag", 1_100),
-    (112, "Canned Mackerel 425 g (case of 24)", "P", "case", 4_800),
+    (
+        112,
+        "Canned Mackerel 425 g (case of 24)",
+        "P",
+        "case",
+        4_800,
+    ),
     (113, "High-Energy Biscuits (carton)", "P", "carton", 3_200),
     (114, "Infant Formula 400 g", "P", "tin", 1_650),
     (120, "Hygiene Kit (family)", "PK", "kit", 2_800),
@@ -71,7 +106,13 @@ const FAMILIES: [(i32, &str, &str, &str, i64); 40] = [
     (143, "Portable Generator 3 kW", "E", "each", 65_000),
     (144, "LED Flashlight", "E", "each", 600),
     (150, "First Aid Kit (workplace)", "PK", "kit", 3_500),
-    (151, "Oral Rehydration Salts (box of 100)", "P", "box", 1_800),
+    (
+        151,
+        "Oral Rehydration Salts (box of 100)",
+        "P",
+        "box",
+        1_800,
+    ),
     (152, "Nitrile Gloves (box of 100)", "P", "box", 950),
     (153, "N95 Respirator (box of 20)", "P", "box", 2_200),
     (160, "Kitchen Set (family)", "PK", "set", 3_900),
@@ -97,7 +138,10 @@ pub fn seed(conn: &mut PgConnection) -> anyhow::Result<SeedOutcome> {
     conn.transaction(|conn| {
         // The marker is claimed first: a concurrent seeder blocks here and then finds it taken.
         let claimed = diesel::insert_into(app_meta::table)
-            .values((app_meta::key.eq(MARKER), app_meta::value.eq(chrono::Utc::now().to_rfc3339())))
+            .values((
+                app_meta::key.eq(MARKER),
+                app_meta::value.eq(chrono::Utc::now().to_rfc3339()),
+            ))
             .on_conflict_do_nothing()
             .execute(conn)?;
         if claimed == 0 {
@@ -109,7 +153,12 @@ pub fn seed(conn: &mut PgConnection) -> anyhow::Result<SeedOutcome> {
         for spec in &HUBS {
             let org = if spec.agency { agency } else { gov };
             let id: i64 = diesel::insert_into(hubs::table)
-                .values((hubs::organisation_id.eq(org), hubs::code.eq(spec.code), hubs::name.eq(spec.name), hubs::kind.eq(spec.kind)))
+                .values((
+                    hubs::organisation_id.eq(org),
+                    hubs::code.eq(spec.code),
+                    hubs::name.eq(spec.name),
+                    hubs::kind.eq(spec.kind),
+                ))
                 .returning(hubs::id)
                 .get_result(conn)?;
             hub_ids.push(id);
@@ -139,14 +188,55 @@ fn insert_org(conn: &mut PgConnection, name: &str, kind: &str) -> QueryResult<i6
         .get_result(conn)
 }
 
-fn seed_customers(conn: &mut PgConnection, gov: i64, agency: i64, hubs: &[i64]) -> QueryResult<Vec<i64>> {
+fn seed_customers(
+    conn: &mut PgConnection,
+    gov: i64,
+    agency: i64,
+    hubs: &[i64],
+) -> QueryResult<Vec<i64>> {
     let specs = [
-        ("TT-SHELTER", "Trench Town Community Shelter", gov, hubs[0], "+1 876 555 0141"),
-        ("STA-CLINIC", "St. Andrew Parish Clinic", gov, hubs[0], "+1 876 555 0177"),
-        ("MBJ-SCHOOL", "Montego Bay Primary School Shelter", gov, hubs[1], "+1 876 555 0102"),
-        ("SAV-KITCHEN", "Savanna-la-Mar Community Kitchen", gov, hubs[1], "+1 876 555 0110"),
-        ("MAN-CHURCH", "Mandeville Church Relief Centre", gov, hubs[2], "+1 876 555 0123"),
-        ("PA-FISHERS", "Port Antonio Fishers' Cooperative", agency, hubs[3], "+1 876 555 0199"),
+        (
+            "TT-SHELTER",
+            "Trench Town Community Shelter",
+            gov,
+            hubs[0],
+            "+1 876 555 0141",
+        ),
+        (
+            "STA-CLINIC",
+            "St. Andrew Parish Clinic",
+            gov,
+            hubs[0],
+            "+1 876 555 0177",
+        ),
+        (
+            "MBJ-SCHOOL",
+            "Montego Bay Primary School Shelter",
+            gov,
+            hubs[1],
+            "+1 876 555 0102",
+        ),
+        (
+            "SAV-KITCHEN",
+            "Savanna-la-Mar Community Kitchen",
+            gov,
+            hubs[1],
+            "+1 876 555 0110",
+        ),
+        (
+            "MAN-CHURCH",
+            "Mandeville Church Relief Centre",
+            gov,
+            hubs[2],
+            "+1 876 555 0123",
+        ),
+        (
+            "PA-FISHERS",
+            "Port Antonio Fishers' Cooperative",
+            agency,
+            hubs[3],
+            "+1 876 555 0199",
+        ),
     ];
     specs
         .iter()
@@ -165,26 +255,69 @@ fn seed_customers(conn: &mut PgConnection, gov: i64, agency: i64, hubs: &[i64]) 
         .collect()
 }
 
-fn seed_users(conn: &mut PgConnection, gov: i64, agency: i64, [kin, mbj, man, hra]: [i64; 4], shelter: i64) -> anyhow::Result<()> {
+fn seed_users(
+    conn: &mut PgConnection,
+    gov: i64,
+    agency: i64,
+    [kin, mbj, man, hra]: [i64; 4],
+    shelter: i64,
+) -> anyhow::Result<()> {
     let all_gov = [kin, mbj, man];
     let specs: [(&str, &str, Role, i64, &[i64]); 11] = [
-        ("superadmin", "Simone Campbell", Role::SuperAdmin, gov, &all_gov),
+        (
+            "superadmin",
+            "Simone Campbell",
+            Role::SuperAdmin,
+            gov,
+            &all_gov,
+        ),
         ("admin", "Andre Williams", Role::Admin, gov, &all_gov),
-        ("logistics", "Latoya Brown", Role::LogisticsManager, gov, &all_gov),
+        (
+            "logistics",
+            "Latoya Brown",
+            Role::LogisticsManager,
+            gov,
+            &all_gov,
+        ),
         ("depot", "Devon Clarke", Role::DepotManager, gov, &[mbj]),
         ("warehouse", "Winston Reid", Role::WarehouseOp, gov, &[kin]),
         ("sales", "Shanice Gordon", Role::SalesRep, gov, &[kin]),
         ("driver", "Dwayne Thompson", Role::Driver, gov, &[man]),
         ("auditor", "Audrey Henry", Role::Auditor, gov, &all_gov),
-        ("customer", "Carlene Morgan", Role::CustomerUser, gov, &[kin]),
-        ("agency", "Marcia Bailey", Role::DepotManager, agency, &[hra]),
+        (
+            "customer",
+            "Carlene Morgan",
+            Role::CustomerUser,
+            gov,
+            &[kin],
+        ),
+        (
+            "agency",
+            "Marcia Bailey",
+            Role::DepotManager,
+            agency,
+            &[hra],
+        ),
         ("zoho-bot", "Zoho Sync Worker", Role::SystemBot, gov, &[]),
     ];
     for (username, display_name, role, organisation_id, hub_ids) in specs {
-        let user = users::create(conn, &NewUser { username, display_name, role, organisation_id, password: DEMO_PASSWORD, hub_ids })?;
+        let user = users::create(
+            conn,
+            &NewUser {
+                username,
+                display_name,
+                role,
+                organisation_id,
+                password: DEMO_PASSWORD,
+                hub_ids,
+            },
+        )?;
         if role == Role::CustomerUser {
             diesel::insert_into(user_customers::table)
-                .values((user_customers::user_id.eq(user.id), user_customers::customer_id.eq(shelter)))
+                .values((
+                    user_customers::user_id.eq(user.id),
+                    user_customers::customer_id.eq(shelter),
+                ))
                 .execute(conn)?;
         }
     }
@@ -196,7 +329,10 @@ fn seed_catalog(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
     let mut variant_ids = Vec::new();
     for (index, (product_id, base_name, types, unit, price)) in FAMILIES.iter().enumerate() {
         diesel::insert_into(product_families::table)
-            .values((product_families::product_id.eq(product_id), product_families::base_name.eq(base_name)))
+            .values((
+                product_families::product_id.eq(product_id),
+                product_families::base_name.eq(base_name),
+            ))
             .execute(conn)?;
         for (lci, kind) in types.chars().enumerate() {
             let identity_id: i64 = diesel::insert_into(product_identities::table)
@@ -204,21 +340,30 @@ fn seed_catalog(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
                     product_identities::product_id.eq(product_id),
                     product_identities::type_.eq(kind.to_string()),
                     product_identities::lci.eq(lci as i32 + 1),
-                    product_identities::physical_class.eq(if "ET".contains(kind) { "E" } else { "G" }),
+                    product_identities::physical_class.eq(if "ET".contains(kind) {
+                        "E"
+                    } else {
+                        "G"
+                    }),
                 ))
                 .returning(product_identities::id)
                 .get_result(conn)?;
             // Vary the spread so the catalog is not a perfect grid.
             let colors = &COLORS[..1 + (index + lci) % COLORS.len()];
             for (ci, color) in colors.iter().enumerate() {
-                for (ni, condition) in CONDITIONS.iter().enumerate().take(1 + (index + ci) % CONDITIONS.len()) {
+                for (ni, condition) in CONDITIONS
+                    .iter()
+                    .enumerate()
+                    .take(1 + (index + ci) % CONDITIONS.len())
+                {
                     let discount = [100, 70, 45][ni];
                     let id: i64 = diesel::insert_into(product_variants::table)
                         .values((
                             product_variants::identity_id.eq(identity_id),
                             product_variants::color_code.eq(color),
                             product_variants::condition_code.eq(condition),
-                            product_variants::description.eq(format!("{base_name} — {}", describe(color, condition))),
+                            product_variants::description
+                                .eq(format!("{base_name} — {}", describe(color, condition))),
                             product_variants::unit.eq(unit),
                             product_variants::listing_price_cents.eq(price * discount / 100),
                             product_variants::cost_cents.eq(price * discount * 55 / 10_000),
@@ -255,20 +400,38 @@ fn seed_stock(conn: &mut PgConnection, hubs: &[i64], variants: &[i64]) -> QueryR
     for (hi, hub) in hubs.iter().enumerate() {
         // The main warehouse holds most lines; smaller hubs a deterministic subset.
         let stride = [1, 2, 3, 4][hi];
-        for (vi, variant) in variants.iter().enumerate().filter(|(vi, _)| vi % stride == 0) {
+        for (vi, variant) in variants
+            .iter()
+            .enumerate()
+            .filter(|(vi, _)| vi % stride == 0)
+        {
             let quantity = ((vi * 37 + hi * 11) % 240) as i64 + if hi == 0 { 60 } else { 0 };
             let reorder = 20 + (vi % 5) as i64 * 10;
             if quantity > 0 {
-                ledger.push((stock_ledger::hub_id.eq(*hub), stock_ledger::variant_id.eq(*variant), stock_ledger::delta.eq(quantity), stock_ledger::reason.eq("opening_balance")));
+                ledger.push((
+                    stock_ledger::hub_id.eq(*hub),
+                    stock_ledger::variant_id.eq(*variant),
+                    stock_ledger::delta.eq(quantity),
+                    stock_ledger::reason.eq("opening_balance"),
+                ));
             }
-            levels.push((stock_levels::hub_id.eq(*hub), stock_levels::variant_id.eq(*variant), stock_levels::quantity.eq(quantity), stock_levels::reorder_level.eq(reorder)));
+            levels.push((
+                stock_levels::hub_id.eq(*hub),
+                stock_levels::variant_id.eq(*variant),
+                stock_levels::quantity.eq(quantity),
+                stock_levels::reorder_level.eq(reorder),
+            ));
         }
     }
     for chunk in ledger.chunks(1000) {
-        diesel::insert_into(stock_ledger::table).values(chunk).execute(conn)?;
+        diesel::insert_into(stock_ledger::table)
+            .values(chunk)
+            .execute(conn)?;
     }
     for chunk in levels.chunks(1000) {
-        diesel::insert_into(stock_levels::table).values(chunk).execute(conn)?;
+        diesel::insert_into(stock_levels::table)
+            .values(chunk)
+            .execute(conn)?;
     }
     Ok(())
 }

@@ -21,9 +21,13 @@ use crate::web::page::{redirect_with_flash, Page};
 type HubAdmin = Authorized<perm::HubsManage>;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin/organisations").get(overview).post(create_organisation))
-        .service(web::resource("/admin/hubs").post(create_hub))
-        .service(web::resource("/admin/hubs/{id}/active").post(set_hub_active));
+    cfg.service(
+        web::resource("/admin/organisations")
+            .get(overview)
+            .post(create_organisation),
+    )
+    .service(web::resource("/admin/hubs").post(create_hub))
+    .service(web::resource("/admin/hubs/{id}/active").post(set_hub_active));
 }
 
 pub struct OrgBlock {
@@ -42,7 +46,13 @@ struct OverviewPage {
 
 fn visible_orgs(conn: &mut PgConnection, admin: &Principal) -> QueryResult<Vec<Organisation>> {
     let all = super::all_organisations(conn)?;
-    Ok(if admin.role == Role::SuperAdmin { all } else { all.into_iter().filter(|o| o.id == admin.organisation_id).collect() })
+    Ok(if admin.role == Role::SuperAdmin {
+        all
+    } else {
+        all.into_iter()
+            .filter(|o| o.id == admin.organisation_id)
+            .collect()
+    })
 }
 
 async fn blocks(state: &AppState, admin: &Principal) -> Result<Vec<OrgBlock>, AppError> {
@@ -59,20 +69,49 @@ async fn blocks(state: &AppState, admin: &Principal) -> Result<Vec<OrgBlock>, Ap
     .await
 }
 
-async fn overview(admin: HubAdmin, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn overview(
+    admin: HubAdmin,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let blocks = blocks(&state, &admin).await?;
-    render(&OverviewPage { layout: page.layout("Organisations & hubs"), blocks, can_create_org: admin.role == Role::SuperAdmin, errors: vec![] })
+    render(&OverviewPage {
+        layout: page.layout("Organisations & hubs"),
+        blocks,
+        can_create_org: admin.role == Role::SuperAdmin,
+        errors: vec![],
+    })
 }
 
-async fn invalid(admin: &Principal, page: &Page, state: &AppState, errors: Vec<String>) -> Result<HttpResponse, AppError> {
+async fn invalid(
+    admin: &Principal,
+    page: &Page,
+    state: &AppState,
+    errors: Vec<String>,
+) -> Result<HttpResponse, AppError> {
     let blocks = blocks(state, admin).await?;
     let layout = page.layout("Organisations & hubs");
-    render_with_status(&OverviewPage { layout, blocks, can_create_org: admin.role == Role::SuperAdmin, errors }, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
+    render_with_status(
+        &OverviewPage {
+            layout,
+            blocks,
+            can_create_org: admin.role == Role::SuperAdmin,
+            errors,
+        },
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+    )
 }
 
-async fn create_organisation(admin: HubAdmin, page: Page, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn create_organisation(
+    admin: HubAdmin,
+    page: Page,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     if admin.role != Role::SuperAdmin {
-        return Err(AppError::Forbidden("Only a super admin can create organisations.".into()));
+        return Err(AppError::Forbidden(
+            "Only a super admin can create organisations.".into(),
+        ));
     }
     let name = form.text("name");
     let kind = form.text("kind");
@@ -97,25 +136,50 @@ async fn create_organisation(admin: HubAdmin, page: Page, form: FormFields, stat
                 .get_result(conn)
                 .optional()?;
             if let Some(id) = id {
-                audit::record(conn, &Entry::by(&principal, "organisation.created").object("organisation", id).change(None, Some(serde_json::json!({"name": n2, "kind": kind}))))?;
+                audit::record(
+                    conn,
+                    &Entry::by(&principal, "organisation.created")
+                        .object("organisation", id)
+                        .change(None, Some(serde_json::json!({"name": n2, "kind": kind}))),
+                )?;
             }
             Ok::<_, AppError>(id)
         })
     })
     .await?;
     match created {
-        Some(_) => Ok(redirect_with_flash(&state.settings, "/admin/organisations", FlashKind::Success, &format!("Organisation '{name}' created."))),
-        None => invalid(&admin, &page, &state, vec![format!("An organisation named '{name}' already exists.")]).await,
+        Some(_) => Ok(redirect_with_flash(
+            &state.settings,
+            "/admin/organisations",
+            FlashKind::Success,
+            &format!("Organisation '{name}' created."),
+        )),
+        None => {
+            invalid(
+                &admin,
+                &page,
+                &state,
+                vec![format!("An organisation named '{name}' already exists.")],
+            )
+            .await
+        }
     }
 }
 
-async fn create_hub(admin: HubAdmin, page: Page, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn create_hub(
+    admin: HubAdmin,
+    page: Page,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let org: i64 = form.text("organisation_id").parse().unwrap_or(0);
     let code = form.text("code").to_uppercase();
     let name = form.text("name");
     let kind = form.text("kind");
     let mut errors = Vec::new();
-    if !(2..=16).contains(&code.len()) || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if !(2..=16).contains(&code.len())
+        || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         errors.push("The hub code is 2–16 letters, digits or '-'.".to_string());
     }
     if name.is_empty() || name.chars().count() > 120 {
@@ -126,10 +190,15 @@ async fn create_hub(admin: HubAdmin, page: Page, form: FormFields, state: web::D
     }
     let principal = admin.user.0.clone();
     let p2 = principal.clone();
-    let org_row = crate::db::run(&state.db, move |conn| Ok(visible_orgs(conn, &p2)?.into_iter().find(|o| o.id == org))).await?;
+    let org_row = crate::db::run(&state.db, move |conn| {
+        Ok(visible_orgs(conn, &p2)?.into_iter().find(|o| o.id == org))
+    })
+    .await?;
     match &org_row {
         None => errors.push("Choose an organisation you manage.".to_string()),
-        Some(o) if (o.kind == "agency") != (kind == "agency") => errors.push("Agency hubs belong to agencies, and agencies have only agency hubs.".to_string()),
+        Some(o) if (o.kind == "agency") != (kind == "agency") => errors.push(
+            "Agency hubs belong to agencies, and agencies have only agency hubs.".to_string(),
+        ),
         _ => {}
     }
     if !errors.is_empty() {
@@ -152,17 +221,40 @@ async fn create_hub(admin: HubAdmin, page: Page, form: FormFields, state: web::D
     })
     .await?;
     match created {
-        Some(_) => Ok(redirect_with_flash(&state.settings, "/admin/organisations", FlashKind::Success, &format!("Hub '{name}' created."))),
-        None => invalid(&admin, &page, &state, vec![format!("A hub with code '{code}' or name '{name}' already exists.")]).await,
+        Some(_) => Ok(redirect_with_flash(
+            &state.settings,
+            "/admin/organisations",
+            FlashKind::Success,
+            &format!("Hub '{name}' created."),
+        )),
+        None => {
+            invalid(
+                &admin,
+                &page,
+                &state,
+                vec![format!(
+                    "A hub with code '{code}' or name '{name}' already exists."
+                )],
+            )
+            .await
+        }
     }
 }
 
-async fn set_hub_active(admin: HubAdmin, path: web::Path<i64>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn set_hub_active(
+    admin: HubAdmin,
+    path: web::Path<i64>,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner();
     let active = form.text("active") == "true";
     let principal = admin.user.0.clone();
     crate::db::run(&state.db, move |conn| {
-        let orgs: Vec<i64> = visible_orgs(conn, &principal)?.iter().map(|o| o.id).collect();
+        let orgs: Vec<i64> = visible_orgs(conn, &principal)?
+            .iter()
+            .map(|o| o.id)
+            .collect();
         let hub: Hub = hubs::table
             .find(hub_id)
             .filter(hubs::organisation_id.eq_any(orgs))
@@ -171,12 +263,36 @@ async fn set_hub_active(admin: HubAdmin, path: web::Path<i64>, form: FormFields,
             .optional()?
             .ok_or_else(|| AppError::not_found("There is no such hub among those you manage."))?;
         conn.transaction(|conn| {
-            diesel::update(hubs::table.find(hub.id)).set(hubs::active.eq(active)).execute(conn)?;
-            let action = if active { "hub.activated" } else { "hub.deactivated" };
-            audit::record(conn, &Entry::by(&principal, action).object("hub", hub.id).hub(Some(hub.id)).change(Some(serde_json::json!({"active": hub.active})), Some(serde_json::json!({"active": active}))))?;
+            diesel::update(hubs::table.find(hub.id))
+                .set(hubs::active.eq(active))
+                .execute(conn)?;
+            let action = if active {
+                "hub.activated"
+            } else {
+                "hub.deactivated"
+            };
+            audit::record(
+                conn,
+                &Entry::by(&principal, action)
+                    .object("hub", hub.id)
+                    .hub(Some(hub.id))
+                    .change(
+                        Some(serde_json::json!({"active": hub.active})),
+                        Some(serde_json::json!({"active": active})),
+                    ),
+            )?;
             Ok::<_, AppError>(())
         })
     })
     .await?;
-    Ok(redirect_with_flash(&state.settings, "/admin/organisations", FlashKind::Success, if active { "Hub reactivated." } else { "Hub deactivated." }))
+    Ok(redirect_with_flash(
+        &state.settings,
+        "/admin/organisations",
+        FlashKind::Success,
+        if active {
+            "Hub reactivated."
+        } else {
+            "Hub deactivated."
+        },
+    ))
 }

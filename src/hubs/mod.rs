@@ -58,30 +58,57 @@ impl Scope {
 
 /// The hubs in a user's scope: those assigned to them, plus every hub of their own organisation
 /// for roles that oversee it, minus any agency hub that belongs to another organisation.
-pub fn scope_for(conn: &mut PgConnection, user_id: i64, organisation_id: i64, role: Role) -> QueryResult<Scope> {
-    let assigned: Vec<i64> = user_hubs::table.filter(user_hubs::user_id.eq(user_id)).select(user_hubs::hub_id).load(conn)?;
+pub fn scope_for(
+    conn: &mut PgConnection,
+    user_id: i64,
+    organisation_id: i64,
+    role: Role,
+) -> QueryResult<Scope> {
+    let assigned: Vec<i64> = user_hubs::table
+        .filter(user_hubs::user_id.eq(user_id))
+        .select(user_hubs::hub_id)
+        .load(conn)?;
     let mut query = hubs::table.inner_join(organisations::table).into_boxed();
     query = if role.sees_whole_organisation() {
-        query.filter(hubs::id.eq_any(assigned).or(hubs::organisation_id.eq(organisation_id)))
+        query.filter(
+            hubs::id
+                .eq_any(assigned)
+                .or(hubs::organisation_id.eq(organisation_id)),
+        )
     } else {
         query.filter(hubs::id.eq_any(assigned))
     };
     let hubs: Vec<Hub> = query
-        .filter(organisations::kind.ne("agency").or(hubs::organisation_id.eq(organisation_id)))
+        .filter(
+            organisations::kind
+                .ne("agency")
+                .or(hubs::organisation_id.eq(organisation_id)),
+        )
         .order((hubs::kind, hubs::name))
         .select(Hub::as_select())
         .load(conn)?;
     let hub_ids: Vec<i64> = hubs.iter().map(|h| h.id).collect();
     // Customers are in scope when assigned directly, or (for staff) when served by a hub in scope.
     let customer_ids: Vec<i64> = if role == Role::CustomerUser {
-        user_customers::table.filter(user_customers::user_id.eq(user_id)).select(user_customers::customer_id).load(conn)?
+        user_customers::table
+            .filter(user_customers::user_id.eq(user_id))
+            .select(user_customers::customer_id)
+            .load(conn)?
     } else {
-        customers::table.filter(customers::hub_id.eq_any(&hub_ids)).select(customers::id).load(conn)?
+        customers::table
+            .filter(customers::hub_id.eq_any(&hub_ids))
+            .select(customers::id)
+            .load(conn)?
     };
     // A customer user sees the hub that serves them, never others.
     let hubs = if role == Role::CustomerUser {
-        let serving: Vec<i64> = customers::table.filter(customers::id.eq_any(&customer_ids)).select(customers::hub_id).load(conn)?;
-        hubs.into_iter().filter(|h| serving.contains(&h.id)).collect()
+        let serving: Vec<i64> = customers::table
+            .filter(customers::id.eq_any(&customer_ids))
+            .select(customers::hub_id)
+            .load(conn)?;
+        hubs.into_iter()
+            .filter(|h| serving.contains(&h.id))
+            .collect()
     } else {
         hubs
     };
@@ -89,15 +116,28 @@ pub fn scope_for(conn: &mut PgConnection, user_id: i64, organisation_id: i64, ro
 }
 
 pub fn organisation(conn: &mut PgConnection, id: i64) -> QueryResult<Organisation> {
-    organisations::table.find(id).select(Organisation::as_select()).first(conn)
+    organisations::table
+        .find(id)
+        .select(Organisation::as_select())
+        .first(conn)
 }
 
 pub fn all_organisations(conn: &mut PgConnection) -> QueryResult<Vec<Organisation>> {
-    organisations::table.order(organisations::name).select(Organisation::as_select()).load(conn)
+    organisations::table
+        .order(organisations::name)
+        .select(Organisation::as_select())
+        .load(conn)
 }
 
-pub fn hubs_of_organisation(conn: &mut PgConnection, organisation_id: i64) -> QueryResult<Vec<Hub>> {
-    hubs::table.filter(hubs::organisation_id.eq(organisation_id)).order(hubs::name).select(Hub::as_select()).load(conn)
+pub fn hubs_of_organisation(
+    conn: &mut PgConnection,
+    organisation_id: i64,
+) -> QueryResult<Vec<Hub>> {
+    hubs::table
+        .filter(hubs::organisation_id.eq(organisation_id))
+        .order(hubs::name)
+        .select(Hub::as_select())
+        .load(conn)
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Serialize)]
@@ -110,6 +150,13 @@ pub struct Customer {
     pub name: String,
 }
 
-pub fn customers_of_organisation(conn: &mut PgConnection, organisation_id: i64) -> QueryResult<Vec<Customer>> {
-    customers::table.filter(customers::organisation_id.eq(organisation_id)).order(customers::name).select(Customer::as_select()).load(conn)
+pub fn customers_of_organisation(
+    conn: &mut PgConnection,
+    organisation_id: i64,
+) -> QueryResult<Vec<Customer>> {
+    customers::table
+        .filter(customers::organisation_id.eq(organisation_id))
+        .order(customers::name)
+        .select(Customer::as_select())
+        .load(conn)
 }

@@ -35,12 +35,23 @@ struct ListPage {
 pub async fn hub_cards(state: &AppState, hubs: Vec<Hub>) -> Result<Vec<HubCard>, AppError> {
     let ids: Vec<i64> = hubs.iter().map(|h| h.id).collect();
     let totals = crate::db::run(&state.db, move |conn| Ok(inventory::totals(conn, &ids)?)).await?;
-    Ok(hubs.into_iter().zip(totals).map(|(hub, totals)| HubCard { hub, totals }).collect())
+    Ok(hubs
+        .into_iter()
+        .zip(totals)
+        .map(|(hub, totals)| HubCard { hub, totals })
+        .collect())
 }
 
-async fn list(user: Authorized<perm::InventoryRead>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn list(
+    user: Authorized<perm::InventoryRead>,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let cards = hub_cards(&state, user.scope.hubs.clone()).await?;
-    render(&ListPage { layout: page.layout("Hubs & stock"), cards })
+    render(&ListPage {
+        layout: page.layout("Hubs & stock"),
+        cards,
+    })
 }
 
 #[derive(Deserialize)]
@@ -76,17 +87,44 @@ impl DetailPage {
         if self.low_only {
             query.push(("low", "1".into()));
         }
-        format!("/hubs/{}?{}", self.hub.id, serde_urlencoded::to_string(query).unwrap_or_default())
+        format!(
+            "/hubs/{}?{}",
+            self.hub.id,
+            serde_urlencoded::to_string(query).unwrap_or_default()
+        )
     }
 }
 
-async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, query: web::Query<StockQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn detail(
+    access: HubAccess<perm::InventoryRead>,
+    page: Page,
+    query: web::Query<StockQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
-    let (hub_id, q, low_only, page_no) = (access.hub.id, query.q.trim().chars().take(100).collect::<String>(), query.low.is_some(), query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE));
+    let (hub_id, q, low_only, page_no) = (
+        access.hub.id,
+        query.q.trim().chars().take(100).collect::<String>(),
+        query.low.is_some(),
+        query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE),
+    );
     let q2 = q.clone();
-    let (rows, total) = crate::db::run(&state.db, move |conn| Ok(inventory::stock_page(conn, hub_id, &q2, low_only, page_no)?)).await?;
+    let (rows, total) = crate::db::run(&state.db, move |conn| {
+        Ok(inventory::stock_page(conn, hub_id, &q2, low_only, page_no)?)
+    })
+    .await?;
     let pages = (total + inventory::PAGE_SIZE - 1) / inventory::PAGE_SIZE;
-    render(&DetailPage { layout: page.layout(access.hub.name.clone()), hub: access.hub.clone(), rows, total, q, low_only, page: page_no, pages, section: "stock" })
+    render(&DetailPage {
+        layout: page.layout(access.hub.name.clone()),
+        hub: access.hub.clone(),
+        rows,
+        total,
+        q,
+        low_only,
+        page: page_no,
+        pages,
+        section: "stock",
+    })
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -102,9 +140,18 @@ pub struct HubList {
 
 /// The caller's hubs with their stock totals.
 #[utoipa::path(get, path = "/api/v1/hubs", tag = "hubs", responses((status = 200, body = HubList), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn api_list(user: Authorized<perm::InventoryRead>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn api_list(
+    user: Authorized<perm::InventoryRead>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let cards = hub_cards(&state, user.scope.hubs.clone()).await?;
-    let items = cards.into_iter().map(|c| HubSummary { hub: c.hub, totals: c.totals }).collect();
+    let items = cards
+        .into_iter()
+        .map(|c| HubSummary {
+            hub: c.hub,
+            totals: c.totals,
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(HubList { items }))
 }
 
@@ -121,10 +168,25 @@ pub struct StockPage {
     params(("hub_id" = i64, Path), ("q" = Option<String>, Query), ("low" = Option<String>, Query), ("page" = Option<i64>, Query, minimum = 0)),
     responses((status = 200, body = StockPage), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
-pub async fn api_stock(access: HubAccess<perm::InventoryRead>, query: web::Query<StockQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn api_stock(
+    access: HubAccess<perm::InventoryRead>,
+    query: web::Query<StockQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
-    let (hub_id, page_no) = (access.hub.id, query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE));
+    let (hub_id, page_no) = (
+        access.hub.id,
+        query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE),
+    );
     let (q, low) = (query.q, query.low.is_some());
-    let (rows, total) = crate::db::run(&state.db, move |conn| Ok(inventory::stock_page(conn, hub_id, q.trim(), low, page_no)?)).await?;
-    Ok(HttpResponse::Ok().json(StockPage { hub: access.hub.clone(), items: rows, total_count: total, page: page_no }))
+    let (rows, total) = crate::db::run(&state.db, move |conn| {
+        Ok(inventory::stock_page(conn, hub_id, q.trim(), low, page_no)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(StockPage {
+        hub: access.hub.clone(),
+        items: rows,
+        total_count: total,
+        page: page_no,
+    }))
 }

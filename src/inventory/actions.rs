@@ -38,17 +38,27 @@ fn line_quantities(form: &FormFields, field: &str, errors: &mut Vec<FieldError>)
         }
         match raw.parse::<i64>() {
             Ok(q) => out.push(json!({ "line_no": line_no, field: q })),
-            Err(_) => errors.push(FieldError::new(format!("line {line_no}"), "enter a whole number")),
+            Err(_) => errors.push(FieldError::new(
+                format!("line {line_no}"),
+                "enter a whole number",
+            )),
         }
     }
     out
 }
 
-fn payload(kind: &str, hub_id: i64, form: &FormFields, errors: &mut Vec<FieldError>) -> Option<Value> {
+fn payload(
+    kind: &str,
+    hub_id: i64,
+    form: &FormFields,
+    errors: &mut Vec<FieldError>,
+) -> Option<Value> {
     let record = form.text("record_id");
     let note = Some(form.text("note")).filter(|n| !n.is_empty());
     Some(match kind {
-        "distribution.confirm" | "distribution.cancel" => json!({ "distribution_id": record, "hub_id": hub_id }),
+        "distribution.confirm" | "distribution.cancel" => {
+            json!({ "distribution_id": record, "hub_id": hub_id })
+        }
         "distribution.update" => {
             // Only fields that differ from what the form showed, so concurrent edits of other
             // fields merge instead of conflicting.
@@ -72,16 +82,26 @@ fn payload(kind: &str, hub_id: i64, form: &FormFields, errors: &mut Vec<FieldErr
             }
             p
         }
-        "transfer.approve" | "transfer.dispatch" | "transfer.receive" => json!({ "transfer_id": record, "hub_id": hub_id, "lines": line_quantities(form, "quantity", errors), "note": note }),
+        "transfer.approve" | "transfer.dispatch" | "transfer.receive" => {
+            json!({ "transfer_id": record, "hub_id": hub_id, "lines": line_quantities(form, "quantity", errors), "note": note })
+        }
         _ => return None,
     })
 }
 
-async fn act(req: HttpRequest, user: CurrentUser, path: web::Path<(i64, String)>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn act(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<(i64, String)>,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let (hub_id, kind) = path.into_inner();
     let mut errors = Vec::new();
     let Some(payload) = payload(&kind, hub_id, &form, &mut errors) else {
-        return Err(AppError::NotFound(format!("'{kind}' is not an action of this page.")));
+        return Err(AppError::NotFound(format!(
+            "'{kind}' is not an action of this page."
+        )));
     };
     let result = forms::submit(&state, &user, &req, &form, &kind, payload, errors).await?;
     let location = detail_path(&kind, hub_id, &form.text("record_id"));
@@ -98,6 +118,15 @@ async fn act(req: HttpRequest, user: CurrentUser, path: web::Path<(i64, String)>
     if let Some(res) = forms::respond(&req, &state.settings, &result, &location, done) {
         return Ok(res);
     }
-    let message = forms::form_errors(&result).iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
-    Ok(redirect_with_flash(&state.settings, &location, FlashKind::Error, &format!("Not done: {message}")))
+    let message = forms::form_errors(&result)
+        .iter()
+        .map(|e| e.message.clone())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Ok(redirect_with_flash(
+        &state.settings,
+        &location,
+        FlashKind::Error,
+        &format!("Not done: {message}"),
+    ))
 }

@@ -10,8 +10,13 @@ use uuid::Uuid;
 
 use super::ledger::{self, Move};
 use crate::auth::permissions::Permission;
-use crate::schema::{distribution_lines, distributions, product_families, product_identities, product_variants};
-use crate::sync::kind::{check_lines, check_text, fields_changed_since, missing_record, parse, reject, Applied, ApplyCtx, Kind, LineInput, Refusal, Target};
+use crate::schema::{
+    distribution_lines, distributions, product_families, product_identities, product_variants,
+};
+use crate::sync::kind::{
+    check_lines, check_text, fields_changed_since, missing_record, parse, reject, Applied,
+    ApplyCtx, Kind, LineInput, Refusal, Target,
+};
 use crate::sync::operation::FieldError;
 
 #[derive(Clone, Debug, Queryable, Selectable, Serialize)]
@@ -39,21 +44,41 @@ pub struct LineView {
 
 pub fn lines(conn: &mut PgConnection, id: Uuid) -> QueryResult<Vec<LineView>> {
     distribution_lines::table
-        .inner_join(product_variants::table.inner_join(product_identities::table.inner_join(product_families::table)))
+        .inner_join(
+            product_variants::table
+                .inner_join(product_identities::table.inner_join(product_families::table)),
+        )
         .filter(distribution_lines::distribution_id.eq(id))
         .order(distribution_lines::line_no)
-        .select((distribution_lines::line_no, product_variants::id, product_variants::full_sku, product_families::base_name, distribution_lines::quantity))
+        .select((
+            distribution_lines::line_no,
+            product_variants::id,
+            product_variants::full_sku,
+            product_families::base_name,
+            distribution_lines::quantity,
+        ))
         .load(conn)
 }
 
 /// The record as the server holds it (what a conflicting device is shown).
 pub fn state(conn: &mut PgConnection, d: &Distribution) -> QueryResult<Value> {
     let lines = lines(conn, d.id)?;
-    Ok(json!({ "id": d.id, "recipient": d.recipient, "notes": d.notes, "status": d.status, "version": d.version, "lines": lines }))
+    Ok(
+        json!({ "id": d.id, "recipient": d.recipient, "notes": d.notes, "status": d.status, "version": d.version, "lines": lines }),
+    )
 }
 
-fn load_for_update(conn: &mut PgConnection, id: Uuid, hub_id: i64) -> Result<Distribution, Refusal> {
-    let found: Option<Distribution> = distributions::table.find(id).for_update().select(Distribution::as_select()).first(conn).optional()?;
+fn load_for_update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    hub_id: i64,
+) -> Result<Distribution, Refusal> {
+    let found: Option<Distribution> = distributions::table
+        .find(id)
+        .for_update()
+        .select(Distribution::as_select())
+        .first(conn)
+        .optional()?;
     match found {
         None => Err(missing_record(conn, id, "distribution")),
         Some(d) if d.hub_id != hub_id => Err(missing_record(conn, id, "distribution")),
@@ -62,11 +87,17 @@ fn load_for_update(conn: &mut PgConnection, id: Uuid, hub_id: i64) -> Result<Dis
 }
 
 fn write_lines(conn: &mut PgConnection, id: Uuid, lines: &[LineInput]) -> Result<(), Refusal> {
-    diesel::delete(distribution_lines::table.filter(distribution_lines::distribution_id.eq(id))).execute(conn)?;
+    diesel::delete(distribution_lines::table.filter(distribution_lines::distribution_id.eq(id)))
+        .execute(conn)?;
     for (i, line) in lines.iter().enumerate() {
         let variant_id = ledger::resolve_variant(conn, line)?;
         diesel::insert_into(distribution_lines::table)
-            .values((distribution_lines::distribution_id.eq(id), distribution_lines::line_no.eq(i as i32 + 1), distribution_lines::variant_id.eq(variant_id), distribution_lines::quantity.eq(line.quantity)))
+            .values((
+                distribution_lines::distribution_id.eq(id),
+                distribution_lines::line_no.eq(i as i32 + 1),
+                distribution_lines::variant_id.eq(variant_id),
+                distribution_lines::quantity.eq(line.quantity),
+            ))
             .execute(conn)?;
     }
     Ok(())
@@ -104,14 +135,23 @@ impl Kind for CreateDistribution {
         }
         check_lines(&p.lines, &mut errors);
         if errors.is_empty() {
-            Ok(Target { hub_id: Some(p.hub_id), record_id: Some(p.distribution_id) })
+            Ok(Target {
+                hub_id: Some(p.hub_id),
+                record_id: Some(p.distribution_id),
+            })
         } else {
             Err(errors)
         }
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: CreatePayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
-        if distributions::table.find(p.distribution_id).count().get_result::<i64>(conn)? > 0 {
+        let p: CreatePayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+        if distributions::table
+            .find(p.distribution_id)
+            .count()
+            .get_result::<i64>(conn)?
+            > 0
+        {
             return reject("a distribution with this id already exists");
         }
         diesel::insert_into(distributions::table)
@@ -124,8 +164,17 @@ impl Kind for CreateDistribution {
             ))
             .execute(conn)?;
         write_lines(conn, p.distribution_id, &p.lines)?;
-        let d: Distribution = distributions::table.find(p.distribution_id).select(Distribution::as_select()).first(conn)?;
-        Ok(Applied { server_id: Some(d.id.to_string()), object_type: "distribution", after: Some(state(conn, &d)?), result_version: Some(1), ..Default::default() })
+        let d: Distribution = distributions::table
+            .find(p.distribution_id)
+            .select(Distribution::as_select())
+            .first(conn)?;
+        Ok(Applied {
+            server_id: Some(d.id.to_string()),
+            object_type: "distribution",
+            after: Some(state(conn, &d)?),
+            result_version: Some(1),
+            ..Default::default()
+        })
     }
 }
 
@@ -145,7 +194,15 @@ pub struct UpdatePayload {
 
 impl UpdatePayload {
     fn fields(&self) -> Vec<String> {
-        [("recipient", self.recipient.is_some()), ("notes", self.notes.is_some()), ("lines", self.lines.is_some())].iter().filter(|(_, set)| *set).map(|(f, _)| f.to_string()).collect()
+        [
+            ("recipient", self.recipient.is_some()),
+            ("notes", self.notes.is_some()),
+            ("lines", self.lines.is_some()),
+        ]
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(f, _)| f.to_string())
+        .collect()
     }
 }
 
@@ -174,36 +231,59 @@ impl Kind for UpdateDistribution {
             errors.push(FieldError::new("payload", "nothing to change"));
         }
         if errors.is_empty() {
-            Ok(Target { hub_id: Some(p.hub_id), record_id: Some(p.distribution_id) })
+            Ok(Target {
+                hub_id: Some(p.hub_id),
+                record_id: Some(p.distribution_id),
+            })
         } else {
             Err(errors)
         }
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: UpdatePayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let p: UpdatePayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
         let d = load_for_update(conn, p.distribution_id, p.hub_id)?;
         match d.status.as_str() {
             "cancelled" => return reject("the distribution was cancelled meanwhile; the edit was not applied"),
             "confirmed" => return reject("the distribution was confirmed meanwhile; confirmed distributions cannot be edited"),
             _ => {}
         }
-        let Some(base) = ctx.op.base_version else { return reject("an edit must say which version it was made against (base_version)") };
+        let Some(base) = ctx.op.base_version else {
+            return reject("an edit must say which version it was made against (base_version)");
+        };
         let mine = p.fields();
         if base < d.version {
             let theirs = fields_changed_since(conn, d.id, base)?;
             let overlap: Vec<&String> = mine.iter().filter(|f| theirs.contains(f)).collect();
             if !overlap.is_empty() {
-                let fields = overlap.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-                return Err(Refusal::Conflict { reason: format!("someone else changed {fields} meanwhile (version {base} → {})", d.version), server_state: state(conn, &d)? });
+                let fields = overlap
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(Refusal::Conflict {
+                    reason: format!(
+                        "someone else changed {fields} meanwhile (version {base} → {})",
+                        d.version
+                    ),
+                    server_state: state(conn, &d)?,
+                });
             }
         } else if base > d.version {
-            return reject(format!("version {base} does not exist yet (the server has {})", d.version));
+            return reject(format!(
+                "version {base} does not exist yet (the server has {})",
+                d.version
+            ));
         }
         let before = state(conn, &d)?;
         let version = d.version + 1;
         diesel::update(distributions::table.find(d.id))
             .set((
-                distributions::recipient.eq(p.recipient.as_deref().map(str::trim).unwrap_or(&d.recipient)),
+                distributions::recipient.eq(p
+                    .recipient
+                    .as_deref()
+                    .map(str::trim)
+                    .unwrap_or(&d.recipient)),
                 distributions::notes.eq(p.notes.as_deref().map(str::trim).unwrap_or(&d.notes)),
                 distributions::version.eq(version),
                 distributions::updated_at.eq(diesel::dsl::now),
@@ -212,8 +292,19 @@ impl Kind for UpdateDistribution {
         if let Some(lines) = &p.lines {
             write_lines(conn, d.id, lines)?;
         }
-        let after: Distribution = distributions::table.find(d.id).select(Distribution::as_select()).first(conn)?;
-        Ok(Applied { server_id: Some(d.id.to_string()), object_type: "distribution", before: Some(before), after: Some(state(conn, &after)?), changed_fields: mine, result_version: Some(version), ..Default::default() })
+        let after: Distribution = distributions::table
+            .find(d.id)
+            .select(Distribution::as_select())
+            .first(conn)?;
+        Ok(Applied {
+            server_id: Some(d.id.to_string()),
+            object_type: "distribution",
+            before: Some(before),
+            after: Some(state(conn, &after)?),
+            changed_fields: mine,
+            result_version: Some(version),
+            ..Default::default()
+        })
     }
 }
 
@@ -226,7 +317,10 @@ pub struct RefPayload {
 
 fn parse_ref(payload: &Value) -> Result<Target, Vec<FieldError>> {
     let p: RefPayload = parse(payload)?;
-    Ok(Target { hub_id: Some(p.hub_id), record_id: Some(p.distribution_id) })
+    Ok(Target {
+        hub_id: Some(p.hub_id),
+        record_id: Some(p.distribution_id),
+    })
 }
 
 pub struct ConfirmDistribution;
@@ -245,14 +339,25 @@ impl Kind for ConfirmDistribution {
         parse_ref(payload)
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: RefPayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let p: RefPayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
         let d = load_for_update(conn, p.distribution_id, p.hub_id)?;
         if d.status != "draft" {
             return reject(format!("the distribution is already {}", d.status));
         }
         let before = state(conn, &d)?;
         for line in lines(conn, d.id)? {
-            ledger::apply(conn, &Move { hub_id: d.hub_id, variant_id: line.variant_id, delta: -line.quantity, reason: "distribution", operation_row: Some(ctx.operation_row), actor_id: Some(ctx.actor.user_id) })?;
+            ledger::apply(
+                conn,
+                &Move {
+                    hub_id: d.hub_id,
+                    variant_id: line.variant_id,
+                    delta: -line.quantity,
+                    reason: "distribution",
+                    operation_row: Some(ctx.operation_row),
+                    actor_id: Some(ctx.actor.user_id),
+                },
+            )?;
         }
         let version = d.version + 1;
         diesel::update(distributions::table.find(d.id))
@@ -264,7 +369,10 @@ impl Kind for ConfirmDistribution {
                 distributions::updated_at.eq(diesel::dsl::now),
             ))
             .execute(conn)?;
-        let after: Distribution = distributions::table.find(d.id).select(Distribution::as_select()).first(conn)?;
+        let after: Distribution = distributions::table
+            .find(d.id)
+            .select(Distribution::as_select())
+            .first(conn)?;
         Ok(Applied {
             server_id: Some(d.id.to_string()),
             object_type: "distribution",
@@ -293,13 +401,31 @@ impl Kind for CancelDistribution {
         parse_ref(payload)
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: RefPayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let p: RefPayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
         let d = load_for_update(conn, p.distribution_id, p.hub_id)?;
         if d.status != "draft" {
-            return reject(format!("only drafts can be cancelled; this distribution is {}", d.status));
+            return reject(format!(
+                "only drafts can be cancelled; this distribution is {}",
+                d.status
+            ));
         }
         let version = d.version + 1;
-        diesel::update(distributions::table.find(d.id)).set((distributions::status.eq("cancelled"), distributions::version.eq(version), distributions::updated_at.eq(diesel::dsl::now))).execute(conn)?;
-        Ok(Applied { server_id: Some(d.id.to_string()), object_type: "distribution", before: Some(json!({"status": "draft"})), after: Some(json!({"status": "cancelled"})), changed_fields: vec!["status".into()], result_version: Some(version), ..Default::default() })
+        diesel::update(distributions::table.find(d.id))
+            .set((
+                distributions::status.eq("cancelled"),
+                distributions::version.eq(version),
+                distributions::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+        Ok(Applied {
+            server_id: Some(d.id.to_string()),
+            object_type: "distribution",
+            before: Some(json!({"status": "draft"})),
+            after: Some(json!({"status": "cancelled"})),
+            changed_fields: vec!["status".into()],
+            result_version: Some(version),
+            ..Default::default()
+        })
     }
 }

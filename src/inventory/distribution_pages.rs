@@ -23,9 +23,13 @@ use crate::web::page::Page;
 const KIND: &str = "distribution.create";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/hubs/{hub_id}/distributions").get(list).post(create))
-        .service(web::resource("/hubs/{hub_id}/distributions/new").get(new_form))
-        .service(web::resource("/hubs/{hub_id}/distributions/{id}").get(detail));
+    cfg.service(
+        web::resource("/hubs/{hub_id}/distributions")
+            .get(list)
+            .post(create),
+    )
+    .service(web::resource("/hubs/{hub_id}/distributions/new").get(new_form))
+    .service(web::resource("/hubs/{hub_id}/distributions/{id}").get(detail));
 }
 
 #[derive(Template)]
@@ -38,13 +42,28 @@ struct ListPage {
     can_create: bool,
 }
 
-async fn list(access: HubAccess<perm::InventoryRead>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn list(
+    access: HubAccess<perm::InventoryRead>,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
     let rows = crate::db::run(&state.db, move |conn| {
-        Ok(distributions::table.filter(distributions::hub_id.eq(hub_id)).order(distributions::created_at.desc()).limit(100).select(Distribution::as_select()).load(conn)?)
+        Ok(distributions::table
+            .filter(distributions::hub_id.eq(hub_id))
+            .order(distributions::created_at.desc())
+            .limit(100)
+            .select(Distribution::as_select())
+            .load(conn)?)
     })
     .await?;
-    render(&ListPage { layout: page.layout(format!("Distributions · {}", access.hub.name)), hub: access.hub.clone(), section: "distributions", rows, can_create: access.can(Permission::DistributionCreate) })
+    render(&ListPage {
+        layout: page.layout(format!("Distributions · {}", access.hub.name)),
+        hub: access.hub.clone(),
+        section: "distributions",
+        rows,
+        can_create: access.can(Permission::DistributionCreate),
+    })
 }
 
 #[derive(Template)]
@@ -62,8 +81,19 @@ struct FormPage {
     errors: Vec<FieldError>,
 }
 
-async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, form: Option<&FormFields>, errors: Vec<FieldError>) -> Result<HttpResponse, AppError> {
-    let forms::FormBasics { meta, catalog, status } = forms::basics(state, user, hub.id, KIND, form, &errors).await?;
+async fn form_page(
+    state: &AppState,
+    page: &Page,
+    user: &Principal,
+    hub: &Hub,
+    form: Option<&FormFields>,
+    errors: Vec<FieldError>,
+) -> Result<HttpResponse, AppError> {
+    let forms::FormBasics {
+        meta,
+        catalog,
+        status,
+    } = forms::basics(state, user, hub.id, KIND, form, &errors).await?;
     let text = |name: &str| form.map(|f| f.text(name)).unwrap_or_default();
     let page_data = FormPage {
         layout: page.layout(format!("New distribution · {}", hub.name)),
@@ -80,22 +110,47 @@ async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, f
     render_with_status(&page_data, status)
 }
 
-async fn new_form(access: HubAccess<perm::DistributionCreate>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn new_form(
+    access: HubAccess<perm::DistributionCreate>,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     form_page(&state, &page, &access, &access.hub, None, vec![]).await
 }
 
-async fn create(req: HttpRequest, user: CurrentUser, page: Page, path: web::Path<(i64,)>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn create(
+    req: HttpRequest,
+    user: CurrentUser,
+    page: Page,
+    path: web::Path<(i64,)>,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
     let mut errors = Vec::new();
     let lines = forms::lines(&form, &mut errors);
     let payload = serde_json::json!({ "distribution_id": form.text("record_id"), "hub_id": hub_id, "recipient": form.text("recipient"), "notes": form.text("notes"), "lines": lines });
     let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
     let location = forms::created_location(&result, &format!("/hubs/{hub_id}/distributions"));
-    if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Distribution saved as a draft. Confirm it when the goods are handed over.") {
+    if let Some(res) = forms::respond(
+        &req,
+        &state.settings,
+        &result,
+        &location,
+        "Distribution saved as a draft. Confirm it when the goods are handed over.",
+    ) {
         return Ok(res);
     }
     let hub = forms::own_hub(&user, hub_id)?;
-    form_page(&state, &page, &user, &hub, Some(&form), forms::form_errors(&result)).await
+    form_page(
+        &state,
+        &page,
+        &user,
+        &hub,
+        Some(&form),
+        forms::form_errors(&result),
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -115,8 +170,17 @@ struct DetailPage {
     catalog: Vec<(String, String)>,
 }
 
-async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, path: web::Path<(i64, String)>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let id: Uuid = path.into_inner().1.parse().map_err(|_| AppError::not_found("There is no such distribution."))?;
+async fn detail(
+    access: HubAccess<perm::InventoryRead>,
+    page: Page,
+    path: web::Path<(i64, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let id: Uuid = path
+        .into_inner()
+        .1
+        .parse()
+        .map_err(|_| AppError::not_found("There is no such distribution."))?;
     let hub_id = access.hub.id;
     let (d, lines, catalog) = crate::db::run(&state.db, move |conn| {
         let d: Distribution = distributions::table
@@ -132,16 +196,48 @@ async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, path: web::P
     })
     .await?;
     let draft = d.status == "draft";
-    let meta = |kind: &'static str, allowed: bool| (draft && allowed).then(|| OpMeta::new(&state.settings, &access, kind, hub_id, Some(d.id), Some(d.version)));
-    let rows: Vec<LineRow> = lines.iter().map(|l| LineRow { sku: l.sku.clone(), qty: l.quantity.to_string(), ..Default::default() }).chain(std::iter::repeat_n(LineRow::default(), 2)).collect();
-    let orig_lines = lines.iter().map(|l| format!("{}:{}", l.sku, l.quantity)).collect::<Vec<_>>().join(",");
+    let meta = |kind: &'static str, allowed: bool| {
+        (draft && allowed).then(|| {
+            OpMeta::new(
+                &state.settings,
+                &access,
+                kind,
+                hub_id,
+                Some(d.id),
+                Some(d.version),
+            )
+        })
+    };
+    let rows: Vec<LineRow> = lines
+        .iter()
+        .map(|l| LineRow {
+            sku: l.sku.clone(),
+            qty: l.quantity.to_string(),
+            ..Default::default()
+        })
+        .chain(std::iter::repeat_n(LineRow::default(), 2))
+        .collect();
+    let orig_lines = lines
+        .iter()
+        .map(|l| format!("{}:{}", l.sku, l.quantity))
+        .collect::<Vec<_>>()
+        .join(",");
     render(&DetailPage {
         layout: page.layout(format!("Distribution to {}", d.recipient)),
         hub: access.hub.clone(),
         section: "distributions",
-        edit: meta("distribution.update", access.can(Permission::DistributionCreate)),
-        confirm: meta("distribution.confirm", access.can(Permission::DistributionConfirm)),
-        cancel: meta("distribution.cancel", access.can(Permission::DistributionCreate)),
+        edit: meta(
+            "distribution.update",
+            access.can(Permission::DistributionCreate),
+        ),
+        confirm: meta(
+            "distribution.confirm",
+            access.can(Permission::DistributionConfirm),
+        ),
+        cancel: meta(
+            "distribution.cancel",
+            access.can(Permission::DistributionCreate),
+        ),
         d,
         lines,
         rows,

@@ -10,7 +10,9 @@ use uuid::Uuid;
 use super::ledger::{self, Move};
 use crate::auth::permissions::Permission;
 use crate::schema::{intake_lines, intakes};
-use crate::sync::kind::{check_lines, check_text, parse, reject, Applied, ApplyCtx, Kind, LineInput, Refusal, Target};
+use crate::sync::kind::{
+    check_lines, check_text, parse, reject, Applied, ApplyCtx, Kind, LineInput, Refusal, Target,
+};
 use crate::sync::operation::FieldError;
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -47,23 +49,38 @@ impl Kind for CreateIntake {
         }
         check_lines(&p.lines, &mut errors);
         if errors.is_empty() {
-            Ok(Target { hub_id: Some(p.hub_id), record_id: Some(p.intake_id) })
+            Ok(Target {
+                hub_id: Some(p.hub_id),
+                record_id: Some(p.intake_id),
+            })
         } else {
             Err(errors)
         }
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: IntakePayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
-        if intakes::table.find(p.intake_id).count().get_result::<i64>(conn)? > 0 {
+        let p: IntakePayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+        if intakes::table
+            .find(p.intake_id)
+            .count()
+            .get_result::<i64>(conn)?
+            > 0
+        {
             return reject("an intake with this id already exists");
         }
-        let received_on = p.received_on.unwrap_or_else(|| ctx.op.captured_at.date_naive());
+        let received_on = p
+            .received_on
+            .unwrap_or_else(|| ctx.op.captured_at.date_naive());
         diesel::insert_into(intakes::table)
             .values((
                 intakes::id.eq(p.intake_id),
                 intakes::hub_id.eq(p.hub_id),
                 intakes::donor.eq(p.donor.trim()),
-                intakes::reference.eq(p.reference.as_deref().map(str::trim).filter(|r| !r.is_empty())),
+                intakes::reference.eq(p
+                    .reference
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())),
                 intakes::received_on.eq(received_on),
                 intakes::created_by.eq(ctx.actor.user_id),
                 intakes::operation_id.eq(ctx.operation_row),
@@ -82,7 +99,17 @@ impl Kind for CreateIntake {
                     intake_lines::lot.eq(line.lot.as_deref()),
                 ))
                 .execute(conn)?;
-            let level = ledger::apply(conn, &Move { hub_id: p.hub_id, variant_id, delta: line.quantity, reason: "intake", operation_row: Some(ctx.operation_row), actor_id: Some(ctx.actor.user_id) })?;
+            let level = ledger::apply(
+                conn,
+                &Move {
+                    hub_id: p.hub_id,
+                    variant_id,
+                    delta: line.quantity,
+                    reason: "intake",
+                    operation_row: Some(ctx.operation_row),
+                    actor_id: Some(ctx.actor.user_id),
+                },
+            )?;
             lines_out.push(json!({ "variant_id": variant_id, "quantity": line.quantity, "level_after": level }));
         }
         Ok(Applied {

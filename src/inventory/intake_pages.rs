@@ -7,11 +7,13 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::auth::extract::{CurrentUser, HubAccess};
-use crate::auth::principal::Principal;
 use crate::auth::permissions::perm;
+use crate::auth::principal::Principal;
 use crate::error::AppError;
 use crate::hubs::Hub;
-use crate::schema::{intake_lines, intakes, product_families, product_identities, product_variants, users};
+use crate::schema::{
+    intake_lines, intakes, product_families, product_identities, product_variants, users,
+};
 use crate::state::AppState;
 use crate::sync::forms::{self, LineRow, OpMeta};
 use crate::sync::operation::FieldError;
@@ -22,9 +24,13 @@ use crate::web::page::Page;
 const KIND: &str = "intake.create";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/hubs/{hub_id}/intakes").get(list).post(create))
-        .service(web::resource("/hubs/{hub_id}/intakes/new").get(new_form))
-        .service(web::resource("/hubs/{hub_id}/intakes/{id}").get(detail));
+    cfg.service(
+        web::resource("/hubs/{hub_id}/intakes")
+            .get(list)
+            .post(create),
+    )
+    .service(web::resource("/hubs/{hub_id}/intakes/new").get(new_form))
+    .service(web::resource("/hubs/{hub_id}/intakes/{id}").get(detail));
 }
 
 #[derive(Queryable)]
@@ -47,7 +53,11 @@ struct ListPage {
     can_create: bool,
 }
 
-async fn list(access: HubAccess<perm::InventoryRead>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn list(
+    access: HubAccess<perm::InventoryRead>,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
     let rows = crate::db::run(&state.db, move |conn| {
         Ok(intakes::table
@@ -55,12 +65,25 @@ async fn list(access: HubAccess<perm::InventoryRead>, page: Page, state: web::Da
             .filter(intakes::hub_id.eq(hub_id))
             .order(intakes::created_at.desc())
             .limit(100)
-            .select((intakes::id, intakes::donor, intakes::reference, intakes::received_on, intakes::created_at, users::display_name))
+            .select((
+                intakes::id,
+                intakes::donor,
+                intakes::reference,
+                intakes::received_on,
+                intakes::created_at,
+                users::display_name,
+            ))
             .load(conn)?)
     })
     .await?;
     let can_create = access.can(crate::auth::permissions::Permission::IntakeCreate);
-    render(&ListPage { layout: page.layout(format!("Intakes · {}", access.hub.name)), hub: access.hub.clone(), section: "intakes", rows, can_create })
+    render(&ListPage {
+        layout: page.layout(format!("Intakes · {}", access.hub.name)),
+        hub: access.hub.clone(),
+        section: "intakes",
+        rows,
+        can_create,
+    })
 }
 
 #[derive(Template)]
@@ -79,8 +102,19 @@ struct FormPage {
     errors: Vec<FieldError>,
 }
 
-async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, form: Option<&FormFields>, errors: Vec<FieldError>) -> Result<HttpResponse, AppError> {
-    let forms::FormBasics { meta, catalog, status } = forms::basics(state, user, hub.id, KIND, form, &errors).await?;
+async fn form_page(
+    state: &AppState,
+    page: &Page,
+    user: &Principal,
+    hub: &Hub,
+    form: Option<&FormFields>,
+    errors: Vec<FieldError>,
+) -> Result<HttpResponse, AppError> {
+    let forms::FormBasics {
+        meta,
+        catalog,
+        status,
+    } = forms::basics(state, user, hub.id, KIND, form, &errors).await?;
     let text = |name: &str| form.map(|f| f.text(name)).unwrap_or_default();
     render_with_status(
         &FormPage {
@@ -90,7 +124,9 @@ async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, f
             meta,
             donor: text("donor"),
             reference: text("reference"),
-            received_on: form.map(|f| f.text("received_on")).unwrap_or_else(|| Utc::now().date_naive().to_string()),
+            received_on: form
+                .map(|f| f.text("received_on"))
+                .unwrap_or_else(|| Utc::now().date_naive().to_string()),
             rows: forms::line_rows(form, 6),
             with_expiry: true,
             catalog,
@@ -100,7 +136,11 @@ async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, f
     )
 }
 
-async fn new_form(access: HubAccess<perm::IntakeCreate>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn new_form(
+    access: HubAccess<perm::IntakeCreate>,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     form_page(&state, &page, &access, &access.hub, None, vec![]).await
 }
 
@@ -109,7 +149,10 @@ fn payload(hub_id: i64, form: &FormFields, errors: &mut Vec<FieldError>) -> serd
     let lines = forms::lines(form, errors);
     let received_on = match form.text("received_on").as_str() {
         "" => None,
-        d => d.parse::<NaiveDate>().map_err(|_| errors.push(FieldError::new("received_on", "enter a date"))).ok(),
+        d => d
+            .parse::<NaiveDate>()
+            .map_err(|_| errors.push(FieldError::new("received_on", "enter a date")))
+            .ok(),
     };
     serde_json::json!({
         "intake_id": form.text("record_id"),
@@ -121,17 +164,38 @@ fn payload(hub_id: i64, form: &FormFields, errors: &mut Vec<FieldError>) -> serd
     })
 }
 
-async fn create(req: HttpRequest, user: CurrentUser, page: Page, path: web::Path<(i64,)>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn create(
+    req: HttpRequest,
+    user: CurrentUser,
+    page: Page,
+    path: web::Path<(i64,)>,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
     let mut errors = Vec::new();
     let payload = payload(hub_id, &form, &mut errors);
     let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
     let location = forms::created_location(&result, &format!("/hubs/{hub_id}/intakes"));
-    if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Intake recorded and stock updated.") {
+    if let Some(res) = forms::respond(
+        &req,
+        &state.settings,
+        &result,
+        &location,
+        "Intake recorded and stock updated.",
+    ) {
         return Ok(res);
     }
     let hub = forms::own_hub(&user, hub_id)?;
-    form_page(&state, &page, &user, &hub, Some(&form), forms::form_errors(&result)).await
+    form_page(
+        &state,
+        &page,
+        &user,
+        &hub,
+        Some(&form),
+        forms::form_errors(&result),
+    )
+    .await
 }
 
 #[derive(Queryable)]
@@ -153,26 +217,57 @@ struct DetailPage {
     lines: Vec<DetailLine>,
 }
 
-async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, path: web::Path<(i64, String)>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let id: Uuid = path.into_inner().1.parse().map_err(|_| AppError::not_found("There is no such intake."))?;
+async fn detail(
+    access: HubAccess<perm::InventoryRead>,
+    page: Page,
+    path: web::Path<(i64, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let id: Uuid = path
+        .into_inner()
+        .1
+        .parse()
+        .map_err(|_| AppError::not_found("There is no such intake."))?;
     let hub_id = access.hub.id;
     let (intake, lines) = crate::db::run(&state.db, move |conn| {
         let intake: IntakeRow = intakes::table
             .inner_join(users::table.on(users::id.eq(intakes::created_by)))
             .filter(intakes::id.eq(id))
             .filter(intakes::hub_id.eq(hub_id))
-            .select((intakes::id, intakes::donor, intakes::reference, intakes::received_on, intakes::created_at, users::display_name))
+            .select((
+                intakes::id,
+                intakes::donor,
+                intakes::reference,
+                intakes::received_on,
+                intakes::created_at,
+                users::display_name,
+            ))
             .first(conn)
             .optional()?
             .ok_or_else(|| AppError::not_found("There is no such intake at this hub."))?;
         let lines: Vec<DetailLine> = intake_lines::table
-            .inner_join(product_variants::table.inner_join(product_identities::table.inner_join(product_families::table)))
+            .inner_join(
+                product_variants::table
+                    .inner_join(product_identities::table.inner_join(product_families::table)),
+            )
             .filter(intake_lines::intake_id.eq(id))
             .order(intake_lines::line_no)
-            .select((product_variants::full_sku, product_families::base_name, intake_lines::quantity, intake_lines::expiry_on, intake_lines::lot))
+            .select((
+                product_variants::full_sku,
+                product_families::base_name,
+                intake_lines::quantity,
+                intake_lines::expiry_on,
+                intake_lines::lot,
+            ))
             .load(conn)?;
         Ok((intake, lines))
     })
     .await?;
-    render(&DetailPage { layout: page.layout(format!("Intake from {}", intake.donor)), hub: access.hub.clone(), section: "intakes", intake, lines })
+    render(&DetailPage {
+        layout: page.layout(format!("Intake from {}", intake.donor)),
+        hub: access.hub.clone(),
+        section: "intakes",
+        intake,
+        lines,
+    })
 }

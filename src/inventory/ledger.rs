@@ -22,28 +22,49 @@ pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
     let level: Option<i64> = if m.delta >= 0 {
         Some(
             diesel::insert_into(stock_levels::table)
-                .values((stock_levels::hub_id.eq(m.hub_id), stock_levels::variant_id.eq(m.variant_id), stock_levels::quantity.eq(m.delta)))
+                .values((
+                    stock_levels::hub_id.eq(m.hub_id),
+                    stock_levels::variant_id.eq(m.variant_id),
+                    stock_levels::quantity.eq(m.delta),
+                ))
                 .on_conflict((stock_levels::hub_id, stock_levels::variant_id))
                 .do_update()
-                .set((stock_levels::quantity.eq(stock_levels::quantity + m.delta), stock_levels::updated_at.eq(diesel::dsl::now)))
+                .set((
+                    stock_levels::quantity.eq(stock_levels::quantity + m.delta),
+                    stock_levels::updated_at.eq(diesel::dsl::now),
+                ))
                 .returning(stock_levels::quantity)
                 .get_result(conn)?,
         )
     } else {
         diesel::update(stock_levels::table.find((m.hub_id, m.variant_id)))
             .filter(stock_levels::quantity.ge(-m.delta))
-            .set((stock_levels::quantity.eq(stock_levels::quantity + m.delta), stock_levels::updated_at.eq(diesel::dsl::now)))
+            .set((
+                stock_levels::quantity.eq(stock_levels::quantity + m.delta),
+                stock_levels::updated_at.eq(diesel::dsl::now),
+            ))
             .returning(stock_levels::quantity)
             .get_result(conn)
             .optional()?
     };
     let Some(level) = level else {
         let (sku, have): (String, Option<i64>) = product_variants::table
-            .left_join(stock_levels::table.on(stock_levels::variant_id.eq(product_variants::id).and(stock_levels::hub_id.eq(m.hub_id))))
+            .left_join(
+                stock_levels::table.on(stock_levels::variant_id
+                    .eq(product_variants::id)
+                    .and(stock_levels::hub_id.eq(m.hub_id))),
+            )
             .filter(product_variants::id.eq(m.variant_id))
-            .select((product_variants::full_sku, stock_levels::quantity.nullable()))
+            .select((
+                product_variants::full_sku,
+                stock_levels::quantity.nullable(),
+            ))
             .first(conn)?;
-        return reject(format!("not enough stock of {sku}: {} on hand, {} needed", have.unwrap_or(0), -m.delta));
+        return reject(format!(
+            "not enough stock of {sku}: {} on hand, {} needed",
+            have.unwrap_or(0),
+            -m.delta
+        ));
     };
     if m.delta != 0 {
         diesel::insert_into(stock_ledger::table)
@@ -62,19 +83,37 @@ pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
 
 /// The variant a line names (by id or SKU); it must exist and be active.
 pub fn resolve_variant(conn: &mut PgConnection, line: &LineInput) -> Result<i64, Refusal> {
-    let found: Option<(i64, bool, String)> = match (line.variant_id, line.sku.as_deref().map(str::trim)) {
-        (Some(id), _) => product_variants::table.find(id).select((product_variants::id, product_variants::active, product_variants::full_sku)).first(conn).optional()?,
-        (None, Some(sku)) => product_variants::table
-            .filter(product_variants::full_sku.eq(sku.to_uppercase()))
-            .select((product_variants::id, product_variants::active, product_variants::full_sku))
-            .first(conn)
-            .optional()?,
-        (None, None) => None,
-    };
+    let found: Option<(i64, bool, String)> =
+        match (line.variant_id, line.sku.as_deref().map(str::trim)) {
+            (Some(id), _) => product_variants::table
+                .find(id)
+                .select((
+                    product_variants::id,
+                    product_variants::active,
+                    product_variants::full_sku,
+                ))
+                .first(conn)
+                .optional()?,
+            (None, Some(sku)) => product_variants::table
+                .filter(product_variants::full_sku.eq(sku.to_uppercase()))
+                .select((
+                    product_variants::id,
+                    product_variants::active,
+                    product_variants::full_sku,
+                ))
+                .first(conn)
+                .optional()?,
+            (None, None) => None,
+        };
     match found {
         Some((id, true, _)) => Ok(id),
         Some((_, false, sku)) => reject(format!("{sku} is no longer active")),
-        None => reject(format!("unknown item {}", line.sku.clone().unwrap_or_else(|| format!("#{}", line.variant_id.unwrap_or_default())))),
+        None => reject(format!(
+            "unknown item {}",
+            line.sku
+                .clone()
+                .unwrap_or_else(|| format!("#{}", line.variant_id.unwrap_or_default()))
+        )),
     }
 }
 

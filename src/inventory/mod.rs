@@ -34,7 +34,9 @@ pub fn totals(conn: &mut PgConnection, hub_ids: &[i64]) -> QueryResult<Vec<HubTo
             stock_levels::hub_id,
             diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) FILTER (WHERE quantity > 0)"),
             diesel::dsl::sql::<diesel::sql_types::BigInt>("coalesce(sum(quantity), 0)::bigint"),
-            diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) FILTER (WHERE quantity <= reorder_level)"),
+            diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "count(*) FILTER (WHERE quantity <= reorder_level)",
+            ),
         ))
         .load(conn)?;
     Ok(hub_ids
@@ -42,8 +44,16 @@ pub fn totals(conn: &mut PgConnection, hub_ids: &[i64]) -> QueryResult<Vec<HubTo
         .map(|id| {
             rows.iter()
                 .find(|r| r.0 == *id)
-                .map(|&(hub_id, lines, units, low)| HubTotals { hub_id, lines, units, low })
-                .unwrap_or(HubTotals { hub_id: *id, ..Default::default() })
+                .map(|&(hub_id, lines, units, low)| HubTotals {
+                    hub_id,
+                    lines,
+                    units,
+                    low,
+                })
+                .unwrap_or(HubTotals {
+                    hub_id: *id,
+                    ..Default::default()
+                })
         })
         .collect())
 }
@@ -68,15 +78,34 @@ impl StockRow {
 pub const PAGE_SIZE: i64 = 50;
 
 /// One page of a hub's stock, optionally filtered by SKU or name, low stock first if asked.
-pub fn stock_page(conn: &mut PgConnection, hub_id: i64, search: &str, low_only: bool, page: i64) -> QueryResult<(Vec<StockRow>, i64)> {
+pub fn stock_page(
+    conn: &mut PgConnection,
+    hub_id: i64,
+    search: &str,
+    low_only: bool,
+    page: i64,
+) -> QueryResult<(Vec<StockRow>, i64)> {
     let base = || {
         let mut q = stock_levels::table
-            .inner_join(product_variants::table.inner_join(product_identities::table.inner_join(product_families::table)))
+            .inner_join(
+                product_variants::table
+                    .inner_join(product_identities::table.inner_join(product_families::table)),
+            )
             .filter(stock_levels::hub_id.eq(hub_id))
             .into_boxed();
         if !search.is_empty() {
-            let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            q = q.filter(product_variants::full_sku.ilike(pattern.clone()).or(product_families::base_name.ilike(pattern)));
+            let pattern = format!(
+                "%{}%",
+                search
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            q = q.filter(
+                product_variants::full_sku
+                    .ilike(pattern.clone())
+                    .or(product_families::base_name.ilike(pattern)),
+            );
         }
         if low_only {
             q = q.filter(stock_levels::quantity.le(stock_levels::reorder_level));
@@ -107,7 +136,14 @@ pub fn catalog_options(conn: &mut PgConnection) -> QueryResult<Vec<(String, Stri
         .inner_join(product_identities::table.inner_join(product_families::table))
         .filter(product_variants::active.eq(true))
         .order(product_variants::full_sku)
-        .select((product_variants::full_sku, product_families::base_name, product_variants::description))
+        .select((
+            product_variants::full_sku,
+            product_families::base_name,
+            product_variants::description,
+        ))
         .load(conn)?;
-    Ok(rows.into_iter().map(|(sku, _, description)| (sku, description)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(sku, _, description)| (sku, description))
+        .collect())
 }

@@ -10,8 +10,14 @@ use uuid::Uuid;
 
 use super::ledger;
 use crate::auth::permissions::Permission;
-use crate::schema::{hubs, needs_list_lines, needs_lists, product_families, product_identities, product_variants, transfer_lines, transfers};
-use crate::sync::kind::{check_lines, check_text, missing_record, parse, reject, Applied, ApplyCtx, Kind, LineInput, Refusal, Target, MAX_QUANTITY};
+use crate::schema::{
+    hubs, needs_list_lines, needs_lists, product_families, product_identities, product_variants,
+    transfer_lines, transfers,
+};
+use crate::sync::kind::{
+    check_lines, check_text, missing_record, parse, reject, Applied, ApplyCtx, Kind, LineInput,
+    Refusal, Target, MAX_QUANTITY,
+};
 use crate::sync::operation::FieldError;
 
 #[derive(Clone, Debug, Queryable, Selectable, Serialize)]
@@ -42,15 +48,31 @@ pub struct NeedsLine {
 
 pub fn lines(conn: &mut PgConnection, id: Uuid) -> QueryResult<Vec<NeedsLine>> {
     needs_list_lines::table
-        .inner_join(product_variants::table.inner_join(product_identities::table.inner_join(product_families::table)))
+        .inner_join(
+            product_variants::table
+                .inner_join(product_identities::table.inner_join(product_families::table)),
+        )
         .filter(needs_list_lines::needs_list_id.eq(id))
         .order(needs_list_lines::line_no)
-        .select((needs_list_lines::line_no, product_variants::id, product_variants::full_sku, product_families::base_name, needs_list_lines::requested_qty, needs_list_lines::approved_qty))
+        .select((
+            needs_list_lines::line_no,
+            product_variants::id,
+            product_variants::full_sku,
+            product_families::base_name,
+            needs_list_lines::requested_qty,
+            needs_list_lines::approved_qty,
+        ))
         .load(conn)
 }
 
 fn load_for_update(conn: &mut PgConnection, id: Uuid, hub_id: i64) -> Result<NeedsList, Refusal> {
-    match needs_lists::table.find(id).for_update().select(NeedsList::as_select()).first::<NeedsList>(conn).optional()? {
+    match needs_lists::table
+        .find(id)
+        .for_update()
+        .select(NeedsList::as_select())
+        .first::<NeedsList>(conn)
+        .optional()?
+    {
         Some(n) if n.hub_id == hub_id => Ok(n),
         _ => Err(missing_record(conn, id, "needs list")),
     }
@@ -83,30 +105,57 @@ impl Kind for CreateNeedsList {
         check_text("title", &p.title, 200, &mut errors);
         check_lines(&p.lines, &mut errors);
         if errors.is_empty() {
-            Ok(Target { hub_id: Some(p.hub_id), record_id: Some(p.needs_list_id) })
+            Ok(Target {
+                hub_id: Some(p.hub_id),
+                record_id: Some(p.needs_list_id),
+            })
         } else {
             Err(errors)
         }
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: CreatePayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let p: CreatePayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
         let kind: String = hubs::table.find(p.hub_id).select(hubs::kind).first(conn)?;
         if kind == "main" {
-            return reject("needs lists are raised by sub-hubs and agency hubs; a main hub supplies them");
+            return reject(
+                "needs lists are raised by sub-hubs and agency hubs; a main hub supplies them",
+            );
         }
-        if needs_lists::table.find(p.needs_list_id).count().get_result::<i64>(conn)? > 0 {
+        if needs_lists::table
+            .find(p.needs_list_id)
+            .count()
+            .get_result::<i64>(conn)?
+            > 0
+        {
             return reject("a needs list with this id already exists");
         }
         diesel::insert_into(needs_lists::table)
-            .values((needs_lists::id.eq(p.needs_list_id), needs_lists::hub_id.eq(p.hub_id), needs_lists::title.eq(p.title.trim()), needs_lists::created_by.eq(ctx.actor.user_id)))
+            .values((
+                needs_lists::id.eq(p.needs_list_id),
+                needs_lists::hub_id.eq(p.hub_id),
+                needs_lists::title.eq(p.title.trim()),
+                needs_lists::created_by.eq(ctx.actor.user_id),
+            ))
             .execute(conn)?;
         for (i, line) in p.lines.iter().enumerate() {
             let variant_id = ledger::resolve_variant(conn, line)?;
             diesel::insert_into(needs_list_lines::table)
-                .values((needs_list_lines::needs_list_id.eq(p.needs_list_id), needs_list_lines::line_no.eq(i as i32 + 1), needs_list_lines::variant_id.eq(variant_id), needs_list_lines::requested_qty.eq(line.quantity)))
+                .values((
+                    needs_list_lines::needs_list_id.eq(p.needs_list_id),
+                    needs_list_lines::line_no.eq(i as i32 + 1),
+                    needs_list_lines::variant_id.eq(variant_id),
+                    needs_list_lines::requested_qty.eq(line.quantity),
+                ))
                 .execute(conn)?;
         }
-        Ok(Applied { server_id: Some(p.needs_list_id.to_string()), object_type: "needs_list", after: Some(json!({ "title": p.title.trim(), "lines": p.lines })), result_version: Some(1), ..Default::default() })
+        Ok(Applied {
+            server_id: Some(p.needs_list_id.to_string()),
+            object_type: "needs_list",
+            after: Some(json!({ "title": p.title.trim(), "lines": p.lines })),
+            result_version: Some(1),
+            ..Default::default()
+        })
     }
 }
 
@@ -131,17 +180,26 @@ impl Kind for SubmitNeedsList {
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: SubmitPayload = parse(payload)?;
-        Ok(Target { hub_id: Some(p.hub_id), record_id: Some(p.needs_list_id) })
+        Ok(Target {
+            hub_id: Some(p.hub_id),
+            record_id: Some(p.needs_list_id),
+        })
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: SubmitPayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let p: SubmitPayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
         let n = load_for_update(conn, p.needs_list_id, p.hub_id)?;
         if n.status != "draft" {
             return reject(format!("the needs list is already {}", n.status));
         }
         let version = n.version + 1;
         diesel::update(needs_lists::table.find(n.id))
-            .set((needs_lists::status.eq("submitted"), needs_lists::submitted_at.eq(diesel::dsl::now), needs_lists::version.eq(version), needs_lists::updated_at.eq(diesel::dsl::now)))
+            .set((
+                needs_lists::status.eq("submitted"),
+                needs_lists::submitted_at.eq(diesel::dsl::now),
+                needs_lists::version.eq(version),
+                needs_lists::updated_at.eq(diesel::dsl::now),
+            ))
             .execute(conn)?;
         Ok(Applied {
             server_id: Some(n.id.to_string()),
@@ -150,7 +208,10 @@ impl Kind for SubmitNeedsList {
             after: Some(json!({"status": "submitted"})),
             changed_fields: vec!["status".into()],
             result_version: Some(version),
-            events: vec![("needs_list".into(), json!({ "hub_id": n.hub_id, "status": "submitted" }))],
+            events: vec![(
+                "needs_list".into(),
+                json!({ "hub_id": n.hub_id, "status": "submitted" }),
+            )],
         })
     }
 }
@@ -200,39 +261,72 @@ impl Kind for DecideNeedsList {
             errors.push(FieldError::new("decision", "must be 'approve' or 'reject'"));
         }
         if p.decision == "reject" && p.note.as_deref().map(str::trim).unwrap_or("").is_empty() {
-            errors.push(FieldError::new("note", "say why the needs list is rejected"));
+            errors.push(FieldError::new(
+                "note",
+                "say why the needs list is rejected",
+            ));
         }
-        if p.lines.iter().any(|l| !(0..=MAX_QUANTITY).contains(&l.approved_qty)) {
-            errors.push(FieldError::new("lines", format!("approved quantities are 0 to {MAX_QUANTITY}")));
+        if p.lines
+            .iter()
+            .any(|l| !(0..=MAX_QUANTITY).contains(&l.approved_qty))
+        {
+            errors.push(FieldError::new(
+                "lines",
+                format!("approved quantities are 0 to {MAX_QUANTITY}"),
+            ));
         }
         if p.transfer_from_hub_id.is_some() && p.transfer_id.is_none() {
-            errors.push(FieldError::new("transfer_id", "give the new transfer an id"));
+            errors.push(FieldError::new(
+                "transfer_id",
+                "give the new transfer an id",
+            ));
         }
         if p.transfer_from_hub_id == Some(p.hub_id) {
-            errors.push(FieldError::new("transfer_from_hub_id", "a hub cannot supply itself"));
+            errors.push(FieldError::new(
+                "transfer_from_hub_id",
+                "a hub cannot supply itself",
+            ));
         }
         if errors.is_empty() {
-            Ok(Target { hub_id: Some(p.hub_id), record_id: Some(p.needs_list_id) })
+            Ok(Target {
+                hub_id: Some(p.hub_id),
+                record_id: Some(p.needs_list_id),
+            })
         } else {
             Err(errors)
         }
     }
     fn extra_hubs(&self, payload: &Value) -> Vec<i64> {
-        payload.get("transfer_from_hub_id").and_then(Value::as_i64).into_iter().collect()
+        payload
+            .get("transfer_from_hub_id")
+            .and_then(Value::as_i64)
+            .into_iter()
+            .collect()
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: DecidePayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let p: DecidePayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
         let n = load_for_update(conn, p.needs_list_id, p.hub_id)?;
         if n.status != "submitted" {
-            return reject(format!("the needs list is {} — only submitted lists can be decided", n.status));
+            return reject(format!(
+                "the needs list is {} — only submitted lists can be decided",
+                n.status
+            ));
         }
         let approve = p.decision == "approve";
         let mut transfer = None;
         if approve {
             let current = lines(conn, n.id)?;
             for line in &current {
-                let qty = p.lines.iter().find(|l| l.line_no == line.line_no).map(|l| l.approved_qty).unwrap_or(line.requested_qty);
-                diesel::update(needs_list_lines::table.find((n.id, line.line_no))).set(needs_list_lines::approved_qty.eq(qty)).execute(conn)?;
+                let qty = p
+                    .lines
+                    .iter()
+                    .find(|l| l.line_no == line.line_no)
+                    .map(|l| l.approved_qty)
+                    .unwrap_or(line.requested_qty);
+                diesel::update(needs_list_lines::table.find((n.id, line.line_no)))
+                    .set(needs_list_lines::approved_qty.eq(qty))
+                    .execute(conn)?;
             }
             if let (Some(from), Some(tid)) = (p.transfer_from_hub_id, p.transfer_id) {
                 diesel::insert_into(transfers::table)
@@ -252,7 +346,12 @@ impl Kind for DecideNeedsList {
                     if qty > 0 {
                         line_no += 1;
                         diesel::insert_into(transfer_lines::table)
-                            .values((transfer_lines::transfer_id.eq(tid), transfer_lines::line_no.eq(line_no), transfer_lines::variant_id.eq(line.variant_id), transfer_lines::quantity.eq(qty)))
+                            .values((
+                                transfer_lines::transfer_id.eq(tid),
+                                transfer_lines::line_no.eq(line_no),
+                                transfer_lines::variant_id.eq(line.variant_id),
+                                transfer_lines::quantity.eq(qty),
+                            ))
                             .execute(conn)?;
                     }
                 }
@@ -279,7 +378,10 @@ impl Kind for DecideNeedsList {
             after: Some(json!({"status": status, "transfer_id": transfer, "note": p.note})),
             changed_fields: vec!["status".into()],
             result_version: Some(version),
-            events: vec![("needs_list".into(), json!({ "hub_id": n.hub_id, "status": status }))],
+            events: vec![(
+                "needs_list".into(),
+                json!({ "hub_id": n.hub_id, "status": status }),
+            )],
         })
     }
 }

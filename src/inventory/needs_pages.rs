@@ -23,9 +23,13 @@ use crate::web::page::Page;
 const KIND: &str = "needs_list.create";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/hubs/{hub_id}/needs-lists").get(list).post(create))
-        .service(web::resource("/hubs/{hub_id}/needs-lists/new").get(new_form))
-        .service(web::resource("/hubs/{hub_id}/needs-lists/{id}").get(detail));
+    cfg.service(
+        web::resource("/hubs/{hub_id}/needs-lists")
+            .get(list)
+            .post(create),
+    )
+    .service(web::resource("/hubs/{hub_id}/needs-lists/new").get(new_form))
+    .service(web::resource("/hubs/{hub_id}/needs-lists/{id}").get(detail));
 }
 
 #[derive(Template)]
@@ -38,14 +42,29 @@ struct ListPage {
     can_create: bool,
 }
 
-async fn list(access: HubAccess<perm::InventoryRead>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn list(
+    access: HubAccess<perm::InventoryRead>,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
     let rows = crate::db::run(&state.db, move |conn| {
-        Ok(needs_lists::table.filter(needs_lists::hub_id.eq(hub_id)).order(needs_lists::created_at.desc()).limit(100).select(NeedsList::as_select()).load(conn)?)
+        Ok(needs_lists::table
+            .filter(needs_lists::hub_id.eq(hub_id))
+            .order(needs_lists::created_at.desc())
+            .limit(100)
+            .select(NeedsList::as_select())
+            .load(conn)?)
     })
     .await?;
     let can_create = access.can(Permission::NeedsListCreate) && access.hub.kind != "main";
-    render(&ListPage { layout: page.layout(format!("Needs lists · {}", access.hub.name)), hub: access.hub.clone(), section: "needs", rows, can_create })
+    render(&ListPage {
+        layout: page.layout(format!("Needs lists · {}", access.hub.name)),
+        hub: access.hub.clone(),
+        section: "needs",
+        rows,
+        can_create,
+    })
 }
 
 #[derive(Template)]
@@ -62,8 +81,19 @@ struct FormPage {
     errors: Vec<FieldError>,
 }
 
-async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, form: Option<&FormFields>, errors: Vec<FieldError>) -> Result<HttpResponse, AppError> {
-    let forms::FormBasics { meta, catalog, status } = forms::basics(state, user, hub.id, KIND, form, &errors).await?;
+async fn form_page(
+    state: &AppState,
+    page: &Page,
+    user: &Principal,
+    hub: &Hub,
+    form: Option<&FormFields>,
+    errors: Vec<FieldError>,
+) -> Result<HttpResponse, AppError> {
+    let forms::FormBasics {
+        meta,
+        catalog,
+        status,
+    } = forms::basics(state, user, hub.id, KIND, form, &errors).await?;
     let data = FormPage {
         layout: page.layout(format!("New needs list · {}", hub.name)),
         hub: hub.clone(),
@@ -78,22 +108,47 @@ async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, f
     render_with_status(&data, status)
 }
 
-async fn new_form(access: HubAccess<perm::NeedsListCreate>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn new_form(
+    access: HubAccess<perm::NeedsListCreate>,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     form_page(&state, &page, &access, &access.hub, None, vec![]).await
 }
 
-async fn create(req: HttpRequest, user: CurrentUser, page: Page, path: web::Path<(i64,)>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn create(
+    req: HttpRequest,
+    user: CurrentUser,
+    page: Page,
+    path: web::Path<(i64,)>,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
     let mut errors = Vec::new();
     let lines = forms::lines(&form, &mut errors);
     let payload = serde_json::json!({ "needs_list_id": form.text("record_id"), "hub_id": hub_id, "title": form.text("title"), "lines": lines });
     let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
     let location = forms::created_location(&result, &format!("/hubs/{hub_id}/needs-lists"));
-    if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Needs list saved as a draft. Submit it when it is complete.") {
+    if let Some(res) = forms::respond(
+        &req,
+        &state.settings,
+        &result,
+        &location,
+        "Needs list saved as a draft. Submit it when it is complete.",
+    ) {
         return Ok(res);
     }
     let hub = forms::own_hub(&user, hub_id)?;
-    form_page(&state, &page, &user, &hub, Some(&form), forms::form_errors(&result)).await
+    form_page(
+        &state,
+        &page,
+        &user,
+        &hub,
+        Some(&form),
+        forms::form_errors(&result),
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -110,8 +165,17 @@ struct DetailPage {
     suppliers: Vec<Hub>,
 }
 
-async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, path: web::Path<(i64, String)>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let id: Uuid = path.into_inner().1.parse().map_err(|_| AppError::not_found("There is no such needs list."))?;
+async fn detail(
+    access: HubAccess<perm::InventoryRead>,
+    page: Page,
+    path: web::Path<(i64, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let id: Uuid = path
+        .into_inner()
+        .1
+        .parse()
+        .map_err(|_| AppError::not_found("There is no such needs list."))?;
     let hub_id = access.hub.id;
     let (n, lines) = crate::db::run(&state.db, move |conn| {
         let n: NeedsList = needs_lists::table
@@ -124,8 +188,42 @@ async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, path: web::P
         Ok((n.clone(), needs::lines(conn, n.id)?))
     })
     .await?;
-    let submit = (n.status == "draft" && access.can(Permission::NeedsListCreate)).then(|| OpMeta::new(&state.settings, &access, "needs_list.submit", hub_id, Some(n.id), Some(n.version)));
-    let decide = (n.status == "submitted" && access.can(Permission::NeedsListApprove)).then(|| OpMeta::new(&state.settings, &access, "needs_list.decide", hub_id, Some(n.id), Some(n.version)));
-    let suppliers = access.scope.hubs.iter().filter(|h| h.id != hub_id).cloned().collect();
-    render(&DetailPage { layout: page.layout(n.title.clone()), hub: access.hub.clone(), section: "needs", n, lines, submit, decide, new_transfer_id: Uuid::new_v4(), suppliers })
+    let submit = (n.status == "draft" && access.can(Permission::NeedsListCreate)).then(|| {
+        OpMeta::new(
+            &state.settings,
+            &access,
+            "needs_list.submit",
+            hub_id,
+            Some(n.id),
+            Some(n.version),
+        )
+    });
+    let decide = (n.status == "submitted" && access.can(Permission::NeedsListApprove)).then(|| {
+        OpMeta::new(
+            &state.settings,
+            &access,
+            "needs_list.decide",
+            hub_id,
+            Some(n.id),
+            Some(n.version),
+        )
+    });
+    let suppliers = access
+        .scope
+        .hubs
+        .iter()
+        .filter(|h| h.id != hub_id)
+        .cloned()
+        .collect();
+    render(&DetailPage {
+        layout: page.layout(n.title.clone()),
+        hub: access.hub.clone(),
+        section: "needs",
+        n,
+        lines,
+        submit,
+        decide,
+        new_transfer_id: Uuid::new_v4(),
+        suppliers,
+    })
 }

@@ -11,8 +11,14 @@ use uuid::Uuid;
 
 use super::ledger::{self, Move};
 use crate::auth::permissions::Permission;
-use crate::schema::{hubs, organisations, product_families, product_identities, product_variants, transfer_lines, transfers};
-use crate::sync::kind::{check_lines, missing_record, parse, reject, Applied, ApplyCtx, Kind, LineInput, Refusal, Target, MAX_QUANTITY};
+use crate::schema::{
+    hubs, organisations, product_families, product_identities, product_variants, transfer_lines,
+    transfers,
+};
+use crate::sync::kind::{
+    check_lines, missing_record, parse, reject, Applied, ApplyCtx, Kind, LineInput, Refusal,
+    Target, MAX_QUANTITY,
+};
 use crate::sync::operation::FieldError;
 
 #[derive(Clone, Debug, Queryable, Selectable, Serialize)]
@@ -47,30 +53,60 @@ impl TransferLine {
 
 pub fn lines(conn: &mut PgConnection, id: Uuid) -> QueryResult<Vec<TransferLine>> {
     transfer_lines::table
-        .inner_join(product_variants::table.inner_join(product_identities::table.inner_join(product_families::table)))
+        .inner_join(
+            product_variants::table
+                .inner_join(product_identities::table.inner_join(product_families::table)),
+        )
         .filter(transfer_lines::transfer_id.eq(id))
         .order(transfer_lines::line_no)
-        .select((transfer_lines::line_no, product_variants::id, product_variants::full_sku, product_families::base_name, transfer_lines::quantity, transfer_lines::dispatched_qty, transfer_lines::received_qty))
+        .select((
+            transfer_lines::line_no,
+            product_variants::id,
+            product_variants::full_sku,
+            product_families::base_name,
+            transfer_lines::quantity,
+            transfer_lines::dispatched_qty,
+            transfer_lines::received_qty,
+        ))
         .load(conn)
 }
 
 /// The transfer, if `hub_id` is one of its ends.
 fn load_for_update(conn: &mut PgConnection, id: Uuid, hub_id: i64) -> Result<Transfer, Refusal> {
-    match transfers::table.find(id).for_update().select(Transfer::as_select()).first::<Transfer>(conn).optional()? {
+    match transfers::table
+        .find(id)
+        .for_update()
+        .select(Transfer::as_select())
+        .first::<Transfer>(conn)
+        .optional()?
+    {
         Some(t) if t.from_hub_id == hub_id || t.to_hub_id == hub_id => Ok(t),
         _ => Err(missing_record(conn, id, "transfer")),
     }
 }
 
-fn next_version(conn: &mut PgConnection, t: &Transfer, status: &str, by: (&str, i64)) -> QueryResult<i32> {
+fn next_version(
+    conn: &mut PgConnection,
+    t: &Transfer,
+    status: &str,
+    by: (&str, i64),
+) -> QueryResult<i32> {
     let version = t.version + 1;
     let by_column = by.0;
-    diesel::update(transfers::table.find(t.id)).set((transfers::status.eq(status), transfers::version.eq(version), transfers::updated_at.eq(diesel::dsl::now))).execute(conn)?;
-    // The user who took each step, for the record.
-    diesel::sql_query(format!("UPDATE transfers SET {by_column} = $1 WHERE id = $2"))
-        .bind::<diesel::sql_types::BigInt, _>(by.1)
-        .bind::<diesel::sql_types::Uuid, _>(t.id)
+    diesel::update(transfers::table.find(t.id))
+        .set((
+            transfers::status.eq(status),
+            transfers::version.eq(version),
+            transfers::updated_at.eq(diesel::dsl::now),
+        ))
         .execute(conn)?;
+    // The user who took each step, for the record.
+    diesel::sql_query(format!(
+        "UPDATE transfers SET {by_column} = $1 WHERE id = $2"
+    ))
+    .bind::<diesel::sql_types::BigInt, _>(by.1)
+    .bind::<diesel::sql_types::Uuid, _>(t.id)
+    .execute(conn)?;
     Ok(version)
 }
 
@@ -82,7 +118,10 @@ fn applied(t: &Transfer, from: &str, to: &str, version: i32, extra: Value) -> Ap
         after: Some(json!({ "status": to, "detail": extra })),
         changed_fields: vec!["status".into()],
         result_version: Some(version),
-        events: vec![("transfer".into(), json!({ "from_hub_id": t.from_hub_id, "to_hub_id": t.to_hub_id, "status": to }))],
+        events: vec![(
+            "transfer".into(),
+            json!({ "from_hub_id": t.from_hub_id, "to_hub_id": t.to_hub_id, "status": to }),
+        )],
     }
 }
 
@@ -112,17 +151,24 @@ impl Kind for RequestTransfer {
         let p: RequestPayload = parse(payload)?;
         let mut errors = Vec::new();
         if p.from_hub_id == p.hub_id {
-            errors.push(FieldError::new("from_hub_id", "a hub cannot send to itself"));
+            errors.push(FieldError::new(
+                "from_hub_id",
+                "a hub cannot send to itself",
+            ));
         }
         check_lines(&p.lines, &mut errors);
         if errors.is_empty() {
-            Ok(Target { hub_id: Some(p.hub_id), record_id: Some(p.transfer_id) })
+            Ok(Target {
+                hub_id: Some(p.hub_id),
+                record_id: Some(p.transfer_id),
+            })
         } else {
             Err(errors)
         }
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: RequestPayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let p: RequestPayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
         // The supplying hub need not be in the requester's scope, but another agency's hub is
         // unknown to them (agency independence), and the answer does not say it exists.
         let supplier: Option<(bool, String, i64)> = hubs::table
@@ -135,20 +181,44 @@ impl Kind for RequestTransfer {
             Some((true, kind, org)) if kind != "agency" || org == ctx.actor.organisation_id => {}
             _ => return reject("there is no such supplying hub"),
         }
-        if transfers::table.find(p.transfer_id).count().get_result::<i64>(conn)? > 0 {
+        if transfers::table
+            .find(p.transfer_id)
+            .count()
+            .get_result::<i64>(conn)?
+            > 0
+        {
             return reject("a transfer with this id already exists");
         }
         diesel::insert_into(transfers::table)
-            .values((transfers::id.eq(p.transfer_id), transfers::from_hub_id.eq(p.from_hub_id), transfers::to_hub_id.eq(p.hub_id), transfers::requested_by.eq(ctx.actor.user_id)))
+            .values((
+                transfers::id.eq(p.transfer_id),
+                transfers::from_hub_id.eq(p.from_hub_id),
+                transfers::to_hub_id.eq(p.hub_id),
+                transfers::requested_by.eq(ctx.actor.user_id),
+            ))
             .execute(conn)?;
         for (i, line) in p.lines.iter().enumerate() {
             let variant_id = ledger::resolve_variant(conn, line)?;
             diesel::insert_into(transfer_lines::table)
-                .values((transfer_lines::transfer_id.eq(p.transfer_id), transfer_lines::line_no.eq(i as i32 + 1), transfer_lines::variant_id.eq(variant_id), transfer_lines::quantity.eq(line.quantity)))
+                .values((
+                    transfer_lines::transfer_id.eq(p.transfer_id),
+                    transfer_lines::line_no.eq(i as i32 + 1),
+                    transfer_lines::variant_id.eq(variant_id),
+                    transfer_lines::quantity.eq(line.quantity),
+                ))
                 .execute(conn)?;
         }
-        let t: Transfer = transfers::table.find(p.transfer_id).select(Transfer::as_select()).first(conn)?;
-        Ok(applied(&t, "new", "requested", 1, json!({ "lines": p.lines })))
+        let t: Transfer = transfers::table
+            .find(p.transfer_id)
+            .select(Transfer::as_select())
+            .first(conn)?;
+        Ok(applied(
+            &t,
+            "new",
+            "requested",
+            1,
+            json!({ "lines": p.lines }),
+        ))
     }
 }
 
@@ -173,10 +243,19 @@ pub struct StepPayload {
 
 fn validate_step(payload: &Value) -> Result<Target, Vec<FieldError>> {
     let p: StepPayload = parse(payload)?;
-    if p.lines.iter().any(|l| !(0..=MAX_QUANTITY).contains(&l.quantity)) {
-        return Err(vec![FieldError::new("lines", format!("quantities are 0 to {MAX_QUANTITY}"))]);
+    if p.lines
+        .iter()
+        .any(|l| !(0..=MAX_QUANTITY).contains(&l.quantity))
+    {
+        return Err(vec![FieldError::new(
+            "lines",
+            format!("quantities are 0 to {MAX_QUANTITY}"),
+        )]);
     }
-    Ok(Target { hub_id: Some(p.hub_id), record_id: Some(p.transfer_id) })
+    Ok(Target {
+        hub_id: Some(p.hub_id),
+        record_id: Some(p.transfer_id),
+    })
 }
 
 pub struct ApproveTransfer;
@@ -195,7 +274,8 @@ impl Kind for ApproveTransfer {
         validate_step(payload)
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: StepPayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let p: StepPayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
         let t = load_for_update(conn, p.transfer_id, p.hub_id)?;
         if t.status != "requested" {
             return reject(format!("the transfer is already {}", t.status));
@@ -221,29 +301,60 @@ impl Kind for DispatchTransfer {
         validate_step(payload)
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: StepPayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let p: StepPayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
         let t = load_for_update(conn, p.transfer_id, p.hub_id)?;
         if t.from_hub_id != p.hub_id {
             return reject("only the sending hub dispatches a transfer");
         }
         if t.status != "approved" {
-            return reject(format!("only approved transfers can be dispatched; this one is {}", t.status));
+            return reject(format!(
+                "only approved transfers can be dispatched; this one is {}",
+                t.status
+            ));
         }
         let mut sent = Vec::new();
         for line in lines(conn, t.id)? {
-            let qty = p.lines.iter().find(|l| l.line_no == line.line_no).map(|l| l.quantity).unwrap_or(line.quantity);
+            let qty = p
+                .lines
+                .iter()
+                .find(|l| l.line_no == line.line_no)
+                .map(|l| l.quantity)
+                .unwrap_or(line.quantity);
             if qty > line.quantity {
-                return reject(format!("line {}: cannot dispatch more than the {} approved", line.line_no, line.quantity));
+                return reject(format!(
+                    "line {}: cannot dispatch more than the {} approved",
+                    line.line_no, line.quantity
+                ));
             }
             if qty > 0 {
-                ledger::apply(conn, &Move { hub_id: t.from_hub_id, variant_id: line.variant_id, delta: -qty, reason: "transfer_out", operation_row: Some(ctx.operation_row), actor_id: Some(ctx.actor.user_id) })?;
+                ledger::apply(
+                    conn,
+                    &Move {
+                        hub_id: t.from_hub_id,
+                        variant_id: line.variant_id,
+                        delta: -qty,
+                        reason: "transfer_out",
+                        operation_row: Some(ctx.operation_row),
+                        actor_id: Some(ctx.actor.user_id),
+                    },
+                )?;
             }
-            diesel::update(transfer_lines::table.find((t.id, line.line_no))).set(transfer_lines::dispatched_qty.eq(qty)).execute(conn)?;
+            diesel::update(transfer_lines::table.find((t.id, line.line_no)))
+                .set(transfer_lines::dispatched_qty.eq(qty))
+                .execute(conn)?;
             sent.push(json!({ "line_no": line.line_no, "dispatched": qty }));
         }
         let version = next_version(conn, &t, "dispatched", ("dispatched_by", ctx.actor.user_id))?;
-        let mut a = applied(&t, "approved", "dispatched", version, json!({ "lines": sent }));
-        a.events.push(("stock".into(), json!({ "hub_id": t.from_hub_id })));
+        let mut a = applied(
+            &t,
+            "approved",
+            "dispatched",
+            version,
+            json!({ "lines": sent }),
+        );
+        a.events
+            .push(("stock".into(), json!({ "hub_id": t.from_hub_id })));
         Ok(a)
     }
 }
@@ -264,31 +375,62 @@ impl Kind for ReceiveTransfer {
         validate_step(payload)
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: StepPayload = serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let p: StepPayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
         let t = load_for_update(conn, p.transfer_id, p.hub_id)?;
         if t.to_hub_id != p.hub_id {
             return reject("only the receiving hub records receipt");
         }
         if t.status != "dispatched" {
-            return reject(format!("only dispatched transfers can be received; this one is {}", t.status));
+            return reject(format!(
+                "only dispatched transfers can be received; this one is {}",
+                t.status
+            ));
         }
         let mut short = Vec::new();
         for line in lines(conn, t.id)? {
-            let qty = p.lines.iter().find(|l| l.line_no == line.line_no).map(|l| l.quantity).unwrap_or(line.dispatched_qty);
+            let qty = p
+                .lines
+                .iter()
+                .find(|l| l.line_no == line.line_no)
+                .map(|l| l.quantity)
+                .unwrap_or(line.dispatched_qty);
             if qty > line.dispatched_qty {
-                return reject(format!("line {}: {} received but only {} dispatched", line.line_no, qty, line.dispatched_qty));
+                return reject(format!(
+                    "line {}: {} received but only {} dispatched",
+                    line.line_no, qty, line.dispatched_qty
+                ));
             }
             if qty < line.dispatched_qty {
-                short.push(format!("{} short by {}", line.sku, line.dispatched_qty - qty));
+                short.push(format!(
+                    "{} short by {}",
+                    line.sku,
+                    line.dispatched_qty - qty
+                ));
             }
             if qty > 0 {
-                ledger::apply(conn, &Move { hub_id: t.to_hub_id, variant_id: line.variant_id, delta: qty, reason: "transfer_in", operation_row: Some(ctx.operation_row), actor_id: Some(ctx.actor.user_id) })?;
+                ledger::apply(
+                    conn,
+                    &Move {
+                        hub_id: t.to_hub_id,
+                        variant_id: line.variant_id,
+                        delta: qty,
+                        reason: "transfer_in",
+                        operation_row: Some(ctx.operation_row),
+                        actor_id: Some(ctx.actor.user_id),
+                    },
+                )?;
             }
-            diesel::update(transfer_lines::table.find((t.id, line.line_no))).set(transfer_lines::received_qty.eq(qty)).execute(conn)?;
+            diesel::update(transfer_lines::table.find((t.id, line.line_no)))
+                .set(transfer_lines::received_qty.eq(qty))
+                .execute(conn)?;
         }
         let note = p.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
         if !short.is_empty() && note.is_none() {
-            return reject(format!("a partial receipt needs a note explaining the discrepancy ({})", short.join(", ")));
+            return reject(format!(
+                "a partial receipt needs a note explaining the discrepancy ({})",
+                short.join(", ")
+            ));
         }
         if !short.is_empty() || note.is_some() {
             let text = match note {
@@ -296,11 +438,20 @@ impl Kind for ReceiveTransfer {
                 Some(n) => n.to_string(),
                 None => short.join(", "),
             };
-            diesel::update(transfers::table.find(t.id)).set(transfers::discrepancy_note.eq(text)).execute(conn)?;
+            diesel::update(transfers::table.find(t.id))
+                .set(transfers::discrepancy_note.eq(text))
+                .execute(conn)?;
         }
         let version = next_version(conn, &t, "received", ("received_by", ctx.actor.user_id))?;
-        let mut a = applied(&t, "dispatched", "received", version, json!({ "short": short, "note": note }));
-        a.events.push(("stock".into(), json!({ "hub_id": t.to_hub_id })));
+        let mut a = applied(
+            &t,
+            "dispatched",
+            "received",
+            version,
+            json!({ "short": short, "note": note }),
+        );
+        a.events
+            .push(("stock".into(), json!({ "hub_id": t.to_hub_id })));
         Ok(a)
     }
 }

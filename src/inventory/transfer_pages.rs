@@ -23,9 +23,13 @@ use crate::web::page::Page;
 const KIND: &str = "transfer.request";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/hubs/{hub_id}/transfers").get(list).post(create))
-        .service(web::resource("/hubs/{hub_id}/transfers/new").get(new_form))
-        .service(web::resource("/hubs/{hub_id}/transfers/{id}").get(detail));
+    cfg.service(
+        web::resource("/hubs/{hub_id}/transfers")
+            .get(list)
+            .post(create),
+    )
+    .service(web::resource("/hubs/{hub_id}/transfers/new").get(new_form))
+    .service(web::resource("/hubs/{hub_id}/transfers/{id}").get(detail));
 }
 
 pub struct TransferRow {
@@ -46,32 +50,74 @@ struct ListPage {
 }
 
 fn hub_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
-    hubs_table::table.filter(hubs_table::id.eq_any(ids)).select((hubs_table::id, hubs_table::name)).load(conn)
+    hubs_table::table
+        .filter(hubs_table::id.eq_any(ids))
+        .select((hubs_table::id, hubs_table::name))
+        .load(conn)
 }
 
-async fn list(access: HubAccess<perm::InventoryRead>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn list(
+    access: HubAccess<perm::InventoryRead>,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
     let rows = crate::db::run(&state.db, move |conn| {
         let ts: Vec<Transfer> = transfers::table
-            .filter(transfers::from_hub_id.eq(hub_id).or(transfers::to_hub_id.eq(hub_id)))
+            .filter(
+                transfers::from_hub_id
+                    .eq(hub_id)
+                    .or(transfers::to_hub_id.eq(hub_id)),
+            )
             .order(transfers::created_at.desc())
             .limit(100)
             .select(Transfer::as_select())
             .load(conn)?;
-        let others: Vec<i64> = ts.iter().map(|t| if t.from_hub_id == hub_id { t.to_hub_id } else { t.from_hub_id }).collect();
+        let others: Vec<i64> = ts
+            .iter()
+            .map(|t| {
+                if t.from_hub_id == hub_id {
+                    t.to_hub_id
+                } else {
+                    t.from_hub_id
+                }
+            })
+            .collect();
         let names = hub_names(conn, &others)?;
         let mut rows = Vec::new();
         for t in ts {
             let outgoing = t.from_hub_id == hub_id;
             let other = if outgoing { t.to_hub_id } else { t.from_hub_id };
-            let in_transit = if t.status == "dispatched" { transfer::lines(conn, t.id)?.iter().map(TransferLine::in_transit).sum() } else { 0 };
-            let other_hub = names.iter().find(|(id, _)| *id == other).map(|(_, n)| n.clone()).unwrap_or_default();
-            rows.push(TransferRow { t, other_hub, outgoing, in_transit });
+            let in_transit = if t.status == "dispatched" {
+                transfer::lines(conn, t.id)?
+                    .iter()
+                    .map(TransferLine::in_transit)
+                    .sum()
+            } else {
+                0
+            };
+            let other_hub = names
+                .iter()
+                .find(|(id, _)| *id == other)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default();
+            rows.push(TransferRow {
+                t,
+                other_hub,
+                outgoing,
+                in_transit,
+            });
         }
         Ok(rows)
     })
     .await?;
-    render(&ListPage { layout: page.layout(format!("Transfers · {}", access.hub.name)), hub: access.hub.clone(), section: "transfers", rows, can_request: access.can(Permission::TransferRequest) })
+    render(&ListPage {
+        layout: page.layout(format!("Transfers · {}", access.hub.name)),
+        hub: access.hub.clone(),
+        section: "transfers",
+        rows,
+        can_request: access.can(Permission::TransferRequest),
+    })
 }
 
 #[derive(Template)]
@@ -89,10 +135,27 @@ struct FormPage {
     errors: Vec<FieldError>,
 }
 
-async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, form: Option<&FormFields>, errors: Vec<FieldError>) -> Result<HttpResponse, AppError> {
+async fn form_page(
+    state: &AppState,
+    page: &Page,
+    user: &Principal,
+    hub: &Hub,
+    form: Option<&FormFields>,
+    errors: Vec<FieldError>,
+) -> Result<HttpResponse, AppError> {
     let (org, hub_id) = (user.organisation_id, hub.id);
-    let suppliers = crate::db::run(&state.db, move |conn| Ok(hubs::hubs_of_organisation(conn, org)?.into_iter().filter(|h| h.id != hub_id && h.active).collect::<Vec<Hub>>())).await?;
-    let forms::FormBasics { meta, catalog, status } = forms::basics(state, user, hub.id, KIND, form, &errors).await?;
+    let suppliers = crate::db::run(&state.db, move |conn| {
+        Ok(hubs::hubs_of_organisation(conn, org)?
+            .into_iter()
+            .filter(|h| h.id != hub_id && h.active)
+            .collect::<Vec<Hub>>())
+    })
+    .await?;
+    let forms::FormBasics {
+        meta,
+        catalog,
+        status,
+    } = forms::basics(state, user, hub.id, KIND, form, &errors).await?;
     let data = FormPage {
         layout: page.layout(format!("Request a transfer · {}", hub.name)),
         hub: hub.clone(),
@@ -108,26 +171,54 @@ async fn form_page(state: &AppState, page: &Page, user: &Principal, hub: &Hub, f
     render_with_status(&data, status)
 }
 
-async fn new_form(access: HubAccess<perm::TransferRequest>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn new_form(
+    access: HubAccess<perm::TransferRequest>,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     form_page(&state, &page, &access, &access.hub, None, vec![]).await
 }
 
-async fn create(req: HttpRequest, user: CurrentUser, page: Page, path: web::Path<(i64,)>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn create(
+    req: HttpRequest,
+    user: CurrentUser,
+    page: Page,
+    path: web::Path<(i64,)>,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
     let mut errors = Vec::new();
     let lines = forms::lines(&form, &mut errors);
     let from: i64 = form.text("from_hub_id").parse().unwrap_or_else(|_| {
-        errors.push(FieldError::new("from_hub_id", "choose the hub to supply you"));
+        errors.push(FieldError::new(
+            "from_hub_id",
+            "choose the hub to supply you",
+        ));
         0
     });
     let payload = serde_json::json!({ "transfer_id": form.text("record_id"), "hub_id": hub_id, "from_hub_id": from, "lines": lines });
     let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
     let location = forms::created_location(&result, &format!("/hubs/{hub_id}/transfers"));
-    if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Transfer requested.") {
+    if let Some(res) = forms::respond(
+        &req,
+        &state.settings,
+        &result,
+        &location,
+        "Transfer requested.",
+    ) {
         return Ok(res);
     }
     let hub = forms::own_hub(&user, hub_id)?;
-    form_page(&state, &page, &user, &hub, Some(&form), forms::form_errors(&result)).await
+    form_page(
+        &state,
+        &page,
+        &user,
+        &hub,
+        Some(&form),
+        forms::form_errors(&result),
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -143,13 +234,26 @@ struct DetailPage {
     action: Option<(OpMeta, &'static str)>,
 }
 
-async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, path: web::Path<(i64, String)>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let id: Uuid = path.into_inner().1.parse().map_err(|_| AppError::not_found("There is no such transfer."))?;
+async fn detail(
+    access: HubAccess<perm::InventoryRead>,
+    page: Page,
+    path: web::Path<(i64, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let id: Uuid = path
+        .into_inner()
+        .1
+        .parse()
+        .map_err(|_| AppError::not_found("There is no such transfer."))?;
     let hub_id = access.hub.id;
     let (t, lines, names) = crate::db::run(&state.db, move |conn| {
         let t: Transfer = transfers::table
             .find(id)
-            .filter(transfers::from_hub_id.eq(hub_id).or(transfers::to_hub_id.eq(hub_id)))
+            .filter(
+                transfers::from_hub_id
+                    .eq(hub_id)
+                    .or(transfers::to_hub_id.eq(hub_id)),
+            )
             .select(Transfer::as_select())
             .first(conn)
             .optional()?
@@ -158,13 +262,46 @@ async fn detail(access: HubAccess<perm::InventoryRead>, page: Page, path: web::P
         Ok((t.clone(), transfer::lines(conn, t.id)?, names))
     })
     .await?;
-    let name = |id: i64| names.iter().find(|(h, _)| *h == id).map(|(_, n)| n.clone()).unwrap_or_default();
+    let name = |id: i64| {
+        names
+            .iter()
+            .find(|(h, _)| *h == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
     let step = match t.status.as_str() {
-        "requested" if access.can(Permission::TransferApprove) => Some(("transfer.approve", "Approve transfer")),
-        "approved" if t.from_hub_id == hub_id && access.can(Permission::TransferDispatch) => Some(("transfer.dispatch", "Dispatch (takes stock out)")),
-        "dispatched" if t.to_hub_id == hub_id && access.can(Permission::TransferDispatch) => Some(("transfer.receive", "Record receipt")),
+        "requested" if access.can(Permission::TransferApprove) => {
+            Some(("transfer.approve", "Approve transfer"))
+        }
+        "approved" if t.from_hub_id == hub_id && access.can(Permission::TransferDispatch) => {
+            Some(("transfer.dispatch", "Dispatch (takes stock out)"))
+        }
+        "dispatched" if t.to_hub_id == hub_id && access.can(Permission::TransferDispatch) => {
+            Some(("transfer.receive", "Record receipt"))
+        }
         _ => None,
     };
-    let action = step.map(|(kind, label)| (OpMeta::new(&state.settings, &access, kind, hub_id, Some(t.id), Some(t.version)), label));
-    render(&DetailPage { layout: page.layout("Transfer"), hub: access.hub.clone(), section: "transfers", from_name: name(t.from_hub_id), to_name: name(t.to_hub_id), t, lines, action })
+    let action = step.map(|(kind, label)| {
+        (
+            OpMeta::new(
+                &state.settings,
+                &access,
+                kind,
+                hub_id,
+                Some(t.id),
+                Some(t.version),
+            ),
+            label,
+        )
+    });
+    render(&DetailPage {
+        layout: page.layout("Transfer"),
+        hub: access.hub.clone(),
+        section: "transfers",
+        from_name: name(t.from_hub_id),
+        to_name: name(t.to_hub_id),
+        t,
+        lines,
+        action,
+    })
 }

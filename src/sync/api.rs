@@ -12,14 +12,17 @@ use super::operation::{FieldError, OpResult, Operation};
 use super::{devices, pipeline};
 use crate::auth::extract::CurrentUser;
 use crate::error::AppError;
-use crate::schema::{needs_lists, operations, product_families, product_identities, product_variants, stock_levels};
+use crate::schema::{
+    needs_lists, operations, product_families, product_identities, product_variants, stock_levels,
+};
 use crate::state::AppState;
 
 /// Operations accepted in one request.
 pub const MAX_BATCH: usize = 200;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/v1/sync").post(push)).service(web::resource("/api/v1/sync/pull").get(pull));
+    cfg.service(web::resource("/api/v1/sync").post(push))
+        .service(web::resource("/api/v1/sync/pull").get(pull));
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -48,10 +51,16 @@ pub struct PushResults {
 #[utoipa::path(post, path = "/api/v1/sync", tag = "sync", request_body = PushBody,
     responses((status = 200, body = PushResults), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
-pub async fn push(user: CurrentUser, body: web::Json<PushBody>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn push(
+    user: CurrentUser,
+    body: web::Json<PushBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     if body.operations.len() > MAX_BATCH {
-        return Err(AppError::Unprocessable(format!("at most {MAX_BATCH} operations per request; send the rest in another batch")));
+        return Err(AppError::Unprocessable(format!(
+            "at most {MAX_BATCH} operations per request; send the rest in another batch"
+        )));
     }
     let mut results = Vec::with_capacity(body.operations.len());
     for (index, raw) in body.operations.into_iter().enumerate() {
@@ -65,17 +74,35 @@ pub async fn push(user: CurrentUser, body: web::Json<PushBody>, state: web::Data
             }
             Err(e) => {
                 // Without a readable op id there is nothing to remember; the device is told which item.
-                let op_id = raw.get("op_id").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or_default();
+                let op_id = raw
+                    .get("op_id")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or_default();
                 let message = e.to_string();
-                let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_string();
                 results.push(json!({ "index": index, "result": OpResult::invalid(op_id, vec![FieldError::new("operation", message)]) }));
             }
         }
     }
     if let Some(device) = body.device_id.as_deref() {
-        devices::report(&state, &user, device, body.pending_count.unwrap_or(0), body.highest_seq.unwrap_or(0)).await?;
+        devices::report(
+            &state,
+            &user,
+            device,
+            body.pending_count.unwrap_or(0),
+            body.highest_seq.unwrap_or(0),
+        )
+        .await?;
     }
-    Ok(HttpResponse::Ok().json(PushResults { results, server_time: Utc::now() }))
+    Ok(HttpResponse::Ok().json(PushResults {
+        results,
+        server_time: Utc::now(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -102,10 +129,18 @@ pub struct PullAnswer {
 #[utoipa::path(get, path = "/api/v1/sync/pull", tag = "sync", params(("since" = Option<String>, Query, description = "RFC 3339 timestamp, or 0 for everything")),
     responses((status = 200, body = PullAnswer), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
-pub async fn pull(user: CurrentUser, query: web::Query<PullQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn pull(
+    user: CurrentUser,
+    query: web::Query<PullQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let since: DateTime<Utc> = match query.since.as_deref() {
         None | Some("") | Some("0") => DateTime::<Utc>::UNIX_EPOCH,
-        Some(s) => s.parse().map_err(|_| AppError::BadRequest("since must be an RFC 3339 timestamp such as 2026-11-24T10:00:00Z, or 0".into()))?,
+        Some(s) => s.parse().map_err(|_| {
+            AppError::BadRequest(
+                "since must be an RFC 3339 timestamp such as 2026-11-24T10:00:00Z, or 0".into(),
+            )
+        })?,
     };
     let now = Utc::now();
     let hub_ids = user.scope.hub_ids();

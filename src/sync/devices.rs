@@ -9,10 +9,22 @@ use crate::error::AppError;
 use crate::schema::{devices, operations};
 use crate::state::AppState;
 
-pub async fn report(state: &AppState, user: &Principal, device_id: &str, pending: i32, highest_seq: i64) -> Result<(), AppError> {
+pub async fn report(
+    state: &AppState,
+    user: &Principal,
+    device_id: &str,
+    pending: i32,
+    highest_seq: i64,
+) -> Result<(), AppError> {
     // Characters, as the database counts them (not bytes).
-    if !(8..=64).contains(&device_id.chars().count()) || device_id.contains('\0') || pending < 0 || highest_seq < 0 {
-        return Err(AppError::BadRequest("device_id is 8–64 characters; counts are not negative".into()));
+    if !(8..=64).contains(&device_id.chars().count())
+        || device_id.contains('\0')
+        || pending < 0
+        || highest_seq < 0
+    {
+        return Err(AppError::BadRequest(
+            "device_id is 8–64 characters; counts are not negative".into(),
+        ));
     }
     let (device, user_id) = (device_id.to_string(), user.user_id);
     crate::db::run(&state.db, move |conn| {

@@ -38,14 +38,16 @@ pub enum EnvelopeError {
 }
 
 fn mac(secret: &str, body: &str) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes any key length");
     mac.update(b"outpost-envelope:");
     mac.update(body.as_bytes());
     mac
 }
 
 pub fn sign(secret: &str, envelope: &Envelope) -> String {
-    let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(envelope).unwrap_or_default());
+    let body = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(envelope).unwrap_or_default());
     let tag = hex::encode(mac(secret, &body).finalize().into_bytes());
     format!("{body}.{tag}")
 }
@@ -54,8 +56,12 @@ pub fn sign(secret: &str, envelope: &Envelope) -> String {
 pub fn open(secret: &str, token: &str) -> Result<Envelope, EnvelopeError> {
     let (body, tag) = token.split_once('.').ok_or(EnvelopeError::Forged)?;
     let tag = hex::decode(tag).map_err(|_| EnvelopeError::Forged)?;
-    mac(secret, body).verify_slice(&tag).map_err(|_| EnvelopeError::Forged)?;
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body).map_err(|_| EnvelopeError::Forged)?;
+    mac(secret, body)
+        .verify_slice(&tag)
+        .map_err(|_| EnvelopeError::Forged)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|_| EnvelopeError::Forged)?;
     serde_json::from_slice(&json).map_err(|_| EnvelopeError::Forged)
 }
 
@@ -69,12 +75,18 @@ pub struct Expect<'a> {
     pub now: i64,
 }
 
-pub fn check(secret: &str, token: Option<&str>, expect: &Expect<'_>) -> Result<Envelope, EnvelopeError> {
+pub fn check(
+    secret: &str,
+    token: Option<&str>,
+    expect: &Expect<'_>,
+) -> Result<Envelope, EnvelopeError> {
     let envelope = open(secret, token.ok_or(EnvelopeError::Missing)?)?;
     if envelope.user_id != expect.user_id {
         return Err(EnvelopeError::OtherUser);
     }
-    if envelope.kind != expect.kind || (envelope.hub_id.is_some() && envelope.hub_id != expect.hub_id) {
+    if envelope.kind != expect.kind
+        || (envelope.hub_id.is_some() && envelope.hub_id != expect.hub_id)
+    {
         return Err(EnvelopeError::Mismatch);
     }
     if expect.now - envelope.issued_at > expect.max_age_days * 86_400 {
@@ -91,10 +103,25 @@ mod tests {
     use super::*;
 
     fn env() -> Envelope {
-        Envelope { user_id: 7, role: "DepotManager".into(), hub_id: Some(2), kind: "intake.create".into(), schema: 1, base_version: None, issued_at: 1_000_000 }
+        Envelope {
+            user_id: 7,
+            role: "DepotManager".into(),
+            hub_id: Some(2),
+            kind: "intake.create".into(),
+            schema: 1,
+            base_version: None,
+            issued_at: 1_000_000,
+        }
     }
     fn expect() -> Expect<'static> {
-        Expect { user_id: 7, kind: "intake.create", hub_id: Some(2), accepted_schemas: &[1], max_age_days: 7, now: 1_000_000 + 3600 }
+        Expect {
+            user_id: 7,
+            kind: "intake.create",
+            hub_id: Some(2),
+            accepted_schemas: &[1],
+            max_age_days: 7,
+            now: 1_000_000 + 3600,
+        }
     }
 
     #[test]
@@ -102,12 +129,55 @@ mod tests {
         let token = sign("key", &env());
         assert_eq!(check("key", Some(&token), &expect()).unwrap(), env());
         assert_eq!(check("key", None, &expect()), Err(EnvelopeError::Missing));
-        assert_eq!(check("other-key", Some(&token), &expect()), Err(EnvelopeError::Forged));
+        assert_eq!(
+            check("other-key", Some(&token), &expect()),
+            Err(EnvelopeError::Forged)
+        );
         let tampered = token.replacen('e', "f", 1);
         assert!(check("key", Some(&tampered), &expect()).is_err());
-        assert_eq!(check("key", Some(&token), &Expect { user_id: 8, ..expect() }), Err(EnvelopeError::OtherUser));
-        assert_eq!(check("key", Some(&token), &Expect { hub_id: Some(3), ..expect() }), Err(EnvelopeError::Mismatch));
-        assert_eq!(check("key", Some(&token), &Expect { now: 1_000_000 + 8 * 86_400, ..expect() }), Err(EnvelopeError::TooOld(7)));
-        assert_eq!(check("key", Some(&token), &Expect { accepted_schemas: &[2], ..expect() }), Err(EnvelopeError::SchemaRetired(1)));
+        assert_eq!(
+            check(
+                "key",
+                Some(&token),
+                &Expect {
+                    user_id: 8,
+                    ..expect()
+                }
+            ),
+            Err(EnvelopeError::OtherUser)
+        );
+        assert_eq!(
+            check(
+                "key",
+                Some(&token),
+                &Expect {
+                    hub_id: Some(3),
+                    ..expect()
+                }
+            ),
+            Err(EnvelopeError::Mismatch)
+        );
+        assert_eq!(
+            check(
+                "key",
+                Some(&token),
+                &Expect {
+                    now: 1_000_000 + 8 * 86_400,
+                    ..expect()
+                }
+            ),
+            Err(EnvelopeError::TooOld(7))
+        );
+        assert_eq!(
+            check(
+                "key",
+                Some(&token),
+                &Expect {
+                    accepted_schemas: &[2],
+                    ..expect()
+                }
+            ),
+            Err(EnvelopeError::SchemaRetired(1))
+        );
     }
 }

@@ -33,13 +33,42 @@ pub struct OpMeta {
 }
 
 impl OpMeta {
-    pub fn new(settings: &Settings, user: &Principal, kind: &'static str, hub_id: i64, record_id: Option<Uuid>, base_version: Option<i32>) -> Self {
-        let env = Envelope { user_id: user.user_id, role: user.role.as_str().into(), hub_id: Some(hub_id), kind: kind.into(), schema: 1, base_version, issued_at: Utc::now().timestamp() };
-        OpMeta { op_id: Uuid::new_v4(), record_id: record_id.unwrap_or_else(Uuid::new_v4), envelope: envelope::sign(settings.secret_key.expose(), &env), base_version, kind, hub_id }
+    pub fn new(
+        settings: &Settings,
+        user: &Principal,
+        kind: &'static str,
+        hub_id: i64,
+        record_id: Option<Uuid>,
+        base_version: Option<i32>,
+    ) -> Self {
+        let env = Envelope {
+            user_id: user.user_id,
+            role: user.role.as_str().into(),
+            hub_id: Some(hub_id),
+            kind: kind.into(),
+            schema: 1,
+            base_version,
+            issued_at: Utc::now().timestamp(),
+        };
+        OpMeta {
+            op_id: Uuid::new_v4(),
+            record_id: record_id.unwrap_or_else(Uuid::new_v4),
+            envelope: envelope::sign(settings.secret_key.expose(), &env),
+            base_version,
+            kind,
+            hub_id,
+        }
     }
 
     /// The same form again after a refusal: a new op id (the old one is spent), same record.
-    pub fn retry(settings: &Settings, user: &Principal, form: &FormFields, kind: &'static str, hub_id: i64, base_version: Option<i32>) -> Self {
+    pub fn retry(
+        settings: &Settings,
+        user: &Principal,
+        form: &FormFields,
+        kind: &'static str,
+        hub_id: i64,
+        base_version: Option<i32>,
+    ) -> Self {
         let record = form.text("record_id").parse().ok();
         Self::new(settings, user, kind, hub_id, record, base_version)
     }
@@ -50,27 +79,61 @@ pub fn is_replay(req: &HttpRequest) -> bool {
 }
 
 fn wants_json(req: &HttpRequest) -> bool {
-    is_replay(req) || req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
+    is_replay(req)
+        || req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
 }
 
 /// Builds the operation a posted form stands for. Errors name the hidden fields that were bad.
-pub fn operation(req: &HttpRequest, form: &FormFields, kind: &str, payload: serde_json::Value) -> Result<Operation, Vec<FieldError>> {
+pub fn operation(
+    req: &HttpRequest,
+    form: &FormFields,
+    kind: &str,
+    payload: serde_json::Value,
+) -> Result<Operation, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let op_id = form.text("op_id").parse::<Uuid>().map_err(|_| errors.push(FieldError::new("op_id", "missing or not a UUID; reload the form"))).unwrap_or_default();
+    let op_id = form
+        .text("op_id")
+        .parse::<Uuid>()
+        .map_err(|_| {
+            errors.push(FieldError::new(
+                "op_id",
+                "missing or not a UUID; reload the form",
+            ))
+        })
+        .unwrap_or_default();
     let base_version = match form.text("base_version").as_str() {
         "" => None,
-        v => v.parse().map_err(|_| errors.push(FieldError::new("base_version", "not a number"))).ok(),
+        v => v
+            .parse()
+            .map_err(|_| errors.push(FieldError::new("base_version", "not a number")))
+            .ok(),
     };
     let offline = is_replay(req);
     // A replay keeps the time it was captured on the device; an online post happens now.
     let captured_at = match (offline, form.text("captured_at").as_str()) {
-        (true, v) if !v.is_empty() => v.parse::<DateTime<Utc>>().map_err(|_| errors.push(FieldError::new("captured_at", "not a timestamp"))).unwrap_or_else(|_| Utc::now()),
+        (true, v) if !v.is_empty() => v
+            .parse::<DateTime<Utc>>()
+            .map_err(|_| errors.push(FieldError::new("captured_at", "not a timestamp")))
+            .unwrap_or_else(|_| Utc::now()),
         _ => Utc::now(),
     };
     let device_id = Some(form.text("device_id")).filter(|d| !d.is_empty());
     let envelope = Some(form.text("envelope")).filter(|e| !e.is_empty());
     if errors.is_empty() {
-        Ok(Operation { op_id, kind: kind.to_string(), payload, base_version, captured_at, device_id, offline, envelope })
+        Ok(Operation {
+            op_id,
+            kind: kind.to_string(),
+            payload,
+            base_version,
+            captured_at,
+            device_id,
+            offline,
+            envelope,
+        })
     } else {
         Err(errors)
     }
@@ -93,7 +156,10 @@ pub fn lines(form: &FormFields, errors: &mut Vec<FieldError>) -> Vec<LineInput> 
         let quantity = match qty.parse::<i64>() {
             Ok(q) => q,
             Err(_) => {
-                errors.push(FieldError::new(format!("lines[{n}].quantity"), "enter a whole number"));
+                errors.push(FieldError::new(
+                    format!("lines[{n}].quantity"),
+                    "enter a whole number",
+                ));
                 continue;
             }
         };
@@ -102,13 +168,26 @@ pub fn lines(form: &FormFields, errors: &mut Vec<FieldError>) -> Vec<LineInput> 
             Some(d) => match d.parse() {
                 Ok(d) => Some(d),
                 Err(_) => {
-                    errors.push(FieldError::new(format!("lines[{n}].expiry"), "enter a date"));
+                    errors.push(FieldError::new(
+                        format!("lines[{n}].expiry"),
+                        "enter a date",
+                    ));
                     None
                 }
             },
         };
-        let sku = sku.split_whitespace().next().unwrap_or_default().to_string();
-        out.push(LineInput { variant_id: None, sku: Some(sku), quantity, expiry_on, lot: lots.get(i).cloned().filter(|l| !l.is_empty()) });
+        let sku = sku
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        out.push(LineInput {
+            variant_id: None,
+            sku: Some(sku),
+            quantity,
+            expiry_on,
+            lot: lots.get(i).cloned().filter(|l| !l.is_empty()),
+        });
     }
     out
 }
@@ -120,7 +199,16 @@ pub fn lines_signature(form: &FormFields) -> String {
         .iter()
         .enumerate()
         .filter(|(_, s)| !s.is_empty())
-        .map(|(i, s)| format!("{}:{}", s.split_whitespace().next().unwrap_or_default().to_uppercase(), qtys.get(i).map(String::as_str).unwrap_or("")))
+        .map(|(i, s)| {
+            format!(
+                "{}:{}",
+                s.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_uppercase(),
+                qtys.get(i).map(String::as_str).unwrap_or("")
+            )
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -137,11 +225,21 @@ pub struct LineRow {
 pub fn line_rows(form: Option<&FormFields>, blank: usize) -> Vec<LineRow> {
     let mut rows: Vec<LineRow> = match form {
         Some(f) => {
-            let (skus, qtys, exp, lots) = (f.all("line_sku"), f.all("line_qty"), f.all("line_expiry"), f.all("line_lot"));
+            let (skus, qtys, exp, lots) = (
+                f.all("line_sku"),
+                f.all("line_qty"),
+                f.all("line_expiry"),
+                f.all("line_lot"),
+            );
             skus.iter()
                 .enumerate()
                 .filter(|(i, s)| !s.is_empty() || qtys.get(*i).is_some_and(|q| !q.is_empty()))
-                .map(|(i, s)| LineRow { sku: s.clone(), qty: qtys.get(i).cloned().unwrap_or_default(), expiry: exp.get(i).cloned().unwrap_or_default(), lot: lots.get(i).cloned().unwrap_or_default() })
+                .map(|(i, s)| LineRow {
+                    sku: s.clone(),
+                    qty: qtys.get(i).cloned().unwrap_or_default(),
+                    expiry: exp.get(i).cloned().unwrap_or_default(),
+                    lot: lots.get(i).cloned().unwrap_or_default(),
+                })
                 .collect()
         }
         None => Vec::new(),
@@ -153,16 +251,44 @@ pub fn line_rows(form: Option<&FormFields>, blank: usize) -> Vec<LineRow> {
 
 /// How a form post ends: JSON for the service worker or a client that asks for it; for people,
 /// a redirect to `location` with a message. `None`: show the form again with `form_errors`.
-pub fn respond(req: &HttpRequest, settings: &Settings, result: &OpResult, location: &str, done: &str) -> Option<HttpResponse> {
+pub fn respond(
+    req: &HttpRequest,
+    settings: &Settings,
+    result: &OpResult,
+    location: &str,
+    done: &str,
+) -> Option<HttpResponse> {
     if wants_json(req) {
-        let status = if result.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+        let status = if result.errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
         return Some(HttpResponse::build(status).json(result));
     }
     Some(match result.status {
         OpStatus::Applied => redirect_with_flash(settings, location, FlashKind::Success, done),
-        OpStatus::Duplicate => redirect_with_flash(settings, location, FlashKind::Info, "This was already saved; nothing was changed."),
-        OpStatus::PendingReview => redirect_with_flash(settings, location, FlashKind::Warning, "Saved — awaiting online confirmation by a manager."),
-        OpStatus::Conflict => redirect_with_flash(settings, "/sync-issues", FlashKind::Warning, &format!("Not applied: {}. It is in Sync Issues for review.", result.reason.clone().unwrap_or_default())),
+        OpStatus::Duplicate => redirect_with_flash(
+            settings,
+            location,
+            FlashKind::Info,
+            "This was already saved; nothing was changed.",
+        ),
+        OpStatus::PendingReview => redirect_with_flash(
+            settings,
+            location,
+            FlashKind::Warning,
+            "Saved — awaiting online confirmation by a manager.",
+        ),
+        OpStatus::Conflict => redirect_with_flash(
+            settings,
+            "/sync-issues",
+            FlashKind::Warning,
+            &format!(
+                "Not applied: {}. It is in Sync Issues for review.",
+                result.reason.clone().unwrap_or_default()
+            ),
+        ),
         OpStatus::Rejected => return None,
     })
 }
@@ -170,14 +296,28 @@ pub fn respond(req: &HttpRequest, settings: &Settings, result: &OpResult, locati
 /// The messages to show above a form that was refused.
 pub fn form_errors(result: &OpResult) -> Vec<FieldError> {
     if result.errors.is_empty() {
-        vec![FieldError::new("payload", result.reason.clone().unwrap_or_else(|| "the entry was refused".into()))]
+        vec![FieldError::new(
+            "payload",
+            result
+                .reason
+                .clone()
+                .unwrap_or_else(|| "the entry was refused".into()),
+        )]
     } else {
         result.errors.clone()
     }
 }
 
 /// Runs a posted form through the pipeline (or refuses it when its fields did not parse).
-pub async fn submit(state: &crate::state::AppState, user: &crate::auth::extract::CurrentUser, req: &HttpRequest, form: &FormFields, kind: &str, payload: serde_json::Value, mut errors: Vec<FieldError>) -> Result<OpResult, crate::error::AppError> {
+pub async fn submit(
+    state: &crate::state::AppState,
+    user: &crate::auth::extract::CurrentUser,
+    req: &HttpRequest,
+    form: &FormFields,
+    kind: &str,
+    payload: serde_json::Value,
+    mut errors: Vec<FieldError>,
+) -> Result<OpResult, crate::error::AppError> {
     match operation(req, form, kind, payload) {
         Ok(op) if errors.is_empty() => super::pipeline::submit(state, user.0.clone(), op).await,
         Ok(op) => Ok(OpResult::invalid(op.op_id, errors)),
@@ -196,14 +336,32 @@ pub struct FormBasics {
     pub status: StatusCode,
 }
 
-pub async fn basics(state: &crate::state::AppState, user: &Principal, hub_id: i64, kind: &'static str, form: Option<&FormFields>, errors: &[FieldError]) -> Result<FormBasics, crate::error::AppError> {
-    let catalog = crate::db::run(&state.db, |conn| Ok(crate::inventory::catalog_options(conn)?)).await?;
+pub async fn basics(
+    state: &crate::state::AppState,
+    user: &Principal,
+    hub_id: i64,
+    kind: &'static str,
+    form: Option<&FormFields>,
+    errors: &[FieldError],
+) -> Result<FormBasics, crate::error::AppError> {
+    let catalog = crate::db::run(&state.db, |conn| {
+        Ok(crate::inventory::catalog_options(conn)?)
+    })
+    .await?;
     let meta = match form {
         Some(f) => OpMeta::retry(&state.settings, user, f, kind, hub_id, None),
         None => OpMeta::new(&state.settings, user, kind, hub_id, None, None),
     };
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Ok(FormBasics { meta, catalog, status })
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(FormBasics {
+        meta,
+        catalog,
+        status,
+    })
 }
 
 /// Where to go after a create form: the new record, or the list it belongs to.
@@ -217,5 +375,7 @@ pub fn created_location(result: &OpResult, list: &str) -> String {
 /// The hub to show a refused form again at: only one of the user's own; elsewhere the
 /// refusal is all they get.
 pub fn own_hub(user: &Principal, hub_id: i64) -> Result<crate::hubs::Hub, crate::error::AppError> {
-    user.hub(hub_id).cloned().ok_or_else(|| crate::error::AppError::NotFound("There is no such hub among yours.".into()))
+    user.hub(hub_id)
+        .cloned()
+        .ok_or_else(|| crate::error::AppError::NotFound("There is no such hub among yours.".into()))
 }

@@ -30,7 +30,10 @@ pub enum Refusal {
     /// Role or scope does not allow it (the API answers 403).
     Forbidden(String),
     /// A concurrent edit touched the same fields: goes to the review queue.
-    Conflict { reason: String, server_state: Value },
+    Conflict {
+        reason: String,
+        server_state: Value,
+    },
     /// Not the operation's fault: the transaction fails and the client may retry.
     Database(diesel::result::Error),
 }
@@ -87,7 +90,8 @@ pub trait Kind: Send + Sync {
 
 /// Deserialises a payload, turning serde's complaint into a field error.
 pub fn parse<T: DeserializeOwned>(payload: &Value) -> Result<T, Vec<FieldError>> {
-    serde_json::from_value(payload.clone()).map_err(|e| vec![FieldError::new("payload", describe_serde(&e))])
+    serde_json::from_value(payload.clone())
+        .map_err(|e| vec![FieldError::new("payload", describe_serde(&e))])
 }
 
 fn describe_serde(e: &serde_json::Error) -> String {
@@ -119,20 +123,36 @@ pub fn check_lines(lines: &[LineInput], errors: &mut Vec<FieldError>) {
         errors.push(FieldError::new("lines", "add at least one item"));
     }
     if lines.len() > MAX_LINES {
-        errors.push(FieldError::new("lines", format!("at most {MAX_LINES} lines per entry")));
+        errors.push(FieldError::new(
+            "lines",
+            format!("at most {MAX_LINES} lines per entry"),
+        ));
     }
     for (i, line) in lines.iter().enumerate() {
         let n = i + 1;
-        if line.variant_id.is_none() && line.sku.as_deref().map(str::trim).unwrap_or("").is_empty() {
-            errors.push(FieldError::new(format!("lines[{n}].item"), "choose an item"));
+        if line.variant_id.is_none() && line.sku.as_deref().map(str::trim).unwrap_or("").is_empty()
+        {
+            errors.push(FieldError::new(
+                format!("lines[{n}].item"),
+                "choose an item",
+            ));
         }
         if line.quantity <= 0 {
-            errors.push(FieldError::new(format!("lines[{n}].quantity"), "the quantity must be more than zero"));
+            errors.push(FieldError::new(
+                format!("lines[{n}].quantity"),
+                "the quantity must be more than zero",
+            ));
         } else if line.quantity > MAX_QUANTITY {
-            errors.push(FieldError::new(format!("lines[{n}].quantity"), format!("the quantity must be at most {MAX_QUANTITY}")));
+            errors.push(FieldError::new(
+                format!("lines[{n}].quantity"),
+                format!("the quantity must be at most {MAX_QUANTITY}"),
+            ));
         }
         if line.lot.as_deref().is_some_and(|l| l.len() > 64) {
-            errors.push(FieldError::new(format!("lines[{n}].lot"), "the lot number is at most 64 characters"));
+            errors.push(FieldError::new(
+                format!("lines[{n}].lot"),
+                "the lot number is at most 64 characters",
+            ));
         }
     }
 }
@@ -159,15 +179,24 @@ pub fn missing_record(conn: &mut PgConnection, record_id: Uuid, what: &str) -> R
         .first(conn)
         .optional();
     match creator {
-        Ok(Some((op_id, kind, status))) => Refusal::Rejected(format!("depends on operation {op_id} ({kind}), which was {}", status.replace('_', " "))),
-        Ok(None) => Refusal::Rejected(format!("there is no such {what} (it may have been deleted)")),
+        Ok(Some((op_id, kind, status))) => Refusal::Rejected(format!(
+            "depends on operation {op_id} ({kind}), which was {}",
+            status.replace('_', " ")
+        )),
+        Ok(None) => Refusal::Rejected(format!(
+            "there is no such {what} (it may have been deleted)"
+        )),
         Err(e) => Refusal::Database(e),
     }
 }
 
 /// Field merge for concurrent edits: the fields other operations changed on a record since the
 /// version the client started from. An edit conflicts only when it touches one of them.
-pub fn fields_changed_since(conn: &mut PgConnection, record_id: Uuid, base_version: i32) -> diesel::QueryResult<Vec<String>> {
+pub fn fields_changed_since(
+    conn: &mut PgConnection,
+    record_id: Uuid,
+    base_version: i32,
+) -> diesel::QueryResult<Vec<String>> {
     use crate::schema::operations;
     use diesel::prelude::*;
     let changed: Vec<Vec<Option<String>>> = operations::table

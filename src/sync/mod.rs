@@ -1,13 +1,13 @@
 //! The operation pipeline and everything around it: capture envelopes, the kinds of operation,
 //! the sync API, and the review queue.
 
+pub mod api;
+pub mod devices;
 pub mod envelope;
+pub mod forms;
 pub mod kind;
 pub mod operation;
 pub mod pipeline;
 pub mod registry;
-pub mod forms;
-pub mod api;
-pub mod devices;
-pub mod review;
 pub mod rest;
+pub mod review;

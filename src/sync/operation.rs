@@ -86,13 +86,29 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
 impl OpResult {
     pub fn invalid(op_id: Uuid, errors: Vec<FieldError>) -> Self {
-        let reason = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
-        OpResult { op_id, status: OpStatus::Rejected, server_id: None, reason: Some(reason), server_state: None, errors, code: None, record: None }
+        let reason = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        OpResult {
+            op_id,
+            status: OpStatus::Rejected,
+            server_id: None,
+            reason: Some(reason),
+            server_state: None,
+            errors,
+            code: None,
+            record: None,
+        }
     }
 }

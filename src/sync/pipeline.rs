@@ -24,9 +24,19 @@ pub const ENVELOPE_MAX_AGE_DAYS: i64 = 7;
 
 /// Runs one operation through the pipeline and returns its result. Errors are only for
 /// failures that are not the operation's fault (database down): the client may retry them.
-pub async fn submit(state: &AppState, actor: Arc<Principal>, op: Operation) -> Result<OpResult, AppError> {
+pub async fn submit(
+    state: &AppState,
+    actor: Arc<Principal>,
+    op: Operation,
+) -> Result<OpResult, AppError> {
     let Some(kind) = registry::find(&op.kind) else {
-        return Ok(OpResult::invalid(op.op_id, vec![FieldError::new("kind", format!("unknown operation kind '{}'", op.kind))]));
+        return Ok(OpResult::invalid(
+            op.op_id,
+            vec![FieldError::new(
+                "kind",
+                format!("unknown operation kind '{}'", op.kind),
+            )],
+        ));
     };
     let target = match validate(kind, &op) {
         Ok(t) => t,
@@ -35,7 +45,11 @@ pub async fn submit(state: &AppState, actor: Arc<Principal>, op: Operation) -> R
     let verdict = authorise(kind, &actor, &target, &op);
     let envelope = check_envelope(state, kind, &actor, &target, &op);
     let allowed = verdict.and_then(|()| envelope.clone().map(|_| ()).map_err(|e| e.to_string()));
-    let role_at_capture = envelope.ok().flatten().map(|e| e.role).unwrap_or_else(|| actor.role.as_str().to_string());
+    let role_at_capture = envelope
+        .ok()
+        .flatten()
+        .map(|e| e.role)
+        .unwrap_or_else(|| actor.role.as_str().to_string());
 
     let result = crate::db::run(&state.db, move |conn| {
         conn.transaction(|conn| {
@@ -45,7 +59,15 @@ pub async fn submit(state: &AppState, actor: Arc<Principal>, op: Operation) -> R
             let outcome = match allowed {
                 Err(reason) => Err(Refusal::Forbidden(reason)),
                 Ok(()) if op.offline && !kind.finalisable_offline() => {
-                    return Ok(record(conn, &actor, &op, &target, row_id, &role_at_capture, Outcome::PendingReview)?);
+                    return Ok(record(
+                        conn,
+                        &actor,
+                        &op,
+                        &target,
+                        row_id,
+                        &role_at_capture,
+                        Outcome::PendingReview,
+                    )?);
                 }
                 Ok(()) => apply(conn, kind, &actor, &op, row_id),
             };
@@ -55,10 +77,21 @@ pub async fn submit(state: &AppState, actor: Arc<Principal>, op: Operation) -> R
                 Err(Refusal::NotFound(reason)) => Outcome::Rejected(reason, Some("not_found")),
                 Err(Refusal::Clash(reason)) => Outcome::Rejected(reason, Some("clash")),
                 Err(Refusal::Forbidden(reason)) => Outcome::Rejected(reason, Some("forbidden")),
-                Err(Refusal::Conflict { reason, server_state }) => Outcome::Conflict(reason, server_state),
+                Err(Refusal::Conflict {
+                    reason,
+                    server_state,
+                }) => Outcome::Conflict(reason, server_state),
                 Err(Refusal::Database(e)) => return Err(AppError::from(e)),
             };
-            record(conn, &actor, &op, &target, row_id, &role_at_capture, outcome)
+            record(
+                conn,
+                &actor,
+                &op,
+                &target,
+                row_id,
+                &role_at_capture,
+                outcome,
+            )
         })
     })
     .await?;
@@ -70,9 +103,16 @@ pub async fn submit(state: &AppState, actor: Arc<Principal>, op: Operation) -> R
 fn validate(kind: &dyn Kind, op: &Operation) -> Result<Target, Vec<FieldError>> {
     let mut errors = Vec::new();
     if op.captured_at > Utc::now() + chrono::Duration::hours(24) {
-        errors.push(FieldError::new("captured_at", "lies more than a day in the future; check the device clock"));
+        errors.push(FieldError::new(
+            "captured_at",
+            "lies more than a day in the future; check the device clock",
+        ));
     }
-    if op.device_id.as_deref().is_some_and(|d| d.is_empty() || d.chars().count() > 64 || d.contains('\0')) {
+    if op
+        .device_id
+        .as_deref()
+        .is_some_and(|d| d.is_empty() || d.chars().count() > 64 || d.contains('\0'))
+    {
         errors.push(FieldError::new("device_id", "must be 1–64 characters"));
     }
     match kind.validate(&op.payload) {
@@ -86,11 +126,23 @@ fn validate(kind: &dyn Kind, op: &Operation) -> Result<Target, Vec<FieldError>> 
 }
 
 /// Step 2: role, hub scope and flags as of now (never as of capture).
-fn authorise(kind: &dyn Kind, actor: &Principal, target: &Target, op: &Operation) -> Result<(), String> {
+fn authorise(
+    kind: &dyn Kind,
+    actor: &Principal,
+    target: &Target,
+    op: &Operation,
+) -> Result<(), String> {
     if !actor.can(kind.permission()) {
-        return Err(format!("your role ({}) may not {}", actor.role.label(), kind.permission().label().to_lowercase()));
+        return Err(format!(
+            "your role ({}) may not {}",
+            actor.role.label(),
+            kind.permission().label().to_lowercase()
+        ));
     }
-    let hubs = target.hub_id.into_iter().chain(kind.extra_hubs(&op.payload));
+    let hubs = target
+        .hub_id
+        .into_iter()
+        .chain(kind.extra_hubs(&op.payload));
     for hub in hubs {
         if !actor.scope.has_hub(hub) {
             return Err("the hub is outside your scope".into());
@@ -100,7 +152,13 @@ fn authorise(kind: &dyn Kind, actor: &Principal, target: &Target, op: &Operation
 }
 
 /// Step 2b: a replay must carry a genuine, recent envelope issued to this user for this form.
-fn check_envelope(state: &AppState, kind: &dyn Kind, actor: &Principal, target: &Target, op: &Operation) -> Result<Option<Envelope>, envelope::EnvelopeError> {
+fn check_envelope(
+    state: &AppState,
+    kind: &dyn Kind,
+    actor: &Principal,
+    target: &Target,
+    op: &Operation,
+) -> Result<Option<Envelope>, envelope::EnvelopeError> {
     if !op.offline {
         return Ok(None);
     }
@@ -112,12 +170,23 @@ fn check_envelope(state: &AppState, kind: &dyn Kind, actor: &Principal, target: 
         max_age_days: ENVELOPE_MAX_AGE_DAYS,
         now: Utc::now().timestamp(),
     };
-    envelope::check(state.settings.secret_key.expose(), op.envelope.as_deref(), &expect).map(Some)
+    envelope::check(
+        state.settings.secret_key.expose(),
+        op.envelope.as_deref(),
+        &expect,
+    )
+    .map(Some)
 }
 
 /// Step 3: claims (actor, op id). `None` when it was claimed before: a duplicate. Concurrent
 /// claims of one key wait on the unique index, so only one of them can go on to apply.
-fn claim(conn: &mut PgConnection, actor: &Principal, op: &Operation, target: &Target, role_at_capture: &str) -> QueryResult<Option<Uuid>> {
+fn claim(
+    conn: &mut PgConnection,
+    actor: &Principal,
+    op: &Operation,
+    target: &Target,
+    role_at_capture: &str,
+) -> QueryResult<Option<Uuid>> {
     diesel::insert_into(operations::table)
         .values((
             operations::actor_id.eq(actor.user_id),
@@ -144,24 +213,55 @@ fn claim(conn: &mut PgConnection, actor: &Principal, op: &Operation, target: &Ta
 
 /// The stored result of an operation seen before, marked as a duplicate.
 fn duplicate(conn: &mut PgConnection, actor: &Principal, op: &Operation) -> QueryResult<OpResult> {
-    let (status, reason, server_id, server_state): (String, Option<String>, Option<String>, Option<serde_json::Value>) = operations::table
+    let (status, reason, server_id, server_state): (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<serde_json::Value>,
+    ) = operations::table
         .filter(operations::actor_id.eq(actor.user_id))
         .filter(operations::op_id.eq(op.op_id))
-        .select((operations::status, operations::reason, operations::server_id, operations::server_state))
+        .select((
+            operations::status,
+            operations::reason,
+            operations::server_id,
+            operations::server_state,
+        ))
         .first(conn)?;
     let original = match reason {
         Some(r) => format!("already received: {status} ({r})"),
         None => format!("already received: {status}"),
     };
     // The record an applied operation produced, as it was then.
-    let record = (status == "applied").then(|| server_state.clone()).flatten();
+    let record = (status == "applied")
+        .then(|| server_state.clone())
+        .flatten();
     let server_state = (status == "conflict").then_some(server_state).flatten();
-    Ok(OpResult { op_id: op.op_id, status: OpStatus::Duplicate, server_id, reason: Some(original), server_state, errors: vec![], code: None, record })
+    Ok(OpResult {
+        op_id: op.op_id,
+        status: OpStatus::Duplicate,
+        server_id,
+        reason: Some(original),
+        server_state,
+        errors: vec![],
+        code: None,
+        record,
+    })
 }
 
 /// Step 4–5: conflict checks and domain writes, in a savepoint so a refusal leaves nothing.
-fn apply(conn: &mut PgConnection, kind: &dyn Kind, actor: &Principal, op: &Operation, row_id: Uuid) -> Result<Applied, Refusal> {
-    let ctx = ApplyCtx { actor, op, operation_row: row_id };
+fn apply(
+    conn: &mut PgConnection,
+    kind: &dyn Kind,
+    actor: &Principal,
+    op: &Operation,
+    row_id: Uuid,
+) -> Result<Applied, Refusal> {
+    let ctx = ApplyCtx {
+        actor,
+        op,
+        operation_row: row_id,
+    };
     conn.transaction(|conn| kind.apply(conn, &ctx))
 }
 
@@ -173,7 +273,15 @@ enum Outcome {
 }
 
 /// Step 6: the operation row's final state, exactly one audit row, and the outbox event.
-fn record(conn: &mut PgConnection, actor: &Principal, op: &Operation, target: &Target, row_id: Uuid, role_at_capture: &str, outcome: Outcome) -> Result<OpResult, AppError> {
+fn record(
+    conn: &mut PgConnection,
+    actor: &Principal,
+    op: &Operation,
+    target: &Target,
+    row_id: Uuid,
+    role_at_capture: &str,
+    outcome: Outcome,
+) -> Result<OpResult, AppError> {
     let mut code = None;
     let (status, reason, server_state, applied) = match outcome {
         Outcome::Applied(a) => (OpStatus::Applied, None, None, Some(a)),
@@ -182,7 +290,12 @@ fn record(conn: &mut PgConnection, actor: &Principal, op: &Operation, target: &T
             (OpStatus::Rejected, Some(r), None, None)
         }
         Outcome::Conflict(r, s) => (OpStatus::Conflict, Some(r), Some(s), None),
-        Outcome::PendingReview => (OpStatus::PendingReview, Some("awaiting online confirmation by a manager".to_string()), None, None),
+        Outcome::PendingReview => (
+            OpStatus::PendingReview,
+            Some("awaiting online confirmation by a manager".to_string()),
+            None,
+            None,
+        ),
     };
     let server_id = applied.as_ref().and_then(|a| a.server_id.clone());
     // An applied operation keeps the record it produced, so a duplicate answers with it.
@@ -193,22 +306,38 @@ fn record(conn: &mut PgConnection, actor: &Principal, op: &Operation, target: &T
             operations::reason.eq(reason.as_deref()),
             operations::server_id.eq(server_id.as_deref()),
             operations::server_state.eq(server_state.as_ref()),
-            operations::changed_fields.eq(applied.as_ref().map(|a| a.changed_fields.iter().cloned().map(Some).collect::<Vec<_>>()).unwrap_or_default()),
+            operations::changed_fields.eq(applied
+                .as_ref()
+                .map(|a| {
+                    a.changed_fields
+                        .iter()
+                        .cloned()
+                        .map(Some)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()),
             operations::result_version.eq(applied.as_ref().and_then(|a| a.result_version)),
         ))
         .execute(conn)?;
 
     let hub_in_scope = target.hub_id.filter(|h| actor.scope.has_hub(*h));
-    let mut entry = Entry::by(actor, &op.kind).hub(hub_in_scope).outcome(status.as_str());
+    let mut entry = Entry::by(actor, &op.kind)
+        .hub(hub_in_scope)
+        .outcome(status.as_str());
     entry.role_at_capture = Some(role_at_capture.to_string());
     entry.offline = op.offline;
     entry.operation_id = Some(op.op_id);
     match &applied {
         Some(a) => {
-            entry = entry.object(a.object_type, a.server_id.clone().unwrap_or_default()).change(a.before.clone(), a.after.clone());
+            entry = entry
+                .object(a.object_type, a.server_id.clone().unwrap_or_default())
+                .change(a.before.clone(), a.after.clone());
         }
         None => {
-            entry = entry.change(None, Some(json!({ "payload": op.payload, "reason": reason })));
+            entry = entry.change(
+                None,
+                Some(json!({ "payload": op.payload, "reason": reason })),
+            );
             if let Some(record) = target.record_id {
                 entry = entry.object("record", record);
             }
@@ -216,14 +345,32 @@ fn record(conn: &mut PgConnection, actor: &Principal, op: &Operation, target: &T
     }
     audit::record(conn, &entry)?;
 
-    let mut events = vec![("operation".to_string(), json!({ "op_id": op.op_id, "kind": op.kind, "status": status.as_str(), "hub_id": hub_in_scope, "actor_id": actor.user_id }))];
+    let mut events = vec![(
+        "operation".to_string(),
+        json!({ "op_id": op.op_id, "kind": op.kind, "status": status.as_str(), "hub_id": hub_in_scope, "actor_id": actor.user_id }),
+    )];
     if let Some(a) = &applied {
         events.extend(a.events.iter().cloned());
     }
     for (topic, payload) in events {
-        diesel::insert_into(outbox::table).values((outbox::topic.eq(topic), outbox::payload.eq(payload))).execute(conn)?;
+        diesel::insert_into(outbox::table)
+            .values((outbox::topic.eq(topic), outbox::payload.eq(payload)))
+            .execute(conn)?;
     }
     let record = applied.as_ref().and_then(|a| a.after.clone());
-    let server_state = if status == OpStatus::Conflict { server_state } else { None };
-    Ok(OpResult { op_id: op.op_id, status, server_id, reason, server_state, errors: vec![], code, record })
+    let server_state = if status == OpStatus::Conflict {
+        server_state
+    } else {
+        None
+    };
+    Ok(OpResult {
+        op_id: op.op_id,
+        status,
+        server_id,
+        reason,
+        server_state,
+        errors: vec![],
+        code,
+        record,
+    })
 }

@@ -46,15 +46,28 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), super::all().len());
-        assert!(names.iter().all(|n| n.split('.').count() == 2 && n.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')));
+        assert!(names.iter().all(|n| n.split('.').count() == 2
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')));
     }
 
     #[test]
     fn approvals_and_cross_hub_kinds_are_not_finalised_offline() {
-        for name in ["needs_list.decide", "transfer.request", "transfer.approve", "transfer.dispatch", "transfer.receive"] {
+        for name in [
+            "needs_list.decide",
+            "transfer.request",
+            "transfer.approve",
+            "transfer.dispatch",
+            "transfer.receive",
+        ] {
             assert!(!super::find(name).unwrap().finalisable_offline(), "{name}");
         }
-        for name in ["intake.create", "distribution.create", "distribution.confirm", "needs_list.create"] {
+        for name in [
+            "intake.create",
+            "distribution.create",
+            "distribution.confirm",
+            "needs_list.create",
+        ] {
             assert!(super::find(name).unwrap().finalisable_offline(), "{name}");
         }
     }

@@ -15,30 +15,74 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 /// Runs `kind` with `payload` for the signed-in caller. `created`: answer 201 when applied.
-pub async fn run(req: &HttpRequest, state: &AppState, user: &CurrentUser, kind: &str, payload: Value, created: bool) -> Result<HttpResponse, AppError> {
-    let op_id = match req.headers().get("Idempotency-Key").map(|v| v.to_str().unwrap_or("")) {
+pub async fn run(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    kind: &str,
+    payload: Value,
+    created: bool,
+) -> Result<HttpResponse, AppError> {
+    let op_id = match req
+        .headers()
+        .get("Idempotency-Key")
+        .map(|v| v.to_str().unwrap_or(""))
+    {
         None => Uuid::new_v4(),
-        Some(key) => key.trim().parse().map_err(|_| AppError::BadRequest("The Idempotency-Key header must be a UUID.".into()))?,
+        Some(key) => key.trim().parse().map_err(|_| {
+            AppError::BadRequest("The Idempotency-Key header must be a UUID.".into())
+        })?,
     };
-    let op = Operation { op_id, kind: kind.to_string(), payload, base_version: None, captured_at: Utc::now(), device_id: None, offline: false, envelope: None };
+    let op = Operation {
+        op_id,
+        kind: kind.to_string(),
+        payload,
+        base_version: None,
+        captured_at: Utc::now(),
+        device_id: None,
+        offline: false,
+        envelope: None,
+    };
     let result = pipeline::submit(state, user.0.clone(), op).await?;
     let problem = |status: StatusCode, detail: String, extra: Value| {
         let mut body = json!({ "type": "about:blank", "title": crate::error::title_for(status), "status": status.as_u16(), "detail": detail, "instance": req.path(), "op_id": op_id });
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
-        HttpResponse::build(status).content_type("application/problem+json").json(body)
+        HttpResponse::build(status)
+            .content_type("application/problem+json")
+            .json(body)
     };
     let reason = result.reason.clone().unwrap_or_default();
     Ok(match result.status {
-        OpStatus::Applied => HttpResponse::build(if created { StatusCode::CREATED } else { StatusCode::OK }).json(result.record.unwrap_or(Value::Null)),
+        OpStatus::Applied => HttpResponse::build(if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        })
+        .json(result.record.unwrap_or(Value::Null)),
         OpStatus::Duplicate => match result.record {
-            Some(record) => HttpResponse::Ok().insert_header(("Idempotent-Replayed", "true")).json(record),
-            None => problem(StatusCode::CONFLICT, format!("This Idempotency-Key was used before: {reason}"), json!({})),
+            Some(record) => HttpResponse::Ok()
+                .insert_header(("Idempotent-Replayed", "true"))
+                .json(record),
+            None => problem(
+                StatusCode::CONFLICT,
+                format!("This Idempotency-Key was used before: {reason}"),
+                json!({}),
+            ),
         },
-        OpStatus::PendingReview => HttpResponse::Accepted().json(json!({ "op_id": op_id, "status": "pending_review", "reason": reason })),
-        OpStatus::Conflict => problem(StatusCode::CONFLICT, reason, json!({ "server_state": result.server_state })),
-        OpStatus::Rejected if !result.errors.is_empty() => problem(StatusCode::UNPROCESSABLE_ENTITY, reason, json!({ "errors": result.errors })),
+        OpStatus::PendingReview => HttpResponse::Accepted()
+            .json(json!({ "op_id": op_id, "status": "pending_review", "reason": reason })),
+        OpStatus::Conflict => problem(
+            StatusCode::CONFLICT,
+            reason,
+            json!({ "server_state": result.server_state }),
+        ),
+        OpStatus::Rejected if !result.errors.is_empty() => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            reason,
+            json!({ "errors": result.errors }),
+        ),
         OpStatus::Rejected => {
             let status = match result.code.as_deref() {
                 Some("not_found") => StatusCode::NOT_FOUND,

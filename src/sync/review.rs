@@ -53,7 +53,10 @@ impl Issue {
         serde_json::to_string_pretty(&self.payload).unwrap_or_default()
     }
     pub fn server_text(&self) -> String {
-        self.server_state.as_ref().map(|s| serde_json::to_string_pretty(s).unwrap_or_default()).unwrap_or_default()
+        self.server_state
+            .as_ref()
+            .map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
+            .unwrap_or_default()
     }
     pub fn when(&self) -> String {
         self.captured_at.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -72,7 +75,11 @@ struct ListPage {
     can_resolve: bool,
 }
 
-async fn own_issues(user: CurrentUser, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn own_issues(
+    user: CurrentUser,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let user_id = user.user_id;
     let issues = crate::db::run(&state.db, move |conn| {
         Ok(operations::table
@@ -104,7 +111,11 @@ fn queue_query(user: &Principal) -> operations::BoxedQuery<'static, diesel::pg::
         .into_boxed()
 }
 
-async fn queue(user: Authorized<perm::ReviewResolve>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn queue(
+    user: Authorized<perm::ReviewResolve>,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let principal = user.user.0.clone();
     let issues = crate::db::run(&state.db, move |conn| {
         let ids: Vec<Uuid> = queue_query(&principal).select(operations::id).load(conn)?;
@@ -127,11 +138,20 @@ async fn queue(user: Authorized<perm::ReviewResolve>, page: Page, state: web::Da
 
 /// An open item the manager may resolve, or 404.
 fn load_item(conn: &mut PgConnection, user: &Principal, id: Uuid) -> Result<Issue, AppError> {
-    let allowed: Vec<Uuid> = queue_query(user).filter(operations::id.eq(id)).select(operations::id).load(conn)?;
+    let allowed: Vec<Uuid> = queue_query(user)
+        .filter(operations::id.eq(id))
+        .select(operations::id)
+        .load(conn)?;
     if allowed.is_empty() {
-        return Err(AppError::not_found("There is no such open item in your review queue."));
+        return Err(AppError::not_found(
+            "There is no such open item in your review queue.",
+        ));
     }
-    Ok(operations::table.inner_join(users::table.on(users::id.eq(operations::actor_id))).filter(operations::id.eq(id)).select(Issue::as_select()).first(conn)?)
+    Ok(operations::table
+        .inner_join(users::table.on(users::id.eq(operations::actor_id)))
+        .filter(operations::id.eq(id))
+        .select(Issue::as_select())
+        .first(conn)?)
 }
 
 #[derive(Template)]
@@ -141,19 +161,35 @@ struct ItemPage {
     issue: Issue,
 }
 
-async fn item(user: Authorized<perm::ReviewResolve>, page: Page, path: web::Path<Uuid>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn item(
+    user: Authorized<perm::ReviewResolve>,
+    page: Page,
+    path: web::Path<Uuid>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let principal = user.user.0.clone();
     let id = path.into_inner();
     let issue = crate::db::run(&state.db, move |conn| load_item(conn, &principal, id)).await?;
-    render(&ItemPage { layout: page.layout("Resolve a sync issue"), issue })
+    render(&ItemPage {
+        layout: page.layout("Resolve a sync issue"),
+        issue,
+    })
 }
 
 /// The resolution's own op id: derived from the item, so a double submit is a duplicate.
 fn resolution_op_id(item: Uuid) -> Uuid {
-    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("outpost-resolution:{item}").as_bytes())
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("outpost-resolution:{item}").as_bytes(),
+    )
 }
 
-async fn resolve(user: Authorized<perm::ReviewResolve>, path: web::Path<Uuid>, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn resolve(
+    user: Authorized<perm::ReviewResolve>,
+    path: web::Path<Uuid>,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let principal = user.user.0.clone();
     let id = path.into_inner();
     let p2 = principal.clone();
@@ -164,27 +200,60 @@ async fn resolve(user: Authorized<perm::ReviewResolve>, path: web::Path<Uuid>, f
         "accept" => ("accepted", Some(issue.payload.clone())),
         "edit" => match serde_json::from_str::<Value>(&form.text("payload")) {
             Ok(v) if v.is_object() => ("edited", Some(v)),
-            _ => return Ok(redirect_with_flash(&state.settings, &format!("/review/{id}"), FlashKind::Error, "The edited entry is not valid JSON; nothing was applied.")),
+            _ => {
+                return Ok(redirect_with_flash(
+                    &state.settings,
+                    &format!("/review/{id}"),
+                    FlashKind::Error,
+                    "The edited entry is not valid JSON; nothing was applied.",
+                ))
+            }
         },
         _ => return Err(AppError::BadRequest("Choose accept, keep or edit.".into())),
     };
     if let Some(payload) = payload {
         // A conflicting edit is applied over the server's current version; others as captured.
-        let base_version = issue.server_state.as_ref().and_then(|s| s.get("version")).and_then(Value::as_i64).map(|v| v as i32);
-        let op = Operation { op_id: resolution_op_id(id), kind: issue.kind.clone(), payload, base_version, captured_at: Utc::now(), device_id: None, offline: false, envelope: None };
+        let base_version = issue
+            .server_state
+            .as_ref()
+            .and_then(|s| s.get("version"))
+            .and_then(Value::as_i64)
+            .map(|v| v as i32);
+        let op = Operation {
+            op_id: resolution_op_id(id),
+            kind: issue.kind.clone(),
+            payload,
+            base_version,
+            captured_at: Utc::now(),
+            device_id: None,
+            offline: false,
+            envelope: None,
+        };
         let result = pipeline::submit(&state, principal.clone(), op).await?;
         if !matches!(result.status, OpStatus::Applied | OpStatus::Duplicate) {
             let why = result.reason.unwrap_or_default();
-            return Ok(redirect_with_flash(&state.settings, &format!("/review/{id}"), FlashKind::Error, &format!("Not applied: {why}")));
+            return Ok(redirect_with_flash(
+                &state.settings,
+                &format!("/review/{id}"),
+                FlashKind::Error,
+                &format!("Not applied: {why}"),
+            ));
         }
     }
     let p3 = principal.clone();
     crate::db::run(&state.db, move |conn| {
         conn.transaction(|conn| {
             diesel::update(operations::table.find(id))
-                .set((operations::resolved_at.eq(diesel::dsl::now), operations::resolved_by.eq(p3.user_id), operations::resolution.eq(resolution)))
+                .set((
+                    operations::resolved_at.eq(diesel::dsl::now),
+                    operations::resolved_by.eq(p3.user_id),
+                    operations::resolution.eq(resolution),
+                ))
                 .execute(conn)?;
-            let mut entry = Entry::by(&p3, "review.resolved").object("operation", issue.op_id).hub(issue.hub_id).outcome(resolution);
+            let mut entry = Entry::by(&p3, "review.resolved")
+                .object("operation", issue.op_id)
+                .hub(issue.hub_id)
+                .outcome(resolution);
             entry.operation_id = Some(issue.op_id);
             entry.after = Some(serde_json::json!({ "kind": issue.kind, "resolution": resolution }));
             audit::record(conn, &entry)?;
@@ -197,5 +266,10 @@ async fn resolve(user: Authorized<perm::ReviewResolve>, path: web::Path<Uuid>, f
         "edited" => "Your edited entry was applied.",
         _ => "The entry was applied.",
     };
-    Ok(redirect_with_flash(&state.settings, "/review", FlashKind::Success, message))
+    Ok(redirect_with_flash(
+        &state.settings,
+        "/review",
+        FlashKind::Success,
+        message,
+    ))
 }

@@ -28,7 +28,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/v1/inventory/{item_id}/reserve").post(reserve))
         .service(web::resource("/api/v1/inventory/{item_id}/sell").post(sell))
         .service(web::resource("/api/v1/inventory/{item_id}/transactions").get(transactions))
-        .service(web::resource("/api/v1/inventory/{item_id}").get(get_item).patch(patch_item).delete(delete_item));
+        .service(
+            web::resource("/api/v1/inventory/{item_id}")
+                .get(get_item)
+                .patch(patch_item)
+                .delete(delete_item),
+        );
 }
 
 type Reader = Authorized<perm::CatalogRead>;
@@ -60,15 +65,28 @@ pub struct ReceiveResponse {
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses((status = 201, body = ReceiveResponse), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
-pub async fn receive(req: HttpRequest, user: CurrentUser, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn receive(
+    req: HttpRequest,
+    user: CurrentUser,
+    body: web::Json<serde_json::Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let mut payload = body.into_inner();
-    let Some(object) = payload.as_object_mut() else { return Err(AppError::Unprocessable("The body must be a JSON object.".into())) };
+    let Some(object) = payload.as_object_mut() else {
+        return Err(AppError::Unprocessable(
+            "The body must be a JSON object.".into(),
+        ));
+    };
     if object.get("hub_id").is_none_or(|h| h.is_null()) {
         match user.scope.hubs.as_slice() {
             [one] => {
                 object.insert("hub_id".into(), json!(one.id));
             }
-            _ => return Err(AppError::Unprocessable("You work at several hubs: say which one receives the item (hub_id).".into())),
+            _ => {
+                return Err(AppError::Unprocessable(
+                    "You work at several hubs: say which one receives the item (hub_id).".into(),
+                ))
+            }
         }
     }
     rest::run(&req, &state, &user, "warehouse.receive", payload, true).await
@@ -94,8 +112,21 @@ pub struct MoveResponse {
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses((status = 200, body = MoveResponse), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
-pub async fn move_item(req: HttpRequest, user: CurrentUser, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    rest::run(&req, &state, &user, "warehouse.move", body.into_inner(), false).await
+pub async fn move_item(
+    req: HttpRequest,
+    user: CurrentUser,
+    body: web::Json<serde_json::Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    rest::run(
+        &req,
+        &state,
+        &user,
+        "warehouse.move",
+        body.into_inner(),
+        false,
+    )
+    .await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -119,20 +150,36 @@ pub struct ItemPage {
 /// Inventory items at the caller's hubs, paged with skip/limit.
 #[utoipa::path(get, path = "/api/v1/inventory", tag = "inventory", params(Paging),
     responses((status = 200, body = ItemPage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn list(user: Reader, paging: web::Query<Paging>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    user: Reader,
+    paging: web::Query<Paging>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let skip = paging.skip.unwrap_or(0);
     let limit = paging.limit.unwrap_or(100);
     if skip < 0 || !(1..=500).contains(&limit) {
-        return Err(AppError::BadRequest("skip must be 0 or more and limit 1 to 500.".into()));
+        return Err(AppError::BadRequest(
+            "skip must be 0 or more and limit 1 to 500.".into(),
+        ));
     }
     let hubs = user.scope.hub_ids();
     let (rows, total) = crate::db::run(&state.db, move |conn| {
         let total: i64 = items_query(hubs.clone()).count().get_result(conn)?;
-        let rows = items_query(hubs).order(inventory_items::id).offset(skip).limit(limit).select((ItemRow::as_select(), product_variants::full_sku)).load(conn)?;
+        let rows = items_query(hubs)
+            .order(inventory_items::id)
+            .offset(skip)
+            .limit(limit)
+            .select((ItemRow::as_select(), product_variants::full_sku))
+            .load(conn)?;
         Ok((rows, total))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(ItemPage { items: load_items(rows), total, skip, limit }))
+    Ok(HttpResponse::Ok().json(ItemPage {
+        items: load_items(rows),
+        total,
+        skip,
+        limit,
+    }))
 }
 
 async fn one(state: &AppState, hubs: Vec<i64>, filter: Filter) -> Result<Item, AppError> {
@@ -140,12 +187,21 @@ async fn one(state: &AppState, hubs: Vec<i64>, filter: Filter) -> Result<Item, A
         let q = items_query(hubs);
         let q = match filter {
             Filter::Id(id) => q.filter(inventory_items::id.eq(id)),
-            Filter::Serial(s) => q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("upper(inventory_items.serial_number) = upper(").bind::<diesel::sql_types::Text, _>(s).sql(")")),
+            Filter::Serial(s) => q.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "upper(inventory_items.serial_number) = upper(",
+                )
+                .bind::<diesel::sql_types::Text, _>(s)
+                .sql(")"),
+            ),
         };
-        Ok(q.select((ItemRow::as_select(), product_variants::full_sku)).first(conn).optional()?)
+        Ok(q.select((ItemRow::as_select(), product_variants::full_sku))
+            .first(conn)
+            .optional()?)
     })
     .await?;
-    row.map(|(r, sku)| Item::new(r, sku)).ok_or_else(|| AppError::not_found("There is no such inventory item at your hubs."))
+    row.map(|(r, sku)| Item::new(r, sku))
+        .ok_or_else(|| AppError::not_found("There is no such inventory item at your hubs."))
 }
 
 enum Filter {
@@ -156,15 +212,31 @@ enum Filter {
 /// One inventory item by id.
 #[utoipa::path(get, path = "/api/v1/inventory/{item_id}", tag = "inventory", params(("item_id" = i64, Path)),
     responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn get_item(user: Reader, path: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(one(&state, user.scope.hub_ids(), Filter::Id(path.into_inner())).await?))
+pub async fn get_item(
+    user: Reader,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok()
+        .json(one(&state, user.scope.hub_ids(), Filter::Id(path.into_inner())).await?))
 }
 
 /// One inventory item by serial number.
 #[utoipa::path(get, path = "/api/v1/inventory/serial/{serial}", tag = "inventory", params(("serial" = String, Path)),
     responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn by_serial(user: Reader, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(one(&state, user.scope.hub_ids(), Filter::Serial(path.into_inner())).await?))
+pub async fn by_serial(
+    user: Reader,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(
+        one(
+            &state,
+            user.scope.hub_ids(),
+            Filter::Serial(path.into_inner()),
+        )
+        .await?,
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -176,32 +248,62 @@ pub struct AuditItems {
 /// Look up by exact serial number, else every item of a variant SKU.
 #[utoipa::path(get, path = "/api/v1/inventory/audit/{sku_or_serial}", tag = "inventory", params(("sku_or_serial" = String, Path)),
     responses((status = 200, body = AuditItems), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn audit(user: Reader, path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn audit(
+    user: Reader,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let key = path.into_inner();
     let hubs = user.scope.hub_ids();
     let rows = crate::db::run(&state.db, move |conn| {
         let by_serial = items_query(hubs.clone())
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("upper(inventory_items.serial_number) = upper(").bind::<diesel::sql_types::Text, _>(key.clone()).sql(")"))
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "upper(inventory_items.serial_number) = upper(",
+                )
+                .bind::<diesel::sql_types::Text, _>(key.clone())
+                .sql(")"),
+            )
             .select((ItemRow::as_select(), product_variants::full_sku))
             .load(conn)?;
         if !by_serial.is_empty() {
             return Ok(Some(by_serial));
         }
-        let Some(variant) = crate::catalog::variant_by_sku(conn, &key)? else { return Ok(None) };
-        Ok(Some(items_query(hubs).filter(inventory_items::variant_id.eq(variant.id)).order(inventory_items::id).select((ItemRow::as_select(), product_variants::full_sku)).load(conn)?))
+        let Some(variant) = crate::catalog::variant_by_sku(conn, &key)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            items_query(hubs)
+                .filter(inventory_items::variant_id.eq(variant.id))
+                .order(inventory_items::id)
+                .select((ItemRow::as_select(), product_variants::full_sku))
+                .load(conn)?,
+        ))
     })
     .await?;
-    let items = load_items(rows.ok_or_else(|| AppError::not_found("No item has that serial number and no variant has that SKU."))?);
-    Ok(HttpResponse::Ok().json(AuditItems { total_count: items.len(), items }))
+    let items = load_items(rows.ok_or_else(|| {
+        AppError::not_found("No item has that serial number and no variant has that SKU.")
+    })?);
+    Ok(HttpResponse::Ok().json(AuditItems {
+        total_count: items.len(),
+        items,
+    }))
 }
 
 /// The transaction log of an item: every action, with the user who made it.
 #[utoipa::path(get, path = "/api/v1/inventory/{item_id}/transactions", tag = "inventory", params(("item_id" = i64, Path)),
     responses((status = 200, body = Vec<Transaction>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn transactions(user: Reader, path: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn transactions(
+    user: Reader,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hubs = user.scope.hub_ids();
     let item = one(&state, hubs.clone(), Filter::Id(path.into_inner())).await?;
-    let log = crate::db::run(&state.db, move |conn| Ok(transactions_for_serial(conn, &item.serial_number, &hubs)?)).await?;
+    let log = crate::db::run(&state.db, move |conn| {
+        Ok(transactions_for_serial(conn, &item.serial_number, &hubs)?)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(log))
 }
 
@@ -215,9 +317,19 @@ pub struct ItemPatch {
 /// Change an item's location or cost basis (ADMIN or WAREHOUSE_OP).
 #[utoipa::path(patch, path = "/api/v1/inventory/{item_id}", tag = "inventory", params(("item_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = ItemPatch,
     responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn patch_item(req: HttpRequest, user: CurrentUser, path: web::Path<i64>, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn patch_item(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    body: web::Json<serde_json::Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let mut payload = body.into_inner();
-    let Some(object) = payload.as_object_mut() else { return Err(AppError::Unprocessable("The body must be a JSON object.".into())) };
+    let Some(object) = payload.as_object_mut() else {
+        return Err(AppError::Unprocessable(
+            "The body must be a JSON object.".into(),
+        ));
+    };
     object.insert("item_id".into(), json!(path.into_inner()));
     rest::run(&req, &state, &user, "warehouse.update", payload, false).await
 }
@@ -225,15 +337,41 @@ pub async fn patch_item(req: HttpRequest, user: CurrentUser, path: web::Path<i64
 /// Delete an item (ADMIN only). Its transaction log stays.
 #[utoipa::path(delete, path = "/api/v1/inventory/{item_id}", tag = "inventory", params(("item_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses((status = 200, description = "deleted"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn delete_item(req: HttpRequest, user: CurrentUser, path: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    rest::run(&req, &state, &user, "warehouse.delete", json!({ "item_id": path.into_inner() }), false).await
+pub async fn delete_item(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    rest::run(
+        &req,
+        &state,
+        &user,
+        "warehouse.delete",
+        json!({ "item_id": path.into_inner() }),
+        false,
+    )
+    .await
 }
 
 /// Reserve an item (ADMIN or SALES_REP): AVAILABLE → RESERVED, else 409.
 #[utoipa::path(post, path = "/api/v1/inventory/{item_id}/reserve", tag = "inventory", params(("item_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn reserve(req: HttpRequest, user: CurrentUser, path: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    rest::run(&req, &state, &user, "warehouse.reserve", json!({ "item_id": path.into_inner() }), false).await
+pub async fn reserve(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    rest::run(
+        &req,
+        &state,
+        &user,
+        "warehouse.reserve",
+        json!({ "item_id": path.into_inner() }),
+        false,
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -245,9 +383,26 @@ pub struct SellBody {
 /// Sell an item (ADMIN or SALES_REP): AVAILABLE or RESERVED → SOLD, else 409.
 #[utoipa::path(post, path = "/api/v1/inventory/{item_id}/sell", tag = "inventory", params(("item_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = SellBody,
     responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn sell(req: HttpRequest, user: CurrentUser, path: web::Path<i64>, body: web::Json<serde_json::Value>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let sale_price = body.get("sale_price").cloned().unwrap_or(serde_json::Value::Null);
-    rest::run(&req, &state, &user, "warehouse.sell", json!({ "item_id": path.into_inner(), "sale_price": sale_price }), false).await
+pub async fn sell(
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    body: web::Json<serde_json::Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let sale_price = body
+        .get("sale_price")
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    rest::run(
+        &req,
+        &state,
+        &user,
+        "warehouse.sell",
+        json!({ "item_id": path.into_inner(), "sale_price": sale_price }),
+        false,
+    )
+    .await
 }
 
 #[derive(Serialize, ToSchema)]
@@ -262,11 +417,20 @@ pub struct Summary {
 /// Counts by status of a variant's items at the caller's hubs.
 #[utoipa::path(get, path = "/api/v1/inventory/summary/{variant_id}", tag = "inventory", params(("variant_id" = i64, Path)),
     responses((status = 200, body = Summary), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn summary(user: Reader, path: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn summary(
+    user: Reader,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let variant_id = path.into_inner();
     let hubs = user.scope.hub_ids();
     let counts = crate::db::run(&state.db, move |conn| {
-        if product_variants::table.find(variant_id).count().get_result::<i64>(conn)? == 0 {
+        if product_variants::table
+            .find(variant_id)
+            .count()
+            .get_result::<i64>(conn)?
+            == 0
+        {
             return Ok(None);
         }
         let rows: Vec<(String, i64)> = inventory_items::table
@@ -279,9 +443,21 @@ pub async fn summary(user: Reader, path: web::Path<i64>, state: web::Data<AppSta
     })
     .await?
     .ok_or_else(|| AppError::not_found("There is no such variant."))?;
-    let get = |s: &str| counts.iter().find(|(k, _)| k == s).map(|(_, n)| *n).unwrap_or(0);
+    let get = |s: &str| {
+        counts
+            .iter()
+            .find(|(k, _)| k == s)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
     let (available, reserved, sold) = (get("AVAILABLE"), get("RESERVED"), get("SOLD"));
-    Ok(HttpResponse::Ok().json(Summary { variant_id, available, reserved, sold, total: available + reserved + sold }))
+    Ok(HttpResponse::Ok().json(Summary {
+        variant_id,
+        available,
+        reserved,
+        sold,
+        total: available + reserved + sold,
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -294,7 +470,10 @@ pub struct TotalValue {
 /// Value of unsold items at the caller's hubs (ADMIN only).
 #[utoipa::path(get, path = "/api/v1/inventory/value/total", tag = "inventory",
     responses((status = 200, body = TotalValue), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
-pub async fn total_value(user: Authorized<perm::WarehouseValue>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn total_value(
+    user: Authorized<perm::WarehouseValue>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hubs = user.scope.hub_ids();
     let (count, cost, listing) = crate::db::run(&state.db, move |conn| {
         Ok(inventory_items::table
@@ -303,11 +482,19 @@ pub async fn total_value(user: Authorized<perm::WarehouseValue>, state: web::Dat
             .filter(inventory_items::status.ne("SOLD"))
             .select((
                 diesel::dsl::count_star(),
-                diesel::dsl::sql::<diesel::sql_types::BigInt>("coalesce(sum(inventory_items.cost_basis_cents), 0)::bigint"),
-                diesel::dsl::sql::<diesel::sql_types::BigInt>("coalesce(sum(product_variants.listing_price_cents), 0)::bigint"),
+                diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                    "coalesce(sum(inventory_items.cost_basis_cents), 0)::bigint",
+                ),
+                diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                    "coalesce(sum(product_variants.listing_price_cents), 0)::bigint",
+                ),
             ))
             .first::<(i64, i64, i64)>(conn)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(TotalValue { item_count: count, total_cost_basis: cents_to_units(cost), total_listing_value: cents_to_units(listing) }))
+    Ok(HttpResponse::Ok().json(TotalValue {
+        item_count: count,
+        total_cost_basis: cents_to_units(cost),
+        total_listing_value: cents_to_units(listing),
+    }))
 }

@@ -7,7 +7,6 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-
 use super::{Item, ItemRow};
 use crate::auth::permissions::Permission;
 use crate::catalog::units_to_cents;
@@ -20,19 +19,36 @@ fn payload<T: for<'de> Deserialize<'de>>(ctx: &ApplyCtx<'_>) -> Result<T, Refusa
 }
 
 fn valid_serial(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
 }
 
 fn valid_location(s: &str) -> bool {
-    (1..=32).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    (1..=32).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 /// The item, locked, if it is at one of the actor's hubs; otherwise "not found" (no leak).
-fn load_item(conn: &mut PgConnection, ctx: &ApplyCtx<'_>, by: ItemRef<'_>) -> Result<(ItemRow, String), Refusal> {
-    let mut q = inventory_items::table.filter(inventory_items::hub_id.eq_any(ctx.actor.scope.hub_ids())).select(inventory_items::id).into_boxed();
+fn load_item(
+    conn: &mut PgConnection,
+    ctx: &ApplyCtx<'_>,
+    by: ItemRef<'_>,
+) -> Result<(ItemRow, String), Refusal> {
+    let mut q = inventory_items::table
+        .filter(inventory_items::hub_id.eq_any(ctx.actor.scope.hub_ids()))
+        .select(inventory_items::id)
+        .into_boxed();
     q = match by {
         ItemRef::Id(id) => q.filter(inventory_items::id.eq(id)),
-        ItemRef::Serial(s) => q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("upper(inventory_items.serial_number) = upper(").bind::<diesel::sql_types::Text, _>(s.to_string()).sql(")")),
+        ItemRef::Serial(s) => q.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "upper(inventory_items.serial_number) = upper(",
+            )
+            .bind::<diesel::sql_types::Text, _>(s.to_string())
+            .sql(")"),
+        ),
     };
     let not_found = || {
         Refusal::NotFound(match by {
@@ -42,8 +58,17 @@ fn load_item(conn: &mut PgConnection, ctx: &ApplyCtx<'_>, by: ItemRef<'_>) -> Re
     };
     let id: i64 = q.first(conn).optional()?.ok_or_else(not_found)?;
     // Locked by id: concurrent actions on one item take turns.
-    let row: ItemRow = inventory_items::table.find(id).for_update().select(ItemRow::as_select()).first(conn).optional()?.ok_or_else(not_found)?;
-    let sku: String = product_variants::table.find(row.variant_id).select(product_variants::full_sku).first(conn)?;
+    let row: ItemRow = inventory_items::table
+        .find(id)
+        .for_update()
+        .select(ItemRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(not_found)?;
+    let sku: String = product_variants::table
+        .find(row.variant_id)
+        .select(product_variants::full_sku)
+        .first(conn)?;
     Ok((row, sku))
 }
 
@@ -52,7 +77,15 @@ enum ItemRef<'a> {
     Serial(&'a str),
 }
 
-fn log(conn: &mut PgConnection, ctx: &ApplyCtx<'_>, item: &ItemRow, action: &str, from: Option<&str>, to: Option<&str>, details: Value) -> QueryResult<()> {
+fn log(
+    conn: &mut PgConnection,
+    ctx: &ApplyCtx<'_>,
+    item: &ItemRow,
+    action: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    details: Value,
+) -> QueryResult<()> {
     diesel::insert_into(inventory_transactions::table)
         .values((
             inventory_transactions::item_id.eq(item.id),
@@ -71,7 +104,14 @@ fn log(conn: &mut PgConnection, ctx: &ApplyCtx<'_>, item: &ItemRow, action: &str
 }
 
 fn applied(item: &Item, before: Option<Value>, record: Value, changed: &[&str]) -> Applied {
-    Applied { server_id: Some(item.id.to_string()), object_type: "inventory_item", before, after: Some(record), changed_fields: changed.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+    Applied {
+        server_id: Some(item.id.to_string()),
+        object_type: "inventory_item",
+        before,
+        after: Some(record),
+        changed_fields: changed.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
 }
 
 #[derive(Deserialize)]
@@ -102,19 +142,37 @@ impl Kind for Receive {
         let p: ReceiveIn = parse(payload)?;
         let mut errors = Vec::new();
         if !valid_serial(p.serial_number.trim()) {
-            errors.push(FieldError::new("serial_number", "1–64 letters, digits or . _ / -"));
+            errors.push(FieldError::new(
+                "serial_number",
+                "1–64 letters, digits or . _ / -",
+            ));
         }
         if !valid_location(p.location_code.trim()) {
-            errors.push(FieldError::new("location_code", "1–32 letters, digits or . _ -, e.g. A1-S2"));
+            errors.push(FieldError::new(
+                "location_code",
+                "1–32 letters, digits or . _ -, e.g. A1-S2",
+            ));
         }
         if p.cost_basis.is_some_and(|c| units_to_cents(c).is_none()) {
-            errors.push(FieldError::new("cost_basis", "must be an amount from 0 to 1,000,000,000"));
+            errors.push(FieldError::new(
+                "cost_basis",
+                "must be an amount from 0 to 1,000,000,000",
+            ));
         }
-        if errors.is_empty() { Ok(Target { hub_id: Some(p.hub_id), record_id: None }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Target {
+                hub_id: Some(p.hub_id),
+                record_id: None,
+            })
+        } else {
+            Err(errors)
+        }
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
         let p: ReceiveIn = payload(ctx)?;
-        let variant = crate::catalog::variant_by_sku(conn, &p.variant_sku)?.ok_or_else(|| Refusal::NotFound(format!("there is no variant with SKU {}", p.variant_sku)))?;
+        let variant = crate::catalog::variant_by_sku(conn, &p.variant_sku)?.ok_or_else(|| {
+            Refusal::NotFound(format!("there is no variant with SKU {}", p.variant_sku))
+        })?;
         let row: Option<ItemRow> = diesel::insert_into(inventory_items::table)
             .values((
                 inventory_items::serial_number.eq(p.serial_number.trim()),
@@ -127,8 +185,21 @@ impl Kind for Receive {
             .returning(ItemRow::as_returning())
             .get_result(conn)
             .optional()?;
-        let row = row.ok_or_else(|| Refusal::Clash(format!("serial number {} already exists", p.serial_number.trim())))?;
-        log(conn, ctx, &row, "RECEIVE", None, Some(&row.location_code), json!({ "cost_basis": p.cost_basis }))?;
+        let row = row.ok_or_else(|| {
+            Refusal::Clash(format!(
+                "serial number {} already exists",
+                p.serial_number.trim()
+            ))
+        })?;
+        log(
+            conn,
+            ctx,
+            &row,
+            "RECEIVE",
+            None,
+            Some(&row.location_code),
+            json!({ "cost_basis": p.cost_basis }),
+        )?;
         let item = Item::new(row, variant.full_sku);
         let record = json!({ "id": item.id, "serial_number": item.serial_number, "sku": item.sku, "location_code": item.location_code, "status": item.status, "received_at": item.received_at, "hub_id": item.hub_id });
         Ok(applied(&item, None, record, &[]))
@@ -157,7 +228,10 @@ impl Kind for Move {
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: MoveIn = parse(payload)?;
         if !valid_location(p.new_location.trim()) {
-            return Err(vec![FieldError::new("new_location", "1–32 letters, digits or . _ -, e.g. B2-S1")]);
+            return Err(vec![FieldError::new(
+                "new_location",
+                "1–32 letters, digits or . _ -, e.g. B2-S1",
+            )]);
         }
         Ok(Target::default())
     }
@@ -165,12 +239,30 @@ impl Kind for Move {
         let p: MoveIn = payload(ctx)?;
         let (row, sku) = load_item(conn, ctx, ItemRef::Serial(p.serial_number.trim()))?;
         let to = p.new_location.trim();
-        diesel::update(inventory_items::table.find(row.id)).set((inventory_items::location_code.eq(to), inventory_items::updated_at.eq(diesel::dsl::now))).execute(conn)?;
-        log(conn, ctx, &row, "MOVE", Some(&row.location_code), Some(to), json!({}))?;
+        diesel::update(inventory_items::table.find(row.id))
+            .set((
+                inventory_items::location_code.eq(to),
+                inventory_items::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+        log(
+            conn,
+            ctx,
+            &row,
+            "MOVE",
+            Some(&row.location_code),
+            Some(to),
+            json!({}),
+        )?;
         let moved_at = chrono::Utc::now();
         let item = Item::new(row.clone(), sku);
         let record = json!({ "serial_number": row.serial_number, "previous_location": row.location_code, "new_location": to, "moved_at": moved_at });
-        Ok(applied(&item, Some(json!({ "location_code": row.location_code })), record, &["location_code"]))
+        Ok(applied(
+            &item,
+            Some(json!({ "location_code": row.location_code })),
+            record,
+            &["location_code"],
+        ))
     }
 }
 
@@ -199,31 +291,72 @@ impl Kind for Update {
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: UpdateIn = parse(payload)?;
         let mut errors = Vec::new();
-        if p.location_code.as_deref().is_some_and(|l| !valid_location(l.trim())) {
-            errors.push(FieldError::new("location_code", "1–32 letters, digits or . _ -"));
+        if p.location_code
+            .as_deref()
+            .is_some_and(|l| !valid_location(l.trim()))
+        {
+            errors.push(FieldError::new(
+                "location_code",
+                "1–32 letters, digits or . _ -",
+            ));
         }
         if p.cost_basis.is_some_and(|c| units_to_cents(c).is_none()) {
-            errors.push(FieldError::new("cost_basis", "must be an amount from 0 to 1,000,000,000"));
+            errors.push(FieldError::new(
+                "cost_basis",
+                "must be an amount from 0 to 1,000,000,000",
+            ));
         }
         if p.location_code.is_none() && p.cost_basis.is_none() {
-            errors.push(FieldError::new("payload", "give location_code or cost_basis"));
+            errors.push(FieldError::new(
+                "payload",
+                "give location_code or cost_basis",
+            ));
         }
-        if errors.is_empty() { Ok(Target::default()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Target::default())
+        } else {
+            Err(errors)
+        }
     }
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
         let p: UpdateIn = payload(ctx)?;
         let (row, sku) = load_item(conn, ctx, ItemRef::Id(p.item_id))?;
-        let location = p.location_code.as_deref().map(str::trim).unwrap_or(&row.location_code).to_string();
-        let cost = p.cost_basis.and_then(units_to_cents).or(row.cost_basis_cents);
+        let location = p
+            .location_code
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or(&row.location_code)
+            .to_string();
+        let cost = p
+            .cost_basis
+            .and_then(units_to_cents)
+            .or(row.cost_basis_cents);
         let updated: ItemRow = diesel::update(inventory_items::table.find(row.id))
-            .set((inventory_items::location_code.eq(&location), inventory_items::cost_basis_cents.eq(cost), inventory_items::updated_at.eq(diesel::dsl::now)))
+            .set((
+                inventory_items::location_code.eq(&location),
+                inventory_items::cost_basis_cents.eq(cost),
+                inventory_items::updated_at.eq(diesel::dsl::now),
+            ))
             .returning(ItemRow::as_returning())
             .get_result(conn)?;
-        log(conn, ctx, &row, "UPDATE", Some(&row.location_code), Some(&location), json!({ "cost_basis": p.cost_basis }))?;
+        log(
+            conn,
+            ctx,
+            &row,
+            "UPDATE",
+            Some(&row.location_code),
+            Some(&location),
+            json!({ "cost_basis": p.cost_basis }),
+        )?;
         let before = serde_json::to_value(Item::new(row, sku.clone())).ok();
         let item = Item::new(updated, sku);
         let record = serde_json::to_value(&item).unwrap_or_default();
-        Ok(applied(&item, before, record, &["location_code", "cost_basis"]))
+        Ok(applied(
+            &item,
+            before,
+            record,
+            &["location_code", "cost_basis"],
+        ))
     }
 }
 
@@ -241,9 +374,18 @@ pub struct Step {
     pub permission: Permission,
 }
 
-pub const RESERVE: Step = Step { name: "warehouse.reserve", permission: Permission::WarehouseSell };
-pub const SELL: Step = Step { name: "warehouse.sell", permission: Permission::WarehouseSell };
-pub const DELETE: Step = Step { name: "warehouse.delete", permission: Permission::WarehouseItemDelete };
+pub const RESERVE: Step = Step {
+    name: "warehouse.reserve",
+    permission: Permission::WarehouseSell,
+};
+pub const SELL: Step = Step {
+    name: "warehouse.sell",
+    permission: Permission::WarehouseSell,
+};
+pub const DELETE: Step = Step {
+    name: "warehouse.delete",
+    permission: Permission::WarehouseItemDelete,
+};
 
 impl Kind for Step {
     fn name(&self) -> &'static str {
@@ -257,8 +399,13 @@ impl Kind for Step {
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: ItemIn = parse(payload)?;
-        if self.name == "warehouse.sell" && !p.sale_price.is_some_and(|s| units_to_cents(s).is_some()) {
-            return Err(vec![FieldError::new("sale_price", "a sale needs a price from 0 to 1,000,000,000")]);
+        if self.name == "warehouse.sell"
+            && !p.sale_price.is_some_and(|s| units_to_cents(s).is_some())
+        {
+            return Err(vec![FieldError::new(
+                "sale_price",
+                "a sale needs a price from 0 to 1,000,000,000",
+            )]);
         }
         Ok(Target::default())
     }
@@ -270,16 +417,41 @@ impl Kind for Step {
             ("warehouse.reserve", "AVAILABLE") => ("RESERVE", "RESERVED"),
             ("warehouse.sell", "AVAILABLE" | "RESERVED") => ("SELL", "SOLD"),
             ("warehouse.delete", _) => ("DELETE", ""),
-            (_, status) => return Err(Refusal::Clash(format!("the item is {status}; {} is not allowed from there", self.name.trim_start_matches("warehouse.")))),
+            (_, status) => {
+                return Err(Refusal::Clash(format!(
+                    "the item is {status}; {} is not allowed from there",
+                    self.name.trim_start_matches("warehouse.")
+                )))
+            }
         };
-        log(conn, ctx, &row, action, Some(&row.location_code), None, json!({ "sale_price": p.sale_price, "from_status": row.status }))?;
+        log(
+            conn,
+            ctx,
+            &row,
+            action,
+            Some(&row.location_code),
+            None,
+            json!({ "sale_price": p.sale_price, "from_status": row.status }),
+        )?;
         if action == "DELETE" {
             diesel::delete(inventory_items::table.find(row.id)).execute(conn)?;
             let item = Item::new(row.clone(), sku);
-            return Ok(applied(&item, before, json!({ "id": row.id, "deleted": true }), &["deleted"]));
+            return Ok(applied(
+                &item,
+                before,
+                json!({ "id": row.id, "deleted": true }),
+                &["deleted"],
+            ));
         }
         let updated: ItemRow = diesel::update(inventory_items::table.find(row.id))
-            .set((inventory_items::status.eq(next), inventory_items::sale_price_cents.eq(p.sale_price.and_then(units_to_cents).or(row.sale_price_cents)), inventory_items::updated_at.eq(diesel::dsl::now)))
+            .set((
+                inventory_items::status.eq(next),
+                inventory_items::sale_price_cents.eq(p
+                    .sale_price
+                    .and_then(units_to_cents)
+                    .or(row.sale_price_cents)),
+                inventory_items::updated_at.eq(diesel::dsl::now),
+            ))
             .returning(ItemRow::as_returning())
             .get_result(conn)?;
         let item = Item::new(updated, sku);
@@ -287,4 +459,3 @@ impl Kind for Step {
         Ok(applied(&item, before, record, &["status"]))
     }
 }
-

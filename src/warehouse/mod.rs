@@ -65,8 +65,20 @@ impl Item {
 }
 
 /// Items joined with their SKU, limited to the given hubs.
-pub fn items_query(hub_ids: Vec<i64>) -> diesel::dsl::IntoBoxed<'static, diesel::dsl::Filter<diesel::dsl::InnerJoin<inventory_items::table, product_variants::table>, diesel::dsl::EqAny<inventory_items::hub_id, Vec<i64>>>, diesel::pg::Pg> {
-    inventory_items::table.inner_join(product_variants::table).filter(inventory_items::hub_id.eq_any(hub_ids)).into_boxed()
+pub fn items_query(
+    hub_ids: Vec<i64>,
+) -> diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::Filter<
+        diesel::dsl::InnerJoin<inventory_items::table, product_variants::table>,
+        diesel::dsl::EqAny<inventory_items::hub_id, Vec<i64>>,
+    >,
+    diesel::pg::Pg,
+> {
+    inventory_items::table
+        .inner_join(product_variants::table)
+        .filter(inventory_items::hub_id.eq_any(hub_ids))
+        .into_boxed()
 }
 
 pub fn load_items(rows: Vec<(ItemRow, String)>) -> Vec<Item> {
@@ -87,10 +99,20 @@ pub struct Transaction {
     pub created_at: DateTime<Utc>,
 }
 
-pub fn transactions_for_serial(conn: &mut PgConnection, serial: &str, hub_ids: &[i64]) -> QueryResult<Vec<Transaction>> {
+pub fn transactions_for_serial(
+    conn: &mut PgConnection,
+    serial: &str,
+    hub_ids: &[i64],
+) -> QueryResult<Vec<Transaction>> {
     inventory_transactions::table
         .inner_join(users::table)
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("upper(inventory_transactions.serial_number) = upper(").bind::<diesel::sql_types::Text, _>(serial.to_string()).sql(")"))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "upper(inventory_transactions.serial_number) = upper(",
+            )
+            .bind::<diesel::sql_types::Text, _>(serial.to_string())
+            .sql(")"),
+        )
         .filter(inventory_transactions::hub_id.eq_any(hub_ids))
         .order(inventory_transactions::id)
         .select((

@@ -22,9 +22,17 @@ use crate::web::layout::{render, render_with_status, Layout};
 use crate::web::page::Page;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/warehouse/receive").get(receive_form).post(receive))
-        .service(web::resource("/warehouse/move").get(move_form).post(move_item))
-        .service(web::resource("/warehouse/lookup").get(lookup));
+    cfg.service(
+        web::resource("/warehouse/receive")
+            .get(receive_form)
+            .post(receive),
+    )
+    .service(
+        web::resource("/warehouse/move")
+            .get(move_form)
+            .post(move_item),
+    )
+    .service(web::resource("/warehouse/lookup").get(lookup));
 }
 
 #[derive(Queryable)]
@@ -50,8 +58,18 @@ struct ReceivePage {
     catalog: Vec<(String, String)>,
 }
 
-async fn receive_page(state: &AppState, page: &Page, user: &crate::auth::principal::Principal, form: Option<&FormFields>, errors: Vec<FieldError>, done: Option<String>) -> Result<HttpResponse, AppError> {
-    let hub_id = form.and_then(|f| f.text("hub_id").parse().ok()).or_else(|| user.scope.hubs.first().map(|h| h.id)).unwrap_or(0);
+async fn receive_page(
+    state: &AppState,
+    page: &Page,
+    user: &crate::auth::principal::Principal,
+    form: Option<&FormFields>,
+    errors: Vec<FieldError>,
+    done: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let hub_id = form
+        .and_then(|f| f.text("hub_id").parse().ok())
+        .or_else(|| user.scope.hubs.first().map(|h| h.id))
+        .unwrap_or(0);
     let user_id = user.user_id;
     let (recent, catalog) = crate::db::run(&state.db, move |conn| {
         let recent: Vec<Received> = inventory_transactions::table
@@ -61,25 +79,47 @@ async fn receive_page(state: &AppState, page: &Page, user: &crate::auth::princip
             .filter(inventory_transactions::created_at.gt(Utc::now() - chrono::Duration::hours(12)))
             .order(inventory_transactions::id.desc())
             .limit(25)
-            .select((inventory_transactions::serial_number, product_variants::full_sku, inventory_transactions::to_location, inventory_transactions::created_at))
+            .select((
+                inventory_transactions::serial_number,
+                product_variants::full_sku,
+                inventory_transactions::to_location,
+                inventory_transactions::created_at,
+            ))
             .load(conn)?;
         Ok((recent, crate::inventory::catalog_options(conn)?))
     })
     .await?;
-    let status = if errors.is_empty() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if errors.is_empty() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
     let keep = |name: &str| form.map(|f| f.text(name)).unwrap_or_default();
     let data = ReceivePage {
         layout: match done {
-            Some(message) => page.layout("Receive items").with_flash(crate::web::layout::FlashKind::Success, message),
+            Some(message) => page
+                .layout("Receive items")
+                .with_flash(crate::web::layout::FlashKind::Success, message),
             None => page.layout("Receive items"),
         },
-        meta: OpMeta::new(&state.settings, user, "warehouse.receive", hub_id, None, None),
+        meta: OpMeta::new(
+            &state.settings,
+            user,
+            "warehouse.receive",
+            hub_id,
+            None,
+            None,
+        ),
         hubs: user.scope.hubs.clone(),
         hub_id,
         sku: keep("variant_sku"),
         location: keep("location_code"),
         // After a successful scan the serial field is empty for the next one.
-        serial: if errors.is_empty() { String::new() } else { keep("serial_number") },
+        serial: if errors.is_empty() {
+            String::new()
+        } else {
+            keep("serial_number")
+        },
         errors,
         recent,
         catalog,
@@ -87,19 +127,53 @@ async fn receive_page(state: &AppState, page: &Page, user: &crate::auth::princip
     render_with_status(&data, status)
 }
 
-async fn receive_form(user: Authorized<perm::WarehouseReceive>, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn receive_form(
+    user: Authorized<perm::WarehouseReceive>,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     receive_page(&state, &page, &user, None, vec![], None).await
 }
 
-async fn receive(req: HttpRequest, user: CurrentUser, page: Page, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn receive(
+    req: HttpRequest,
+    user: CurrentUser,
+    page: Page,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hub_id: i64 = form.text("hub_id").parse().unwrap_or(0);
     let payload = json!({ "serial_number": form.text("serial_number"), "variant_sku": form.text("variant_sku").split_whitespace().next().unwrap_or(""), "location_code": form.text("location_code"), "hub_id": hub_id });
-    let result = forms::submit(&state, &user, &req, &form, "warehouse.receive", payload, vec![]).await?;
-    if let Some(res) = forms::respond(&req, &state.settings, &result, "/warehouse/receive", "Received.").filter(|_| result.status != OpStatus::Applied) {
+    let result = forms::submit(
+        &state,
+        &user,
+        &req,
+        &form,
+        "warehouse.receive",
+        payload,
+        vec![],
+    )
+    .await?;
+    if let Some(res) = forms::respond(
+        &req,
+        &state.settings,
+        &result,
+        "/warehouse/receive",
+        "Received.",
+    )
+    .filter(|_| result.status != OpStatus::Applied)
+    {
         return Ok(res);
     }
     let (errors, done) = if result.status == OpStatus::Applied {
-        (vec![], Some(format!("Received {} at {}.", form.text("serial_number"), form.text("location_code"))))
+        (
+            vec![],
+            Some(format!(
+                "Received {} at {}.",
+                form.text("serial_number"),
+                form.text("location_code")
+            )),
+        )
     } else {
         (forms::form_errors(&result), None)
     };
@@ -116,21 +190,54 @@ struct MovePage {
     errors: Vec<FieldError>,
 }
 
-async fn move_form(user: Authorized<perm::WarehouseReceive>, page: Page, query: web::Query<LookupQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn move_form(
+    user: Authorized<perm::WarehouseReceive>,
+    page: Page,
+    query: web::Query<LookupQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let hub = user.scope.hubs.first().map(|h| h.id).unwrap_or(0);
-    render(&MovePage { layout: page.layout("Move an item"), meta: OpMeta::new(&state.settings, &user, "warehouse.move", hub, None, None), serial: query.q.clone(), errors: vec![] })
+    render(&MovePage {
+        layout: page.layout("Move an item"),
+        meta: OpMeta::new(&state.settings, &user, "warehouse.move", hub, None, None),
+        serial: query.q.clone(),
+        errors: vec![],
+    })
 }
 
-async fn move_item(req: HttpRequest, user: CurrentUser, page: Page, form: FormFields, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn move_item(
+    req: HttpRequest,
+    user: CurrentUser,
+    page: Page,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let serial = form.text("serial_number");
     let payload = json!({ "serial_number": serial, "new_location": form.text("new_location") });
-    let result = forms::submit(&state, &user, &req, &form, "warehouse.move", payload, vec![]).await?;
-    let location = format!("/warehouse/lookup?{}", serde_urlencoded::to_string([("q", serial.as_str())]).unwrap_or_default());
+    let result = forms::submit(
+        &state,
+        &user,
+        &req,
+        &form,
+        "warehouse.move",
+        payload,
+        vec![],
+    )
+    .await?;
+    let location = format!(
+        "/warehouse/lookup?{}",
+        serde_urlencoded::to_string([("q", serial.as_str())]).unwrap_or_default()
+    );
     if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Item moved.") {
         return Ok(res);
     }
     let hub = user.scope.hubs.first().map(|h| h.id).unwrap_or(0);
-    let data = MovePage { layout: page.layout("Move an item"), meta: OpMeta::new(&state.settings, &user, "warehouse.move", hub, None, None), serial, errors: forms::form_errors(&result) };
+    let data = MovePage {
+        layout: page.layout("Move an item"),
+        meta: OpMeta::new(&state.settings, &user, "warehouse.move", hub, None, None),
+        serial,
+        errors: forms::form_errors(&result),
+    };
     render_with_status(&data, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
 }
 
@@ -154,7 +261,12 @@ struct LookupPage {
     can_move: bool,
 }
 
-async fn lookup(user: Authorized<perm::CatalogRead>, page: Page, query: web::Query<LookupQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn lookup(
+    user: Authorized<perm::CatalogRead>,
+    page: Page,
+    query: web::Query<LookupQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let q = query.q.trim().to_string();
     let hubs = user.scope.hub_ids();
     let key = q.clone();
@@ -163,12 +275,22 @@ async fn lookup(user: Authorized<perm::CatalogRead>, page: Page, query: web::Que
     } else {
         crate::db::run(&state.db, move |conn| {
             let mut rows: Vec<(ItemRow, String)> = items_query(hubs.clone())
-                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("upper(inventory_items.serial_number) = upper(").bind::<diesel::sql_types::Text, _>(key.clone()).sql(")"))
+                .filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>(
+                        "upper(inventory_items.serial_number) = upper(",
+                    )
+                    .bind::<diesel::sql_types::Text, _>(key.clone())
+                    .sql(")"),
+                )
                 .select((ItemRow::as_select(), product_variants::full_sku))
                 .load(conn)?;
             if rows.is_empty() {
                 if let Some(v) = crate::catalog::variant_by_sku(conn, &key)? {
-                    rows = items_query(hubs.clone()).filter(crate::schema::inventory_items::variant_id.eq(v.id)).limit(100).select((ItemRow::as_select(), product_variants::full_sku)).load(conn)?;
+                    rows = items_query(hubs.clone())
+                        .filter(crate::schema::inventory_items::variant_id.eq(v.id))
+                        .limit(100)
+                        .select((ItemRow::as_select(), product_variants::full_sku))
+                        .load(conn)?;
                 }
             }
             let mut found = Vec::new();
@@ -180,6 +302,10 @@ async fn lookup(user: Authorized<perm::CatalogRead>, page: Page, query: web::Que
         })
         .await?
     };
-    render(&LookupPage { layout: page.layout("Look up an item"), q, found, can_move: user.can(crate::auth::permissions::Permission::WarehouseReceive) })
+    render(&LookupPage {
+        layout: page.layout("Look up an item"),
+        q,
+        found,
+        can_move: user.can(crate::auth::permissions::Permission::WarehouseReceive),
+    })
 }
-

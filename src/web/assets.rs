@@ -16,11 +16,31 @@ struct Asset {
 }
 
 const ASSETS: &[Asset] = &[
-    Asset { name: "app.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../../assets/app.css") },
-    Asset { name: "htmx.min.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/vendor/htmx-2.0.7.min.js") },
-    Asset { name: "icon.svg", content_type: "image/svg+xml", bytes: include_bytes!("../../assets/icons/icon.svg") },
-    Asset { name: "store.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/store.js") },
-    Asset { name: "offline.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/offline.js") },
+    Asset {
+        name: "app.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../assets/app.css"),
+    },
+    Asset {
+        name: "htmx.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/vendor/htmx-2.0.7.min.js"),
+    },
+    Asset {
+        name: "icon.svg",
+        content_type: "image/svg+xml",
+        bytes: include_bytes!("../../assets/icons/icon.svg"),
+    },
+    Asset {
+        name: "store.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/store.js"),
+    },
+    Asset {
+        name: "offline.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/offline.js"),
+    },
 ];
 
 struct Table {
@@ -51,7 +71,11 @@ fn table() -> &'static Table {
 /// The hashed URL of an asset, for templates. An unknown name is a programming error caught by
 /// the asset test, so it maps to a URL that 404s rather than panicking in a request.
 pub fn url(name: &str) -> &'static str {
-    table().urls.get(name).map(String::as_str).unwrap_or("/assets/missing")
+    table()
+        .urls
+        .get(name)
+        .map(String::as_str)
+        .unwrap_or("/assets/missing")
 }
 
 /// All hashed asset URLs (the service worker precaches them).
@@ -88,7 +112,10 @@ mod tests {
     fn every_asset_has_a_distinct_hashed_url() {
         let urls: Vec<_> = super::all_urls().collect();
         assert_eq!(urls.len(), super::ASSETS.len());
-        assert!(super::url("app.css").starts_with("/assets/app.") && super::url("app.css").ends_with(".css"));
+        assert!(
+            super::url("app.css").starts_with("/assets/app.")
+                && super::url("app.css").ends_with(".css")
+        );
         assert_eq!(super::url("nope.css"), "/assets/missing");
     }
 }

@@ -30,12 +30,24 @@ impl BarChart {
             .into_iter()
             .enumerate()
             .map(|(i, (label, value))| {
-                let bar_width = ((value.max(0) as f64 / max as f64) * f64::from(BAR_AREA)).round() as u32;
-                Bar { label, value, y: i as u32 * ROW + 8, bar_width: bar_width.max(2), value_x: LABEL_WIDTH + bar_width.max(2) + 8 }
+                let bar_width =
+                    ((value.max(0) as f64 / max as f64) * f64::from(BAR_AREA)).round() as u32;
+                Bar {
+                    label,
+                    value,
+                    y: i as u32 * ROW + 8,
+                    bar_width: bar_width.max(2),
+                    value_x: LABEL_WIDTH + bar_width.max(2) + 8,
+                }
             })
             .collect::<Vec<_>>();
         let height = bars.len() as u32 * ROW + 16;
-        BarChart { title: title.into(), bars, width: LABEL_WIDTH + BAR_AREA + 90, height }
+        BarChart {
+            title: title.into(),
+            bars,
+            width: LABEL_WIDTH + BAR_AREA + 90,
+            height,
+        }
     }
 }
 
@@ -43,7 +55,10 @@ impl BarChart {
 mod tests {
     #[test]
     fn bars_scale_to_the_largest_value() {
-        let c = super::BarChart::new("t", vec![("a".into(), 50), ("b".into(), 100), ("c".into(), 0)]);
+        let c = super::BarChart::new(
+            "t",
+            vec![("a".into(), 50), ("b".into(), 100), ("c".into(), 0)],
+        );
         assert_eq!(c.bars[1].bar_width, 330);
         assert_eq!(c.bars[0].bar_width, 165);
         assert_eq!(c.bars[2].bar_width, 2, "a zero still shows a sliver");

@@ -32,7 +32,11 @@ pub fn wants_json(req: &HttpRequest) -> bool {
     if req.path().starts_with("/api/") {
         return true;
     }
-    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     accept.contains("json") && !accept.contains("html")
 }
 
@@ -46,19 +50,44 @@ fn render<B: 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
     let status = res.status();
     // People who are not signed in are sent to the sign-in page, and back afterwards.
     if status == actix_web::http::StatusCode::UNAUTHORIZED && !wants_json(res.request()) {
-        let next = res.request().uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-        let location = if next == "/" { "/login".to_string() } else { format!("/login?{}", serde_urlencoded::to_string([("next", next)]).unwrap_or_default()) };
+        let next = res
+            .request()
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        let location = if next == "/" {
+            "/login".to_string()
+        } else {
+            format!(
+                "/login?{}",
+                serde_urlencoded::to_string([("next", next)]).unwrap_or_default()
+            )
+        };
         let (req, _) = res.into_parts();
-        let redirect = HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish();
-        return Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, redirect).map_into_right_body()));
+        let redirect = HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, location))
+            .finish();
+        return Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, redirect).map_into_right_body(),
+        ));
     }
     let info = info.unwrap_or_else(|| ErrorInfo {
         title: title_for(status),
         detail: fallback_detail(&res),
     });
-    let request_id = res.request().extensions().get::<RequestId>().map(|id| id.to_string());
+    let request_id = res
+        .request()
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.to_string());
     let body = if wants_json(res.request()) {
-        problem_json(status.as_u16(), &info, res.request().path(), request_id.as_deref())
+        problem_json(
+            status.as_u16(),
+            &info,
+            res.request().path(),
+            request_id.as_deref(),
+        )
     } else {
         html_page(status.as_u16(), &info, request_id)
     };
@@ -71,14 +100,20 @@ fn render<B: 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         }
     }
     *new.status_mut() = status;
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, new).map_into_right_body()))
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
 }
 
 fn already_rendered(headers: &actix_web::http::header::HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|ct| ct.starts_with("text/html") || ct.starts_with("application/problem+json") || ct.starts_with("application/json"))
+        .map(|ct| {
+            ct.starts_with("text/html")
+                || ct.starts_with("application/problem+json")
+                || ct.starts_with("application/json")
+        })
         .unwrap_or(false)
 }
 
@@ -94,7 +129,12 @@ fn fallback_detail<B>(res: &ServiceResponse<B>) -> String {
     }
 }
 
-fn problem_json(status: u16, info: &ErrorInfo, instance: &str, request_id: Option<&str>) -> HttpResponse<BoxBody> {
+fn problem_json(
+    status: u16,
+    info: &ErrorInfo,
+    instance: &str,
+    request_id: Option<&str>,
+) -> HttpResponse<BoxBody> {
     let body = serde_json::json!({
         "type": "about:blank",
         "title": info.title,
@@ -103,15 +143,32 @@ fn problem_json(status: u16, info: &ErrorInfo, instance: &str, request_id: Optio
         "instance": instance,
         "request_id": request_id,
     });
-    let mut res = HttpResponse::with_body(actix_web::http::StatusCode::OK, BoxBody::new(body.to_string()));
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    let mut res = HttpResponse::with_body(
+        actix_web::http::StatusCode::OK,
+        BoxBody::new(body.to_string()),
+    );
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     res
 }
 
 fn html_page(status: u16, info: &ErrorInfo, request_id: Option<String>) -> HttpResponse<BoxBody> {
-    let page = ErrorPage { layout: Layout::new(info.title), status, title: info.title.into(), detail: info.detail.clone(), request_id };
-    let body = page.render().unwrap_or_else(|_| format!("{status} {}", info.title));
+    let page = ErrorPage {
+        layout: Layout::new(info.title),
+        status,
+        title: info.title.into(),
+        detail: info.detail.clone(),
+        request_id,
+    };
+    let body = page
+        .render()
+        .unwrap_or_else(|_| format!("{status} {}", info.title));
     let mut res = HttpResponse::with_body(actix_web::http::StatusCode::OK, BoxBody::new(body));
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     res
 }

@@ -12,7 +12,8 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Resources (not bare routes) so a wrong method gets 405 with an Allow header, not 404.
-    cfg.service(web::resource("/healthz").get(healthz)).service(web::resource("/readyz").get(readyz));
+    cfg.service(web::resource("/healthz").get(healthz))
+        .service(web::resource("/readyz").get(readyz));
 }
 
 async fn healthz() -> HttpResponse {
@@ -29,7 +30,9 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if ready {
         HttpResponse::Ok().json(body)
     } else {
-        HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "5")).json(body)
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", "5"))
+            .json(body)
     }
 }
 
@@ -43,7 +46,9 @@ fn describe(result: &Result<(), String>) -> serde_json::Value {
 async fn check_database(state: &AppState) -> Result<(), String> {
     let pool = state.db.clone();
     let check = web::block(move || -> Result<(), String> {
-        let mut conn = pool.get_timeout(CHECK_TIMEOUT).map_err(|_| "unreachable".to_string())?;
+        let mut conn = pool
+            .get_timeout(CHECK_TIMEOUT)
+            .map_err(|_| "unreachable".to_string())?;
         crate::db::ping(&mut conn).map_err(|_| "query failed".to_string())
     });
     match tokio::time::timeout(CHECK_TIMEOUT + Duration::from_millis(500), check).await {

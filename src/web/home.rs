@@ -48,11 +48,27 @@ struct Dashboard {
     own_issues: i64,
 }
 
-async fn dashboard(user: CurrentUser, page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn dashboard(
+    user: CurrentUser,
+    page: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let shows_stock = user.can(Permission::InventoryRead);
-    let cards = if shows_stock { hub_cards(&state, user.scope.hubs.clone()).await? } else { Vec::new() };
+    let cards = if shows_stock {
+        hub_cards(&state, user.scope.hubs.clone()).await?
+    } else {
+        Vec::new()
+    };
     let low_total = cards.iter().map(|c| c.totals.low).sum();
-    let chart = (cards.len() > 0).then(|| BarChart::new("Units in stock per hub", cards.iter().map(|c| (c.hub.name.clone(), c.totals.units)).collect()));
+    let chart = (cards.len() > 0).then(|| {
+        BarChart::new(
+            "Units in stock per hub",
+            cards
+                .iter()
+                .map(|c| (c.hub.name.clone(), c.totals.units))
+                .collect(),
+        )
+    });
     let principal = user.0.clone();
     let (pending, activity, own_issues) = crate::db::run(&state.db, move |conn| {
         let hub_ids = principal.scope.hub_ids();
@@ -65,7 +81,10 @@ async fn dashboard(user: CurrentUser, page: Page, state: web::Data<AppState>) ->
                 .limit(10)
                 .select((needs_lists::id, needs_lists::hub_id, needs_lists::title))
                 .load(conn)?;
-            pending.extend(lists.into_iter().map(|(id, hub, title)| Pending { label: format!("Needs list to decide: {title}"), href: format!("/hubs/{hub}/needs-lists/{id}") }));
+            pending.extend(lists.into_iter().map(|(id, hub, title)| Pending {
+                label: format!("Needs list to decide: {title}"),
+                href: format!("/hubs/{hub}/needs-lists/{id}"),
+            }));
         }
         if principal.can(Permission::TransferApprove) {
             let ts: Vec<(uuid::Uuid, i64)> = transfers::table
@@ -74,7 +93,10 @@ async fn dashboard(user: CurrentUser, page: Page, state: web::Data<AppState>) ->
                 .limit(10)
                 .select((transfers::id, transfers::from_hub_id))
                 .load(conn)?;
-            pending.extend(ts.into_iter().map(|(id, hub)| Pending { label: "Transfer request to approve".into(), href: format!("/hubs/{hub}/transfers/{id}") }));
+            pending.extend(ts.into_iter().map(|(id, hub)| Pending {
+                label: "Transfer request to approve".into(),
+                href: format!("/hubs/{hub}/transfers/{id}"),
+            }));
         }
         if principal.can(Permission::ReviewResolve) {
             let n: i64 = operations::table
@@ -84,7 +106,10 @@ async fn dashboard(user: CurrentUser, page: Page, state: web::Data<AppState>) ->
                 .count()
                 .get_result(conn)?;
             if n > 0 {
-                pending.push(Pending { label: format!("{n} item(s) in the review queue"), href: "/review".into() });
+                pending.push(Pending {
+                    label: format!("{n} item(s) in the review queue"),
+                    href: "/review".into(),
+                });
             }
         }
         if principal.can(Permission::UsersManage) {
@@ -97,13 +122,21 @@ async fn dashboard(user: CurrentUser, page: Page, state: web::Data<AppState>) ->
                 .limit(10)
                 .select((devices::id, users::username, devices::flag_reason))
                 .load(conn)?;
-            pending.extend(flagged.into_iter().map(|(device, user, reason)| Pending { label: format!("Device {device} of {user}: {}", reason.unwrap_or_default()), href: "/audit".into() }));
+            pending.extend(flagged.into_iter().map(|(device, user, reason)| Pending {
+                label: format!("Device {device} of {user}: {}", reason.unwrap_or_default()),
+                href: "/audit".into(),
+            }));
         }
         let activity: Vec<(DateTime<Utc>, Option<String>, String, String)> = audit_log::table
             .filter(audit_log::hub_id.eq_any(&hub_ids))
             .order(audit_log::id.desc())
             .limit(8)
-            .select((audit_log::occurred_at, audit_log::actor_name, audit_log::action, audit_log::outcome))
+            .select((
+                audit_log::occurred_at,
+                audit_log::actor_name,
+                audit_log::action,
+                audit_log::outcome,
+            ))
             .load(conn)?;
         let own_issues: i64 = operations::table
             .filter(operations::actor_id.eq(principal.user_id))
@@ -111,13 +144,26 @@ async fn dashboard(user: CurrentUser, page: Page, state: web::Data<AppState>) ->
             .filter(operations::resolved_at.is_null())
             .count()
             .get_result(conn)?;
-        let activity = activity.into_iter().map(|(at, who, action, outcome)| Activity { at, who: who.unwrap_or_default(), action, outcome }).collect();
+        let activity = activity
+            .into_iter()
+            .map(|(at, who, action, outcome)| Activity {
+                at,
+                who: who.unwrap_or_default(),
+                action,
+                outcome,
+            })
+            .collect();
         Ok((pending, activity, own_issues))
     })
     .await?;
     render(&Dashboard {
         layout: page.layout("Dashboard"),
-        greeting_name: user.display_name.split_whitespace().next().unwrap_or_default().to_string(),
+        greeting_name: user
+            .display_name
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
         role_label: user.role.label().to_string(),
         cards,
         chart,

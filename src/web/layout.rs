@@ -1,9 +1,9 @@
 //! What every page's frame needs: who is signed in, where they may go, and messages to show.
 //! Each page template struct carries a `Layout`; `templates/base.html` renders it.
 
-use askama::Template;
 use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
+use askama::Template;
 
 use crate::error::AppError;
 use crate::web::assets;
@@ -66,11 +66,17 @@ impl FlashKind {
 
 impl Layout {
     pub fn new(title: impl Into<String>) -> Self {
-        Layout { title: title.into(), ..Default::default() }
+        Layout {
+            title: title.into(),
+            ..Default::default()
+        }
     }
 
     pub fn with_flash(mut self, kind: FlashKind, text: impl Into<String>) -> Self {
-        self.flashes.push(Flash { kind, text: text.into() });
+        self.flashes.push(Flash {
+            kind,
+            text: text.into(),
+        });
         self
     }
 
@@ -96,7 +102,10 @@ impl Layout {
 }
 
 /// Renders a template as an HTML response with the given status.
-pub fn render_with_status(template: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
+pub fn render_with_status(
+    template: &impl Template,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let body = template.render().map_err(AppError::internal)?;
     Ok(HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))

@@ -23,11 +23,21 @@ const SW_SOURCE: &str = include_str!("../../assets/sw.js");
 /// The service worker with this build's asset URLs filled in.
 pub fn service_worker_source() -> String {
     let precache: Vec<&str> = assets::all_urls().collect();
-    let finalisable: Vec<&str> = registry::all().iter().filter(|k| k.finalisable_offline()).map(|k| k.name()).collect();
+    let finalisable: Vec<&str> = registry::all()
+        .iter()
+        .filter(|k| k.finalisable_offline())
+        .map(|k| k.name())
+        .collect();
     SW_SOURCE
         .replace("__VERSION__", &assets::version())
-        .replace("__PRECACHE__", &serde_json::to_string(&precache).unwrap_or_default())
-        .replace("__FINALISABLE__", &serde_json::to_string(&finalisable).unwrap_or_default())
+        .replace(
+            "__PRECACHE__",
+            &serde_json::to_string(&precache).unwrap_or_default(),
+        )
+        .replace(
+            "__FINALISABLE__",
+            &serde_json::to_string(&finalisable).unwrap_or_default(),
+        )
         .replace("__STORE_URL__", assets::url("store.js"))
         .replace("__CSS_URL__", assets::url("app.css"))
         .replace("__OFFLINE_JS_URL__", assets::url("offline.js"))
@@ -53,7 +63,10 @@ async fn manifest() -> HttpResponse {
         "theme_color": "#0f4c5c",
         "icons": [{ "src": assets::url("icon.svg"), "sizes": "any", "type": "image/svg+xml", "purpose": "any" }],
     });
-    HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "application/manifest+json")).insert_header((header::CACHE_CONTROL, "no-cache")).body(body.to_string())
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/manifest+json"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(body.to_string())
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -67,7 +80,18 @@ pub struct Report {
 #[utoipa::path(post, path = "/api/v1/devices/report", tag = "sync", request_body = Report,
     responses((status = 204, description = "noted"), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
-pub async fn report(user: CurrentUser, body: web::Json<Report>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    crate::sync::devices::report(&state, &user, &body.device_id, body.pending_count, body.highest_seq).await?;
+pub async fn report(
+    user: CurrentUser,
+    body: web::Json<Report>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    crate::sync::devices::report(
+        &state,
+        &user,
+        &body.device_id,
+        body.pending_count,
+        body.highest_seq,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -26,7 +26,11 @@ const NAV: [(&str, &str, Permission); 11] = [
     ("/sync-issues", "Sync Issues", Permission::DashboardView),
     ("/audit", "Audit log", Permission::AuditRead),
     ("/admin/users", "Users", Permission::UsersManage),
-    ("/admin/organisations", "Organisations & hubs", Permission::HubsManage),
+    (
+        "/admin/organisations",
+        "Organisations & hubs",
+        Permission::HubsManage,
+    ),
     ("/admin/roles", "Roles", Permission::RolesView),
     ("/admin/jobs", "Jobs", Permission::JobsManage),
 ];
@@ -45,8 +49,13 @@ impl FromRequest for Page {
         let ext = req.extensions();
         ready(Ok(Page {
             user: ext.get::<Arc<Principal>>().cloned(),
-            csrf_token: ext.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default(),
-            flash: req.cookie(FLASH_COOKIE).and_then(|c| decode_flash(c.value())),
+            csrf_token: ext
+                .get::<CsrfToken>()
+                .map(|t| t.0.clone())
+                .unwrap_or_default(),
+            flash: req
+                .cookie(FLASH_COOKIE)
+                .and_then(|c| decode_flash(c.value())),
             path: req.path().to_string(),
         }))
     }
@@ -58,11 +67,19 @@ impl Page {
         layout.csrf_token = self.csrf_token.clone();
         layout.flashes.extend(self.flash.clone());
         if let Some(user) = &self.user {
-            layout.user = Some(UserBadge { display_name: user.display_name.clone(), role_label: user.role.label().into(), hub_label: user.hub_label() });
+            layout.user = Some(UserBadge {
+                display_name: user.display_name.clone(),
+                role_label: user.role.label().into(),
+                hub_label: user.hub_label(),
+            });
             layout.nav = NAV
                 .iter()
                 .filter(|(_, _, permission)| user.can(*permission))
-                .map(|(href, label, _)| NavItem { href, label, current: self.is_current(href) })
+                .map(|(href, label, _)| NavItem {
+                    href,
+                    label,
+                    current: self.is_current(href),
+                })
                 .collect();
         }
         layout
@@ -89,7 +106,12 @@ fn encode_flash(kind: FlashKind, text: &str) -> String {
 
 fn decode_flash(value: &str) -> Option<Flash> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(value).ok()?;
-    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let kind = match get("k")?.as_str() {
         "s" => FlashKind::Success,
         "e" => FlashKind::Error,
@@ -101,7 +123,12 @@ fn decode_flash(value: &str) -> Option<Flash> {
 }
 
 /// 303 See Other to `location`, with a message shown once on the next page.
-pub fn redirect_with_flash(settings: &Settings, location: &str, kind: FlashKind, text: &str) -> HttpResponse {
+pub fn redirect_with_flash(
+    settings: &Settings,
+    location: &str,
+    kind: FlashKind,
+    text: &str,
+) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location.to_string()))
         .cookie(cookie(settings, FLASH_COOKIE, encode_flash(kind, text)))
@@ -109,7 +136,9 @@ pub fn redirect_with_flash(settings: &Settings, location: &str, kind: FlashKind,
 }
 
 pub fn redirect(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_string())).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
 }
 
 #[cfg(test)]

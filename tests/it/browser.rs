@@ -31,28 +31,71 @@ impl Chrome {
     /// same browser with scripts off.
     pub async fn start(app: &str, javascript: bool) -> Chrome {
         let port = free_port();
-        let driver = Command::new("chromedriver").arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("chromedriver installed (.ci/run installs chromium-driver)");
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver installed (.ci/run installs chromium-driver)");
         let driver_url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while http.get(format!("{driver_url}/status")).send().await.is_err() {
+        while http
+            .get(format!("{driver_url}/status"))
+            .send()
+            .await
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let profile = TempDir(std::env::temp_dir().join(format!("outpost-chrome-{}", uuid::Uuid::new_v4().simple())));
+        let profile = TempDir(
+            std::env::temp_dir().join(format!("outpost-chrome-{}", uuid::Uuid::new_v4().simple())),
+        );
         let mut args = vec![
-            "--headless".to_string(), "--no-sandbox".into(), "--disable-gpu".into(), "--disable-quic".into(), "--no-first-run".into(),
-            "--disable-background-networking".into(), "--disable-component-update".into(), "--disable-sync".into(), "--window-size=1280,900".into(),
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--window-size=1280,900".into(),
             format!("--user-data-dir={}", profile.0.display()),
         ];
         if !javascript {
             args.push("--blink-settings=scriptEnabled=false".into());
         }
         let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args } } } });
-        let res: Value = http.post(format!("{driver_url}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
-        let session = res["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {res}")).to_string();
-        let chrome = Chrome { http, driver_url, session, driver, app: app.to_string(), _profile: profile };
-        chrome.call("POST", "/timeouts", json!({ "script": 30000, "pageLoad": 30000 })).await;
+        let res: Value = http
+            .post(format!("{driver_url}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {res}"))
+            .to_string();
+        let chrome = Chrome {
+            http,
+            driver_url,
+            session,
+            driver,
+            app: app.to_string(),
+            _profile: profile,
+        };
+        chrome
+            .call(
+                "POST",
+                "/timeouts",
+                json!({ "script": 30000, "pageLoad": 30000 }),
+            )
+            .await;
         chrome
     }
 
@@ -72,27 +115,55 @@ impl Chrome {
     }
 
     pub async fn js(&self, script: &str, args: Value) -> Value {
-        self.call("POST", "/execute/sync", json!({ "script": script, "args": args })).await
+        self.call(
+            "POST",
+            "/execute/sync",
+            json!({ "script": script, "args": args }),
+        )
+        .await
     }
 
     /// Runs an async script; it calls `arguments[arguments.length - 1](result)` when done.
     pub async fn js_async(&self, script: &str, args: Value) -> Value {
-        self.call("POST", "/execute/async", json!({ "script": script, "args": args })).await
+        self.call(
+            "POST",
+            "/execute/async",
+            json!({ "script": script, "args": args }),
+        )
+        .await
     }
 
     pub async fn body_text(&self) -> String {
-        self.js("return document.body ? document.body.innerText : ''", json!([])).await.as_str().unwrap_or_default().to_string()
+        self.js(
+            "return document.body ? document.body.innerText : ''",
+            json!([]),
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
     }
 
     pub async fn path(&self) -> String {
-        self.js("return location.pathname", json!([])).await.as_str().unwrap_or_default().to_string()
+        self.js("return location.pathname", json!([]))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Waits until a JS expression is truthy.
     pub async fn wait_for(&self, expression: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if self.js(&format!("try {{ return !!({expression}); }} catch (e) {{ return false; }}"), json!([])).await == json!(true) {
+            if self
+                .js(
+                    &format!("try {{ return !!({expression}); }} catch (e) {{ return false; }}"),
+                    json!([]),
+                )
+                .await
+                == json!(true)
+            {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -121,19 +192,36 @@ impl Chrome {
         let fields: Vec<Value> = fields.iter().map(|(k, v)| json!([k, v])).collect();
         let r = self.js(script, json!([selector, fields])).await;
         assert_eq!(r, json!("ok"), "{selector}");
-        self.wait_for("!window.__leaving && document.readyState === 'complete'", Duration::from_secs(20)).await;
+        self.wait_for(
+            "!window.__leaving && document.readyState === 'complete'",
+            Duration::from_secs(20),
+        )
+        .await;
     }
 
     pub async fn sign_in(&self, username: &str) {
         self.goto("/login").await;
-        self.submit("form.stack", &[("username", username), ("password", outpost::demo::seed::DEMO_PASSWORD)]).await;
-        assert!(self.body_text().await.contains("Welcome"), "signed in as {username}");
+        self.submit(
+            "form.stack",
+            &[
+                ("username", username),
+                ("password", outpost::demo::seed::DEMO_PASSWORD),
+            ],
+        )
+        .await;
+        assert!(
+            self.body_text().await.contains("Welcome"),
+            "signed in as {username}"
+        );
     }
 
     /// Waits until the service worker controls the page (the first visit only registers it).
     pub async fn wait_for_service_worker(&self) {
         for _ in 0..3 {
-            if self.wait_for("navigator.serviceWorker.controller", Duration::from_secs(5)).await {
+            if self
+                .wait_for("navigator.serviceWorker.controller", Duration::from_secs(5))
+                .await
+            {
                 return;
             }
             let path = self.path().await;
@@ -167,7 +255,11 @@ impl Server {
             ("OUTPOST_BIND".to_string(), format!("127.0.0.1:{port}")),
             ("RUST_LOG".to_string(), "warn".to_string()),
         ];
-        let mut server = Server { child: None, port, env };
+        let mut server = Server {
+            child: None,
+            port,
+            env,
+        };
         server.restart();
         server
     }
@@ -187,7 +279,11 @@ impl Server {
     pub fn restart(&mut self) {
         self.kill();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_outpost"));
-        cmd.arg("serve").env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -208,24 +304,45 @@ impl Drop for Server {
 
 impl Chrome {
     async fn element(&self, css: &str) -> String {
-        let v = self.call("POST", "/element", json!({ "using": "css selector", "value": css })).await;
-        v.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap_or_else(|| panic!("no element {css}: {v}")).to_string()
+        let v = self
+            .call(
+                "POST",
+                "/element",
+                json!({ "using": "css selector", "value": css }),
+            )
+            .await;
+        v.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_string()
     }
 
     /// Types into a field through WebDriver itself (works with page scripts disabled).
     pub async fn type_into(&self, css: &str, text: &str) {
         let id = self.element(css).await;
-        self.call("POST", &format!("/element/{id}/clear"), json!({})).await;
-        self.call("POST", &format!("/element/{id}/value"), json!({ "text": text })).await;
+        self.call("POST", &format!("/element/{id}/clear"), json!({}))
+            .await;
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({ "text": text }),
+        )
+        .await;
     }
 
     pub async fn click(&self, css: &str) {
         let id = self.element(css).await;
-        self.call("POST", &format!("/element/{id}/click"), json!({})).await;
+        self.call("POST", &format!("/element/{id}/click"), json!({}))
+            .await;
     }
 
     pub async fn source(&self) -> String {
-        self.call("GET", "/source", json!(null)).await.as_str().unwrap_or_default().to_string()
+        self.call("GET", "/source", json!(null))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Everything this origin keeps on the device: Cache Storage (URLs and bodies) and IndexedDB.
@@ -247,6 +364,10 @@ impl Chrome {
                 return out;
             })().then(done, e => done('ERROR ' + e));
         "#;
-        self.js_async(script, json!([])).await.as_str().unwrap_or_default().to_string()
+        self.js_async(script, json!([]))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }

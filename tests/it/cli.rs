@@ -8,14 +8,23 @@ use crate::common::TestDb;
 
 fn outpost(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_outpost"));
-    cmd.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
@@ -40,7 +49,12 @@ fn each_malformed_variable_stops_start_up_with_exit_code_2_and_names_it() {
     ];
     for (var, value) in cases {
         let out = outpost(&["serve"], &[(var, value)], None);
-        assert_eq!(out.status.code(), Some(2), "{var}={value}: {}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{var}={value}: {}",
+            stderr(&out)
+        );
         let err = stderr(&out);
         assert_eq!(err.lines().count(), 1, "one line for {var}: {err}");
         assert!(err.contains(var), "{var} named in: {err}");
@@ -77,37 +91,94 @@ fn migrate_seed_and_manage_users_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
 
     let out = outpost(&["seed-demo"], &env, None);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("demo world loaded"), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("demo world loaded"),
+        "{}",
+        stderr(&out)
+    );
     let out = outpost(&["seed-demo"], &env, None);
     assert!(String::from_utf8_lossy(&out.stdout).contains("already loaded"));
 
-    let add = ["user", "add", "--username", "nkemi", "--name", "Nkemi Lewis", "--role", "WarehouseOp", "--organisation", "National Emergency Management Office", "--hub", "MBJ-SUB"];
+    let add = [
+        "user",
+        "add",
+        "--username",
+        "nkemi",
+        "--name",
+        "Nkemi Lewis",
+        "--role",
+        "WarehouseOp",
+        "--organisation",
+        "National Emergency Management Office",
+        "--hub",
+        "MBJ-SUB",
+    ];
     let out = outpost(&add, &env, Some("a long enough password\n"));
     assert!(out.status.success(), "{}", stderr(&out));
     let mut conn = db.conn();
-    let user = outpost::auth::users::find_by_username(&mut conn, "nkemi").unwrap().unwrap();
+    let user = outpost::auth::users::find_by_username(&mut conn, "nkemi")
+        .unwrap()
+        .unwrap();
     assert_eq!(user.role, "WarehouseOp");
-    assert!(outpost::auth::password::verify("a long enough password", &user.password_hash));
+    assert!(outpost::auth::password::verify(
+        "a long enough password",
+        &user.password_hash
+    ));
 
     // Same username again: refused with a message, no panic.
     let out = outpost(&add, &env, Some("a long enough password\n"));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("already exists"));
     // A hub of another organisation is refused.
-    let out = outpost(&["user", "add", "--username", "x1", "--name", "X", "--role", "Driver", "--organisation", "National Emergency Management Office", "--hub", "HRA-PORT"], &env, Some("a long enough password\n"));
-    assert!(stderr(&out).contains("no hub with code"), "{}", stderr(&out));
+    let out = outpost(
+        &[
+            "user",
+            "add",
+            "--username",
+            "x1",
+            "--name",
+            "X",
+            "--role",
+            "Driver",
+            "--organisation",
+            "National Emergency Management Office",
+            "--hub",
+            "HRA-PORT",
+        ],
+        &env,
+        Some("a long enough password\n"),
+    );
+    assert!(
+        stderr(&out).contains("no hub with code"),
+        "{}",
+        stderr(&out)
+    );
     // A short password is refused.
     let out = outpost(&["user", "passwd", "nkemi"], &env, Some("short\n"));
     assert!(stderr(&out).contains("at least"), "{}", stderr(&out));
 
-    let out = outpost(&["user", "passwd", "nkemi"], &env, Some("another long password\n"));
+    let out = outpost(
+        &["user", "passwd", "nkemi"],
+        &env,
+        Some("another long password\n"),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    let user = outpost::auth::users::find_by_username(&mut conn, "nkemi").unwrap().unwrap();
-    assert!(outpost::auth::password::verify("another long password", &user.password_hash));
+    let user = outpost::auth::users::find_by_username(&mut conn, "nkemi")
+        .unwrap()
+        .unwrap();
+    assert!(outpost::auth::password::verify(
+        "another long password",
+        &user.password_hash
+    ));
 
     let out = outpost(&["user", "disable", "nkemi"], &env, None);
     assert!(out.status.success());
-    assert!(!outpost::auth::users::find_by_username(&mut conn, "nkemi").unwrap().unwrap().active);
+    assert!(
+        !outpost::auth::users::find_by_username(&mut conn, "nkemi")
+            .unwrap()
+            .unwrap()
+            .active
+    );
     let out = outpost(&["user", "disable", "nobody"], &env, None);
     assert!(stderr(&out).contains("no user named"));
 }

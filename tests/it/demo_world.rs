@@ -18,7 +18,21 @@ struct Fingerprint {
 
 /// Row count and a digest of every row of every table, to prove nothing changed.
 fn fingerprint(conn: &mut PgConnection) -> Vec<Fingerprint> {
-    let tables = ["organisations", "hubs", "users", "user_hubs", "customers", "user_customers", "product_families", "product_identities", "product_variants", "stock_ledger", "stock_levels", "nfc_stations", "app_meta"];
+    let tables = [
+        "organisations",
+        "hubs",
+        "users",
+        "user_hubs",
+        "customers",
+        "user_customers",
+        "product_families",
+        "product_identities",
+        "product_variants",
+        "stock_ledger",
+        "stock_levels",
+        "nfc_stations",
+        "app_meta",
+    ];
     tables
         .iter()
         .map(|t| {
@@ -56,14 +70,25 @@ fn concurrent_seeders_load_the_world_once() {
     let outcomes: Vec<SeedOutcome> = (0..2)
         .map(|_| {
             let url = db.url.clone();
-            std::thread::spawn(move || seed::seed(&mut PgConnection::establish(&url).unwrap()).unwrap())
+            std::thread::spawn(move || {
+                seed::seed(&mut PgConnection::establish(&url).unwrap()).unwrap()
+            })
         })
         .collect::<Vec<_>>()
         .into_iter()
         .map(|h| h.join().unwrap())
         .collect();
-    assert_eq!(outcomes.iter().filter(|o| **o == SeedOutcome::Seeded).count(), 1);
-    assert_eq!(count(&mut db.conn(), "SELECT count(*) AS n FROM organisations"), 2);
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == SeedOutcome::Seeded)
+            .count(),
+        1
+    );
+    assert_eq!(
+        count(&mut db.conn(), "SELECT count(*) AS n FROM organisations"),
+        2
+    );
 }
 
 #[test]
@@ -71,22 +96,57 @@ fn the_demo_world_has_what_the_brief_promises() {
     let db = TestDb::migrated();
     let mut conn = db.conn();
     seed::seed(&mut conn).unwrap();
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM organisations WHERE kind = 'government'"), 1);
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM organisations WHERE kind = 'agency'"), 1);
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM hubs WHERE kind = 'main'"), 1);
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM hubs WHERE kind = 'sub'"), 2);
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM organisations WHERE kind = 'government'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM organisations WHERE kind = 'agency'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM hubs WHERE kind = 'main'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM hubs WHERE kind = 'sub'"
+        ),
+        2
+    );
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM hubs h JOIN organisations o ON o.id = h.organisation_id WHERE h.kind = 'agency' AND o.kind = 'agency'"), 1);
     // One user per role at least, and every demo login exists.
-    assert_eq!(count(&mut conn, "SELECT count(DISTINCT role) AS n FROM users"), 10);
+    assert_eq!(
+        count(&mut conn, "SELECT count(DISTINCT role) AS n FROM users"),
+        10
+    );
     for (username, _) in seed::DEMO_LOGINS {
-        let user = outpost::auth::users::find_by_username(&mut conn, username).unwrap().expect(username);
-        assert!(outpost::auth::password::verify(seed::DEMO_PASSWORD, &user.password_hash), "{username}");
+        let user = outpost::auth::users::find_by_username(&mut conn, username)
+            .unwrap()
+            .expect(username);
+        assert!(
+            outpost::auth::password::verify(seed::DEMO_PASSWORD, &user.password_hash),
+            "{username}"
+        );
         assert!(user.password_hash.starts_with("$argon2id$"));
     }
     let variants = count(&mut conn, "SELECT count(*) AS n FROM product_variants");
     assert!((250..=600).contains(&variants), "{variants} variants");
     assert!(count(&mut conn, "SELECT count(*) AS n FROM customers") >= 5);
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM nfc_stations"), 1);
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM nfc_stations"),
+        1
+    );
     // The customer user is bound to a customer; the agency user only to the agency hub.
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM user_customers uc JOIN users u ON u.id = uc.user_id WHERE u.username = 'customer'"), 1);
     assert_eq!(
@@ -98,5 +158,10 @@ fn the_demo_world_has_what_the_brief_promises() {
         count(&mut conn, "SELECT count(*) AS n FROM stock_levels l LEFT JOIN (SELECT hub_id, variant_id, sum(delta) AS s FROM stock_ledger GROUP BY 1, 2) g USING (hub_id, variant_id) WHERE l.quantity <> coalesce(g.s, 0)"),
         0
     );
-    assert!(count(&mut conn, "SELECT count(*) AS n FROM stock_levels WHERE quantity > 0") > 300);
+    assert!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM stock_levels WHERE quantity > 0"
+        ) > 300
+    );
 }

@@ -45,7 +45,10 @@ pub struct FakeZoho {
 
 impl FakeZoho {
     pub async fn start() -> FakeZoho {
-        let books = Arc::new(Mutex::new(Books { next_id: 4_815_000_000_000, ..Default::default() }));
+        let books = Arc::new(Mutex::new(Books {
+            next_id: 4_815_000_000_000,
+            ..Default::default()
+        }));
         let data = web::Data::new(books.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -63,7 +66,11 @@ impl FakeZoho {
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        FakeZoho { url: format!("http://127.0.0.1:{port}"), books, handle }
+        FakeZoho {
+            url: format!("http://127.0.0.1:{port}"),
+            books,
+            handle,
+        }
     }
 
     pub fn inject(&self, fault: Fault) {
@@ -92,7 +99,10 @@ impl FakeZoho {
             ("OUTPOST_ZOHO_CLIENT_SECRET", "test-secret".into()),
             ("OUTPOST_ZOHO_REFRESH_TOKEN", "1000.refresh.token".into()),
             ("OUTPOST_ZOHO_DUPLICATE_CODES", DUPLICATE_CODE.to_string()),
-            ("OUTPOST_ZOHO_INVALID_TOKEN_CODES", INVALID_TOKEN_CODE.to_string()),
+            (
+                "OUTPOST_ZOHO_INVALID_TOKEN_CODES",
+                INVALID_TOKEN_CODE.to_string(),
+            ),
             ("OUTPOST_ZOHO_BACKOFF_MS", "20".into()),
             ("OUTPOST_ZOHO_MAX_ATTEMPTS", "4".into()),
         ]
@@ -114,9 +124,14 @@ fn envelope(status: u16, code: i64, message: &str, extra: Value) -> HttpResponse
 }
 
 async fn token(req: HttpRequest, books: Shared) -> HttpResponse {
-    let q: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let q: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    if get("grant_type") != Some("refresh_token") || get("refresh_token") != Some("1000.refresh.token") || get("client_id") != Some("1000.TESTCLIENT") || get("client_secret") != Some("test-secret") {
+    if get("grant_type") != Some("refresh_token")
+        || get("refresh_token") != Some("1000.refresh.token")
+        || get("client_id") != Some("1000.TESTCLIENT")
+        || get("client_secret") != Some("test-secret")
+    {
         return HttpResponse::Ok().json(json!({ "error": "invalid_code" }));
     }
     let mut b = books.lock().unwrap();
@@ -135,19 +150,35 @@ async fn gate(req: &HttpRequest, books: &Shared, call: String) -> Result<(), Htt
         b.faults.pop_front()
     };
     match fault {
-        Some(Fault::TooManyRequests) => return Err(HttpResponse::TooManyRequests().insert_header(("Retry-After", "1")).json(json!({ "code": 44, "message": "Maximum number of API calls per minute exceeded" }))),
+        Some(Fault::TooManyRequests) => return Err(HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", "1"))
+            .json(
+                json!({ "code": 44, "message": "Maximum number of API calls per minute exceeded" }),
+            )),
         Some(Fault::ServerError) => return Err(envelope(500, 500, "Internal error", json!({}))),
         Some(Fault::ExpireToken) => books.lock().unwrap().valid_token = None,
         Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
         Some(Fault::Refuse(code, message)) => return Err(envelope(400, code, message, json!({}))),
         None => {}
     }
-    let auth = req.headers().get("Authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let auth = req
+        .headers()
+        .get("Authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let valid = books.lock().unwrap().valid_token.clone();
     if valid.is_none() || auth != format!("Zoho-oauthtoken {}", valid.unwrap()) {
-        return Err(envelope(401, INVALID_TOKEN_CODE, "You are not authorized to perform this operation", json!({})));
+        return Err(envelope(
+            401,
+            INVALID_TOKEN_CODE,
+            "You are not authorized to perform this operation",
+            json!({}),
+        ));
     }
-    if !req.query_string().contains(&format!("organization_id={ORG}")) {
+    if !req
+        .query_string()
+        .contains(&format!("organization_id={ORG}"))
+    {
         return Err(envelope(400, 6041, "organization_id is invalid", json!({})));
     }
     Ok(())
@@ -171,7 +202,12 @@ async fn create(req: HttpRequest, books: Shared, body: web::Json<Value>) -> Http
     envelope(201, 0, "The item has been added.", json!({ "item": item }))
 }
 
-async fn update(req: HttpRequest, books: Shared, path: web::Path<String>, body: web::Json<Value>) -> HttpResponse {
+async fn update(
+    req: HttpRequest,
+    books: Shared,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> HttpResponse {
     let id = path.into_inner();
     if let Err(answer) = gate(&req, &books, format!("PUT /items/{id}")).await {
         return answer;
@@ -184,15 +220,37 @@ async fn update(req: HttpRequest, books: Shared, path: web::Path<String>, body: 
         item[k] = v;
     }
     let item = item.clone();
-    envelope(200, 0, "Item details have been saved.", json!({ "item": item }))
+    envelope(
+        200,
+        0,
+        "Item details have been saved.",
+        json!({ "item": item }),
+    )
 }
 
 async fn search(req: HttpRequest, books: Shared) -> HttpResponse {
     if let Err(answer) = gate(&req, &books, "GET /items".into()).await {
         return answer;
     }
-    let q: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let text = q.iter().find(|(k, _)| k == "search_text").map(|(_, v)| v.clone()).unwrap_or_default();
-    let items: Vec<Value> = books.lock().unwrap().items.iter().filter(|i| i["sku"].as_str().is_some_and(|s| s.contains(&text))).cloned().collect();
-    envelope(200, 0, "success", json!({ "items": items, "page_context": { "page": 1, "per_page": 200, "has_more_page": false } }))
+    let q: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let text = q
+        .iter()
+        .find(|(k, _)| k == "search_text")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let items: Vec<Value> = books
+        .lock()
+        .unwrap()
+        .items
+        .iter()
+        .filter(|i| i["sku"].as_str().is_some_and(|s| s.contains(&text)))
+        .cloned()
+        .collect();
+    envelope(
+        200,
+        0,
+        "success",
+        json!({ "items": items, "page_context": { "page": 1, "per_page": 200, "has_more_page": false } }),
+    )
 }

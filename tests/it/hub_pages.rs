@@ -5,17 +5,36 @@ use crate::common::{hidden_in, Browser, TestApp};
 const WATER: &str = "00101-P-1-NA-N";
 
 /// Posts the form at `form_path` (found by its action) with extra fields.
-async fn submit(b: &Browser, page_path: &str, action: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+async fn submit(
+    b: &Browser,
+    page_path: &str,
+    action: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
     let html = b.text(page_path).await;
-    let start = html.find(&format!("action=\"{action}\"")).unwrap_or_else(|| panic!("{page_path} has a form posting to {action}:\n{html}"));
+    let start = html
+        .find(&format!("action=\"{action}\""))
+        .unwrap_or_else(|| panic!("{page_path} has a form posting to {action}:\n{html}"));
     let form = &html[start..html[start..].find("</form>").map(|e| start + e).unwrap()];
-    let mut fields: Vec<(String, String)> = ["csrf_token", "op_id", "record_id", "envelope", "base_version", "new_transfer_id"]
-        .iter()
-        .filter(|n| form.contains(&format!("name=\"{n}\"")))
-        .map(|n| (n.to_string(), hidden_in(form, n)))
-        .collect();
+    let mut fields: Vec<(String, String)> = [
+        "csrf_token",
+        "op_id",
+        "record_id",
+        "envelope",
+        "base_version",
+        "new_transfer_id",
+    ]
+    .iter()
+    .filter(|n| form.contains(&format!("name=\"{n}\"")))
+    .map(|n| (n.to_string(), hidden_in(form, n)))
+    .collect();
     fields.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    b.client.post(b.url(action)).form(&fields).send().await.unwrap()
+    b.client
+        .post(b.url(action))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
 }
 
 fn location(res: &reqwest::Response) -> String {
@@ -31,62 +50,182 @@ async fn every_kind_works_through_the_pages() {
     let mbj_before = app.stock("MBJ-SUB", WATER);
 
     // Distribution: draft, edit, confirm.
-    let res = submit(&depot, &format!("/hubs/{mbj}/distributions/new"), &format!("/hubs/{mbj}/distributions"), &[("recipient", "Montego Bay Primary School Shelter"), ("line_sku", WATER), ("line_qty", "3")]).await;
+    let res = submit(
+        &depot,
+        &format!("/hubs/{mbj}/distributions/new"),
+        &format!("/hubs/{mbj}/distributions"),
+        &[
+            ("recipient", "Montego Bay Primary School Shelter"),
+            ("line_sku", WATER),
+            ("line_qty", "3"),
+        ],
+    )
+    .await;
     let detail = location(&res);
-    let res = submit(&depot, &detail, &format!("/hubs/{mbj}/actions/distribution.update"), &[("recipient", "MoBay Primary — Hall"), ("notes", ""), ("line_sku", WATER), ("line_qty", "3")]).await;
+    let res = submit(
+        &depot,
+        &detail,
+        &format!("/hubs/{mbj}/actions/distribution.update"),
+        &[
+            ("recipient", "MoBay Primary — Hall"),
+            ("notes", ""),
+            ("line_sku", WATER),
+            ("line_qty", "3"),
+        ],
+    )
+    .await;
     assert_eq!(location(&res), detail);
     assert!(depot.text(&detail).await.contains("MoBay Primary — Hall"));
-    let res = submit(&depot, &detail, &format!("/hubs/{mbj}/actions/distribution.confirm"), &[]).await;
+    let res = submit(
+        &depot,
+        &detail,
+        &format!("/hubs/{mbj}/actions/distribution.confirm"),
+        &[],
+    )
+    .await;
     assert_eq!(location(&res), detail);
     let page = depot.text(&detail).await;
     assert!(page.contains("stock has been taken out") && page.contains("status-confirmed"));
     assert_eq!(app.stock("MBJ-SUB", WATER), mbj_before - 3);
 
     // Needs list: create, submit; the logistics manager decides and raises a transfer.
-    let res = submit(&depot, &format!("/hubs/{mbj}/needs-lists/new"), &format!("/hubs/{mbj}/needs-lists"), &[("title", "Week 48 shelter supplies"), ("line_sku", WATER), ("line_qty", "20")]).await;
+    let res = submit(
+        &depot,
+        &format!("/hubs/{mbj}/needs-lists/new"),
+        &format!("/hubs/{mbj}/needs-lists"),
+        &[
+            ("title", "Week 48 shelter supplies"),
+            ("line_sku", WATER),
+            ("line_qty", "20"),
+        ],
+    )
+    .await;
     let list = location(&res);
-    let res = submit(&depot, &list, &format!("/hubs/{mbj}/actions/needs_list.submit"), &[]).await;
+    let res = submit(
+        &depot,
+        &list,
+        &format!("/hubs/{mbj}/actions/needs_list.submit"),
+        &[],
+    )
+    .await;
     assert_eq!(location(&res), list);
     let lm = app.signed_in("logistics").await;
     let kin_s = kin.to_string();
-    let res = submit(&lm, &list, &format!("/hubs/{mbj}/actions/needs_list.decide"), &[("decision", "approve"), ("line_no", "1"), ("qty_1", "15"), ("transfer_from_hub_id", &kin_s)]).await;
+    let res = submit(
+        &lm,
+        &list,
+        &format!("/hubs/{mbj}/actions/needs_list.decide"),
+        &[
+            ("decision", "approve"),
+            ("line_no", "1"),
+            ("qty_1", "15"),
+            ("transfer_from_hub_id", &kin_s),
+        ],
+    )
+    .await;
     assert_eq!(location(&res), list);
     let page = lm.text(&list).await;
-    assert!(page.contains("status-approved") && page.contains(">15<"), "{page}");
-    let transfer_link = page.split("href=\"").find(|s| s.contains("/transfers/")).unwrap().split('"').next().unwrap().to_string();
+    assert!(
+        page.contains("status-approved") && page.contains(">15<"),
+        "{page}"
+    );
+    let transfer_link = page
+        .split("href=\"")
+        .find(|s| s.contains("/transfers/"))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
     let transfer_id = transfer_link.rsplit('/').next().unwrap().to_string();
 
     // Transfer: the main warehouse dispatches, the sub-hub receives.
     let warehouse = app.signed_in("warehouse").await;
     let kin_detail = format!("/hubs/{kin}/transfers/{transfer_id}");
-    let res = submit(&warehouse, &kin_detail, &format!("/hubs/{kin}/actions/transfer.dispatch"), &[("line_no", "1"), ("qty_1", "15")]).await;
+    let res = submit(
+        &warehouse,
+        &kin_detail,
+        &format!("/hubs/{kin}/actions/transfer.dispatch"),
+        &[("line_no", "1"), ("qty_1", "15")],
+    )
+    .await;
     assert_eq!(location(&res), kin_detail);
     let mbj_detail = format!("/hubs/{mbj}/transfers/{transfer_id}");
-    let res = submit(&depot, &mbj_detail, &format!("/hubs/{mbj}/actions/transfer.receive"), &[("line_no", "1"), ("qty_1", "15")]).await;
+    let res = submit(
+        &depot,
+        &mbj_detail,
+        &format!("/hubs/{mbj}/actions/transfer.receive"),
+        &[("line_no", "1"), ("qty_1", "15")],
+    )
+    .await;
     assert_eq!(location(&res), mbj_detail);
     assert_eq!(app.stock("MBJ-SUB", WATER), mbj_before - 3 + 15);
 
     // Transfer request by the depot, approved by logistics (online).
-    let res = submit(&depot, &format!("/hubs/{mbj}/transfers/new"), &format!("/hubs/{mbj}/transfers"), &[("from_hub_id", &kin_s), ("line_sku", WATER), ("line_qty", "5")]).await;
+    let res = submit(
+        &depot,
+        &format!("/hubs/{mbj}/transfers/new"),
+        &format!("/hubs/{mbj}/transfers"),
+        &[
+            ("from_hub_id", &kin_s),
+            ("line_sku", WATER),
+            ("line_qty", "5"),
+        ],
+    )
+    .await;
     let requested = location(&res);
     let id = requested.rsplit('/').next().unwrap();
-    let res = submit(&lm, &format!("/hubs/{kin}/transfers/{id}"), &format!("/hubs/{kin}/actions/transfer.approve"), &[]).await;
+    let res = submit(
+        &lm,
+        &format!("/hubs/{kin}/transfers/{id}"),
+        &format!("/hubs/{kin}/actions/transfer.approve"),
+        &[],
+    )
+    .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM transfers WHERE id = '{id}' AND status = 'approved'")), 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM transfers WHERE id = '{id}' AND status = 'approved'"
+        )),
+        1
+    );
 
     // A refused action comes back to the page with the reason.
-    let res = submit(&depot, &format!("/hubs/{mbj}/distributions/new"), &format!("/hubs/{mbj}/distributions"), &[("recipient", "Too much"), ("line_sku", WATER), ("line_qty", "999999")]).await;
+    let res = submit(
+        &depot,
+        &format!("/hubs/{mbj}/distributions/new"),
+        &format!("/hubs/{mbj}/distributions"),
+        &[
+            ("recipient", "Too much"),
+            ("line_sku", WATER),
+            ("line_qty", "999999"),
+        ],
+    )
+    .await;
     let big = location(&res);
-    let res = submit(&depot, &big, &format!("/hubs/{mbj}/actions/distribution.confirm"), &[]).await;
+    let res = submit(
+        &depot,
+        &big,
+        &format!("/hubs/{mbj}/actions/distribution.confirm"),
+        &[],
+    )
+    .await;
     assert_eq!(location(&res), big);
-    assert!(depot.text(&big).await.contains("Not done: not enough stock"));
+    assert!(depot
+        .text(&big)
+        .await
+        .contains("Not done: not enough stock"));
 
     // Every applied operation has exactly one audit row; the ledger agrees with the levels.
     assert_eq!(app.count("SELECT count(*) AS n FROM operations o WHERE status = 'applied' AND (SELECT count(*) FROM audit_log a WHERE a.operation_id = o.op_id AND a.action = o.kind) <> 1"), 0);
     assert!(app.ledger_agrees());
     // The dashboard shows the chart and recent activity for the depot manager.
     let dash = depot.text("/").await;
-    assert!(dash.contains("<svg") && dash.contains("Units in stock per hub") && dash.contains("Recent activity"));
+    assert!(
+        dash.contains("<svg")
+            && dash.contains("Units in stock per hub")
+            && dash.contains("Recent activity")
+    );
     app.shutdown().await;
 }
 
@@ -102,39 +241,85 @@ async fn review_keep_server_and_edit_and_apply() {
         { "op_id": uuid::Uuid::new_v4(), "kind": "distribution.create", "captured_at": now, "payload": { "distribution_id": id, "hub_id": mbj, "recipient": "R", "lines": [{ "sku": WATER, "quantity": 1 }] } },
         edit("first"), edit("second"), edit("third"),
     ] })).await;
-    assert_eq!(app.count("SELECT count(*) AS n FROM operations WHERE status = 'conflict'"), 2);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM operations WHERE status = 'conflict'"),
+        2
+    );
     let depot = app.signed_in("depot").await;
     let items: Vec<uuid::Uuid> = {
         use diesel::prelude::*;
         use outpost::schema::operations;
-        operations::table.filter(operations::status.eq("conflict")).order(operations::received_at).select(operations::id).load(&mut app.conn()).unwrap()
+        operations::table
+            .filter(operations::status.eq("conflict"))
+            .order(operations::received_at)
+            .select(operations::id)
+            .load(&mut app.conn())
+            .unwrap()
     };
     // Keep the server's version: nothing changes, the item leaves the queue.
-    assert_eq!(depot.post_form(&format!("/review/{}", items[0]), &[("action", "keep")]).await.status(), 303);
-    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM distributions WHERE id = '{id}' AND notes = 'first'")), 1);
+    assert_eq!(
+        depot
+            .post_form(&format!("/review/{}", items[0]), &[("action", "keep")])
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM distributions WHERE id = '{id}' AND notes = 'first'"
+        )),
+        1
+    );
     // Edit and apply: the manager's edited entry wins.
-    let edited = serde_json::json!({ "distribution_id": id, "hub_id": mbj, "notes": "agreed by phone" }).to_string();
-    assert_eq!(depot.post_form(&format!("/review/{}", items[1]), &[("action", "edit"), ("payload", &edited)]).await.status(), 303);
+    let edited =
+        serde_json::json!({ "distribution_id": id, "hub_id": mbj, "notes": "agreed by phone" })
+            .to_string();
+    assert_eq!(
+        depot
+            .post_form(
+                &format!("/review/{}", items[1]),
+                &[("action", "edit"), ("payload", &edited)]
+            )
+            .await
+            .status(),
+        303
+    );
     assert_eq!(app.count(&format!("SELECT count(*) AS n FROM distributions WHERE id = '{id}' AND notes = 'agreed by phone'")), 1);
     assert_eq!(app.count("SELECT count(*) AS n FROM operations WHERE status = 'conflict' AND resolved_at IS NULL"), 0);
-    assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'review.resolved'"), 2);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'review.resolved'"),
+        2
+    );
     // Someone of another hub cannot see or resolve these.
     let other = app.signed_in("driver").await;
-    assert_eq!(other.get(&format!("/review/{}", items[1])).await.status(), 403);
+    assert_eq!(
+        other.get(&format!("/review/{}", items[1])).await.status(),
+        403
+    );
     app.shutdown().await;
 }
 
 #[tokio::test]
 async fn stock_rebuild_check_finds_and_fixes_a_drifted_level() {
     let app = TestApp::builder().with_demo_world().start().await;
-    let run = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_outpost")).args(args).env("OUTPOST_DATABASE_URL", &app.db.url).output().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+            .args(args)
+            .env("OUTPOST_DATABASE_URL", &app.db.url)
+            .output()
+            .unwrap()
+    };
     assert!(run(&["stock", "rebuild", "--check"]).status.success());
     diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE stock_levels SET quantity = quantity + 5 WHERE hub_id = (SELECT min(hub_id) FROM stock_levels) AND variant_id = (SELECT min(variant_id) FROM stock_levels)"), &mut app.conn()).unwrap();
     let out = run(&["stock", "rebuild", "--check"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("but ledger"));
     let out = run(&["stock", "rebuild"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 level(s) corrected"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 level(s) corrected"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(run(&["stock", "rebuild", "--check"]).status.success());
     app.shutdown().await;
 }
@@ -144,7 +329,22 @@ async fn events_wait_in_the_outbox_while_redis_is_down() {
     let app = TestApp::builder().with_demo_world().start().await;
     // A private Redis we can stop and start again.
     let port = outpost::demo::launcher::free_port().unwrap();
-    let start = || std::process::Command::new("redis-server").args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let start = || {
+        std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--bind",
+                "127.0.0.1",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
     let mut redis = start();
     let url = format!("redis://127.0.0.1:{port}");
     let mut conn = None;
@@ -164,11 +364,22 @@ async fn events_wait_in_the_outbox_while_redis_is_down() {
     app.sync(&token, serde_json::json!({ "operations": [{ "op_id": uuid::Uuid::new_v4(), "kind": "intake.create", "captured_at": chrono::Utc::now(), "payload": { "intake_id": uuid::Uuid::new_v4(), "hub_id": kin, "donor": "X", "lines": [{ "sku": WATER, "quantity": 1 }] } }] })).await;
     // The app's own publisher uses the shared Redis; drain it so only our copy's view matters.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE outbox SET published_at = NULL"), &mut app.conn()).unwrap();
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE outbox SET published_at = NULL"),
+        &mut app.conn(),
+    )
+    .unwrap();
     let waiting = app.count("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL");
     assert!(waiting >= 2, "{waiting}");
-    assert!(outpost::events::publish_pending(&state).await.is_err(), "Redis is down");
-    assert_eq!(app.count("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"), waiting, "nothing lost, nothing marked");
+    assert!(
+        outpost::events::publish_pending(&state).await.is_err(),
+        "Redis is down"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"),
+        waiting,
+        "nothing lost, nothing marked"
+    );
     let mut redis = start();
     let mut published = 0;
     for _ in 0..50 {
@@ -179,7 +390,10 @@ async fn events_wait_in_the_outbox_while_redis_is_down() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(published as i64, waiting);
-    assert_eq!(app.count("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"), 0);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL"),
+        0
+    );
     redis.kill().unwrap();
     let _ = redis.wait();
     app.shutdown().await;

@@ -7,7 +7,10 @@ use outpost::demo::launcher::PrivateServices;
 #[tokio::test(flavor = "multi_thread")]
 async fn private_services_start_keep_data_and_stop() {
     // Under /tmp so the `postgres` system user can reach it when the tests run as root.
-    let dir = std::env::temp_dir().join(format!("outpost-launcher-{}", uuid::Uuid::new_v4().simple()));
+    let dir = std::env::temp_dir().join(format!(
+        "outpost-launcher-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     let services = tokio::task::spawn_blocking({
         let dir = dir.clone();
         move || PrivateServices::start(&dir).expect("private services start")
@@ -20,13 +23,19 @@ async fn private_services_start_keep_data_and_stop() {
         let url = db_url.clone();
         move || {
             let mut conn = PgConnection::establish(&url).unwrap();
-            diesel::sql_query("CREATE TABLE kept (v TEXT)").execute(&mut conn).unwrap();
-            diesel::sql_query("INSERT INTO kept VALUES ('still here')").execute(&mut conn).unwrap();
+            diesel::sql_query("CREATE TABLE kept (v TEXT)")
+                .execute(&mut conn)
+                .unwrap();
+            diesel::sql_query("INSERT INTO kept VALUES ('still here')")
+                .execute(&mut conn)
+                .unwrap();
         }
     })
     .await
     .unwrap();
-    outpost::redis_conn::connect(&redis_url).await.expect("private redis answers");
+    outpost::redis_conn::connect(&redis_url)
+        .await
+        .expect("private redis answers");
     drop(services);
 
     // Stopped: the old Redis port no longer answers.
@@ -46,7 +55,10 @@ async fn private_services_start_keep_data_and_stop() {
             #[diesel(sql_type = diesel::sql_types::Text)]
             v: String,
         }
-        diesel::sql_query("SELECT v FROM kept").get_result::<Row>(&mut PgConnection::establish(&url).unwrap()).unwrap().v
+        diesel::sql_query("SELECT v FROM kept")
+            .get_result::<Row>(&mut PgConnection::establish(&url).unwrap())
+            .unwrap()
+            .v
     })
     .await
     .unwrap();

@@ -4,14 +4,14 @@
 mod common;
 
 mod access_matrix;
-mod auth;
 mod audit_log;
+mod auth;
 mod browser;
 mod cli;
 mod demo_world;
 mod fake_zoho;
-mod launcher;
 mod hub_pages;
+mod launcher;
 mod migrations;
 mod offline;
 mod pipeline;

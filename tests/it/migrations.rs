@@ -43,7 +43,10 @@ fn migrations_revert_and_reapply_cleanly() {
     outpost::db::migrate(&mut conn).unwrap();
     let before = schema(&mut conn);
     conn.revert_all_migrations(outpost::db::MIGRATIONS).unwrap();
-    let empty: Vec<Column> = schema(&mut conn).into_iter().filter(|c| c.table_name != "__diesel_schema_migrations").collect();
+    let empty: Vec<Column> = schema(&mut conn)
+        .into_iter()
+        .filter(|c| c.table_name != "__diesel_schema_migrations")
+        .collect();
     assert!(empty.is_empty(), "left behind: {empty:?}");
     outpost::db::migrate(&mut conn).unwrap();
     assert_eq!(schema(&mut conn), before);
@@ -55,7 +58,11 @@ fn concurrent_migrations_do_not_race() {
     let handles: Vec<_> = (0..3)
         .map(|_| {
             let url = db.url.clone();
-            std::thread::spawn(move || outpost::db::migrate(&mut PgConnection::establish(&url).unwrap()).unwrap().len())
+            std::thread::spawn(move || {
+                outpost::db::migrate(&mut PgConnection::establish(&url).unwrap())
+                    .unwrap()
+                    .len()
+            })
         })
         .collect();
     let applied: Vec<usize> = handles.into_iter().map(|h| h.join().unwrap()).collect();
@@ -68,14 +75,22 @@ fn the_catalog_derives_upis_h_and_full_sku_in_the_database() {
     let db = TestDb::empty();
     let mut conn = db.conn();
     outpost::db::migrate(&mut conn).unwrap();
-    diesel::sql_query("INSERT INTO product_families VALUES (845, 'Bose 201 Series')").execute(&mut conn).unwrap();
+    diesel::sql_query("INSERT INTO product_families VALUES (845, 'Bose 201 Series')")
+        .execute(&mut conn)
+        .unwrap();
     diesel::sql_query("INSERT INTO product_identities (product_id, type, lci, physical_class) VALUES (845, 'P', 1, 'E')").execute(&mut conn).unwrap();
     diesel::sql_query("INSERT INTO product_variants (identity_id, color_code, condition_code, listing_price_cents) SELECT id, 'WY', 'N', 15000 FROM product_identities").execute(&mut conn).unwrap();
     use outpost::schema::{product_identities as pi, product_variants as pv};
-    let (upis, sig): (String, String) = pi::table.select((pi::generated_upis_h, pi::hex_signature)).first(&mut conn).unwrap();
+    let (upis, sig): (String, String) = pi::table
+        .select((pi::generated_upis_h, pi::hex_signature))
+        .first(&mut conn)
+        .unwrap();
     assert_eq!(upis, "00845-P-1");
     assert_eq!(sig.len(), 64);
-    let (sku, status): (String, String) = pv::table.select((pv::full_sku, pv::zoho_sync_status)).first(&mut conn).unwrap();
+    let (sku, status): (String, String) = pv::table
+        .select((pv::full_sku, pv::zoho_sync_status))
+        .first(&mut conn)
+        .unwrap();
     assert_eq!(sku, "00845-P-1-WY-N");
     assert_eq!(status, "PENDING");
     // Bad enum values are refused by the database itself.

@@ -28,7 +28,10 @@ impl World {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        diesel::sql_query(sql).get_result::<N>(&mut self.db.conn()).unwrap().n
+        diesel::sql_query(sql)
+            .get_result::<N>(&mut self.db.conn())
+            .unwrap()
+            .n
     }
 
     fn hub_id(&self, code: &str) -> i64 {
@@ -50,9 +53,23 @@ async fn work_offline_then_everything_arrives_exactly_once() {
     chrome.sign_in("warehouse").await;
     chrome.wait_for_service_worker().await;
     // Visit what will be needed in the field, so it is cached.
-    for path in ["/".to_string(), format!("/hubs/{kin}"), format!("/hubs/{kin}/intakes/new"), format!("/hubs/{kin}/distributions/new")] {
+    for path in [
+        "/".to_string(),
+        format!("/hubs/{kin}"),
+        format!("/hubs/{kin}/intakes/new"),
+        format!("/hubs/{kin}/distributions/new"),
+    ] {
         chrome.goto(&path).await;
-        assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'synced'", Duration::from_secs(10)).await, "{path}: {}", pill(&chrome).await);
+        assert!(
+            chrome
+                .wait_for(
+                    "document.getElementById('status-pill').dataset.state === 'synced'",
+                    Duration::from_secs(10)
+                )
+                .await,
+            "{path}: {}",
+            pill(&chrome).await
+        );
     }
     let before = world.count(&format!("SELECT quantity AS n FROM stock_levels l JOIN product_variants v ON v.id = l.variant_id WHERE l.hub_id = {kin} AND v.full_sku = '{WATER}'"));
 
@@ -61,43 +78,115 @@ async fn work_offline_then_everything_arrives_exactly_once() {
     // Three intakes and a distribution while the server is down.
     for donor in ["Red Cross Jamaica", "USAID", "Digicel Foundation"] {
         chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
-        assert!(chrome.body_text().await.contains("Record an intake"), "the form opens from the cache");
-        chrome.submit("form[data-offline-form='intake.create']", &[("donor", donor), ("line_sku", WATER), ("line_qty", "5")]).await;
+        assert!(
+            chrome.body_text().await.contains("Record an intake"),
+            "the form opens from the cache"
+        );
+        chrome
+            .submit(
+                "form[data-offline-form='intake.create']",
+                &[("donor", donor), ("line_sku", WATER), ("line_qty", "5")],
+            )
+            .await;
         let text = chrome.body_text().await;
-        assert!(text.contains("Saved on this device — will sync when connection is restored"), "{text}");
+        assert!(
+            text.contains("Saved on this device — will sync when connection is restored"),
+            "{text}"
+        );
     }
     chrome.goto(&format!("/hubs/{kin}/distributions/new")).await;
-    chrome.submit("form[data-offline-form='distribution.create']", &[("recipient", "Trench Town Community Shelter"), ("line_sku", WATER), ("line_qty", "2")]).await;
+    chrome
+        .submit(
+            "form[data-offline-form='distribution.create']",
+            &[
+                ("recipient", "Trench Town Community Shelter"),
+                ("line_sku", WATER),
+                ("line_qty", "2"),
+            ],
+        )
+        .await;
     assert!(chrome.body_text().await.contains("Saved on this device"));
-    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'offline'", Duration::from_secs(10)).await, "red pill: {}", pill(&chrome).await);
-    assert!(pill(&chrome).await.contains("Offline – Working in offline mode"));
+    assert!(
+        chrome
+            .wait_for(
+                "document.getElementById('status-pill').dataset.state === 'offline'",
+                Duration::from_secs(10)
+            )
+            .await,
+        "red pill: {}",
+        pill(&chrome).await
+    );
+    assert!(pill(&chrome)
+        .await
+        .contains("Offline – Working in offline mode"));
 
     // A cached page reloads offline and says how old it is.
     chrome.goto(&format!("/hubs/{kin}")).await;
     assert!(chrome.body_text().await.contains("Kingston Main Warehouse"));
-    assert!(chrome.wait_for("!document.getElementById('last-synced').hidden", Duration::from_secs(10)).await);
-    assert!(chrome.body_text().await.contains("Showing data last synced at"));
-    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'offline'", Duration::from_secs(10)).await);
-    let queued = chrome.js_async("OutpostStore.countPending().then(arguments[0])", json!([])).await;
+    assert!(
+        chrome
+            .wait_for(
+                "!document.getElementById('last-synced').hidden",
+                Duration::from_secs(10)
+            )
+            .await
+    );
+    assert!(chrome
+        .body_text()
+        .await
+        .contains("Showing data last synced at"));
+    assert!(
+        chrome
+            .wait_for(
+                "document.getElementById('status-pill').dataset.state === 'offline'",
+                Duration::from_secs(10)
+            )
+            .await
+    );
+    let queued = chrome
+        .js_async("OutpostStore.countPending().then(arguments[0])", json!([]))
+        .await;
     assert_eq!(queued, json!(4));
     assert_eq!(world.count("SELECT count(*) AS n FROM intakes"), 0);
 
     // The server comes back: the pill goes yellow, then green, without anyone clicking.
     chrome.js("window.__states = []; setInterval(function () { var s = document.getElementById('status-pill').dataset.state; if (window.__states[window.__states.length - 1] !== s) window.__states.push(s); }, 20);", json!([])).await;
     world.server.restart();
-    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'synced'", Duration::from_secs(20)).await, "green: {}", pill(&chrome).await);
+    assert!(
+        chrome
+            .wait_for(
+                "document.getElementById('status-pill').dataset.state === 'synced'",
+                Duration::from_secs(20)
+            )
+            .await,
+        "green: {}",
+        pill(&chrome).await
+    );
     let states = chrome.js("return window.__states", json!([])).await;
-    assert!(states.as_array().unwrap().iter().any(|s| s == "syncing"), "went through yellow: {states}");
+    assert!(
+        states.as_array().unwrap().iter().any(|s| s == "syncing"),
+        "went through yellow: {states}"
+    );
 
     // Each operation exactly once, audited as offline.
     assert_eq!(world.count("SELECT count(*) AS n FROM intakes"), 3);
     assert_eq!(world.count("SELECT count(*) AS n FROM distributions"), 1);
     assert_eq!(world.count("SELECT count(*) AS n FROM audit_log WHERE action IN ('intake.create', 'distribution.create') AND offline AND outcome = 'applied' AND role_at_capture = 'WarehouseOp'"), 4);
-    assert_eq!(world.count("SELECT count(*) AS n FROM operations WHERE offline"), 4);
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM operations WHERE offline"),
+        4
+    );
     let after = world.count(&format!("SELECT quantity AS n FROM stock_levels l JOIN product_variants v ON v.id = l.variant_id WHERE l.hub_id = {kin} AND v.full_sku = '{WATER}'"));
     assert_eq!(after, before + 15);
-    assert!(outpost::inventory::ledger::mismatches(&mut world.db.conn()).unwrap().is_empty());
-    assert_eq!(chrome.js_async("OutpostStore.countPending().then(arguments[0])", json!([])).await, json!(0));
+    assert!(outpost::inventory::ledger::mismatches(&mut world.db.conn())
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        chrome
+            .js_async("OutpostStore.countPending().then(arguments[0])", json!([]))
+            .await,
+        json!(0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,16 +199,42 @@ async fn the_same_queue_replayed_twice_applies_once() {
     chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
     world.server.kill();
     chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
-    chrome.submit("form[data-offline-form='intake.create']", &[("donor", "UNICEF"), ("line_sku", WATER), ("line_qty", "9")]).await;
+    chrome
+        .submit(
+            "form[data-offline-form='intake.create']",
+            &[("donor", "UNICEF"), ("line_sku", WATER), ("line_qty", "9")],
+        )
+        .await;
     // The same queued operation twice (a tab that replayed while another did, a restored backup).
     let copied = chrome.js_async("const done = arguments[0]; OutpostStore.listPending().then(ops => { const op = ops[0]; const secret = op.secret; delete op.seq; delete op.secret; delete op.sealed; return OutpostStore.addPending(op, secret); }).then(() => OutpostStore.countPending()).then(done)", json!([])).await;
     assert_eq!(copied, json!(2));
     world.server.restart();
-    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'synced'", Duration::from_secs(20)).await);
+    assert!(
+        chrome
+            .wait_for(
+                "document.getElementById('status-pill').dataset.state === 'synced'",
+                Duration::from_secs(20)
+            )
+            .await
+    );
     assert_eq!(world.count("SELECT count(*) AS n FROM intakes"), 1);
     assert_eq!(world.count("SELECT count(*) AS n FROM operations"), 1);
-    assert_eq!(chrome.js_async("OutpostStore.countPending().then(arguments[0])", json!([])).await, json!(0));
-    assert_eq!(chrome.js_async("OutpostStore.listIssues().then(i => arguments[0](i.length))", json!([])).await, json!(0), "a duplicate is not an issue");
+    assert_eq!(
+        chrome
+            .js_async("OutpostStore.countPending().then(arguments[0])", json!([]))
+            .await,
+        json!(0)
+    );
+    assert_eq!(
+        chrome
+            .js_async(
+                "OutpostStore.listIssues().then(i => arguments[0](i.length))",
+                json!([])
+            )
+            .await,
+        json!(0),
+        "a duplicate is not an issue"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,25 +259,72 @@ async fn a_conflicting_edit_lands_in_sync_issues_and_the_review_queue() {
 
     // Someone else changes the notes (version 1 → 2) while this page still shows version 1.
     let token = {
-        let res: serde_json::Value = reqwest::Client::new().post(format!("{}/api/v1/token", world.server.url())).form(&[("grant_type", "password"), ("username", "admin"), ("password", outpost::demo::seed::DEMO_PASSWORD)]).send().await.unwrap().json().await.unwrap();
+        let res: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/token", world.server.url()))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "admin"),
+                ("password", outpost::demo::seed::DEMO_PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         res["access_token"].as_str().unwrap().to_string()
     };
     let body = json!({ "operations": [{ "op_id": uuid::Uuid::new_v4(), "kind": "distribution.update", "base_version": 1, "captured_at": chrono::Utc::now(), "payload": { "distribution_id": dist, "hub_id": mbj, "notes": "Use the church hall entrance" } }] });
-    let r: serde_json::Value = reqwest::Client::new().post(format!("{}/api/v1/sync", world.server.url())).bearer_auth(&token).json(&body).send().await.unwrap().json().await.unwrap();
+    let r: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/sync", world.server.url()))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["results"][0]["result"]["status"], "applied");
 
     world.server.kill();
     chrome.goto(&detail).await;
-    chrome.js("document.querySelector('details').open = true", json!([])).await;
-    chrome.submit("form[data-offline-form='distribution.update']", &[("notes", "Leave with the pastor")]).await;
+    chrome
+        .js("document.querySelector('details').open = true", json!([]))
+        .await;
+    chrome
+        .submit(
+            "form[data-offline-form='distribution.update']",
+            &[("notes", "Leave with the pastor")],
+        )
+        .await;
     assert!(chrome.body_text().await.contains("Saved on this device"));
     world.server.restart();
     chrome.goto("/sync-issues").await;
-    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'synced'", Duration::from_secs(20)).await, "{}", pill(&chrome).await);
+    assert!(
+        chrome
+            .wait_for(
+                "document.getElementById('status-pill').dataset.state === 'synced'",
+                Duration::from_secs(20)
+            )
+            .await,
+        "{}",
+        pill(&chrome).await
+    );
     chrome.goto("/sync-issues").await;
-    assert!(chrome.wait_for("!document.getElementById('device-issues').hidden", Duration::from_secs(10)).await);
+    assert!(
+        chrome
+            .wait_for(
+                "!document.getElementById('device-issues').hidden",
+                Duration::from_secs(10)
+            )
+            .await
+    );
     let text = chrome.body_text().await;
-    assert!(text.contains("distribution.update") && text.contains("conflict") && text.contains("notes"), "{text}");
+    assert!(
+        text.contains("distribution.update") && text.contains("conflict") && text.contains("notes"),
+        "{text}"
+    );
     // The server did not override its data, and the conflict waits for the manager.
     assert_eq!(world.count(&format!("SELECT count(*) AS n FROM distributions WHERE id = '{dist}' AND notes = 'Use the church hall entrance'")), 1);
     chrome.goto("/review").await;
@@ -187,13 +349,38 @@ async fn an_approval_captured_offline_awaits_online_confirmation() {
     chrome.goto(&detail).await;
     world.server.kill();
     chrome.goto(&detail).await;
-    chrome.submit("form[data-offline-form='needs_list.decide']", &[("decision", "approve")]).await;
-    assert!(chrome.body_text().await.contains("needs online confirmation"), "{}", chrome.body_text().await);
+    chrome
+        .submit(
+            "form[data-offline-form='needs_list.decide']",
+            &[("decision", "approve")],
+        )
+        .await;
+    assert!(
+        chrome
+            .body_text()
+            .await
+            .contains("needs online confirmation"),
+        "{}",
+        chrome.body_text().await
+    );
     world.server.restart();
     chrome.goto("/").await;
-    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'synced'", Duration::from_secs(20)).await);
+    assert!(
+        chrome
+            .wait_for(
+                "document.getElementById('status-pill').dataset.state === 'synced'",
+                Duration::from_secs(20)
+            )
+            .await
+    );
     assert_eq!(world.count("SELECT count(*) AS n FROM operations WHERE kind = 'needs_list.decide' AND status = 'pending_review' AND offline"), 1);
-    assert_eq!(world.count(&format!("SELECT count(*) AS n FROM needs_lists WHERE id = '{list}' AND status = 'submitted'")), 1, "nothing decided yet");
+    assert_eq!(
+        world.count(&format!(
+            "SELECT count(*) AS n FROM needs_lists WHERE id = '{list}' AND status = 'submitted'"
+        )),
+        1,
+        "nothing decided yet"
+    );
     chrome.goto("/review").await;
     assert!(chrome.body_text().await.contains("needs_list.decide"));
 }
@@ -206,7 +393,14 @@ async fn a_device_that_never_signed_in_cannot_open_anything_offline() {
     chrome.wait_for_service_worker().await;
     world.server.kill();
     chrome.goto("/").await;
-    assert!(chrome.body_text().await.contains("Offline access not available. Please connect at least once."), "{}", chrome.body_text().await);
+    assert!(
+        chrome
+            .body_text()
+            .await
+            .contains("Offline access not available. Please connect at least once."),
+        "{}",
+        chrome.body_text().await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,18 +410,31 @@ async fn without_javascript_forms_post_normally_online() {
     let chrome = Chrome::start(&world.server.url(), false).await;
     chrome.goto("/login").await;
     chrome.type_into("#username", "warehouse").await;
-    chrome.type_into("#password", outpost::demo::seed::DEMO_PASSWORD).await;
+    chrome
+        .type_into("#password", outpost::demo::seed::DEMO_PASSWORD)
+        .await;
     chrome.click("form.stack button[type=submit]").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
     chrome.type_into("#donor", "Church of God in Jamaica").await;
     chrome.type_into("#sku-1", WATER).await;
     chrome.type_into("#qty-1", "6").await;
-    chrome.click("form[data-offline-form] button[type=submit]").await;
+    chrome
+        .click("form[data-offline-form] button[type=submit]")
+        .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert!(chrome.source().await.contains("Intake recorded and stock updated."));
-    assert_eq!(world.count("SELECT count(*) AS n FROM intakes WHERE donor = 'Church of God in Jamaica'"), 1);
-    assert_eq!(world.count("SELECT count(*) AS n FROM operations WHERE NOT offline"), 1);
+    assert!(chrome
+        .source()
+        .await
+        .contains("Intake recorded and stock updated."));
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM intakes WHERE donor = 'Church of God in Jamaica'"),
+        1
+    );
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM operations WHERE NOT offline"),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,26 +444,68 @@ async fn a_user_of_one_hub_never_finds_another_hubs_data_on_the_device() {
     let chrome = Chrome::start(&world.server.url(), true).await;
     chrome.sign_in("depot").await;
     chrome.wait_for_service_worker().await;
-    for path in ["/".to_string(), format!("/hubs/{mbj}"), format!("/hubs/{mbj}/intakes/new"), "/hubs".into(), format!("/hubs/{kin}")] {
+    for path in [
+        "/".to_string(),
+        format!("/hubs/{mbj}"),
+        format!("/hubs/{mbj}/intakes/new"),
+        "/hubs".into(),
+        format!("/hubs/{kin}"),
+    ] {
         chrome.goto(&path).await;
     }
     world.server.kill();
     chrome.goto(&format!("/hubs/{mbj}/intakes/new")).await;
-    chrome.submit("form[data-offline-form='intake.create']", &[("donor", "Local church"), ("line_sku", WATER), ("line_qty", "1")]).await;
+    chrome
+        .submit(
+            "form[data-offline-form='intake.create']",
+            &[
+                ("donor", "Local church"),
+                ("line_sku", WATER),
+                ("line_qty", "1"),
+            ],
+        )
+        .await;
     chrome.goto(&format!("/hubs/{mbj}")).await;
     let stored = chrome.device_storage().await;
-    assert!(stored.contains(&format!("/hubs/{mbj}")), "own hub cached: {}", &stored[..stored.len().min(500)]);
-    assert!(stored.contains("donor=Local+church"), "the queued entry is on the device");
-    for foreign in ["Kingston Main Warehouse", "KIN-MAIN", "Harbour Relief", "HRA-PORT", &format!("/hubs/{kin}\n")] {
-        assert!(!stored.contains(foreign), "found '{foreign}' on the device of a Montego Bay user");
+    assert!(
+        stored.contains(&format!("/hubs/{mbj}")),
+        "own hub cached: {}",
+        &stored[..stored.len().min(500)]
+    );
+    assert!(
+        stored.contains("donor=Local+church"),
+        "the queued entry is on the device"
+    );
+    for foreign in [
+        "Kingston Main Warehouse",
+        "KIN-MAIN",
+        "Harbour Relief",
+        "HRA-PORT",
+        &format!("/hubs/{kin}\n"),
+    ] {
+        assert!(
+            !stored.contains(foreign),
+            "found '{foreign}' on the device of a Montego Bay user"
+        );
     }
     assert!(!stored.contains(&format!("\"hub_id\":{kin}")));
     // Signing out (online) wipes the device after the unsynced warning.
     world.server.restart();
-    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'synced'", Duration::from_secs(20)).await);
+    assert!(
+        chrome
+            .wait_for(
+                "document.getElementById('status-pill').dataset.state === 'synced'",
+                Duration::from_secs(20)
+            )
+            .await
+    );
     chrome.goto("/").await;
     chrome.js("window.confirm = function () { return true; }; document.querySelector('form[action=\"/logout\"] button').click()", json!([])).await;
-    assert!(chrome.wait_for("location.pathname === '/login'", Duration::from_secs(10)).await);
+    assert!(
+        chrome
+            .wait_for("location.pathname === '/login'", Duration::from_secs(10))
+            .await
+    );
     let left = chrome.js_async("caches.keys().then(k => arguments[0](k.filter(n => n.startsWith('outpost-pages')).length))", json!([])).await;
     assert_eq!(left, json!(0), "no user pages left after sign-out");
 }
@@ -267,7 +516,10 @@ async fn a_user_of_one_hub_never_finds_another_hubs_data_on_the_device() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn bench_offline_replay() {
-    let n: usize = std::env::var("OUTPOST_BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::var("OUTPOST_BENCH_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let mut world = World::start();
     let kin = world.hub_id("KIN-MAIN");
     let chrome = Chrome::start(&world.server.url(), true).await;
@@ -297,7 +549,14 @@ async fn bench_offline_replay() {
     assert_eq!(queued, json!(n));
     // As after queueing through the form: the page knows it holds entries and the server is away.
     chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
-    assert!(chrome.wait_for("document.getElementById('status-pill').dataset.state === 'offline'", Duration::from_secs(10)).await);
+    assert!(
+        chrome
+            .wait_for(
+                "document.getElementById('status-pill').dataset.state === 'offline'",
+                Duration::from_secs(10)
+            )
+            .await
+    );
     world.server.restart();
     let started = world.count("SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS n");
     let deadline = std::time::Instant::now() + Duration::from_secs(600);
@@ -305,8 +564,12 @@ async fn bench_offline_replay() {
         assert!(std::time::Instant::now() < deadline, "queue did not drain");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let first = world.count("SELECT (extract(epoch from min(received_at)) * 1000)::bigint AS n FROM operations") - started;
-    let last = world.count("SELECT (extract(epoch from max(received_at)) * 1000)::bigint AS n FROM operations") - started;
+    let first = world
+        .count("SELECT (extract(epoch from min(received_at)) * 1000)::bigint AS n FROM operations")
+        - started;
+    let last = world
+        .count("SELECT (extract(epoch from max(received_at)) * 1000)::bigint AS n FROM operations")
+        - started;
     let applied = world.count("SELECT count(*) AS n FROM operations WHERE status = 'applied'");
     println!("BENCH offline replay: {n} queued operations; first arrived {first} ms after the server was reachable; all {applied} applied after {last} ms ({:.1} ops/s)", n as f64 * 1000.0 / last.max(1) as f64);
 }

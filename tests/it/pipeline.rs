@@ -36,7 +36,13 @@ async fn an_intake_through_the_html_form_moves_stock_once_and_is_audited() {
         ("line_sku", "".into()),
         ("line_qty", "".into()),
     ];
-    let res = b.client.post(b.url(&format!("/hubs/{kin}/intakes"))).form(&fields).send().await.unwrap();
+    let res = b
+        .client
+        .post(b.url(&format!("/hubs/{kin}/intakes")))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
     let location = res.headers()["location"].to_str().unwrap().to_string();
     assert!(location.starts_with(&format!("/hubs/{kin}/intakes/")));
@@ -45,10 +51,19 @@ async fn an_intake_through_the_html_form_moves_stock_once_and_is_audited() {
     assert!(detail.contains("Rotary Club of Kingston") && detail.contains("Intake recorded"));
 
     // The same form posted again (double click, retry): a duplicate, stock unchanged.
-    let res = b.client.post(b.url(&format!("/hubs/{kin}/intakes"))).form(&fields).send().await.unwrap();
+    let res = b
+        .client
+        .post(b.url(&format!("/hubs/{kin}/intakes")))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(app.stock("KIN-MAIN", WATER), before + 40);
-    assert!(b.text(&res.headers()["location"].to_str().unwrap().to_string()).await.contains("already saved"));
+    assert!(b
+        .text(&res.headers()["location"].to_str().unwrap().to_string())
+        .await
+        .contains("already saved"));
 
     // Exactly one audit row for the applied operation, with both roles and the offline flag.
     let op_id = &fields[1].1;
@@ -63,17 +78,38 @@ async fn concurrent_duplicates_apply_once() {
     let token = app.token("warehouse").await;
     let kin = app.hub_id("KIN-MAIN");
     let before = app.stock("KIN-MAIN", WATER);
-    let the_op = op("intake.create", json!({ "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "WFP", "lines": [{ "sku": WATER, "quantity": 7 }] }));
+    let the_op = op(
+        "intake.create",
+        json!({ "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "WFP", "lines": [{ "sku": WATER, "quantity": 7 }] }),
+    );
     let body = json!({ "operations": [the_op] });
-    let (a, b, c) = tokio::join!(app.sync(&token, body.clone()), app.sync(&token, body.clone()), app.sync(&token, body.clone()));
-    let statuses: Vec<String> = [a, b, c].iter().map(|(s, body)| {
-        assert_eq!(*s, 200);
-        result(body, 0)["status"].as_str().unwrap().to_string()
-    }).collect();
-    assert_eq!(statuses.iter().filter(|s| *s == "applied").count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| *s == "duplicate").count(), 2, "{statuses:?}");
+    let (a, b, c) = tokio::join!(
+        app.sync(&token, body.clone()),
+        app.sync(&token, body.clone()),
+        app.sync(&token, body.clone())
+    );
+    let statuses: Vec<String> = [a, b, c]
+        .iter()
+        .map(|(s, body)| {
+            assert_eq!(*s, 200);
+            result(body, 0)["status"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "applied").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "duplicate").count(),
+        2,
+        "{statuses:?}"
+    );
     assert_eq!(app.stock("KIN-MAIN", WATER), before + 7);
-    assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'intake.create'"), 1);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'intake.create'"),
+        1
+    );
     app.shutdown().await;
 }
 
@@ -86,7 +122,11 @@ async fn op_ids_are_scoped_to_their_actor() {
     let (_, a) = app.sync(&app.token("warehouse").await, make("A")).await;
     let (_, b) = app.sync(&app.token("admin").await, make("B")).await;
     assert_eq!(result(&a, 0)["status"], "applied");
-    assert_eq!(result(&b, 0)["status"], "applied", "another user's op id never answers with their result");
+    assert_eq!(
+        result(&b, 0)["status"],
+        "applied",
+        "another user's op id never answers with their result"
+    );
     app.shutdown().await;
 }
 
@@ -108,10 +148,18 @@ async fn distributions_edit_merge_conflict_confirm_and_refuse_negative_stock() {
         edit(json!({ "distribution_id": id, "hub_id": mbj, "notes": "Deliver to the front office" })),
     ] })).await;
     assert_eq!(result(&r, 0)["status"], "applied");
-    assert_eq!(result(&r, 1)["status"], "applied", "a non-overlapping field merges: {}", result(&r, 1));
+    assert_eq!(
+        result(&r, 1)["status"],
+        "applied",
+        "a non-overlapping field merges: {}",
+        result(&r, 1)
+    );
     assert_eq!(result(&r, 2)["status"], "conflict");
     assert!(result(&r, 2)["reason"].as_str().unwrap().contains("notes"));
-    assert_eq!(result(&r, 2)["server_state"]["notes"], "Deliver to the side gate");
+    assert_eq!(
+        result(&r, 2)["server_state"]["notes"],
+        "Deliver to the side gate"
+    );
     // The conflict waits in the depot's review queue; the server's data was not overridden.
     assert_eq!(app.count(&format!("SELECT count(*) AS n FROM operations WHERE status = 'conflict' AND resolved_at IS NULL AND hub_id = {mbj}")), 1);
     let queue = app.signed_in("depot").await.text("/review").await;
@@ -125,7 +173,10 @@ async fn distributions_edit_merge_conflict_confirm_and_refuse_negative_stock() {
         op("distribution.confirm", json!({ "distribution_id": id, "hub_id": mbj })),
     ] })).await;
     assert_eq!(result(&r, 1)["status"], "rejected");
-    assert!(result(&r, 1)["reason"].as_str().unwrap().contains("not enough stock"));
+    assert!(result(&r, 1)["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not enough stock"));
     assert_eq!(result(&r, 2)["status"], "applied");
     assert_eq!(app.stock("MBJ-SUB", WATER), have - 2);
 
@@ -136,11 +187,17 @@ async fn distributions_edit_merge_conflict_confirm_and_refuse_negative_stock() {
         op("distribution.cancel", json!({ "distribution_id": big, "hub_id": mbj })),
         json!({ "op_id": Uuid::new_v4(), "kind": "distribution.update", "base_version": 1, "captured_at": chrono::Utc::now(), "payload": { "distribution_id": big, "hub_id": mbj, "notes": "after cancel" } }),
     ] })).await;
-    assert!(result(&r, 0)["reason"].as_str().unwrap().contains("confirmed"));
+    assert!(result(&r, 0)["reason"]
+        .as_str()
+        .unwrap()
+        .contains("confirmed"));
     assert_eq!(result(&r, 1)["status"], "rejected");
     assert_eq!(result(&r, 2)["status"], "applied");
     assert_eq!(result(&r, 3)["status"], "rejected");
-    assert!(result(&r, 3)["reason"].as_str().unwrap().contains("cancelled"));
+    assert!(result(&r, 3)["reason"]
+        .as_str()
+        .unwrap()
+        .contains("cancelled"));
     assert!(app.ledger_agrees());
     app.shutdown().await;
 }
@@ -151,7 +208,10 @@ async fn a_rejected_operation_rejects_its_dependents_and_nothing_else() {
     let depot = app.token("depot").await;
     let mbj = app.hub_id("MBJ-SUB");
     let bad = Uuid::new_v4();
-    let bad_op = op("distribution.create", json!({ "distribution_id": bad, "hub_id": mbj, "recipient": "X", "lines": [{ "sku": "NO-SUCH-SKU", "quantity": 1 }] }));
+    let bad_op = op(
+        "distribution.create",
+        json!({ "distribution_id": bad, "hub_id": mbj, "recipient": "X", "lines": [{ "sku": "NO-SUCH-SKU", "quantity": 1 }] }),
+    );
     let bad_op_id = bad_op["op_id"].as_str().unwrap().to_string();
     let (_, r) = app.sync(&depot, json!({ "operations": [
         bad_op,
@@ -159,12 +219,31 @@ async fn a_rejected_operation_rejects_its_dependents_and_nothing_else() {
         op("intake.create", json!({ "intake_id": Uuid::new_v4(), "hub_id": mbj, "donor": "Food For The Poor", "lines": [{ "sku": WATER, "quantity": 3 }] })),
     ] })).await;
     assert_eq!(result(&r, 0)["status"], "rejected");
-    assert!(result(&r, 0)["reason"].as_str().unwrap().contains("unknown item NO-SUCH-SKU"));
+    assert!(result(&r, 0)["reason"]
+        .as_str()
+        .unwrap()
+        .contains("unknown item NO-SUCH-SKU"));
     assert_eq!(result(&r, 1)["status"], "rejected");
-    assert!(result(&r, 1)["reason"].as_str().unwrap().contains(&bad_op_id), "names the operation it depended on: {}", result(&r, 1));
-    assert_eq!(result(&r, 2)["status"], "applied", "an unrelated operation still applies");
+    assert!(
+        result(&r, 1)["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&bad_op_id),
+        "names the operation it depended on: {}",
+        result(&r, 1)
+    );
+    assert_eq!(
+        result(&r, 2)["status"],
+        "applied",
+        "an unrelated operation still applies"
+    );
     // Nothing of the refused distribution was half-written.
-    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM distributions WHERE id = '{bad}'")), 0);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM distributions WHERE id = '{bad}'"
+        )),
+        0
+    );
     app.shutdown().await;
 }
 
@@ -179,9 +258,19 @@ async fn out_of_scope_operations_are_rejected_and_audited() {
         op("distribution.create", json!({ "distribution_id": Uuid::new_v4(), "hub_id": kin, "recipient": "X", "lines": [{ "sku": WATER, "quantity": 1 }] })),
     ] })).await;
     assert_eq!(result(&r, 0)["status"], "rejected");
-    assert!(result(&r, 0)["reason"].as_str().unwrap().contains("may not"), "drivers do not record intakes: {}", result(&r, 0));
+    assert!(
+        result(&r, 0)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("may not"),
+        "drivers do not record intakes: {}",
+        result(&r, 0)
+    );
     assert_eq!(result(&r, 1)["status"], "rejected");
-    assert!(result(&r, 1)["reason"].as_str().unwrap().contains("outside your scope"));
+    assert!(result(&r, 1)["reason"]
+        .as_str()
+        .unwrap()
+        .contains("outside your scope"));
     assert!(!r.to_string().contains("Port Antonio"));
     assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE actor_name = 'driver' AND outcome = 'rejected' AND action IN ('intake.create', 'distribution.create')"), 2);
     app.shutdown().await;
@@ -204,26 +293,56 @@ async fn approvals_captured_offline_wait_for_online_confirmation() {
     let transfer = Uuid::new_v4();
     let decide = json!({ "op_id": Uuid::new_v4(), "kind": "needs_list.decide", "offline": true, "envelope": app.envelope("logistics", "needs_list.decide", mbj, 3600),
         "captured_at": chrono::Utc::now(), "payload": { "needs_list_id": list, "hub_id": mbj, "decision": "approve", "transfer_from_hub_id": kin, "transfer_id": transfer } });
-    let (_, r) = app.sync(&logistics, json!({ "operations": [decide] })).await;
+    let (_, r) = app
+        .sync(&logistics, json!({ "operations": [decide] }))
+        .await;
     assert_eq!(result(&r, 0)["status"], "pending_review");
-    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM needs_lists WHERE id = '{list}' AND status = 'submitted'")), 1);
-    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM transfers WHERE id = '{transfer}'")), 0);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM needs_lists WHERE id = '{list}' AND status = 'submitted'"
+        )),
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM transfers WHERE id = '{transfer}'"
+        )),
+        0
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'needs_list.decide' AND outcome = 'pending_review' AND offline"), 1);
 
     // Online, the manager confirms it from the review queue: now it takes effect.
     let lm = app.signed_in("logistics").await;
     let item = app.id_of_uuid("SELECT id FROM operations WHERE status = 'pending_review'");
-    let res = lm.post_form(&format!("/review/{item}"), &[("action", "accept")]).await;
+    let res = lm
+        .post_form(&format!("/review/{item}"), &[("action", "accept")])
+        .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM needs_lists WHERE id = '{list}' AND status = 'approved'")), 1);
-    assert_eq!(app.count(&format!("SELECT count(*) AS n FROM transfers WHERE id = '{transfer}' AND status = 'approved'")), 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM needs_lists WHERE id = '{list}' AND status = 'approved'"
+        )),
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM transfers WHERE id = '{transfer}' AND status = 'approved'"
+        )),
+        1
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'review.resolved' AND outcome = 'accepted'"), 1);
 
     // A second decision on an already approved list is refused (a dependent-operation conflict).
-    let again = op("needs_list.decide", json!({ "needs_list_id": list, "hub_id": mbj, "decision": "reject", "note": "changed my mind" }));
+    let again = op(
+        "needs_list.decide",
+        json!({ "needs_list_id": list, "hub_id": mbj, "decision": "reject", "note": "changed my mind" }),
+    );
     let (_, r) = app.sync(&logistics, json!({ "operations": [again] })).await;
     assert_eq!(result(&r, 0)["status"], "rejected");
-    assert!(result(&r, 0)["reason"].as_str().unwrap().contains("approved"));
+    assert!(result(&r, 0)["reason"]
+        .as_str()
+        .unwrap()
+        .contains("approved"));
     app.shutdown().await;
 }
 
@@ -244,8 +363,15 @@ async fn a_transfer_goes_from_dispatch_to_partial_receipt_with_stock_in_transit(
     assert_eq!(result(&r, 0)["status"], "applied", "{}", result(&r, 0));
     assert_eq!(app.stock("KIN-MAIN", WATER), kin_before - 10);
     // In transit, visible at both ends.
-    let depot_page = app.signed_in("depot").await.text(&format!("/hubs/{mbj}/transfers")).await;
-    assert!(depot_page.contains("dispatched") && depot_page.contains(">10<"), "{depot_page}");
+    let depot_page = app
+        .signed_in("depot")
+        .await
+        .text(&format!("/hubs/{mbj}/transfers"))
+        .await;
+    assert!(
+        depot_page.contains("dispatched") && depot_page.contains(">10<"),
+        "{depot_page}"
+    );
     // Receipt of 8: without a note it is refused; with one it records the discrepancy.
     let (_, r) = app.sync(&depot, json!({ "operations": [op("transfer.receive", json!({ "transfer_id": t, "hub_id": mbj, "lines": [{ "line_no": 1, "quantity": 8 }] }))] })).await;
     assert_eq!(result(&r, 0)["status"], "rejected");
@@ -274,19 +400,49 @@ async fn bad_input_gets_a_clear_message_per_operation_and_writes_nothing() {
         op("teleport.create", json!({})),
     ] })).await;
     assert_eq!(status, 200);
-    let reasons: Vec<String> = (0..7).map(|i| result(&r, i)["reason"].as_str().unwrap_or_default().to_string()).collect();
+    let reasons: Vec<String> = (0..7)
+        .map(|i| {
+            result(&r, i)["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
     for i in 0..7 {
-        assert_eq!(result(&r, i)["status"], "rejected", "{i}: {}", result(&r, i));
+        assert_eq!(
+            result(&r, i)["status"],
+            "rejected",
+            "{i}: {}",
+            result(&r, i)
+        );
     }
     assert!(reasons[0].contains("more than zero"), "{}", reasons[0]);
     assert!(reasons[1].contains("at most 1000000"), "{}", reasons[1]);
-    assert!(reasons[2].contains("UUID") || reasons[2].contains("uuid"), "{}", reasons[2]);
+    assert!(
+        reasons[2].contains("UUID") || reasons[2].contains("uuid"),
+        "{}",
+        reasons[2]
+    );
     assert!(reasons[3].contains("invalid type"), "{}", reasons[3]);
-    assert!(reasons[4].contains("unknown item 00999-Z-9-NA-N"), "{}", reasons[4]);
-    assert!(reasons[6].contains("unknown operation kind"), "{}", reasons[6]);
+    assert!(
+        reasons[4].contains("unknown item 00999-Z-9-NA-N"),
+        "{}",
+        reasons[4]
+    );
+    assert!(
+        reasons[6].contains("unknown operation kind"),
+        "{}",
+        reasons[6]
+    );
     // The half-good intake (one good line, one unknown) left nothing behind.
-    assert_eq!(app.count("SELECT count(*) AS n FROM intakes"), intakes_before);
-    assert_eq!(app.count("SELECT count(*) AS n FROM stock_ledger"), ledger_before);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM intakes"),
+        intakes_before
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM stock_ledger"),
+        ledger_before
+    );
 
     // An oversized batch is refused whole with a problem document.
     let many: Vec<Value> = (0..201).map(|_| op("intake.create", json!({}))).collect();
@@ -294,7 +450,15 @@ async fn bad_input_gets_a_clear_message_per_operation_and_writes_nothing() {
     assert_eq!(status, 422);
     assert!(body["detail"].as_str().unwrap().contains("at most 200"));
     // Not JSON at all.
-    let res = app.client.post(app.url("/api/v1/sync")).bearer_auth(&token).header("content-type", "application/json").body("{oops").send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/api/v1/sync"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     app.shutdown().await;
@@ -305,17 +469,31 @@ async fn replays_need_a_genuine_recent_envelope_of_the_same_user() {
     let app = TestApp::builder().with_demo_world().start().await;
     let token = app.token("warehouse").await;
     let kin = app.hub_id("KIN-MAIN");
-    let replay = |envelope: Option<String>| json!({ "op_id": Uuid::new_v4(), "kind": "intake.create", "offline": true, "envelope": envelope, "captured_at": chrono::Utc::now(),
-        "payload": { "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "X", "lines": [{ "sku": WATER, "quantity": 1 }] } });
-    let (_, r) = app.sync(&token, json!({ "operations": [
+    let replay = |envelope: Option<String>| {
+        json!({ "op_id": Uuid::new_v4(), "kind": "intake.create", "offline": true, "envelope": envelope, "captured_at": chrono::Utc::now(),
+        "payload": { "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "X", "lines": [{ "sku": WATER, "quantity": 1 }] } })
+    };
+    let (_, r) = app
+        .sync(
+            &token,
+            json!({ "operations": [
         replay(None),
         replay(Some(app.envelope("sales", "intake.create", kin, 60))),
         replay(Some(app.envelope("warehouse", "intake.create", kin, 8 * 86400))),
         replay(Some(app.envelope("warehouse", "distribution.create", kin, 60))),
         replay(Some(format!("{}x", app.envelope("warehouse", "intake.create", kin, 60)))),
         replay(Some(app.envelope("warehouse", "intake.create", kin, 60))),
-    ] })).await;
-    let reasons: Vec<String> = (0..6).map(|i| result(&r, i)["reason"].as_str().unwrap_or_default().to_string()).collect();
+    ] }),
+        )
+        .await;
+    let reasons: Vec<String> = (0..6)
+        .map(|i| {
+            result(&r, i)["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
     assert!(reasons[0].contains("missing"), "{reasons:?}");
     assert!(reasons[1].contains("another user"), "{reasons:?}");
     assert!(reasons[2].contains("older than 7 days"), "{reasons:?}");
@@ -338,27 +516,56 @@ async fn a_replayed_form_needs_no_csrf_token_but_its_envelope() {
             ("op_id", Uuid::new_v4().to_string()),
             ("record_id", Uuid::new_v4().to_string()),
             ("envelope", envelope.to_string()),
-            ("captured_at", (chrono::Utc::now() - chrono::Duration::hours(3)).to_rfc3339()),
+            (
+                "captured_at",
+                (chrono::Utc::now() - chrono::Duration::hours(3)).to_rfc3339(),
+            ),
             ("donor", "Offline donor".to_string()),
             ("line_sku", WATER.to_string()),
             ("line_qty", "2".to_string()),
         ]
     };
     // Without the replay header and without a CSRF token: refused.
-    let res = b.client.post(b.url(&format!("/hubs/{kin}/intakes"))).form(&fields(&hidden_in(&form, "envelope"))).send().await.unwrap();
+    let res = b
+        .client
+        .post(b.url(&format!("/hubs/{kin}/intakes")))
+        .form(&fields(&hidden_in(&form, "envelope")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
     // With the header but a forged envelope: rejected by the pipeline.
-    let res = b.client.post(b.url(&format!("/hubs/{kin}/intakes"))).header("X-Outpost-Replay", "1").form(&fields("forged.00")).send().await.unwrap();
+    let res = b
+        .client
+        .post(b.url(&format!("/hubs/{kin}/intakes")))
+        .header("X-Outpost-Replay", "1")
+        .form(&fields("forged.00"))
+        .send()
+        .await
+        .unwrap();
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "rejected");
     // With the header and the form's envelope: applied, and answered as JSON for the service worker.
-    let res = b.client.post(b.url(&format!("/hubs/{kin}/intakes"))).header("X-Outpost-Replay", "1").form(&fields(&hidden_in(&form, "envelope"))).send().await.unwrap();
+    let res = b
+        .client
+        .post(b.url(&format!("/hubs/{kin}/intakes")))
+        .header("X-Outpost-Replay", "1")
+        .form(&fields(&hidden_in(&form, "envelope")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "applied");
     assert_eq!(app.count("SELECT count(*) AS n FROM operations WHERE offline AND status = 'applied' AND captured_at < now() - interval '2 hours'"), 1);
     // Admin pages never accept the replay header in place of a CSRF token.
-    let res = b.client.post(b.url("/logout")).header("X-Outpost-Replay", "1").send().await.unwrap();
+    let res = b
+        .client
+        .post(b.url("/logout"))
+        .header("X-Outpost-Replay", "1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
     app.shutdown().await;
 }
@@ -387,7 +594,10 @@ async fn the_html_form_shows_errors_and_keeps_what_was_typed() {
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     assert!(html.contains("Nothing was saved") && html.contains("unknown item 00999-Z-9-NA-N"));
-    assert!(html.contains("value=\"Savanna-la-Mar Community Kitchen\"") && html.contains("value=\"00999-Z-9-NA-N\""));
+    assert!(
+        html.contains("value=\"Savanna-la-Mar Community Kitchen\"")
+            && html.contains("value=\"00999-Z-9-NA-N\"")
+    );
     // A fresh op id for the corrected submission (the refused one is spent).
     assert_ne!(hidden_in(&html, "op_id"), hidden_in(&form, "op_id"));
     assert_eq!(hidden_in(&html, "record_id"), hidden_in(&form, "record_id"));
@@ -398,18 +608,49 @@ async fn the_html_form_shows_errors_and_keeps_what_was_typed() {
 async fn pull_gives_a_scoped_delta() {
     let app = TestApp::builder().with_demo_world().start().await;
     let token = app.token("depot").await;
-    let res = app.client.get(app.url("/api/v1/sync/pull?since=0")).bearer_auth(&token).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/sync/pull?since=0"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let all: Value = res.json().await.unwrap();
     let mbj = app.hub_id("MBJ-SUB");
     assert!(!all["stock"].as_array().unwrap().is_empty());
-    assert!(all["stock"].as_array().unwrap().iter().all(|s| s["hub_id"] == mbj), "only the depot's hub");
+    assert!(
+        all["stock"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["hub_id"] == mbj),
+        "only the depot's hub"
+    );
     let since = all["server_time"].as_str().unwrap().to_string();
     app.sync(&token, json!({ "operations": [op("intake.create", json!({ "intake_id": Uuid::new_v4(), "hub_id": mbj, "donor": "X", "lines": [{ "sku": WATER, "quantity": 1 }] }))] })).await;
-    let delta: Value = app.client.get(app.url(&format!("/api/v1/sync/pull?since={}", since.replace('+', "%2B")))).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let delta: Value = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/sync/pull?since={}",
+            since.replace('+', "%2B")
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(delta["stock"].as_array().unwrap().len(), 1);
     assert_eq!(delta["operations"][0]["status"], "applied");
-    let bad = app.client.get(app.url("/api/v1/sync/pull?since=yesterday")).bearer_auth(&token).send().await.unwrap();
+    let bad = app
+        .client
+        .get(app.url("/api/v1/sync/pull?since=yesterday"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
     app.shutdown().await;
 }
@@ -420,16 +661,29 @@ async fn a_device_whose_queue_vanished_is_flagged_for_admins() {
     let token = app.token("warehouse").await;
     let kin = app.hub_id("KIN-MAIN");
     let device = "dev-tablet-0001";
-    let (s, _) = app.sync(&token, json!({ "device_id": device, "pending_count": 3, "highest_seq": 3, "operations": [] })).await;
+    let (s, _) = app
+        .sync(
+            &token,
+            json!({ "device_id": device, "pending_count": 3, "highest_seq": 3, "operations": [] }),
+        )
+        .await;
     assert_eq!(s, 200);
     // One of the three arrives; the device then says it holds none: two vanished.
     app.sync(&token, json!({ "device_id": device, "pending_count": 0, "highest_seq": 3, "operations": [op("intake.create", json!({ "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "X", "lines": [{ "sku": WATER, "quantity": 1 }] }))] })).await;
     assert_eq!(app.count(&format!("SELECT count(*) AS n FROM devices WHERE id = '{device}' AND flagged_at IS NOT NULL AND flag_reason LIKE '2 queued%'")), 1);
     let admin = app.signed_in("admin").await;
-    assert!(admin.text("/").await.contains("Device dev-tablet-0001 of warehouse: 2 queued operation(s) disappeared"));
+    assert!(admin
+        .text("/")
+        .await
+        .contains("Device dev-tablet-0001 of warehouse: 2 queued operation(s) disappeared"));
     // A device that reports honestly is not flagged.
     app.sync(&token, json!({ "device_id": "dev-phone-0002", "pending_count": 1, "highest_seq": 1, "operations": [] })).await;
     app.sync(&token, json!({ "device_id": "dev-phone-0002", "pending_count": 0, "highest_seq": 1, "operations": [op("intake.create", json!({ "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "Y", "lines": [{ "sku": WATER, "quantity": 1 }] }))] })).await;
-    assert_eq!(app.count("SELECT count(*) AS n FROM devices WHERE id = 'dev-phone-0002' AND flagged_at IS NULL"), 1);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM devices WHERE id = 'dev-phone-0002' AND flagged_at IS NULL"
+        ),
+        1
+    );
     app.shutdown().await;
 }

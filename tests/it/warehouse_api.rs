@@ -31,21 +31,38 @@ impl Api<'_> {
 }
 
 async fn as_user<'a>(app: &'a TestApp, username: &str) -> Api<'a> {
-    Api { app, token: app.token(username).await }
+    Api {
+        app,
+        token: app.token(username).await,
+    }
 }
 
 #[tokio::test]
 async fn the_seed_examples_work_as_documented() {
     let app = TestApp::builder().with_demo_world().start().await;
     let admin = as_user(&app, "admin").await;
-    let (s, family) = admin.call("POST", "/api/v1/families", Some(json!({ "product_id": 845, "base_name": "Bose 201 Series" }))).await;
+    let (s, family) = admin
+        .call(
+            "POST",
+            "/api/v1/families",
+            Some(json!({ "product_id": 845, "base_name": "Bose 201 Series" })),
+        )
+        .await;
     assert_eq!(s, 201, "{family}");
     assert_eq!(family["base_name"], "Bose 201 Series");
-    let (s, identity) = admin.call("POST", "/api/v1/identities", Some(json!({ "product_id": 845, "type": "P", "lci": 1, "physical_class": "E" }))).await;
+    let (s, identity) = admin
+        .call(
+            "POST",
+            "/api/v1/identities",
+            Some(json!({ "product_id": 845, "type": "P", "lci": 1, "physical_class": "E" })),
+        )
+        .await;
     assert_eq!(s, 201, "{identity}");
     assert_eq!(identity["generated_upis_h"], "00845-P-1");
     assert_eq!(identity["hex_signature"].as_str().unwrap().len(), 64);
-    let (s, looked_up) = admin.call("GET", "/api/v1/identities/00845-P-1", None).await;
+    let (s, looked_up) = admin
+        .call("GET", "/api/v1/identities/00845-P-1", None)
+        .await;
     assert_eq!((s, &looked_up["id"]), (200, &identity["id"]));
 
     let sales = as_user(&app, "sales").await;
@@ -69,41 +86,98 @@ async fn the_seed_examples_work_as_documented() {
     assert_eq!(s, 404);
 
     // Sprint 3: a warehouse operator moves the item; an admin sees the move and who made it.
-    let (s, moved) = warehouse.call("POST", "/api/v1/inventory/move", Some(json!({ "serial_number": "SN-998877", "new_location": "B2-S1" }))).await;
+    let (s, moved) = warehouse
+        .call(
+            "POST",
+            "/api/v1/inventory/move",
+            Some(json!({ "serial_number": "SN-998877", "new_location": "B2-S1" })),
+        )
+        .await;
     assert_eq!(s, 200, "{moved}");
     assert_eq!(moved["previous_location"], "A1-S2");
     assert_eq!(moved["new_location"], "B2-S1");
     assert!(moved["moved_at"].is_string());
-    let (s, _) = warehouse.call("POST", "/api/v1/inventory/move", Some(json!({ "serial_number": "SN-NOPE", "new_location": "B2-S1" }))).await;
+    let (s, _) = warehouse
+        .call(
+            "POST",
+            "/api/v1/inventory/move",
+            Some(json!({ "serial_number": "SN-NOPE", "new_location": "B2-S1" })),
+        )
+        .await;
     assert_eq!(s, 404);
     let id = item["id"].as_i64().unwrap();
-    let (s, log) = admin.call("GET", &format!("/api/v1/inventory/{id}/transactions"), None).await;
+    let (s, log) = admin
+        .call("GET", &format!("/api/v1/inventory/{id}/transactions"), None)
+        .await;
     assert_eq!(s, 200);
-    let mv = log.as_array().unwrap().iter().find(|t| t["action"] == "MOVE").expect("the move is in the log");
+    let mv = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["action"] == "MOVE")
+        .expect("the move is in the log");
     assert_eq!(mv["username"], "warehouse");
-    assert_eq!((mv["from_location"].as_str(), mv["to_location"].as_str()), (Some("A1-S2"), Some("B2-S1")));
+    assert_eq!(
+        (mv["from_location"].as_str(), mv["to_location"].as_str()),
+        (Some("A1-S2"), Some("B2-S1"))
+    );
 
     // Audit lookup: by serial, then by SKU, in the seed's { items, total_count } shape.
-    let (s, by_serial) = admin.call("GET", "/api/v1/inventory/audit/SN-998877", None).await;
+    let (s, by_serial) = admin
+        .call("GET", "/api/v1/inventory/audit/SN-998877", None)
+        .await;
     assert_eq!((s, by_serial["total_count"].as_i64()), (200, Some(1)));
     assert_eq!(by_serial["items"][0]["full_sku"], "00845-P-1-WY-N");
-    let (s, by_sku) = admin.call("GET", "/api/v1/inventory/audit/00845-P-1-WY-N", None).await;
+    let (s, by_sku) = admin
+        .call("GET", "/api/v1/inventory/audit/00845-P-1-WY-N", None)
+        .await;
     assert_eq!((s, by_sku["total_count"].as_i64()), (200, Some(1)));
 
     // Reserve, sell, and the guarded transitions.
-    let (s, r) = sales.call("POST", &format!("/api/v1/inventory/{id}/reserve"), None).await;
+    let (s, r) = sales
+        .call("POST", &format!("/api/v1/inventory/{id}/reserve"), None)
+        .await;
     assert_eq!((s, r["status"].as_str()), (200, Some("RESERVED")));
-    let (s, _) = sales.call("POST", &format!("/api/v1/inventory/{id}/reserve"), None).await;
+    let (s, _) = sales
+        .call("POST", &format!("/api/v1/inventory/{id}/reserve"), None)
+        .await;
     assert_eq!(s, 409, "reserving twice is an illegal transition");
-    let (s, sold) = sales.call("POST", &format!("/api/v1/inventory/{id}/sell"), Some(json!({ "sale_price": 150.00 }))).await;
-    assert_eq!((s, sold["status"].as_str(), sold["sale_price"].as_f64()), (200, Some("SOLD"), Some(150.0)));
-    let (s, _) = sales.call("POST", &format!("/api/v1/inventory/{id}/sell"), Some(json!({ "sale_price": 150.00 }))).await;
+    let (s, sold) = sales
+        .call(
+            "POST",
+            &format!("/api/v1/inventory/{id}/sell"),
+            Some(json!({ "sale_price": 150.00 })),
+        )
+        .await;
+    assert_eq!(
+        (s, sold["status"].as_str(), sold["sale_price"].as_f64()),
+        (200, Some("SOLD"), Some(150.0))
+    );
+    let (s, _) = sales
+        .call(
+            "POST",
+            &format!("/api/v1/inventory/{id}/sell"),
+            Some(json!({ "sale_price": 150.00 })),
+        )
+        .await;
     assert_eq!(s, 409);
-    let (s, summary) = admin.call("GET", &format!("/api/v1/inventory/summary/{}", variant["id"]), None).await;
-    assert_eq!((s, summary["sold"].as_i64(), summary["total"].as_i64()), (200, Some(1), Some(1)));
+    let (s, summary) = admin
+        .call(
+            "GET",
+            &format!("/api/v1/inventory/summary/{}", variant["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, summary["sold"].as_i64(), summary["total"].as_i64()),
+        (200, Some(1), Some(1))
+    );
 
     // Every action wrote a transaction row with the user, and exactly one audit row per operation.
-    assert_eq!(app.count("SELECT count(*) AS n FROM inventory_transactions"), 4);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM inventory_transactions"),
+        4
+    );
     assert_eq!(app.count("SELECT count(*) AS n FROM operations o WHERE status = 'applied' AND (SELECT count(*) FROM audit_log a WHERE a.operation_id = o.op_id AND a.action = o.kind) <> 1"), 0);
     app.shutdown().await;
 }
@@ -113,16 +187,43 @@ async fn price_changes_mark_synced_variants_dirty() {
     let app = TestApp::builder().with_demo_world().start().await;
     let sales = as_user(&app, "sales").await;
     diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE product_variants SET zoho_sync_status = 'SYNCED', zoho_item_id = 'z-1' WHERE full_sku = '00101-P-1-NA-N'"), &mut app.conn()).unwrap();
-    let (s, v) = sales.call("PATCH", "/api/v1/variants/00101-P-1-NA-N", Some(json!({ "listing_price": 13.99 }))).await;
+    let (s, v) = sales
+        .call(
+            "PATCH",
+            "/api/v1/variants/00101-P-1-NA-N",
+            Some(json!({ "listing_price": 13.99 })),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!((v["zoho_sync_status"].as_str(), v["listing_price"].as_f64()), (Some("DIRTY"), Some(13.99)));
+    assert_eq!(
+        (v["zoho_sync_status"].as_str(), v["listing_price"].as_f64()),
+        (Some("DIRTY"), Some(13.99))
+    );
     // Activating alone is not a critical change.
     diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE product_variants SET zoho_sync_status = 'SYNCED' WHERE full_sku = '00101-P-1-NA-N'"), &mut app.conn()).unwrap();
-    let (_, v) = sales.call("PATCH", "/api/v1/variants/00101-P-1-NA-N", Some(json!({ "active": true }))).await;
+    let (_, v) = sales
+        .call(
+            "PATCH",
+            "/api/v1/variants/00101-P-1-NA-N",
+            Some(json!({ "active": true })),
+        )
+        .await;
     assert_eq!(v["zoho_sync_status"], "SYNCED");
-    let (s, _) = sales.call("PATCH", "/api/v1/variants/NOPE", Some(json!({ "active": true }))).await;
+    let (s, _) = sales
+        .call(
+            "PATCH",
+            "/api/v1/variants/NOPE",
+            Some(json!({ "active": true })),
+        )
+        .await;
     assert_eq!(s, 404);
-    let (s, body) = sales.call("PATCH", "/api/v1/variants/00101-P-1-NA-N", Some(json!({ "listing_price": -3 }))).await;
+    let (s, body) = sales
+        .call(
+            "PATCH",
+            "/api/v1/variants/00101-P-1-NA-N",
+            Some(json!({ "listing_price": -3 })),
+        )
+        .await;
     assert_eq!(s, 422);
     assert!(body["errors"][0]["field"] == "listing_price");
     app.shutdown().await;
@@ -133,17 +234,51 @@ async fn every_endpoint_follows_the_seed_role_rules() {
     let app = TestApp::builder().with_demo_world().start().await;
     // (method, path, body, roles allowed). The seed's ADMIN is our Admin; the others map directly.
     let writes: Vec<(&str, &str, Value, &[&str])> = vec![
-        ("POST", "/api/v1/families", json!({ "product_id": 900, "base_name": "Test" }), &["admin"]),
-        ("POST", "/api/v1/identities", json!({ "product_id": 101, "type": "Z", "lci": 9 }), &["admin"]),
-        ("POST", "/api/v1/variants", json!({ "identity_id": 1, "color_code": "GY", "condition_code": "D", "listing_price": 1.0 }), &["admin", "sales"]),
-        ("PATCH", "/api/v1/variants/00101-P-1-NA-N", json!({ "description": "x" }), &["admin", "sales"]),
-        ("POST", "/api/v1/inventory/receive", json!({ "serial_number": "ROLE-{user}", "variant_sku": "00101-P-1-NA-N", "location_code": "R1", "hub_id": 1 }), &["admin", "warehouse"]),
-        ("GET", "/api/v1/inventory/value/total", Value::Null, &["admin"]),
+        (
+            "POST",
+            "/api/v1/families",
+            json!({ "product_id": 900, "base_name": "Test" }),
+            &["admin"],
+        ),
+        (
+            "POST",
+            "/api/v1/identities",
+            json!({ "product_id": 101, "type": "Z", "lci": 9 }),
+            &["admin"],
+        ),
+        (
+            "POST",
+            "/api/v1/variants",
+            json!({ "identity_id": 1, "color_code": "GY", "condition_code": "D", "listing_price": 1.0 }),
+            &["admin", "sales"],
+        ),
+        (
+            "PATCH",
+            "/api/v1/variants/00101-P-1-NA-N",
+            json!({ "description": "x" }),
+            &["admin", "sales"],
+        ),
+        (
+            "POST",
+            "/api/v1/inventory/receive",
+            json!({ "serial_number": "ROLE-{user}", "variant_sku": "00101-P-1-NA-N", "location_code": "R1", "hub_id": 1 }),
+            &["admin", "warehouse"],
+        ),
+        (
+            "GET",
+            "/api/v1/inventory/value/total",
+            Value::Null,
+            &["admin"],
+        ),
     ];
     for (method, path, body, allowed) in &writes {
         for user in ["admin", "warehouse", "sales", "driver", "auditor"] {
             let api = as_user(&app, user).await;
-            let body = if body.is_null() { None } else { Some(serde_json::from_str(&body.to_string().replace("{user}", user)).unwrap()) };
+            let body = if body.is_null() {
+                None
+            } else {
+                Some(serde_json::from_str(&body.to_string().replace("{user}", user)).unwrap())
+            };
             let (s, answer) = api.call(method, path, body).await;
             if allowed.contains(&user) {
                 // Past the role check: created, or refused for what it asks (a second identical create).
@@ -154,8 +289,20 @@ async fn every_endpoint_follows_the_seed_role_rules() {
         }
     }
     // Reads: any authenticated user; nobody signed in gets 401.
-    for path in ["/api/v1/inventory", "/api/v1/identities/00101-P-1", "/api/v1/variants/00101-P-1-NA-N", "/api/v1/inventory/audit/00101-P-1-NA-N"] {
-        for user in ["admin", "warehouse", "sales", "driver", "auditor", "customer"] {
+    for path in [
+        "/api/v1/inventory",
+        "/api/v1/identities/00101-P-1",
+        "/api/v1/variants/00101-P-1-NA-N",
+        "/api/v1/inventory/audit/00101-P-1-NA-N",
+    ] {
+        for user in [
+            "admin",
+            "warehouse",
+            "sales",
+            "driver",
+            "auditor",
+            "customer",
+        ] {
             let (s, _) = as_user(&app, user).await.call("GET", path, None).await;
             assert!(s == 200 || s == 404, "{user} GET {path} → {s}");
         }
@@ -167,20 +314,55 @@ async fn every_endpoint_follows_the_seed_role_rules() {
     let (_, item) = admin.call("POST", "/api/v1/inventory/receive", Some(json!({ "serial_number": "ROLE-ITEM", "variant_sku": "00101-P-1-NA-N", "location_code": "R1", "hub_id": 1 }))).await;
     let id = item["id"].as_i64().unwrap();
     let item_rules: Vec<(&str, String, Value, &str, &str)> = vec![
-        ("PATCH", format!("/api/v1/inventory/{id}"), json!({ "location_code": "R2" }), "sales", "warehouse"),
-        ("POST", "/api/v1/inventory/move".into(), json!({ "serial_number": "ROLE-ITEM", "new_location": "R3" }), "sales", "warehouse"),
-        ("POST", format!("/api/v1/inventory/{id}/reserve"), Value::Null, "warehouse", "sales"),
-        ("POST", format!("/api/v1/inventory/{id}/sell"), json!({ "sale_price": 10.0 }), "warehouse", "sales"),
-        ("DELETE", format!("/api/v1/inventory/{id}"), Value::Null, "warehouse", "admin"),
+        (
+            "PATCH",
+            format!("/api/v1/inventory/{id}"),
+            json!({ "location_code": "R2" }),
+            "sales",
+            "warehouse",
+        ),
+        (
+            "POST",
+            "/api/v1/inventory/move".into(),
+            json!({ "serial_number": "ROLE-ITEM", "new_location": "R3" }),
+            "sales",
+            "warehouse",
+        ),
+        (
+            "POST",
+            format!("/api/v1/inventory/{id}/reserve"),
+            Value::Null,
+            "warehouse",
+            "sales",
+        ),
+        (
+            "POST",
+            format!("/api/v1/inventory/{id}/sell"),
+            json!({ "sale_price": 10.0 }),
+            "warehouse",
+            "sales",
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/inventory/{id}"),
+            Value::Null,
+            "warehouse",
+            "admin",
+        ),
     ];
     for (method, path, body, denied, allowed) in item_rules {
         let b = (!body.is_null()).then(|| body.clone());
-        let (s, _) = as_user(&app, denied).await.call(method, &path, b.clone()).await;
+        let (s, _) = as_user(&app, denied)
+            .await
+            .call(method, &path, b.clone())
+            .await;
         assert_eq!(s, 403, "{denied} {method} {path}");
         let (s, answer) = as_user(&app, allowed).await.call(method, &path, b).await;
         assert_eq!(s, 200, "{allowed} {method} {path}: {answer}");
     }
-    let (s, _) = admin.call("GET", &format!("/api/v1/inventory/{id}"), None).await;
+    let (s, _) = admin
+        .call("GET", &format!("/api/v1/inventory/{id}"), None)
+        .await;
     assert_eq!(s, 404, "deleted");
     assert!(app.count(&format!("SELECT count(*) AS n FROM inventory_transactions WHERE serial_number = 'ROLE-ITEM' AND action = 'DELETE'")) == 1, "the log outlives the item");
     app.shutdown().await;
@@ -191,7 +373,10 @@ async fn two_concurrent_receives_of_one_serial_cannot_both_succeed() {
     let app = TestApp::builder().with_demo_world().start().await;
     let w = as_user(&app, "warehouse").await;
     let body = json!({ "serial_number": "SN-RACE", "variant_sku": "00101-P-1-NA-N", "location_code": "A1" });
-    let (a, b) = tokio::join!(w.call("POST", "/api/v1/inventory/receive", Some(body.clone())), w.call("POST", "/api/v1/inventory/receive", Some(body.clone())));
+    let (a, b) = tokio::join!(
+        w.call("POST", "/api/v1/inventory/receive", Some(body.clone())),
+        w.call("POST", "/api/v1/inventory/receive", Some(body.clone()))
+    );
     let mut statuses = [a.0, b.0];
     statuses.sort();
     assert_eq!(statuses, [201, 409]);
@@ -206,7 +391,9 @@ async fn an_idempotency_key_makes_a_retry_harmless() {
     let app = TestApp::builder().with_demo_world().start().await;
     let token = app.token("warehouse").await;
     let key = uuid::Uuid::new_v4().to_string();
-    let send = || app.client.post(app.url("/api/v1/inventory/receive")).bearer_auth(&token).header("Idempotency-Key", &key).json(&json!({ "serial_number": "SN-IDEM", "variant_sku": "00101-P-1-NA-N", "location_code": "A1" })).send();
+    let send = || {
+        app.client.post(app.url("/api/v1/inventory/receive")).bearer_auth(&token).header("Idempotency-Key", &key).json(&json!({ "serial_number": "SN-IDEM", "variant_sku": "00101-P-1-NA-N", "location_code": "A1" })).send()
+    };
     let first = send().await.unwrap();
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
@@ -214,8 +401,19 @@ async fn an_idempotency_key_makes_a_retry_harmless() {
     assert_eq!(second.status(), 200);
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     assert_eq!(second.json::<Value>().await.unwrap(), first);
-    assert_eq!(app.count("SELECT count(*) AS n FROM inventory_items WHERE serial_number = 'SN-IDEM'"), 1);
-    let bad = app.client.post(app.url("/api/v1/inventory/receive")).bearer_auth(&token).header("Idempotency-Key", "not-a-uuid").json(&json!({})).send().await.unwrap();
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM inventory_items WHERE serial_number = 'SN-IDEM'"),
+        1
+    );
+    let bad = app
+        .client
+        .post(app.url("/api/v1/inventory/receive"))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "not-a-uuid")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
     app.shutdown().await;
 }
@@ -225,15 +423,32 @@ async fn bad_input_is_a_clear_4xx() {
     let app = TestApp::builder().with_demo_world().start().await;
     let w = as_user(&app, "warehouse").await;
     for (body, field) in [
-        (json!({ "serial_number": "has space", "variant_sku": "00101-P-1-NA-N", "location_code": "A1" }), "serial_number"),
-        (json!({ "serial_number": "SN-2", "variant_sku": "00101-P-1-NA-N", "location_code": "" }), "location_code"),
-        (json!({ "serial_number": "SN-3", "variant_sku": "00101-P-1-NA-N", "location_code": "A1", "cost_basis": -5 }), "cost_basis"),
+        (
+            json!({ "serial_number": "has space", "variant_sku": "00101-P-1-NA-N", "location_code": "A1" }),
+            "serial_number",
+        ),
+        (
+            json!({ "serial_number": "SN-2", "variant_sku": "00101-P-1-NA-N", "location_code": "" }),
+            "location_code",
+        ),
+        (
+            json!({ "serial_number": "SN-3", "variant_sku": "00101-P-1-NA-N", "location_code": "A1", "cost_basis": -5 }),
+            "cost_basis",
+        ),
     ] {
-        let (s, answer) = w.call("POST", "/api/v1/inventory/receive", Some(body)).await;
+        let (s, answer) = w
+            .call("POST", "/api/v1/inventory/receive", Some(body))
+            .await;
         assert_eq!(s, 422, "{answer}");
         assert_eq!(answer["errors"][0]["field"], field);
     }
-    let (s, answer) = w.call("POST", "/api/v1/inventory/receive", Some(json!({ "serial_number": 5 }))).await;
+    let (s, answer) = w
+        .call(
+            "POST",
+            "/api/v1/inventory/receive",
+            Some(json!({ "serial_number": 5 })),
+        )
+        .await;
     assert_eq!(s, 422, "{answer}");
     let (s, _) = w.call("GET", "/api/v1/inventory?limit=0", None).await;
     assert_eq!(s, 400);
@@ -243,7 +458,13 @@ async fn bad_input_is_a_clear_4xx() {
     let (s, answer) = admin.call("POST", "/api/v1/variants", Some(json!({ "identity_id": 1, "color_code": "XX", "condition_code": "Q", "listing_price": 1 }))).await;
     assert_eq!(s, 422);
     assert_eq!(answer["errors"].as_array().unwrap().len(), 2);
-    let (s, _) = admin.call("POST", "/api/v1/identities", Some(json!({ "product_id": 77777, "type": "P", "lci": 1 }))).await;
+    let (s, _) = admin
+        .call(
+            "POST",
+            "/api/v1/identities",
+            Some(json!({ "product_id": 77777, "type": "P", "lci": 1 })),
+        )
+        .await;
     assert_eq!(s, 404, "no such family");
     app.shutdown().await;
 }
@@ -281,14 +502,20 @@ async fn the_openapi_document_lists_every_route() {
         ("/api/v1/inventory/value/total", &["get"]),
     ] {
         for m in methods {
-            assert!(paths.get(path).and_then(|p| p.get(*m)).is_some(), "{m} {path} missing from the OpenAPI document");
+            assert!(
+                paths.get(path).and_then(|p| p.get(*m)).is_some(),
+                "{m} {path} missing from the OpenAPI document"
+            );
         }
     }
     // Every referenced schema exists.
     let text = doc.to_string();
     for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
         let name = reference.split('"').next().unwrap();
-        assert!(doc["components"]["schemas"].get(name).is_some(), "schema {name} is referenced but missing");
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "schema {name} is referenced but missing"
+        );
     }
     let page = app.get("/api/docs").await.text().await.unwrap();
     assert!(page.contains("/api/v1/inventory/receive") && page.contains("openapi.json"));
@@ -315,18 +542,34 @@ async fn the_receive_page_stays_open_for_the_next_scan_and_lookup_shows_history(
                 ("location_code", "A1-S2".to_string()),
                 ("serial_number", serial.to_string()),
             ];
-            b.client.post(b.url("/warehouse/receive")).form(&fields).send().await.unwrap()
+            b.client
+                .post(b.url("/warehouse/receive"))
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
         }
     };
     let res = post("SCAN-0001", form).await;
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     assert!(page.contains("Received SCAN-0001 at A1-S2."));
-    assert!(page.contains("value=\"A1-S2\"") && page.contains("value=\"00101-P-1-NA-N\""), "SKU and location kept for the next scan");
-    assert!(page.contains("id=\"serial_number\" name=\"serial_number\" type=\"text\" required value=\"\""), "serial cleared");
+    assert!(
+        page.contains("value=\"A1-S2\"") && page.contains("value=\"00101-P-1-NA-N\""),
+        "SKU and location kept for the next scan"
+    );
+    assert!(
+        page.contains(
+            "id=\"serial_number\" name=\"serial_number\" type=\"text\" required value=\"\""
+        ),
+        "serial cleared"
+    );
     let res = post("SCAN-0002", page).await;
     let page = res.text().await.unwrap();
-    assert!(page.contains("SCAN-0001") && page.contains("SCAN-0002"), "running list of what was received");
+    assert!(
+        page.contains("SCAN-0001") && page.contains("SCAN-0002"),
+        "running list of what was received"
+    );
     // A duplicate scan says so and keeps the serial for correction.
     let res = post("SCAN-0002", page).await;
     assert_eq!(res.status(), 422);

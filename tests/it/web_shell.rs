@@ -6,9 +6,26 @@ use outpost::error::AppError;
 use crate::common::TestApp;
 
 fn failing_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/boom", web::get().to(|| async { Err::<String, _>(AppError::internal(anyhow::anyhow!("secret internal detail"))) }))
-        .route("/api/v1/boom", web::get().to(|| async { Err::<String, _>(AppError::internal(anyhow::anyhow!("secret internal detail"))) }))
-        .route("/api/v1/gone", web::get().to(|| async { Err::<String, _>(AppError::not_found("No such widget.")) }));
+    cfg.route(
+        "/boom",
+        web::get().to(|| async {
+            Err::<String, _>(AppError::internal(anyhow::anyhow!(
+                "secret internal detail"
+            )))
+        }),
+    )
+    .route(
+        "/api/v1/boom",
+        web::get().to(|| async {
+            Err::<String, _>(AppError::internal(anyhow::anyhow!(
+                "secret internal detail"
+            )))
+        }),
+    )
+    .route(
+        "/api/v1/gone",
+        web::get().to(|| async { Err::<String, _>(AppError::not_found("No such widget.")) }),
+    );
 }
 
 #[tokio::test]
@@ -27,7 +44,10 @@ async fn healthz_and_readyz_answer_when_services_are_up() {
 #[tokio::test]
 async fn readyz_fails_when_the_database_is_unreachable() {
     // Nothing listens on port 1: connections are refused at once.
-    let app = TestApp::builder().database_url("postgres://postgres@127.0.0.1:1/outpost").start().await;
+    let app = TestApp::builder()
+        .database_url("postgres://postgres@127.0.0.1:1/outpost")
+        .start()
+        .await;
     let res = app.get("/readyz").await;
     assert_eq!(res.status(), 503);
     assert!(res.headers().get("retry-after").is_some());
@@ -42,13 +62,22 @@ async fn readyz_fails_when_the_database_is_unreachable() {
 
 #[tokio::test]
 async fn not_found_is_html_for_people_and_problem_json_for_the_api() {
-    let app = TestApp::builder().extra_routes(failing_routes).start().await;
+    let app = TestApp::builder()
+        .extra_routes(failing_routes)
+        .start()
+        .await;
 
     let res = app.get("/no/such/page").await;
     assert_eq!(res.status(), 404);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = res.text().await.unwrap();
-    assert!(html.contains("<h1 id=\"error-title\">Not found</h1>"), "{html}");
+    assert!(
+        html.contains("<h1 id=\"error-title\">Not found</h1>"),
+        "{html}"
+    );
     assert!(html.contains("Reference:"));
 
     let res = app.get("/api/v1/no-such-thing").await;
@@ -68,11 +97,17 @@ async fn not_found_is_html_for_people_and_problem_json_for_the_api() {
 
 #[tokio::test]
 async fn internal_errors_render_without_leaking_details() {
-    let app = TestApp::builder().extra_routes(failing_routes).start().await;
+    let app = TestApp::builder()
+        .extra_routes(failing_routes)
+        .start()
+        .await;
 
     let res = app.get("/boom").await;
     assert_eq!(res.status(), 500);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = res.text().await.unwrap();
     assert!(html.contains("Something went wrong"));
     assert!(!html.contains("secret internal detail"));
@@ -97,7 +132,10 @@ async fn wrong_method_keeps_its_allow_header_and_is_rendered() {
     let res = app.client.delete(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 405);
     assert_eq!(res.headers()["allow"], "GET");
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     app.shutdown().await;
 }
 
@@ -110,7 +148,10 @@ async fn assets_have_hashed_urls_and_long_cache_lifetimes() {
         assert!(html.contains(url), "page links {url}");
         let res = app.get(url).await;
         assert_eq!(res.status(), 200, "{url}");
-        assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+        assert_eq!(
+            res.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
     }
     // The vendored htmx is served from this origin: no CDN anywhere in the page.
     assert!(!html.contains("unpkg") && !html.contains("cdn"));
@@ -130,7 +171,10 @@ async fn the_sign_in_page_is_accessible_and_the_start_page_leads_to_it() {
     let html = res.text().await.unwrap();
     assert!(html.contains("<html lang=\"en\">"));
     assert!(html.contains("<label for=\"username\">") && html.contains("id=\"username\""));
-    assert!(html.contains("<label for=\"password\">") && html.contains("autocomplete=\"current-password\""));
+    assert!(
+        html.contains("<label for=\"password\">")
+            && html.contains("autocomplete=\"current-password\"")
+    );
     assert!(html.contains("class=\"skip-link\""));
     app.shutdown().await;
 }
@@ -157,8 +201,16 @@ fn templates_use_no_inline_styles_or_scripts() {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            assert!(!text.contains("style=\""), "{} has an inline style", path.display());
-            assert!(!text.contains("<script>") && !text.contains(" onclick="), "{} has inline script", path.display());
+            assert!(
+                !text.contains("style=\""),
+                "{} has an inline style",
+                path.display()
+            );
+            assert!(
+                !text.contains("<script>") && !text.contains(" onclick="),
+                "{} has inline script",
+                path.display()
+            );
         }
     }
 }
@@ -169,7 +221,13 @@ fn templates_use_no_inline_styles_or_scripts() {
 async fn nul_bytes_and_constraint_violations_are_bad_input() {
     let app = TestApp::builder().with_demo_world().start().await;
     let token = app.token("warehouse").await;
-    let res = app.client.get(app.url("/api/v1/hubs/1/stock?q=D%00x")).bearer_auth(&token).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/hubs/1/stock?q=D%00x"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
     let res = app.client.post(app.url("/api/v1/devices/report")).bearer_auth(&token).json(&serde_json::json!({ "device_id": "M\u{8d}\u{d6}\u{a9}7i", "pending_count": 1, "highest_seq": 1 })).send().await.unwrap();
     assert_eq!(res.status(), 400, "six characters, though more bytes");
@@ -181,11 +239,26 @@ async fn nul_bytes_and_constraint_violations_are_bad_input() {
 async fn absurd_page_numbers_give_empty_pages() {
     let app = TestApp::builder().with_demo_world().start().await;
     let token = app.token("warehouse").await;
-    let res = app.client.get(app.url("/api/v1/hubs/1/stock?page=9223372036854775807")).bearer_auth(&token).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/hubs/1/stock?page=9223372036854775807"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["items"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     let b = app.signed_in("auditor").await;
     assert_eq!(b.get("/audit?page=9223372036854775807").await.status(), 200);
-    assert_eq!(b.get("/catalog?page=9223372036854775807").await.status(), 200);
+    assert_eq!(
+        b.get("/catalog?page=9223372036854775807").await.status(),
+        200
+    );
     app.shutdown().await;
 }

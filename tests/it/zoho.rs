@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use crate::common::TestApp;
-use crate::fake_zoho::{Fault, FakeZoho};
+use crate::fake_zoho::{FakeZoho, Fault};
 
 async fn app_with(zoho: &FakeZoho) -> TestApp {
     let mut builder = TestApp::builder().with_demo_world();
@@ -25,17 +25,33 @@ async fn new_variant(app: &TestApp, color: &str) -> (i64, String) {
     assert_eq!(res.status(), 201);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["zoho_sync_status"], "PENDING");
-    (v["id"].as_i64().unwrap(), v["full_sku"].as_str().unwrap().to_string())
+    (
+        v["id"].as_i64().unwrap(),
+        v["full_sku"].as_str().unwrap().to_string(),
+    )
 }
 
-async fn sync(app: &TestApp, id: i64) -> Result<outpost::zoho_sync::Synced, outpost::error::AppError> {
+async fn sync(
+    app: &TestApp,
+    id: i64,
+) -> Result<outpost::zoho_sync::Synced, outpost::error::AppError> {
     let http = outpost_jobs::zoho::ZohoClient::http_client(Duration::from_secs(5));
-    outpost::zoho_sync::sync_variant(&app.state, app.state.settings.zoho.as_ref().unwrap(), &http, id).await
+    outpost::zoho_sync::sync_variant(
+        &app.state,
+        app.state.settings.zoho.as_ref().unwrap(),
+        &http,
+        id,
+    )
+    .await
 }
 
 fn status(app: &TestApp, id: i64) -> (String, Option<String>, Option<String>) {
     use outpost::schema::product_variants as pv;
-    pv::table.find(id).select((pv::zoho_sync_status, pv::zoho_item_id, pv::zoho_last_error)).first(&mut app.conn()).unwrap()
+    pv::table
+        .find(id)
+        .select((pv::zoho_sync_status, pv::zoho_item_id, pv::zoho_last_error))
+        .first(&mut app.conn())
+        .unwrap()
 }
 
 async fn wait_for_status(app: &TestApp, id: i64, want: &str) -> bool {
@@ -57,18 +73,35 @@ async fn sprint_2_create_then_update_through_the_running_worker() {
         let _ = stop_rx.await;
     }));
     let (id, sku) = new_variant(&app, "GY").await;
-    assert!(wait_for_status(&app, id, "SYNCED").await, "the worker synced the new variant: {:?}", status(&app, id));
+    assert!(
+        wait_for_status(&app, id, "SYNCED").await,
+        "the worker synced the new variant: {:?}",
+        status(&app, id)
+    );
     let (_, item_id, _) = status(&app, id);
     let items = zoho.items();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["sku"], sku.as_str());
     assert_eq!(items[0]["rate"], 12.5);
-    assert_eq!(Some(items[0]["item_id"].as_str().unwrap().to_string()), item_id);
+    assert_eq!(
+        Some(items[0]["item_id"].as_str().unwrap().to_string()),
+        item_id
+    );
 
     // A price change marks it DIRTY; the worker sends the update.
     let token = app.token("sales").await;
-    let res = app.client.patch(app.url(&format!("/api/v1/variants/{sku}"))).bearer_auth(&token).json(&json!({ "listing_price": 14.0 })).send().await.unwrap();
-    assert_eq!(res.json::<Value>().await.unwrap()["zoho_sync_status"], "DIRTY");
+    let res = app
+        .client
+        .patch(app.url(&format!("/api/v1/variants/{sku}")))
+        .bearer_auth(&token)
+        .json(&json!({ "listing_price": 14.0 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["zoho_sync_status"],
+        "DIRTY"
+    );
     assert!(wait_for_status(&app, id, "SYNCED").await);
     assert_eq!(zoho.items()[0]["rate"], 14.0);
     assert!(zoho.calls().iter().any(|c| c.starts_with("PUT /items/")));
@@ -88,10 +121,20 @@ async fn the_token_is_refreshed_once_and_again_when_zoho_refuses_it() {
     let (b, _) = new_variant(&app, "SL").await;
     sync(&app, a).await.unwrap();
     sync(&app, b).await.unwrap();
-    assert_eq!(zoho.tokens_issued(), 1, "the cached token served both (shared in Redis)");
+    assert_eq!(
+        zoho.tokens_issued(),
+        1,
+        "the cached token served both (shared in Redis)"
+    );
     // Zoho drops the token: the client refreshes and the call goes through.
     zoho.inject(Fault::ExpireToken);
-    diesel::RunQueryDsl::execute(diesel::sql_query(format!("UPDATE product_variants SET zoho_sync_status = 'DIRTY' WHERE id = {a}")), &mut app.conn()).unwrap();
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "UPDATE product_variants SET zoho_sync_status = 'DIRTY' WHERE id = {a}"
+        )),
+        &mut app.conn(),
+    )
+    .unwrap();
     sync(&app, a).await.unwrap();
     assert_eq!(zoho.tokens_issued(), 2);
     assert_eq!(status(&app, a).0, "SYNCED");
@@ -108,9 +151,16 @@ async fn rate_limits_and_server_errors_are_retried_with_backoff() {
     zoho.inject(Fault::ServerError);
     let started = std::time::Instant::now();
     sync(&app, id).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(900), "waited for Retry-After");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for Retry-After"
+    );
     assert_eq!(status(&app, id).0, "SYNCED");
-    assert_eq!(zoho.calls().iter().filter(|c| *c == "POST /items").count(), 3, "429, 500, then success");
+    assert_eq!(
+        zoho.calls().iter().filter(|c| *c == "POST /items").count(),
+        3,
+        "429, 500, then success"
+    );
     assert_eq!(zoho.items().len(), 1);
     assert_eq!(status(&app, id).2, None, "the error is cleared on success");
     app.shutdown().await;
@@ -127,15 +177,27 @@ async fn a_permanent_error_leaves_the_variant_in_error_for_admins_to_see() {
     let (st, _, error) = status(&app, id);
     assert_eq!(st, "ERROR");
     assert!(error.unwrap().contains("Invalid value passed for rate"));
-    assert_eq!(zoho.calls().iter().filter(|c| *c == "POST /items").count(), 1, "not retried");
+    assert_eq!(
+        zoho.calls().iter().filter(|c| *c == "POST /items").count(),
+        1,
+        "not retried"
+    );
     let admin = app.signed_in("admin").await;
     let page = admin.text("/admin/jobs").await;
-    assert!(page.contains(&sku) && page.contains("Invalid value passed for rate"), "{page}");
+    assert!(
+        page.contains(&sku) && page.contains("Invalid value passed for rate"),
+        "{page}"
+    );
     // Retrying from the page puts it back in the queue, audited.
-    let res = admin.post_form("/admin/jobs/retry", &[("variant_id", &id.to_string())]).await;
+    let res = admin
+        .post_form("/admin/jobs/retry", &[("variant_id", &id.to_string())])
+        .await;
     assert_eq!(res.status(), 303);
     assert_eq!(status(&app, id).0, "PENDING");
-    assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'job.retried'"), 1);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'job.retried'"),
+        1
+    );
     sync(&app, id).await.unwrap();
     assert_eq!(status(&app, id).0, "SYNCED");
     app.shutdown().await;
@@ -147,9 +209,19 @@ async fn a_duplicate_sku_is_found_and_linked() {
     let zoho = FakeZoho::start().await;
     let app = app_with(&zoho).await;
     let (id, sku) = new_variant(&app, "GY").await;
-    zoho.books.lock().unwrap().items.push(json!({ "item_id": "777", "sku": sku, "name": "made by hand in Zoho", "rate": 1.0 }));
-    assert_eq!(sync(&app, id).await.unwrap(), outpost::zoho_sync::Synced::Linked("777".into()));
-    assert_eq!(status(&app, id), ("SYNCED".into(), Some("777".into()), None));
+    zoho.books
+        .lock()
+        .unwrap()
+        .items
+        .push(json!({ "item_id": "777", "sku": sku, "name": "made by hand in Zoho", "rate": 1.0 }));
+    assert_eq!(
+        sync(&app, id).await.unwrap(),
+        outpost::zoho_sync::Synced::Linked("777".into())
+    );
+    assert_eq!(
+        status(&app, id),
+        ("SYNCED".into(), Some("777".into()), None)
+    );
     assert_eq!(zoho.items().len(), 1, "no second item");
     assert_eq!(zoho.items()[0]["rate"], 12.5, "brought up to date");
     app.shutdown().await;
@@ -182,12 +254,24 @@ async fn two_workers_create_each_item_once() {
         outpost::jobs::enqueue_zoho(&app.state, *id).await.unwrap();
     }
     for id in &ids {
-        assert!(wait_for_status(&app, *id, "SYNCED").await, "{id}: {:?}", status(&app, *id));
+        assert!(
+            wait_for_status(&app, *id, "SYNCED").await,
+            "{id}: {:?}",
+            status(&app, *id)
+        );
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(zoho.items().len(), 5);
-    let (created, refused) = { let b = zoho.books.lock().unwrap(); (b.created, b.duplicates_refused) };
-    assert_eq!((created, refused), (5, 0), "each created exactly once, never even attempted twice: {:?}", zoho.calls());
+    let (created, refused) = {
+        let b = zoho.books.lock().unwrap();
+        (b.created, b.duplicates_refused)
+    };
+    assert_eq!(
+        (created, refused),
+        (5, 0),
+        "each created exactly once, never even attempted twice: {:?}",
+        zoho.calls()
+    );
     assert_eq!(zoho.tokens_issued(), 1, "one token for both workers");
     let _ = (stop_a.send(()), stop_b.send(()));
     a.await.unwrap().unwrap();
@@ -201,17 +285,36 @@ async fn jobs_lost_with_redis_are_made_again_from_the_database() {
     let zoho = FakeZoho::start().await;
     let app = app_with(&zoho).await;
     // The demo catalog counts as already in Zoho; only the two new variants wait.
-    diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE product_variants SET zoho_sync_status = 'SYNCED', zoho_item_id = 'seed'"), &mut app.conn()).unwrap();
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(
+            "UPDATE product_variants SET zoho_sync_status = 'SYNCED', zoho_item_id = 'seed'",
+        ),
+        &mut app.conn(),
+    )
+    .unwrap();
     let (a, _) = new_variant(&app, "GY").await;
     let (b, _) = new_variant(&app, "SL").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Redis restarts without its data: every queued job is gone.
     let mut redis = app.state.redis.clone();
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:zoho-sync*", app.prefix)).query_async(&mut redis).await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:zoho-sync*", app.prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     assert!(!keys.is_empty(), "the jobs were queued");
-    let _: () = redis::cmd("DEL").arg(keys).query_async(&mut redis).await.unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(keys)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     // The worker's sweep finds both variants still waiting in PostgreSQL and queues them again.
-    assert_eq!(outpost::zoho_sync::requeue_waiting(&app.state).await.unwrap(), 2);
+    assert_eq!(
+        outpost::zoho_sync::requeue_waiting(&app.state)
+            .await
+            .unwrap(),
+        2
+    );
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(outpost::worker::run(app.state.clone(), async move {
         let _ = rx.await;
@@ -232,7 +335,8 @@ fn the_sync_bot_database_role_cannot_change_a_price() {
     let err = conn
         .transaction::<(), diesel::result::Error, _>(|conn| {
             diesel::sql_query("SET LOCAL ROLE outpost_sync_bot").execute(conn)?;
-            diesel::sql_query("UPDATE product_variants SET listing_price_cents = 1").execute(conn)?;
+            diesel::sql_query("UPDATE product_variants SET listing_price_cents = 1")
+                .execute(conn)?;
             Ok(())
         })
         .unwrap_err();
@@ -253,7 +357,10 @@ async fn the_daily_quota_is_shared_and_respected() {
     for (name, value) in zoho.settings() {
         builder = builder.setting(name, &value);
     }
-    let app = builder.setting("OUTPOST_ZOHO_REQUESTS_PER_DAY", "2").start().await;
+    let app = builder
+        .setting("OUTPOST_ZOHO_REQUESTS_PER_DAY", "2")
+        .start()
+        .await;
     let (a, _) = new_variant(&app, "GY").await;
     let (b, _) = new_variant(&app, "SL").await;
     let (c, _) = new_variant(&app, "RD").await;
@@ -272,14 +379,32 @@ async fn the_daily_quota_is_shared_and_respected() {
 async fn queued_jobs_survive_a_redis_restart() {
     let zoho = FakeZoho::start().await;
     let app = app_with(&zoho).await;
-    diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE product_variants SET zoho_sync_status = 'SYNCED', zoho_item_id = 'seed'"), &mut app.conn()).unwrap();
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(
+            "UPDATE product_variants SET zoho_sync_status = 'SYNCED', zoho_item_id = 'seed'",
+        ),
+        &mut app.conn(),
+    )
+    .unwrap();
     // A Redis of our own with an append-only file, as production Redis should run.
     let dir = std::env::temp_dir().join(format!("outpost-redis-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let port = outpost::demo::launcher::free_port().unwrap();
     let start = || {
         std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+            ])
             .arg(&dir)
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -288,7 +413,10 @@ async fn queued_jobs_survive_a_redis_restart() {
     let url = format!("redis://127.0.0.1:{port}");
     let connect = || async {
         for _ in 0..100 {
-            if let Ok(Ok(c)) = tokio::time::timeout(Duration::from_secs(2), outpost::redis_conn::connect(&url)).await {
+            if let Ok(Ok(c)) =
+                tokio::time::timeout(Duration::from_secs(2), outpost::redis_conn::connect(&url))
+                    .await
+            {
                 return c;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -302,7 +430,13 @@ async fn queued_jobs_survive_a_redis_restart() {
     let (a, _) = new_variant(&app, "GY").await;
     let (b, _) = new_variant(&app, "SL").await;
     for id in [a, b] {
-        tokio::time::timeout(Duration::from_secs(5), outpost::jobs::enqueue_zoho(&state, id)).await.unwrap().unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            outpost::jobs::enqueue_zoho(&state, id),
+        )
+        .await
+        .unwrap()
+        .unwrap();
     }
     // Redis stops and starts again.
     unsafe { libc::kill(redis.id() as i32, libc::SIGTERM) };
@@ -311,27 +445,53 @@ async fn queued_jobs_survive_a_redis_restart() {
     state.redis = connect().await;
     // Both jobs are still there after the restart (before any worker or sweep could re-make them).
     let mut private = state.redis.clone();
-    let queued: Vec<String> = redis::cmd("KEYS").arg(format!("{}:zoho-sync*", app.prefix)).query_async(&mut private).await.unwrap();
-    let data_key = queued.iter().find(|k| k.ends_with(":data")).unwrap_or_else(|| panic!("job data survived: {queued:?}")).clone();
-    let jobs: i64 = redis::cmd("HLEN").arg(&data_key).query_async(&mut private).await.unwrap();
+    let queued: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:zoho-sync*", app.prefix))
+        .query_async(&mut private)
+        .await
+        .unwrap();
+    let data_key = queued
+        .iter()
+        .find(|k| k.ends_with(":data"))
+        .unwrap_or_else(|| panic!("job data survived: {queued:?}"))
+        .clone();
+    let jobs: i64 = redis::cmd("HLEN")
+        .arg(&data_key)
+        .query_async(&mut private)
+        .await
+        .unwrap();
     assert_eq!(jobs, 2, "{queued:?}");
     // The app's own queue must not be what syncs them: empty it.
     let mut main = app.state.redis.clone();
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:zoho-sync*", app.prefix)).query_async(&mut main).await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:zoho-sync*", app.prefix))
+        .query_async(&mut main)
+        .await
+        .unwrap();
     if !keys.is_empty() {
-        let _: () = redis::cmd("DEL").arg(keys).query_async(&mut main).await.unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut main)
+            .await
+            .unwrap();
     }
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(outpost::worker::run(state.clone(), async move {
         let _ = rx.await;
     }));
-    let synced = wait_for_status(&app, a, "SYNCED").await && wait_for_status(&app, b, "SYNCED").await;
+    let synced =
+        wait_for_status(&app, a, "SYNCED").await && wait_for_status(&app, b, "SYNCED").await;
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(30), worker).await;
     let _ = redis.kill();
     let _ = redis.wait();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(synced, "jobs queued before the restart were processed: {:?} {:?}", status(&app, a), status(&app, b));
+    assert!(
+        synced,
+        "jobs queued before the restart were processed: {:?} {:?}",
+        status(&app, a),
+        status(&app, b)
+    );
     assert_eq!(zoho.items().len(), 2);
     app.shutdown().await;
     zoho.stop().await;
@@ -341,7 +501,13 @@ async fn queued_jobs_survive_a_redis_restart() {
 async fn a_job_in_flight_finishes_when_the_worker_is_stopped() {
     let zoho = FakeZoho::start().await;
     let app = app_with(&zoho).await;
-    diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE product_variants SET zoho_sync_status = 'SYNCED', zoho_item_id = 'seed'"), &mut app.conn()).unwrap();
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(
+            "UPDATE product_variants SET zoho_sync_status = 'SYNCED', zoho_item_id = 'seed'",
+        ),
+        &mut app.conn(),
+    )
+    .unwrap();
     zoho.inject(Fault::Slow(Duration::from_millis(1500)));
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(outpost::worker::run(app.state.clone(), async move {
@@ -355,11 +521,22 @@ async fn a_job_in_flight_finishes_when_the_worker_is_stopped() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(zoho.calls().iter().any(|c| c == "POST /items"), "the job started");
+    assert!(
+        zoho.calls().iter().any(|c| c == "POST /items"),
+        "the job started"
+    );
     assert_ne!(status(&app, id).0, "SYNCED");
     let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(30), worker).await.expect("the worker stops within its shutdown timeout").unwrap().unwrap();
-    assert_eq!(status(&app, id).0, "SYNCED", "the in-flight job was allowed to finish");
+    tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("the worker stops within its shutdown timeout")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        status(&app, id).0,
+        "SYNCED",
+        "the in-flight job was allowed to finish"
+    );
     assert_eq!(zoho.items().len(), 1);
     app.shutdown().await;
     zoho.stop().await;

@@ -13,7 +13,8 @@ use outpost::startup::{Application, ExtraRoutes};
 use outpost::state::AppState;
 
 pub fn admin_database_url() -> String {
-    std::env::var("OUTPOST_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("OUTPOST_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn redis_url() -> String {
@@ -23,7 +24,10 @@ pub fn redis_url() -> String {
 /// The URL of database `name` on the test server.
 pub fn database_url_for(name: &str) -> String {
     let admin = admin_database_url();
-    let (base, query) = admin.split_once('?').map(|(b, q)| (b.to_string(), format!("?{q}"))).unwrap_or((admin.clone(), String::new()));
+    let (base, query) = admin
+        .split_once('?')
+        .map(|(b, q)| (b.to_string(), format!("?{q}")))
+        .unwrap_or((admin.clone(), String::new()));
     let slash = base.rfind('/').expect("database URL has a path");
     format!("{}/{name}{query}", &base[..slash])
 }
@@ -69,20 +73,31 @@ fn ensure_template() -> &'static str {
     static READY: OnceLock<()> = OnceLock::new();
     let name = template_name();
     READY.get_or_init(|| {
-        let mut admin = PgConnection::establish(&admin_database_url()).expect("test PostgreSQL reachable (OUTPOST_TEST_DATABASE_URL)");
-        diesel::sql_query("SELECT pg_advisory_lock(4242)").execute(&mut admin).unwrap();
+        let mut admin = PgConnection::establish(&admin_database_url())
+            .expect("test PostgreSQL reachable (OUTPOST_TEST_DATABASE_URL)");
+        diesel::sql_query("SELECT pg_advisory_lock(4242)")
+            .execute(&mut admin)
+            .unwrap();
         let exists = database_exists(&mut admin, name);
         if !exists {
             let building = format!("{name}_building");
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).execute(&mut admin).unwrap();
-            diesel::sql_query(format!("CREATE DATABASE {building}")).execute(&mut admin).unwrap();
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                .execute(&mut admin)
+                .unwrap();
+            diesel::sql_query(format!("CREATE DATABASE {building}"))
+                .execute(&mut admin)
+                .unwrap();
             {
                 let mut conn = PgConnection::establish(&database_url_for(&building)).unwrap();
                 outpost::db::migrate(&mut conn).unwrap();
             }
-            diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}")).execute(&mut admin).unwrap();
+            diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
+                .execute(&mut admin)
+                .unwrap();
         }
-        diesel::sql_query("SELECT pg_advisory_unlock(4242)").execute(&mut admin).unwrap();
+        diesel::sql_query("SELECT pg_advisory_unlock(4242)")
+            .execute(&mut admin)
+            .unwrap();
     });
     name
 }
@@ -140,7 +155,11 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Ok(mut admin) = PgConnection::establish(&admin_database_url()) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
         }
     }
 }
@@ -180,7 +199,11 @@ impl TestAppBuilder {
         let db = TestDb::migrated();
         if self.seed_demo {
             let url = db.url.clone();
-            tokio::task::spawn_blocking(move || outpost::demo::seed::seed(&mut PgConnection::establish(&url).unwrap()).unwrap()).await.unwrap();
+            tokio::task::spawn_blocking(move || {
+                outpost::demo::seed::seed(&mut PgConnection::establish(&url).unwrap()).unwrap()
+            })
+            .await
+            .unwrap();
         }
         let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
         let database_url = self.database_url.unwrap_or_else(|| db.url.clone());
@@ -192,17 +215,43 @@ impl TestAppBuilder {
             ("OUTPOST_DB_POOL_SIZE", "4".to_string()),
         ];
         vars.extend(self.settings.iter().cloned());
-        let settings = Settings::from_lookup(|k| vars.iter().rev().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
-        let redis = outpost::redis_conn::connect(&redis_url()).await.expect("test Redis reachable (OUTPOST_TEST_REDIS_URL)");
-        let pool = outpost::db::build_pool(settings.database_url.as_ref().unwrap().expose(), &settings);
-        let state = AppState { settings, db: pool, redis: redis.clone(), demo_mode: false };
+        let settings = Settings::from_lookup(|k| {
+            vars.iter()
+                .rev()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap();
+        let redis = outpost::redis_conn::connect(&redis_url())
+            .await
+            .expect("test Redis reachable (OUTPOST_TEST_REDIS_URL)");
+        let pool =
+            outpost::db::build_pool(settings.database_url.as_ref().unwrap().expose(), &settings);
+        let state = AppState {
+            settings,
+            db: pool,
+            redis: redis.clone(),
+            demo_mode: false,
+        };
         let app = Application::build(state.clone(), self.extra).expect("bind test server");
         let port = app.port();
         let server = app.into_server();
         let handle = server.handle();
         tokio::spawn(server);
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
-        TestApp { address: format!("http://127.0.0.1:{port}"), db, state, client, handle: Some(handle), prefix, redis }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            db,
+            state,
+            client,
+            handle: Some(handle),
+            prefix,
+            redis,
+        }
     }
 }
 
@@ -218,7 +267,12 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder { settings: Vec::new(), database_url: None, extra: None, seed_demo: false }
+        TestAppBuilder {
+            settings: Vec::new(),
+            database_url: None,
+            extra: None,
+            seed_demo: false,
+        }
     }
 
     pub async fn start() -> TestApp {
@@ -234,13 +288,22 @@ impl TestApp {
     }
 
     pub async fn get_accept(&self, path: &str, accept: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).header("Accept", accept).send().await.unwrap()
+        self.client
+            .get(self.url(path))
+            .header("Accept", accept)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Removes this test's Redis keys and stops the server.
     pub async fn shutdown(mut self) {
         let mut conn = self.redis.clone();
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", self.prefix)).query_async(&mut conn).await.unwrap_or_default();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
         if !keys.is_empty() {
             let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
         }
@@ -260,7 +323,10 @@ pub struct Browser {
 /// The CSRF token embedded in a page.
 pub fn csrf_in(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker).map(|i| i + marker.len()).expect("page has a csrf_token field");
+    let start = html
+        .find(marker)
+        .map(|i| i + marker.len())
+        .expect("page has a csrf_token field");
     html[start..].split('"').next().unwrap().to_string()
 }
 
@@ -292,44 +358,77 @@ impl Browser {
         let token = self.csrf().await;
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         all.push(("csrf_token", &token));
-        self.client.post(self.url(path)).form(&all).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Posts a form exactly as given (no CSRF token added).
     pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.client.post(self.url(path)).form(fields).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {
         use reqwest::cookie::CookieStore;
         let header = self.jar.cookies(&self.base.parse().unwrap())?;
-        header.to_str().ok()?.split("; ").find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string))
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string))
     }
 
     pub async fn sign_in(&self, username: &str, password: &str) -> reqwest::Response {
-        self.post_form("/login", &[("username", username), ("password", password)]).await
+        self.post_form("/login", &[("username", username), ("password", password)])
+            .await
     }
 }
 
 impl TestApp {
     pub fn browser(&self) -> Browser {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_provider(jar.clone()).build().unwrap();
-        Browser { client, base: self.address.clone(), jar }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(jar.clone())
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            base: self.address.clone(),
+            jar,
+        }
     }
 
     /// A fresh browser holding exactly the given cookie.
     pub fn browser_with_cookie(&self, name: &str, value: &str) -> Browser {
         let b = self.browser();
-        b.jar.add_cookie_str(&format!("{name}={value}; Path=/"), &self.address.parse().unwrap());
+        b.jar.add_cookie_str(
+            &format!("{name}={value}; Path=/"),
+            &self.address.parse().unwrap(),
+        );
         b
     }
 
     /// A browser signed in as one of the demo users (needs `with_demo_world`).
     pub async fn signed_in(&self, username: &str) -> Browser {
         let b = self.browser();
-        let res = b.sign_in(username, outpost::demo::seed::DEMO_PASSWORD).await;
-        assert_eq!(res.status(), 303, "sign-in of {username} failed: {}", res.text().await.unwrap_or_default());
+        let res = b
+            .sign_in(username, outpost::demo::seed::DEMO_PASSWORD)
+            .await;
+        assert_eq!(
+            res.status(),
+            303,
+            "sign-in of {username} failed: {}",
+            res.text().await.unwrap_or_default()
+        );
         b
     }
 
@@ -339,7 +438,10 @@ impl TestApp {
 
     /// Runs a `SELECT count(*) AS n …` query.
     pub fn count(&self, sql: &str) -> i64 {
-        diesel::sql_query(sql).get_result::<Count>(&mut self.conn()).unwrap().n
+        diesel::sql_query(sql)
+            .get_result::<Count>(&mut self.conn())
+            .unwrap()
+            .n
     }
 
     pub fn id_of(&self, sql: &str) -> i64 {
@@ -348,7 +450,10 @@ impl TestApp {
             #[diesel(sql_type = BigInt)]
             id: i64,
         }
-        diesel::sql_query(sql).get_result::<Id>(&mut self.conn()).unwrap().id
+        diesel::sql_query(sql)
+            .get_result::<Id>(&mut self.conn())
+            .unwrap()
+            .id
     }
 
     pub fn hub_id(&self, code: &str) -> i64 {
@@ -359,7 +464,10 @@ impl TestApp {
 /// A hidden field's value in a page.
 pub fn hidden_in(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).map(|i| i + marker.len()).unwrap_or_else(|| panic!("page has a {name} field"));
+    let start = html
+        .find(&marker)
+        .map(|i| i + marker.len())
+        .unwrap_or_else(|| panic!("page has a {name} field"));
     html[start..].split('"').next().unwrap().to_string()
 }
 
@@ -369,30 +477,48 @@ impl TestApp {
         let res = self
             .client
             .post(self.url("/api/v1/token"))
-            .form(&[("grant_type", "password"), ("username", username), ("password", outpost::demo::seed::DEMO_PASSWORD)])
+            .form(&[
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", outpost::demo::seed::DEMO_PASSWORD),
+            ])
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), 200);
-        res.json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
+        res.json::<serde_json::Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Pushes operations to `/api/v1/sync`; returns the HTTP status and the body.
     pub async fn sync(&self, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let res = self.client.post(self.url("/api/v1/sync")).bearer_auth(token).json(&body).send().await.unwrap();
+        let res = self
+            .client
+            .post(self.url("/api/v1/sync"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or_default())
     }
 
     /// A signed capture envelope as a form served to `username` would carry.
     pub fn envelope(&self, username: &str, kind: &str, hub_id: i64, age_secs: i64) -> String {
-        let user_id = self.id_of(&format!("SELECT id FROM users WHERE username = '{username}'"));
+        let user_id = self.id_of(&format!(
+            "SELECT id FROM users WHERE username = '{username}'"
+        ));
         #[derive(QueryableByName)]
         struct Role {
             #[diesel(sql_type = diesel::sql_types::Text)]
             role: String,
         }
-        let role: Role = diesel::sql_query(format!("SELECT role FROM users WHERE id = {user_id}")).get_result(&mut self.conn()).unwrap();
+        let role: Role = diesel::sql_query(format!("SELECT role FROM users WHERE id = {user_id}"))
+            .get_result(&mut self.conn())
+            .unwrap();
         let env = outpost::sync::envelope::Envelope {
             user_id,
             role: role.role,
@@ -421,7 +547,9 @@ impl TestApp {
     }
 
     pub fn ledger_agrees(&self) -> bool {
-        outpost::inventory::ledger::mismatches(&mut self.conn()).unwrap().is_empty()
+        outpost::inventory::ledger::mismatches(&mut self.conn())
+            .unwrap()
+            .is_empty()
     }
 }
 
@@ -432,6 +560,9 @@ impl TestApp {
             #[diesel(sql_type = diesel::sql_types::Uuid)]
             id: uuid::Uuid,
         }
-        diesel::sql_query(sql).get_result::<Id>(&mut self.conn()).unwrap().id
+        diesel::sql_query(sql)
+            .get_result::<Id>(&mut self.conn())
+            .unwrap()
+            .id
     }
 }
