@@ -213,7 +213,14 @@ async fn dispatch(command: Command, settings: Settings) -> Result<()> {
                     }
                     println!("stock levels agree with the ledger");
                 } else {
-                    let fixed = crate::inventory::ledger::rebuild(&mut conn)?;
+                    let fixed = conn.transaction(|conn| {
+                        let fixed = crate::inventory::ledger::rebuild(conn)?;
+                        let mut entry = crate::audit::Entry::new("stock.rebuild")
+                            .change(None, Some(serde_json::json!({ "levels_corrected": fixed })));
+                        entry.actor_name = Some(CLI_ACTOR.into());
+                        crate::audit::record(conn, &entry)?;
+                        Ok::<_, anyhow::Error>(fixed)
+                    })?;
                     println!("rebuilt stock levels from the ledger: {fixed} level(s) corrected");
                 }
                 Ok(())
@@ -260,6 +267,7 @@ async fn app_state(settings: Settings, demo_mode: bool) -> Result<AppState> {
         db,
         redis,
         demo_mode,
+        publisher: Default::default(),
     })
 }
 
@@ -336,6 +344,7 @@ async fn demo(mut settings: Settings) -> Result<()> {
             dir.display()
         );
         let services = blocking(move || PrivateServices::start(&dir)).await?;
+        println!("PostgreSQL keeps its data in {}", services.pg_root.display());
         settings
             .database_url
             .get_or_insert_with(|| crate::config::Secret::new(services.database_url.clone()));
@@ -436,17 +445,22 @@ async fn user(settings: Settings, action: UserAction) -> Result<()> {
                         })?;
                     hub_ids.push(id);
                 }
-                let user = users::create(
-                    &mut conn,
-                    &NewUser {
-                        username: &username,
-                        display_name: &name,
-                        role,
-                        organisation_id: org_id,
-                        password: &password,
-                        hub_ids: &hub_ids,
-                    },
-                )?;
+                let user = conn.transaction(|conn| {
+                    let user = users::create(
+                        conn,
+                        &NewUser {
+                            username: &username,
+                            display_name: &name,
+                            role,
+                            organisation_id: org_id,
+                            password: &password,
+                            hub_ids: &hub_ids,
+                        },
+                    )?;
+                    let after = serde_json::json!({ "username": user.username, "display_name": user.display_name, "role": role.as_str(), "hub_ids": hub_ids });
+                    cli_audit(conn, "user.create", user.id, Some(after))?;
+                    Ok::<_, anyhow::Error>(user)
+                })?;
                 println!(
                     "created user '{}' ({}) with id {}",
                     user.username,
@@ -460,21 +474,54 @@ async fn user(settings: Settings, action: UserAction) -> Result<()> {
         UserAction::Passwd { username } => {
             let password = read_password()?;
             blocking(move || {
-                users::set_password(&mut crate::db::connect(&url)?, &username, &password)?;
-                println!("password changed for '{username}'");
+                crate::db::connect(&url)?.transaction(|conn| {
+                    users::set_password(conn, &username, &password)?;
+                    let id = user_id(conn, &username)?;
+                    cli_audit(conn, "user.password_reset", id, None)
+                })?;
+                println!("password changed for '{username}'; their sessions and API tokens have ended");
                 Ok(())
             })
             .await
         }
         UserAction::Disable { username } => {
             blocking(move || {
-                users::set_active(&mut crate::db::connect(&url)?, &username, false)?;
+                crate::db::connect(&url)?.transaction(|conn| {
+                    users::set_active(conn, &username, false)?;
+                    let id = user_id(conn, &username)?;
+                    let after = serde_json::json!({ "active": false });
+                    cli_audit(conn, "user.disable", id, Some(after))
+                })?;
                 println!("user '{username}' disabled");
                 Ok(())
             })
             .await
         }
     }
+}
+
+/// How the audit log names changes made from the command line (no signed-in user).
+const CLI_ACTOR: &str = "command line";
+
+fn user_id(conn: &mut diesel::PgConnection, username: &str) -> Result<i64> {
+    Ok(users::find_by_username(conn, username)?
+        .with_context(|| format!("no user '{username}'"))?
+        .id)
+}
+
+/// The audit row of a change made to a user from the command line.
+fn cli_audit(
+    conn: &mut diesel::PgConnection,
+    action: &str,
+    user_id: i64,
+    after: Option<serde_json::Value>,
+) -> Result<()> {
+    let mut entry = crate::audit::Entry::new(action)
+        .object("user", user_id)
+        .change(None, after);
+    entry.actor_name = Some(CLI_ACTOR.into());
+    crate::audit::record(conn, &entry)?;
+    Ok(())
 }
 
 fn read_password() -> Result<String> {

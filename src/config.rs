@@ -49,6 +49,9 @@ pub struct Settings {
     pub refresh_token_ttl: Duration,
     /// How long a device may open its cached pages offline after its last online contact.
     pub offline_session: Duration,
+    /// An operation that arrives longer than this after it was captured is treated as captured
+    /// offline, whatever the client says (envelope required, approvals wait for review).
+    pub offline_after: Duration,
     /// Zoho Inventory sync; `None` when no organisation is configured (the sync is off).
     pub zoho: Option<ZohoSettings>,
 }
@@ -208,6 +211,7 @@ impl Settings {
         let refresh_token_ttl =
             minutes("OUTPOST_REFRESH_TOKEN_MINUTES", 30 * 24 * 60, 365 * 24 * 60)?;
         let offline_session = minutes("OUTPOST_OFFLINE_SESSION_MINUTES", 24 * 60, 14 * 24 * 60)?;
+        let offline_after = minutes("OUTPOST_OFFLINE_AFTER_MINUTES", 5, 24 * 60)?;
         let zoho = match get("OUTPOST_ZOHO_ORGANIZATION_ID") {
             None => None,
             Some(organization_id) => {
@@ -294,6 +298,7 @@ impl Settings {
             access_token_ttl,
             refresh_token_ttl,
             offline_session,
+            offline_after,
             zoho,
         })
     }

@@ -1,6 +1,13 @@
 //! Events for live dashboards: written to the outbox in the same transaction as the change and
 //! published to Redis pub/sub afterwards. If Redis is down the rows wait; the worker's sweep
 //! publishes them later, so nothing is lost.
+//!
+//! Publishing never competes with the writes it follows: each process runs at most one
+//! publisher at a time (a commit while one runs only asks it to go round once more), and
+//! publishers of different processes claim disjoint rows (`FOR UPDATE SKIP LOCKED`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use diesel::prelude::*;
 
@@ -9,30 +16,88 @@ use crate::state::AppState;
 
 const BATCH: i64 = 200;
 
+/// The per-process gate: whether a publisher runs, and whether more was committed since it
+/// started.
+#[derive(Debug, Default)]
+pub struct Publisher {
+    running: AtomicBool,
+    again: AtomicBool,
+}
+
 /// Publishes what the outbox holds, oldest first. Returns how many rows were published.
 pub async fn publish_pending(state: &AppState) -> anyhow::Result<usize> {
-    let rows: Vec<(i64, String, serde_json::Value)> = crate::db::run(&state.db, |conn| {
-        Ok(outbox::table
-            .filter(outbox::published_at.is_null())
-            .order(outbox::id)
-            .limit(BATCH)
-            .select((outbox::id, outbox::topic, outbox::payload))
-            .load(conn)?)
+    let mut total = 0;
+    loop {
+        let published = publish_batch(state).await?;
+        total += published;
+        if published < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// One batch: rows are claimed for a minute (rows another publisher holds are skipped), sent,
+/// then marked published. A publisher that dies mid-way leaves its claim to expire.
+async fn publish_batch(state: &AppState) -> anyhow::Result<usize> {
+    let rows = crate::db::run(&state.db, |conn| {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            id: i64,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            topic: String,
+            #[diesel(sql_type = diesel::sql_types::Jsonb)]
+            payload: serde_json::Value,
+        }
+        let rows: Vec<Row> = diesel::sql_query(
+            "UPDATE outbox SET claimed_until = now() + interval '1 minute' WHERE id IN ( \
+               SELECT id FROM outbox WHERE published_at IS NULL \
+                 AND (claimed_until IS NULL OR claimed_until < now()) \
+               ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, topic, payload",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(BATCH)
+        .load(conn)?;
+        let mut rows: Vec<_> = rows.into_iter().map(|r| (r.id, r.topic, r.payload)).collect();
+        rows.sort_by_key(|r| r.0);
+        Ok(rows)
     })
     .await?;
     if rows.is_empty() {
         return Ok(0);
     }
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    if let Err(e) = send(state, rows).await {
+        // Give the rows back at once, so the sweep does not wait for the claim to expire.
+        let release = ids.clone();
+        let _ = crate::db::run(&state.db, move |conn| {
+            diesel::update(outbox::table.filter(outbox::id.eq_any(&release)))
+                .set(outbox::claimed_until.eq(None::<chrono::DateTime<chrono::Utc>>))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await;
+        return Err(e);
+    }
+    crate::db::run(&state.db, move |conn| {
+        diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
+            .set(outbox::published_at.eq(diesel::dsl::now))
+            .execute(conn)?;
+        Ok(ids.len())
+    })
+    .await
+    .map_err(Into::into)
+}
+
+async fn send(state: &AppState, rows: Vec<(i64, String, serde_json::Value)>) -> anyhow::Result<()> {
     let channel = state.redis_key("events");
     let mut conn = state.redis.clone();
-    let mut done = Vec::with_capacity(rows.len());
     for (id, topic, payload) in rows {
         // Jobs go to their queue; everything else is an event for live dashboards.
         if topic == "job.zoho_sync" {
             if let Some(variant_id) = payload["variant_id"].as_i64() {
                 crate::jobs::enqueue_zoho(state, variant_id).await?;
             }
-            done.push(id);
             continue;
         }
         let message =
@@ -42,25 +107,30 @@ pub async fn publish_pending(state: &AppState) -> anyhow::Result<usize> {
             .arg(message)
             .query_async::<i64>(&mut conn)
             .await?;
-        done.push(id);
     }
-    let count = done.len();
-    crate::db::run(&state.db, move |conn| {
-        diesel::update(outbox::table.filter(outbox::id.eq_any(done)))
-            .set(outbox::published_at.eq(diesel::dsl::now))
-            .execute(conn)?;
-        Ok(())
-    })
-    .await?;
-    Ok(count)
+    Ok(())
 }
 
-/// Publishes in the background after a commit; failures are left to the sweep.
+/// Publishes in the background after a commit; failures are left to the sweep. At most one
+/// publisher runs per process: a commit while it runs makes it go round once more.
 pub fn publish_soon(state: &AppState) {
+    let gate: Arc<Publisher> = state.publisher.clone();
+    gate.again.store(true, Ordering::SeqCst);
+    if gate.running.swap(true, Ordering::SeqCst) {
+        return;
+    }
     let state = state.clone();
     actix_web::rt::spawn(async move {
-        if let Err(e) = publish_pending(&state).await {
-            tracing::warn!(error = %e, "outbox publish deferred to the sweep");
+        while gate.again.swap(false, Ordering::SeqCst) {
+            if let Err(e) = publish_pending(&state).await {
+                tracing::warn!(error = %e, "outbox publish deferred to the sweep");
+                break;
+            }
+        }
+        gate.running.store(false, Ordering::SeqCst);
+        // A commit that came in after the last round but before the flag dropped.
+        if gate.again.load(Ordering::SeqCst) {
+            publish_soon(&state);
         }
     });
 }

@@ -60,7 +60,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    devices (id) {
+    devices (user_id, id) {
         id -> Text,
         user_id -> Int8,
         pending_count -> Int4,
@@ -68,6 +68,9 @@ diesel::table! {
         last_seen_at -> Timestamptz,
         flagged_at -> Nullable<Timestamptz>,
         flag_reason -> Nullable<Text>,
+        discarded_count -> Int8,
+        counted_before -> Int8,
+        lost -> Int8,
     }
 }
 
@@ -230,6 +233,7 @@ diesel::table! {
         resolved_at -> Nullable<Timestamptz>,
         resolved_by -> Nullable<Int8>,
         resolution -> Nullable<Text>,
+        field_errors -> Nullable<Jsonb>,
     }
 }
 
@@ -249,6 +253,7 @@ diesel::table! {
         payload -> Jsonb,
         created_at -> Timestamptz,
         published_at -> Nullable<Timestamptz>,
+        claimed_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -374,6 +379,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         permission_flags -> Jsonb,
+        sessions_valid_after -> Nullable<Timestamptz>,
     }
 }
 

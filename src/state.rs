@@ -10,6 +10,8 @@ pub struct AppState {
     pub redis: redis::aio::ConnectionManager,
     /// Running under `outpost demo`: the sign-in page lists the demo accounts.
     pub demo_mode: bool,
+    /// Runs at most one outbox publisher at a time in this process.
+    pub publisher: std::sync::Arc<crate::events::Publisher>,
 }
 
 impl AppState {

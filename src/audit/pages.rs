@@ -285,9 +285,10 @@ async fn csv_export(
                 r.operation_id.map(|u| u.to_string()).unwrap_or_default(),
                 r.hub_id.map(|h| h.to_string()).unwrap_or_default(),
                 r.client_addr.clone().unwrap_or_default(),
-                csv_safe(r.before_text()),
-                csv_safe(r.after_text()),
-            ])
+                r.before_text(),
+                r.after_text(),
+            ]
+            .map(csv_safe))
             .map_err(AppError::internal)?;
     }
     let body = writer.into_inner().map_err(AppError::internal)?;
@@ -300,9 +301,10 @@ async fn csv_export(
         .body(body))
 }
 
-/// Spreadsheets execute cells that start with = + - @; prefix them so an export is inert.
+/// Spreadsheets execute cells that start with = + - @ (or a tab or carriage return before one);
+/// every cell gets a leading quote then, so an export is inert whatever a user typed.
 fn csv_safe(value: String) -> String {
-    if value.starts_with(['=', '+', '-', '@']) {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
         value

@@ -36,13 +36,16 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths are followed after sign-in (no open redirects).
+/// Only same-site paths are followed after sign-in (no open redirects). Browsers drop tabs and
+/// newlines from URLs and read `\\` as `/`, so `/\t/evil` or `/\\evil` would leave the site: any
+/// control character, backslash or leading `//` sends the user home instead.
 fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')
                 && !n.starts_with("//")
-                && !n.starts_with("/\\")
+                && n.len() <= 2048
+                && !n.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace())
                 && !n.contains("://") =>
         {
             n.to_string()
@@ -287,7 +290,18 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(super::safe_next(Some("/audit?x=1")), "/audit?x=1");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", "evil"] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "evil",
+            "/\t/evil.example",
+            "/\t\\evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "/\u{0}x",
+            "/%0d%0a",
+        ] {
             assert_eq!(super::safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(super::safe_next(None), "/");

@@ -328,7 +328,10 @@ async fn load_session(
         Ok(Principal::load(
             conn,
             s.data.user_id,
-            AuthVia::Session { key: s.key },
+            AuthVia::Session {
+                key: s.key,
+                started_at: s.data.created_at,
+            },
             Some(addr),
         )?)
     })

@@ -13,7 +13,7 @@ use crate::hubs::{self, Hub, Scope};
 #[derive(Clone, Debug)]
 pub enum AuthVia {
     /// A browser session; `key` is its Redis key (not the cookie value).
-    Session { key: String },
+    Session { key: String, started_at: i64 },
     /// An API access token.
     Token { token_id: i64 },
 }
@@ -52,6 +52,13 @@ impl Principal {
         if !user.active {
             return Ok(None);
         }
+        if let (AuthVia::Session { started_at, .. }, Some(valid_after)) =
+            (&via, user.sessions_valid_after)
+        {
+            if *started_at < valid_after.timestamp() {
+                return Ok(None);
+            }
+        }
         let role = user.role();
         let organisation = hubs::organisation(conn, user.organisation_id)?;
         let scope = hubs::scope_for(conn, user.id, user.organisation_id, role)?;
@@ -77,8 +84,15 @@ impl Principal {
         self.scope.hubs.iter().find(|h| h.id == hub_id)
     }
 
-    /// The header's hub label: the only hub, or how many.
+    /// The header's scope label: a customer user's own account; for staff the only hub, or
+    /// how many.
     pub fn hub_label(&self) -> String {
+        if self.role == Role::CustomerUser {
+            return match self.scope.customer_names.as_slice() {
+                [] => self.organisation_name.clone(),
+                names => names.join(", "),
+            };
+        }
         match self.scope.hubs.as_slice() {
             [] => self.organisation_name.clone(),
             [one] => one.name.clone(),
@@ -88,7 +102,7 @@ impl Principal {
 
     pub fn session_key(&self) -> Option<&str> {
         match &self.via {
-            AuthVia::Session { key } => Some(key),
+            AuthVia::Session { key, .. } => Some(key),
             AuthVia::Token { .. } => None,
         }
     }

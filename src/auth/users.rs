@@ -20,6 +20,8 @@ pub struct User {
     pub permission_flags: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Sessions started before this moment are over (set by a password reset).
+    pub sessions_valid_after: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -111,12 +113,16 @@ pub fn set_password(
     let hash = password::hash(new_password)?;
     let user =
         find_by_username(conn, username)?.ok_or_else(|| UserError::NotFound(username.into()))?;
+    // A reset ends what the old password opened: sessions (checked against this moment on
+    // every request) and API tokens.
     diesel::update(users::table.find(user.id))
         .set((
             users::password_hash.eq(hash),
             users::updated_at.eq(diesel::dsl::now),
+            users::sessions_valid_after.eq(diesel::dsl::now),
         ))
         .execute(conn)?;
+    crate::auth::tokens::revoke_all_for_user(conn, user.id)?;
     Ok(())
 }
 

@@ -13,6 +13,8 @@ use anyhow::{bail, Context, Result};
 pub struct PrivateServices {
     pub database_url: String,
     pub redis_url: String,
+    /// Where PostgreSQL keeps its data (under the data directory unless that is private).
+    pub pg_root: PathBuf,
     pg_data: PathBuf,
     run_as: Option<String>,
     redis: Option<Child>,
@@ -35,14 +37,27 @@ impl PrivateServices {
         } else {
             None
         };
-        let pg_root = data_dir.join("postgres");
-        let pg_data = pg_root.join("data");
-        let socket_dir = pg_root.join("run");
-        std::fs::create_dir_all(&socket_dir)?;
+        let mut pg_root = data_dir.join("postgres");
+        std::fs::create_dir_all(pg_root.join("run"))?;
         if let Some(user) = &run_as {
             chown_recursive(&pg_root, user)?;
-            ensure_reachable(&pg_root, user)?;
+            if !reachable(&pg_root, user)? {
+                // A clone under /root (or any private folder): the `postgres` user cannot get
+                // in, so its cluster lives under /var/lib/outpost, named after the data
+                // directory so every run of this checkout finds the same data again.
+                pg_root = fallback_pg_root(&data_dir);
+                std::fs::create_dir_all(pg_root.join("run"))?;
+                chown_recursive(&pg_root, user)?;
+                if !reachable(&pg_root, user)? {
+                    bail!(
+                        "the '{user}' system user cannot reach {} either; set OUTPOST_DATA_DIR to a folder it can reach",
+                        pg_root.display()
+                    );
+                }
+            }
         }
+        let pg_data = pg_root.join("data");
+        let socket_dir = pg_root.join("run");
 
         if !pg_data.join("PG_VERSION").exists() {
             tracing::info!(dir = %pg_data.display(), "initialising a private PostgreSQL cluster");
@@ -59,9 +74,11 @@ impl PrivateServices {
                 ]))?;
         }
         let log = pg_root.join("postgres.log");
-        // Unix socket only: no port to collide with, nothing reachable from the network.
+        // Unix socket only: no port to collide with, nothing reachable from the network. Fsync
+        // and synchronous commit stay on (PostgreSQL's defaults): a site that keeps its data in
+        // the demo must not lose it to a power cut.
         let options = format!(
-            "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync=off",
+            "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync=on -c synchronous_commit=on",
             socket_dir.display()
         );
         let status = pg_command(&run_as, &pg_bin.join("pg_ctl"))
@@ -104,6 +121,7 @@ impl PrivateServices {
         let mut services = PrivateServices {
             database_url,
             redis_url,
+            pg_root,
             pg_data,
             run_as,
             redis: Some(redis),
@@ -201,20 +219,25 @@ fn chown_recursive(path: &Path, user: &str) -> Result<()> {
         .arg(path))
 }
 
-/// The postgres user must be able to reach the data directory through every parent folder.
-fn ensure_reachable(path: &Path, user: &str) -> Result<()> {
-    let ok = Command::new("runuser")
+/// Whether the postgres user can reach (and write) a folder through every parent folder.
+fn reachable(path: &Path, user: &str) -> Result<bool> {
+    Ok(Command::new("runuser")
         .args(["-u", user, "--", "test", "-w"])
         .arg(path)
         .status()?
-        .success();
-    if !ok {
-        bail!(
-            "the '{user}' system user cannot reach {} (a parent folder is private); set OUTPOST_DATA_DIR to a folder it can reach, e.g. /var/lib/outpost",
-            path.display()
-        );
-    }
-    Ok(())
+        .success())
+}
+
+/// The PostgreSQL folder used when the data directory is private: one per data directory.
+pub fn fallback_pg_root(data_dir: &Path) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    let name = data_dir
+        .parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().replace(|c: char| !c.is_ascii_alphanumeric(), "-"))
+        .unwrap_or_else(|| "outpost".into());
+    PathBuf::from("/var/lib/outpost").join(format!("{name}-{}", &hex::encode(digest)[..12]))
 }
 
 pub fn free_port() -> Result<u16> {

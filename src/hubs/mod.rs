@@ -45,6 +45,8 @@ pub struct Organisation {
 pub struct Scope {
     pub hubs: Vec<Hub>,
     pub customer_ids: Vec<i64>,
+    /// For a customer user: the names of their own customer accounts (shown in the header).
+    pub customer_names: Vec<String>,
 }
 
 impl Scope {
@@ -100,19 +102,25 @@ pub fn scope_for(
             .select(customers::id)
             .load(conn)?
     };
-    // A customer user sees the hub that serves them, never others.
-    let hubs = if role == Role::CustomerUser {
-        let serving: Vec<i64> = customers::table
+    // A customer user sees their own account, nothing of the hub that serves it: no stock, no
+    // activity, no serialized items. Pages and APIs filter by hub scope, which is empty.
+    if role == Role::CustomerUser {
+        let customer_names = customers::table
             .filter(customers::id.eq_any(&customer_ids))
-            .select(customers::hub_id)
+            .order(customers::name)
+            .select(customers::name)
             .load(conn)?;
-        hubs.into_iter()
-            .filter(|h| serving.contains(&h.id))
-            .collect()
-    } else {
-        hubs
-    };
-    Ok(Scope { hubs, customer_ids })
+        return Ok(Scope {
+            hubs: Vec::new(),
+            customer_ids,
+            customer_names,
+        });
+    }
+    Ok(Scope {
+        hubs,
+        customer_ids,
+        customer_names: Vec::new(),
+    })
 }
 
 pub fn organisation(conn: &mut PgConnection, id: i64) -> QueryResult<Organisation> {

@@ -34,6 +34,9 @@ pub struct PushBody {
     pending_count: Option<i32>,
     #[serde(default)]
     highest_seq: Option<i64>,
+    /// Operations the user discarded on the device without sending them, in all.
+    #[serde(default)]
+    discarded_count: Option<i64>,
     /// Operations in captured order: `{op_id, kind, payload, captured_at, base_version?, device_id?, offline?, envelope?}`.
     #[schema(value_type = Vec<Object>)]
     operations: Vec<Value>,
@@ -94,8 +97,11 @@ pub async fn push(
             &state,
             &user,
             device,
-            body.pending_count.unwrap_or(0),
-            body.highest_seq.unwrap_or(0),
+            devices::QueueReport {
+                pending: body.pending_count.unwrap_or(0),
+                created: body.highest_seq.unwrap_or(0),
+                discarded: body.discarded_count.unwrap_or(0),
+            },
         )
         .await?;
     }

@@ -1,6 +1,15 @@
-//! Devices tell the server, on every contact, how many operations they still hold and the
-//! highest sequence number they have created. A device whose pending operations vanished
-//! without arriving (cleared storage, Safari's 7-day eviction) is flagged for the admins.
+//! Devices tell the server, on every contact, how many of the user's operations they still
+//! hold, how many they created in all and how many the user discarded on purpose. A device
+//! whose operations vanished without arriving (cleared storage, Safari's 7-day eviction) is
+//! flagged for the admins.
+//!
+//! A device record belongs to its user: one browser shared by two people is two records, and
+//! reporting someone else's device id touches nothing of theirs.
+//!
+//! Why the sums can only miss, never invent, a loss: every operation the device created is
+//! still pending on it, was discarded there, or arrived here (`operations.device_id`). The
+//! device counts `created`, `pending` and `discarded` first; arrivals are counted here later,
+//! so an operation that arrives in between is counted twice, never zero times.
 
 use diesel::prelude::*;
 
@@ -9,18 +18,28 @@ use crate::error::AppError;
 use crate::schema::{devices, operations};
 use crate::state::AppState;
 
+/// What a device says of the user's queue on it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct QueueReport {
+    pub pending: i32,
+    /// Operations created on the device for this user, in all (its high-water mark).
+    pub created: i64,
+    /// Operations the user discarded on the device without sending them, in all.
+    pub discarded: i64,
+}
+
 pub async fn report(
     state: &AppState,
     user: &Principal,
     device_id: &str,
-    pending: i32,
-    highest_seq: i64,
+    queue: QueueReport,
 ) -> Result<(), AppError> {
     // Characters, as the database counts them (not bytes).
     if !(8..=64).contains(&device_id.chars().count())
-        || device_id.contains('\0')
-        || pending < 0
-        || highest_seq < 0
+        || device_id.chars().any(char::is_control)
+        || queue.pending < 0
+        || queue.created < 0
+        || queue.discarded < 0
     {
         return Err(AppError::BadRequest(
             "device_id is 8–64 characters; counts are not negative".into(),
@@ -29,24 +48,65 @@ pub async fn report(
     let (device, user_id) = (device_id.to_string(), user.user_id);
     crate::db::run(&state.db, move |conn| {
         conn.transaction(|conn| {
-            let before: Option<(i32, i64, chrono::DateTime<chrono::Utc>)> =
-                devices::table.find(&device).for_update().select((devices::pending_count, devices::highest_seq, devices::last_seen_at)).first(conn).optional()?;
-            let mut flag: Option<String> = None;
-            if let Some((was_pending, _, last_seen)) = before {
-                let arrived: i64 = operations::table.filter(operations::device_id.eq(&device)).filter(operations::received_at.ge(last_seen)).count().get_result(conn)?;
-                let missing = i64::from(was_pending) - arrived - i64::from(pending);
-                if missing > 0 {
-                    flag = Some(format!("{missing} queued operation(s) disappeared from the device without reaching the server"));
+            let before: Option<(i64, i64, i64, i64)> = devices::table
+                .find((user_id, &device))
+                .for_update()
+                .select((
+                    devices::highest_seq,
+                    devices::discarded_count,
+                    devices::counted_before,
+                    devices::lost,
+                ))
+                .first(conn)
+                .optional()?;
+            let arrived: i64 = operations::table
+                .filter(operations::actor_id.eq(user_id))
+                .filter(operations::device_id.eq(&device))
+                .count()
+                .get_result(conn)?;
+            let (counted_before, lost) = match before {
+                Some((created, discarded, counted_before, lost)) => {
+                    // The counters went back: the device's storage was wiped and started again.
+                    // What it had created before still counts.
+                    let reset = queue.created < created || queue.discarded < discarded;
+                    let carried = if reset { created - discarded } else { 0 };
+                    (counted_before + carried, lost)
                 }
-            }
+                None => (0, 0),
+            };
+            let expected = counted_before + queue.created - queue.discarded - i64::from(queue.pending);
+            let missing = expected - arrived;
             diesel::insert_into(devices::table)
-                .values((devices::id.eq(&device), devices::user_id.eq(user_id), devices::pending_count.eq(pending), devices::highest_seq.eq(highest_seq)))
-                .on_conflict(devices::id)
+                .values((
+                    devices::id.eq(&device),
+                    devices::user_id.eq(user_id),
+                    devices::pending_count.eq(queue.pending),
+                    devices::highest_seq.eq(queue.created),
+                    devices::discarded_count.eq(queue.discarded),
+                    devices::counted_before.eq(counted_before),
+                ))
+                .on_conflict((devices::user_id, devices::id))
                 .do_update()
-                .set((devices::user_id.eq(user_id), devices::pending_count.eq(pending), devices::highest_seq.eq(highest_seq), devices::last_seen_at.eq(diesel::dsl::now)))
+                .set((
+                    devices::pending_count.eq(queue.pending),
+                    devices::highest_seq.eq(queue.created),
+                    devices::discarded_count.eq(queue.discarded),
+                    devices::counted_before.eq(counted_before),
+                    devices::last_seen_at.eq(diesel::dsl::now),
+                ))
                 .execute(conn)?;
-            if let Some(reason) = flag {
-                diesel::update(devices::table.find(&device)).set((devices::flagged_at.eq(diesel::dsl::now), devices::flag_reason.eq(reason))).execute(conn)?;
+            if missing > lost {
+                let reason = format!(
+                    "{} queued operation(s) disappeared from the device without reaching the server",
+                    missing - lost
+                );
+                diesel::update(devices::table.find((user_id, &device)))
+                    .set((
+                        devices::flagged_at.eq(diesel::dsl::now),
+                        devices::flag_reason.eq(reason),
+                        devices::lost.eq(missing),
+                    ))
+                    .execute(conn)?;
             }
             Ok::<_, AppError>(())
         })

@@ -121,7 +121,8 @@ pub fn operation(
             .unwrap_or_else(|_| Utc::now()),
         _ => Utc::now(),
     };
-    let device_id = Some(form.text("device_id")).filter(|d| !d.is_empty());
+    // Only a replay comes from a device's queue; the device counts what it queued.
+    let device_id = Some(form.text("device_id")).filter(|d| offline && !d.is_empty());
     let envelope = Some(form.text("envelope")).filter(|e| !e.is_empty());
     if errors.is_empty() {
         Ok(Operation {

@@ -76,6 +76,10 @@ pub struct OpResult {
     /// What an applied operation produced (the created or changed record).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub record: Option<serde_json::Value>,
+    /// For a duplicate: what became of the operation the first time. A duplicate of a refused
+    /// operation is a refusal, never a success.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub original_status: Option<OpStatus>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +98,13 @@ impl FieldError {
 }
 
 impl OpResult {
+    /// The operation is in effect on the server: applied now, or applied the first time.
+    pub fn took_effect(&self) -> bool {
+        self.status == OpStatus::Applied
+            || (self.status == OpStatus::Duplicate
+                && self.original_status == Some(OpStatus::Applied))
+    }
+
     pub fn invalid(op_id: Uuid, errors: Vec<FieldError>) -> Self {
         let reason = errors
             .iter()
@@ -109,6 +120,7 @@ impl OpResult {
             errors,
             code: None,
             record: None,
+            original_status: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use diesel::prelude::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::envelope::{self, Envelope};
@@ -16,7 +16,7 @@ use super::registry;
 use crate::audit::{self, Entry};
 use crate::auth::principal::Principal;
 use crate::error::AppError;
-use crate::schema::{operations, outbox};
+use crate::schema::{hubs, operations, outbox};
 use crate::state::AppState;
 
 /// Replays older than this many days are refused (configurable later; the drims default).
@@ -27,20 +27,24 @@ pub const ENVELOPE_MAX_AGE_DAYS: i64 = 7;
 pub async fn submit(
     state: &AppState,
     actor: Arc<Principal>,
-    op: Operation,
+    mut op: Operation,
 ) -> Result<OpResult, AppError> {
-    let Some(kind) = registry::find(&op.kind) else {
-        return Ok(OpResult::invalid(
-            op.op_id,
-            vec![FieldError::new(
-                "kind",
-                format!("unknown operation kind '{}'", op.kind),
-            )],
-        ));
+    // A client does not decide for itself whether it was offline: an operation that arrives
+    // long after it was captured was captured offline.
+    let late = Utc::now() - op.captured_at;
+    if !op.offline && late.to_std().is_ok_and(|d| d > state.settings.offline_after) {
+        op.offline = true;
+    }
+    let checked = match registry::find(&op.kind) {
+        None => Err(vec![FieldError::new(
+            "kind",
+            format!("unknown operation kind '{}'", clean_text(&op.kind)),
+        )]),
+        Some(kind) => validate(kind, &op).map(|target| (kind, target)),
     };
-    let target = match validate(kind, &op) {
-        Ok(t) => t,
-        Err(errors) => return Ok(OpResult::invalid(op.op_id, errors)),
+    let (kind, target) = match checked {
+        Ok(ok) => ok,
+        Err(errors) => return refuse_invalid(state, actor, op, errors).await,
     };
     let verdict = authorise(kind, &actor, &target, &op);
     let envelope = check_envelope(state, kind, &actor, &target, &op);
@@ -53,21 +57,18 @@ pub async fn submit(
 
     let result = crate::db::run(&state.db, move |conn| {
         conn.transaction(|conn| {
-            let Some(row_id) = claim(conn, &actor, &op, &target, &role_at_capture)? else {
+            let Some(row_id) = claim(conn, &actor, &op, &target, &role_at_capture, None)? else {
                 return Ok(duplicate(conn, &actor, &op)?);
+            };
+            let allowed = match allowed {
+                Ok(()) => open_hubs(conn, kind, &target, &op)?,
+                refused => refused,
             };
             let outcome = match allowed {
                 Err(reason) => Err(Refusal::Forbidden(reason)),
                 Ok(()) if op.offline && !kind.finalisable_offline() => {
-                    return Ok(record(
-                        conn,
-                        &actor,
-                        &op,
-                        &target,
-                        row_id,
-                        &role_at_capture,
-                        Outcome::PendingReview,
-                    )?);
+                    let pending = Outcome::PendingReview;
+                    return record(conn, &actor, &op, &target, row_id, &role_at_capture, pending);
                 }
                 Ok(()) => apply(conn, kind, &actor, &op, row_id),
             };
@@ -83,20 +84,55 @@ pub async fn submit(
                 }) => Outcome::Conflict(reason, server_state),
                 Err(Refusal::Database(e)) => return Err(AppError::from(e)),
             };
-            record(
-                conn,
-                &actor,
-                &op,
-                &target,
-                row_id,
-                &role_at_capture,
-                outcome,
-            )
+            record(conn, &actor, &op, &target, row_id, &role_at_capture, outcome)
         })
     })
     .await?;
     crate::events::publish_soon(state);
     Ok(result)
+}
+
+/// An operation that did not validate changed nothing, but it is kept (with its content made
+/// storable) and audited: its author sees it in Sync Issues and can fix and resend it. Without
+/// an op id there is nothing to key it by, so only the audit row is written.
+async fn refuse_invalid(
+    state: &AppState,
+    actor: Arc<Principal>,
+    op: Operation,
+    errors: Vec<FieldError>,
+) -> Result<OpResult, AppError> {
+    let result = OpResult::invalid(op.op_id, errors);
+    let stored = Operation {
+        kind: clean_text(&op.kind),
+        payload: storable(&op.payload),
+        device_id: op.device_id.as_deref().map(clean_text),
+        ..op
+    };
+    crate::db::run(&state.db, move |conn| {
+        conn.transaction(|conn| {
+            let role = actor.role.as_str().to_string();
+            let target = Target::default();
+            if !stored.op_id.is_nil() {
+                let errors = serde_json::to_value(&result.errors).ok();
+                let Some(row_id) = claim(conn, &actor, &stored, &target, &role, errors)? else {
+                    return Ok(duplicate(conn, &actor, &stored)?);
+                };
+                let reason = result.reason.clone().unwrap_or_default();
+                let outcome = Outcome::Rejected(reason, None);
+                let recorded = record(conn, &actor, &stored, &target, row_id, &role, outcome)?;
+                return Ok(OpResult {
+                    errors: result.errors,
+                    ..recorded
+                });
+            }
+            let mut entry = Entry::by(&actor, &stored.kind).outcome("rejected");
+            entry.offline = stored.offline;
+            entry.after = Some(json!({ "payload": stored.payload, "reason": result.reason }));
+            audit::record(conn, &entry)?;
+            Ok(result)
+        })
+    })
+    .await
 }
 
 /// Step 1: the payload's shape and values, and the operation's own fields.
@@ -111,18 +147,113 @@ fn validate(kind: &dyn Kind, op: &Operation) -> Result<Target, Vec<FieldError>> 
     if op
         .device_id
         .as_deref()
-        .is_some_and(|d| d.is_empty() || d.chars().count() > 64 || d.contains('\0'))
+        .is_some_and(|d| d.is_empty() || d.chars().count() > 64 || has_control(d))
     {
         errors.push(FieldError::new("device_id", "must be 1–64 characters"));
     }
-    match kind.validate(&op.payload) {
-        Ok(target) if errors.is_empty() => Ok(target),
-        Ok(_) => Err(errors),
-        Err(mut more) => {
-            errors.append(&mut more);
-            Err(errors)
-        }
+    // PostgreSQL cannot store NUL in text or jsonb, and no field of any kind means a control
+    // character: every string of every payload is checked here, once, for all kinds.
+    control_characters("", &op.payload, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
     }
+    kind.validate(&op.payload)
+}
+
+/// Control characters other than tab and line breaks, anywhere in a text.
+fn has_control(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+fn control_characters(path: &str, value: &Value, errors: &mut Vec<FieldError>) {
+    let field = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(s) if has_control(s) => errors.push(FieldError::new(
+            if path.is_empty() { "payload" } else { path },
+            "contains a control character (such as NUL); remove it",
+        )),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                control_characters(&format!("{path}[{}]", i + 1), item, errors);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                if has_control(key) {
+                    errors.push(FieldError::new(
+                        clean_text(&field(key)),
+                        "the field name contains a control character",
+                    ));
+                } else {
+                    control_characters(&field(key), item, errors);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A text made storable: control characters (NUL included) become U+FFFD.
+pub fn clean_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A payload made storable in jsonb, for keeping what a refused operation said.
+fn storable(value: &Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(clean_text(s)),
+        Value::Array(items) => Value::Array(items.iter().map(storable).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (clean_text(k), storable(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Step 2c: nothing is recorded at a deactivated hub, online or at replay.
+fn open_hubs(
+    conn: &mut PgConnection,
+    kind: &dyn Kind,
+    target: &Target,
+    op: &Operation,
+) -> QueryResult<Result<(), String>> {
+    let ids: Vec<i64> = target
+        .hub_id
+        .into_iter()
+        .chain(kind.extra_hubs(&op.payload))
+        .collect();
+    if ids.is_empty() {
+        return Ok(Ok(()));
+    }
+    let closed: Option<String> = hubs::table
+        .filter(hubs::id.eq_any(ids))
+        .filter(hubs::active.eq(false))
+        .select(hubs::name)
+        .first(conn)
+        .optional()?;
+    Ok(match closed {
+        Some(name) => Err(format!(
+            "{name} is deactivated; nothing more can be recorded there"
+        )),
+        None => Ok(()),
+    })
 }
 
 /// Step 2: role, hub scope and flags as of now (never as of capture).
@@ -179,22 +310,25 @@ fn check_envelope(
 }
 
 /// Step 3: claims (actor, op id). `None` when it was claimed before: a duplicate. Concurrent
-/// claims of one key wait on the unique index, so only one of them can go on to apply.
+/// claims of one key wait on the unique index, so only one of them can go on to apply. An
+/// earlier claim by an operation that did not validate changed nothing and is taken over.
 fn claim(
     conn: &mut PgConnection,
     actor: &Principal,
     op: &Operation,
     target: &Target,
     role_at_capture: &str,
+    field_errors: Option<Value>,
 ) -> QueryResult<Option<Uuid>> {
-    diesel::insert_into(operations::table)
+    let hub_id = target.hub_id.filter(|h| actor.scope.has_hub(*h));
+    let inserted = diesel::insert_into(operations::table)
         .values((
             operations::actor_id.eq(actor.user_id),
             operations::op_id.eq(op.op_id),
             operations::kind.eq(&op.kind),
             operations::payload.eq(&op.payload),
             // Only a hub in scope is stored as a reference; an out-of-scope id stays in the payload.
-            operations::hub_id.eq(target.hub_id.filter(|h| actor.scope.has_hub(*h))),
+            operations::hub_id.eq(hub_id),
             operations::record_id.eq(target.record_id),
             operations::base_version.eq(op.base_version),
             operations::captured_at.eq(op.captured_at),
@@ -203,9 +337,35 @@ fn claim(
             operations::role_at_capture.eq(role_at_capture),
             operations::role_at_apply.eq(actor.role.as_str()),
             operations::status.eq("rejected"),
+            operations::field_errors.eq(&field_errors),
         ))
         .on_conflict((operations::actor_id, operations::op_id))
         .do_nothing()
+        .returning(operations::id)
+        .get_result(conn)
+        .optional()?;
+    if inserted.is_some() {
+        return Ok(inserted);
+    }
+    let earlier_invalid = operations::table
+        .filter(operations::actor_id.eq(actor.user_id))
+        .filter(operations::op_id.eq(op.op_id))
+        .filter(operations::field_errors.is_not_null());
+    diesel::update(earlier_invalid)
+        .set((
+            operations::kind.eq(&op.kind),
+            operations::payload.eq(&op.payload),
+            operations::hub_id.eq(hub_id),
+            operations::record_id.eq(target.record_id),
+            operations::base_version.eq(op.base_version),
+            operations::captured_at.eq(op.captured_at),
+            operations::received_at.eq(diesel::dsl::now),
+            operations::device_id.eq(op.device_id.as_deref()),
+            operations::offline.eq(op.offline),
+            operations::role_at_capture.eq(role_at_capture),
+            operations::role_at_apply.eq(actor.role.as_str()),
+            operations::field_errors.eq(&field_errors),
+        ))
         .returning(operations::id)
         .get_result(conn)
         .optional()
@@ -213,11 +373,12 @@ fn claim(
 
 /// The stored result of an operation seen before, marked as a duplicate.
 fn duplicate(conn: &mut PgConnection, actor: &Principal, op: &Operation) -> QueryResult<OpResult> {
-    let (status, reason, server_id, server_state): (
+    let (status, reason, server_id, server_state, field_errors): (
         String,
         Option<String>,
         Option<String>,
-        Option<serde_json::Value>,
+        Option<Value>,
+        Option<Value>,
     ) = operations::table
         .filter(operations::actor_id.eq(actor.user_id))
         .filter(operations::op_id.eq(op.op_id))
@@ -226,6 +387,7 @@ fn duplicate(conn: &mut PgConnection, actor: &Principal, op: &Operation) -> Quer
             operations::reason,
             operations::server_id,
             operations::server_state,
+            operations::field_errors,
         ))
         .first(conn)?;
     let original = match reason {
@@ -243,9 +405,12 @@ fn duplicate(conn: &mut PgConnection, actor: &Principal, op: &Operation) -> Quer
         server_id,
         reason: Some(original),
         server_state,
-        errors: vec![],
+        errors: field_errors
+            .and_then(|e| serde_json::from_value(e).ok())
+            .unwrap_or_default(),
         code: None,
         record,
+        original_status: Some(OpStatus::parse(&status)),
     })
 }
 
@@ -372,5 +537,6 @@ fn record(
         errors: vec![],
         code,
         record,
+        original_status: None,
     })
 }

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::operation::{OpStatus, Operation};
+use super::operation::Operation;
 use super::pipeline;
 use crate::audit::{self, Entry};
 use crate::auth::extract::{Authorized, CurrentUser};
@@ -159,6 +159,8 @@ fn load_item(conn: &mut PgConnection, user: &Principal, id: Uuid) -> Result<Issu
 struct ItemPage {
     layout: Layout,
     issue: Issue,
+    /// The op id of a resolution made with this rendering of the page.
+    attempt: Uuid,
 }
 
 async fn item(
@@ -173,15 +175,8 @@ async fn item(
     render(&ItemPage {
         layout: page.layout("Resolve a sync issue"),
         issue,
+        attempt: Uuid::new_v4(),
     })
-}
-
-/// The resolution's own op id: derived from the item, so a double submit is a duplicate.
-fn resolution_op_id(item: Uuid) -> Uuid {
-    Uuid::new_v5(
-        &Uuid::NAMESPACE_OID,
-        format!("outpost-resolution:{item}").as_bytes(),
-    )
 }
 
 async fn resolve(
@@ -219,8 +214,15 @@ async fn resolve(
             .and_then(|s| s.get("version"))
             .and_then(Value::as_i64)
             .map(|v| v as i32);
+        // Each attempt is its own operation, named by the form it was made with: a double
+        // submit of one form is a duplicate, a new attempt after a refusal is a new operation.
+        let Ok(op_id) = form.text("op_id").parse::<Uuid>() else {
+            return Err(AppError::BadRequest(
+                "The form is out of date; open the item again.".into(),
+            ));
+        };
         let op = Operation {
-            op_id: resolution_op_id(id),
+            op_id,
             kind: issue.kind.clone(),
             payload,
             base_version,
@@ -230,7 +232,7 @@ async fn resolve(
             envelope: None,
         };
         let result = pipeline::submit(&state, principal.clone(), op).await?;
-        if !matches!(result.status, OpStatus::Applied | OpStatus::Duplicate) {
+        if !result.took_effect() {
             let why = result.reason.unwrap_or_default();
             return Ok(redirect_with_flash(
                 &state.settings,

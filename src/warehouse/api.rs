@@ -36,7 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-type Reader = Authorized<perm::CatalogRead>;
+/// Serialized items carry costs and prices of a hub's stock: staff who see stock only.
+type Reader = Authorized<perm::InventoryRead>;
 
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({ "serial_number": "SN-998877", "variant_sku": "00845-P-1-WY-N", "location_code": "A1-S2", "cost_basis": 45.00 }))]

@@ -262,7 +262,7 @@ struct LookupPage {
 }
 
 async fn lookup(
-    user: Authorized<perm::CatalogRead>,
+    user: Authorized<perm::InventoryRead>,
     page: Page,
     query: web::Query<LookupQuery>,
     state: web::Data<AppState>,

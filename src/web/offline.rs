@@ -72,11 +72,16 @@ async fn manifest() -> HttpResponse {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Report {
     device_id: String,
+    /// The caller's operations the device still holds.
     pending_count: i32,
+    /// How many operations the device created for the caller, in all.
     highest_seq: i64,
+    /// How many of those the caller discarded on the device without sending them, in all.
+    #[serde(default)]
+    discarded_count: i64,
 }
 
-/// A device reports how many operations it still holds and the highest sequence it created.
+/// A device reports how many of the caller's operations it holds, created and discarded.
 #[utoipa::path(post, path = "/api/v1/devices/report", tag = "sync", request_body = Report,
     responses((status = 204, description = "noted"), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
@@ -89,8 +94,11 @@ pub async fn report(
         &state,
         &user,
         &body.device_id,
-        body.pending_count,
-        body.highest_seq,
+        crate::sync::devices::QueueReport {
+            pending: body.pending_count,
+            created: body.highest_seq,
+            discarded: body.discarded_count,
+        },
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())

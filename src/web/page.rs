@@ -21,7 +21,7 @@ const NAV: [(&str, &str, Permission); 11] = [
     ("/", "Dashboard", Permission::DashboardView),
     ("/hubs", "Hubs & stock", Permission::InventoryRead),
     ("/catalog", "Catalog", Permission::CatalogRead),
-    ("/warehouse/lookup", "Warehouse", Permission::CatalogRead),
+    ("/warehouse/lookup", "Warehouse", Permission::InventoryRead),
     ("/review", "Review queue", Permission::ReviewResolve),
     ("/sync-issues", "Sync Issues", Permission::DashboardView),
     ("/audit", "Audit log", Permission::AuditRead),

@@ -232,6 +232,7 @@ impl TestAppBuilder {
             db: pool,
             redis: redis.clone(),
             demo_mode: false,
+            publisher: Default::default(),
         };
         let app = Application::build(state.clone(), self.extra).expect("bind test server");
         let port = app.port();
