@@ -1,8 +1,9 @@
 /* Outpost offline client: registers the service worker, shows the connection status pill,
  * pings the server so replay starts within about two seconds of it coming back (the browser's
  * `online` event does not fire when only the server was down, and Background Sync may fire
- * late or never), reports the device's queue on every contact, and lists this device's
- * Sync Issues. Every page works without this script. */
+ * late or never), reports the device's queue on every contact, lists the entries waiting on
+ * this device and this device's Sync Issues (to fix and resend, or discard). Every page works
+ * without this script. */
 (function () {
   "use strict";
   if (!("serviceWorker" in navigator) || !window.OutpostStore) return;
@@ -10,34 +11,43 @@
   var pill = document.getElementById("status-pill");
   var syncNow = document.getElementById("sync-now");
   var csrf = document.querySelector("meta[name=csrf-token]");
+  var userId = document.body.dataset.userId || null;
   var reachable = navigator.onLine;
   var syncing = false;
   var needsSignIn = false;
   var timer = null;
+  var failures = 0;
+  var retryAt = 0;
+  var WARM_EVERY = 15 * 60 * 1000;
 
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () {});
 
+  /* The device id lives in IndexedDB and, as a fallback, in a cookie: a device whose storage
+   * was wiped keeps its id, so the server can tell that its queued entries vanished. */
   function deviceId() {
     return store.getMeta("device_id").then(function (id) {
-      if (id) return id;
-      id = "dev-" + (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
+      var fromCookie = (document.cookie.match(/(?:^|; )outpost_device=([^;]+)/) || [])[1];
+      id = id || fromCookie || "dev-" + (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
+      if (fromCookie !== id) document.cookie = "outpost_device=" + id + "; path=/; max-age=31536000; SameSite=Strict" + (location.protocol === "https:" ? "; Secure" : "");
       return store.setMeta("device_id", id).then(function () { return id; });
     });
   }
+
+  function pendingCount() { return userId ? store.countPending(userId) : store.countPending(); }
 
   function render(pending) {
     if (!pill) return;
     var state, text;
     if (!reachable) { state = "offline"; text = "Offline – Working in offline mode"; }
-    else if (needsSignIn) { state = "syncing"; text = "Online – Sign in to sync (" + pending + ")"; }
+    else if (needsSignIn || (!userId && pending > 0)) { state = "syncing"; text = "Online – Sign in to sync (" + pending + ")"; }
     else if (pending > 0 || syncing) { state = "syncing"; text = "Online – Syncing… (" + pending + ")"; }
     else { state = "synced"; text = "Online – Synced"; }
     pill.hidden = false;
     pill.dataset.state = state;
     pill.textContent = text;
     pill.setAttribute("aria-label", "Connection status: " + text);
-    if (syncNow) syncNow.hidden = !(reachable && pending > 0);
+    if (syncNow) syncNow.hidden = !(reachable && userId && pending > 0);
     document.querySelectorAll("[data-offline-note]").forEach(function (n) { n.hidden = reachable; });
     var last = document.body.dataset.renderedAt;
     var lastNote = document.getElementById("last-synced");
@@ -47,25 +57,31 @@
     }
   }
 
-  function refresh() { return store.countPending().then(function (n) { render(n); return n; }); }
+  function refresh() { return pendingCount().then(function (n) { render(n); return n; }); }
 
   function askReplay() {
-    if (!navigator.serviceWorker.controller) return;
+    if (!navigator.serviceWorker.controller || !userId || Date.now() < retryAt) return;
     syncing = true;
     refresh();
     navigator.serviceWorker.controller.postMessage({ type: "replay" });
   }
 
-  /* A cheap contact with the server that also reports this device's queue. */
+  /* After a failed replay (a 5xx), try again by itself, waiting longer each time (2 s … 1 min). */
+  function backOff() {
+    failures++;
+    retryAt = Date.now() + Math.min(60000, 2000 * Math.pow(2, failures - 1));
+  }
+
+  /* A cheap contact with the server that also reports this user's queue on this device. */
   function ping() {
-    return Promise.all([deviceId(), store.countPending(), store.getMeta("highest_seq")]).then(function (v) {
-      var signedIn = !!csrf && !document.body.dataset.offlineState;
+    return Promise.all([deviceId(), pendingCount(), userId ? store.getMeta("created_u" + userId) : 0, userId ? store.getMeta("discarded_u" + userId) : 0]).then(function (v) {
+      var signedIn = !!csrf && !!userId && !document.body.dataset.offlineState;
       var req = signedIn
-        ? fetch("/api/v1/devices/report", { method: "POST", credentials: "same-origin", cache: "no-store", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf.content }, body: JSON.stringify({ device_id: v[0], pending_count: v[1], highest_seq: v[2] || 0 }) })
+        ? fetch("/api/v1/devices/report", { method: "POST", credentials: "same-origin", cache: "no-store", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf.content }, body: JSON.stringify({ device_id: v[0], pending_count: v[1], highest_seq: v[2] || 0, discarded_count: v[3] || 0 }) })
         : fetch("/healthz", { cache: "no-store" });
       return req.then(function (res) {
         var wasDown = !reachable;
-        reachable = res.ok || res.status < 500;
+        reachable = res.status < 500;
         if (reachable && v[1] > 0 && (wasDown || !syncing)) askReplay();
         return v[1];
       }, function () { reachable = false; syncing = false; return v[1]; });
@@ -74,51 +90,171 @@
 
   function schedule() {
     clearTimeout(timer);
-    store.countPending().then(function (pending) {
+    pendingCount().then(function (pending) {
       var every = pending > 0 ? (document.hidden ? 30000 : 2000) : 30000;
       timer = setTimeout(ping, every);
     });
   }
 
+  /* The user's working set is stored for offline use after sign-in and then now and again. */
+  function warmIfDue() {
+    if (!userId || !navigator.serviceWorker.controller || document.body.dataset.offlineState) return;
+    store.getMeta("warmed_u" + userId).then(function (at) {
+      if (!at || Date.now() - at > WARM_EVERY) navigator.serviceWorker.controller.postMessage({ type: "warm" });
+    });
+  }
+
   navigator.serviceWorker.addEventListener("message", function (event) {
     var type = event.data && event.data.type;
-    if (type === "synced") { syncing = false; needsSignIn = false; reachable = true; showIssues(); }
+    if (type === "synced") { syncing = false; needsSignIn = false; reachable = true; failures = 0; retryAt = 0; showIssues(); showWaiting(); }
     if (type === "offline") { syncing = false; reachable = false; }
     if (type === "signin") { syncing = false; needsSignIn = true; }
-    if (type === "queued") { reachable = false; schedule(); }
+    if (type === "error") { syncing = false; backOff(); schedule(); }
+    if (type === "queued") { reachable = false; schedule(); showWaiting(); }
+    if (type === "progress") { showIssues(); showWaiting(); }
     refresh();
   });
+  navigator.serviceWorker.ready.then(function () { setTimeout(warmIfDue, 500); });
 
   window.addEventListener("online", function () { reachable = true; askReplay(); ping(); });
   window.addEventListener("offline", function () { reachable = false; refresh(); });
   document.addEventListener("visibilitychange", schedule);
-  if (syncNow) syncNow.addEventListener("click", function () { askReplay(); ping(); });
+  if (syncNow) syncNow.addEventListener("click", function () { retryAt = 0; askReplay(); ping(); });
 
-  /* Never lose queued entries silently: signing out wipes this device's storage. */
+  /* Signing out keeps queued entries on the device, sealed, for this user's next sign-in. */
   document.querySelectorAll("form[action='/logout']").forEach(function (form) {
     form.addEventListener("submit", function (e) {
-      store.countPending().then(function (n) {
-        if (n === 0 || window.confirm(n + " entr" + (n === 1 ? "y has" : "ies have") + " not been synced yet and will be lost if you sign out. Sign out anyway?")) form.submit();
-      });
       e.preventDefault();
+      pendingCount().then(function (n) {
+        if (n === 0 || window.confirm(n + " entr" + (n === 1 ? "y has" : "ies have") + " not been sent yet. They stay on this device and are sent the next time you sign in here. Sign out anyway?")) form.submit();
+      });
     });
   });
 
-  /* This device's own Sync Issues (entries the server refused or could not apply). */
+  /* On the sign-in page: whose entries wait on this device. */
+  function showOwners() {
+    if (userId) return;
+    var form = document.querySelector("form[action='/login']");
+    if (!form) return;
+    store.pendingOwners().then(function (owners) {
+      if (!owners.length) return;
+      var note = document.getElementById("waiting-owners") || document.createElement("p");
+      note.id = "waiting-owners";
+      note.className = "notice";
+      note.setAttribute("role", "status");
+      note.textContent = "Waiting on this device: " + owners.map(function (o) {
+        return o.count + " entr" + (o.count === 1 ? "y" : "ies") + " saved by " + (o.username || "another user");
+      }).join("; ") + ". Each is sent only when the person who saved it signs in here.";
+      form.parentNode.insertBefore(note, form);
+    });
+  }
+
+  function describe(kind) { return kind.replace(/[._]/g, " "); }
+
+  /* This user's entries the server did not apply, with their content kept on the device. */
   function showIssues() {
     var panel = document.getElementById("device-issues");
-    if (!panel) return;
-    store.listIssues().then(function (issues) {
+    if (!panel || !userId) return;
+    store.listIssues(userId).then(function (issues) {
       panel.hidden = issues.length === 0;
       var list = panel.querySelector("ul");
       list.textContent = "";
       issues.forEach(function (i) {
         var li = document.createElement("li");
-        li.textContent = i.kind + " captured " + new Date(i.captured_at).toLocaleString() + " — " + i.status.replace("_", " ") + ": " + i.reason + " ";
-        var dismiss = document.createElement("button");
-        dismiss.type = "button"; dismiss.className = "linkish"; dismiss.textContent = "Dismiss";
-        dismiss.addEventListener("click", function () { store.removeIssue(i.op_id).then(showIssues); });
-        li.appendChild(dismiss);
+        li.className = "device-issue";
+        var text = document.createElement("p");
+        text.textContent = describe(i.kind) + (i.summary ? " (" + i.summary + ")" : "") + ", captured " + new Date(i.captured_at).toLocaleString() + " — " + i.status.replace("_", " ") + ": " + i.reason;
+        li.appendChild(text);
+        if (i.secret && i.secret.body) {
+          var details = document.createElement("details");
+          var summary = document.createElement("summary");
+          summary.textContent = "What was entered";
+          details.appendChild(summary);
+          var dl = document.createElement("dl");
+          dl.className = "kv";
+          new URLSearchParams(i.secret.body).forEach(function (value, name) {
+            if (/^(csrf_token|op_id|envelope|record_id|base_version|op_kind|captured_at|device_id)$/.test(name) || value === "") return;
+            var dt = document.createElement("dt"); dt.textContent = name.replace(/^line_/, "line ").replace(/_/g, " ");
+            var dd = document.createElement("dd"); dd.textContent = value;
+            dl.appendChild(dt); dl.appendChild(dd);
+          });
+          details.appendChild(dl);
+          li.appendChild(details);
+        }
+        var actions = document.createElement("p");
+        actions.className = "actions";
+        if (i.secret && i.secret.page) {
+          var edit = document.createElement("a");
+          edit.className = "button secondary";
+          edit.href = i.secret.page + "#resend=" + encodeURIComponent(i.op_id);
+          edit.textContent = "Edit and resend";
+          actions.appendChild(edit);
+        }
+        var discard = document.createElement("button");
+        discard.type = "button"; discard.className = "secondary"; discard.textContent = "Discard";
+        discard.addEventListener("click", function () {
+          if (window.confirm("Discard this entry? What was entered will be deleted from this device.")) store.removeIssue(i.op_id).then(showIssues);
+        });
+        actions.appendChild(discard);
+        li.appendChild(actions);
+        list.appendChild(li);
+      });
+    });
+  }
+
+  /* Opened from "Edit and resend": the form comes back filled in as it was sent; sending it
+   * makes a new entry, and the refused one leaves Sync Issues. */
+  function prefillResend() {
+    var m = location.hash.match(/^#resend=(.+)$/);
+    if (!m || !userId) return;
+    var opId = decodeURIComponent(m[1]);
+    store.listIssues(userId).then(function (issues) {
+      var issue = issues.filter(function (i) { return i.op_id === opId; })[0];
+      if (!issue || !issue.secret) return;
+      var form = Array.prototype.filter.call(document.querySelectorAll("form[method=post], form[method=POST]"), function (f) {
+        return new URL(f.action, location.href).pathname === issue.secret.url;
+      })[0];
+      if (!form) return;
+      var values = {};
+      new URLSearchParams(issue.secret.body).forEach(function (value, name) { (values[name] = values[name] || []).push(value); });
+      Object.keys(values).forEach(function (name) {
+        if (/^(csrf_token|op_id|envelope|captured_at|device_id|record_id|base_version)$/.test(name)) return;
+        var fields = form.querySelectorAll("[name='" + name.replace(/'/g, "") + "']");
+        values[name].forEach(function (value, n) {
+          var field = fields[n];
+          if (!field) return;
+          if (field.type === "checkbox" || field.type === "radio") field.checked = field.value === value;
+          else field.value = value;
+        });
+      });
+      form.dataset.resendOf = opId;
+      var note = document.createElement("p");
+      note.className = "notice"; note.setAttribute("role", "status");
+      note.textContent = "This form is filled in with the entry that was not applied (" + issue.reason + "). Correct it and save to send it again.";
+      form.parentNode.insertBefore(note, form);
+      form.addEventListener("submit", function () { store.removeIssue(opId); });
+    });
+  }
+
+  /* Entries saved offline appear in the lists they belong to, marked as waiting to sync. */
+  function showWaiting() {
+    var box = document.querySelector("[data-waiting-kinds]");
+    if (!box || !userId) return;
+    var prefixes = box.dataset.waitingKinds.split(" ");
+    var hub = Number(box.dataset.hub);
+    store.listPendingMeta(userId).then(function (ops) {
+      var mine = ops.filter(function (op) {
+        return op.hub_id === hub && prefixes.some(function (p) { return op.kind.indexOf(p + ".") === 0; });
+      });
+      box.hidden = mine.length === 0;
+      var list = box.querySelector("ul");
+      list.textContent = "";
+      mine.forEach(function (op) {
+        var li = document.createElement("li");
+        li.textContent = describe(op.kind) + (op.summary ? " — " + op.summary : "") + ", saved " + new Date(op.captured_at).toLocaleString() + " ";
+        var tag = document.createElement("span");
+        tag.className = "tag"; tag.textContent = "waiting to sync";
+        li.appendChild(tag);
         list.appendChild(li);
       });
     });
@@ -141,6 +277,9 @@
 
   refresh();
   showIssues();
+  showWaiting();
+  showOwners();
+  prefillResend();
   if (document.body.dataset.offlineState) { reachable = false; refresh(); }
   ping();
 })();

@@ -1,25 +1,40 @@
 /* Outpost device storage: IndexedDB only (never localStorage), shared by the pages and the
- * service worker. Queued form bodies are sealed with AES-GCM under a key that WebCrypto keeps
- * non-extractable: the key object is stored in IndexedDB, but its bytes cannot be read out, so
- * the data is not sitting in clear beside its key. */
+ * service worker. Queued form bodies (and the content of entries the server refused) are sealed
+ * with AES-GCM under a key that WebCrypto keeps non-extractable: the key object is stored in
+ * IndexedDB, but its bytes cannot be read out, so the data is not sitting in clear beside its key.
+ *
+ * Every queued entry belongs to the user who saved it (user_id): it is counted, listed and sent
+ * only for that user. Reads touch one entry or one user's index range, never the whole queue,
+ * so saving and sending cost the same however long the queue is. */
 (function (global) {
   "use strict";
   var DB_NAME = "outpost";
-  var DB_VERSION = 1;
+  var DB_VERSION = 2;
   var dbPromise = null;
 
   function open() {
     if (dbPromise) return dbPromise;
     dbPromise = new Promise(function (resolve, reject) {
       var req = indexedDB.open(DB_NAME, DB_VERSION);
-      req.onupgradeneeded = function () {
+      req.onupgradeneeded = function (event) {
         var db = req.result;
-        db.createObjectStore("pending_operations", { keyPath: "seq", autoIncrement: true });
-        db.createObjectStore("sync_issues", { keyPath: "op_id" });
-        db.createObjectStore("meta");
+        var pending = event.oldVersion < 1
+          ? db.createObjectStore("pending_operations", { keyPath: "seq", autoIncrement: true })
+          : req.transaction.objectStore("pending_operations");
+        if (event.oldVersion < 1) {
+          db.createObjectStore("sync_issues", { keyPath: "op_id" });
+          db.createObjectStore("meta");
+        }
+        if (!pending.indexNames.contains("user")) pending.createIndex("user", ["user_id", "seq"]);
       };
-      req.onsuccess = function () { resolve(req.result); };
-      req.onerror = function () { reject(req.error); };
+      req.onsuccess = function () {
+        var db = req.result;
+        // Storage cleared or upgraded elsewhere: drop this handle and open afresh next time.
+        db.onversionchange = function () { db.close(); dbPromise = null; };
+        db.onclose = function () { dbPromise = null; };
+        resolve(db);
+      };
+      req.onerror = function () { dbPromise = null; reject(req.error); };
     });
     return dbPromise;
   }
@@ -62,34 +77,112 @@
       .then(function (plain) { return JSON.parse(new TextDecoder().decode(plain)); });
   }
 
-  /* A queued operation: metadata in clear (for counts and ordering), the form body sealed. */
+  function withSecret(op) {
+    if (!op) return Promise.resolve(null);
+    return unseal(op.sealed).then(function (secret) { op.secret = secret; return op; });
+  }
+
+  function userRange(userId, afterSeq) {
+    var id = String(userId);
+    return IDBKeyRange.bound([id, afterSeq == null ? -Infinity : afterSeq], [id, Infinity], afterSeq != null, false);
+  }
+
+  /* A queued operation: metadata in clear (for counts, lists and ordering), the form body
+   * sealed. The user's count of entries created on this device goes up with it (the server
+   * compares it with what arrived, to notice entries that vanished). */
   function addPending(op, secret) {
+    op.user_id = String(op.user_id);
     return seal(secret).then(function (sealed) {
       op.sealed = sealed;
       return run("pending_operations", "readwrite", function (s) { return s.add(op); });
     }).then(function (seq) {
-      return getMeta("highest_seq").then(function (h) { return setMeta("highest_seq", Math.max(h || 0, seq)); }).then(function () { return seq; });
+      var counter = "created_u" + op.user_id;
+      return getMeta(counter).then(function (n) { return setMeta(counter, (n || 0) + 1); }).then(function () { return seq; });
     });
   }
 
+  /* The user's oldest queued entry after `afterSeq` (or the first), unsealed; null when none. */
+  function nextPending(userId, afterSeq) {
+    return run("pending_operations", "readonly", function (s) {
+      return s.index("user").get(userRange(userId, afterSeq));
+    }).then(withSecret);
+  }
+
+  /* The user's queued entries without their sealed bodies (for lists and counts by kind). */
+  function listPendingMeta(userId) {
+    return run("pending_operations", "readonly", function (s) { return s.index("user").getAll(userRange(userId)); })
+      .then(function (ops) { return ops.map(function (op) { delete op.sealed; return op; }); });
+  }
+
+  /* Every queued entry, unsealed (tests and tools; replay never reads the whole queue). */
   function listPending() {
     return run("pending_operations", "readonly", function (s) { return s.getAll(); }).then(function (ops) {
       ops.sort(function (a, b) { return a.seq - b.seq; });
-      return Promise.all(ops.map(function (op) {
-        return unseal(op.sealed).then(function (secret) { op.secret = secret; return op; });
+      return Promise.all(ops.map(withSecret));
+    });
+  }
+
+  function getPending(seq) { return run("pending_operations", "readonly", function (s) { return s.get(seq); }).then(withSecret); }
+
+  /* How many entries wait: for one user, or (no argument) for everyone on the device. */
+  function countPending(userId) {
+    return run("pending_operations", "readonly", function (s) {
+      return userId == null ? s.count() : s.index("user").count(userRange(userId));
+    });
+  }
+
+  /* Who has entries waiting: [{user_id, username, count}], for the sign-in page. */
+  function pendingOwners() {
+    var owners = {};
+    return open().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var tx = db.transaction("pending_operations", "readonly");
+        var req = tx.objectStore("pending_operations").index("user").openKeyCursor(null, "nextunique");
+        req.onsuccess = function () {
+          var c = req.result;
+          if (!c) return;
+          owners[c.key[0]] = true;
+          c.continue([c.key[0], Infinity]);
+        };
+        tx.oncomplete = function () { resolve(Object.keys(owners)); };
+        tx.onerror = function () { reject(tx.error); };
+      });
+    }).then(function (ids) {
+      return Promise.all(ids.map(function (id) {
+        return Promise.all([countPending(id), nextPending(id)]).then(function (v) {
+          return { user_id: id, count: v[0], username: (v[1] && v[1].username) || "" };
+        });
       }));
     });
   }
 
-  function countPending() { return run("pending_operations", "readonly", function (s) { return s.count(); }); }
   function removePending(seq) { return run("pending_operations", "readwrite", function (s) { return s.delete(seq); }); }
-  function addIssue(issue) { return run("sync_issues", "readwrite", function (s) { return s.put(issue); }); }
-  function listIssues() { return run("sync_issues", "readonly", function (s) { return s.getAll(); }); }
+
+  /* An entry the server did not apply: kept, content sealed, until its author resends it after
+   * editing or discards it. */
+  function addIssue(issue, secret) {
+    issue.user_id = String(issue.user_id);
+    var sealing = secret ? seal(secret) : Promise.resolve(null);
+    return sealing.then(function (sealed) {
+      issue.sealed = sealed;
+      return run("sync_issues", "readwrite", function (s) { return s.put(issue); });
+    });
+  }
+
+  function listIssues(userId) {
+    return run("sync_issues", "readonly", function (s) { return s.getAll(); }).then(function (all) {
+      var mine = all.filter(function (i) { return userId == null || String(i.user_id) === String(userId); });
+      mine.sort(function (a, b) { return a.captured_at < b.captured_at ? -1 : 1; });
+      return Promise.all(mine.map(function (i) { return i.sealed ? withSecret(i) : i; }));
+    });
+  }
+
   function removeIssue(opId) { return run("sync_issues", "readwrite", function (s) { return s.delete(opId); }); }
 
   global.OutpostStore = {
     getMeta: getMeta, setMeta: setMeta,
-    addPending: addPending, listPending: listPending, countPending: countPending, removePending: removePending,
+    addPending: addPending, nextPending: nextPending, listPending: listPending, listPendingMeta: listPendingMeta,
+    getPending: getPending, countPending: countPending, pendingOwners: pendingOwners, removePending: removePending,
     addIssue: addIssue, listIssues: listIssues, removeIssue: removeIssue
   };
 })(self);

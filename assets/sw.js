@@ -17,6 +17,9 @@ importScripts(STORE_URL);
 var store = self.OutpostStore;
 
 var QUEUEABLE = /^\/hubs\/\d+\/(intakes|distributions|needs-lists|transfers|actions\/[a-z_.]+)$/;
+/* What a reverse proxy (or Outpost itself, with PostgreSQL away) answers during an outage:
+ * treated exactly like no network at all. */
+var OUTAGE = [502, 503, 504];
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(SHELL_CACHE).then(function (c) { return c.addAll(PRECACHE); }).then(function () { return self.skipWaiting(); }));
@@ -36,6 +39,10 @@ self.addEventListener("fetch", function (event) {
     event.respondWith(postOrQueue(req, url));
     return;
   }
+  if (req.method === "POST" && url.pathname === "/logout") {
+    event.respondWith(signOut(req));
+    return;
+  }
   if (req.method !== "GET") return;
   if (PRECACHE.indexOf(url.pathname) >= 0) {
     event.respondWith(caches.match(req).then(function (hit) { return hit || fetch(req); }));
@@ -46,6 +53,32 @@ self.addEventListener("fetch", function (event) {
 
 function pagesCache(userId) { return "outpost-pages-u" + userId; }
 
+/* Signing out closes this device to the user: their stored pages go and offline access ends,
+ * online or not. Queued entries (theirs and anyone else's) stay sealed on the device and are
+ * sent only in their author's next session. */
+function signOut(req) {
+  return store.getMeta("current_user").then(function (user) {
+    return Promise.all([
+      user ? caches.delete(pagesCache(user)) : null,
+      store.setMeta("offline_session", null),
+      store.setMeta("current_user", null),
+      store.setMeta("signed_out", true)
+    ]);
+  }).then(function () {
+    return fetch(req).catch(function () {
+      return Response.redirect("/login", 303);
+    });
+  });
+}
+
+/* A fetch that fails for an outage (no network, or a gateway's 502/503/504) rejects. */
+function fetchThrough(req) {
+  return fetch(req).then(function (res) {
+    if (OUTAGE.indexOf(res.status) >= 0) throw new Error("outage " + res.status);
+    return res;
+  });
+}
+
 /* Remembers who is signed in, for how long the device may work offline, and empties the
  * user's page cache when their role or scope changed. */
 function noteUser(res) {
@@ -53,34 +86,48 @@ function noteUser(res) {
   if (!user) return Promise.resolve(null);
   var scope = res.headers.get("X-Outpost-Scope");
   var until = res.headers.get("X-Outpost-Offline-Until");
+  var username = res.headers.get("X-Outpost-Username") || "";
   return store.getMeta("scope_u" + user).then(function (known) {
     var purge = known && known !== scope ? caches.delete(pagesCache(user)) : Promise.resolve();
     return purge.then(function () {
       return Promise.all([
         store.setMeta("scope_u" + user, scope),
-        store.setMeta("offline_session", { user_id: user, until: until }),
-        store.setMeta("current_user", user)
+        store.setMeta("offline_session", { user_id: user, username: username, until: until }),
+        store.setMeta("current_user", user),
+        store.setMeta("current_username", username),
+        store.setMeta("signed_out", false)
       ]);
     });
   }).then(function () { return user; });
 }
 
+function keep(url, res) {
+  if (!res.ok || res.headers.get("X-Outpost-Offline") !== "cache") return Promise.resolve();
+  var copy = res.clone();
+  return noteUser(res).then(function (user) {
+    if (user) return caches.open(pagesCache(user)).then(function (c) { return c.put(url.pathname + url.search, copy); });
+  });
+}
+
 function networkFirst(req, url) {
-  return fetch(req).then(function (res) {
-    if (res.ok && res.headers.get("X-Outpost-Offline") === "cache") {
-      var copy = res.clone();
-      noteUser(res).then(function (user) {
-        if (user) caches.open(pagesCache(user)).then(function (c) { c.put(url.pathname + url.search, copy); });
-      });
-    }
+  return fetchThrough(req).then(function (res) {
+    keep(url, res);
     return res;
   }).catch(function () {
     return store.getMeta("offline_session").then(function (session) {
-      if (!session || !session.until || Date.parse(session.until) < Date.now()) {
-        return offlinePage("never", "Offline access not available. Please connect at least once.");
+      if (!session || !session.user_id) {
+        return store.getMeta("signed_out").then(function (out) {
+          return out
+            ? offlinePage("signed-out", "You signed out on this device, so its pages are closed until you sign in again. Connect to the internet and sign in to keep working.")
+            : offlinePage("never", "This device has not been used with Outpost yet. Connect to the internet once and sign in; after that the pages you need stay available offline.");
+        });
+      }
+      if (!session.until || Date.parse(session.until) < Date.now()) {
+        var when = session.until ? new Date(session.until).toLocaleString() : "";
+        return offlinePage("expired", "Offline access on this device ended" + (when ? " at " + when : "") + ", because it has not reached the server for too long. Connect to the internet and sign in again to keep working; entries already saved on this device are kept and will be sent.");
       }
       return caches.open(pagesCache(session.user_id)).then(function (c) { return c.match(url.pathname + url.search); }).then(function (hit) {
-        return hit || offlinePage("uncached", "This page was not opened on this device while online, so it is not available offline.");
+        return hit || offlinePage("uncached", "This page is not stored on this device, so it cannot be opened offline. Your forms and lists are stored after you sign in; this one will be too once you are back online.");
       });
     });
   });
@@ -106,21 +153,34 @@ function kindOf(url, fields) {
   return fields.get("op_kind") || (url.pathname.match(/actions\/([a-z_.]+)$/) || [])[1] || "";
 }
 
-/* Sends a form; if the network fails, keeps it on the device and says so. */
+/* A short description of an entry for lists and Sync Issues (the body stays sealed). */
+function summaryOf(fields) {
+  var who = fields.get("donor") || fields.get("recipient") || fields.get("title") || fields.get("note") || "";
+  var lines = fields.getAll("line_sku").filter(function (s) { return s; }).length;
+  return (who ? who + " · " : "") + lines + (lines === 1 ? " line" : " lines");
+}
+
+/* Sends a form; if the network fails or a gateway reports an outage, keeps it on the device
+ * (for the signed-in user who saved it) and says so. */
 function postOrQueue(req, url) {
   var copy = req.clone();
-  return fetch(req).catch(function () {
+  return fetchThrough(req).catch(function () {
     return copy.text().then(function (body) {
       var fields = new URLSearchParams(body);
       var kind = kindOf(url, fields);
-      return store.getMeta("current_user").then(function (user) {
-        if (!user) return offlinePage("never", "Offline access not available. Please connect at least once.");
+      return Promise.all([store.getMeta("current_user"), store.getMeta("current_username")]).then(function (who) {
+        var user = who[0];
+        if (!user) return offlinePage("never", "This device has not been used with Outpost yet. Connect to the internet once and sign in; after that your forms work offline.");
         var needsOnline = FINALISABLE.indexOf(kind) < 0;
+        var formPage = req.referrer ? new URL(req.referrer) : null;
         var op = {
-          op_id: fields.get("op_id"), kind: kind, user_id: user, hub_id: Number((url.pathname.match(/^\/hubs\/(\d+)/) || [])[1]),
-          captured_at: new Date().toISOString(), base_version: fields.get("base_version"), needs_online: needsOnline
+          op_id: fields.get("op_id"), kind: kind, user_id: user, username: who[1] || "",
+          hub_id: Number((url.pathname.match(/^\/hubs\/(\d+)/) || [])[1]),
+          captured_at: new Date().toISOString(), base_version: fields.get("base_version"), needs_online: needsOnline,
+          summary: summaryOf(fields)
         };
-        return store.addPending(op, { url: url.pathname, body: body }).then(function () {
+        var secret = { url: url.pathname, body: body, page: formPage && formPage.origin === self.location.origin ? formPage.pathname + formPage.search : null };
+        return store.addPending(op, secret).then(function () {
           notifyClients({ type: "queued" });
           if (self.registration.sync) self.registration.sync.register("outpost-replay").catch(function () {});
           var text = needsOnline
@@ -141,48 +201,87 @@ var replaying = null;
 
 /* One replay at a time for the whole device: the service worker is shared by every tab. */
 function replay() {
-  if (!replaying) replaying = doReplay().then(function (r) { replaying = null; return r; }, function (e) { replaying = null; throw e; });
+  if (!replaying) replaying = doReplay().then(function (r) { replaying = null; return r; }, function (e) { replaying = null; notifyClients({ type: "error" }); throw e; });
   return replaying;
 }
 
+/* Sends the signed-in user's entries, oldest first, one at a time; other users' entries on a
+ * shared device wait for their own author's session. Each step reads one entry only. */
 function doReplay() {
-  return store.listPending().then(function (ops) {
-    var chain = Promise.resolve("synced");
-    ops.forEach(function (op) {
-      chain = chain.then(function (state) {
-        if (state !== "synced") return state;
-        return sendOne(op);
+  return Promise.all([store.getMeta("current_user"), store.getMeta("device_id")]).then(function (v) {
+    var user = v[0], device = v[1];
+    if (!user) return "signin";
+    var sent = 0;
+    function step(afterSeq) {
+      return store.nextPending(user, afterSeq).then(function (op) {
+        if (!op) return "synced";
+        return sendOne(op, device).then(function (state) {
+          if (state === "sent") { sent++; return step(op.seq); }
+          return state;
+        });
       });
+    }
+    return step(null).then(function (state) {
+      if (state === "synced" && sent > 0) warm(user);
+      return state;
     });
-    return chain;
   }).then(function (state) {
     notifyClients({ type: state });
     return state;
   });
 }
 
-function sendOne(op) {
+function sendOne(op, device) {
   var body = new URLSearchParams(op.secret.body);
   body.set("captured_at", op.captured_at);
+  if (device) body.set("device_id", device);
   return fetch(op.secret.url, {
     method: "POST", credentials: "same-origin", redirect: "manual", body: body,
     headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Outpost-Replay": "1", "Idempotency-Key": op.op_id, "Accept": "application/json" }
   }).then(function (res) {
     // A lapsed session or refused token never drops an operation: the queue waits.
     if (res.status === 401 || res.status === 403 || res.type === "opaqueredirect") return "signin";
+    if (OUTAGE.indexOf(res.status) >= 0) return "offline";
     if (res.status >= 500) return "error";
     return res.json().catch(function () { return { status: "rejected", reason: "unreadable answer (HTTP " + res.status + ")" }; }).then(function (result) {
-      var done = result.status === "applied" || result.status === "duplicate";
-      var next = done ? Promise.resolve() : store.addIssue({ op_id: op.op_id, kind: op.kind, hub_id: op.hub_id, captured_at: op.captured_at, status: result.status, reason: result.reason || "" });
-      return next.then(function () { return store.removePending(op.seq); }).then(function () { notifyClients({ type: "progress" }); return "synced"; });
+      var first = result.status === "duplicate" ? result.original_status : result.status;
+      // Applied now or before; or waiting on the server for a manager (shown there).
+      var done = first === "applied";
+      var next = done ? Promise.resolve() : store.addIssue({
+        op_id: op.op_id, kind: op.kind, user_id: op.user_id, hub_id: op.hub_id, captured_at: op.captured_at,
+        status: first || result.status, reason: result.reason || "", errors: result.errors || [], summary: op.summary || ""
+      }, op.secret);
+      return next.then(function () { return store.removePending(op.seq); }).then(function () { notifyClients({ type: "progress" }); return "sent"; });
     });
   }, function () { return "offline"; });
 }
 
+/* The user's working set, kept ready offline: the forms of their hubs and the lists they use.
+ * The server names the pages (scope-filtered); each is fetched and stored like a visited page. */
+var warming = null;
+function warm(user) {
+  if (warming) return warming;
+  warming = fetch("/offline/working-set", { credentials: "same-origin", cache: "no-store" }).then(function (res) {
+    if (!res.ok) return;
+    return res.json().then(function (set) {
+      if (String(set.user_id) !== String(user)) return;
+      return set.pages.reduce(function (chain, path) {
+        return chain.then(function () {
+          var url = new URL(path, self.location.origin);
+          return fetch(url, { credentials: "same-origin" }).then(function (r) { return keep(url, r); }, function () {});
+        });
+      }, Promise.resolve()).then(function () { return store.setMeta("warmed_u" + user, Date.now()); });
+    });
+  }).catch(function () {}).then(function () { warming = null; notifyClients({ type: "warmed" }); });
+  return warming;
+}
+
 self.addEventListener("sync", function (event) {
-  if (event.tag === "outpost-replay") event.waitUntil(replay());
+  if (event.tag === "outpost-replay") event.waitUntil(replay().catch(function () {}));
 });
 
 self.addEventListener("message", function (event) {
-  if (event.data && event.data.type === "replay") event.waitUntil(replay());
+  var type = event.data && event.data.type;
+  if (type === "replay") event.waitUntil(replay().catch(function () {}));
+  if (type === "warm") event.waitUntil(store.getMeta("current_user").then(function (u) { return u && warm(u); }));
 });

@@ -235,6 +235,8 @@ fn mark_for_offline(
         }
     };
     set("x-outpost-user", p.user_id.to_string());
+    // Usernames are ASCII by rule; the sign-in page names whose entries wait on the device.
+    set("x-outpost-username", p.username.clone());
     set("x-outpost-scope", scope);
     set("x-outpost-offline-until", until);
     if cacheable {

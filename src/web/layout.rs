@@ -20,6 +20,9 @@ pub struct Layout {
 /// The header's summary of the signed-in user.
 #[derive(Clone, Debug)]
 pub struct UserBadge {
+    /// The signed-in user's id: the page script sends only this user's queued entries.
+    pub user_id: i64,
+    pub username: String,
     pub display_name: String,
     pub role_label: String,
     pub hub_label: String,

@@ -15,7 +15,83 @@ use crate::web::assets;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/sw.js").get(service_worker))
         .service(web::resource("/manifest.webmanifest").get(manifest))
-        .service(web::resource("/api/v1/devices/report").post(report));
+        .service(web::resource("/api/v1/devices/report").post(report))
+        .service(web::resource("/offline/working-set").get(working_set));
+}
+
+/// Open records per kind and hub stored for offline use; older ones are opened online.
+const OPEN_RECORDS: i64 = 50;
+
+/// The pages a signed-in user needs offline: the dashboard, their Sync Issues, and at each hub
+/// of theirs the hub page, the lists they use, the forms they may fill in and the open records
+/// they may act on. The service worker stores them after sign-in and after each sync; each page
+/// is fetched (and so checked for scope) like any visit.
+async fn working_set(
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    use crate::auth::permissions::Permission as P;
+    use crate::schema::{distributions, needs_lists, transfers};
+    use diesel::prelude::*;
+    let mut pages = vec!["/".to_string(), "/sync-issues".to_string()];
+    if !user.can(P::InventoryRead) {
+        return Ok(HttpResponse::Ok().json(serde_json::json!({ "user_id": user.user_id, "pages": pages })));
+    }
+    let hubs = user.scope.hubs.clone();
+    let hub_ids = user.scope.hub_ids();
+    for hub in &hubs {
+        let base = format!("/hubs/{}", hub.id);
+        pages.push(base.clone());
+        for (list, create) in [
+            ("intakes", user.can(P::IntakeCreate)),
+            ("distributions", user.can(P::DistributionCreate)),
+            ("needs-lists", user.can(P::NeedsListCreate) && hub.kind != "main"),
+            ("transfers", user.can(P::TransferRequest)),
+        ] {
+            pages.push(format!("{base}/{list}"));
+            if create {
+                pages.push(format!("{base}/{list}/new"));
+            }
+        }
+    }
+    let open = crate::db::run(&state.db, move |conn| {
+        let mut open: Vec<String> = Vec::new();
+        let drafts: Vec<(i64, uuid::Uuid)> = distributions::table
+            .filter(distributions::hub_id.eq_any(&hub_ids))
+            .filter(distributions::status.eq("draft"))
+            .order(distributions::created_at.desc())
+            .limit(OPEN_RECORDS)
+            .select((distributions::hub_id, distributions::id))
+            .load(conn)?;
+        open.extend(drafts.into_iter().map(|(h, id)| format!("/hubs/{h}/distributions/{id}")));
+        let lists: Vec<(i64, uuid::Uuid)> = needs_lists::table
+            .filter(needs_lists::hub_id.eq_any(&hub_ids))
+            .filter(needs_lists::status.eq_any(["draft", "submitted"]))
+            .order(needs_lists::updated_at.desc())
+            .limit(OPEN_RECORDS)
+            .select((needs_lists::hub_id, needs_lists::id))
+            .load(conn)?;
+        open.extend(lists.into_iter().map(|(h, id)| format!("/hubs/{h}/needs-lists/{id}")));
+        let moving: Vec<(i64, i64, uuid::Uuid)> = transfers::table
+            .filter(transfers::from_hub_id.eq_any(&hub_ids).or(transfers::to_hub_id.eq_any(&hub_ids)))
+            .filter(transfers::status.eq_any(["requested", "approved", "dispatched"]))
+            .order(transfers::created_at.desc())
+            .limit(OPEN_RECORDS)
+            .select((transfers::from_hub_id, transfers::to_hub_id, transfers::id))
+            .load(conn)?;
+        for (from, to, id) in moving {
+            // Shown at whichever end is the user's (both, when they have both hubs).
+            for hub in [from, to].into_iter().filter(|h| hub_ids.contains(h)) {
+                open.push(format!("/hubs/{hub}/transfers/{id}"));
+            }
+        }
+        Ok(open)
+    })
+    .await?;
+    pages.extend(open);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "user_id": user.user_id, "pages": pages })))
 }
 
 const SW_SOURCE: &str = include_str!("../../assets/sw.js");

@@ -68,6 +68,8 @@ impl Page {
         layout.flashes.extend(self.flash.clone());
         if let Some(user) = &self.user {
             layout.user = Some(UserBadge {
+                user_id: user.user_id,
+                username: user.username.clone(),
                 display_name: user.display_name.clone(),
                 role_label: user.role.label().into(),
                 hub_label: user.hub_label(),

@@ -278,7 +278,11 @@ async fn review_keep_server_and_edit_and_apply() {
         depot
             .post_form(
                 &format!("/review/{}", items[1]),
-                &[("action", "edit"), ("payload", &edited)]
+                &[
+                    ("action", "edit"),
+                    ("payload", &edited),
+                    ("op_id", &uuid::Uuid::new_v4().to_string())
+                ]
             )
             .await
             .status(),
@@ -365,7 +369,7 @@ async fn events_wait_in_the_outbox_while_redis_is_down() {
     // The app's own publisher uses the shared Redis; drain it so only our copy's view matters.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     diesel::RunQueryDsl::execute(
-        diesel::sql_query("UPDATE outbox SET published_at = NULL"),
+        diesel::sql_query("UPDATE outbox SET published_at = NULL, claimed_until = NULL"),
         &mut app.conn(),
     )
     .unwrap();

@@ -73,7 +73,7 @@ async fn private_services_start_keep_data_and_stop() {
         }
         let mut conn = PgConnection::establish(&url).unwrap();
         ["fsync", "synchronous_commit", "full_page_writes"].map(|name| {
-            diesel::sql_query(format!("SHOW {name}"))
+            diesel::sql_query(format!("SELECT current_setting('{name}') AS v"))
                 .get_result::<Row>(&mut conn)
                 .unwrap()
                 .v

@@ -315,7 +315,10 @@ async fn approvals_captured_offline_wait_for_online_confirmation() {
     let lm = app.signed_in("logistics").await;
     let item = app.id_of_uuid("SELECT id FROM operations WHERE status = 'pending_review'");
     let res = lm
-        .post_form(&format!("/review/{item}"), &[("action", "accept")])
+        .post_form(
+            &format!("/review/{item}"),
+            &[("action", "accept"), ("op_id", &uuid::Uuid::new_v4().to_string())],
+        )
         .await;
     assert_eq!(res.status(), 303);
     assert_eq!(
