@@ -137,10 +137,10 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" }[c]; });
 }
 
-function page(title, body, state) {
+function page(title, body, state, user) {
   var html = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">" +
     "<title>" + escapeHtml(title) + " · Outpost</title><link rel=\"stylesheet\" href=\"" + CSS_URL + "\"><script src=\"" + STORE_URL + "\" defer></script><script src=\"" + OFFLINE_JS_URL + "\" defer></script></head>" +
-    "<body data-offline-state=\"" + state + "\"><header class=\"site-header\"><div class=\"bar\"><a class=\"brand\" href=\"/\">Outpost</a><div class=\"whoami\"><span id=\"status-pill\" class=\"status-pill\" role=\"status\" aria-live=\"polite\" hidden></span><button id=\"sync-now\" class=\"linkish\" type=\"button\" hidden>Sync now</button></div></div></header>" +
+    "<body data-offline-state=\"" + state + "\"" + (user ? " data-user-id=\"" + escapeHtml(user) + "\"" : "") + "><header class=\"site-header\"><div class=\"bar\"><a class=\"brand\" href=\"/\">Outpost</a><div class=\"whoami\"><span id=\"status-pill\" class=\"status-pill\" role=\"status\" aria-live=\"polite\" hidden></span><button id=\"sync-now\" class=\"linkish\" type=\"button\" hidden>Sync now</button></div></div></header>" +
     "<main id=\"main\">" + body + "</main></body></html>";
   return new Response(html, { status: 200, headers: { "Content-Type": "text/html; charset=utf-8" } });
 }
@@ -186,7 +186,7 @@ function postOrQueue(req, url) {
           var text = needsOnline
             ? "Saved on this device — needs online confirmation. It will be sent when the connection is restored and a manager confirms it."
             : "Saved on this device — will sync when connection is restored.";
-          return page("Saved on this device", "<section class=\"card\"><h1>Saved on this device</h1><p class=\"queued-message\" role=\"status\">" + escapeHtml(text) + "</p><p><a class=\"button secondary\" href=\"" + escapeHtml(url.pathname.replace(/\/actions\/.*$/, "")) + "\">Back</a></p></section>", "queued");
+          return page("Saved on this device", "<section class=\"card\"><h1>Saved on this device</h1><p class=\"queued-message\" role=\"status\">" + escapeHtml(text) + "</p><p><a class=\"button secondary\" href=\"" + escapeHtml(url.pathname.replace(/\/actions\/.*$/, "")) + "\">Back</a></p></section>", "queued", user);
         });
       });
     });

@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::schema::{hubs, organisations};
 use crate::state::AppState;
 use crate::web::form::FormFields;
-use crate::web::layout::{render, render_with_status, FlashKind, Layout};
+use crate::web::layout::{render, render_with_status, FlashKind, FormEcho, Layout};
 use crate::web::page::{redirect_with_flash, Page};
 
 type HubAdmin = Authorized<perm::HubsManage>;
@@ -87,10 +87,13 @@ async fn invalid(
     admin: &Principal,
     page: &Page,
     state: &AppState,
+    form: &FormFields,
     errors: Vec<String>,
 ) -> Result<HttpResponse, AppError> {
     let blocks = blocks(state, admin).await?;
-    let layout = page.layout("Organisations & hubs");
+    let mut layout = page.layout("Organisations & hubs");
+    // The refused form comes back as typed.
+    layout.echo = FormEcho::from_pairs(form.pairs().iter().cloned());
     render_with_status(
         &OverviewPage {
             layout,
@@ -123,7 +126,7 @@ async fn create_organisation(
         errors.push("Choose whether it is a government body or an independent agency.".to_string());
     }
     if !errors.is_empty() {
-        return invalid(&admin, &page, &state, errors).await;
+        return invalid(&admin, &page, &state, &form, errors).await;
     }
     let principal = admin.user.0.clone();
     let n2 = name.clone();
@@ -159,6 +162,7 @@ async fn create_organisation(
                 &admin,
                 &page,
                 &state,
+                &form,
                 vec![format!("An organisation named '{name}' already exists.")],
             )
             .await
@@ -202,7 +206,7 @@ async fn create_hub(
         _ => {}
     }
     if !errors.is_empty() {
-        return invalid(&admin, &page, &state, errors).await;
+        return invalid(&admin, &page, &state, &form, errors).await;
     }
     let (c2, n2) = (code.clone(), name.clone());
     let created = crate::db::run(&state.db, move |conn| {
@@ -232,6 +236,7 @@ async fn create_hub(
                 &admin,
                 &page,
                 &state,
+                &form,
                 vec![format!(
                     "A hub with code '{code}' or name '{name}' already exists."
                 )],

@@ -11,8 +11,8 @@ use crate::state::AppState;
 use crate::sync::forms;
 use crate::sync::operation::FieldError;
 use crate::web::form::FormFields;
-use crate::web::layout::FlashKind;
-use crate::web::page::redirect_with_flash;
+use crate::web::layout::{FlashKind, FormEcho};
+use crate::web::page::redirect_with_echo;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/hubs/{hub_id}/actions/{kind}").post(act));
@@ -123,10 +123,12 @@ async fn act(
         .map(|e| e.message.clone())
         .collect::<Vec<_>>()
         .join("; ");
-    Ok(redirect_with_flash(
+    // Back to the page with what was typed, so the user corrects it instead of retyping.
+    Ok(redirect_with_echo(
         &state.settings,
         &location,
         FlashKind::Error,
         &format!("Not done: {message}"),
+        FormEcho::from_pairs(form.pairs().iter().cloned()),
     ))
 }

@@ -208,15 +208,21 @@ async fn detail(
             )
         })
     };
-    let rows: Vec<LineRow> = lines
-        .iter()
+    // After a refused edit, the lines as the user typed them; otherwise the saved ones.
+    let echo = page.echo();
+    let rows: Vec<LineRow> = if echo.to_fields().has("line_sku") {
+        forms::line_rows(Some(&echo.to_fields()), 0)
+    } else {
+        lines
+            .iter()
         .map(|l| LineRow {
             sku: l.sku.clone(),
             qty: l.quantity.to_string(),
             ..Default::default()
         })
-        .chain(std::iter::repeat_n(LineRow::default(), 2))
-        .collect();
+            .chain(std::iter::repeat_n(LineRow::default(), 2))
+            .collect()
+    };
     let orig_lines = lines
         .iter()
         .map(|l| format!("{}:{}", l.sku, l.quantity))

@@ -17,6 +17,10 @@ impl FormFields {
         FormFields(pairs)
     }
 
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// The first value of a field, trimmed; empty when absent.
     pub fn text(&self, name: &str) -> String {
         self.0

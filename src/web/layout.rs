@@ -15,6 +15,64 @@ pub struct Layout {
     pub nav: Vec<NavItem>,
     pub flashes: Vec<Flash>,
     pub csrf_token: String,
+    /// What the user typed into a form that was refused: shown again instead of the defaults.
+    pub echo: FormEcho,
+}
+
+/// The values of a refused form, for templates to put back into its fields. Hidden operation
+/// fields (op id, envelope, CSRF token, originals) are never echoed: a retry is a new attempt
+/// against the record as it is now.
+#[derive(Clone, Debug, Default)]
+pub struct FormEcho(pub Vec<(String, String)>);
+
+impl FormEcho {
+    const NOT_ECHOED: [&'static str; 7] = [
+        "csrf_token",
+        "op_id",
+        "envelope",
+        "record_id",
+        "base_version",
+        "captured_at",
+        "device_id",
+    ];
+
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        FormEcho(
+            pairs
+                .into_iter()
+                .filter(|(k, _)| !Self::NOT_ECHOED.contains(&k.as_str()) && !k.starts_with("orig_"))
+                .collect(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The typed value of a field, or the page's default when the form was not refused.
+    pub fn value_or(&self, name: &str, default: impl std::fmt::Display) -> String {
+        self.get(name)
+            .map(str::to_string)
+            .unwrap_or_else(|| default.to_string())
+    }
+
+    /// A per-line quantity field (`qty_<line_no>`).
+    pub fn line_qty(&self, line_no: &i32, default: impl std::fmt::Display) -> String {
+        self.value_or(&format!("qty_{line_no}"), default)
+    }
+
+    /// Whether a select's option (or a radio) was the one chosen.
+    pub fn chose(&self, name: &str, value: impl std::fmt::Display) -> bool {
+        self.get(name) == Some(value.to_string().as_str())
+    }
+
+    pub fn to_fields(&self) -> crate::web::form::FormFields {
+        crate::web::form::FormFields::from_pairs(self.0.clone())
+    }
 }
 
 /// The header's summary of the signed-in user.

@@ -14,7 +14,7 @@ use crate::auth::permissions::Permission;
 use crate::auth::principal::Principal;
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::web::layout::{Flash, FlashKind, Layout, NavItem, UserBadge};
+use crate::web::layout::{Flash, FlashKind, FormEcho, Layout, NavItem, UserBadge};
 
 /// (path, label, permission needed) of every top-level page, in menu order.
 const NAV: [(&str, &str, Permission); 11] = [
@@ -39,6 +39,7 @@ pub struct Page {
     pub user: Option<Arc<Principal>>,
     pub csrf_token: String,
     flash: Option<Flash>,
+    echo: FormEcho,
     path: String,
 }
 
@@ -47,15 +48,18 @@ impl FromRequest for Page {
     type Future = Ready<Result<Self, AppError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let ext = req.extensions();
+        let (flash, echo) = req
+            .cookie(FLASH_COOKIE)
+            .and_then(|c| decode_flash(c.value()))
+            .unzip();
         ready(Ok(Page {
             user: ext.get::<Arc<Principal>>().cloned(),
             csrf_token: ext
                 .get::<CsrfToken>()
                 .map(|t| t.0.clone())
                 .unwrap_or_default(),
-            flash: req
-                .cookie(FLASH_COOKIE)
-                .and_then(|c| decode_flash(c.value())),
+            flash,
+            echo: echo.unwrap_or_default(),
             path: req.path().to_string(),
         }))
     }
@@ -66,6 +70,7 @@ impl Page {
         let mut layout = Layout::new(title);
         layout.csrf_token = self.csrf_token.clone();
         layout.flashes.extend(self.flash.clone());
+        layout.echo = self.echo.clone();
         if let Some(user) = &self.user {
             layout.user = Some(UserBadge {
                 user_id: user.user_id,
@@ -87,6 +92,11 @@ impl Page {
         layout
     }
 
+    /// What the user typed into the form that was refused just before this page.
+    pub fn echo(&self) -> &FormEcho {
+        &self.echo
+    }
+
     fn is_current(&self, href: &str) -> bool {
         if href == "/" {
             self.path == "/"
@@ -96,17 +106,28 @@ impl Page {
     }
 }
 
-fn encode_flash(kind: FlashKind, text: &str) -> String {
+/// A cookie holds about 4 KB; a form too large to echo comes back with its defaults.
+const MAX_ECHO: usize = 3000;
+
+fn encode_flash(kind: FlashKind, text: &str, echo: &FormEcho) -> String {
     let k = match kind {
         FlashKind::Success => "s",
         FlashKind::Error => "e",
         FlashKind::Info => "i",
         FlashKind::Warning => "w",
     };
-    serde_urlencoded::to_string([("k", k), ("t", text)]).unwrap_or_default()
+    let head = [("k".to_string(), k.to_string()), ("t".to_string(), text.to_string())];
+    let fields = echo.0.iter().map(|(n, v)| (format!("f.{n}"), v.clone()));
+    let full = serde_urlencoded::to_string(head.iter().cloned().chain(fields).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if full.len() <= MAX_ECHO {
+        full
+    } else {
+        serde_urlencoded::to_string(head).unwrap_or_default()
+    }
 }
 
-fn decode_flash(value: &str) -> Option<Flash> {
+fn decode_flash(value: &str) -> Option<(Flash, FormEcho)> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(value).ok()?;
     let get = |name: &str| {
         pairs
@@ -121,7 +142,12 @@ fn decode_flash(value: &str) -> Option<Flash> {
         _ => FlashKind::Info,
     };
     let text: String = get("t")?.chars().take(300).collect();
-    Some(Flash { kind, text })
+    let echo = FormEcho::from_pairs(
+        pairs
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("f.").map(|k| (k.to_string(), v.clone()))),
+    );
+    Some((Flash { kind, text }, echo))
 }
 
 /// 303 See Other to `location`, with a message shown once on the next page.
@@ -131,9 +157,21 @@ pub fn redirect_with_flash(
     kind: FlashKind,
     text: &str,
 ) -> HttpResponse {
+    redirect_with_echo(settings, location, kind, text, FormEcho::default())
+}
+
+/// Like `redirect_with_flash`, after a refused form: the next page shows the form again with
+/// what the user typed (see `FormEcho`).
+pub fn redirect_with_echo(
+    settings: &Settings,
+    location: &str,
+    kind: FlashKind,
+    text: &str,
+    echo: FormEcho,
+) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location.to_string()))
-        .cookie(cookie(settings, FLASH_COOKIE, encode_flash(kind, text)))
+        .cookie(cookie(settings, FLASH_COOKIE, encode_flash(kind, text, &echo)))
         .finish()
 }
 
@@ -148,9 +186,32 @@ mod tests {
     use super::*;
     #[test]
     fn flashes_survive_the_cookie_round_trip() {
-        let f = decode_flash(&encode_flash(FlashKind::Success, "Saved; 3 items & more")).unwrap();
+        let (f, echo) = decode_flash(&encode_flash(
+            FlashKind::Success,
+            "Saved; 3 items & more",
+            &FormEcho::default(),
+        ))
+        .unwrap();
         assert_eq!(f.kind, FlashKind::Success);
         assert_eq!(f.text, "Saved; 3 items & more");
+        assert!(echo.is_empty());
         assert!(decode_flash("garbage").is_none());
+    }
+
+    #[test]
+    fn a_refused_form_comes_back_as_typed_without_its_operation_fields() {
+        let posted = [("qty_1", "38"), ("note", "a & b"), ("op_id", "x"), ("csrf_token", "t"), ("orig_notes", "o")]
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+        let cookie = encode_flash(FlashKind::Error, "Not done", &FormEcho::from_pairs(posted));
+        let (_, echo) = decode_flash(&cookie).unwrap();
+        assert_eq!(echo.line_qty(&1, 40), "38");
+        assert_eq!(echo.value_or("note", ""), "a & b");
+        assert_eq!(echo.value_or("op_id", "fresh"), "fresh");
+        assert_eq!(echo.value_or("orig_notes", "server"), "server");
+        // Too large for a cookie: the message still comes through.
+        let big = FormEcho::from_pairs([("note".to_string(), "x".repeat(5000))]);
+        let (f, echo) = decode_flash(&encode_flash(FlashKind::Error, "Not done", &big)).unwrap();
+        assert_eq!(f.text, "Not done");
+        assert!(echo.is_empty());
     }
 }
