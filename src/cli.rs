@@ -344,7 +344,10 @@ async fn demo(mut settings: Settings) -> Result<()> {
             dir.display()
         );
         let services = blocking(move || PrivateServices::start(&dir)).await?;
-        println!("PostgreSQL keeps its data in {}", services.pg_root.display());
+        println!(
+            "PostgreSQL keeps its data in {}",
+            services.pg_root.display()
+        );
         settings
             .database_url
             .get_or_insert_with(|| crate::config::Secret::new(services.database_url.clone()));
@@ -479,7 +482,9 @@ async fn user(settings: Settings, action: UserAction) -> Result<()> {
                     let id = user_id(conn, &username)?;
                     cli_audit(conn, "user.password_reset", id, None)
                 })?;
-                println!("password changed for '{username}'; their sessions and API tokens have ended");
+                println!(
+                    "password changed for '{username}'; their sessions and API tokens have ended"
+                );
                 Ok(())
             })
             .await

@@ -58,7 +58,10 @@ async fn publish_batch(state: &AppState) -> anyhow::Result<usize> {
         )
         .bind::<diesel::sql_types::BigInt, _>(BATCH)
         .load(conn)?;
-        let mut rows: Vec<_> = rows.into_iter().map(|r| (r.id, r.topic, r.payload)).collect();
+        let mut rows: Vec<_> = rows
+            .into_iter()
+            .map(|r| (r.id, r.topic, r.payload))
+            .collect();
         rows.sort_by_key(|r| r.0);
         Ok(rows)
     })

@@ -271,24 +271,26 @@ async fn csv_export(
         .map_err(AppError::internal)?;
     for r in &rows {
         writer
-            .write_record([
-                r.id.to_string(),
-                r.occurred_at.to_rfc3339(),
-                r.actor_name.clone().unwrap_or_default(),
-                r.role_at_capture.clone().unwrap_or_default(),
-                r.role_at_apply.clone().unwrap_or_default(),
-                r.action.clone(),
-                r.object_type.clone().unwrap_or_default(),
-                r.object_id.clone().unwrap_or_default(),
-                r.outcome.clone(),
-                r.offline.to_string(),
-                r.operation_id.map(|u| u.to_string()).unwrap_or_default(),
-                r.hub_id.map(|h| h.to_string()).unwrap_or_default(),
-                r.client_addr.clone().unwrap_or_default(),
-                r.before_text(),
-                r.after_text(),
-            ]
-            .map(csv_safe))
+            .write_record(
+                [
+                    r.id.to_string(),
+                    r.occurred_at.to_rfc3339(),
+                    r.actor_name.clone().unwrap_or_default(),
+                    r.role_at_capture.clone().unwrap_or_default(),
+                    r.role_at_apply.clone().unwrap_or_default(),
+                    r.action.clone(),
+                    r.object_type.clone().unwrap_or_default(),
+                    r.object_id.clone().unwrap_or_default(),
+                    r.outcome.clone(),
+                    r.offline.to_string(),
+                    r.operation_id.map(|u| u.to_string()).unwrap_or_default(),
+                    r.hub_id.map(|h| h.to_string()).unwrap_or_default(),
+                    r.client_addr.clone().unwrap_or_default(),
+                    r.before_text(),
+                    r.after_text(),
+                ]
+                .map(csv_safe),
+            )
             .map_err(AppError::internal)?;
     }
     let body = writer.into_inner().map_err(AppError::internal)?;

@@ -45,7 +45,9 @@ fn safe_next(next: Option<&str>) -> String {
             if n.starts_with('/')
                 && !n.starts_with("//")
                 && n.len() <= 2048
-                && !n.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace())
+                && !n
+                    .chars()
+                    .any(|c| c.is_control() || c == '\\' || c.is_whitespace())
                 && !n.contains("://") =>
         {
             n.to_string()

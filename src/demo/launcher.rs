@@ -235,7 +235,10 @@ pub fn fallback_pg_root(data_dir: &Path) -> PathBuf {
     let name = data_dir
         .parent()
         .and_then(Path::file_name)
-        .map(|n| n.to_string_lossy().replace(|c: char| !c.is_ascii_alphanumeric(), "-"))
+        .map(|n| {
+            n.to_string_lossy()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+        })
         .unwrap_or_else(|| "outpost".into());
     PathBuf::from("/var/lib/outpost").join(format!("{name}-{}", &hex::encode(digest)[..12]))
 }

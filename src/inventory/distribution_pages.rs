@@ -215,11 +215,11 @@ async fn detail(
     } else {
         lines
             .iter()
-        .map(|l| LineRow {
-            sku: l.sku.clone(),
-            qty: l.quantity.to_string(),
-            ..Default::default()
-        })
+            .map(|l| LineRow {
+                sku: l.sku.clone(),
+                qty: l.quantity.to_string(),
+                ..Default::default()
+            })
             .chain(std::iter::repeat_n(LineRow::default(), 2))
             .collect()
     };

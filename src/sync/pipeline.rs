@@ -32,7 +32,11 @@ pub async fn submit(
     // A client does not decide for itself whether it was offline: an operation that arrives
     // long after it was captured was captured offline.
     let late = Utc::now() - op.captured_at;
-    if !op.offline && late.to_std().is_ok_and(|d| d > state.settings.offline_after) {
+    if !op.offline
+        && late
+            .to_std()
+            .is_ok_and(|d| d > state.settings.offline_after)
+    {
         op.offline = true;
     }
     let checked = match registry::find(&op.kind) {
@@ -68,7 +72,15 @@ pub async fn submit(
                 Err(reason) => Err(Refusal::Forbidden(reason)),
                 Ok(()) if op.offline && !kind.finalisable_offline() => {
                     let pending = Outcome::PendingReview;
-                    return record(conn, &actor, &op, &target, row_id, &role_at_capture, pending);
+                    return record(
+                        conn,
+                        &actor,
+                        &op,
+                        &target,
+                        row_id,
+                        &role_at_capture,
+                        pending,
+                    );
                 }
                 Ok(()) => apply(conn, kind, &actor, &op, row_id),
             };
@@ -84,7 +96,15 @@ pub async fn submit(
                 }) => Outcome::Conflict(reason, server_state),
                 Err(Refusal::Database(e)) => return Err(AppError::from(e)),
             };
-            record(conn, &actor, &op, &target, row_id, &role_at_capture, outcome)
+            record(
+                conn,
+                &actor,
+                &op,
+                &target,
+                row_id,
+                &role_at_capture,
+                outcome,
+            )
         })
     })
     .await?;
@@ -125,14 +145,26 @@ async fn refuse_invalid(
                     ..recorded
                 });
             }
-            let mut entry = Entry::by(&actor, &stored.kind).outcome("rejected");
+            let mut entry = Entry::by(&actor, audit_action(&stored.kind)).outcome("rejected");
             entry.offline = stored.offline;
-            entry.after = Some(json!({ "payload": stored.payload, "reason": result.reason }));
+            entry.after = Some(
+                json!({ "kind": stored.kind, "payload": stored.payload, "reason": result.reason }),
+            );
             audit::record(conn, &entry)?;
             Ok(result)
         })
     })
     .await
+}
+
+/// The audit action of an operation: its kind, or one name for every kind nobody knows (the
+/// audit log's actions are a closed vocabulary; the unknown name is kept in the row's change).
+fn audit_action(kind: &str) -> &str {
+    if registry::find(kind).is_some() {
+        kind
+    } else {
+        "operation.unknown_kind"
+    }
 }
 
 /// Step 1: the payload's shape and values, and the operation's own fields.
@@ -486,7 +518,7 @@ fn record(
         .execute(conn)?;
 
     let hub_in_scope = target.hub_id.filter(|h| actor.scope.has_hub(*h));
-    let mut entry = Entry::by(actor, &op.kind)
+    let mut entry = Entry::by(actor, audit_action(&op.kind))
         .hub(hub_in_scope)
         .outcome(status.as_str());
     entry.role_at_capture = Some(role_at_capture.to_string());
@@ -501,7 +533,7 @@ fn record(
         None => {
             entry = entry.change(
                 None,
-                Some(json!({ "payload": op.payload, "reason": reason })),
+                Some(json!({ "kind": op.kind, "payload": op.payload, "reason": reason })),
             );
             if let Some(record) = target.record_id {
                 entry = entry.object("record", record);

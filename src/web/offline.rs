@@ -35,7 +35,9 @@ async fn working_set(
     use diesel::prelude::*;
     let mut pages = vec!["/".to_string(), "/sync-issues".to_string()];
     if !user.can(P::InventoryRead) {
-        return Ok(HttpResponse::Ok().json(serde_json::json!({ "user_id": user.user_id, "pages": pages })));
+        return Ok(
+            HttpResponse::Ok().json(serde_json::json!({ "user_id": user.user_id, "pages": pages }))
+        );
     }
     let hubs = user.scope.hubs.clone();
     let hub_ids = user.scope.hub_ids();
@@ -45,7 +47,10 @@ async fn working_set(
         for (list, create) in [
             ("intakes", user.can(P::IntakeCreate)),
             ("distributions", user.can(P::DistributionCreate)),
-            ("needs-lists", user.can(P::NeedsListCreate) && hub.kind != "main"),
+            (
+                "needs-lists",
+                user.can(P::NeedsListCreate) && hub.kind != "main",
+            ),
             ("transfers", user.can(P::TransferRequest)),
         ] {
             pages.push(format!("{base}/{list}"));
@@ -63,7 +68,11 @@ async fn working_set(
             .limit(OPEN_RECORDS)
             .select((distributions::hub_id, distributions::id))
             .load(conn)?;
-        open.extend(drafts.into_iter().map(|(h, id)| format!("/hubs/{h}/distributions/{id}")));
+        open.extend(
+            drafts
+                .into_iter()
+                .map(|(h, id)| format!("/hubs/{h}/distributions/{id}")),
+        );
         let lists: Vec<(i64, uuid::Uuid)> = needs_lists::table
             .filter(needs_lists::hub_id.eq_any(&hub_ids))
             .filter(needs_lists::status.eq_any(["draft", "submitted"]))
@@ -71,9 +80,17 @@ async fn working_set(
             .limit(OPEN_RECORDS)
             .select((needs_lists::hub_id, needs_lists::id))
             .load(conn)?;
-        open.extend(lists.into_iter().map(|(h, id)| format!("/hubs/{h}/needs-lists/{id}")));
+        open.extend(
+            lists
+                .into_iter()
+                .map(|(h, id)| format!("/hubs/{h}/needs-lists/{id}")),
+        );
         let moving: Vec<(i64, i64, uuid::Uuid)> = transfers::table
-            .filter(transfers::from_hub_id.eq_any(&hub_ids).or(transfers::to_hub_id.eq_any(&hub_ids)))
+            .filter(
+                transfers::from_hub_id
+                    .eq_any(&hub_ids)
+                    .or(transfers::to_hub_id.eq_any(&hub_ids)),
+            )
             .filter(transfers::status.eq_any(["requested", "approved", "dispatched"]))
             .order(transfers::created_at.desc())
             .limit(OPEN_RECORDS)

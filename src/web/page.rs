@@ -116,7 +116,10 @@ fn encode_flash(kind: FlashKind, text: &str, echo: &FormEcho) -> String {
         FlashKind::Info => "i",
         FlashKind::Warning => "w",
     };
-    let head = [("k".to_string(), k.to_string()), ("t".to_string(), text.to_string())];
+    let head = [
+        ("k".to_string(), k.to_string()),
+        ("t".to_string(), text.to_string()),
+    ];
     let fields = echo.0.iter().map(|(n, v)| (format!("f.{n}"), v.clone()));
     let full = serde_urlencoded::to_string(head.iter().cloned().chain(fields).collect::<Vec<_>>())
         .unwrap_or_default();
@@ -171,7 +174,11 @@ pub fn redirect_with_echo(
 ) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location.to_string()))
-        .cookie(cookie(settings, FLASH_COOKIE, encode_flash(kind, text, &echo)))
+        .cookie(cookie(
+            settings,
+            FLASH_COOKIE,
+            encode_flash(kind, text, &echo),
+        ))
         .finish()
 }
 
@@ -200,8 +207,14 @@ mod tests {
 
     #[test]
     fn a_refused_form_comes_back_as_typed_without_its_operation_fields() {
-        let posted = [("qty_1", "38"), ("note", "a & b"), ("op_id", "x"), ("csrf_token", "t"), ("orig_notes", "o")]
-            .map(|(k, v)| (k.to_string(), v.to_string()));
+        let posted = [
+            ("qty_1", "38"),
+            ("note", "a & b"),
+            ("op_id", "x"),
+            ("csrf_token", "t"),
+            ("orig_notes", "o"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
         let cookie = encode_flash(FlashKind::Error, "Not done", &FormEcho::from_pairs(posted));
         let (_, echo) = decode_flash(&cookie).unwrap();
         assert_eq!(echo.line_qty(&1, 40), "38");

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::common::TestDb;
 
-fn outpost(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+pub(crate) fn outpost(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_outpost"));
     cmd.args(args)
         .env_clear()

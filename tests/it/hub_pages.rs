@@ -5,7 +5,7 @@ use crate::common::{hidden_in, Browser, TestApp};
 const WATER: &str = "00101-P-1-NA-N";
 
 /// Posts the form at `form_path` (found by its action) with extra fields.
-async fn submit(
+pub(crate) async fn submit(
     b: &Browser,
     page_path: &str,
     action: &str,
@@ -37,7 +37,7 @@ async fn submit(
         .unwrap()
 }
 
-fn location(res: &reqwest::Response) -> String {
+pub(crate) fn location(res: &reqwest::Response) -> String {
     assert_eq!(res.status(), 303, "expected a redirect");
     res.headers()["location"].to_str().unwrap().to_string()
 }

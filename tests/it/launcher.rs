@@ -90,25 +90,34 @@ async fn private_services_start_keep_data_and_stop() {
 /// in, so the cluster goes to a folder it can reach, and the next run finds the data again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_private_data_directory_still_starts_and_keeps_its_data() {
-    let root = std::env::temp_dir().join(format!("outpost-private-{}", uuid::Uuid::new_v4().simple()));
+    let root =
+        std::env::temp_dir().join(format!("outpost-private-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&root).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
     let dir = root.join("clone").join(".outpost");
     let start = |dir: std::path::PathBuf| {
-        tokio::task::spawn_blocking(move || PrivateServices::start(&dir).expect("starts in a private folder"))
+        tokio::task::spawn_blocking(move || {
+            PrivateServices::start(&dir).expect("starts in a private folder")
+        })
     };
     let services = start(dir.clone()).await.unwrap();
     let is_root = unsafe { libc::geteuid() } == 0;
     if is_root {
-        assert!(services.pg_root.starts_with("/var/lib/outpost"), "{}", services.pg_root.display());
+        assert!(
+            services.pg_root.starts_with("/var/lib/outpost"),
+            "{}",
+            services.pg_root.display()
+        );
     } else {
         assert!(services.pg_root.starts_with(&root));
     }
     let url = services.database_url.clone();
     tokio::task::spawn_blocking(move || {
         let mut conn = PgConnection::establish(&url).unwrap();
-        diesel::sql_query("CREATE TABLE kept (v TEXT)").execute(&mut conn).unwrap();
+        diesel::sql_query("CREATE TABLE kept (v TEXT)")
+            .execute(&mut conn)
+            .unwrap();
     })
     .await
     .unwrap();
@@ -118,7 +127,9 @@ async fn a_private_data_directory_still_starts_and_keeps_its_data() {
     assert_eq!(services.pg_root, first_root, "the same data again");
     let url = services.database_url.clone();
     tokio::task::spawn_blocking(move || {
-        diesel::sql_query("SELECT v FROM kept").execute(&mut PgConnection::establish(&url).unwrap()).expect("the table is still there")
+        diesel::sql_query("SELECT v FROM kept")
+            .execute(&mut PgConnection::establish(&url).unwrap())
+            .expect("the table is still there")
     })
     .await
     .unwrap();

@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod demo_world;
 mod fake_zoho;
+mod hardening;
 mod hub_pages;
 mod launcher;
 mod migrations;

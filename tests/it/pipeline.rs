@@ -317,7 +317,10 @@ async fn approvals_captured_offline_wait_for_online_confirmation() {
     let res = lm
         .post_form(
             &format!("/review/{item}"),
-            &[("action", "accept"), ("op_id", &uuid::Uuid::new_v4().to_string())],
+            &[
+                ("action", "accept"),
+                ("op_id", &uuid::Uuid::new_v4().to_string()),
+            ],
         )
         .await;
     assert_eq!(res.status(), 303);
