@@ -243,6 +243,8 @@ pub struct Server {
     child: Option<Child>,
     pub port: u16,
     env: Vec<(String, String)>,
+    /// Where the server's log goes (appended across restarts); discarded when `None`.
+    log: Option<std::path::PathBuf>,
 }
 
 impl Server {
@@ -259,7 +261,27 @@ impl Server {
             child: None,
             port,
             env,
+            log: None,
         };
+        server.restart();
+        server
+    }
+
+    /// A server whose log (at `RUST_LOG=info`) is kept in `log`, with extra settings.
+    pub fn start_logged(
+        database_url: &str,
+        redis_prefix: &str,
+        settings: &[(&str, &str)],
+        log: &std::path::Path,
+    ) -> Server {
+        let mut server = Server::start(database_url, redis_prefix);
+        server.kill();
+        server.log = Some(log.to_path_buf());
+        server.env.retain(|(k, _)| k != "RUST_LOG");
+        server.env.push(("RUST_LOG".into(), "info".into()));
+        for (k, v) in settings {
+            server.env.push((k.to_string(), v.to_string()));
+        }
         server.restart();
         server
     }
@@ -279,11 +301,21 @@ impl Server {
     pub fn restart(&mut self) {
         self.kill();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_outpost"));
+        let log = || match &self.log {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap(),
+            ),
+            None => Stdio::null(),
+        };
         cmd.arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stdout(log())
+            .stderr(log());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
