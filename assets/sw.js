@@ -57,6 +57,7 @@ function pagesCache(userId) { return "outpost-pages-u" + userId; }
  * online or not. Queued entries (theirs and anyone else's) stay sealed on the device and are
  * sent only in their author's next session. */
 function signOut(req) {
+  var copy = req.clone();
   return store.getMeta("current_user").then(function (user) {
     return Promise.all([
       user ? caches.delete(pagesCache(user)) : null,
@@ -65,9 +66,21 @@ function signOut(req) {
       store.setMeta("signed_out", true)
     ]);
   }).then(function () {
-    return fetch(req).catch(function () {
-      return Response.redirect("/login", 303);
+    return fetchThrough(req).catch(function () {
+      // Offline: the server session is still open, so the sign-out is sent as soon as the
+      // server can be reached, before anything else (the next person must not find it open).
+      return copy.text().then(function (body) { return store.setMeta("pending_logout", body); })
+        .then(function () { return offlinePage("signed-out", "You are signed out on this device. The server will be told as soon as it can be reached."); });
     });
+  });
+}
+
+/* A sign-out made offline, sent before any other request once the server answers. */
+function finishSignOut() {
+  return store.getMeta("pending_logout").then(function (body) {
+    if (!body) return;
+    return fetchThrough(new Request("/logout", { method: "POST", body: body, credentials: "same-origin", redirect: "manual", headers: { "Content-Type": "application/x-www-form-urlencoded" } }))
+      .then(function () { return store.setMeta("pending_logout", null); });
   });
 }
 
@@ -110,7 +123,7 @@ function keep(url, res) {
 }
 
 function networkFirst(req, url) {
-  return fetchThrough(req).then(function (res) {
+  return finishSignOut().then(function () { return fetchThrough(req); }).then(function (res) {
     keep(url, res);
     return res;
   }).catch(function () {
@@ -283,5 +296,6 @@ self.addEventListener("sync", function (event) {
 self.addEventListener("message", function (event) {
   var type = event.data && event.data.type;
   if (type === "replay") event.waitUntil(replay().catch(function () {}));
+  if (type === "stats" && event.source) event.source.postMessage({ type: "stats", stats: store.stats });
   if (type === "warm") event.waitUntil(store.getMeta("current_user").then(function (u) { return u && warm(u); }));
 });

@@ -328,6 +328,60 @@ impl Server {
     }
 }
 
+/// A reverse proxy process in front of a server (tests/it/proxy.py): 502 while the server is
+/// down, and gateway faults on demand.
+pub struct Proxy {
+    child: Child,
+    pub port: u16,
+}
+
+impl Proxy {
+    pub fn start(upstream: u16) -> Proxy {
+        let port = free_port();
+        let child = Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/proxy.py"))
+            .args([port.to_string(), upstream.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs the test proxy");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the proxy did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Proxy { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The next `count` requests of `method` under `prefix` get `status` from the proxy.
+    pub async fn fail(&self, method: &str, prefix: &str, status: u16, count: u32) {
+        let url = format!(
+            "{}/__proxy/fail?method={method}&prefix={prefix}&status={status}&count={count}",
+            self.url()
+        );
+        assert!(reqwest::get(url).await.unwrap().status().is_success());
+    }
+}
+
+impl Proxy {
+    /// Forwards everything again.
+    pub async fn reset(&self) {
+        let url = format!("{}/__proxy/reset", self.url());
+        assert!(reqwest::get(url).await.unwrap().status().is_success());
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
@@ -367,6 +421,53 @@ impl Chrome {
         let id = self.element(css).await;
         self.call("POST", &format!("/element/{id}/click"), json!({}))
             .await;
+    }
+
+    /// A Chrome DevTools Protocol command (e.g. clearing an origin's storage as a user would).
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.call(
+            "POST",
+            "/goog/cdp/execute",
+            json!({ "cmd": cmd, "params": params }),
+        )
+        .await
+    }
+
+    /// Signs out through the page's own button, saying yes to the "entries waiting" question.
+    pub async fn sign_out(&self) {
+        self.js(
+            "window.confirm = function () { return true; }; window.__leaving = true; document.querySelector(\"form[action='/logout'] button\").click();",
+            json!([]),
+        )
+        .await;
+        self.wait_for(
+            "!window.__leaving && document.readyState === 'complete' && location.pathname === '/login'",
+            Duration::from_secs(20),
+        )
+        .await;
+    }
+
+    /// Clicks "Sign out" while the server is down (the service worker answers).
+    pub async fn sign_out_offline(&self) {
+        self.js(
+            "window.confirm = function () { return true; }; window.__leaving = true; document.querySelector(\"form[action='/logout'] button\").click();",
+            json!([]),
+        )
+        .await;
+        self.wait_for(
+            "!window.__leaving && document.readyState === 'complete'",
+            Duration::from_secs(20),
+        )
+        .await;
+    }
+
+    /// What the service worker says of its own work (entries unsealed since it started).
+    pub async fn worker_stats(&self) -> Value {
+        self.js_async(
+            "const done = arguments[0]; navigator.serviceWorker.addEventListener('message', function h(e) { if (e.data && e.data.type === 'stats') { navigator.serviceWorker.removeEventListener('message', h); done(e.data.stats); } }); navigator.serviceWorker.controller.postMessage({ type: 'stats' });",
+            json!([]),
+        )
+        .await
     }
 
     pub async fn source(&self) -> String {

@@ -15,6 +15,7 @@ mod hub_pages;
 mod launcher;
 mod migrations;
 mod offline;
+mod offline_hardening;
 mod pipeline;
 mod warehouse_api;
 mod web_shell;
