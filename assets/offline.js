@@ -27,10 +27,28 @@
    * was wiped keeps its id, so the server can tell that its queued entries vanished. */
   function deviceId() {
     return store.getMeta("device_id").then(function (id) {
-      var fromCookie = (document.cookie.match(/(?:^|; )outpost_device=([^;]+)/) || [])[1];
+      var fromCookie = cookie("outpost_device");
       id = id || fromCookie || "dev-" + (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
-      if (fromCookie !== id) document.cookie = "outpost_device=" + id + "; path=/; max-age=31536000; SameSite=Strict" + (location.protocol === "https:" ? "; Secure" : "");
+      if (fromCookie !== id) setCookie("outpost_device", id);
       return store.setMeta("device_id", id).then(function () { return id; });
+    });
+  }
+
+  function cookie(name) { return (document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]+)")) || [])[1]; }
+  function setCookie(name, value) {
+    document.cookie = name + "=" + value + "; path=/; max-age=31536000; SameSite=Strict" + (location.protocol === "https:" ? "; Secure" : "");
+  }
+
+  /* How many entries this user created on this device, kept in a cookie as well: if the
+   * device's storage is wiped, the count survives, and the server sees that entries it never
+   * received are gone. */
+  function keepCount() {
+    if (!userId) return Promise.resolve();
+    var name = "outpost_q" + userId;
+    return store.getMeta("created_u" + userId).then(function (n) {
+      var kept = Number(cookie(name) || 0);
+      if (!n && kept > 0) return store.setMeta("created_u" + userId, kept);
+      if ((n || 0) > kept) setCookie(name, n);
     });
   }
 
@@ -74,7 +92,8 @@
 
   /* A cheap contact with the server that also reports this user's queue on this device. */
   function ping() {
-    return Promise.all([deviceId(), pendingCount(), userId ? store.getMeta("created_u" + userId) : 0, userId ? store.getMeta("discarded_u" + userId) : 0]).then(function (v) {
+    return keepCount().then(function () {
+      return Promise.all([deviceId(), pendingCount(), userId ? store.getMeta("created_u" + userId) : 0, userId ? store.getMeta("discarded_u" + userId) : 0]).then(function (v) {
       var signedIn = !!csrf && !!userId && !document.body.dataset.offlineState;
       var req = signedIn
         ? fetch("/api/v1/devices/report", { method: "POST", credentials: "same-origin", cache: "no-store", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf.content }, body: JSON.stringify({ device_id: v[0], pending_count: v[1], highest_seq: v[2] || 0, discarded_count: v[3] || 0 }) })
@@ -85,6 +104,7 @@
         if (reachable && v[1] > 0 && (wasDown || !syncing)) askReplay();
         return v[1];
       }, function () { reachable = false; syncing = false; return v[1]; });
+    });
     }).then(render).then(schedule, schedule);
   }
 
@@ -110,7 +130,7 @@
     if (type === "offline") { syncing = false; reachable = false; }
     if (type === "signin") { syncing = false; needsSignIn = true; }
     if (type === "error") { syncing = false; backOff(); schedule(); }
-    if (type === "queued") { reachable = false; schedule(); showWaiting(); }
+    if (type === "queued") { reachable = false; keepCount(); schedule(); showWaiting(); }
     if (type === "progress") { showIssues(); showWaiting(); }
     refresh();
   });

@@ -241,3 +241,309 @@ async fn a_sign_out_made_offline_reaches_the_server_first() {
         1
     );
 }
+
+/// Item 3: an entry the server refuses keeps its content on the device (and on the server's
+/// Sync Issues) until its author fixes and resends it, or discards it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_entries_keep_their_content_until_resent_or_discarded() {
+    let mut world = World::start();
+    let kin = world.hub_id("KIN-MAIN");
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("warehouse").await;
+    chrome.wait_for_service_worker().await;
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    world.server.kill();
+    queue_intake(&chrome, kin, "Typo Relief Fund", "00101-P-1-NA-X").await;
+    queue_intake(&chrome, kin, "Discard Me Ltd", "NO-SUCH-ITEM").await;
+    world.server.restart();
+    chrome.goto("/sync-issues").await;
+    assert!(chrome.wait_for(&pill_is("synced"), SECS).await);
+    assert_eq!(world.count("SELECT count(*) AS n FROM intakes"), 0);
+    // Both are listed on the device with what was entered, and on the server with its content.
+    assert!(
+        chrome
+            .wait_for(
+                "document.querySelectorAll('#device-issues li.device-issue').length === 2",
+                SECS
+            )
+            .await,
+        "{}",
+        chrome.body_text().await
+    );
+    let page = chrome
+        .js(
+            "return document.getElementById('device-issues').textContent",
+            json!([]),
+        )
+        .await
+        .to_string();
+    assert!(
+        page.contains("Typo Relief Fund") && page.contains("00101-P-1-NA-X"),
+        "{page}"
+    );
+    let server_side = chrome.source().await;
+    assert!(
+        server_side.contains("Typo Relief Fund") && server_side.contains("Discard Me Ltd"),
+        "server Sync Issues show the content"
+    );
+
+    // Edit and resend: the form opens filled in; corrected, it is saved once; the issue goes.
+    chrome
+        .click("#device-issues li.device-issue a.button")
+        .await;
+    assert!(
+        chrome
+            .wait_for("document.querySelector('form[data-resend-of]')", SECS)
+            .await,
+        "{}",
+        chrome.body_text().await
+    );
+    assert_eq!(
+        chrome
+            .js("return document.getElementById('donor').value", json!([]))
+            .await,
+        json!("Typo Relief Fund")
+    );
+    assert_eq!(
+        chrome
+            .js(
+                "return document.querySelector('[name=line_sku]').value",
+                json!([])
+            )
+            .await,
+        json!("00101-P-1-NA-X")
+    );
+    chrome
+        .submit("form[data-resend-of]", &[("line_sku", WATER)])
+        .await;
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM intakes WHERE donor = 'Typo Relief Fund'"),
+        1
+    );
+    chrome.goto("/sync-issues").await;
+    assert!(
+        chrome
+            .wait_for(
+                "document.querySelectorAll('#device-issues li.device-issue').length === 1",
+                SECS
+            )
+            .await
+    );
+
+    // Discard: asked first, then gone from the device.
+    chrome.js("window.confirm = function () { return true; }; document.querySelector('#device-issues li.device-issue button').click();", json!([])).await;
+    assert!(
+        chrome
+            .wait_for("document.getElementById('device-issues').hidden", SECS)
+            .await
+    );
+    assert_eq!(
+        chrome
+            .js_async(
+                "const done = arguments[0]; OutpostStore.listIssues().then(i => done(i.length))",
+                json!([])
+            )
+            .await,
+        json!(0)
+    );
+}
+
+/// Item 18: an outage and a full replay raise no "queued operations disappeared" alarm;
+/// wiping the site's storage with entries still queued raises one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_queue_that_really_vanished_raises_the_alarm() {
+    let mut world = World::start();
+    let kin = world.hub_id("KIN-MAIN");
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("warehouse").await;
+    chrome.wait_for_service_worker().await;
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    world.server.kill();
+    for donor in ["Red Cross Jamaica", "USAID", "UNICEF"] {
+        queue_intake(&chrome, kin, donor, WATER).await;
+    }
+    world.server.restart();
+    chrome.goto("/").await;
+    assert!(chrome.wait_for(&pill_is("synced"), SECS).await);
+    // A few report rounds after the replay.
+    chrome.goto("/").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    chrome.goto("/").await;
+    assert!(
+        world.count("SELECT count(*) AS n FROM devices") >= 1,
+        "the device reported"
+    );
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM operations WHERE device_id IS NOT NULL"),
+        3,
+        "replays carry the device id"
+    );
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM devices WHERE flagged_at IS NOT NULL"),
+        0,
+        "no false alarm"
+    );
+
+    // Two more wait on the device when its storage is wiped (cookies kept, as Safari's
+    // eviction or "clear site data → storage" do).
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    world.server.kill();
+    queue_intake(&chrome, kin, "Lost 1", WATER).await;
+    queue_intake(&chrome, kin, "Lost 2", WATER).await;
+    let origin = world.server.url();
+    let r = chrome
+        .cdp(
+            "Storage.clearDataForOrigin",
+            json!({ "origin": origin, "storageTypes": "indexeddb" }),
+        )
+        .await;
+    assert!(r.is_object() || r.is_null(), "{r}");
+    world.server.restart();
+    chrome.goto("/").await;
+    let deadline = std::time::Instant::now() + SECS;
+    while world.count("SELECT count(*) AS n FROM devices WHERE flagged_at IS NOT NULL") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the wiped queue is flagged"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        world
+            .text("SELECT flag_reason AS t FROM devices WHERE flagged_at IS NOT NULL")
+            .unwrap()
+            .starts_with("2 queued operation(s) disappeared"),
+        "{:?}",
+        world.text("SELECT flag_reason AS t FROM devices")
+    );
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM intakes WHERE donor LIKE 'Lost%'"),
+        0
+    );
+}
+
+/// Item 19: right after sign-in the device keeps the user's working set ready offline (forms
+/// and lists of their hubs, even ones never opened), and entries saved offline appear in those
+/// lists marked as waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_working_set_is_ready_offline_after_sign_in() {
+    let mut world = World::start();
+    let kin = world.hub_id("KIN-MAIN");
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("warehouse").await;
+    chrome.wait_for_service_worker().await;
+    let user = world.count("SELECT id AS n FROM users WHERE username = 'warehouse'");
+    assert!(
+        chrome.wait_for(&format!("window.__warmed || (OutpostStore.getMeta('warmed_u{user}').then(function (v) {{ window.__warmed = !!v; }}), false)"), SECS).await,
+        "the working set was stored"
+    );
+    world.server.kill();
+    for (path, expect) in [
+        (format!("/hubs/{kin}/distributions/new"), "Recipient"),
+        (format!("/hubs/{kin}/transfers"), "Transfers"),
+        (format!("/hubs/{kin}/intakes"), "Intakes"),
+    ] {
+        chrome.goto(&path).await;
+        let text = chrome.body_text().await;
+        assert!(
+            text.contains(expect) && !text.contains("not stored on this device"),
+            "{path} offline: {text}"
+        );
+    }
+    // Another hub's pages were never stored.
+    let mbj = world.hub_id("MBJ-SUB");
+    chrome.goto(&format!("/hubs/{mbj}")).await;
+    assert!(chrome
+        .body_text()
+        .await
+        .contains("This page is not stored on this device"));
+
+    queue_intake(&chrome, kin, "Waiting Donor", WATER).await;
+    chrome.goto(&format!("/hubs/{kin}/intakes")).await;
+    assert!(
+        chrome
+            .wait_for(
+                "!document.querySelector('[data-waiting-kinds]').hidden",
+                SECS
+            )
+            .await
+    );
+    let text = chrome.body_text().await;
+    assert!(
+        text.contains("Saved on this device, waiting to sync")
+            && text.contains("Waiting Donor")
+            && text.contains("waiting to sync"),
+        "{text}"
+    );
+}
+
+/// Item 20: saving and sending read one queued entry, never the whole queue, so a save costs
+/// the same with 300 entries waiting as with none (the time itself is measured in
+/// scripts/bench-offline).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_queue_is_never_read_whole() {
+    let mut world = World::start();
+    let kin = world.hub_id("KIN-MAIN");
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("warehouse").await;
+    chrome.wait_for_service_worker().await;
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    let user = world.count("SELECT id AS n FROM users WHERE username = 'warehouse'");
+    world.server.kill();
+    // 300 entries waiting (written directly, as earlier saves would have).
+    let filled = chrome
+        .js_async(
+            &format!("const done = arguments[0]; let p = Promise.resolve(); for (let i = 0; i < 300; i++) p = p.then(() => OutpostStore.addPending({{ op_id: crypto.randomUUID(), kind: 'intake.create', user_id: '{user}', hub_id: {kin}, captured_at: new Date().toISOString() }}, {{ url: '/hubs/{kin}/intakes', body: 'donor=x' }})); p.then(() => OutpostStore.countPending()).then(done);"),
+            json!([]),
+        )
+        .await;
+    assert_eq!(filled, json!(300));
+    let before = chrome.worker_stats().await["unsealed"].as_i64().unwrap();
+    queue_intake(&chrome, kin, "One more", WATER).await;
+    // The save, its Background Sync attempt and a replay request all fail offline.
+    chrome
+        .js(
+            "navigator.serviceWorker.controller.postMessage({ type: 'replay' })",
+            json!([]),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = chrome.worker_stats().await["unsealed"].as_i64().unwrap();
+    assert!(
+        after - before <= 3,
+        "entries unsealed for one save and two failed sends: {}",
+        after - before
+    );
+}
+
+/// Item 21: when offline access has ended, or the user signed out, the page says which, and
+/// what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_offline_access_says_what_happened() {
+    let mut world = World::start();
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("warehouse").await;
+    chrome.wait_for_service_worker().await;
+    chrome.goto("/").await;
+    assert!(chrome.wait_for(&pill_is("synced"), SECS).await);
+    // The offline window passed (the device's clock moved on past it).
+    chrome
+        .js_async("const done = arguments[0]; OutpostStore.getMeta('offline_session').then(s => { s.until = new Date(Date.now() - 3600e3).toISOString(); return OutpostStore.setMeta('offline_session', s); }).then(() => done(true));", json!([]))
+        .await;
+    world.server.kill();
+    chrome.goto("/").await;
+    let text = chrome.body_text().await;
+    assert!(
+        text.contains("Offline access on this device ended") && text.contains("sign in again"),
+        "{text}"
+    );
+    assert!(!text.contains("at least once"), "{text}");
+
+    world.server.restart();
+    chrome.goto("/").await;
+    chrome.sign_out().await;
+    world.server.kill();
+    chrome.goto("/").await;
+    let text = chrome.body_text().await;
+    assert!(text.contains("You signed out on this device"), "{text}");
+}
