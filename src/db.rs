@@ -15,7 +15,7 @@ pub type PgConn = PooledConnection<ConnectionManager<PgConnection>>;
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Any fixed number works; it only has to be the same in every Outpost process.
-const MIGRATION_LOCK_KEY: i64 = 0x6f75_7470_6f73_74; // "outpost"
+const MIGRATION_LOCK_KEY: i64 = 0x006f_7574_706f_7374; // "outpost"
 
 pub fn build_pool(database_url: &str, settings: &Settings) -> PgPool {
     let manager = ConnectionManager::<PgConnection>::new(database_url);

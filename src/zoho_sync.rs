@@ -144,7 +144,8 @@ struct Snapshot {
 }
 
 fn snapshot(conn: &mut PgConnection, variant_id: i64) -> QueryResult<Option<Snapshot>> {
-    let row: Option<(
+    // status, Zoho id, version, SKU, name, description, price in cents, unit.
+    type Row = (
         String,
         Option<String>,
         i32,
@@ -153,7 +154,8 @@ fn snapshot(conn: &mut PgConnection, variant_id: i64) -> QueryResult<Option<Snap
         String,
         i64,
         String,
-    )> = product_variants::table
+    );
+    let row: Option<Row> = product_variants::table
         .inner_join(product_identities::table.inner_join(product_families::table))
         .filter(product_variants::id.eq(variant_id))
         .select((

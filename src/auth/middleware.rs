@@ -332,7 +332,7 @@ async fn load_session(
             s.data.user_id,
             AuthVia::Session {
                 key: s.key,
-                started_at: s.data.created_at,
+                started_at: s.data.started_ms(),
             },
             Some(addr),
         )?)

@@ -34,6 +34,16 @@ pub fn verify(password: &str, phc: &str) -> bool {
     }
 }
 
+/// A real argon2id hash of a random string, verified against when a username does not exist,
+/// so that an unknown name costs the same time as a wrong password.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let random: [u8; 24] = rand::random();
+        hash(&hex::encode(random)).unwrap_or_default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -45,14 +55,4 @@ mod tests {
         assert!(!super::verify("x", "not a hash"));
         assert!(super::hash("short").is_err());
     }
-}
-
-/// A real argon2id hash of a random string, verified against when a username does not exist,
-/// so that an unknown name costs the same time as a wrong password.
-pub fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let random: [u8; 24] = rand::random();
-        hash(&hex::encode(random)).unwrap_or_default()
-    })
 }

@@ -13,7 +13,11 @@ use crate::hubs::{self, Hub, Scope};
 #[derive(Clone, Debug)]
 pub enum AuthVia {
     /// A browser session; `key` is its Redis key (not the cookie value).
-    Session { key: String, started_at: i64 },
+    Session {
+        key: String,
+        /// When the session started, in Unix milliseconds.
+        started_at: i64,
+    },
     /// An API access token.
     Token { token_id: i64 },
 }
@@ -55,7 +59,7 @@ impl Principal {
         if let (AuthVia::Session { started_at, .. }, Some(valid_after)) =
             (&via, user.sessions_valid_after)
         {
-            if *started_at < valid_after.timestamp() {
+            if *started_at < valid_after.timestamp_millis() {
                 return Ok(None);
             }
         }

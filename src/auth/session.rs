@@ -14,6 +14,20 @@ pub struct SessionData {
     pub user_id: i64,
     /// Unix seconds.
     pub created_at: i64,
+    /// Unix milliseconds (0 in sessions made before it was kept): a password reset ends the
+    /// sessions started before it, to the millisecond.
+    #[serde(default)]
+    pub created_ms: i64,
+}
+
+impl SessionData {
+    pub fn started_ms(&self) -> i64 {
+        if self.created_ms > 0 {
+            self.created_ms
+        } else {
+            self.created_at * 1000
+        }
+    }
 }
 
 /// A loaded session: the key it is stored under (never the cookie value itself) and its data.
@@ -49,6 +63,7 @@ pub async fn create(state: &AppState, user_id: i64) -> redis::RedisResult<String
     let data = SessionData {
         user_id,
         created_at: chrono::Utc::now().timestamp(),
+        created_ms: chrono::Utc::now().timestamp_millis(),
     };
     let mut conn = state.redis.clone();
     let idle = state.settings.session_idle.as_secs();

@@ -117,54 +117,52 @@ pub fn refresh(
 ) -> Result<(TokenPair, i64), RefreshError> {
     // The outer Result is the transaction's: an inner `Err` still commits, so a family revoked
     // on reuse stays revoked although the refresh itself fails.
-    let outcome = conn
-        .transaction::<Result<(TokenPair, i64), RefreshError>, diesel::result::Error, _>(
-            |conn| {
-                let row: Option<(i64, Option<i64>, Uuid, DateTime<Utc>, Option<DateTime<Utc>>)> =
-                    api_tokens::table
-                        .filter(api_tokens::token_hash.eq(digest(raw)))
-                        .filter(api_tokens::kind.eq("refresh"))
-                        .select((
-                            api_tokens::id,
-                            api_tokens::user_id,
-                            api_tokens::family,
-                            api_tokens::expires_at,
-                            api_tokens::revoked_at,
-                        ))
-                        .for_update()
-                        .first(conn)
-                        .optional()?;
-                let Some((_id, Some(user_id), family, expires_at, revoked_at)) = row else {
-                    return Ok(Err(RefreshError::Invalid));
-                };
-                if revoked_at.is_some() {
-                    // A rotated token came back: someone holds a copy. End the whole family.
-                    revoke_family(conn, family)?;
-                    return Ok(Err(RefreshError::Invalid));
-                }
-                let active: bool = users::table
-                    .find(user_id)
-                    .select(users::active)
-                    .first(conn)?;
-                if expires_at <= Utc::now() || !active {
-                    return Ok(Err(RefreshError::Invalid));
-                }
-                // The old pair ends; a new one continues the family.
-                diesel::update(
-                    api_tokens::table
-                        .filter(api_tokens::family.eq(family))
-                        .filter(api_tokens::revoked_at.is_null()),
-                )
-                .set(api_tokens::revoked_at.eq(diesel::dsl::now))
-                .execute(conn)?;
-                Ok(Ok((
-                    issue_in_family(conn, user_id, family, settings)?,
-                    user_id,
-                )))
-            },
-        )?;
-    outcome
+    conn.transaction::<Result<(TokenPair, i64), RefreshError>, diesel::result::Error, _>(|conn| {
+        let row: Option<RefreshRow> = api_tokens::table
+            .filter(api_tokens::token_hash.eq(digest(raw)))
+            .filter(api_tokens::kind.eq("refresh"))
+            .select((
+                api_tokens::id,
+                api_tokens::user_id,
+                api_tokens::family,
+                api_tokens::expires_at,
+                api_tokens::revoked_at,
+            ))
+            .for_update()
+            .first(conn)
+            .optional()?;
+        let Some((_id, Some(user_id), family, expires_at, revoked_at)) = row else {
+            return Ok(Err(RefreshError::Invalid));
+        };
+        if revoked_at.is_some() {
+            // A rotated token came back: someone holds a copy. End the whole family.
+            revoke_family(conn, family)?;
+            return Ok(Err(RefreshError::Invalid));
+        }
+        let active: bool = users::table
+            .find(user_id)
+            .select(users::active)
+            .first(conn)?;
+        if expires_at <= Utc::now() || !active {
+            return Ok(Err(RefreshError::Invalid));
+        }
+        // The old pair ends; a new one continues the family.
+        diesel::update(
+            api_tokens::table
+                .filter(api_tokens::family.eq(family))
+                .filter(api_tokens::revoked_at.is_null()),
+        )
+        .set(api_tokens::revoked_at.eq(diesel::dsl::now))
+        .execute(conn)?;
+        Ok(Ok((
+            issue_in_family(conn, user_id, family, settings)?,
+            user_id,
+        )))
+    })?
 }
+
+/// A refresh token's row: id, owner, family, expiry, revocation.
+type RefreshRow = (i64, Option<i64>, Uuid, DateTime<Utc>, Option<DateTime<Utc>>);
 
 fn revoke_family(conn: &mut PgConnection, family: Uuid) -> QueryResult<usize> {
     diesel::update(

@@ -177,7 +177,9 @@ pub async fn pull(
             .filter(needs_lists::updated_at.gt(since))
             .select((needs_lists::id, needs_lists::hub_id, needs_lists::title, needs_lists::status, needs_lists::version))
             .load(conn)?;
-        let ops: Vec<(uuid::Uuid, String, String, Option<String>, Option<String>)> = operations::table
+        // op id, kind, status, reason, server id.
+        type OpRow = (uuid::Uuid, String, String, Option<String>, Option<String>);
+        let ops: Vec<OpRow> = operations::table
             .filter(operations::actor_id.eq(user_id))
             .filter(operations::received_at.gt(since))
             .order(operations::received_at)

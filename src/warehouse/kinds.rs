@@ -399,8 +399,7 @@ impl Kind for Step {
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: ItemIn = parse(payload)?;
-        if self.name == "warehouse.sell"
-            && !p.sale_price.is_some_and(|s| units_to_cents(s).is_some())
+        if self.name == "warehouse.sell" && p.sale_price.is_none_or(|s| units_to_cents(s).is_none())
         {
             return Err(vec![FieldError::new(
                 "sale_price",

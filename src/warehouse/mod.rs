@@ -64,17 +64,18 @@ impl Item {
     }
 }
 
-/// Items joined with their SKU, limited to the given hubs.
-pub fn items_query(
-    hub_ids: Vec<i64>,
-) -> diesel::dsl::IntoBoxed<
+/// The query `items_query` builds: items with their variant, at some hubs, boxed.
+pub type ItemsQuery = diesel::dsl::IntoBoxed<
     'static,
     diesel::dsl::Filter<
         diesel::dsl::InnerJoin<inventory_items::table, product_variants::table>,
         diesel::dsl::EqAny<inventory_items::hub_id, Vec<i64>>,
     >,
     diesel::pg::Pg,
-> {
+>;
+
+/// Items joined with their SKU, limited to the given hubs.
+pub fn items_query(hub_ids: Vec<i64>) -> ItemsQuery {
     inventory_items::table
         .inner_join(product_variants::table)
         .filter(inventory_items::hub_id.eq_any(hub_ids))

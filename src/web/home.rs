@@ -60,7 +60,7 @@ async fn dashboard(
         Vec::new()
     };
     let low_total = cards.iter().map(|c| c.totals.low).sum();
-    let chart = (cards.len() > 0).then(|| {
+    let chart = (!cards.is_empty()).then(|| {
         BarChart::new(
             "Units in stock per hub",
             cards

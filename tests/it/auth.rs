@@ -241,7 +241,7 @@ async fn a_role_change_ends_the_users_other_sessions_and_tokens() {
     let me = app
         .client
         .get(app.url("/api/v1/me"))
-        .bearer_auth(&token["access_token"].as_str().unwrap())
+        .bearer_auth(token["access_token"].as_str().unwrap())
         .send()
         .await
         .unwrap();

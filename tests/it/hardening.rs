@@ -290,6 +290,13 @@ async fn control_characters_are_refused_per_field_and_audited() {
     // Kept (made storable) for Sync Issues, and audited.
     assert_eq!(app.count(&format!("SELECT count(*) AS n FROM operations WHERE op_id = '{bad_id}' AND status = 'rejected' AND field_errors IS NOT NULL AND payload->>'donor' = 'a\u{FFFD}b'")), 1);
     assert_eq!(app.count(&format!("SELECT count(*) AS n FROM audit_log WHERE operation_id = '{bad_id}' AND outcome = 'rejected'")), 1);
+    // Its author sees it in Sync Issues with what was sent and why.
+    let b = app.signed_in("warehouse").await;
+    let issues = b.text("/sync-issues").await;
+    assert!(
+        issues.contains("a\u{FFFD}b") && issues.contains("lines[1].lot"),
+        "{issues}"
+    );
     // The same batch again: the bad one is refused the same way (not a 500), the good one is a duplicate.
     let (status, _) = app.sync(&token, json!({ "operations": [{ "op_id": bad_id, "kind": "intake.create", "captured_at": chrono::Utc::now(), "payload": { "donor": "\u{0}" } }] })).await;
     assert_eq!(status, 200);

@@ -547,3 +547,41 @@ async fn expired_offline_access_says_what_happened() {
     let text = chrome.body_text().await;
     assert!(text.contains("You signed out on this device"), "{text}");
 }
+
+/// Benchmark for item 20 (run by scripts/bench-offline; prints figures, asserts no time): the
+/// cost of saving through the real form while offline, with an empty queue and with 900
+/// entries already waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: scripts/bench-offline"]
+async fn bench_offline_saves() {
+    const SAVES: usize = 50;
+    let mut world = World::start();
+    let kin = world.hub_id("KIN-MAIN");
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("warehouse").await;
+    chrome.wait_for_service_worker().await;
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    world.server.kill();
+    let user = world.count("SELECT id AS n FROM users WHERE username = 'warehouse'");
+    for waiting in [0usize, 900] {
+        let missing = waiting.saturating_sub(
+            chrome
+                .js_async("OutpostStore.countPending().then(arguments[0])", json!([]))
+                .await
+                .as_u64()
+                .unwrap() as usize,
+        );
+        chrome
+            .js_async(
+                &format!("const done = arguments[0]; let p = Promise.resolve(); for (let i = 0; i < {missing}; i++) p = p.then(() => OutpostStore.addPending({{ op_id: crypto.randomUUID(), kind: 'intake.create', user_id: '{user}', hub_id: {kin}, captured_at: new Date().toISOString() }}, {{ url: '/hubs/{kin}/intakes', body: 'donor=x' }})); p.then(() => done(true));"),
+                json!([]),
+            )
+            .await;
+        let started = std::time::Instant::now();
+        for i in 0..SAVES {
+            queue_intake(&chrome, kin, &format!("Bench save {i}"), WATER).await;
+        }
+        let ms = started.elapsed().as_millis();
+        println!("BENCH offline saves: {SAVES} saves through the form with {waiting} entries waiting: {ms} ms ({:.0} ms per save)", ms as f64 / SAVES as f64);
+    }
+}

@@ -61,7 +61,7 @@ async fn an_intake_through_the_html_form_moves_stock_once_and_is_audited() {
     assert_eq!(res.status(), 303);
     assert_eq!(app.stock("KIN-MAIN", WATER), before + 40);
     assert!(b
-        .text(&res.headers()["location"].to_str().unwrap().to_string())
+        .text(res.headers()["location"].to_str().unwrap())
         .await
         .contains("already saved"));
 

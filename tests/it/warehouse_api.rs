@@ -369,7 +369,7 @@ async fn every_endpoint_follows_the_seed_role_rules() {
         .call("GET", &format!("/api/v1/inventory/{id}"), None)
         .await;
     assert_eq!(s, 404, "deleted");
-    assert!(app.count(&format!("SELECT count(*) AS n FROM inventory_transactions WHERE serial_number = 'ROLE-ITEM' AND action = 'DELETE'")) == 1, "the log outlives the item");
+    assert!(app.count("SELECT count(*) AS n FROM inventory_transactions WHERE serial_number = 'ROLE-ITEM' AND action = 'DELETE'") == 1, "the log outlives the item");
     app.shutdown().await;
 }
 
