@@ -19,6 +19,7 @@
   var failures = 0;
   var retryAt = 0;
   var WARM_EVERY = 15 * 60 * 1000;
+  var sentHere = false;
 
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () {});
@@ -126,7 +127,12 @@
 
   navigator.serviceWorker.addEventListener("message", function (event) {
     var type = event.data && event.data.type;
-    if (type === "synced") { syncing = false; needsSignIn = false; reachable = true; failures = 0; retryAt = 0; showIssues(); showWaiting(); }
+    if (type === "synced") {
+      syncing = false; needsSignIn = false; reachable = true; failures = 0; retryAt = 0; showIssues(); showWaiting();
+      // Sync Issues shows the server's list too: after entries went, show it as it is now.
+      if (sentHere && document.getElementById("device-issues")) location.reload();
+    }
+    if (type === "progress") sentHere = true;
     if (type === "offline") { syncing = false; reachable = false; }
     if (type === "signin") { syncing = false; needsSignIn = true; }
     if (type === "error") { syncing = false; backOff(); schedule(); }
@@ -135,6 +141,8 @@
     refresh();
   });
   navigator.serviceWorker.ready.then(function () { setTimeout(warmIfDue, 500); });
+  // The first page after sign-in is often not yet controlled: warm as soon as it is.
+  navigator.serviceWorker.addEventListener("controllerchange", warmIfDue);
 
   window.addEventListener("online", function () { reachable = true; askReplay(); ping(); });
   window.addEventListener("offline", function () { reachable = false; refresh(); });
@@ -169,7 +177,14 @@
     });
   }
 
-  function describe(kind) { return kind.replace(/[._]/g, " "); }
+  var KIND_WORDS = {
+    "intake.create": "Intake", "distribution.create": "Distribution", "distribution.update": "Distribution change",
+    "distribution.confirm": "Distribution confirmation", "distribution.cancel": "Distribution cancellation",
+    "needs_list.create": "Needs list", "needs_list.submit": "Needs list submission", "needs_list.decide": "Needs list decision",
+    "transfer.request": "Transfer request", "transfer.approve": "Transfer approval", "transfer.dispatch": "Transfer dispatch",
+    "transfer.receive": "Transfer receipt"
+  };
+  function describe(kind) { return KIND_WORDS[kind] || kind.replace(/[._]/g, " "); }
 
   /* This user's entries the server did not apply, with their content kept on the device. */
   function showIssues() {
@@ -183,7 +198,7 @@
         var li = document.createElement("li");
         li.className = "device-issue";
         var text = document.createElement("p");
-        text.textContent = describe(i.kind) + (i.summary ? " (" + i.summary + ")" : "") + ", captured " + new Date(i.captured_at).toLocaleString() + " — " + i.status.replace("_", " ") + ": " + i.reason;
+        text.textContent = describe(i.kind) + (i.summary ? " (" + i.summary + ")" : "") + ", saved " + new Date(i.captured_at).toLocaleString() + " — " + (i.status === "rejected" ? "not applied" : i.status.replace("_", " ")) + ": " + i.reason;
         li.appendChild(text);
         if (i.secret && i.secret.body) {
           var details = document.createElement("details");

@@ -461,6 +461,22 @@ impl Chrome {
         .await;
     }
 
+    /// Saves a PNG of the page at a window width (phone 390, desktop 1280).
+    pub async fn screenshot(&self, path: &std::path::Path, width: u32) {
+        use base64::Engine;
+        self.call(
+            "POST",
+            "/window/rect",
+            json!({ "width": width, "height": 900 }),
+        )
+        .await;
+        let png = self.call("GET", "/screenshot", json!(null)).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .unwrap_or_default();
+        std::fs::write(path, bytes).unwrap();
+    }
+
     /// What the service worker says of its own work (entries unsealed since it started).
     pub async fn worker_stats(&self) -> Value {
         self.js_async(

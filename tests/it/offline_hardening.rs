@@ -585,3 +585,79 @@ async fn bench_offline_saves() {
         println!("BENCH offline saves: {SAVES} saves through the form with {waiting} entries waiting: {ms} ms ({:.0} ms per save)", ms as f64 / SAVES as f64);
     }
 }
+
+/// Not a test: screenshots of the offline states at phone and desktop widths, for looking at
+/// them (`cargo test --test it offline_screenshots -- --ignored`; PNGs in
+/// $OUTPOST_SCREENSHOTS or /tmp/outpost-shots).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "screenshots for people to look at"]
+async fn offline_screenshots() {
+    let dir = std::path::PathBuf::from(
+        std::env::var("OUTPOST_SCREENSHOTS").unwrap_or_else(|_| "/tmp/outpost-shots".into()),
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    async fn shoot_at(chrome: &Chrome, dir: &std::path::Path, name: &str) {
+        for (suffix, width) in [("desktop", 1280), ("phone", 390)] {
+            chrome
+                .screenshot(&dir.join(format!("{name}-{suffix}.png")), width)
+                .await;
+        }
+        chrome.screenshot(&dir.join("_reset.png"), 1280).await;
+    }
+    let mut world = World::start();
+    let proxy = Proxy::start(world.server.port);
+    let kin = world.hub_id("KIN-MAIN");
+    let chrome = Chrome::start(&proxy.url(), true).await;
+    chrome.sign_in("warehouse").await;
+    chrome.wait_for_service_worker().await;
+    let user = world.count("SELECT id AS n FROM users WHERE username = 'warehouse'");
+    chrome.wait_for(&format!("window.__warmed || (OutpostStore.getMeta('warmed_u{user}').then(function (v) {{ window.__warmed = !!v; }}), false)"), SECS).await;
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    world.server.kill();
+    queue_intake(&chrome, kin, "Typo Relief Fund", "00101-P-1-NA-X").await;
+    queue_intake(&chrome, kin, "Red Cross Jamaica", WATER).await;
+    chrome.goto(&format!("/hubs/{kin}/intakes")).await;
+    chrome
+        .wait_for(
+            "!document.querySelector('[data-waiting-kinds]').hidden",
+            SECS,
+        )
+        .await;
+    shoot_at(&chrome, &dir, "offline-waiting-list").await;
+    world.server.restart();
+    chrome.goto("/sync-issues").await;
+    chrome
+        .wait_for(
+            "document.querySelectorAll('#device-issues li.device-issue').length === 1",
+            SECS,
+        )
+        .await;
+    chrome
+        .js(
+            "document.querySelectorAll('details').forEach(function (d) { d.open = true; })",
+            json!([]),
+        )
+        .await;
+    shoot_at(&chrome, &dir, "sync-issues-refused").await;
+    chrome
+        .click("#device-issues li.device-issue a.button")
+        .await;
+    chrome
+        .wait_for("document.querySelector('form[data-resend-of]')", SECS)
+        .await;
+    shoot_at(&chrome, &dir, "resend-prefilled").await;
+    proxy.fail("POST", "/hubs/", 503, 100_000).await;
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    world.server.kill();
+    queue_intake(&chrome, kin, "Shared device donor", WATER).await;
+    world.server.restart();
+    chrome.goto("/").await;
+    chrome.sign_out().await;
+    chrome
+        .wait_for("document.getElementById('waiting-owners')", SECS)
+        .await;
+    shoot_at(&chrome, &dir, "login-waiting-owners").await;
+    world.server.kill();
+    chrome.goto("/").await;
+    shoot_at(&chrome, &dir, "offline-signed-out").await;
+}
