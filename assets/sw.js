@@ -53,11 +53,16 @@ self.addEventListener("fetch", function (event) {
 
 function pagesCache(userId) { return "outpost-pages-u" + userId; }
 
+/* Goes up at every sign-out: a page or working-set fetch that started before it must not store
+ * anything (nor name its user as the current one) when its answer arrives after it. */
+var epoch = 0;
+
 /* Signing out closes this device to the user: their stored pages go and offline access ends,
  * online or not. Queued entries (theirs and anyone else's) stay sealed on the device and are
  * sent only in their author's next session. */
 function signOut(req) {
   var copy = req.clone();
+  epoch++;
   return store.getMeta("current_user").then(function (user) {
     return Promise.all([
       user ? caches.delete(pagesCache(user)) : null,
@@ -114,17 +119,22 @@ function noteUser(res) {
   }).then(function () { return user; });
 }
 
-function keep(url, res) {
+function keep(url, res, startedIn) {
+  if (startedIn !== epoch) return Promise.resolve();
   if (!res.ok || res.headers.get("X-Outpost-Offline") !== "cache") return Promise.resolve();
   var copy = res.clone();
   return noteUser(res).then(function (user) {
-    if (user) return caches.open(pagesCache(user)).then(function (c) { return c.put(url.pathname + url.search, copy); });
+    if (!user || startedIn !== epoch) return;
+    return caches.open(pagesCache(user)).then(function (c) {
+      if (startedIn === epoch) return c.put(url.pathname + url.search, copy);
+    });
   });
 }
 
 function networkFirst(req, url) {
+  var startedIn = epoch;
   return finishSignOut().then(function () { return fetchThrough(req); }).then(function (res) {
-    keep(url, res);
+    keep(url, res, startedIn);
     return res;
   }).catch(function () {
     return store.getMeta("offline_session").then(function (session) {
@@ -274,6 +284,7 @@ function sendOne(op, device) {
 var warming = null;
 function warm(user) {
   if (warming) return warming;
+  var startedIn = epoch;
   warming = fetch("/offline/working-set", { credentials: "same-origin", cache: "no-store" }).then(function (res) {
     if (!res.ok) return;
     return res.json().then(function (set) {
@@ -281,7 +292,8 @@ function warm(user) {
       return set.pages.reduce(function (chain, path) {
         return chain.then(function () {
           var url = new URL(path, self.location.origin);
-          return fetch(url, { credentials: "same-origin" }).then(function (r) { return keep(url, r); }, function () {});
+          if (startedIn !== epoch) return;
+          return fetch(url, { credentials: "same-origin" }).then(function (r) { return keep(url, r, startedIn); }, function () {});
         });
       }, Promise.resolve()).then(function () { return store.setMeta("warmed_u" + user, Date.now()); });
     });

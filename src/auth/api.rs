@@ -47,7 +47,10 @@ pub struct OAuthError {
 /// OAuth 2.0 token endpoint: `grant_type=password` (username, password) or
 /// `grant_type=refresh_token` (refresh_token; rotates the pair).
 #[utoipa::path(post, path = "/api/v1/token", tag = "auth", request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = super::tokens::TokenPair), (status = 400, body = OAuthError), (status = 429, body = OAuthError)))]
+    responses(
+        (status = 200, body = super::tokens::TokenPair),
+        (status = 400, body = OAuthError),
+        (status = 429, body = OAuthError)))]
 pub async fn token(
     req: HttpRequest,
     form: web::Form<TokenRequest>,
@@ -156,7 +159,9 @@ pub struct RevokeRequest {
 /// Always 200 for a well-formed request, whether or not the token existed (RFC 7009 §2.2).
 /// Revoke a token (and its family). Answers 200 whether or not the token existed (RFC 7009).
 #[utoipa::path(post, path = "/api/v1/token/revoke", tag = "auth", request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "revoked, or unknown"), (status = 400, body = OAuthError)))]
+    responses(
+        (status = 200, description = "revoked, or unknown"),
+        (status = 400, body = OAuthError)))]
 pub async fn revoke(
     form: web::Form<RevokeRequest>,
     state: web::Data<AppState>,
@@ -179,7 +184,10 @@ pub async fn revoke(
 }
 
 /// Who the caller is: role, hubs, customers, flags and permissions.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = MeView), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses(
+        (status = 200, body = MeView),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn me(user: CurrentUser) -> HttpResponse {
     HttpResponse::Ok().json(MeView::from(&*user))
 }

@@ -34,8 +34,14 @@ pub struct FamilyBody {
 
 /// Create a product family namespace (ADMIN only).
 #[utoipa::path(post, path = "/api/v1/families", tag = "catalog", request_body = FamilyBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "UUID; a repeat returns the first result")),
-    responses((status = 201, body = Family), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "UUID; a repeat returns the first result")),
+    responses(
+        (status = 201, body = Family),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_family(
     req: HttpRequest,
@@ -68,7 +74,13 @@ pub struct IdentityBody {
 /// Create a Layer 1 identity (ADMIN only); the database derives UPIS-H and the hex signature.
 #[utoipa::path(post, path = "/api/v1/identities", tag = "catalog", request_body = IdentityBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
-    responses((status = 201, body = Identity), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json", description = "no such family"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    responses(
+        (status = 201, body = Identity),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such family"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_identity(
     req: HttpRequest,
@@ -88,8 +100,13 @@ pub async fn create_identity(
 }
 
 /// Look up what an item is by its UPIS-H (e.g. 00845-P-1).
-#[utoipa::path(get, path = "/api/v1/identities/{upis_h}", tag = "catalog", params(("upis_h" = String, Path)),
-    responses((status = 200, body = Identity), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/identities/{upis_h}", tag = "catalog", params(
+        ("upis_h" = String, Path)),
+    responses(
+        (status = 200, body = Identity),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn get_identity(
     _user: Authorized<perm::CatalogRead>,
     path: web::Path<String>,
@@ -117,7 +134,13 @@ pub struct VariantBody {
 /// Create a sellable variant (ADMIN or SALES_REP); it starts PENDING for the Zoho sync.
 #[utoipa::path(post, path = "/api/v1/variants", tag = "catalog", request_body = VariantBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
-    responses((status = 201, body = Variant), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    responses(
+        (status = 201, body = Variant),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_variant(
     req: HttpRequest,
@@ -137,8 +160,13 @@ pub async fn create_variant(
 }
 
 /// A variant by its full SKU.
-#[utoipa::path(get, path = "/api/v1/variants/{sku}", tag = "catalog", params(("sku" = String, Path)),
-    responses((status = 200, body = Variant), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/variants/{sku}", tag = "catalog", params(
+        ("sku" = String, Path)),
+    responses(
+        (status = 200, body = Variant),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn get_variant(
     _user: Authorized<perm::CatalogRead>,
     path: web::Path<String>,
@@ -164,8 +192,15 @@ pub struct VariantPatchBody {
 
 /// Update price, description or active status (ADMIN or SALES_REP). A price or description
 /// change marks the variant DIRTY for the Zoho sync worker.
-#[utoipa::path(patch, path = "/api/v1/variants/{sku}", tag = "catalog", params(("sku" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = VariantPatchBody,
-    responses((status = 200, body = Variant), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+#[utoipa::path(patch, path = "/api/v1/variants/{sku}", tag = "catalog", params(
+        ("sku" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = VariantPatchBody,
+    responses(
+        (status = 200, body = Variant),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn patch_variant(
     req: HttpRequest,

@@ -139,7 +139,11 @@ pub struct HubList {
 }
 
 /// The caller's hubs with their stock totals.
-#[utoipa::path(get, path = "/api/v1/hubs", tag = "hubs", responses((status = 200, body = HubList), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/hubs", tag = "hubs", responses(
+        (status = 200, body = HubList),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn api_list(
     user: Authorized<perm::InventoryRead>,
     state: web::Data<AppState>,
@@ -165,8 +169,17 @@ pub struct StockPage {
 
 /// One page of a hub's stock (50 lines), filtered by `q` (SKU or name) and `low`.
 #[utoipa::path(get, path = "/api/v1/hubs/{hub_id}/stock", tag = "hubs",
-    params(("hub_id" = i64, Path), ("q" = Option<String>, Query), ("low" = Option<String>, Query), ("page" = Option<i64>, Query, minimum = 0)),
-    responses((status = 200, body = StockPage), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    params(
+        ("hub_id" = i64, Path),
+        ("q" = Option<String>, Query),
+        ("low" = Option<String>, Query),
+        ("page" = Option<i64>, Query, minimum = 0)),
+    responses(
+        (status = 200, body = StockPage),
+        (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn api_stock(
     access: HubAccess<perm::InventoryRead>,

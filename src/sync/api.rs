@@ -52,7 +52,11 @@ pub struct PushResults {
 
 /// Push a device's queued operations: each goes through the pipeline, in order.
 #[utoipa::path(post, path = "/api/v1/sync", tag = "sync", request_body = PushBody,
-    responses((status = 200, body = PushResults), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses(
+        (status = 200, body = PushResults),
+        (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn push(
     user: CurrentUser,
@@ -132,8 +136,12 @@ pub struct PullAnswer {
 
 /// What changed since a moment, within the caller's scope (stock of their hubs, catalog, their
 /// needs lists, the results of their own operations).
-#[utoipa::path(get, path = "/api/v1/sync/pull", tag = "sync", params(("since" = Option<String>, Query, description = "RFC 3339 timestamp, or 0 for everything")),
-    responses((status = 200, body = PullAnswer), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
+#[utoipa::path(get, path = "/api/v1/sync/pull", tag = "sync", params(
+        ("since" = Option<String>, Query, description = "RFC 3339 timestamp, or 0 for everything")),
+    responses(
+        (status = 200, body = PullAnswer),
+        (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn pull(
     user: CurrentUser,

@@ -64,7 +64,13 @@ pub struct ReceiveResponse {
 /// Intake a new physical item (ADMIN or WAREHOUSE_OP). 409 on a duplicate serial, 404 on an unknown SKU.
 #[utoipa::path(post, path = "/api/v1/inventory/receive", tag = "inventory", request_body = ReceiveBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
-    responses((status = 201, body = ReceiveResponse), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    responses(
+        (status = 201, body = ReceiveResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn receive(
     req: HttpRequest,
@@ -111,7 +117,12 @@ pub struct MoveResponse {
 /// Move an item to another location (ADMIN or WAREHOUSE_OP). 404 if the serial is unknown.
 #[utoipa::path(post, path = "/api/v1/inventory/move", tag = "inventory", request_body = MoveBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
-    responses((status = 200, body = MoveResponse), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    responses(
+        (status = 200, body = MoveResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn move_item(
     req: HttpRequest,
@@ -150,7 +161,11 @@ pub struct ItemPage {
 
 /// Inventory items at the caller's hubs, paged with skip/limit.
 #[utoipa::path(get, path = "/api/v1/inventory", tag = "inventory", params(Paging),
-    responses((status = 200, body = ItemPage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+    responses(
+        (status = 200, body = ItemPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn list(
     user: Reader,
     paging: web::Query<Paging>,
@@ -211,8 +226,13 @@ enum Filter {
 }
 
 /// One inventory item by id.
-#[utoipa::path(get, path = "/api/v1/inventory/{item_id}", tag = "inventory", params(("item_id" = i64, Path)),
-    responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/inventory/{item_id}", tag = "inventory", params(
+        ("item_id" = i64, Path)),
+    responses(
+        (status = 200, body = Item),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn get_item(
     user: Reader,
     path: web::Path<i64>,
@@ -223,8 +243,13 @@ pub async fn get_item(
 }
 
 /// One inventory item by serial number.
-#[utoipa::path(get, path = "/api/v1/inventory/serial/{serial}", tag = "inventory", params(("serial" = String, Path)),
-    responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/inventory/serial/{serial}", tag = "inventory", params(
+        ("serial" = String, Path)),
+    responses(
+        (status = 200, body = Item),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn by_serial(
     user: Reader,
     path: web::Path<String>,
@@ -247,8 +272,13 @@ pub struct AuditItems {
 }
 
 /// Look up by exact serial number, else every item of a variant SKU.
-#[utoipa::path(get, path = "/api/v1/inventory/audit/{sku_or_serial}", tag = "inventory", params(("sku_or_serial" = String, Path)),
-    responses((status = 200, body = AuditItems), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/inventory/audit/{sku_or_serial}", tag = "inventory", params(
+        ("sku_or_serial" = String, Path)),
+    responses(
+        (status = 200, body = AuditItems),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn audit(
     user: Reader,
     path: web::Path<String>,
@@ -292,8 +322,13 @@ pub async fn audit(
 }
 
 /// The transaction log of an item: every action, with the user who made it.
-#[utoipa::path(get, path = "/api/v1/inventory/{item_id}/transactions", tag = "inventory", params(("item_id" = i64, Path)),
-    responses((status = 200, body = Vec<Transaction>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/inventory/{item_id}/transactions", tag = "inventory", params(
+        ("item_id" = i64, Path)),
+    responses(
+        (status = 200, body = Vec<Transaction>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn transactions(
     user: Reader,
     path: web::Path<i64>,
@@ -316,8 +351,16 @@ pub struct ItemPatch {
 }
 
 /// Change an item's location or cost basis (ADMIN or WAREHOUSE_OP).
-#[utoipa::path(patch, path = "/api/v1/inventory/{item_id}", tag = "inventory", params(("item_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = ItemPatch,
-    responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(patch, path = "/api/v1/inventory/{item_id}", tag = "inventory", params(
+        ("item_id" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = ItemPatch,
+    responses(
+        (status = 200, body = Item),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn patch_item(
     req: HttpRequest,
     user: CurrentUser,
@@ -336,8 +379,15 @@ pub async fn patch_item(
 }
 
 /// Delete an item (ADMIN only). Its transaction log stays.
-#[utoipa::path(delete, path = "/api/v1/inventory/{item_id}", tag = "inventory", params(("item_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")),
-    responses((status = 200, description = "deleted"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(delete, path = "/api/v1/inventory/{item_id}", tag = "inventory", params(
+        ("item_id" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "UUID")),
+    responses(
+        (status = 200, description = "deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn delete_item(
     req: HttpRequest,
     user: CurrentUser,
@@ -356,8 +406,16 @@ pub async fn delete_item(
 }
 
 /// Reserve an item (ADMIN or SALES_REP): AVAILABLE → RESERVED, else 409.
-#[utoipa::path(post, path = "/api/v1/inventory/{item_id}/reserve", tag = "inventory", params(("item_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")),
-    responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(post, path = "/api/v1/inventory/{item_id}/reserve", tag = "inventory", params(
+        ("item_id" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "UUID")),
+    responses(
+        (status = 200, body = Item),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn reserve(
     req: HttpRequest,
     user: CurrentUser,
@@ -382,8 +440,17 @@ pub struct SellBody {
 }
 
 /// Sell an item (ADMIN or SALES_REP): AVAILABLE or RESERVED → SOLD, else 409.
-#[utoipa::path(post, path = "/api/v1/inventory/{item_id}/sell", tag = "inventory", params(("item_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = SellBody,
-    responses((status = 200, body = Item), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(post, path = "/api/v1/inventory/{item_id}/sell", tag = "inventory", params(
+        ("item_id" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = SellBody,
+    responses(
+        (status = 200, body = Item),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn sell(
     req: HttpRequest,
     user: CurrentUser,
@@ -416,8 +483,13 @@ pub struct Summary {
 }
 
 /// Counts by status of a variant's items at the caller's hubs.
-#[utoipa::path(get, path = "/api/v1/inventory/summary/{variant_id}", tag = "inventory", params(("variant_id" = i64, Path)),
-    responses((status = 200, body = Summary), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/inventory/summary/{variant_id}", tag = "inventory", params(
+        ("variant_id" = i64, Path)),
+    responses(
+        (status = 200, body = Summary),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn summary(
     user: Reader,
     path: web::Path<i64>,
@@ -470,7 +542,11 @@ pub struct TotalValue {
 
 /// Value of unsold items at the caller's hubs (ADMIN only).
 #[utoipa::path(get, path = "/api/v1/inventory/value/total", tag = "inventory",
-    responses((status = 200, body = TotalValue), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")), security(("bearer" = []), ("session" = [])))]
+    responses(
+        (status = 200, body = TotalValue),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        ("session" = [])))]
 pub async fn total_value(
     user: Authorized<perm::WarehouseValue>,
     state: web::Data<AppState>,

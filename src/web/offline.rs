@@ -176,7 +176,10 @@ pub struct Report {
 
 /// A device reports how many of the caller's operations it holds, created and discarded.
 #[utoipa::path(post, path = "/api/v1/devices/report", tag = "sync", request_body = Report,
-    responses((status = 204, description = "noted"), (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"), (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    responses(
+        (status = 204, description = "noted"),
+        (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn report(
     user: CurrentUser,

@@ -232,7 +232,21 @@ impl Chrome {
 }
 
 impl Drop for Chrome {
+    /// Ends the WebDriver session (which closes the browser and its helper processes), then
+    /// stops chromedriver: killing chromedriver alone would leave Chromium running.
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let host = self.driver_url.trim_start_matches("http://").to_string();
+        if let Ok(mut stream) = std::net::TcpStream::connect(&host) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
