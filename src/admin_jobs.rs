@@ -153,6 +153,12 @@ async fn retry(
         .parse()
         .map_err(|_| AppError::BadRequest("Choose a variant to retry.".into()))?;
     let principal = admin.user.0.clone();
+    // Retry means one more attempt; a variant that fails again goes back to ERROR.
+    let one_left = state
+        .settings
+        .zoho
+        .as_ref()
+        .map_or(0, |z| z.max_attempts.saturating_sub(1) as i32);
     crate::db::run(&state.db, move |conn| {
         conn.transaction(|conn| {
             // Back in the queue as new (never reached Zoho) or as changed (Zoho has it).
@@ -170,6 +176,7 @@ async fn retry(
                 .set((
                     product_variants::zoho_sync_status.eq(status),
                     product_variants::zoho_last_error.eq(None::<String>),
+                    product_variants::zoho_attempts.eq(one_left),
                 ))
                 .execute(conn)?;
             audit::record(

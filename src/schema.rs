@@ -298,6 +298,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        zoho_attempts -> Int4,
     }
 }
 

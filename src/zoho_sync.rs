@@ -30,6 +30,7 @@ pub fn client_config(z: &ZohoSettings) -> ZohoConfig {
         duplicate_codes: z.duplicate_codes.clone(),
         invalid_token_codes: z.invalid_token_codes.clone(),
         timeout: Duration::from_secs(30),
+        max_budget_wait: Duration::from_secs(300),
     }
 }
 
@@ -59,9 +60,17 @@ impl TokenStore for RedisTokens {
                 .await;
         })
     }
-    fn forget(&self) -> BoxFuture<'_, ()> {
+    fn forget<'a>(&'a self, token: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let _: Result<(), _> = self.redis.clone().del(&self.key).await;
+            // Compare and delete in one step: another worker may have stored a fresh token.
+            let script = redis::Script::new(
+                "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
+            );
+            let _: Result<i64, _> = script
+                .key(&self.key)
+                .arg(token)
+                .invoke_async(&mut self.redis.clone())
+                .await;
         })
     }
     fn claim_refresh(&self) -> BoxFuture<'_, bool> {
@@ -88,8 +97,13 @@ impl TokenStore for RedisTokens {
     }
 }
 
-/// Fixed windows per organisation — a minute and a UTC day (Zoho's per-plan daily quota) —
-/// shared by every worker process.
+/// The request budget per organisation, shared by every worker process through Redis: a
+/// GCRA (generic cell rate algorithm) with no burst, where each request books its own moment,
+/// at least 60 s / budget after the previous one (plus 1 % for timing jitter), so no 60-second
+/// window — sliding, not calendar — carries more than the budget. Moments are booked at most
+/// `HORIZON` ahead; later askers are told when to ask again, so a long backlog neither polls
+/// nor stampedes. Zoho's daily quota per UTC day is counted too. Redis's clock is the one
+/// clock, so workers on several machines agree.
 pub struct RedisLimiter {
     pub redis: redis::aio::ConnectionManager,
     pub key: String,
@@ -97,31 +111,56 @@ pub struct RedisLimiter {
     pub per_day: u32,
 }
 
+/// How far ahead a request may book its moment.
+const HORIZON: Duration = Duration::from_secs(10);
+
+/// KEYS: the next free moment, the day-counter prefix. ARGV: spacing and horizon in ms, the
+/// daily quota. Returns {1, delay} when booked (send after delay ms), {0, wait} when not (ask
+/// again after wait ms).
+const GCRA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local spacing, horizon = tonumber(ARGV[1]), tonumber(ARGV[2])
+local day = math.floor(now / 86400000)
+local day_key = KEYS[2] .. ':' .. day
+if tonumber(redis.call('GET', day_key) or '0') >= tonumber(ARGV[3]) then
+  return {0, (day + 1) * 86400000 - now + 1000}
+end
+local at = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+if at - now > horizon then
+  return {0, at - now - horizon}
+end
+redis.call('SET', KEYS[1], at + spacing, 'PX', at + spacing - now + spacing)
+redis.call('INCR', day_key)
+redis.call('EXPIRE', day_key, 90000)
+return {1, at - now}
+"#;
+
+impl RedisLimiter {
+    /// 60 s / budget, rounded up, plus 1 % (at least a millisecond): `budget + 1` requests span
+    /// more than 60 s even when some are sent a little after their moment.
+    fn spacing_ms(&self) -> u64 {
+        let even = 60_000u64.div_ceil(u64::from(self.per_minute.max(1)));
+        even + (even / 100).max(1)
+    }
+}
+
 impl RateLimiter for RedisLimiter {
-    fn admit(&self) -> BoxFuture<'_, Result<(), Duration>> {
+    fn reserve(&self) -> BoxFuture<'_, Result<Duration, Duration>> {
         Box::pin(async move {
-            let now = chrono::Utc::now().timestamp();
-            let minute = format!("{}:m:{}", self.key, now / 60);
-            let day = format!("{}:d:{}", self.key, now / 86_400);
-            let mut conn = self.redis.clone();
-            let used: Result<(u32, u32), _> = redis::pipe()
-                .atomic()
-                .incr(&minute, 1)
-                .expire(&minute, 70)
-                .ignore()
-                .incr(&day, 1)
-                .expire(&day, 90_000)
-                .ignore()
-                .query_async(&mut conn)
+            let answer: Result<(i64, i64), _> = redis::Script::new(GCRA)
+                .key(format!("{}:next", self.key))
+                .key(format!("{}:d", self.key))
+                .arg(self.spacing_ms())
+                .arg(HORIZON.as_millis() as u64)
+                .arg(self.per_day)
+                .invoke_async(&mut self.redis.clone())
                 .await;
-            match used {
-                Ok((_, d)) if d > self.per_day => {
-                    Err(Duration::from_secs((86_400 - now % 86_400) as u64 + 1))
-                }
-                Ok((m, _)) if m > self.per_minute => {
-                    Err(Duration::from_secs((60 - now % 60) as u64 + 1))
-                }
-                _ => Ok(()),
+            match answer {
+                Ok((1, delay)) => Ok(Duration::from_millis(delay.max(0) as u64)),
+                Ok((_, wait)) => Err(Duration::from_millis(wait.max(1) as u64)),
+                // Redis away: no budget can be checked, so nothing is sent now.
+                Err(_) => Err(Duration::from_secs(5)),
             }
         })
     }
@@ -134,12 +173,20 @@ pub enum Synced {
     Linked(String),
     Updated,
     Nothing,
+    /// The request budget is spent: the variant keeps waiting (PENDING/DIRTY, no attempt
+    /// counted) and the sweep brings it back.
+    Waiting(Duration),
+    /// The last allowed attempt failed: the variant is in ERROR until a person edits it or
+    /// presses Retry. The job itself is done (it is not retried by the queue).
+    Failed(String),
 }
 
 struct Snapshot {
     status: String,
     zoho_item_id: Option<String>,
     version: i32,
+    /// Attempts made since the variant was last synced, edited or retried by a person.
+    attempts: i32,
     payload: ItemPayload,
 }
 
@@ -154,6 +201,7 @@ fn snapshot(conn: &mut PgConnection, variant_id: i64) -> QueryResult<Option<Snap
         String,
         i64,
         String,
+        i32,
     );
     let row: Option<Row> = product_variants::table
         .inner_join(product_identities::table.inner_join(product_families::table))
@@ -167,26 +215,30 @@ fn snapshot(conn: &mut PgConnection, variant_id: i64) -> QueryResult<Option<Snap
             product_variants::description,
             product_variants::listing_price_cents,
             product_variants::unit,
+            product_variants::zoho_attempts,
         ))
         .first(conn)
         .optional()?;
     Ok(row.map(
-        |(status, zoho_item_id, version, sku, base_name, description, cents, unit)| Snapshot {
-            status,
-            zoho_item_id,
-            version,
-            payload: ItemPayload {
-                // Zoho's name: the family name plus what tells the variants apart.
-                name: if description.is_empty() {
-                    format!("{base_name} ({sku})")
-                } else {
-                    description.clone()
+        |(status, zoho_item_id, version, sku, base_name, description, cents, unit, attempts)| {
+            Snapshot {
+                status,
+                zoho_item_id,
+                version,
+                attempts,
+                payload: ItemPayload {
+                    // Zoho's name: the family name plus what tells the variants apart.
+                    name: if description.is_empty() {
+                        format!("{base_name} ({sku})")
+                    } else {
+                        description.clone()
+                    },
+                    sku,
+                    rate: cents as f64 / 100.0,
+                    description,
+                    unit,
                 },
-                sku,
-                rate: cents as f64 / 100.0,
-                description,
-                unit,
-            },
+            }
         },
     ))
 }
@@ -242,6 +294,7 @@ fn record_success(
                 product_variants::zoho_item_id.eq(item_id),
                 product_variants::zoho_last_error.eq(None::<String>),
                 product_variants::zoho_synced_at.eq(diesel::dsl::now),
+                product_variants::zoho_attempts.eq(0),
             ))
             .execute(conn)?;
         diesel::update(
@@ -261,17 +314,25 @@ fn record_success(
     })
 }
 
-/// Records a failure: the message always; the ERROR status when it is final.
+/// Records a failed attempt: the count goes up (in the database, so it holds across jobs,
+/// sweeps and restarts) and the message is kept; the last allowed attempt puts the variant in
+/// ERROR. Returns the attempt's number and whether it was the last. Waiting for the request
+/// budget never comes here.
 fn record_failure(
     conn: &mut PgConnection,
     variant_id: i64,
     message: &str,
-    last: bool,
-) -> QueryResult<()> {
+    max_attempts: u32,
+) -> QueryResult<(i32, bool)> {
     as_sync_bot(conn, |conn| {
-        diesel::update(product_variants::table.find(variant_id))
-            .set(product_variants::zoho_last_error.eq(message))
-            .execute(conn)?;
+        let attempt: i32 = diesel::update(product_variants::table.find(variant_id))
+            .set((
+                product_variants::zoho_last_error.eq(message),
+                product_variants::zoho_attempts.eq(product_variants::zoho_attempts + 1),
+            ))
+            .returning(product_variants::zoho_attempts)
+            .get_result(conn)?;
+        let last = attempt >= max_attempts as i32;
         if last {
             diesel::update(product_variants::table.find(variant_id))
                 .set(product_variants::zoho_sync_status.eq("ERROR"))
@@ -280,39 +341,88 @@ fn record_failure(
                 conn,
                 "zoho.item.failed",
                 variant_id,
-                json!({ "error": message }),
+                json!({ "error": message, "attempts": attempt }),
             )?
             .outcome("rejected");
             audit::record(conn, &entry)?;
         }
-        Ok(())
+        Ok((attempt, last))
     })
 }
 
-/// One attempt at syncing one variant.
+/// Notes that the variant waits for the request budget: visible to admins, not an attempt.
+fn record_waiting(conn: &mut PgConnection, variant_id: i64, message: &str) -> QueryResult<()> {
+    as_sync_bot(conn, |conn| {
+        diesel::update(product_variants::table.find(variant_id))
+            .set(product_variants::zoho_last_error.eq(message))
+            .execute(conn)
+            .map(|_| ())
+    })
+}
+
+/// Marks a variant whose attempts are all used (e.g. a job queued twice) as ERROR, if it is not.
+fn record_exhausted(conn: &mut PgConnection, variant_id: i64) -> QueryResult<()> {
+    as_sync_bot(conn, |conn| {
+        diesel::update(
+            product_variants::table
+                .find(variant_id)
+                .filter(product_variants::zoho_sync_status.ne("ERROR")),
+        )
+        .set(product_variants::zoho_sync_status.eq("ERROR"))
+        .execute(conn)
+        .map(|_| ())
+    })
+}
+
+/// One attempt at syncing one variant. Only PENDING and DIRTY variants are sent: one in
+/// ERROR waits for a person (an edit or Retry puts it back to PENDING/DIRTY).
 async fn attempt(client: &ZohoClient<'_>, snap: &Snapshot) -> Result<Synced, ZohoError> {
     match (&snap.zoho_item_id, snap.status.as_str()) {
-        (None, "PENDING" | "ERROR") => match client.create_item(&snap.payload).await {
-            Ok(id) => Ok(Synced::Created(id)),
-            // It exists already (a previous run died after Zoho created it, or it was made by
-            // hand): find it by SKU, link it, and bring it up to date.
-            Err(ZohoError::Duplicate) => match client.find_by_sku(&snap.payload.sku).await? {
-                Some(id) => {
-                    client.update_item(&id, &snap.payload).await?;
-                    Ok(Synced::Linked(id))
-                }
-                None => Err(ZohoError::Permanent {
-                    code: -1,
-                    message: "Zoho says the SKU exists but no item with it can be found".into(),
-                }),
-            },
-            Err(e) => Err(e),
-        },
-        (Some(id), "DIRTY" | "ERROR" | "PENDING") => client
+        (None, "PENDING" | "DIRTY") => create(client, &snap.payload).await,
+        (Some(id), "DIRTY" | "PENDING") => client
             .update_item(id, &snap.payload)
             .await
             .map(|_| Synced::Updated),
         _ => Ok(Synced::Nothing),
+    }
+}
+
+/// Workflow 1: create the item; when Zoho says it exists, find it by SKU and link it.
+async fn create(client: &ZohoClient<'_>, payload: &ItemPayload) -> Result<Synced, ZohoError> {
+    match client.create_item(payload).await {
+        Ok(id) => Ok(Synced::Created(id)),
+        // It exists already (a previous run died after Zoho created it, or it was made by
+        // hand): find it by SKU, link it, and bring it up to date.
+        Err(ZohoError::Duplicate) => match client.find_by_sku(&payload.sku).await? {
+            Some(id) => {
+                client.update_item(&id, payload).await?;
+                Ok(Synced::Linked(id))
+            }
+            // No item has this SKU: it is the name that is taken (the same product in another
+            // colour or condition). Send a name that tells them apart.
+            None if !payload.name.contains(&payload.sku) => {
+                let distinct = ItemPayload {
+                    name: format!("{} ({})", payload.name, payload.sku),
+                    ..payload.clone()
+                };
+                match client.create_item(&distinct).await {
+                    Ok(id) => Ok(Synced::Created(id)),
+                    Err(ZohoError::Duplicate) => Err(ZohoError::Permanent {
+                        code: -1,
+                        message: format!(
+                            "Zoho refuses the item as a duplicate, also named '{}'",
+                            distinct.name
+                        ),
+                    }),
+                    Err(e) => Err(e),
+                }
+            }
+            None => Err(ZohoError::Permanent {
+                code: -1,
+                message: "Zoho says the item exists but no item with its SKU can be found".into(),
+            }),
+        },
+        Err(e) => Err(e),
     }
 }
 
@@ -378,7 +488,6 @@ async fn sync_locked(
         tokens: &tokens,
         limiter: &limiter,
     };
-    let mut tries = 0;
     loop {
         // Read fresh each time: an edit made meanwhile is sent, not an old copy.
         let Some(snap) =
@@ -386,7 +495,16 @@ async fn sync_locked(
         else {
             return Ok(Synced::Nothing);
         };
-        tries += 1;
+        if snap.attempts >= zoho.max_attempts as i32 {
+            crate::db::run(&state.db, move |conn| {
+                Ok(record_exhausted(conn, variant_id)?)
+            })
+            .await?;
+            return Ok(Synced::Nothing);
+        }
+        if !matches!(snap.status.as_str(), "PENDING" | "DIRTY") {
+            return Ok(Synced::Nothing);
+        }
         match attempt(&client, &snap).await {
             Ok(Synced::Nothing) => return Ok(Synced::Nothing),
             Ok(done) => {
@@ -401,36 +519,40 @@ async fn sync_locked(
                 })
                 .await;
             }
-            // A budget that reopens only much later (the daily quota): stop here, keep the
-            // variant waiting; the sweep brings it back once the window has passed.
-            Err(ZohoError::RateLimited(wait)) if wait > Duration::from_secs(120) => {
-                let message = format!(
-                    "Zoho request quota used up; resuming in {} minutes",
-                    wait.as_secs() / 60
-                );
+            // The budget is spent (ours, or Zoho's 429) for longer than a call waits: the
+            // variant waits its turn and the sweep brings it back. Never an attempt, never
+            // ERROR.
+            Err(ZohoError::RateLimited(wait)) => {
+                let message = if wait > Duration::from_secs(120) {
+                    format!(
+                        "Zoho request quota used up; resuming in {} minutes",
+                        wait.as_secs().div_ceil(60)
+                    )
+                } else {
+                    format!(
+                        "Waiting for the Zoho request budget; resuming in {} s",
+                        wait.as_secs().max(1)
+                    )
+                };
                 let m2 = message.clone();
                 crate::db::run(&state.db, move |conn| {
-                    Ok(record_failure(conn, variant_id, &m2, false)?)
+                    Ok(record_waiting(conn, variant_id, &m2)?)
                 })
                 .await?;
-                return Err(AppError::ServiceUnavailable(message));
+                return Ok(Synced::Waiting(wait));
             }
             Err(e) => {
-                let last = !e.is_retryable() || tries >= zoho.max_attempts;
                 let message = e.to_string();
-                tracing::warn!(variant_id, attempt = tries, error = %message, last, "zoho sync failed");
-                crate::db::run(&state.db, move |conn| {
-                    Ok(record_failure(conn, variant_id, &message, last)?)
+                let (max, m2) = (zoho.max_attempts, message.clone());
+                let (number, last) = crate::db::run(&state.db, move |conn| {
+                    Ok(record_failure(conn, variant_id, &m2, max)?)
                 })
                 .await?;
+                tracing::warn!(variant_id, attempt = number, error = %message, last, "zoho sync failed");
                 if last {
-                    return Err(AppError::ServiceUnavailable(e.to_string()));
+                    return Ok(Synced::Failed(message));
                 }
-                let wait = match e {
-                    ZohoError::RateLimited(wait) => wait.max(zoho.backoff_base),
-                    _ => backoff(zoho.backoff_base, tries - 1),
-                };
-                tokio::time::sleep(wait).await;
+                tokio::time::sleep(backoff(zoho.backoff_base, number.max(1) as u32 - 1)).await;
             }
         }
     }

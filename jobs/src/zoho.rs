@@ -29,11 +29,16 @@ pub struct ZohoConfig {
     /// Answer codes that mean "the access token is invalid or expired".
     pub invalid_token_codes: Vec<i64>,
     pub timeout: Duration,
+    /// How long one call may wait for the request budget (ours or Zoho's 429) before it gives
+    /// up with `RateLimited`; the whole item then waits for the next run.
+    pub max_budget_wait: Duration,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ZohoError {
-    #[error("Zoho rate limit reached; retry after {0:?}")]
+    /// The request budget (ours, shared by all workers, or Zoho's 429) is spent for now: the
+    /// request was not made, or not taken; wait this long. Never an attempt, never an error.
+    #[error("waiting for the Zoho request budget; resumes in {0:?}")]
     RateLimited(Duration),
     #[error("Zoho is unavailable: {0}")]
     Transient(String),
@@ -61,16 +66,21 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait TokenStore: Send + Sync {
     fn get(&self) -> BoxFuture<'_, Option<String>>;
     fn put(&self, token: String, ttl: Duration) -> BoxFuture<'_, ()>;
-    fn forget(&self) -> BoxFuture<'_, ()>;
+    /// Forgets `token` if it is still the stored one. A 401 says only that the token the
+    /// request carried is no good: a fresher one stored meanwhile (by this or another process,
+    /// after an earlier 401) stays, since Zoho grants few tokens per refresh token.
+    fn forget<'a>(&'a self, token: &'a str) -> BoxFuture<'a, ()>;
     /// Claims the right to refresh (true) for a short while, so that of several processes
     /// missing a token only one asks Zoho for a new one (Zoho grants few per refresh token).
     fn claim_refresh(&self) -> BoxFuture<'_, bool>;
     fn release_refresh(&self) -> BoxFuture<'_, ()>;
 }
 
-/// Admits one request or says how long to wait.
+/// The request budget. `reserve` either books a moment for one request — `Ok(delay)`: send
+/// after `delay` — or, when no moment within its horizon is free, says when to ask again
+/// (`Err(wait)`). Waiting is not a failure: no request was made and no attempt is counted.
 pub trait RateLimiter: Send + Sync {
-    fn admit(&self) -> BoxFuture<'_, Result<(), Duration>>;
+    fn reserve(&self) -> BoxFuture<'_, Result<Duration, Duration>>;
 }
 
 /// What Outpost sends for one catalog variant.
@@ -182,11 +192,24 @@ impl ZohoClient<'_> {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Value, ZohoError> {
-        for attempt in 0..2 {
-            if let Err(wait) = self.limiter.admit().await {
-                return Err(ZohoError::RateLimited(wait));
-            }
+        let mut waited = Duration::ZERO;
+        let mut attempt = 0;
+        while attempt < 2 {
+            // The token first, so the booked moment is not spent refreshing it.
             let token = self.token().await?;
+            // Waiting for the budget happens here, per request, so that a step of a
+            // multi-request sync (create, then find, then update) is never sent twice.
+            match self.limiter.reserve().await {
+                Ok(delay) => tokio_sleep(delay).await,
+                Err(wait) => {
+                    if waited + wait > self.config.max_budget_wait {
+                        return Err(ZohoError::RateLimited(wait));
+                    }
+                    waited += wait;
+                    tokio_sleep(wait).await;
+                    continue;
+                }
+            }
             let url = format!("{}{path}", self.config.api_url.trim_end_matches('/'));
             let mut req = self
                 .http
@@ -203,13 +226,19 @@ impl ZohoClient<'_> {
                 .map_err(|e| ZohoError::Transient(format!("Zoho unreachable: {e}")))?;
             let status = res.status().as_u16();
             if status == 429 {
-                let wait = res
-                    .headers()
-                    .get("Retry-After")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(60);
-                return Err(ZohoError::RateLimited(Duration::from_secs(wait)));
+                let wait = Duration::from_secs(
+                    res.headers()
+                        .get("Retry-After")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(60),
+                );
+                if waited + wait > self.config.max_budget_wait {
+                    return Err(ZohoError::RateLimited(wait));
+                }
+                waited += wait;
+                tokio_sleep(wait).await;
+                continue;
             }
             if status >= 500 {
                 return Err(ZohoError::Transient(format!("Zoho answered {status}")));
@@ -223,8 +252,9 @@ impl ZohoClient<'_> {
                 return Ok(envelope);
             }
             if status == 401 || self.config.invalid_token_codes.contains(&code) {
-                self.tokens.forget().await;
+                self.tokens.forget(&token).await;
                 if attempt == 0 {
+                    attempt += 1;
                     continue;
                 }
                 return Err(ZohoError::InvalidToken);

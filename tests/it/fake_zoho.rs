@@ -30,6 +30,13 @@ pub struct Books {
     pub valid_token: Option<String>,
     pub faults: VecDeque<Fault>,
     pub calls: Vec<String>,
+    /// When each API call (not the token endpoint) arrived, for rate checks.
+    pub call_times: Vec<std::time::Instant>,
+    /// Refuse every item write with this (code, message), as Zoho does for a bad value.
+    pub refusing: Option<(i64, &'static str)>,
+    /// Refuse a second item with a name already taken (code 1001), as an organisation with
+    /// unique item names does.
+    pub unique_names: bool,
     /// Items actually created, and creations refused as duplicates.
     pub created: u32,
     pub duplicates_refused: u32,
@@ -104,6 +111,8 @@ impl FakeZoho {
                 INVALID_TOKEN_CODE.to_string(),
             ),
             ("OUTPOST_ZOHO_BACKOFF_MS", "20".into()),
+            // Generous, so tests not about the budget are not slowed by its spacing.
+            ("OUTPOST_ZOHO_REQUESTS_PER_MINUTE", "6000".into()),
             ("OUTPOST_ZOHO_MAX_ATTEMPTS", "4".into()),
         ]
     }
@@ -144,11 +153,16 @@ async fn token(req: HttpRequest, books: Shared) -> HttpResponse {
 
 /// Checks the token and organisation, applies the next injected fault. `Err` is the answer.
 async fn gate(req: &HttpRequest, books: &Shared, call: String) -> Result<(), HttpResponse> {
-    let fault = {
+    let (fault, refusing) = {
         let mut b = books.lock().unwrap();
+        let write = !call.starts_with("GET");
         b.calls.push(call);
-        b.faults.pop_front()
+        b.call_times.push(std::time::Instant::now());
+        (b.faults.pop_front(), b.refusing.filter(|_| write))
     };
+    if let Some((code, message)) = refusing {
+        return Err(envelope(400, code, message, json!({})));
+    }
     match fault {
         Some(Fault::TooManyRequests) => return Err(HttpResponse::TooManyRequests()
             .insert_header(("Retry-After", "1"))
@@ -193,6 +207,14 @@ async fn create(req: HttpRequest, books: Shared, body: web::Json<Value>) -> Http
     if b.items.iter().any(|i| i["sku"] == sku) {
         b.duplicates_refused += 1;
         return envelope(400, DUPLICATE_CODE, "The SKU already exists.", json!({}));
+    }
+    if b.unique_names && b.items.iter().any(|i| i["name"] == body["name"]) {
+        return envelope(
+            400,
+            DUPLICATE_CODE,
+            "The item name already exists.",
+            json!({}),
+        );
     }
     b.created += 1;
     b.next_id += 1;

@@ -20,3 +20,4 @@ mod pipeline;
 mod warehouse_api;
 mod web_shell;
 mod zoho;
+mod zoho_budget;

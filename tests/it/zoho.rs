@@ -173,14 +173,20 @@ async fn a_permanent_error_leaves_the_variant_in_error_for_admins_to_see() {
     let app = app_with(&zoho).await;
     let (id, sku) = new_variant(&app, "GY").await;
     zoho.inject(Fault::Refuse(4, "Invalid value passed for rate"));
-    assert!(sync(&app, id).await.is_err());
+    zoho.inject(Fault::Refuse(4, "Invalid value passed for rate"));
+    zoho.inject(Fault::Refuse(4, "Invalid value passed for rate"));
+    zoho.inject(Fault::Refuse(4, "Invalid value passed for rate"));
+    assert!(matches!(
+        sync(&app, id).await,
+        Ok(outpost::zoho_sync::Synced::Failed(_))
+    ));
     let (st, _, error) = status(&app, id);
     assert_eq!(st, "ERROR");
     assert!(error.unwrap().contains("Invalid value passed for rate"));
     assert_eq!(
         zoho.calls().iter().filter(|c| *c == "POST /items").count(),
-        1,
-        "not retried"
+        4,
+        "OUTPOST_ZOHO_MAX_ATTEMPTS times, then no more"
     );
     let admin = app.signed_in("admin").await;
     let page = admin.text("/admin/jobs").await;
@@ -366,7 +372,10 @@ async fn the_daily_quota_is_shared_and_respected() {
     let (c, _) = new_variant(&app, "RD").await;
     sync(&app, a).await.unwrap();
     sync(&app, b).await.unwrap();
-    assert!(sync(&app, c).await.is_err());
+    assert!(matches!(
+        sync(&app, c).await,
+        Ok(outpost::zoho_sync::Synced::Waiting(_))
+    ));
     let (st, _, error) = status(&app, c);
     assert_eq!(st, "PENDING", "waits for the next day rather than failing");
     assert!(error.unwrap().contains("quota"));
