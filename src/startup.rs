@@ -34,6 +34,10 @@ impl Application {
                         extra(cfg)
                     }
                 })
+                // Inside authentication, so it knows the caller.
+                .wrap(actix_web::middleware::from_fn(
+                    crate::auth::costs::hide_costs,
+                ))
                 .wrap(actix_web::middleware::from_fn(
                     crate::auth::middleware::authenticate,
                 ))

@@ -106,6 +106,15 @@ impl AuditRow {
     pub fn json(value: &Option<serde_json::Value>) -> String {
         value.as_ref().map(|v| v.to_string()).unwrap_or_default()
     }
+    /// Takes cost fields out of the change, for a viewer without `can_see_cost`.
+    fn hide_costs_unless(&mut self, sees_costs: bool) {
+        if !sees_costs {
+            for v in [&mut self.before, &mut self.after].into_iter().flatten() {
+                crate::auth::costs::strip_costs(v);
+            }
+        }
+    }
+
     pub fn before_text(&self) -> String {
         Self::json(&self.before)
     }
@@ -224,6 +233,9 @@ async fn page(
     .await?;
     let has_next = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
+    let sees_costs = viewer.flags.can_see_cost;
+    rows.iter_mut()
+        .for_each(|r| r.hide_costs_unless(sees_costs));
     render(&AuditPage {
         layout: page.layout("Audit log"),
         rows,
@@ -240,7 +252,7 @@ async fn csv_export(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let query = scoped_query(&viewer, &filters.into_inner())?;
-    let rows: Vec<AuditRow> = crate::db::run(&state.db, move |conn| {
+    let mut rows: Vec<AuditRow> = crate::db::run(&state.db, move |conn| {
         Ok(query
             .order(audit_log::id.asc())
             .limit(CSV_LIMIT)
@@ -248,6 +260,9 @@ async fn csv_export(
             .load(conn)?)
     })
     .await?;
+    let sees_costs = viewer.flags.can_see_cost;
+    rows.iter_mut()
+        .for_each(|r| r.hide_costs_unless(sees_costs));
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header_row = [
         "id",

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod costs;
 pub mod csrf;
 pub mod extract;
 pub mod flags;

@@ -312,6 +312,21 @@ fn seed_users(
                 hub_ids,
             },
         )?;
+        // The sales flags (missing means no): those who run the stores see costs and may
+        // price freely; the sales rep may change prices but not sell below cost, give items
+        // free of charge or see costs.
+        let flags = match username {
+            "superadmin" | "admin" | "logistics" | "warehouse" => Some(serde_json::json!({
+                "can_change_price": true, "can_sell_below_cost": true, "can_add_foc": true, "can_see_cost": true
+            })),
+            "sales" => Some(serde_json::json!({ "can_change_price": true })),
+            _ => None,
+        };
+        if let Some(flags) = flags {
+            diesel::update(crate::schema::users::table.find(user.id))
+                .set(crate::schema::users::permission_flags.eq(flags))
+                .execute(conn)?;
+        }
         if role == Role::CustomerUser {
             diesel::insert_into(user_customers::table)
                 .values((

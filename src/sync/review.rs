@@ -49,6 +49,17 @@ pub struct Issue {
 }
 
 impl Issue {
+    /// Takes cost fields out of what is shown, for a viewer without `can_see_cost`.
+    fn for_viewer(mut self, viewer: &Principal) -> Self {
+        if !viewer.flags.can_see_cost {
+            crate::auth::costs::strip_costs(&mut self.payload);
+            if let Some(s) = self.server_state.as_mut() {
+                crate::auth::costs::strip_costs(s);
+            }
+        }
+        self
+    }
+
     pub fn payload_text(&self) -> String {
         serde_json::to_string_pretty(&self.payload).unwrap_or_default()
     }
@@ -97,7 +108,7 @@ async fn own_issues(
         layout: page.layout("Sync Issues"),
         heading: "Sync Issues",
         intro: "Entries from this account that the server did not apply as sent. Each says why; a manager of the hub can resolve conflicts and confirm entries awaiting online confirmation.",
-        issues,
+        issues: issues.into_iter().map(|i| i.for_viewer(&user)).collect(),
         can_resolve: user.can(Permission::ReviewResolve),
     })
 }
@@ -131,7 +142,7 @@ async fn queue(
         layout: page.layout("Review queue"),
         heading: "Review queue",
         intro: "Conflicting edits and entries captured offline that need online confirmation, at your hubs. Nothing here has changed the server's data yet.",
-        issues,
+        issues: issues.into_iter().map(|i| i.for_viewer(&user)).collect(),
         can_resolve: true,
     })
 }
@@ -174,7 +185,7 @@ async fn item(
     let issue = crate::db::run(&state.db, move |conn| load_item(conn, &principal, id)).await?;
     render(&ItemPage {
         layout: page.layout("Resolve a sync issue"),
-        issue,
+        issue: issue.for_viewer(&user),
         attempt: Uuid::new_v4(),
     })
 }

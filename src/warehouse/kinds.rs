@@ -368,6 +368,39 @@ pub struct ItemIn {
     pub sale_price: Option<f64>,
 }
 
+/// The sales flags, checked at apply time (online, at replay, from any entry point) for a price
+/// set on an item: free of charge needs `can_add_foc`, below the item's cost
+/// `can_sell_below_cost`, and any price other than the variant's list price
+/// `can_change_price`. The words are the seed's.
+fn check_price(
+    conn: &mut PgConnection,
+    actor: &crate::auth::principal::Principal,
+    row: &ItemRow,
+    price_cents: i64,
+) -> Result<(), Refusal> {
+    let list: i64 = product_variants::table
+        .find(row.variant_id)
+        .select(product_variants::listing_price_cents)
+        .first(conn)?;
+    let flags = actor.flags;
+    if price_cents == 0 && list != 0 && !flags.can_add_foc {
+        return Err(Refusal::Forbidden(
+            "You do not have permission to add free-of-charge items".into(),
+        ));
+    }
+    if row.cost_basis_cents.is_some_and(|cost| price_cents < cost) && !flags.can_sell_below_cost {
+        return Err(Refusal::Forbidden(
+            "You do not have permission to sell below cost".into(),
+        ));
+    }
+    if price_cents != list && !flags.can_change_price {
+        return Err(Refusal::Forbidden(
+            "You do not have permission to edit prices".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Reserve, sell and delete: one item, one guarded step.
 pub struct Step {
     pub name: &'static str,
@@ -412,6 +445,11 @@ impl Kind for Step {
         let p: ItemIn = payload(ctx)?;
         let (row, sku) = load_item(conn, ctx, ItemRef::Id(p.item_id))?;
         let before = serde_json::to_value(Item::new(row.clone(), sku.clone())).ok();
+        if let Some(cents) = p.sale_price.and_then(units_to_cents) {
+            if self.name != "warehouse.delete" {
+                check_price(conn, ctx.actor, &row, cents)?;
+            }
+        }
         let (action, next) = match (self.name, row.status.as_str()) {
             ("warehouse.reserve", "AVAILABLE") => ("RESERVE", "RESERVED"),
             ("warehouse.sell", "AVAILABLE" | "RESERVED") => ("SELL", "SOLD"),

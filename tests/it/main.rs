@@ -17,6 +17,7 @@ mod migrations;
 mod offline;
 mod offline_hardening;
 mod pipeline;
+mod sales_flags;
 mod warehouse_api;
 mod web_shell;
 mod zoho;

@@ -5,13 +5,13 @@ use serde_json::{json, Value};
 
 use crate::common::TestApp;
 
-struct Api<'a> {
+pub(crate) struct Api<'a> {
     app: &'a TestApp,
     token: String,
 }
 
 impl Api<'_> {
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let url = self.app.url(path);
         let req = match method {
             "GET" => self.app.client.get(url),
@@ -30,7 +30,7 @@ impl Api<'_> {
     }
 }
 
-async fn as_user<'a>(app: &'a TestApp, username: &str) -> Api<'a> {
+pub(crate) async fn as_user<'a>(app: &'a TestApp, username: &str) -> Api<'a> {
     Api {
         app,
         token: app.token(username).await,
