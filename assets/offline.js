@@ -136,8 +136,8 @@
     if (type === "offline") { syncing = false; reachable = false; }
     if (type === "signin") { syncing = false; needsSignIn = true; }
     if (type === "error") { syncing = false; backOff(); schedule(); }
-    if (type === "queued") { reachable = false; keepCount(); schedule(); showWaiting(); }
-    if (type === "progress") { showIssues(); showWaiting(); }
+    if (type === "queued") { reachable = false; keepCount(); schedule(); listsSoon(); }
+    if (type === "progress") { listsSoon(); return; }
     refresh();
   });
   navigator.serviceWorker.ready.then(function () { setTimeout(warmIfDue, 500); });
@@ -271,16 +271,27 @@
     });
   }
 
-  /* Entries saved offline appear in the lists they belong to, marked as waiting to sync. */
+  /* During a replay every entry sent is a "progress" message: the lists are redrawn at most
+   * once a second, not once per entry (that would make a long replay quadratic). */
+  var listsTimer = null;
+  function listsSoon() {
+    if (listsTimer) return;
+    listsTimer = setTimeout(function () { listsTimer = null; refresh(); showIssues(); showWaiting(); }, 1000);
+  }
+
+  /* Entries saved offline appear in the lists they belong to, marked as waiting to sync (the
+   * newest 50; a form page lists none, so saving costs the same whatever the queue holds). */
+  var WAITING_SHOWN = 50;
   function showWaiting() {
     var box = document.querySelector("[data-waiting-kinds]");
     if (!box || !userId) return;
+    if (document.querySelector("form[data-offline-form$='.create'], form[data-offline-form='transfer.request']")) return;
     var prefixes = box.dataset.waitingKinds.split(" ");
     var hub = Number(box.dataset.hub);
-    store.listPendingMeta(userId).then(function (ops) {
+    store.listPendingMeta(userId, WAITING_SHOWN * 10).then(function (ops) {
       var mine = ops.filter(function (op) {
         return op.hub_id === hub && prefixes.some(function (p) { return op.kind.indexOf(p + ".") === 0; });
-      });
+      }).slice(0, WAITING_SHOWN);
       box.hidden = mine.length === 0;
       var list = box.querySelector("ul");
       list.textContent = "";

@@ -30,8 +30,8 @@
       req.onsuccess = function () {
         var db = req.result;
         // Storage cleared or upgraded elsewhere: drop this handle and open afresh next time.
-        db.onversionchange = function () { db.close(); dbPromise = null; };
-        db.onclose = function () { dbPromise = null; };
+        db.onversionchange = function () { db.close(); dbPromise = null; keyPromise = null; };
+        db.onclose = function () { dbPromise = null; keyPromise = null; };
         resolve(db);
       };
       req.onerror = function () { dbPromise = null; reject(req.error); };
@@ -56,13 +56,17 @@
   function getMeta(key) { return run("meta", "readonly", function (s) { return s.get(key); }); }
   function setMeta(key, value) { return run("meta", "readwrite", function (s) { return s.put(value, key); }); }
 
+  /* The key is read once per context (the database going away forgets it, see open). */
+  var keyPromise = null;
   function key() {
-    return getMeta("sealing_key").then(function (k) {
+    if (keyPromise) return keyPromise;
+    keyPromise = getMeta("sealing_key").then(function (k) {
       if (k) return k;
       return crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]).then(function (fresh) {
         return setMeta("sealing_key", fresh).then(function () { return fresh; });
       });
-    });
+    }, function (e) { keyPromise = null; throw e; });
+    return keyPromise;
   }
 
   function seal(value) {
@@ -108,15 +112,36 @@
 
   /* The user's oldest queued entry after `afterSeq` (or the first), unsealed; null when none. */
   function nextPending(userId, afterSeq) {
-    return run("pending_operations", "readonly", function (s) {
-      return s.index("user").get(userRange(userId, afterSeq));
-    }).then(withSecret);
+    return nextPendingBatch(userId, afterSeq, 1).then(function (ops) { return ops[0] || null; });
   }
 
-  /* The user's queued entries without their sealed bodies (for lists and counts by kind). */
-  function listPendingMeta(userId) {
-    return run("pending_operations", "readonly", function (s) { return s.index("user").getAll(userRange(userId)); })
-      .then(function (ops) { return ops.map(function (op) { delete op.sealed; return op; }); });
+  /* The user's next `count` queued entries after `afterSeq`, oldest first, unsealed: one read
+   * for several sends, and never more than `count` whatever the queue holds. */
+  function nextPendingBatch(userId, afterSeq, count) {
+    return run("pending_operations", "readonly", function (s) {
+      return s.index("user").getAll(userRange(userId, afterSeq), count);
+    }).then(function (ops) { return Promise.all((ops || []).map(withSecret)); });
+  }
+
+  /* The user's newest queued entries (at most `limit`), without their sealed bodies. */
+  function listPendingMeta(userId, limit) {
+    return open().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var out = [];
+        var tx = db.transaction("pending_operations", "readonly");
+        var req = tx.objectStore("pending_operations").index("user").openCursor(userRange(userId), "prev");
+        req.onsuccess = function () {
+          var c = req.result;
+          if (!c || (limit && out.length >= limit)) return;
+          var op = c.value;
+          delete op.sealed;
+          out.push(op);
+          c.continue();
+        };
+        tx.oncomplete = function () { resolve(out.reverse()); };
+        tx.onerror = function () { reject(tx.error); };
+      });
+    });
   }
 
   /* Every queued entry, unsealed (tests and tools; replay never reads the whole queue). */
@@ -186,7 +211,7 @@
 
   global.OutpostStore = {
     getMeta: getMeta, setMeta: setMeta,
-    addPending: addPending, nextPending: nextPending, listPending: listPending, listPendingMeta: listPendingMeta,
+    addPending: addPending, nextPending: nextPending, nextPendingBatch: nextPendingBatch, listPending: listPending, listPendingMeta: listPendingMeta,
     getPending: getPending, countPending: countPending, pendingOwners: pendingOwners, removePending: removePending,
     addIssue: addIssue, listIssues: listIssues, removeIssue: removeIssue,
     stats: stats

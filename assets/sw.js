@@ -221,6 +221,7 @@ function notifyClients(message) {
 }
 
 var replaying = null;
+var REPLAY_BATCH = 20;
 
 /* One replay at a time for the whole device: the service worker is shared by every tab. */
 function replay() {
@@ -235,12 +236,17 @@ function doReplay() {
     var user = v[0], device = v[1];
     if (!user) return "signin";
     var sent = 0;
+    // A few entries are read at a time (one read, then one send each, in order).
     function step(afterSeq) {
-      return store.nextPending(user, afterSeq).then(function (op) {
-        if (!op) return "synced";
-        return sendOne(op, device).then(function (state) {
-          if (state === "sent") { sent++; return step(op.seq); }
-          return state;
+      return store.nextPendingBatch(user, afterSeq, REPLAY_BATCH).then(function (ops) {
+        if (!ops.length) return "synced";
+        return ops.reduce(function (chain, op) {
+          return chain.then(function (state) {
+            if (state !== "sent") return state;
+            return sendOne(op, device).then(function (s) { if (s === "sent") sent++; return s; });
+          });
+        }, Promise.resolve("sent")).then(function (state) {
+          return state === "sent" ? step(ops[ops.length - 1].seq) : state;
         });
       });
     }
