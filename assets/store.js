@@ -112,15 +112,16 @@
 
   /* The user's oldest queued entry after `afterSeq` (or the first), unsealed; null when none. */
   function nextPending(userId, afterSeq) {
-    return nextPendingBatch(userId, afterSeq, 1).then(function (ops) { return ops[0] || null; });
+    return nextPendingBatch(userId, afterSeq, 1).then(function (ops) { return withSecret(ops[0] || null); });
   }
 
-  /* The user's next `count` queued entries after `afterSeq`, oldest first, unsealed: one read
-   * for several sends, and never more than `count` whatever the queue holds. */
+  /* The user's next `count` queued entries after `afterSeq`, oldest first, still sealed (open
+   * each with `withSecret` just before it is sent): one read for several sends, and never more
+   * than `count` whatever the queue holds. */
   function nextPendingBatch(userId, afterSeq, count) {
     return run("pending_operations", "readonly", function (s) {
       return s.index("user").getAll(userRange(userId, afterSeq), count);
-    }).then(function (ops) { return Promise.all((ops || []).map(withSecret)); });
+    }).then(function (ops) { return ops || []; });
   }
 
   /* The user's newest queued entries (at most `limit`), without their sealed bodies. */
@@ -211,7 +212,7 @@
 
   global.OutpostStore = {
     getMeta: getMeta, setMeta: setMeta,
-    addPending: addPending, nextPending: nextPending, nextPendingBatch: nextPendingBatch, listPending: listPending, listPendingMeta: listPendingMeta,
+    addPending: addPending, nextPending: nextPending, nextPendingBatch: nextPendingBatch, withSecret: withSecret, listPending: listPending, listPendingMeta: listPendingMeta,
     getPending: getPending, countPending: countPending, pendingOwners: pendingOwners, removePending: removePending,
     addIssue: addIssue, listIssues: listIssues, removeIssue: removeIssue,
     stats: stats

@@ -243,7 +243,8 @@ function doReplay() {
         return ops.reduce(function (chain, op) {
           return chain.then(function (state) {
             if (state !== "sent") return state;
-            return sendOne(op, device).then(function (s) { if (s === "sent") sent++; return s; });
+            return store.withSecret(op).then(function (open) { return sendOne(open, device); })
+              .then(function (s) { if (s === "sent") sent++; return s; });
           });
         }, Promise.resolve("sent")).then(function (state) {
           return state === "sent" ? step(ops[ops.length - 1].seq) : state;
