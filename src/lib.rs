@@ -36,6 +36,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     inventory::transfer_pages::configure(cfg);
     inventory::actions::configure(cfg);
     hubs::admin::configure(cfg);
+    hubs::customer_admin::configure(cfg);
     audit::pages::configure(cfg);
     sync::api::configure(cfg);
     catalog::api::configure(cfg);

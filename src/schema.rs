@@ -56,6 +56,7 @@ diesel::table! {
         name -> Text,
         contact_phone -> Nullable<Text>,
         created_at -> Timestamptz,
+        active -> Bool,
     }
 }
 

@@ -446,7 +446,11 @@ async fn edit_form(
 }
 
 /// Ends a user's other sessions and API tokens after their rights changed.
-async fn end_sessions(state: &AppState, admin: &Principal, user_id: i64) -> Result<(), AppError> {
+pub(crate) async fn end_sessions(
+    state: &AppState,
+    admin: &Principal,
+    user_id: i64,
+) -> Result<(), AppError> {
     let keep = if admin.user_id == user_id {
         admin.session_key().map(str::to_string)
     } else {

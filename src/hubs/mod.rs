@@ -3,6 +3,7 @@
 //! users', government users included.
 
 pub mod admin;
+pub mod customer_admin;
 pub mod pages;
 
 use diesel::prelude::*;
@@ -99,6 +100,7 @@ pub fn scope_for(
     } else {
         customers::table
             .filter(customers::hub_id.eq_any(&hub_ids))
+            .filter(customers::active.eq(true))
             .select(customers::id)
             .load(conn)?
     };

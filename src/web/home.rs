@@ -129,14 +129,18 @@ async fn dashboard(
         }
         // Staff see what happened at their hubs; a customer user only what concerns their own
         // account (hub scope is empty for them).
-        let customer_ids = principal.scope.customer_ids.clone();
-        let activity: Vec<(DateTime<Utc>, Option<String>, String, String)> = audit_log::table
-            .filter(
-                audit_log::hub_id
-                    .eq_any(&hub_ids)
-                    .or(audit_log::customer_id.eq_any(&customer_ids))
+        let mut query = audit_log::table.into_boxed();
+        query = if principal.role == crate::auth::roles::Role::CustomerUser {
+            let customer_ids = principal.scope.customer_ids.clone();
+            query.filter(
+                audit_log::customer_id
+                    .eq_any(customer_ids)
                     .or(audit_log::actor_id.eq(principal.user_id)),
             )
+        } else {
+            query.filter(audit_log::hub_id.eq_any(hub_ids.clone()))
+        };
+        let activity: Vec<(DateTime<Utc>, Option<String>, String, String)> = query
             .order(audit_log::id.desc())
             .limit(8)
             .select((

@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::web::layout::{Flash, FlashKind, FormEcho, Layout, NavItem, UserBadge};
 
 /// (path, label, permission needed) of every top-level page, in menu order.
-const NAV: [(&str, &str, Permission); 11] = [
+const NAV: [(&str, &str, Permission); 12] = [
     ("/", "Dashboard", Permission::DashboardView),
     ("/hubs", "Hubs & stock", Permission::InventoryRead),
     ("/catalog", "Catalog", Permission::CatalogRead),
@@ -31,6 +31,7 @@ const NAV: [(&str, &str, Permission); 11] = [
         "Organisations & hubs",
         Permission::HubsManage,
     ),
+    ("/admin/customers", "Customers", Permission::HubsManage),
     ("/admin/roles", "Roles", Permission::RolesView),
     ("/admin/jobs", "Jobs", Permission::JobsManage),
 ];

@@ -2,6 +2,7 @@
 //! per file); each module covers one area.
 
 mod common;
+mod customers_admin;
 
 mod access_matrix;
 mod audit_log;

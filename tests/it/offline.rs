@@ -9,20 +9,21 @@ use serde_json::json;
 use crate::browser::{Chrome, Server};
 use crate::common::TestDb;
 
-struct World {
-    db: TestDb,
-    server: Server,
+/// A seeded database and the real server process (shared with `offline_hardening`).
+pub(crate) struct World {
+    pub db: TestDb,
+    pub server: Server,
 }
 
 impl World {
-    fn start() -> World {
+    pub fn start() -> World {
         let db = TestDb::migrated();
         outpost::demo::seed::seed(&mut db.conn()).unwrap();
         let server = Server::start(&db.url, &format!("test-{}", uuid::Uuid::new_v4().simple()));
         World { db, server }
     }
 
-    fn count(&self, sql: &str) -> i64 {
+    pub fn count(&self, sql: &str) -> i64 {
         #[derive(QueryableByName)]
         struct N {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -34,7 +35,19 @@ impl World {
             .n
     }
 
-    fn hub_id(&self, code: &str) -> i64 {
+    pub fn text(&self, sql: &str) -> Option<String> {
+        #[derive(QueryableByName)]
+        struct T {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            t: Option<String>,
+        }
+        diesel::sql_query(sql)
+            .get_result::<T>(&mut self.db.conn())
+            .ok()
+            .and_then(|r| r.t)
+    }
+
+    pub fn hub_id(&self, code: &str) -> i64 {
         self.count(&format!("SELECT id AS n FROM hubs WHERE code = '{code}'"))
     }
 }

@@ -5,55 +5,12 @@
 
 use std::time::Duration;
 
-use diesel::prelude::*;
 use serde_json::json;
 
-use crate::browser::{Chrome, Proxy, Server};
-use crate::common::TestDb;
+use crate::browser::{Chrome, Proxy};
+use crate::offline::World;
 
 const WATER: &str = "00101-P-1-NA-N";
-
-struct World {
-    db: TestDb,
-    server: Server,
-}
-
-impl World {
-    fn start() -> World {
-        let db = TestDb::migrated();
-        outpost::demo::seed::seed(&mut db.conn()).unwrap();
-        let server = Server::start(&db.url, &format!("test-{}", uuid::Uuid::new_v4().simple()));
-        World { db, server }
-    }
-
-    fn count(&self, sql: &str) -> i64 {
-        #[derive(QueryableByName)]
-        struct N {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        diesel::sql_query(sql)
-            .get_result::<N>(&mut self.db.conn())
-            .unwrap()
-            .n
-    }
-
-    fn text(&self, sql: &str) -> Option<String> {
-        #[derive(QueryableByName)]
-        struct T {
-            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-            t: Option<String>,
-        }
-        diesel::sql_query(sql)
-            .get_result::<T>(&mut self.db.conn())
-            .ok()
-            .and_then(|r| r.t)
-    }
-
-    fn hub_id(&self, code: &str) -> i64 {
-        self.count(&format!("SELECT id AS n FROM hubs WHERE code = '{code}'"))
-    }
-}
 
 fn pill_is(state: &str) -> String {
     format!("document.getElementById('status-pill').dataset.state === '{state}'")
@@ -77,6 +34,16 @@ async fn queue_intake(chrome: &Chrome, kin: i64, donor: &str, sku: &str) {
 }
 
 const SECS: Duration = Duration::from_secs(30);
+
+/// A browser at `app` signed in as `username`, its service worker in control, on the intake
+/// form of `hub` (so the form is stored for offline use).
+async fn at_intake_form(app: &str, username: &str, hub: i64) -> Chrome {
+    let chrome = Chrome::start(app, true).await;
+    chrome.sign_in(username).await;
+    chrome.wait_for_service_worker().await;
+    chrome.goto(&format!("/hubs/{hub}/intakes/new")).await;
+    chrome
+}
 
 /// Items 4 and 6: behind a proxy, the server's absence is a 502; that is an outage like any
 /// other (entries queue, cached pages show). A 503 or a 500 in the middle of a replay does not
@@ -151,10 +118,7 @@ async fn a_colleague_on_the_same_device_never_sends_anothers_entries() {
     let mut world = World::start();
     let proxy = Proxy::start(world.server.port);
     let kin = world.hub_id("KIN-MAIN");
-    let chrome = Chrome::start(&proxy.url(), true).await;
-    chrome.sign_in("warehouse").await;
-    chrome.wait_for_service_worker().await;
-    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    let chrome = at_intake_form(&proxy.url(), "warehouse", kin).await;
     world.server.kill();
     queue_intake(&chrome, kin, "Shared device donor", WATER).await;
     // Back online, but every replayed post fails at the gateway: the entry stays queued
@@ -248,10 +212,7 @@ async fn a_sign_out_made_offline_reaches_the_server_first() {
 async fn refused_entries_keep_their_content_until_resent_or_discarded() {
     let mut world = World::start();
     let kin = world.hub_id("KIN-MAIN");
-    let chrome = Chrome::start(&world.server.url(), true).await;
-    chrome.sign_in("warehouse").await;
-    chrome.wait_for_service_worker().await;
-    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    let chrome = at_intake_form(&world.server.url(), "warehouse", kin).await;
     world.server.kill();
     queue_intake(&chrome, kin, "Typo Relief Fund", "00101-P-1-NA-X").await;
     queue_intake(&chrome, kin, "Discard Me Ltd", "NO-SUCH-ITEM").await;
@@ -354,10 +315,7 @@ async fn refused_entries_keep_their_content_until_resent_or_discarded() {
 async fn only_a_queue_that_really_vanished_raises_the_alarm() {
     let mut world = World::start();
     let kin = world.hub_id("KIN-MAIN");
-    let chrome = Chrome::start(&world.server.url(), true).await;
-    chrome.sign_in("warehouse").await;
-    chrome.wait_for_service_worker().await;
-    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    let chrome = at_intake_form(&world.server.url(), "warehouse", kin).await;
     world.server.kill();
     for donor in ["Red Cross Jamaica", "USAID", "UNICEF"] {
         queue_intake(&chrome, kin, donor, WATER).await;
@@ -484,10 +442,7 @@ async fn the_working_set_is_ready_offline_after_sign_in() {
 async fn a_long_queue_is_never_read_whole() {
     let mut world = World::start();
     let kin = world.hub_id("KIN-MAIN");
-    let chrome = Chrome::start(&world.server.url(), true).await;
-    chrome.sign_in("warehouse").await;
-    chrome.wait_for_service_worker().await;
-    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    let chrome = at_intake_form(&world.server.url(), "warehouse", kin).await;
     let user = world.count("SELECT id AS n FROM users WHERE username = 'warehouse'");
     world.server.kill();
     // 300 entries waiting (written directly, as earlier saves would have).
@@ -557,10 +512,7 @@ async fn bench_offline_saves() {
     const SAVES: usize = 50;
     let mut world = World::start();
     let kin = world.hub_id("KIN-MAIN");
-    let chrome = Chrome::start(&world.server.url(), true).await;
-    chrome.sign_in("warehouse").await;
-    chrome.wait_for_service_worker().await;
-    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    let chrome = at_intake_form(&world.server.url(), "warehouse", kin).await;
     world.server.kill();
     let user = world.count("SELECT id AS n FROM users WHERE username = 'warehouse'");
     for waiting in [0usize, 900] {

@@ -10,12 +10,17 @@ use serde_json::{json, Value};
 use crate::common::TestApp;
 use crate::fake_zoho::{FakeZoho, Fault};
 
-async fn app_with(zoho: &FakeZoho) -> TestApp {
+/// A demo-world app set up to talk to the fake Zoho.
+pub(crate) fn builder_for(zoho: &FakeZoho) -> crate::common::TestAppBuilder {
     let mut builder = TestApp::builder().with_demo_world();
     for (name, value) in zoho.settings() {
         builder = builder.setting(name, &value);
     }
-    builder.start().await
+    builder
+}
+
+async fn app_with(zoho: &FakeZoho) -> TestApp {
+    builder_for(zoho).start().await
 }
 
 /// A new variant through the API, as a sales rep makes one. Returns (id, sku).
@@ -31,7 +36,7 @@ async fn new_variant(app: &TestApp, color: &str) -> (i64, String) {
     )
 }
 
-async fn sync(
+pub(crate) async fn sync(
     app: &TestApp,
     id: i64,
 ) -> Result<outpost::zoho_sync::Synced, outpost::error::AppError> {
@@ -359,11 +364,7 @@ fn the_sync_bot_database_role_cannot_change_a_price() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daily_quota_is_shared_and_respected() {
     let zoho = FakeZoho::start().await;
-    let mut builder = TestApp::builder().with_demo_world();
-    for (name, value) in zoho.settings() {
-        builder = builder.setting(name, &value);
-    }
-    let app = builder
+    let app = builder_for(&zoho)
         .setting("OUTPOST_ZOHO_REQUESTS_PER_DAY", "2")
         .start()
         .await;

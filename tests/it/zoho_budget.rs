@@ -11,10 +11,7 @@ use crate::common::TestApp;
 use crate::fake_zoho::{FakeZoho, Fault};
 
 async fn app_with(zoho: &FakeZoho, extra: &[(&'static str, &str)]) -> TestApp {
-    let mut builder = TestApp::builder().with_demo_world();
-    for (name, value) in zoho.settings() {
-        builder = builder.setting(name, &value);
-    }
+    let mut builder = crate::zoho::builder_for(zoho);
     for (name, value) in extra {
         builder = builder.setting(name, value);
     }
@@ -58,15 +55,7 @@ fn count(app: &TestApp, sql: &str) -> i64 {
 }
 
 async fn sync(app: &TestApp, id: i64) -> outpost::zoho_sync::Synced {
-    let http = outpost_jobs::zoho::ZohoClient::http_client(Duration::from_secs(5));
-    outpost::zoho_sync::sync_variant(
-        &app.state,
-        app.state.settings.zoho.as_ref().unwrap(),
-        &http,
-        id,
-    )
-    .await
-    .unwrap()
+    crate::zoho::sync(app, id).await.unwrap()
 }
 
 fn posts(zoho: &FakeZoho) -> usize {
