@@ -270,21 +270,17 @@ impl EditPage {
     }
 }
 
-/// A customer the admin manages, the hubs they may move it to, its assignable users and who is
-/// assigned now; 404 for anyone else's customer.
-fn load_for_edit(
-    conn: &mut PgConnection,
-    admin: &Principal,
-    id: i64,
-) -> Result<
-    (
-        CustomerRow,
-        Vec<(Organisation, Hub)>,
-        Vec<Assignable>,
-        Vec<i64>,
-    ),
-    AppError,
-> {
+/// What the edit page needs: the customer, the hubs it may move to, the users who can be
+/// assigned, and the ids of those assigned now.
+type ForEdit = (
+    CustomerRow,
+    Vec<(Organisation, Hub)>,
+    Vec<Assignable>,
+    Vec<i64>,
+);
+
+/// A customer the admin manages, with what its edit page needs; 404 for anyone else's.
+fn load_for_edit(conn: &mut PgConnection, admin: &Principal, id: i64) -> Result<ForEdit, AppError> {
     let hubs = managed_hubs(conn, admin)?;
     let customer: CustomerRow = customers::table
         .find(id)
