@@ -823,3 +823,40 @@ async fn sixteen_clients_at_once_get_no_5xx_and_no_deadlock() {
         "the log was captured: {text}"
     );
 }
+
+/// Item 1, the create forms: refused (an unknown item), each comes back with every value typed.
+#[tokio::test]
+async fn refused_create_forms_keep_every_value() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let (kin, mbj) = (app.hub_id("KIN-MAIN"), app.hub_id("MBJ-SUB"));
+    let depot = app.signed_in("depot").await;
+    let warehouse = app.signed_in("warehouse").await;
+    let kin_s = kin.to_string();
+    let cases: [(&crate::common::Browser, String, String, Vec<(&str, &str)>); 4] = [
+        (&warehouse, format!("/hubs/{kin}/intakes/new"), format!("/hubs/{kin}/intakes"), vec![("donor", "Typed Donor Ltd"), ("reference", "WB-778"), ("line_sku", "NO-SUCH-SKU"), ("line_qty", "17"), ("line_lot", "LOT-9")]),
+        (&depot, format!("/hubs/{mbj}/distributions/new"), format!("/hubs/{mbj}/distributions"), vec![("recipient", "Typed Recipient"), ("notes", "typed notes"), ("line_sku", "NO-SUCH-SKU"), ("line_qty", "17")]),
+        (&depot, format!("/hubs/{mbj}/needs-lists/new"), format!("/hubs/{mbj}/needs-lists"), vec![("title", "Typed Title"), ("line_sku", "NO-SUCH-SKU"), ("line_qty", "17")]),
+        (&depot, format!("/hubs/{mbj}/transfers/new"), format!("/hubs/{mbj}/transfers"), vec![("from_hub_id", kin_s.as_str()), ("line_sku", "NO-SUCH-SKU"), ("line_qty", "17")]),
+    ];
+    for (who, form_path, action, fields) in cases {
+        let form = who.text(&form_path).await;
+        let mut posted: Vec<(String, String)> = ["csrf_token", "op_id", "record_id", "envelope"]
+            .iter()
+            .filter(|n| form.contains(&format!("name=\"{n}\"")))
+            .map(|n| (n.to_string(), hidden_in(&form, n)))
+            .collect();
+        posted.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let pairs: Vec<(&str, &str)> = posted.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let res = who.post_raw(&action, &pairs).await;
+        assert_eq!(res.status(), 422, "{action}");
+        let page = res.text().await.unwrap();
+        for (name, value) in &fields {
+            if *name == "from_hub_id" {
+                assert!(page.contains(&format!("value=\"{value}\" selected")), "{action}: {name}");
+            } else {
+                assert!(page.contains(&format!("value=\"{value}\"")), "{action} lost {name}={value}");
+            }
+        }
+    }
+    app.shutdown().await;
+}
