@@ -193,7 +193,8 @@ fn pg_command(run_as: &Option<String>, program: &Path) -> Command {
     match run_as {
         Some(user) => {
             let mut c = Command::new("runuser");
-            c.args(["-u", user, "--"]).arg(program);
+            // From "/": the postgres user may not be allowed into the current folder.
+            c.args(["-u", user, "--"]).arg(program).current_dir("/");
             c
         }
         None => Command::new(program),
@@ -224,6 +225,7 @@ fn reachable(path: &Path, user: &str) -> Result<bool> {
     Ok(Command::new("runuser")
         .args(["-u", user, "--", "test", "-w"])
         .arg(path)
+        .current_dir("/")
         .status()?
         .success())
 }
