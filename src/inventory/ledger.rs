@@ -81,10 +81,14 @@ pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
     Ok(level)
 }
 
-/// The variant a line names (by id or SKU); it must exist and be active.
+/// The variant a line names — by id, by SKU, or by (part of) its name when that names exactly
+/// one active item; it must exist and be active.
 pub fn resolve_variant(conn: &mut PgConnection, line: &LineInput) -> Result<i64, Refusal> {
+    let text = line.sku.as_deref().map(str::trim).unwrap_or("");
+    // "SKU" or "SKU anything" (a pasted list line): the SKU decides.
+    let sku = text.split_whitespace().next().unwrap_or("");
     let found: Option<(i64, bool, String)> =
-        match (line.variant_id, line.sku.as_deref().map(str::trim)) {
+        match (line.variant_id, Some(sku).filter(|s| !s.is_empty())) {
             (Some(id), _) => product_variants::table
                 .find(id)
                 .select((
@@ -108,12 +112,56 @@ pub fn resolve_variant(conn: &mut PgConnection, line: &LineInput) -> Result<i64,
     match found {
         Some((id, true, _)) => Ok(id),
         Some((_, false, sku)) => reject(format!("{sku} is no longer active")),
+        None if line.variant_id.is_none() && !text.is_empty() => by_name(conn, text),
         None => reject(format!(
-            "unknown item {}",
-            line.sku
-                .clone()
-                .unwrap_or_else(|| format!("#{}", line.variant_id.unwrap_or_default()))
+            "unknown item #{}",
+            line.variant_id.unwrap_or_default()
         )),
+    }
+}
+
+/// An item typed by name ("rice", "Bottled Water 1.5 L — black, new"): the one active item
+/// whose name is exactly that, else the one whose name contains it. Several: the person is
+/// shown them, to pick one; none: told so.
+fn by_name(conn: &mut PgConnection, text: &str) -> Result<i64, Refusal> {
+    let pattern = format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let matches: Vec<(i64, String, String)> = product_variants::table
+        .filter(product_variants::active.eq(true))
+        .filter(product_variants::description.ilike(&pattern))
+        .order(product_variants::full_sku)
+        .limit(6)
+        .select((
+            product_variants::id,
+            product_variants::full_sku,
+            product_variants::description,
+        ))
+        .load(conn)?;
+    let exact: Vec<&(i64, String, String)> = matches
+        .iter()
+        .filter(|(_, _, d)| d.eq_ignore_ascii_case(text))
+        .collect();
+    match (matches.as_slice(), exact.as_slice()) {
+        (_, [(id, _, _)]) | ([(id, _, _)], _) => Ok(*id),
+        ([], _) => reject(format!(
+            "unknown item {text}: no SKU or item name matches; type its SKU or part of its name"
+        )),
+        (several, _) => {
+            let listed: Vec<String> = several
+                .iter()
+                .take(5)
+                .map(|(_, sku, d)| format!("{d} ({sku})"))
+                .collect();
+            let more = if several.len() > 5 { "; …" } else { "" };
+            reject(format!(
+                "'{text}' matches several items: {}{more} — pick one from the list or type its SKU",
+                listed.join("; ")
+            ))
+        }
     }
 }
 

@@ -177,11 +177,8 @@ pub fn lines(form: &FormFields, errors: &mut Vec<FieldError>) -> Vec<LineInput> 
                 }
             },
         };
-        let sku = sku
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        // The whole text: a SKU, or an item's name (resolved when the entry is applied).
+        let sku = sku.trim().to_string();
         out.push(LineInput {
             variant_id: None,
             sku: Some(sku),

@@ -148,6 +148,12 @@ pub fn check_lines(lines: &[LineInput], errors: &mut Vec<FieldError>) {
                 format!("the quantity must be at most {MAX_QUANTITY}"),
             ));
         }
+        if line.sku.as_deref().is_some_and(|s| s.chars().count() > 200) {
+            errors.push(FieldError::new(
+                format!("lines[{n}].item"),
+                "an item is named by its SKU or its name, at most 200 characters",
+            ));
+        }
         if line.lot.as_deref().is_some_and(|l| l.len() > 64) {
             errors.push(FieldError::new(
                 format!("lines[{n}].lot"),

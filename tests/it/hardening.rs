@@ -832,11 +832,57 @@ async fn refused_create_forms_keep_every_value() {
     let depot = app.signed_in("depot").await;
     let warehouse = app.signed_in("warehouse").await;
     let kin_s = kin.to_string();
-    let cases: [(&crate::common::Browser, String, String, Vec<(&str, &str)>); 4] = [
-        (&warehouse, format!("/hubs/{kin}/intakes/new"), format!("/hubs/{kin}/intakes"), vec![("donor", "Typed Donor Ltd"), ("reference", "WB-778"), ("line_sku", "NO-SUCH-SKU"), ("line_qty", "17"), ("line_lot", "LOT-9")]),
-        (&depot, format!("/hubs/{mbj}/distributions/new"), format!("/hubs/{mbj}/distributions"), vec![("recipient", "Typed Recipient"), ("notes", "typed notes"), ("line_sku", "NO-SUCH-SKU"), ("line_qty", "17")]),
-        (&depot, format!("/hubs/{mbj}/needs-lists/new"), format!("/hubs/{mbj}/needs-lists"), vec![("title", "Typed Title"), ("line_sku", "NO-SUCH-SKU"), ("line_qty", "17")]),
-        (&depot, format!("/hubs/{mbj}/transfers/new"), format!("/hubs/{mbj}/transfers"), vec![("from_hub_id", kin_s.as_str()), ("line_sku", "NO-SUCH-SKU"), ("line_qty", "17")]),
+    // (who, the form, where it posts, what is typed)
+    type Case<'a> = (
+        &'a crate::common::Browser,
+        String,
+        String,
+        Vec<(&'a str, &'a str)>,
+    );
+    let cases: [Case; 4] = [
+        (
+            &warehouse,
+            format!("/hubs/{kin}/intakes/new"),
+            format!("/hubs/{kin}/intakes"),
+            vec![
+                ("donor", "Typed Donor Ltd"),
+                ("reference", "WB-778"),
+                ("line_sku", "NO-SUCH-SKU"),
+                ("line_qty", "17"),
+                ("line_lot", "LOT-9"),
+            ],
+        ),
+        (
+            &depot,
+            format!("/hubs/{mbj}/distributions/new"),
+            format!("/hubs/{mbj}/distributions"),
+            vec![
+                ("recipient", "Typed Recipient"),
+                ("notes", "typed notes"),
+                ("line_sku", "NO-SUCH-SKU"),
+                ("line_qty", "17"),
+            ],
+        ),
+        (
+            &depot,
+            format!("/hubs/{mbj}/needs-lists/new"),
+            format!("/hubs/{mbj}/needs-lists"),
+            vec![
+                ("title", "Typed Title"),
+                ("line_sku", "NO-SUCH-SKU"),
+                ("line_qty", "17"),
+            ],
+        ),
+        (
+            &depot,
+            format!("/hubs/{mbj}/transfers/new"),
+            format!("/hubs/{mbj}/transfers"),
+            vec![
+                ("from_hub_id", kin_s.as_str()),
+                ("line_sku", "NO-SUCH-SKU"),
+                ("line_qty", "17"),
+            ],
+        ),
     ];
     for (who, form_path, action, fields) in cases {
         let form = who.text(&form_path).await;
@@ -846,17 +892,84 @@ async fn refused_create_forms_keep_every_value() {
             .map(|n| (n.to_string(), hidden_in(&form, n)))
             .collect();
         posted.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let pairs: Vec<(&str, &str)> = posted.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = posted
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let res = who.post_raw(&action, &pairs).await;
         assert_eq!(res.status(), 422, "{action}");
         let page = res.text().await.unwrap();
         for (name, value) in &fields {
             if *name == "from_hub_id" {
-                assert!(page.contains(&format!("value=\"{value}\" selected")), "{action}: {name}");
+                assert!(
+                    page.contains(&format!("value=\"{value}\" selected")),
+                    "{action}: {name}"
+                );
             } else {
-                assert!(page.contains(&format!("value=\"{value}\"")), "{action} lost {name}={value}");
+                assert!(
+                    page.contains(&format!("value=\"{value}\"")),
+                    "{action} lost {name}={value}"
+                );
             }
         }
     }
+    app.shutdown().await;
+}
+
+/// Issue 15 (the item picker): a line may name its item by SKU or by (part of) its name; a name
+/// that fits several items lists them, one that fits none says so.
+#[tokio::test]
+async fn items_are_found_by_name_as_well_as_by_sku() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let kin = app.hub_id("KIN-MAIN");
+    let token = app.token("warehouse").await;
+    let intake = |text: &str| {
+        op(
+            "intake.create",
+            json!({ "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "By name", "lines": [{ "sku": text, "quantity": 3 }] }),
+        )
+    };
+    let exact: String = {
+        #[derive(diesel::QueryableByName)]
+        struct D {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            d: String,
+        }
+        diesel::RunQueryDsl::get_result::<D>(
+            diesel::sql_query(
+                "SELECT description AS d FROM product_variants WHERE full_sku = '00102-P-1-NA-N'",
+            ),
+            &mut app.conn(),
+        )
+        .unwrap()
+        .d
+    };
+    let (_, r) = app
+        .sync(&token, json!({ "operations": [intake(&exact), intake(&exact.to_lowercase()), intake("bottled water"), intake("no such thing at all"), intake("00101-p-1-na-n")] }))
+        .await;
+    assert_eq!(result(&r, 0)["status"], "applied", "{r}");
+    assert_eq!(
+        result(&r, 1)["status"],
+        "applied",
+        "case does not matter: {r}"
+    );
+    assert_eq!(result(&r, 2)["status"], "rejected");
+    let several = result(&r, 2)["reason"].as_str().unwrap();
+    assert!(
+        several.contains("matches several items") && several.contains("00101-"),
+        "{several}"
+    );
+    assert!(
+        result(&r, 3)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("unknown item no such thing at all: no SKU or item name matches"),
+        "{r}"
+    );
+    assert_eq!(result(&r, 4)["status"], "applied", "a SKU in any case: {r}");
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM intake_lines l JOIN product_variants v ON v.id = l.variant_id WHERE v.full_sku = '00102-P-1-NA-N'"),
+        2
+    );
     app.shutdown().await;
 }
