@@ -121,7 +121,7 @@
   function warmIfDue() {
     if (!userId || !navigator.serviceWorker.controller || document.body.dataset.offlineState) return;
     store.getMeta("warmed_u" + userId).then(function (at) {
-      if (!at || Date.now() - at > WARM_EVERY) navigator.serviceWorker.controller.postMessage({ type: "warm" });
+      if (!at || Date.now() - at > WARM_EVERY) navigator.serviceWorker.controller.postMessage({ type: "warm", user: userId });
     });
   }
 

@@ -286,6 +286,13 @@ function sendOne(op, device) {
   }, function () { return "offline"; });
 }
 
+/* A page fetch that gives up after `ms`, so one hung answer cannot stall the working set. */
+function fetchWithin(url, ms) {
+  var abort = new AbortController();
+  var timer = setTimeout(function () { abort.abort(); }, ms);
+  return fetch(url, { credentials: "same-origin", signal: abort.signal }).then(function (r) { clearTimeout(timer); return r; }, function (e) { clearTimeout(timer); throw e; });
+}
+
 /* The user's working set, kept ready offline: the forms of their hubs and the lists they use.
  * The server names the pages (scope-filtered); each is fetched and stored like a visited page. */
 var warming = null;
@@ -300,9 +307,11 @@ function warm(user) {
         return chain.then(function () {
           var url = new URL(path, self.location.origin);
           if (startedIn !== epoch) return;
-          return fetch(url, { credentials: "same-origin" }).then(function (r) { return keep(url, r, startedIn); }, function () {});
+          return fetchWithin(url, 20000).then(function (r) { return keep(url, r, startedIn); }, function () {});
         });
-      }, Promise.resolve()).then(function () { return store.setMeta("warmed_u" + user, Date.now()); });
+      }, Promise.resolve()).then(function () {
+        if (startedIn === epoch) return store.setMeta("warmed_u" + user, Date.now());
+      });
     });
   }).catch(function () {}).then(function () { warming = null; notifyClients({ type: "warmed" }); });
   return warming;
@@ -316,5 +325,7 @@ self.addEventListener("message", function (event) {
   var type = event.data && event.data.type;
   if (type === "replay") event.waitUntil(replay().catch(function () {}));
   if (type === "stats" && event.source) event.source.postMessage({ type: "stats", stats: store.stats });
-  if (type === "warm") event.waitUntil(store.getMeta("current_user").then(function (u) { return u && warm(u); }));
+  // The page names its signed-in user: right after sign-in no navigation has yet told the
+  // service worker who it is (the working set's own pages then do).
+  if (type === "warm") event.waitUntil(store.getMeta("current_user").then(function (u) { var user = event.data.user || u; return user && warm(user); }));
 });

@@ -392,7 +392,7 @@ async fn the_working_set_is_ready_offline_after_sign_in() {
     chrome.wait_for_service_worker().await;
     let user = world.count("SELECT id AS n FROM users WHERE username = 'warehouse'");
     assert!(
-        chrome.wait_for(&format!("window.__warmed || (OutpostStore.getMeta('warmed_u{user}').then(function (v) {{ window.__warmed = !!v; }}), false)"), SECS).await,
+        chrome.wait_for(&format!("window.__warmed || (OutpostStore.getMeta('warmed_u{user}').then(function (v) {{ window.__warmed = !!v; }}), false)"), Duration::from_secs(90)).await,
         "the working set was stored"
     );
     world.server.kill();
