@@ -3,6 +3,7 @@
 //! which `verify` checks.
 
 pub mod pages;
+pub mod words;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};

@@ -69,6 +69,9 @@ impl Issue {
             .map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
             .unwrap_or_default()
     }
+    pub fn kind_words(&self) -> String {
+        crate::audit::words::action_words(&self.kind)
+    }
     pub fn when(&self) -> String {
         self.captured_at.format("%Y-%m-%d %H:%M UTC").to_string()
     }

@@ -33,6 +33,12 @@ pub struct Activity {
     pub outcome: String,
 }
 
+impl Activity {
+    pub fn words(&self) -> String {
+        crate::audit::words::action_words(&self.action)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct Dashboard {

@@ -466,7 +466,13 @@ async fn customer_users_see_only_their_own_account() {
         "the header names the customer: {home}"
     );
     assert!(!home.contains("Kingston Main Warehouse"), "{home}");
-    assert!(!home.contains("intake.create"), "no hub activity: {home}");
+    assert!(
+        !home.contains("intake.create") && !home.contains("Intake recorded"),
+        "no hub activity: {home}"
+    );
+    // Staff of the hub see it, in words.
+    let staff = app.signed_in("warehouse").await.text("/").await;
+    assert!(staff.contains("Intake recorded"), "{staff}");
     assert_ne!(b.get("/warehouse/lookup?q=SN").await.status(), 200);
     assert_ne!(b.get(&format!("/hubs/{kin}")).await.status(), 200);
     let pull: Value = app

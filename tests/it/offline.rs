@@ -169,7 +169,7 @@ async fn work_offline_then_everything_arrives_exactly_once() {
         chrome
             .wait_for(
                 "document.getElementById('status-pill').dataset.state === 'synced'",
-                Duration::from_secs(20)
+                Duration::from_secs(60)
             )
             .await,
         "green: {}",
@@ -226,7 +226,7 @@ async fn the_same_queue_replayed_twice_applies_once() {
         chrome
             .wait_for(
                 "document.getElementById('status-pill').dataset.state === 'synced'",
-                Duration::from_secs(20)
+                Duration::from_secs(60)
             )
             .await
     );
@@ -318,7 +318,7 @@ async fn a_conflicting_edit_lands_in_sync_issues_and_the_review_queue() {
         chrome
             .wait_for(
                 "document.getElementById('status-pill').dataset.state === 'synced'",
-                Duration::from_secs(20)
+                Duration::from_secs(60)
             )
             .await,
         "{}",
@@ -382,7 +382,7 @@ async fn an_approval_captured_offline_awaits_online_confirmation() {
         chrome
             .wait_for(
                 "document.getElementById('status-pill').dataset.state === 'synced'",
-                Duration::from_secs(20)
+                Duration::from_secs(60)
             )
             .await
     );
@@ -508,7 +508,7 @@ async fn a_user_of_one_hub_never_finds_another_hubs_data_on_the_device() {
         chrome
             .wait_for(
                 "document.getElementById('status-pill').dataset.state === 'synced'",
-                Duration::from_secs(20)
+                Duration::from_secs(60)
             )
             .await
     );

@@ -33,7 +33,8 @@ async fn queue_intake(chrome: &Chrome, kin: i64, donor: &str, sku: &str) {
     assert!(text.contains("Saved on this device"), "{text}");
 }
 
-const SECS: Duration = Duration::from_secs(30);
+/// Generous: a loaded 2-core CI machine runs several browsers at once; a pass takes seconds.
+const SECS: Duration = Duration::from_secs(60);
 
 /// A browser at `app` signed in as `username`, its service worker in control, on the intake
 /// form of `hub` (so the form is stored for offline use).

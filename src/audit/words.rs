@@ -1,0 +1,59 @@
+//! Action names in words, for people: the dashboard's activity and the review queue show
+//! "Transfer received", not `transfer.receive` (the code stays where it is useful: the audit
+//! log's filter and export).
+
+/// The words for an audit action or operation kind; an action without words of its own is
+/// spelled out from its code ("job.retried" → "Job retried").
+pub fn action_words(action: &str) -> String {
+    let known = match action {
+        "intake.create" => "Intake recorded",
+        "distribution.create" => "Distribution drafted",
+        "distribution.update" => "Distribution changed",
+        "distribution.confirm" => "Distribution confirmed",
+        "distribution.cancel" => "Distribution cancelled",
+        "needs_list.create" => "Needs list drafted",
+        "needs_list.submit" => "Needs list submitted",
+        "needs_list.decide" => "Needs list decided",
+        "transfer.request" => "Transfer requested",
+        "transfer.approve" => "Transfer approved",
+        "transfer.dispatch" => "Transfer dispatched",
+        "transfer.receive" => "Transfer received",
+        "catalog.family_create" => "Product family created",
+        "catalog.identity_create" => "Product identity created",
+        "catalog.variant_create" => "Variant created",
+        "catalog.variant_update" => "Variant changed",
+        "warehouse.receive" => "Item received",
+        "warehouse.move" => "Item moved",
+        "warehouse.update" => "Item changed",
+        "warehouse.reserve" => "Item reserved",
+        "warehouse.sell" => "Item sold",
+        "warehouse.delete" => "Item deleted",
+        "auth.login.succeeded" => "Signed in",
+        "auth.login.failed" => "Sign-in failed",
+        "auth.logout" => "Signed out",
+        "review.resolved" => "Sync issue resolved",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_string();
+    }
+    let spelled = action.replace(['.', '_'], " ");
+    let mut chars = spelled.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::action_words;
+
+    #[test]
+    fn actions_read_as_words() {
+        assert_eq!(action_words("transfer.receive"), "Transfer received");
+        assert_eq!(action_words("job.retried"), "Job retried");
+        assert_eq!(action_words("customer.created"), "Customer created");
+        assert_eq!(action_words(""), "");
+    }
+}
