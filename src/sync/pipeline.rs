@@ -50,7 +50,8 @@ pub async fn submit(
         Ok(ok) => ok,
         Err(errors) => return refuse_invalid(state, actor, op, errors).await,
     };
-    let verdict = authorise(kind, &actor, &target, &op);
+    let hubs = touched_hubs(kind, &target, &op);
+    let verdict = authorise(kind, &actor, &hubs);
     let envelope = check_envelope(state, kind, &actor, &target, &op);
     let allowed = verdict.and_then(|()| envelope.clone().map(|_| ()).map_err(|e| e.to_string()));
     let role_at_capture = envelope
@@ -65,13 +66,12 @@ pub async fn submit(
                 return Ok(duplicate(conn, &actor, &op)?);
             };
             let allowed = match allowed {
-                Ok(()) => open_hubs(conn, kind, &target, &op)?,
+                Ok(()) => open_hubs(conn, hubs)?,
                 refused => refused,
             };
             let outcome = match allowed {
                 Err(reason) => Err(Refusal::Forbidden(reason)),
                 Ok(()) if op.offline && !kind.finalisable_offline() => {
-                    let pending = Outcome::PendingReview;
                     return record(
                         conn,
                         &actor,
@@ -79,7 +79,7 @@ pub async fn submit(
                         &target,
                         row_id,
                         &role_at_capture,
-                        pending,
+                        Outcome::PendingReview,
                     );
                 }
                 Ok(()) => apply(conn, kind, &actor, &op, row_id),
@@ -192,10 +192,13 @@ fn validate(kind: &dyn Kind, op: &Operation) -> Result<Target, Vec<FieldError>> 
     kind.validate(&op.payload)
 }
 
-/// Control characters other than tab and line breaks, anywhere in a text.
+/// A control character no text field may hold: all of them but tab and line breaks.
+fn is_refused_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
 fn has_control(text: &str) -> bool {
-    text.chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    text.chars().any(is_refused_control)
 }
 
 fn control_characters(path: &str, value: &Value, errors: &mut Vec<FieldError>) {
@@ -235,13 +238,7 @@ fn control_characters(path: &str, value: &Value, errors: &mut Vec<FieldError>) {
 /// A text made storable: control characters (NUL included) become U+FFFD.
 pub fn clean_text(text: &str) -> String {
     text.chars()
-        .map(|c| {
-            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
-                '\u{FFFD}'
-            } else {
-                c
-            }
-        })
+        .map(|c| if is_refused_control(c) { '\u{FFFD}' } else { c })
         .collect()
 }
 
@@ -259,18 +256,17 @@ fn storable(value: &Value) -> Value {
     }
 }
 
-/// Step 2c: nothing is recorded at a deactivated hub, online or at replay.
-fn open_hubs(
-    conn: &mut PgConnection,
-    kind: &dyn Kind,
-    target: &Target,
-    op: &Operation,
-) -> QueryResult<Result<(), String>> {
-    let ids: Vec<i64> = target
+/// Every hub an operation acts at: its target's, and any more its kind names (transfers).
+fn touched_hubs(kind: &dyn Kind, target: &Target, op: &Operation) -> Vec<i64> {
+    target
         .hub_id
         .into_iter()
         .chain(kind.extra_hubs(&op.payload))
-        .collect();
+        .collect()
+}
+
+/// Step 2c: nothing is recorded at a deactivated hub, online or at replay.
+fn open_hubs(conn: &mut PgConnection, ids: Vec<i64>) -> QueryResult<Result<(), String>> {
     if ids.is_empty() {
         return Ok(Ok(()));
     }
@@ -289,12 +285,7 @@ fn open_hubs(
 }
 
 /// Step 2: role, hub scope and flags as of now (never as of capture).
-fn authorise(
-    kind: &dyn Kind,
-    actor: &Principal,
-    target: &Target,
-    op: &Operation,
-) -> Result<(), String> {
+fn authorise(kind: &dyn Kind, actor: &Principal, hubs: &[i64]) -> Result<(), String> {
     if !actor.can(kind.permission()) {
         return Err(format!(
             "your role ({}) may not {}",
@@ -302,12 +293,8 @@ fn authorise(
             kind.permission().label().to_lowercase()
         ));
     }
-    let hubs = target
-        .hub_id
-        .into_iter()
-        .chain(kind.extra_hubs(&op.payload));
     for hub in hubs {
-        if !actor.scope.has_hub(hub) {
+        if !actor.scope.has_hub(*hub) {
             return Err("the hub is outside your scope".into());
         }
     }
