@@ -93,7 +93,7 @@ async fn invalid(
     let blocks = blocks(state, admin).await?;
     let mut layout = page.layout("Organisations & hubs");
     // The refused form comes back as typed.
-    layout.echo = FormEcho::from_pairs(form.pairs().iter().cloned());
+    layout.echo = FormEcho::of(form);
     render_with_status(
         &OverviewPage {
             layout,

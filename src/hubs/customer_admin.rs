@@ -186,7 +186,7 @@ async fn create(
     let principal = admin.user.0.clone();
     let refused = |errors: Vec<String>| {
         let mut layout = page.layout("Customers");
-        layout.echo = FormEcho::from_pairs(form.pairs().iter().cloned());
+        layout.echo = FormEcho::of(&form);
         list_page(
             &principal,
             layout,
@@ -362,7 +362,7 @@ async fn update(
         .collect();
     if !errors.is_empty() {
         let mut layout = page.layout(format!("Customer {}", current.name));
-        layout.echo = FormEcho::from_pairs(form.pairs().iter().cloned());
+        layout.echo = FormEcho::of(&form);
         return render_with_status(
             &EditPage {
                 layout,

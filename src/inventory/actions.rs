@@ -129,6 +129,6 @@ async fn act(
         &location,
         FlashKind::Error,
         &format!("Not done: {message}"),
-        FormEcho::from_pairs(form.pairs().iter().cloned()),
+        FormEcho::of(&form),
     ))
 }

@@ -45,6 +45,11 @@ impl FormEcho {
         )
     }
 
+    /// The values of a posted form, to show it again after a refusal.
+    pub fn of(form: &crate::web::form::FormFields) -> Self {
+        Self::from_pairs(form.pairs().iter().cloned())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
