@@ -28,6 +28,9 @@ pub struct QueueReport {
     pub discarded: i64,
 }
 
+/// No device queues a trillion operations; the bound keeps every sum below far from overflow.
+const MAX_COUNT: i64 = 1_000_000_000_000;
+
 pub async fn report(
     state: &AppState,
     user: &Principal,
@@ -40,10 +43,12 @@ pub async fn report(
         || queue.pending < 0
         || queue.created < 0
         || queue.discarded < 0
+        || queue.created > MAX_COUNT
+        || queue.discarded > MAX_COUNT
     {
-        return Err(AppError::BadRequest(
-            "device_id is 8–64 characters; counts are not negative".into(),
-        ));
+        return Err(AppError::BadRequest(format!(
+            "device_id is 8–64 characters; counts are between 0 and {MAX_COUNT}"
+        )));
     }
     let (device, user_id) = (device_id.to_string(), user.user_id);
     crate::db::run(&state.db, move |conn| {
@@ -70,12 +75,15 @@ pub async fn report(
                     // What it had created before still counts.
                     let reset = queue.created < created || queue.discarded < discarded;
                     let carried = if reset { created - discarded } else { 0 };
-                    (counted_before + carried, lost)
+                    (counted_before.saturating_add(carried), lost)
                 }
                 None => (0, 0),
             };
-            let expected = counted_before + queue.created - queue.discarded - i64::from(queue.pending);
-            let missing = expected - arrived;
+            let expected = counted_before
+                .saturating_add(queue.created)
+                .saturating_sub(queue.discarded)
+                .saturating_sub(i64::from(queue.pending));
+            let missing = expected.saturating_sub(arrived);
             diesel::insert_into(devices::table)
                 .values((
                     devices::id.eq(&device),

@@ -231,6 +231,22 @@ async fn nul_bytes_and_constraint_violations_are_bad_input() {
     assert_eq!(res.status(), 400);
     let res = app.client.post(app.url("/api/v1/devices/report")).bearer_auth(&token).json(&serde_json::json!({ "device_id": "M\u{8d}\u{d6}\u{a9}7i", "pending_count": 1, "highest_seq": 1 })).send().await.unwrap();
     assert_eq!(res.status(), 400, "six characters, though more bytes");
+    // Found by schemathesis: the largest count a JSON number can carry is bad input, not an
+    // overflow in the loss arithmetic.
+    for body in [
+        serde_json::json!({ "device_id": "dev-tablet-0009", "pending_count": 3, "highest_seq": i64::MAX, "discarded_count": 14740 }),
+        serde_json::json!({ "device_id": "dev-tablet-0009", "pending_count": 0, "highest_seq": 5, "discarded_count": i64::MAX }),
+    ] {
+        let res = app
+            .client
+            .post(app.url("/api/v1/devices/report"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{body}");
+    }
     app.shutdown().await;
 }
 
