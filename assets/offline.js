@@ -178,6 +178,7 @@
   }
 
   var KIND_WORDS = {
+    "sale.create": "Sale", "sale.update": "Sale change", "sale.confirm": "Sale confirmation", "sale.cancel": "Sale cancellation", "invoice.issue": "Invoice", "invoice.credit": "Credit note",
     "intake.create": "Intake", "distribution.create": "Distribution", "distribution.update": "Distribution change",
     "distribution.confirm": "Distribution confirmation", "distribution.cancel": "Distribution cancellation",
     "needs_list.create": "Needs list", "needs_list.submit": "Needs list submission", "needs_list.decide": "Needs list decision",
@@ -320,6 +321,62 @@
     });
   }
   window.addEventListener("pageshow", freshIds);
+
+  /* A form sent again without leaving the page (an htmx line edit, a resend after a refusal or
+   * while offline) is a new entry: it gets a new op id before anything reads the form. */
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.matches || !form.matches("form[data-offline-form]") || !crypto.randomUUID) return;
+    if (form.dataset.sent) {
+      var op = form.querySelector("input[name=op_id]");
+      if (op) op.value = crypto.randomUUID();
+    }
+    form.dataset.sent = "1";
+  }, true);
+
+  /* The sales design's price flags, on the device too (the server checks every change again):
+   * a user without the flag who reaches for a guarded control is told why, and nothing changes.
+   * The page names the user's flags, so this needs no server. */
+  function hasFlag(el, flag) {
+    var holder = el.closest("[data-flags]");
+    return !!holder && holder.getAttribute("data-flags").split(" ").indexOf(flag) >= 0;
+  }
+  function flagMessage(el, text) {
+    var box = document.getElementById("flag-message");
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = false;
+  }
+  function guardFlags() {
+    document.querySelectorAll("[data-edit-price]").forEach(function (btn) {
+      var input = document.getElementById(btn.getAttribute("data-edit-price"));
+      if (input) input.readOnly = true;
+    });
+  }
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest && e.target.closest("[data-edit-price]");
+    if (btn) {
+      var input = document.getElementById(btn.getAttribute("data-edit-price"));
+      if (!input) return;
+      if (!hasFlag(input, "can_change_price")) { flagMessage(input, input.getAttribute("data-flag-message") || "You do not have permission to edit prices"); return; }
+      input.readOnly = false; input.focus(); input.select();
+      return;
+    }
+    var guarded = e.target.closest && e.target.closest("input[type=checkbox][data-needs-flag]");
+    if (guarded && !hasFlag(guarded, guarded.getAttribute("data-needs-flag"))) {
+      e.preventDefault();
+      flagMessage(guarded, guarded.getAttribute("data-flag-message") || "You do not have permission to add free-of-charge items");
+    }
+  });
+  document.addEventListener("beforeinput", function (e) {
+    var el = e.target;
+    if (el.matches && el.matches("input[data-needs-flag]:not([type=checkbox])") && !hasFlag(el, el.getAttribute("data-needs-flag"))) {
+      e.preventDefault();
+      flagMessage(el, el.getAttribute("data-flag-message") || "You do not have permission to edit prices");
+    }
+  });
+  document.addEventListener("htmx:afterSwap", guardFlags);
+  guardFlags();
 
   refresh();
   showIssues();

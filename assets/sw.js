@@ -16,7 +16,7 @@ var FINALISABLE = __FINALISABLE__;
 importScripts(STORE_URL);
 var store = self.OutpostStore;
 
-var QUEUEABLE = /^\/hubs\/\d+\/(intakes|distributions|needs-lists|transfers|actions\/[a-z_.]+)$/;
+var QUEUEABLE = /^\/hubs\/\d+\/(intakes|distributions|needs-lists|transfers|sales|sales\/[0-9a-f-]{36}\/[a-z]+|actions\/[a-z_.]+)$/;
 /* What a reverse proxy (or Outpost itself, with PostgreSQL away) answers during an outage:
  * treated exactly like no network at all. */
 var OUTAGE = [502, 503, 504];
@@ -179,7 +179,7 @@ function kindOf(url, fields) {
 /* A short description of an entry for lists and Sync Issues (the body stays sealed). */
 function summaryOf(fields) {
   var who = fields.get("donor") || fields.get("recipient") || fields.get("title") || fields.get("note") || "";
-  var lines = fields.getAll("line_sku").filter(function (s) { return s; }).length;
+  var lines = fields.getAll("line_sku").concat(fields.getAll("line_item"), fields.getAll("line_serial")).filter(function (s) { return s; }).length;
   return (who ? who + " · " : "") + lines + (lines === 1 ? " line" : " lines");
 }
 
@@ -209,7 +209,11 @@ function postOrQueue(req, url) {
           var text = needsOnline
             ? "Saved on this device — needs online confirmation. It will be sent when the connection is restored and a manager confirms it."
             : "Saved on this device — will sync when connection is restored.";
-          return page("Saved on this device", "<section class=\"card\"><h1>Saved on this device</h1><p class=\"queued-message\" role=\"status\">" + escapeHtml(text) + "</p><p><a class=\"button secondary\" href=\"" + escapeHtml(url.pathname.replace(/\/actions\/.*$/, "")) + "\">Back</a></p></section>", "queued", user);
+          // An htmx request swaps its answer into the page: a message, not a whole page.
+          if (req.headers.has("HX-Request")) {
+            return new Response("<p class=\"flash flash-info queued-message\" role=\"status\">" + escapeHtml(text) + "</p>", { status: 200, headers: { "Content-Type": "text/html; charset=utf-8", "HX-Retarget": "#cart-message", "HX-Reswap": "innerHTML" } });
+          }
+          return page("Saved on this device", "<section class=\"card\"><h1>Saved on this device</h1><p class=\"queued-message\" role=\"status\">" + escapeHtml(text) + "</p><p><a class=\"button secondary\" href=\"" + escapeHtml(url.pathname.replace(/\/(actions\/.*|sales\/[0-9a-f-]{36}\/[a-z]+)$/, "")) + "\">Back</a></p></section>", "queued", user);
         });
       });
     });

@@ -21,7 +21,8 @@ type JobAdmin = Authorized<perm::JobsManage>;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/jobs").get(overview))
         .service(web::resource("/admin/jobs/retry").post(retry))
-        .service(web::resource("/admin/jobs/discard").post(discard));
+        .service(web::resource("/admin/jobs/discard").post(discard))
+        .service(web::resource("/admin/jobs/retry-invoice").post(retry_invoice));
 }
 
 pub struct QueueStats {
@@ -46,6 +47,17 @@ struct JobsPage {
     sync_counts: Vec<(String, i64)>,
     failed: Vec<Failed>,
     zoho_enabled: bool,
+    failed_invoices: Vec<FailedInvoice>,
+}
+
+/// An invoice whose PDF did not render.
+pub struct FailedInvoice {
+    pub id: uuid::Uuid,
+    pub number: String,
+    pub attempts: i32,
+    pub error: String,
+    /// Tried again automatically (the backoff has not run out of attempts).
+    pub retrying: bool,
 }
 
 /// The size of an apalis key whatever its Redis type (list, set or sorted set).
@@ -100,7 +112,42 @@ async fn overview(
     page: Page,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let queues = vec![queue_stats(&state, queues::ZOHO_SYNC).await];
+    let queues = vec![
+        queue_stats(&state, queues::ZOHO_SYNC).await,
+        queue_stats(&state, queues::INVOICE_RENDER).await,
+    ];
+    let failed_invoices = crate::db::run(&state.db, |conn| {
+        use crate::schema::invoices;
+        let rows: Vec<(
+            uuid::Uuid,
+            String,
+            i32,
+            Option<String>,
+            Option<chrono::DateTime<chrono::Utc>>,
+        )> = invoices::table
+            .filter(invoices::render_status.eq("failed"))
+            .order(invoices::issued_at)
+            .limit(200)
+            .select((
+                invoices::id,
+                invoices::number,
+                invoices::render_attempts,
+                invoices::render_error,
+                invoices::next_render_at,
+            ))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, number, attempts, error, next)| FailedInvoice {
+                id,
+                number,
+                attempts,
+                error: error.unwrap_or_default(),
+                retrying: next.is_some(),
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
     let (sync_counts, failed) = crate::db::run(&state.db, |conn| {
         let counts: Vec<(String, i64)> = product_variants::table
             .group_by(product_variants::zoho_sync_status)
@@ -140,7 +187,41 @@ async fn overview(
         sync_counts,
         failed,
         zoho_enabled: state.settings.zoho.is_some(),
+        failed_invoices,
     })
+}
+
+/// Retry of a failed invoice render: a fresh set of attempts, queued at once (audited).
+async fn retry_invoice(
+    admin: JobAdmin,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let id: uuid::Uuid = form
+        .text("invoice_id")
+        .parse()
+        .map_err(|_| AppError::BadRequest("Choose an invoice to retry.".into()))?;
+    if !crate::sales::render::retry(&state, id)
+        .await
+        .map_err(AppError::Internal)?
+    {
+        return Err(AppError::not_found("That invoice has no failed rendering."));
+    }
+    let principal = admin.user.0.clone();
+    crate::db::run(&state.db, move |conn| {
+        audit::record(
+            conn,
+            &Entry::by(&principal, "job.retried").object("invoice", id),
+        )?;
+        Ok(())
+    })
+    .await?;
+    Ok(redirect_with_flash(
+        &state.settings,
+        "/admin/jobs",
+        FlashKind::Success,
+        "The invoice will be rendered again.",
+    ))
 }
 
 async fn retry(

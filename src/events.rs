@@ -103,6 +103,12 @@ async fn send(state: &AppState, rows: Vec<(i64, String, serde_json::Value)>) -> 
             }
             continue;
         }
+        if topic == "job.invoice_render" {
+            if let Some(id) = payload["invoice_id"].as_str().and_then(|s| s.parse().ok()) {
+                crate::jobs::enqueue_invoice(state, id).await?;
+            }
+            continue;
+        }
         let message =
             serde_json::json!({ "id": id, "topic": topic, "payload": payload }).to_string();
         redis::cmd("PUBLISH")

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use apalis::prelude::*;
 use apalis_redis::RedisStorage;
-use outpost_jobs::{queues, ZohoSync};
+use outpost_jobs::{queues, InvoiceRender, ZohoSync};
 
 use crate::state::AppState;
 
 pub type ZohoQueue = RedisStorage<ZohoSync>;
+pub type InvoiceQueue = RedisStorage<InvoiceRender>;
 
 /// The Zoho sync queue of this deployment. Workers look for new jobs twice a second (apalis
 /// otherwise waits for its 30 s heartbeat).
@@ -51,4 +52,34 @@ pub async fn run_zoho_sync(job: ZohoSync, ctx: Data<ZohoCtx>) -> Result<(), BoxD
 pub struct ZohoCtx {
     pub state: AppState,
     pub http: reqwest::Client,
+}
+
+pub fn invoice_storage(state: &AppState) -> InvoiceQueue {
+    let config = apalis_redis::Config::default().queue(state.redis_key(queues::INVOICE_RENDER));
+    RedisStorage::new(state.redis.clone()).with_config(config)
+}
+
+pub fn invoice_queue(
+    state: &AppState,
+) -> apalis::prelude::PollWith<InvoiceQueue, apalis::prelude::IntervalStrategy> {
+    invoice_storage(state).poll_with_interval(crate::sales::render::POLL)
+}
+
+/// Enqueues the rendering of one invoice's PDF.
+pub async fn enqueue_invoice(state: &AppState, invoice_id: uuid::Uuid) -> anyhow::Result<()> {
+    let mut storage = invoice_storage(state);
+    storage
+        .push(InvoiceRender { invoice_id })
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot enqueue the invoice render: {e:?}"))
+}
+
+/// The job handler: renders the PDF (a failure is recorded on the invoice, not retried here).
+pub async fn run_invoice_render(
+    job: InvoiceRender,
+    state: Data<AppState>,
+) -> Result<(), BoxDynError> {
+    crate::sales::render::render_invoice(&state, job.invoice_id)
+        .await
+        .map_err(|e| e.to_string().into())
 }

@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod openapi;
 pub mod redis_conn;
+pub mod sales;
 pub mod schema;
 pub mod startup;
 pub mod state;
@@ -46,4 +47,5 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     warehouse::pages::configure(cfg);
     admin_jobs::configure(cfg);
     sync::review::configure(cfg);
+    sales::configure(cfg);
 }

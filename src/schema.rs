@@ -244,6 +244,8 @@ diesel::table! {
         name -> Text,
         kind -> Text,
         created_at -> Timestamptz,
+        sales_tax_bp -> Int4,
+        currency -> Text,
     }
 }
 
@@ -385,6 +387,73 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invoice_series (organisation_id, kind, year) {
+        organisation_id -> Int8,
+        kind -> Text,
+        year -> Int4,
+        last_number -> Int4,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> Uuid,
+        organisation_id -> Int8,
+        hub_id -> Int8,
+        customer_id -> Int8,
+        sale_id -> Uuid,
+        kind -> Text,
+        number -> Text,
+        year -> Int4,
+        seq -> Int4,
+        credits_invoice_id -> Nullable<Uuid>,
+        reason -> Text,
+        total_cents -> Int8,
+        document -> Jsonb,
+        issued_by -> Int8,
+        issued_at -> Timestamptz,
+        render_status -> Text,
+        render_attempts -> Int4,
+        render_error -> Nullable<Text>,
+        next_render_at -> Nullable<Timestamptz>,
+        pdf -> Nullable<Bytea>,
+        rendered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sale_lines (sale_id, line_no) {
+        sale_id -> Uuid,
+        line_no -> Int4,
+        variant_id -> Int8,
+        item_id -> Nullable<Int8>,
+        quantity -> Int8,
+        list_price_cents -> Int8,
+        unit_price_cents -> Int8,
+        discount_bp -> Int4,
+        foc -> Bool,
+    }
+}
+
+diesel::table! {
+    sales (id) {
+        id -> Uuid,
+        organisation_id -> Int8,
+        hub_id -> Int8,
+        customer_id -> Int8,
+        notes -> Text,
+        status -> Text,
+        tax_rate_bp -> Int4,
+        version -> Int4,
+        created_by -> Int8,
+        confirmed_by -> Nullable<Int8>,
+        confirmed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_tokens -> nfc_stations (station_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> customers (customer_id));
@@ -431,7 +500,19 @@ diesel::joinable!(user_hubs -> hubs (hub_id));
 diesel::joinable!(user_hubs -> users (user_id));
 diesel::joinable!(users -> organisations (organisation_id));
 
+diesel::joinable!(invoices -> customers (customer_id));
+diesel::joinable!(invoices -> sales (sale_id));
+diesel::joinable!(sale_lines -> inventory_items (item_id));
+diesel::joinable!(sale_lines -> product_variants (variant_id));
+diesel::joinable!(sale_lines -> sales (sale_id));
+diesel::joinable!(sales -> customers (customer_id));
+diesel::joinable!(sales -> hubs (hub_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    invoice_series,
+    invoices,
+    sale_lines,
+    sales,
     api_tokens,
     app_meta,
     audit_log,

@@ -35,6 +35,15 @@ async fn zoho_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynErro
     Ok(())
 }
 
+/// Queues invoice renders whose job was lost or whose backoff has passed.
+async fn invoice_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
+    let queued = crate::sales::render::sweep(&state).await?;
+    if queued > 0 {
+        tracing::info!(queued, "invoice sweep queued renders again");
+    }
+    Ok(())
+}
+
 /// Publishes outbox rows that were not published right after their commit (Redis was down).
 async fn outbox_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
     let published = crate::events::publish_pending(&state).await?;
@@ -79,6 +88,11 @@ pub async fn run(
         http: outpost_jobs::zoho::ZohoClient::http_client(std::time::Duration::from_secs(30)),
     };
     let zoho_sweep_state = state.clone();
+    let invoice_name = process_worker_name("invoice-render");
+    let invoice_state = state.clone();
+    let invoice_sweep_name = process_worker_name("invoice-sweep");
+    let invoice_sweep_schedule = cron::Schedule::from_str("*/15 * * * * *")?;
+    let invoice_sweep_state = state.clone();
     if state.settings.zoho.is_none() {
         tracing::info!("Zoho sync is off (OUTPOST_ZOHO_ORGANIZATION_ID is not set)");
     }
@@ -88,6 +102,18 @@ pub async fn run(
                 .backend(crate::jobs::zoho_queue(&zoho_ctx.state))
                 .data(zoho_ctx.clone())
                 .build(crate::jobs::run_zoho_sync)
+        })
+        .register(move |_restarts| {
+            WorkerBuilder::new(invoice_name.clone())
+                .backend(crate::jobs::invoice_queue(&invoice_state))
+                .data(invoice_state.clone())
+                .build(crate::jobs::run_invoice_render)
+        })
+        .register(move |_restarts| {
+            WorkerBuilder::new(invoice_sweep_name.clone())
+                .backend(CronScheduler::new(invoice_sweep_schedule.clone()))
+                .data(invoice_sweep_state.clone())
+                .build(invoice_sweep)
         })
         .register(move |_restarts| {
             WorkerBuilder::new(zoho_sweep_name.clone())

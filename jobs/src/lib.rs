@@ -1,6 +1,7 @@
 //! `outpost-jobs`: what a job is and what talks to the outside world, without a database.
 //! The server crate wires these to its service layer; this crate never depends on it.
 
+pub mod invoice;
 pub mod queues;
 pub mod zoho;
 
@@ -10,4 +11,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZohoSync {
     pub variant_id: i64,
+}
+
+/// Render the PDF of one issued invoice or credit note.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRender {
+    pub invoice_id: uuid::Uuid,
 }

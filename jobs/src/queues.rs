@@ -7,6 +7,9 @@ pub const HEARTBEAT_WORKER: &str = "heartbeat";
 /// The queue of `ZohoSync` jobs (prefixed with the deployment's Redis prefix).
 pub const ZOHO_SYNC: &str = "zoho-sync";
 
+/// The queue of `InvoiceRender` jobs.
+pub const INVOICE_RENDER: &str = "invoice-render";
+
 /// Seconds between heartbeats, and how long one stays valid.
 pub const HEARTBEAT_EVERY_SECS: u64 = 10;
 pub const HEARTBEAT_TTL_SECS: u64 = 30;

@@ -56,6 +56,7 @@ permissions! {
     WarehouseSell => "warehouse.sell", "Reserve and sell serialized items";
     WarehouseValue => "warehouse.value.read", "See the total inventory value";
     SalesCreate => "sales.transaction.create", "Record sales to customers";
+    OwnOrdersView => "sales.orders.own", "See their own customer account's orders and invoices";
     BadgeCopyRequest => "badges.copy.request", "Request badge copies";
     StationsManage => "stations.manage", "Manage NFC stations and their tokens";
     ZohoSyncWrite => "zoho.sync.write", "Write Zoho sync status (sync worker)";
@@ -78,8 +79,8 @@ impl Role {
         use Permission::*;
         match self {
             // Everything but acting as the sync worker.
-            Role::SuperAdmin => permission != ZohoSyncWrite,
-            Role::Admin => !matches!(permission, ZohoSyncWrite),
+            Role::SuperAdmin => !matches!(permission, ZohoSyncWrite | OwnOrdersView),
+            Role::Admin => !matches!(permission, ZohoSyncWrite | OwnOrdersView),
             Role::LogisticsManager => matches!(
                 permission,
                 DashboardView
@@ -95,6 +96,7 @@ impl Role {
                     | TransferDispatch
                     | ReviewResolve
                     | CatalogRead
+                    | SalesCreate
             ),
             Role::DepotManager => matches!(
                 permission,
@@ -110,6 +112,7 @@ impl Role {
                     | ReviewResolve
                     | CatalogRead
                     | WarehouseReceive
+                    | SalesCreate
             ),
             Role::WarehouseOp => matches!(
                 permission,
@@ -140,7 +143,9 @@ impl Role {
                 permission,
                 DashboardView | InventoryRead | CatalogRead | AuditRead | RolesView
             ),
-            Role::CustomerUser => matches!(permission, CatalogRead | BadgeCopyRequest),
+            Role::CustomerUser => {
+                matches!(permission, CatalogRead | BadgeCopyRequest | OwnOrdersView)
+            }
             Role::SystemBot => matches!(permission, CatalogRead | ZohoSyncWrite),
         }
     }

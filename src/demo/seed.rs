@@ -166,7 +166,20 @@ pub fn seed(conn: &mut PgConnection) -> anyhow::Result<SeedOutcome> {
         let [kin, mbj, man, hra] = [hub_ids[0], hub_ids[1], hub_ids[2], hub_ids[3]];
 
         let customer_ids = seed_customers(conn, gov, agency, &hub_ids)?;
-        seed_users(conn, gov, agency, [kin, mbj, man, hra], customer_ids[0])?;
+        seed_users(
+            conn,
+            gov,
+            agency,
+            [kin, mbj, man, hra],
+            [customer_ids[0], customer_ids[1]],
+        )?;
+        // Jamaica's general consumption tax, in Jamaican dollars.
+        diesel::update(organisations::table.filter(organisations::id.eq_any([gov, agency])))
+            .set((
+                organisations::sales_tax_bp.eq(1500),
+                organisations::currency.eq("JMD"),
+            ))
+            .execute(conn)?;
         let variant_ids = seed_catalog(conn)?;
         seed_stock(conn, &hub_ids, &variant_ids)?;
         diesel::insert_into(nfc_stations::table)
@@ -260,7 +273,7 @@ fn seed_users(
     gov: i64,
     agency: i64,
     [kin, mbj, man, hra]: [i64; 4],
-    shelter: i64,
+    [shelter, clinic]: [i64; 2],
 ) -> anyhow::Result<()> {
     let all_gov = [kin, mbj, man];
     let specs: [(&str, &str, Role, i64, &[i64]); 11] = [
@@ -327,11 +340,17 @@ fn seed_users(
                 .set(crate::schema::users::permission_flags.eq(flags))
                 .execute(conn)?;
         }
-        if role == Role::CustomerUser {
+        // The customer user is the shelter's; the sales rep serves both Kingston customers.
+        let served: &[i64] = match role {
+            Role::CustomerUser => &[shelter],
+            Role::SalesRep => &[shelter, clinic],
+            _ => &[],
+        };
+        for customer in served {
             diesel::insert_into(user_customers::table)
                 .values((
                     user_customers::user_id.eq(user.id),
-                    user_customers::customer_id.eq(shelter),
+                    user_customers::customer_id.eq(customer),
                 ))
                 .execute(conn)?;
         }

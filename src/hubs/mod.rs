@@ -92,10 +92,19 @@ pub fn scope_for(
         .load(conn)?;
     let hub_ids: Vec<i64> = hubs.iter().map(|h| h.id).collect();
     // Customers are in scope when assigned directly, or (for staff) when served by a hub in scope.
+    // A sales rep sells only to the customers assigned to them, at their hubs.
     let customer_ids: Vec<i64> = if role == Role::CustomerUser {
         user_customers::table
             .filter(user_customers::user_id.eq(user_id))
             .select(user_customers::customer_id)
+            .load(conn)?
+    } else if role == Role::SalesRep {
+        user_customers::table
+            .inner_join(customers::table)
+            .filter(user_customers::user_id.eq(user_id))
+            .filter(customers::hub_id.eq_any(&hub_ids))
+            .filter(customers::active.eq(true))
+            .select(customers::id)
             .load(conn)?
     } else {
         customers::table

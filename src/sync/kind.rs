@@ -74,6 +74,15 @@ pub trait Kind: Send + Sync {
     fn permission(&self) -> Permission;
     /// Approvals, cross-hub changes and edits after completion may not be finalised offline.
     fn finalisable_offline(&self) -> bool;
+    /// Whether an operation captured offline must wait for a manager's review. Kinds that may
+    /// not be finalised offline always wait; others may look at what the operation would do.
+    fn waits_for_review_offline(
+        &self,
+        _conn: &mut PgConnection,
+        _payload: &Value,
+    ) -> diesel::QueryResult<bool> {
+        Ok(!self.finalisable_offline())
+    }
     /// Form schema versions still accepted for replays.
     fn accepted_schemas(&self) -> &'static [u32] {
         &[1]
@@ -211,6 +220,35 @@ pub fn fields_changed_since(
         .filter(operations::result_version.gt(base_version))
         .select(operations::changed_fields)
         .load(conn)?;
+    let mut all: Vec<String> = changed.into_iter().flatten().flatten().collect();
+    all.sort();
+    all.dedup();
+    Ok(all)
+}
+
+/// Like [`fields_changed_since`], without the author's own earlier edits from the same device:
+/// two edits queued offline on one page were made one after the other, not against each other.
+pub fn fields_changed_by_others(
+    conn: &mut PgConnection,
+    record_id: Uuid,
+    base_version: i32,
+    ctx: &ApplyCtx<'_>,
+) -> diesel::QueryResult<Vec<String>> {
+    use crate::schema::operations;
+    use diesel::prelude::*;
+    let mut query = operations::table
+        .filter(operations::record_id.eq(record_id))
+        .filter(operations::status.eq("applied"))
+        .filter(operations::result_version.gt(base_version))
+        .into_boxed();
+    if let Some(device) = ctx.op.device_id.clone() {
+        query = query.filter(
+            operations::actor_id
+                .ne(ctx.actor.user_id)
+                .or(operations::device_id.is_distinct_from(device)),
+        );
+    }
+    let changed: Vec<Vec<Option<String>>> = query.select(operations::changed_fields).load(conn)?;
     let mut all: Vec<String> = changed.into_iter().flatten().flatten().collect();
     all.sort();
     all.dedup();

@@ -71,7 +71,7 @@ pub async fn submit(
             };
             let outcome = match allowed {
                 Err(reason) => Err(Refusal::Forbidden(reason)),
-                Ok(()) if op.offline && !kind.finalisable_offline() => {
+                Ok(()) if op.offline && kind.waits_for_review_offline(conn, &op.payload)? => {
                     return record(
                         conn,
                         &actor,

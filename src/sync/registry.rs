@@ -3,6 +3,7 @@
 use super::kind::Kind;
 use crate::catalog::kinds as catalog;
 use crate::inventory::{distribution, intake, needs, transfer};
+use crate::sales::{cart, invoices};
 use crate::warehouse::kinds as warehouse;
 
 static KINDS: &[&dyn Kind] = &[
@@ -28,6 +29,12 @@ static KINDS: &[&dyn Kind] = &[
     &warehouse::RESERVE,
     &warehouse::SELL,
     &warehouse::DELETE,
+    &cart::CreateSale,
+    &cart::UpdateSale,
+    &cart::ConfirmSale,
+    &cart::CancelSale,
+    &invoices::IssueInvoice,
+    &invoices::CreditInvoice,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {

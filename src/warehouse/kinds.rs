@@ -77,7 +77,7 @@ enum ItemRef<'a> {
     Serial(&'a str),
 }
 
-fn log(
+pub(crate) fn log(
     conn: &mut PgConnection,
     ctx: &ApplyCtx<'_>,
     item: &ItemRow,
@@ -382,23 +382,19 @@ fn check_price(
         .find(row.variant_id)
         .select(product_variants::listing_price_cents)
         .first(conn)?;
-    let flags = actor.flags;
-    if price_cents == 0 && list != 0 && !flags.can_add_foc {
-        return Err(Refusal::Forbidden(
-            "You do not have permission to add free-of-charge items".into(),
-        ));
+    // A price of nothing for an item that has one is a free-of-charge sale.
+    let foc = price_cents == 0 && list != 0;
+    let priced = crate::sales::pricing::Priced {
+        list_cents: list,
+        cost_cents: row.cost_basis_cents,
+        unit_cents: price_cents,
+        discount_bp: 0,
+        foc,
+    };
+    match priced.refusal(&actor.flags) {
+        Some(reason) => Err(Refusal::Forbidden(reason.into())),
+        None => Ok(()),
     }
-    if row.cost_basis_cents.is_some_and(|cost| price_cents < cost) && !flags.can_sell_below_cost {
-        return Err(Refusal::Forbidden(
-            "You do not have permission to sell below cost".into(),
-        ));
-    }
-    if price_cents != list && !flags.can_change_price {
-        return Err(Refusal::Forbidden(
-            "You do not have permission to edit prices".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// Reserve, sell and delete: one item, one guarded step.

@@ -18,6 +18,8 @@ mod migrations;
 mod offline;
 mod offline_hardening;
 mod pipeline;
+mod sales;
+mod sales_cart;
 mod sales_flags;
 mod warehouse_api;
 mod web_shell;

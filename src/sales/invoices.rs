@@ -1,0 +1,480 @@
+//! Invoices and credit notes. Issuing is an operation: the number is taken from the
+//! organisation's gapless series for the year inside the pipeline's transaction (a refused or
+//! rolled-back issue gives it back), what is printed is frozen in `document`, and a
+//! `job.invoice_render` outbox row asks a worker for the PDF. Issued invoices never change
+//! (a trigger refuses it); a correction is a credit note in its own series.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use chrono::{Datelike, Utc};
+use diesel::prelude::*;
+use outpost_jobs::invoice::{DocLine, InvoiceDocument, Party};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{lines, money, Sale};
+use crate::auth::extract::CurrentUser;
+use crate::auth::permissions::Permission;
+use crate::auth::principal::Principal;
+use crate::auth::roles::Role;
+use crate::error::AppError;
+use crate::schema::{customers, hubs, invoice_series, invoices, organisations, sales};
+use crate::state::AppState;
+use crate::sync::kind::{
+    check_text, missing_record, parse, reject, Applied, ApplyCtx, Kind, Refusal, Target,
+};
+use crate::sync::operation::FieldError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/invoices/{file}").get(pdf));
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+#[diesel(table_name = invoices)]
+pub struct Invoice {
+    pub id: Uuid,
+    pub hub_id: i64,
+    pub customer_id: i64,
+    pub sale_id: Uuid,
+    pub kind: String,
+    pub number: String,
+    pub credits_invoice_id: Option<Uuid>,
+    pub reason: String,
+    pub total_cents: i64,
+    pub issued_at: chrono::DateTime<Utc>,
+    pub render_status: String,
+    pub render_attempts: i32,
+    pub render_error: Option<String>,
+}
+
+impl Invoice {
+    pub fn title(&self) -> &'static str {
+        if self.kind == "credit_note" {
+            "Credit note"
+        } else {
+            "Invoice"
+        }
+    }
+    pub fn total(&self) -> String {
+        money::format_cents(self.total_cents)
+    }
+}
+
+/// The invoices and credit notes of a sale, oldest first.
+pub fn of_sale(conn: &mut PgConnection, sale_id: Uuid) -> QueryResult<Vec<Invoice>> {
+    invoices::table
+        .filter(invoices::sale_id.eq(sale_id))
+        .order(invoices::issued_at)
+        .select(Invoice::as_select())
+        .load(conn)
+}
+
+/// Takes the next number of a gapless series. The series row stays locked until the
+/// transaction ends, so concurrent issues queue here and a rollback frees the number.
+fn next_number(
+    conn: &mut PgConnection,
+    organisation_id: i64,
+    kind: &str,
+    year: i32,
+) -> QueryResult<i32> {
+    diesel::insert_into(invoice_series::table)
+        .values((
+            invoice_series::organisation_id.eq(organisation_id),
+            invoice_series::kind.eq(kind),
+            invoice_series::year.eq(year),
+            invoice_series::last_number.eq(1),
+        ))
+        .on_conflict((
+            invoice_series::organisation_id,
+            invoice_series::kind,
+            invoice_series::year,
+        ))
+        .do_update()
+        .set(invoice_series::last_number.eq(invoice_series::last_number + 1))
+        .returning(invoice_series::last_number)
+        .get_result(conn)
+}
+
+fn number(kind: &str, year: i32, seq: i32) -> String {
+    let prefix = if kind == "credit_note" { "CN" } else { "INV" };
+    format!("{prefix}-{year}-{seq:06}")
+}
+
+/// What the invoice prints, from the sale as it is now (confirmed sales do not change).
+fn document(conn: &mut PgConnection, sale: &Sale, number: &str) -> QueryResult<InvoiceDocument> {
+    let (org_name, currency): (String, String) = organisations::table
+        .find(sale.organisation_id)
+        .select((organisations::name, organisations::currency))
+        .first(conn)?;
+    let hub_name: String = hubs::table
+        .find(sale.hub_id)
+        .select(hubs::name)
+        .first(conn)?;
+    let (c_name, c_code, c_phone): (String, String, Option<String>) = customers::table
+        .find(sale.customer_id)
+        .select((customers::name, customers::code, customers::contact_phone))
+        .first(conn)?;
+    let lines = lines(conn, sale.id)?;
+    let mut doc_lines = Vec::with_capacity(lines.len());
+    for l in &lines {
+        let a = l.amounts();
+        doc_lines.push(DocLine {
+            item: l.name.clone(),
+            sku: l.sku.clone(),
+            serial: l.serial.clone(),
+            quantity: l.quantity,
+            unit_cents: l.unit_price_cents,
+            discount_bp: l.discount_bp,
+            foc: l.foc,
+            tax_cents: money::share(a.net, sale.tax_rate_bp),
+            net_cents: a.net,
+        });
+    }
+    let t = super::totals(sale, &lines);
+    let mut customer_lines = vec![format!("Customer {c_code}")];
+    customer_lines.extend(
+        c_phone
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("Phone {p}")),
+    );
+    Ok(InvoiceDocument {
+        kind: "invoice".into(),
+        number: number.into(),
+        issued_on: Utc::now().format("%Y-%m-%d").to_string(),
+        credits_number: None,
+        reason: String::new(),
+        currency,
+        issuer: Party {
+            name: org_name,
+            lines: vec![hub_name],
+        },
+        customer: Party {
+            name: c_name,
+            lines: customer_lines,
+        },
+        reference: sale.id.to_string()[..8].to_uppercase(),
+        lines: doc_lines,
+        tax_bp: sale.tax_rate_bp,
+        subtotal_cents: t.subtotal,
+        discount_cents: t.discount,
+        tax_cents: t.tax,
+        total_cents: t.total,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert(
+    conn: &mut PgConnection,
+    ctx: &ApplyCtx<'_>,
+    id: Uuid,
+    sale: &Sale,
+    kind: &str,
+    credits: Option<Uuid>,
+    reason: &str,
+    total_cents: i64,
+    doc: &InvoiceDocument,
+    year: i32,
+    seq: i32,
+) -> QueryResult<()> {
+    diesel::insert_into(invoices::table)
+        .values((
+            invoices::id.eq(id),
+            invoices::organisation_id.eq(sale.organisation_id),
+            invoices::hub_id.eq(sale.hub_id),
+            invoices::customer_id.eq(sale.customer_id),
+            invoices::sale_id.eq(sale.id),
+            invoices::kind.eq(kind),
+            invoices::number.eq(&doc.number),
+            invoices::year.eq(year),
+            invoices::seq.eq(seq),
+            invoices::credits_invoice_id.eq(credits),
+            invoices::reason.eq(reason),
+            invoices::total_cents.eq(total_cents),
+            invoices::document.eq(serde_json::to_value(doc).unwrap_or_default()),
+            invoices::issued_by.eq(ctx.actor.user_id),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+fn applied(id: Uuid, number: &str, kind: &str, sale: &Sale, total_cents: i64) -> Applied {
+    Applied {
+        server_id: Some(id.to_string()),
+        object_type: if kind == "credit_note" {
+            "credit_note"
+        } else {
+            "invoice"
+        },
+        after: Some(
+            json!({ "id": id, "number": number, "sale_id": sale.id, "total_cents": total_cents }),
+        ),
+        result_version: Some(1),
+        events: vec![
+            ("job.invoice_render".into(), json!({ "invoice_id": id })),
+            (
+                "invoice.issued".into(),
+                json!({ "invoice_id": id, "number": number, "hub_id": sale.hub_id, "customer_id": sale.customer_id }),
+            ),
+        ],
+        ..Default::default()
+    }
+}
+
+fn load_sale(
+    conn: &mut PgConnection,
+    ctx: &ApplyCtx<'_>,
+    id: Uuid,
+    hub_id: i64,
+) -> Result<Sale, Refusal> {
+    let sale: Option<Sale> = sales::table
+        .find(id)
+        .select(Sale::as_select())
+        .first(conn)
+        .optional()?;
+    match sale {
+        Some(s) if s.hub_id == hub_id && super::visible_to(ctx.actor, s.hub_id, s.customer_id) => {
+            Ok(s)
+        }
+        _ => Err(missing_record(conn, id, "sale")),
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuePayload {
+    pub invoice_id: Uuid,
+    pub sale_id: Uuid,
+    pub hub_id: i64,
+}
+
+pub struct IssueInvoice;
+
+impl Kind for IssueInvoice {
+    fn name(&self) -> &'static str {
+        "invoice.issue"
+    }
+    fn permission(&self) -> Permission {
+        Permission::SalesCreate
+    }
+    fn finalisable_offline(&self) -> bool {
+        true
+    }
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
+        let p: IssuePayload = parse(payload)?;
+        Ok(Target {
+            hub_id: Some(p.hub_id),
+            record_id: Some(p.invoice_id),
+        })
+    }
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
+        let p: IssuePayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let sale = load_sale(conn, ctx, p.sale_id, p.hub_id)?;
+        // Serialise issues of one sale, so the check below holds until commit.
+        let sale: Sale = sales::table
+            .find(sale.id)
+            .for_update()
+            .select(Sale::as_select())
+            .first(conn)?;
+        if sale.status != "confirmed" {
+            return Err(Refusal::Clash(format!(
+                "only confirmed sales are invoiced; this sale is {}",
+                sale.status
+            )));
+        }
+        let existing: Option<String> = invoices::table
+            .filter(invoices::sale_id.eq(sale.id))
+            .filter(invoices::kind.eq("invoice"))
+            .select(invoices::number)
+            .first(conn)
+            .optional()?;
+        if let Some(number) = existing {
+            return Err(Refusal::Clash(format!(
+                "this sale already has invoice {number}"
+            )));
+        }
+        let year = Utc::now().year();
+        let seq = next_number(conn, sale.organisation_id, "invoice", year)?;
+        let doc = document(conn, &sale, &number("invoice", year, seq))?;
+        insert(
+            conn,
+            ctx,
+            p.invoice_id,
+            &sale,
+            "invoice",
+            None,
+            "",
+            doc.total_cents,
+            &doc,
+            year,
+            seq,
+        )?;
+        Ok(applied(
+            p.invoice_id,
+            &doc.number,
+            "invoice",
+            &sale,
+            doc.total_cents,
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditPayload {
+    pub credit_note_id: Uuid,
+    pub invoice_id: Uuid,
+    pub hub_id: i64,
+    pub reason: String,
+}
+
+/// A credit note cancelling an invoice in full, with the reason printed on it.
+pub struct CreditInvoice;
+
+impl Kind for CreditInvoice {
+    fn name(&self) -> &'static str {
+        "invoice.credit"
+    }
+    fn permission(&self) -> Permission {
+        Permission::SalesCreate
+    }
+    /// A correction of an issued document waits for a manager when made offline.
+    fn finalisable_offline(&self) -> bool {
+        false
+    }
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
+        let p: CreditPayload = parse(payload)?;
+        let mut errors = Vec::new();
+        check_text("reason", &p.reason, 500, &mut errors);
+        if errors.is_empty() {
+            Ok(Target {
+                hub_id: Some(p.hub_id),
+                record_id: Some(p.credit_note_id),
+            })
+        } else {
+            Err(errors)
+        }
+    }
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
+        let p: CreditPayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let original: Option<(Uuid, String, String, Value)> = invoices::table
+            .find(p.invoice_id)
+            .for_update()
+            .select((
+                invoices::sale_id,
+                invoices::kind,
+                invoices::number,
+                invoices::document,
+            ))
+            .first(conn)
+            .optional()?;
+        let Some((sale_id, kind, original_number, original_doc)) = original else {
+            return Err(Refusal::NotFound("there is no such invoice".into()));
+        };
+        let sale = load_sale(conn, ctx, sale_id, p.hub_id)?;
+        if kind != "invoice" {
+            return reject("only an invoice can be credited");
+        }
+        let credited: Option<String> = invoices::table
+            .filter(invoices::credits_invoice_id.eq(p.invoice_id))
+            .select(invoices::number)
+            .first(conn)
+            .optional()?;
+        if let Some(number) = credited {
+            return Err(Refusal::Clash(format!(
+                "invoice {original_number} was already credited by {number}"
+            )));
+        }
+        let Ok(mut doc) = serde_json::from_value::<InvoiceDocument>(original_doc) else {
+            return reject("the original invoice cannot be read");
+        };
+        let year = Utc::now().year();
+        let seq = next_number(conn, sale.organisation_id, "credit_note", year)?;
+        doc.kind = "credit_note".into();
+        doc.number = number("credit_note", year, seq);
+        doc.credits_number = Some(original_number);
+        doc.reason = p.reason.trim().to_string();
+        doc.issued_on = Utc::now().format("%Y-%m-%d").to_string();
+        let total = -doc.total_cents;
+        insert(
+            conn,
+            ctx,
+            p.credit_note_id,
+            &sale,
+            "credit_note",
+            Some(p.invoice_id),
+            &doc.reason,
+            total,
+            &doc,
+            year,
+            seq,
+        )?;
+        Ok(applied(
+            p.credit_note_id,
+            &doc.number,
+            "credit_note",
+            &sale,
+            total,
+        ))
+    }
+}
+
+/// Who may open an invoice: staff who sell or oversee at its hub (a sales rep only for their
+/// own customers), auditors, and the customer's own users. Everyone else gets a 404.
+pub fn may_open(who: &Principal, hub_id: i64, customer_id: i64) -> bool {
+    let role_may = who.role == Role::CustomerUser
+        || who.role.allows(Permission::SalesCreate)
+        || who.role.allows(Permission::AuditRead);
+    role_may && super::visible_to(who, hub_id, customer_id)
+}
+
+/// `GET /invoices/{id}.pdf`
+async fn pdf(
+    user: CurrentUser,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let not_found = || AppError::not_found("There is no such invoice.");
+    let id: Uuid = path
+        .into_inner()
+        .strip_suffix(".pdf")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(not_found)?;
+    let found = crate::db::run(&state.db, move |conn| {
+        Ok(invoices::table
+            .find(id)
+            .select((
+                invoices::hub_id,
+                invoices::customer_id,
+                invoices::number,
+                invoices::pdf,
+            ))
+            .first::<(i64, i64, String, Option<Vec<u8>>)>(conn)
+            .optional()?)
+    })
+    .await?;
+    let Some((hub_id, customer_id, number, bytes)) = found else {
+        return Err(not_found());
+    };
+    if !may_open(&user, hub_id, customer_id) {
+        return Err(not_found());
+    }
+    let Some(bytes) = bytes else {
+        return Ok(HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "5"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(format!(
+                "{number} is still being rendered; try again in a few seconds."
+            )));
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{number}.pdf\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(bytes))
+}

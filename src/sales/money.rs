@@ -1,0 +1,143 @@
+//! Line and cart totals in integer cents. Discounts and tax round half away from zero, once
+//! per line and once per cart, so the printed invoice adds up.
+
+/// A line's amounts: gross (unit × quantity), the discount taken off, and the net charged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LineAmounts {
+    pub gross: i64,
+    pub discount: i64,
+    pub net: i64,
+}
+
+pub fn line(unit_cents: i64, quantity: i64, discount_bp: i32, foc: bool) -> LineAmounts {
+    let gross = unit_cents.saturating_mul(quantity);
+    if foc {
+        return LineAmounts {
+            gross,
+            discount: gross,
+            net: 0,
+        };
+    }
+    let discount = share(gross, discount_bp);
+    LineAmounts {
+        gross,
+        discount,
+        net: gross - discount,
+    }
+}
+
+/// `amount × bp / 10 000`, rounded half away from zero.
+pub fn share(amount: i64, bp: i32) -> i64 {
+    let scaled = i128::from(amount) * i128::from(bp);
+    let rounded = (scaled.abs() + 5_000) / 10_000 * scaled.signum();
+    i64::try_from(rounded).unwrap_or(i64::MAX)
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub subtotal: i64,
+    pub discount: i64,
+    pub tax: i64,
+    pub total: i64,
+}
+
+pub fn totals(lines: impl IntoIterator<Item = LineAmounts>, tax_bp: i32) -> Totals {
+    let (mut subtotal, mut discount) = (0i64, 0i64);
+    for l in lines {
+        subtotal = subtotal.saturating_add(l.net);
+        discount = discount.saturating_add(l.discount);
+    }
+    let tax = share(subtotal, tax_bp);
+    Totals {
+        subtotal,
+        discount,
+        tax,
+        total: subtotal.saturating_add(tax),
+    }
+}
+
+/// "1,234.50" (negative amounts with a leading minus).
+pub fn format_cents(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    let units = (abs / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in units.chars().enumerate() {
+        if i > 0 && (units.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped}.{:02}", abs % 100)
+}
+
+/// Parses "12", "12.5", "1,234.50" into cents; `None` for anything else (negative included).
+pub fn parse_cents(text: &str) -> Option<i64> {
+    let t: String = text.trim().chars().filter(|c| *c != ',').collect();
+    let (units, frac) = t.split_once('.').unwrap_or((&t, ""));
+    if units.is_empty() && frac.is_empty()
+        || !units.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+        || frac.len() > 2
+        || units.len() > 10
+    {
+        return None;
+    }
+    let units: i64 = if units.is_empty() {
+        0
+    } else {
+        units.parse().ok()?
+    };
+    let frac: i64 = format!("{frac:0<2}").parse().ok()?;
+    Some(units * 100 + frac)
+}
+
+/// Parses a percentage such as "10" or "2.5" into basis points (0–100 %).
+pub fn parse_percent_bp(text: &str) -> Option<i32> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Some(0);
+    }
+    let cents = parse_cents(t)?; // the same two-decimal grammar: 2.5 → 250
+    (0..=10_000).contains(&cents).then_some(cents as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_totals_add_up() {
+        let a = line(1999, 3, 1000, false); // 59.97 − 6.00 (5.997 rounds up)
+        assert_eq!(
+            a,
+            LineAmounts {
+                gross: 5997,
+                discount: 600,
+                net: 5397
+            }
+        );
+        let f = line(500, 2, 0, true);
+        assert_eq!(f.net, 0);
+        let t = totals([a, f], 750);
+        assert_eq!(t.subtotal, 5397);
+        assert_eq!(t.tax, 405); // 404.775
+        assert_eq!(t.total, 5802);
+    }
+
+    #[test]
+    fn amounts_format_and_parse() {
+        assert_eq!(format_cents(123456789), "1,234,567.89");
+        assert_eq!(format_cents(-5), "-0.05");
+        assert_eq!(format_cents(100000), "1,000.00");
+        assert_eq!(parse_cents("1,234.5"), Some(123450));
+        assert_eq!(parse_cents("12"), Some(1200));
+        assert_eq!(parse_cents(".5"), Some(50));
+        for bad in ["", "-1", "1.234", "abc", "1e5", ".", "99999999999"] {
+            assert_eq!(parse_cents(bad), None, "{bad}");
+        }
+        assert_eq!(parse_percent_bp("2.5"), Some(250));
+        assert_eq!(parse_percent_bp("101"), None);
+        assert_eq!(parse_percent_bp(""), Some(0));
+    }
+}
