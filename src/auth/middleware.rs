@@ -198,7 +198,11 @@ pub async fn authenticate(
 
 /// Pages a user needs in the field, which the service worker may keep for offline use.
 fn offline_cacheable(path: &str) -> bool {
-    path == "/" || path == "/hubs" || path.starts_with("/hubs/") || path == "/sync-issues"
+    path == "/"
+        || path == "/hubs"
+        || path.starts_with("/hubs/")
+        || path == "/sync-issues"
+        || path == "/sales"
 }
 
 /// Tells the service worker whose page this is, the scope it was rendered for (a change empties

@@ -39,6 +39,22 @@ pub struct Organisation {
     pub id: i64,
     pub name: String,
     pub kind: String,
+    /// Sales tax in basis points, charged on every sale of the organisation's hubs.
+    pub sales_tax_bp: i32,
+    /// ISO 4217 code printed on invoices.
+    pub currency: String,
+}
+
+impl Organisation {
+    /// The tax rate as people type it ("15", "7.5").
+    pub fn tax_percent(&self) -> String {
+        let whole = self.sales_tax_bp / 100;
+        match self.sales_tax_bp % 100 {
+            0 => whole.to_string(),
+            f if f % 10 == 0 => format!("{whole}.{}", f / 10),
+            f => format!("{whole}.{f:02}"),
+        }
+    }
 }
 
 /// What a user may see: hubs and customers, resolved once per request.

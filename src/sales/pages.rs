@@ -300,6 +300,8 @@ struct NewPage {
     layout: Layout,
     hub: Hub,
     meta: OpMeta,
+    /// The capture envelope of the confirmation that "Save and confirm" sends after the cart.
+    confirm_envelope: String,
     customers: Vec<(i64, String)>,
     customer_id: String,
     notes: String,
@@ -335,11 +337,21 @@ async fn new_page(
         actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
     };
     let text = |name: &str| form.map(|f| f.text(name)).unwrap_or_default();
+    let confirm_envelope = OpMeta::new(
+        &state.settings,
+        user,
+        "sale.confirm",
+        hub.id,
+        Some(meta.record_id),
+        None,
+    )
+    .envelope;
     render_with_status(
         &NewPage {
             layout: page.layout(format!("New sale · {}", hub.name)),
             hub: hub.clone(),
             meta,
+            confirm_envelope,
             customers,
             customer_id: text("customer_id"),
             notes: text("notes"),
@@ -393,15 +405,11 @@ async fn create(
         let fields = FormFields::from_pairs(
             form.pairs()
                 .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        if k == "op_id" {
-                            confirm_op.to_string()
-                        } else {
-                            v.clone()
-                        },
-                    )
+                .map(|(k, v)| match k.as_str() {
+                    "op_id" => (k.clone(), confirm_op.to_string()),
+                    // A replay is checked against an envelope signed for its own kind.
+                    "envelope" => (k.clone(), form.text("confirm_envelope")),
+                    _ => (k.clone(), v.clone()),
                 })
                 .collect(),
         );

@@ -31,7 +31,7 @@ async fn working_set(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     use crate::auth::permissions::Permission as P;
-    use crate::schema::{distributions, needs_lists, transfers};
+    use crate::schema::{distributions, needs_lists, sales, transfers};
     use diesel::prelude::*;
     let mut pages = vec!["/".to_string(), "/sync-issues".to_string()];
     if !user.can(P::InventoryRead) {
@@ -57,6 +57,15 @@ async fn working_set(
             if create {
                 pages.push(format!("{base}/{list}/new"));
             }
+        }
+    }
+    let selling = user.can(P::SalesCreate);
+    let rep_customers =
+        (user.role == crate::auth::roles::Role::SalesRep).then(|| user.scope.customer_ids.clone());
+    if selling {
+        pages.push("/sales".into());
+        for hub in &hubs {
+            pages.push(format!("/hubs/{}/sales/new", hub.id));
         }
     }
     let open = crate::db::run(&state.db, move |conn| {
@@ -101,6 +110,26 @@ async fn working_set(
             for hub in [from, to].into_iter().filter(|h| hub_ids.contains(h)) {
                 open.push(format!("/hubs/{hub}/transfers/{id}"));
             }
+        }
+        // Open carts: a sales rep's for their own customers.
+        if selling {
+            let mut carts = sales::table
+                .filter(sales::hub_id.eq_any(&hub_ids))
+                .filter(sales::status.eq("draft"))
+                .into_boxed();
+            if let Some(customers) = rep_customers {
+                carts = carts.filter(sales::customer_id.eq_any(customers));
+            }
+            let carts: Vec<(i64, uuid::Uuid)> = carts
+                .order(sales::created_at.desc())
+                .limit(OPEN_RECORDS)
+                .select((sales::hub_id, sales::id))
+                .load(conn)?;
+            open.extend(
+                carts
+                    .into_iter()
+                    .map(|(h, id)| format!("/hubs/{h}/sales/{id}")),
+            );
         }
         Ok(open)
     })

@@ -304,6 +304,15 @@ impl Server {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The Redis key prefix the server runs with (a worker beside it needs the same).
+    pub fn redis_prefix(&self) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "OUTPOST_REDIS_PREFIX")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
     /// Stops the process at once, as a crash or a pulled cable would.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

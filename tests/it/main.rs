@@ -19,6 +19,7 @@ mod offline;
 mod offline_hardening;
 mod pipeline;
 mod sales;
+mod sales_browser;
 mod sales_cart;
 mod sales_flags;
 mod warehouse_api;

@@ -470,3 +470,118 @@ async fn a_300_line_invoice_paginates_with_the_header_on_every_page_and_renders_
     );
     assert!(all.contains("1,419,753.07") && all.contains("FREE OF CHARGE"));
 }
+
+#[tokio::test]
+async fn a_failed_render_is_recorded_tried_again_after_its_backoff_and_retried_from_admin_jobs() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("sales").await;
+    let items = stocked(&app);
+    let (sale, _) = cart(&app, &token, json!([{ "sku": items[0].0, "quantity": 1 }])).await;
+    confirm(&app, &token, sale).await;
+    // A stored document the renderer cannot read (as a damaged row would be).
+    let id = Uuid::new_v4();
+    diesel::sql_query(format!(
+        "INSERT INTO invoices (id, organisation_id, hub_id, customer_id, sale_id, kind, number, year, seq, total_cents, document, issued_by) \
+         SELECT '{id}', organisation_id, hub_id, customer_id, id, 'invoice', 'INV-1999-000001', 1999, 1, 0, '{{\"broken\": true}}', created_by FROM sales WHERE id = '{sale}'"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    outpost::sales::render::render_invoice(&app.state, id)
+        .await
+        .unwrap();
+    let state = |app: &TestApp| {
+        texts(app, &format!("SELECT render_status || ' ' || render_attempts || ' ' || (next_render_at > now()) AS t FROM invoices WHERE id = '{id}'")).remove(0)
+    };
+    assert_eq!(state(&app), "failed 1 true");
+    assert_eq!(
+        outpost::sales::render::sweep(&app.state).await.unwrap(),
+        0,
+        "not before its backoff"
+    );
+    diesel::sql_query(format!(
+        "UPDATE invoices SET next_render_at = now() - interval '1 second' WHERE id = '{id}'"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    assert_eq!(outpost::sales::render::sweep(&app.state).await.unwrap(), 1);
+    // An administrator sees it with its error and retries it.
+    let admin = app.signed_in("admin").await;
+    let page = admin.text("/admin/jobs").await;
+    assert!(
+        page.contains("INV-1999-000001") && page.contains("missing field"),
+        "{page}"
+    );
+    let res = admin
+        .post_form(
+            "/admin/jobs/retry-invoice",
+            &[("invoice_id", &id.to_string())],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(texts(&app, &format!("SELECT render_status || ' ' || render_attempts AS t FROM invoices WHERE id = '{id}'")), vec!["pending 0"]);
+    assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'job.retried' AND object_type = 'invoice'"), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_tax_rate_and_currency_are_set_per_organisation_and_new_carts_take_them() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let admin = app.signed_in("admin").await;
+    let gov = app.id_of("SELECT organisation_id AS id FROM hubs WHERE code = 'KIN-MAIN'");
+    let res = admin
+        .post_form(
+            &format!("/admin/organisations/{gov}/sales"),
+            &[("tax_percent", "7.5"), ("currency", "usd")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        texts(
+            &app,
+            &format!(
+                "SELECT sales_tax_bp || ' ' || currency AS t FROM organisations WHERE id = {gov}"
+            )
+        ),
+        vec!["750 USD"]
+    );
+    for (tax, currency) in [
+        ("abc", "USD"),
+        ("101", "USD"),
+        ("5", "US"),
+        ("5", "U\u{0}D"),
+    ] {
+        admin
+            .post_form(
+                &format!("/admin/organisations/{gov}/sales"),
+                &[("tax_percent", tax), ("currency", currency)],
+            )
+            .await;
+    }
+    assert_eq!(
+        texts(
+            &app,
+            &format!(
+                "SELECT sales_tax_bp || ' ' || currency AS t FROM organisations WHERE id = {gov}"
+            )
+        ),
+        vec!["750 USD"]
+    );
+    let token = app.token("sales").await;
+    let (sale, _) = cart(&app, &token, json!([])).await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT tax_rate_bp::bigint AS n FROM sales WHERE id = '{sale}'"
+        )),
+        750
+    );
+    // The agency's administrator cannot change the government's settings.
+    let other = app.signed_in("agency").await;
+    let res = other
+        .post_form(
+            &format!("/admin/organisations/{gov}/sales"),
+            &[("tax_percent", "1"), ("currency", "EUR")],
+        )
+        .await;
+    assert_ne!(res.status(), 303);
+    app.shutdown().await;
+}
