@@ -50,6 +50,15 @@ struct JobsPage {
     failed_invoices: Vec<FailedInvoice>,
 }
 
+/// id, number, attempts, last error, next automatic try.
+type FailedInvoiceRow = (
+    uuid::Uuid,
+    String,
+    i32,
+    Option<String>,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
 /// An invoice whose PDF did not render.
 pub struct FailedInvoice {
     pub id: uuid::Uuid,
@@ -118,13 +127,7 @@ async fn overview(
     ];
     let failed_invoices = crate::db::run(&state.db, |conn| {
         use crate::schema::invoices;
-        let rows: Vec<(
-            uuid::Uuid,
-            String,
-            i32,
-            Option<String>,
-            Option<chrono::DateTime<chrono::Utc>>,
-        )> = invoices::table
+        let rows: Vec<FailedInvoiceRow> = invoices::table
             .filter(invoices::render_status.eq("failed"))
             .order(invoices::issued_at)
             .limit(200)

@@ -56,20 +56,8 @@ pub fn totals(lines: impl IntoIterator<Item = LineAmounts>, tax_bp: i32) -> Tota
     }
 }
 
-/// "1,234.50" (negative amounts with a leading minus).
-pub fn format_cents(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    let units = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}{grouped}.{:02}", abs % 100)
-}
+/// Amounts as the invoice prints them ("1,234.50"): one formatter for pages and PDFs.
+pub use outpost_jobs::invoice::format_cents;
 
 /// Parses "12", "12.5", "1,234.50" into cents; `None` for anything else (negative included).
 pub fn parse_cents(text: &str) -> Option<i64> {

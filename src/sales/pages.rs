@@ -185,47 +185,53 @@ pub struct FormLine {
     pub foc: bool,
 }
 
+/// Every row of a posted line table, in order, blank rows included (a row's number is its
+/// place in the table, as the FOC checkboxes' values say).
+fn typed_rows(f: &FormFields) -> Vec<FormLine> {
+    let (items, serials, qtys, prices, discounts, focs) = (
+        f.all("line_item"),
+        f.all("line_serial"),
+        f.all("line_qty"),
+        f.all("line_price"),
+        f.all("line_discount"),
+        f.all("line_foc"),
+    );
+    let get = |v: &Vec<String>, i: usize| v.get(i).cloned().unwrap_or_default();
+    (0..items.len().max(serials.len()))
+        .map(|i| FormLine {
+            item: get(&items, i),
+            serial: get(&serials, i),
+            qty: get(&qtys, i),
+            price: get(&prices, i),
+            discount: get(&discounts, i),
+            foc: focs.contains(&(i + 1).to_string()),
+        })
+        .collect()
+}
+
+/// The rows to show again after a refusal: what was typed, then blank rows.
 fn form_lines(form: Option<&FormFields>, blank: usize) -> Vec<FormLine> {
-    let mut rows: Vec<FormLine> = match form {
-        None => Vec::new(),
-        Some(f) => {
-            let (items, serials, qtys, prices, discounts) = (
-                f.all("line_item"),
-                f.all("line_serial"),
-                f.all("line_qty"),
-                f.all("line_price"),
-                f.all("line_discount"),
-            );
-            let focs = f.all("line_foc");
-            (0..items.len().max(serials.len()))
-                .map(|i| FormLine {
-                    item: items.get(i).cloned().unwrap_or_default(),
-                    serial: serials.get(i).cloned().unwrap_or_default(),
-                    qty: qtys.get(i).cloned().unwrap_or_default(),
-                    price: prices.get(i).cloned().unwrap_or_default(),
-                    discount: discounts.get(i).cloned().unwrap_or_default(),
-                    foc: focs.contains(&(i + 1).to_string()),
-                })
-                .filter(|l| !l.item.is_empty() || !l.serial.is_empty())
-                .collect()
-        }
-    };
+    let mut rows: Vec<FormLine> = form
+        .map(typed_rows)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| !l.item.is_empty() || !l.serial.is_empty())
+        .collect();
     let target = (rows.len() + 2).max(blank);
     rows.resize(target, FormLine::default());
     rows
 }
 
 /// Parses one typed line; `None` for a blank row.
-fn parse_line(
-    n: usize,
-    item: &str,
-    serial: &str,
-    qty: &str,
-    price: &str,
-    discount: &str,
-    foc: bool,
-    errors: &mut Vec<FieldError>,
-) -> Option<SaleLineInput> {
+fn parse_line(n: usize, line: &FormLine, errors: &mut Vec<FieldError>) -> Option<SaleLineInput> {
+    let FormLine {
+        item,
+        serial,
+        qty,
+        price,
+        discount,
+        foc,
+    } = line;
     if item.trim().is_empty() && serial.trim().is_empty() {
         return None;
     }
@@ -262,35 +268,16 @@ fn parse_line(
         quantity,
         unit_price_cents,
         discount_bp,
-        foc,
+        foc: *foc,
         ..Default::default()
     })
 }
 
 fn posted_lines(form: &FormFields, errors: &mut Vec<FieldError>) -> Vec<SaleLineInput> {
-    let (items, serials, qtys, prices, discounts, focs) = (
-        form.all("line_item"),
-        form.all("line_serial"),
-        form.all("line_qty"),
-        form.all("line_price"),
-        form.all("line_discount"),
-        form.all("line_foc"),
-    );
-    let get = |v: &Vec<String>, i: usize| v.get(i).cloned().unwrap_or_default();
-    (0..items.len().max(serials.len()))
-        .filter_map(|i| {
-            let foc = focs.contains(&(i + 1).to_string());
-            parse_line(
-                i + 1,
-                &get(&items, i),
-                &get(&serials, i),
-                &get(&qtys, i),
-                &get(&prices, i),
-                &get(&discounts, i),
-                foc,
-                errors,
-            )
-        })
+    typed_rows(form)
+        .iter()
+        .enumerate()
+        .filter_map(|(i, line)| parse_line(i + 1, line, errors))
         .collect()
 }
 
@@ -576,7 +563,7 @@ async fn load_cart(
                     String::new()
                 },
                 foc: l.foc,
-                changed: l.priced().price_changed(),
+                changed: !l.foc && l.unit_price_cents != l.list_price_cents,
                 net: money::format_cents(l.amounts().net),
                 cost: l.cost_cents().filter(|_| see_cost).map(money::format_cents),
                 meta: draft.then(|| meta("sale.update", sale.id, Some(sale.version))),
@@ -691,16 +678,15 @@ fn action_payload(
     let reference = json!({ "sale_id": sale_id, "hub_id": hub_id });
     Some(match action {
         "add" => {
-            let line = parse_line(
-                1,
-                &form.text("line_item"),
-                &form.text("line_serial"),
-                &form.text("line_qty"),
-                &form.text("line_price"),
-                &form.text("line_discount"),
-                form.text("line_foc") == "1",
-                errors,
-            );
+            let typed = FormLine {
+                item: form.text("line_item"),
+                serial: form.text("line_serial"),
+                qty: form.text("line_qty"),
+                price: form.text("line_price"),
+                discount: form.text("line_discount"),
+                foc: form.text("line_foc") == "1",
+            };
+            let line = parse_line(1, &typed, errors);
             if line.is_none() {
                 errors.push(FieldError::new(
                     "item",

@@ -101,6 +101,11 @@ impl Page {
     }
 
     fn is_current(&self, href: &str) -> bool {
+        // A hub's sales pages belong to Sales, not to the hub's stock pages.
+        let hub_sales = self.path.starts_with("/hubs/") && self.path.contains("/sales");
+        if hub_sales {
+            return href == "/sales";
+        }
         if href == "/" {
             self.path == "/"
         } else {
