@@ -14,8 +14,8 @@ use crate::schema::{
     distribution_lines, distributions, product_families, product_identities, product_variants,
 };
 use crate::sync::kind::{
-    check_lines, check_text, fields_changed_since, missing_record, parse, reject, Applied,
-    ApplyCtx, Kind, LineInput, Refusal, Target,
+    check_lines, check_text, fields_changed_since, merge_edit, missing_record, parse, reject,
+    Applied, ApplyCtx, Kind, LineInput, Refusal, Target,
 };
 use crate::sync::operation::FieldError;
 
@@ -248,33 +248,21 @@ impl Kind for UpdateDistribution {
             "confirmed" => return reject("the distribution was confirmed meanwhile; confirmed distributions cannot be edited"),
             _ => {}
         }
-        let Some(base) = ctx.op.base_version else {
-            return reject("an edit must say which version it was made against (base_version)");
-        };
         let mine = p.fields();
-        if base < d.version {
-            let theirs = fields_changed_since(conn, d.id, base)?;
-            let overlap: Vec<&String> = mine.iter().filter(|f| theirs.contains(f)).collect();
-            if !overlap.is_empty() {
-                let fields = overlap
+        merge_edit(
+            conn,
+            ctx.op.base_version,
+            d.version,
+            |conn, base| {
+                let theirs = fields_changed_since(conn, d.id, base)?;
+                Ok(mine
                     .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(Refusal::Conflict {
-                    reason: format!(
-                        "someone else changed {fields} meanwhile (version {base} → {})",
-                        d.version
-                    ),
-                    server_state: state(conn, &d)?,
-                });
-            }
-        } else if base > d.version {
-            return reject(format!(
-                "version {base} does not exist yet (the server has {})",
-                d.version
-            ));
-        }
+                    .filter(|f| theirs.contains(f))
+                    .cloned()
+                    .collect())
+            },
+            |conn| state(conn, &d),
+        )?;
         let before = state(conn, &d)?;
         let version = d.version + 1;
         diesel::update(distributions::table.find(d.id))

@@ -14,8 +14,8 @@ use crate::auth::permissions::Permission;
 use crate::inventory::ledger::{self, Move};
 use crate::schema::{hubs, inventory_items, organisations, product_variants, sale_lines, sales};
 use crate::sync::kind::{
-    fields_changed_by_others, missing_record, parse, reject, Applied, ApplyCtx, Kind, LineInput,
-    Refusal, Target, MAX_LINES, MAX_QUANTITY,
+    fields_changed_by_others, merge_edit, missing_record, parse, reject, Applied, ApplyCtx, Kind,
+    LineInput, Refusal, Target, MAX_LINES, MAX_QUANTITY,
 };
 use crate::sync::operation::FieldError;
 use crate::warehouse::ItemRow;
@@ -631,29 +631,20 @@ impl Kind for UpdateSale {
                 sale.status
             ));
         }
-        let Some(base) = ctx.op.base_version else {
-            return reject("an edit must say which version it was made against (base_version)");
-        };
         let mine = p.fields();
-        if base < sale.version {
-            let theirs = fields_changed_by_others(conn, sale.id, base, ctx)?;
-            let overlap = clashing(&mine, &theirs);
-            if !overlap.is_empty() {
-                return Err(Refusal::Conflict {
-                    reason: format!(
-                        "someone else changed {} meanwhile (version {base} → {})",
-                        overlap.join(", "),
-                        sale.version
-                    ),
-                    server_state: state(conn, &sale)?,
-                });
-            }
-        } else if base > sale.version {
-            return reject(format!(
-                "version {base} does not exist yet (the server has {})",
-                sale.version
-            ));
-        }
+        merge_edit(
+            conn,
+            ctx.op.base_version,
+            sale.version,
+            |conn, base| {
+                let theirs = fields_changed_by_others(conn, sale.id, base, ctx)?;
+                Ok(clashing(&mine, &theirs)
+                    .into_iter()
+                    .map(String::from)
+                    .collect())
+            },
+            |conn| state(conn, &sale),
+        )?;
         if let Some(customer_id) = p.customer_id {
             if !sellable_customer(conn, ctx.actor, sale.hub_id, customer_id)? {
                 return Err(Refusal::Forbidden(

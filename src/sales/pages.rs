@@ -314,15 +314,8 @@ async fn new_page(
         ))
     })
     .await?;
-    let meta = match form {
-        Some(f) => OpMeta::retry(&state.settings, user, f, "sale.create", hub.id, None),
-        None => OpMeta::new(&state.settings, user, "sale.create", hub.id, None, None),
-    };
-    let status = if errors.is_empty() {
-        actix_web::http::StatusCode::OK
-    } else {
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let meta = forms::create_meta(&state.settings, user, hub.id, "sale.create", form);
+    let status = forms::status_after(&errors);
     let text = |name: &str| form.map(|f| f.text(name)).unwrap_or_default();
     let confirm_envelope = OpMeta::new(
         &state.settings,

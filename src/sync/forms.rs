@@ -346,20 +346,35 @@ pub async fn basics(
         Ok(crate::inventory::catalog_options(conn)?)
     })
     .await?;
-    let meta = match form {
-        Some(f) => OpMeta::retry(&state.settings, user, f, kind, hub_id, None),
-        None => OpMeta::new(&state.settings, user, kind, hub_id, None, None),
-    };
-    let status = if errors.is_empty() {
+    Ok(FormBasics {
+        meta: create_meta(&state.settings, user, hub_id, kind, form),
+        catalog,
+        status: status_after(errors),
+    })
+}
+
+/// The hidden fields of a create form: new ones, or for a form shown again after a refusal,
+/// a new op id for the same record.
+pub fn create_meta(
+    settings: &Settings,
+    user: &Principal,
+    hub_id: i64,
+    kind: &'static str,
+    form: Option<&FormFields>,
+) -> OpMeta {
+    match form {
+        Some(f) => OpMeta::retry(settings, user, f, kind, hub_id, None),
+        None => OpMeta::new(settings, user, kind, hub_id, None, None),
+    }
+}
+
+/// 422 for a form shown again with errors, else 200.
+pub fn status_after(errors: &[FieldError]) -> StatusCode {
+    if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok(FormBasics {
-        meta,
-        catalog,
-        status,
-    })
+    }
 }
 
 /// Where to go after a create form: the new record, or the list it belongs to.

@@ -254,3 +254,37 @@ pub fn fields_changed_by_others(
     all.dedup();
     Ok(all)
 }
+
+/// Field merge for an edit made on version `base` of a record now at version `current`: it
+/// goes through when it was made on the current version, or when none of its fields clash
+/// with what others changed since (`clashes` names those that do); it is a conflict, shown with
+/// the server's record, when some do; and it is refused when `base` does not exist yet.
+pub fn merge_edit(
+    conn: &mut PgConnection,
+    base: Option<i32>,
+    current: i32,
+    clashes: impl FnOnce(&mut PgConnection, i32) -> Result<Vec<String>, Refusal>,
+    server_state: impl FnOnce(&mut PgConnection) -> diesel::QueryResult<Value>,
+) -> Result<(), Refusal> {
+    let Some(base) = base else {
+        return reject("an edit must say which version it was made against (base_version)");
+    };
+    if base > current {
+        return reject(format!(
+            "version {base} does not exist yet (the server has {current})"
+        ));
+    }
+    if base < current {
+        let fields = clashes(conn, base)?;
+        if !fields.is_empty() {
+            return Err(Refusal::Conflict {
+                reason: format!(
+                    "someone else changed {} meanwhile (version {base} → {current})",
+                    fields.join(", ")
+                ),
+                server_state: server_state(conn)?,
+            });
+        }
+    }
+    Ok(())
+}
