@@ -3,7 +3,7 @@
 //! for a manager only when a flag-guarded change is in the cart; edits of different lines merge,
 //! edits of the same line conflict; serialized items are reserved, released and sold.
 
-use serde_json::json;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::common::{hidden_in, TestApp};
@@ -381,5 +381,105 @@ async fn a_sales_rep_sells_only_to_their_own_customers_and_bad_input_is_a_clear_
     .await;
     assert_eq!(r["status"], "rejected", "{r}");
     assert_eq!(app.count("SELECT count(*) AS n FROM sales"), 0);
+    app.shutdown().await;
+}
+
+/// FOC and below cost through the cart page, with and without JavaScript (htmx), each refused
+/// without its flag and applied with it.
+#[tokio::test]
+async fn free_of_charge_and_below_cost_obey_their_flags_on_the_page_and_through_htmx() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("sales").await;
+    let (sku, list) = stocked(&app)[0].clone();
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "UPDATE product_variants SET cost_cents = {} WHERE full_sku = '{sku}'",
+            list - 10
+        )),
+        &mut app.conn(),
+    )
+    .unwrap();
+    let kin = app.hub_id("KIN-MAIN");
+    let rep = app.signed_in("sales").await;
+    let below = format!("{}.{:02}", (list - 50) / 100, (list - 50) % 100);
+    let list_text = format!("{}.{:02}", list / 100, list % 100);
+    // (what is posted, the flags that allow it, the refusal without them, the success message)
+    let cases: [(&[(&str, &str)], Value, &str, &str); 2] = [
+        (
+            &[("foc", "1")],
+            json!({ "can_add_foc": true }),
+            "You do not have permission to add free-of-charge items",
+            "Marked free of charge",
+        ),
+        (
+            &[("price", &below)],
+            json!({ "can_change_price": true, "can_sell_below_cost": true }),
+            "You do not have permission to sell below cost",
+            "Price updated",
+        ),
+    ];
+    for (htmx, (changes, flags, refusal, done)) in [false, true]
+        .into_iter()
+        .flat_map(|h| cases.clone().into_iter().map(move |c| (h, c)))
+    {
+        let (sale, _) = cart(&app, &token, json!([{ "sku": sku, "quantity": 1 }])).await;
+        let path = format!("/hubs/{kin}/sales/{sale}");
+        let post = |page: String| {
+            let mut fields: Vec<(String, String)> = vec![
+                ("csrf_token".into(), hidden_in(&page, "csrf_token")),
+                ("op_id".into(), Uuid::new_v4().to_string()),
+                ("record_id".into(), sale.to_string()),
+                ("op_kind".into(), "sale.update".into()),
+                ("base_version".into(), "1".into()),
+                ("line_no".into(), "1".into()),
+                ("orig_qty".into(), "1".into()),
+                ("qty".into(), "1".into()),
+                ("orig_price".into(), list_text.clone()),
+                ("orig_discount".into(), String::new()),
+                ("discount".into(), String::new()),
+                ("orig_foc".into(), String::new()),
+            ];
+            if !changes.iter().any(|(k, _)| *k == "price") {
+                fields.push(("price".into(), list_text.clone()));
+            }
+            fields.extend(changes.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            let mut req = rep
+                .client
+                .post(rep.url(&format!("{path}/line")))
+                .form(&fields);
+            if htmx {
+                req = req.header("HX-Request", "true");
+            }
+            req.send()
+        };
+        // Below-cost needs the price flag to get that far; FOC needs nothing else.
+        set_flags(
+            &app,
+            "sales",
+            if refusal.contains("below cost") {
+                json!({ "can_change_price": true })
+            } else {
+                json!({})
+            },
+        );
+        let res = post(rep.text(&path).await).await.unwrap();
+        let shown = if htmx {
+            res.text().await.unwrap()
+        } else {
+            rep.text(&path).await
+        };
+        assert!(shown.contains(refusal), "htmx {htmx}: {shown}");
+        assert_eq!(app.count(&format!("SELECT count(*) AS n FROM sale_lines WHERE sale_id = '{sale}' AND (foc OR unit_price_cents <> {list})")), 0);
+        set_flags(&app, "sales", flags.clone());
+        let res = post(rep.text(&path).await).await.unwrap();
+        let shown = if htmx {
+            res.text().await.unwrap()
+        } else {
+            rep.text(&path).await
+        };
+        assert!(shown.contains(done), "htmx {htmx}: {shown}");
+        assert_eq!(app.count(&format!("SELECT count(*) AS n FROM sale_lines WHERE sale_id = '{sale}' AND (foc OR unit_price_cents <> {list})")), 1);
+    }
+    assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'sale.update' AND outcome = 'rejected'"), 4);
     app.shutdown().await;
 }
