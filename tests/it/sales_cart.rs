@@ -404,7 +404,8 @@ async fn free_of_charge_and_below_cost_obey_their_flags_on_the_page_and_through_
     let below = format!("{}.{:02}", (list - 50) / 100, (list - 50) % 100);
     let list_text = format!("{}.{:02}", list / 100, list % 100);
     // (what is posted, the flags that allow it, the refusal without them, the success message)
-    let cases: [(&[(&str, &str)], Value, &str, &str); 2] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], Value, &'a str, &'a str);
+    let cases: [Case; 2] = [
         (
             &[("foc", "1")],
             json!({ "can_add_foc": true }),
