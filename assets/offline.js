@@ -375,6 +375,28 @@
       flagMessage(el, el.getAttribute("data-flag-message") || "You do not have permission to edit prices");
     }
   });
+  /* The sales design's item sheet: picking an item fills in its list price, which the user may
+   * then change if they hold the flag. */
+  document.addEventListener("change", function (e) {
+    var input = e.target;
+    if (!input.matches || !input.matches("input[name=line_item][list]")) return;
+    var list = document.getElementById(input.getAttribute("list"));
+    var option = list && Array.prototype.filter.call(list.options, function (o) { return o.value === input.value; })[0];
+    var row = input.closest("tr") || input.closest("form");
+    var price = row && row.querySelector("[name=line_price]");
+    if (option && price && !price.value) {
+      price.value = option.getAttribute("data-price") || "";
+      price.dataset.prefilled = price.value;
+    }
+  });
+  /* A price left as prefilled is sent as "the list price", so a list price changed meanwhile
+   * is not taken for an edit the user never made. */
+  document.addEventListener("submit", function (e) {
+    if (!e.target.querySelectorAll) return;
+    e.target.querySelectorAll("[name=line_price][data-prefilled]").forEach(function (p) {
+      if (p.value === p.dataset.prefilled) p.value = "";
+    });
+  }, true);
   document.addEventListener("htmx:afterSwap", guardFlags);
   guardFlags();
 

@@ -3,6 +3,7 @@
 pub mod admin_jobs;
 pub mod audit;
 pub mod auth;
+pub mod badges;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -48,4 +49,5 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     admin_jobs::configure(cfg);
     sync::review::configure(cfg);
     sales::configure(cfg);
+    badges::configure(cfg);
 }

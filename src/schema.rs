@@ -1,6 +1,39 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    badge_quota_resets (customer_id, period_start) {
+        customer_id -> Int8,
+        period_start -> Timestamptz,
+        skipped -> Int4,
+        reset_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    badge_quotas (customer_id) {
+        customer_id -> Int8,
+        copy_limit -> Int4,
+        remaining -> Int4,
+        period -> Text,
+        period_start -> Timestamptz,
+        next_reset_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    badges (id) {
+        id -> Int8,
+        customer_id -> Int8,
+        uid -> Text,
+        badge_type -> Text,
+        label -> Text,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Int8,
         kind -> Text,
@@ -454,6 +487,8 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(badge_quotas -> customers (customer_id));
+diesel::joinable!(badges -> customers (customer_id));
 diesel::joinable!(api_tokens -> nfc_stations (station_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> customers (customer_id));
@@ -509,6 +544,9 @@ diesel::joinable!(sales -> customers (customer_id));
 diesel::joinable!(sales -> hubs (hub_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    badge_quota_resets,
+    badge_quotas,
+    badges,
     invoice_series,
     invoices,
     sale_lines,

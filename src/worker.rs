@@ -44,6 +44,19 @@ async fn invoice_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynE
     Ok(())
 }
 
+/// Gives every quota whose period ended its full allowance back (idempotent, catches up).
+async fn quota_reset(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
+    let resets = crate::db::run(&state.db, |conn| {
+        Ok(crate::badges::quota::reset_due(conn, chrono::Utc::now())?)
+    })
+    .await?;
+    if !resets.is_empty() {
+        tracing::info!(count = resets.len(), "badge quotas reset");
+        crate::events::publish_soon(&state);
+    }
+    Ok(())
+}
+
 /// Publishes outbox rows that were not published right after their commit (Redis was down).
 async fn outbox_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
     let published = crate::events::publish_pending(&state).await?;
@@ -88,6 +101,9 @@ pub async fn run(
         http: outpost_jobs::zoho::ZohoClient::http_client(std::time::Duration::from_secs(30)),
     };
     let zoho_sweep_state = state.clone();
+    let quota_name = process_worker_name("quota-reset");
+    let quota_schedule = cron::Schedule::from_str("0 * * * * *")?;
+    let quota_state = state.clone();
     let invoice_name = process_worker_name("invoice-render");
     let invoice_state = state.clone();
     let invoice_sweep_name = process_worker_name("invoice-sweep");
@@ -102,6 +118,12 @@ pub async fn run(
                 .backend(crate::jobs::zoho_queue(&zoho_ctx.state))
                 .data(zoho_ctx.clone())
                 .build(crate::jobs::run_zoho_sync)
+        })
+        .register(move |_restarts| {
+            WorkerBuilder::new(quota_name.clone())
+                .backend(CronScheduler::new(quota_schedule.clone()))
+                .data(quota_state.clone())
+                .build(quota_reset)
         })
         .register(move |_restarts| {
             WorkerBuilder::new(invoice_name.clone())

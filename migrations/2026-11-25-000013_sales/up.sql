@@ -106,12 +106,13 @@ ALTER TABLE organisations ADD COLUMN sales_tax_bp INTEGER NOT NULL DEFAULT 0
 ALTER TABLE organisations ADD COLUMN currency TEXT NOT NULL DEFAULT 'USD'
     CHECK (currency ~ '^[A-Z]{3}$');
 
--- A cart gives a reserved item back when the line is removed or the draft cancelled.
+-- A cart gives a reserved item back when the line is removed or the draft cancelled; a credit
+-- note with the goods returned puts a sold item back.
 ALTER TABLE inventory_transactions DROP CONSTRAINT inventory_transactions_action_check;
 ALTER TABLE inventory_transactions ADD CONSTRAINT inventory_transactions_action_check
-    CHECK (action IN ('RECEIVE', 'MOVE', 'UPDATE', 'RESERVE', 'RELEASE', 'SELL', 'DELETE'));
+    CHECK (action IN ('RECEIVE', 'MOVE', 'UPDATE', 'RESERVE', 'RELEASE', 'SELL', 'RETURN', 'DELETE'));
 
--- Stock leaves a hub when a sale is confirmed.
+-- Stock leaves a hub when a sale is confirmed and comes back with a credit note for returned goods.
 ALTER TABLE stock_ledger DROP CONSTRAINT stock_ledger_reason_check;
 ALTER TABLE stock_ledger ADD CONSTRAINT stock_ledger_reason_check
-    CHECK (reason IN ('opening_balance', 'intake', 'distribution', 'transfer_out', 'transfer_in', 'adjustment', 'sale'));
+    CHECK (reason IN ('opening_balance', 'intake', 'distribution', 'transfer_out', 'transfer_in', 'adjustment', 'sale', 'sale_return'));

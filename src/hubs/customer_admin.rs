@@ -280,15 +280,25 @@ type ForEdit = (
 );
 
 /// A customer the admin manages, with what its edit page needs; 404 for anyone else's.
-fn load_for_edit(conn: &mut PgConnection, admin: &Principal, id: i64) -> Result<ForEdit, AppError> {
+/// A customer served by one of the hubs this administrator manages; 404 for any other.
+pub fn managed_customer(
+    conn: &mut PgConnection,
+    admin: &Principal,
+    id: i64,
+) -> Result<CustomerRow, AppError> {
     let hubs = managed_hubs(conn, admin)?;
-    let customer: CustomerRow = customers::table
+    customers::table
         .find(id)
         .select(CustomerRow::as_select())
         .first(conn)
         .optional()?
         .filter(|c| hubs.iter().any(|(_, h)| h.id == c.hub_id))
-        .ok_or_else(|| AppError::not_found("There is no such customer among yours."))?;
+        .ok_or_else(|| AppError::not_found("There is no such customer among yours."))
+}
+
+fn load_for_edit(conn: &mut PgConnection, admin: &Principal, id: i64) -> Result<ForEdit, AppError> {
+    let hubs = managed_hubs(conn, admin)?;
+    let customer = managed_customer(conn, admin, id)?;
     let people: Vec<(i64, String, String)> = users::table
         .filter(users::organisation_id.eq(customer.organisation_id))
         .filter(users::role.eq_any([Role::SalesRep.as_str(), Role::CustomerUser.as_str()]))

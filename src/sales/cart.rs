@@ -821,6 +821,45 @@ impl Kind for ConfirmSale {
     }
 }
 
+/// Puts a confirmed sale's goods back: stock through the ledger, sold items AVAILABLE again.
+pub fn return_goods(
+    conn: &mut PgConnection,
+    ctx: &ApplyCtx<'_>,
+    sale: &Sale,
+) -> Result<(), Refusal> {
+    let items = line_items(conn, sale.id)?;
+    for line in lines(conn, sale.id)? {
+        match line
+            .item_id
+            .and_then(|id| items.iter().find(|i| i.id == id))
+        {
+            Some(item) if item.status == "SOLD" && item.hub_id == sale.hub_id => {
+                set_item_status(conn, ctx, item, "RETURN", "AVAILABLE", sale.id, None)?;
+            }
+            Some(item) => {
+                return Err(Refusal::Clash(format!(
+                    "the item {} is {} now and cannot be returned",
+                    item.serial_number, item.status
+                )))
+            }
+            None => {
+                ledger::apply(
+                    conn,
+                    &Move {
+                        hub_id: sale.hub_id,
+                        variant_id: line.variant_id,
+                        delta: line.quantity,
+                        reason: "sale_return",
+                        operation_row: Some(ctx.operation_row),
+                        actor_id: Some(ctx.actor.user_id),
+                    },
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub struct CancelSale;
 
 impl Kind for CancelSale {

@@ -327,9 +327,13 @@ pub struct CreditPayload {
     pub invoice_id: Uuid,
     pub hub_id: i64,
     pub reason: String,
+    /// The goods came back: their stock returns to the hub, serialized items become AVAILABLE.
+    #[serde(default)]
+    pub restock: bool,
 }
 
-/// A credit note cancelling an invoice in full, with the reason printed on it.
+/// A credit note cancelling an invoice in full, with the reason printed on it; a return of
+/// the goods when they came back.
 pub struct CreditInvoice;
 
 impl Kind for CreditInvoice {
@@ -398,6 +402,9 @@ impl Kind for CreditInvoice {
         doc.reason = p.reason.trim().to_string();
         doc.issued_on = Utc::now().format("%Y-%m-%d").to_string();
         let total = -doc.total_cents;
+        if p.restock {
+            super::cart::return_goods(conn, ctx, &sale)?;
+        }
         insert(
             conn,
             ctx,

@@ -59,6 +59,16 @@ pub fn totals(lines: impl IntoIterator<Item = LineAmounts>, tax_bp: i32) -> Tota
 /// Amounts as the invoice prints them ("1,234.50"): one formatter for pages and PDFs.
 pub use outpost_jobs::invoice::format_cents;
 
+/// "1450.00": an amount as a form field holds it (no separators).
+pub fn plain_cents(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    format!(
+        "{sign}{}.{:02}",
+        cents.unsigned_abs() / 100,
+        cents.unsigned_abs() % 100
+    )
+}
+
 /// Parses "12", "12.5", "1,234.50" into cents; `None` for anything else (negative included).
 pub fn parse_cents(text: &str) -> Option<i64> {
     let t: String = text.trim().chars().filter(|c| *c != ',').collect();

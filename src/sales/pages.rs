@@ -133,7 +133,16 @@ async fn list(
 }
 
 /// A stock line offered in the item picker: "SKU — name · N on hand · price".
-fn stock_options(conn: &mut PgConnection, hub_id: i64) -> QueryResult<Vec<(String, String)>> {
+/// An item of the hub's stock in the item picker.
+pub struct StockOption {
+    pub sku: String,
+    /// "Name · 12 on hand · 1,450.00"
+    pub label: String,
+    /// The list price as the price field takes it ("1450.00"), to prefill it.
+    pub price: String,
+}
+
+fn stock_options(conn: &mut PgConnection, hub_id: i64) -> QueryResult<Vec<StockOption>> {
     let rows: Vec<(String, String, i64, i64)> = stock_levels::table
         .inner_join(
             product_variants::table
@@ -151,11 +160,10 @@ fn stock_options(conn: &mut PgConnection, hub_id: i64) -> QueryResult<Vec<(Strin
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(sku, name, qty, price)| {
-            (
-                sku,
-                format!("{name} · {qty} on hand · {}", money::format_cents(price)),
-            )
+        .map(|(sku, name, qty, price)| StockOption {
+            sku,
+            label: format!("{name} · {qty} on hand · {}", money::format_cents(price)),
+            price: money::plain_cents(price),
         })
         .collect())
 }
@@ -293,7 +301,7 @@ struct NewPage {
     customer_id: String,
     notes: String,
     rows: Vec<FormLine>,
-    stock: Vec<(String, String)>,
+    stock: Vec<StockOption>,
     flags: PermissionFlags,
     errors: Vec<FieldError>,
 }
@@ -478,7 +486,7 @@ pub struct Cart {
     pub issue: Option<OpMeta>,
     pub credit: Option<(Uuid, OpMeta)>,
     pub invoices: Vec<Invoice>,
-    pub stock: Vec<(String, String)>,
+    pub stock: Vec<StockOption>,
     pub message: Option<(&'static str, String)>,
     pub customer_view: bool,
 }
@@ -776,7 +784,7 @@ fn action_payload(
         ),
         "credit" => (
             "invoice.credit",
-            json!({ "credit_note_id": form.text("record_id"), "invoice_id": form.text("invoice_id"), "hub_id": hub_id, "reason": form.text("reason") }),
+            json!({ "credit_note_id": form.text("record_id"), "invoice_id": form.text("invoice_id"), "hub_id": hub_id, "reason": form.text("reason"), "restock": form.text("restock") == "1" }),
             "Credit note issued; the PDF is being rendered.",
         ),
         _ => return None,

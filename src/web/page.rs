@@ -17,13 +17,14 @@ use crate::error::AppError;
 use crate::web::layout::{Flash, FlashKind, FormEcho, Layout, NavItem, UserBadge};
 
 /// (path, label, permission needed) of every top-level page, in menu order.
-const NAV: [(&str, &str, Permission); 14] = [
+const NAV: [(&str, &str, Permission); 15] = [
     ("/", "Dashboard", Permission::DashboardView),
     ("/hubs", "Hubs & stock", Permission::InventoryRead),
     ("/catalog", "Catalog", Permission::CatalogRead),
     ("/warehouse/lookup", "Warehouse", Permission::InventoryRead),
     ("/sales", "Sales", Permission::SalesCreate),
     ("/orders", "My orders", Permission::OwnOrdersView),
+    ("/badges", "Badges", Permission::BadgeCopyRequest),
     ("/review", "Review queue", Permission::ReviewResolve),
     ("/sync-issues", "Sync Issues", Permission::DashboardView),
     ("/audit", "Audit log", Permission::AuditRead),

@@ -7,6 +7,7 @@ mod customers_admin;
 mod access_matrix;
 mod audit_log;
 mod auth;
+mod badges;
 mod browser;
 mod cli;
 mod demo_world;

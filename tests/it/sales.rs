@@ -585,3 +585,46 @@ async fn the_tax_rate_and_currency_are_set_per_organisation_and_new_carts_take_t
     assert_ne!(res.status(), 303);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_credit_note_for_returned_goods_puts_them_back_in_stock_once() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let warehouse = crate::warehouse_api::as_user(&app, "warehouse").await;
+    let (s, body) = warehouse
+        .call("POST", "/api/v1/inventory/receive", Some(json!({ "serial_number": "SN-RETURN-1", "variant_sku": "00101-P-1-NA-N", "location_code": "A1" })))
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let token = app.token("sales").await;
+    let (sku, _) = stocked(&app)[0].clone();
+    let before = app.stock("KIN-MAIN", &sku);
+    let (sale, _) = cart(
+        &app,
+        &token,
+        json!([{ "sku": sku, "quantity": 4 }, { "serial": "SN-RETURN-1" }]),
+    )
+    .await;
+    confirm(&app, &token, sale).await;
+    assert_eq!(app.stock("KIN-MAIN", &sku), before - 4);
+    let (id, _) = invoice(&app, &token, sale).await;
+    let kin = app.hub_id("KIN-MAIN");
+    let credit = op(
+        "invoice.credit",
+        json!({ "credit_note_id": Uuid::new_v4(), "invoice_id": id, "hub_id": kin, "reason": "Returned unopened", "restock": true }),
+    );
+    assert_eq!(
+        send(&app, &token, credit.clone()).await["status"],
+        "applied"
+    );
+    // The same report again is a duplicate: nothing comes back twice.
+    assert_eq!(send(&app, &token, credit).await["status"], "duplicate");
+    assert_eq!(app.stock("KIN-MAIN", &sku), before);
+    assert_eq!(
+        texts(
+            &app,
+            "SELECT status AS t FROM inventory_items WHERE serial_number = 'SN-RETURN-1'"
+        ),
+        vec!["AVAILABLE"]
+    );
+    assert!(app.ledger_agrees());
+    app.shutdown().await;
+}

@@ -46,6 +46,10 @@ async fn each_price_flag_is_enforced_through_the_sync_api_and_audited() {
         set_flags(&app, "sales", json!({ flag: true }));
         let (_, r) = cart(&app, &token, json!([line])).await;
         assert_eq!(r["status"], "applied", "{flag}: {r}");
+        assert!(
+            !r.to_string().contains("cost"),
+            "no cost without can_see_cost: {r}"
+        );
     }
     // Below cost: give the variant a cost above its list price.
     diesel::RunQueryDsl::execute(

@@ -1,0 +1,106 @@
+//! Badge copy service (issue 12), first part: customers' badges and their copy quotas, kept
+//! by administrators, seen by the customer's own users, and reset every period by a cron job.
+
+pub mod admin;
+pub mod quota;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::schema::{badge_quotas, badges};
+
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+    admin::configure(cfg);
+}
+
+pub const BADGE_TYPES: [(&str, &str); 4] = [
+    ("mifare_classic_1k", "MIFARE Classic 1K"),
+    ("ntag213", "NTAG213"),
+    ("ntag215", "NTAG215"),
+    ("ntag216", "NTAG216"),
+];
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = badges)]
+pub struct Badge {
+    pub id: i64,
+    pub customer_id: i64,
+    pub uid: String,
+    pub badge_type: String,
+    pub label: String,
+    pub active: bool,
+}
+
+impl Badge {
+    pub fn type_label(&self) -> &'static str {
+        BADGE_TYPES
+            .iter()
+            .find(|(k, _)| *k == self.badge_type)
+            .map(|(_, l)| *l)
+            .unwrap_or("Other")
+    }
+}
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = badge_quotas)]
+pub struct Quota {
+    pub copy_limit: i32,
+    pub remaining: i32,
+    pub period: String,
+    pub next_reset_at: DateTime<Utc>,
+}
+
+impl Quota {
+    pub fn period_label(&self) -> &'static str {
+        match self.period.as_str() {
+            "day" => "per day",
+            "week" => "per week",
+            _ => "per month",
+        }
+    }
+}
+
+pub fn of_customer(
+    conn: &mut PgConnection,
+    customer_id: i64,
+) -> QueryResult<(Vec<Badge>, Option<Quota>)> {
+    let list = badges::table
+        .filter(badges::customer_id.eq(customer_id))
+        .order((badges::active.desc(), badges::uid))
+        .select(Badge::as_select())
+        .load(conn)?;
+    let quota = badge_quotas::table
+        .find(customer_id)
+        .select(Quota::as_select())
+        .first(conn)
+        .optional()?;
+    Ok((list, quota))
+}
+
+/// A UID as cards report it, normalised: hex digits, upper case, no separators.
+pub fn normalise_uid(text: &str) -> Option<String> {
+    let uid: String = text
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '-'))
+        .collect::<String>()
+        .to_uppercase();
+    ((8..=20).contains(&uid.len())
+        && uid.len().is_multiple_of(2)
+        && uid.chars().all(|c| c.is_ascii_hexdigit()))
+    .then_some(uid)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uids_are_normalised_or_refused() {
+        assert_eq!(super::normalise_uid("04:ab:12:cd"), Some("04AB12CD".into()));
+        assert_eq!(
+            super::normalise_uid("04 AB 12 CD 34 56 78"),
+            Some("04AB12CD345678".into())
+        );
+        for bad in ["", "04AB12", "04AB12CDX", "04AB12C", "04\u{0}AB12CD"] {
+            assert_eq!(super::normalise_uid(bad), None, "{bad:?}");
+        }
+    }
+}
