@@ -55,8 +55,9 @@ pub struct Problem {
         crate::warehouse::api::sell,
         crate::warehouse::api::summary,
         crate::warehouse::api::total_value,
+        crate::badges::copies::request_rest,
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, crate::badges::copies::CopyRequestBody)),
     modifiers(&Security),
     tags((name = "auth", description = "OAuth 2.0 tokens and the caller"), (name = "hubs", description = "Hubs in the caller's scope and their stock"), (name = "sync", description = "Offline operations: push, pull, device reports"), (name = "catalog", description = "Families, identities (UPIS-H) and variants (SKUs)"), (name = "inventory", description = "Serialized items, moves and the transaction log"))
 )]

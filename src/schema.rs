@@ -1,6 +1,36 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    badge_copies (id) {
+        id -> Uuid,
+        customer_id -> Int8,
+        hub_id -> Int8,
+        station_id -> Int8,
+        badge_uid -> Text,
+        status -> Text,
+        requested_by -> Nullable<Int8>,
+        recorded_by -> Text,
+        attempts -> Int4,
+        lease_until -> Nullable<Timestamptz>,
+        error_category -> Nullable<Text>,
+        error -> Nullable<Text>,
+        requested_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    badge_dumps (id) {
+        id -> Int8,
+        copy_id -> Uuid,
+        badge_uid -> Text,
+        data -> Jsonb,
+        sha256 -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     badge_quota_resets (customer_id, period_start) {
         customer_id -> Int8,
         period_start -> Timestamptz,
@@ -487,6 +517,9 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(badge_copies -> customers (customer_id));
+diesel::joinable!(badge_copies -> nfc_stations (station_id));
+diesel::joinable!(badge_dumps -> badge_copies (copy_id));
 diesel::joinable!(badge_quotas -> customers (customer_id));
 diesel::joinable!(badges -> customers (customer_id));
 diesel::joinable!(api_tokens -> nfc_stations (station_id));
@@ -544,6 +577,8 @@ diesel::joinable!(sales -> customers (customer_id));
 diesel::joinable!(sales -> hubs (hub_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    badge_copies,
+    badge_dumps,
     badge_quota_resets,
     badge_quotas,
     badges,

@@ -57,6 +57,19 @@ async fn quota_reset(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynErr
     Ok(())
 }
 
+/// Abandons badge copies no station finished after their last lease (quota given back).
+async fn station_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
+    let abandoned = crate::db::run(&state.db, |conn| {
+        Ok(crate::badges::copies::abandon_expired(conn)?)
+    })
+    .await?;
+    if abandoned > 0 {
+        tracing::warn!(abandoned, "badge copies abandoned after their last lease");
+        crate::events::publish_soon(&state);
+    }
+    Ok(())
+}
+
 /// Publishes outbox rows that were not published right after their commit (Redis was down).
 async fn outbox_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
     let published = crate::events::publish_pending(&state).await?;
@@ -101,6 +114,9 @@ pub async fn run(
         http: outpost_jobs::zoho::ZohoClient::http_client(std::time::Duration::from_secs(30)),
     };
     let zoho_sweep_state = state.clone();
+    let station_name = process_worker_name("station-sweep");
+    let station_schedule = cron::Schedule::from_str("*/15 * * * * *")?;
+    let station_state = state.clone();
     let quota_name = process_worker_name("quota-reset");
     let quota_schedule = cron::Schedule::from_str("0 * * * * *")?;
     let quota_state = state.clone();
@@ -118,6 +134,12 @@ pub async fn run(
                 .backend(crate::jobs::zoho_queue(&zoho_ctx.state))
                 .data(zoho_ctx.clone())
                 .build(crate::jobs::run_zoho_sync)
+        })
+        .register(move |_restarts| {
+            WorkerBuilder::new(station_name.clone())
+                .backend(CronScheduler::new(station_schedule.clone()))
+                .data(station_state.clone())
+                .build(station_sweep)
         })
         .register(move |_restarts| {
             WorkerBuilder::new(quota_name.clone())

@@ -31,3 +31,37 @@ CREATE TABLE badge_quota_resets (
     reset_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (customer_id, period_start)
 );
+
+-- Copies: one badge copied at one station. queued → leased (to the station, until
+-- lease_until; an expired lease offers it again) → completed | failed | abandoned (too many
+-- expired leases). A failed or abandoned copy gives its quota back, once.
+CREATE TABLE badge_copies (
+    id             UUID PRIMARY KEY,
+    customer_id    BIGINT NOT NULL REFERENCES customers(id),
+    hub_id         BIGINT NOT NULL REFERENCES hubs(id),
+    station_id     BIGINT NOT NULL REFERENCES nfc_stations(id),
+    badge_uid      TEXT NOT NULL,
+    status         TEXT NOT NULL DEFAULT 'queued'
+                   CHECK (status IN ('queued', 'leased', 'completed', 'failed', 'abandoned')),
+    requested_by   BIGINT REFERENCES users(id),
+    recorded_by    TEXT NOT NULL DEFAULT '',
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    lease_until    TIMESTAMPTZ,
+    error_category TEXT,
+    error          TEXT,
+    requested_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    finished_at    TIMESTAMPTZ,
+    CHECK ((status = 'leased') = (lease_until IS NOT NULL))
+);
+CREATE INDEX badge_copies_station_idx ON badge_copies (station_id, status, requested_at);
+CREATE INDEX badge_copies_customer_idx ON badge_copies (customer_id, requested_at DESC);
+
+-- What a copied card held, kept for backup and audit, with its SHA-256.
+CREATE TABLE badge_dumps (
+    id         BIGSERIAL PRIMARY KEY,
+    copy_id    UUID NOT NULL UNIQUE REFERENCES badge_copies(id),
+    badge_uid  TEXT NOT NULL,
+    data       JSONB NOT NULL,
+    sha256     TEXT NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);

@@ -2,6 +2,7 @@
 //! by administrators, seen by the customer's own users, and reset every period by a cron job.
 
 pub mod admin;
+pub mod copies;
 pub mod quota;
 
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use crate::schema::{badge_quotas, badges};
 
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     admin::configure(cfg);
+    copies::configure(cfg);
 }
 
 pub const BADGE_TYPES: [(&str, &str); 4] = [

@@ -29,6 +29,8 @@ pub enum Refusal {
     Clash(String),
     /// Role or scope does not allow it (the API answers 403).
     Forbidden(String),
+    /// The customer's copy quota is used up (the API answers 402, as the badge design says).
+    QuotaExhausted(String),
     /// A concurrent edit touched the same fields: goes to the review queue.
     Conflict {
         reason: String,

@@ -90,6 +90,7 @@ pub async fn submit(
                 Err(Refusal::NotFound(reason)) => Outcome::Rejected(reason, Some("not_found")),
                 Err(Refusal::Clash(reason)) => Outcome::Rejected(reason, Some("clash")),
                 Err(Refusal::Forbidden(reason)) => Outcome::Rejected(reason, Some("forbidden")),
+                Err(Refusal::QuotaExhausted(reason)) => Outcome::Rejected(reason, Some("quota")),
                 Err(Refusal::Conflict {
                     reason,
                     server_state,

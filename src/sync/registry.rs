@@ -1,6 +1,7 @@
 //! Every kind of operation the server accepts, by name.
 
 use super::kind::Kind;
+use crate::badges::copies;
 use crate::catalog::kinds as catalog;
 use crate::inventory::{distribution, intake, needs, transfer};
 use crate::sales::{cart, invoices};
@@ -35,6 +36,7 @@ static KINDS: &[&dyn Kind] = &[
     &cart::CancelSale,
     &invoices::IssueInvoice,
     &invoices::CreditInvoice,
+    &copies::RequestCopy,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {

@@ -88,6 +88,7 @@ pub async fn run(
                 Some("not_found") => StatusCode::NOT_FOUND,
                 Some("clash") => StatusCode::CONFLICT,
                 Some("forbidden") => StatusCode::FORBIDDEN,
+                Some("quota") => StatusCode::PAYMENT_REQUIRED,
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
             problem(status, reason, json!({}))

@@ -7,6 +7,7 @@ mod customers_admin;
 mod access_matrix;
 mod audit_log;
 mod auth;
+mod badge_copies;
 mod badges;
 mod browser;
 mod cli;

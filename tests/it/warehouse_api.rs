@@ -505,6 +505,7 @@ async fn the_openapi_document_lists_every_route() {
         ("/api/v1/inventory/{item_id}/transactions", &["get"]),
         ("/api/v1/inventory/summary/{variant_id}", &["get"]),
         ("/api/v1/inventory/value/total", &["get"]),
+        ("/api/v1/badges/copies", &["post"]),
     ] {
         for m in methods {
             assert!(

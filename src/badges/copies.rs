@@ -1,0 +1,478 @@
+//! Badge copies. A copy is requested as an operation (`badge.copy_request`: the quota is
+//! checked and taken in the pipeline's transaction; used up → refused, the API answers 402
+//! "Insufficient quota", nothing queued), then handed to its station: the station agent
+//! long-polls `GET /api/v1/stations/jobs/next` with its station token, which leases the oldest
+//! copy waiting for that station; an expired lease offers it again; after `MAX_LEASES` expired
+//! leases the copy is abandoned. The station reports the result once (`POST
+//! /api/v1/stations/copies/{id}/result`; a repeated report answers with the recorded outcome).
+//! A failed or abandoned copy gives its quota back. Every step is audited and published.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::audit::{self, Entry};
+use crate::auth::extract::{CurrentUser, Station};
+use crate::auth::permissions::Permission;
+use crate::error::AppError;
+use crate::schema::{
+    badge_copies, badge_dumps, badge_quotas, badges, customers, nfc_stations, outbox,
+};
+use crate::state::AppState;
+use crate::sync::kind::{parse, reject, Applied, ApplyCtx, Kind, Refusal, Target};
+use crate::sync::operation::FieldError;
+
+/// How long a station holds a copy before it is offered again.
+pub const LEASE: Duration = Duration::from_secs(60);
+/// Expired leases after which a copy is abandoned (and its quota given back).
+pub const MAX_LEASES: i32 = 5;
+/// The longest a pickup request waits for work.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/v1/badges/copies").post(request_rest))
+        .service(web::resource("/api/v1/stations/jobs/next").get(next_job))
+        .service(web::resource("/api/v1/stations/copies/{id}/result").post(report));
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestPayload {
+    pub copy_id: Uuid,
+    pub customer_id: i64,
+    pub badge_uid: String,
+    pub station_id: i64,
+}
+
+pub struct RequestCopy;
+
+impl Kind for RequestCopy {
+    fn name(&self) -> &'static str {
+        "badge.copy_request"
+    }
+    fn permission(&self) -> Permission {
+        Permission::BadgeCopyRequest
+    }
+    fn finalisable_offline(&self) -> bool {
+        true
+    }
+    /// No hub in the target: customer users have no hub scope. Scope is the customer's, checked
+    /// when applied.
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
+        let p: RequestPayload = parse(payload)?;
+        if super::normalise_uid(&p.badge_uid).is_none() {
+            return Err(vec![FieldError::new(
+                "badge_uid",
+                "a UID is 8 to 20 hexadecimal digits",
+            )]);
+        }
+        Ok(Target {
+            hub_id: None,
+            record_id: Some(p.copy_id),
+        })
+    }
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
+        let p: RequestPayload = serde_json::from_value(ctx.op.payload.clone())
+            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+        let uid = super::normalise_uid(&p.badge_uid).unwrap_or_default();
+        if !ctx.actor.scope.customer_ids.contains(&p.customer_id) {
+            return Err(Refusal::NotFound(
+                "there is no such customer among yours".into(),
+            ));
+        }
+        let hub_id: i64 = customers::table
+            .find(p.customer_id)
+            .select(customers::hub_id)
+            .first(conn)?;
+        let station: Option<(i64, bool)> = nfc_stations::table
+            .find(p.station_id)
+            .select((nfc_stations::hub_id, nfc_stations::active))
+            .first(conn)
+            .optional()?;
+        if station != Some((hub_id, true)) {
+            return Err(Refusal::NotFound(
+                "there is no such active station at the customer's hub".into(),
+            ));
+        }
+        let badge: Option<bool> = badges::table
+            .filter(badges::uid.eq(&uid))
+            .filter(badges::customer_id.eq(p.customer_id))
+            .select(badges::active)
+            .first(conn)
+            .optional()?;
+        match badge {
+            None => {
+                return Err(Refusal::NotFound(format!(
+                    "badge {uid} is not registered for this customer"
+                )))
+            }
+            Some(false) => return reject(format!("badge {uid} is deactivated")),
+            Some(true) => {}
+        }
+        if badge_copies::table
+            .find(p.copy_id)
+            .count()
+            .get_result::<i64>(conn)?
+            > 0
+        {
+            return reject("a copy with this id already exists");
+        }
+        // The copy transaction of the design: check and take the quota, then record the copy.
+        let taken = diesel::update(
+            badge_quotas::table
+                .find(p.customer_id)
+                .filter(badge_quotas::remaining.gt(0)),
+        )
+        .set(badge_quotas::remaining.eq(badge_quotas::remaining - 1))
+        .returning(badge_quotas::remaining)
+        .get_result::<i32>(conn)
+        .optional()?;
+        let Some(remaining) = taken else {
+            return Err(Refusal::QuotaExhausted("Insufficient quota".into()));
+        };
+        diesel::insert_into(badge_copies::table)
+            .values((
+                badge_copies::id.eq(p.copy_id),
+                badge_copies::customer_id.eq(p.customer_id),
+                badge_copies::hub_id.eq(hub_id),
+                badge_copies::station_id.eq(p.station_id),
+                badge_copies::badge_uid.eq(&uid),
+                badge_copies::requested_by.eq(ctx.actor.user_id),
+            ))
+            .execute(conn)?;
+        let record = json!({ "id": p.copy_id, "customer_id": p.customer_id, "badge_uid": uid, "station_id": p.station_id, "status": "queued", "quota_remaining": remaining });
+        Ok(Applied {
+            server_id: Some(p.copy_id.to_string()),
+            object_type: "badge_copy",
+            after: Some(record.clone()),
+            result_version: Some(1),
+            events: vec![(
+                "copy.requested".into(),
+                json!({ "copy_id": p.copy_id, "hub_id": hub_id, "customer_id": p.customer_id, "station_id": p.station_id }),
+            )],
+            ..Default::default()
+        })
+    }
+}
+
+/// A copy request as the REST API takes it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CopyRequestBody {
+    /// The client's id for the copy (a UUID); made up by the server when absent.
+    #[serde(default)]
+    pub copy_id: Option<Uuid>,
+    pub customer_id: i64,
+    /// The badge's UID as the reader shows it (hex, separators allowed).
+    #[schema(example = "04AB12CD")]
+    pub badge_uid: String,
+    pub station_id: i64,
+}
+
+/// `POST /api/v1/badges/copies`: a copy request through the REST API (402 when the quota is
+/// used up).
+#[utoipa::path(post, path = "/api/v1/badges/copies", tag = "badges", request_body = CopyRequestBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
+    responses(
+        (status = 201, description = "Queued for the station"),
+        (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 402, body = crate::openapi::Problem, content_type = "application/problem+json", description = "Insufficient quota"),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn request_rest(
+    req: HttpRequest,
+    user: CurrentUser,
+    body: web::Json<CopyRequestBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.into_inner();
+    let payload = json!({
+        "copy_id": b.copy_id.unwrap_or_else(Uuid::new_v4),
+        "customer_id": b.customer_id,
+        "badge_uid": b.badge_uid,
+        "station_id": b.station_id,
+    });
+    crate::sync::rest::run(&req, &state, &user, "badge.copy_request", payload, true).await
+}
+
+/// A copy as a station receives it.
+#[derive(Debug, Serialize, Queryable)]
+pub struct Job {
+    pub copy_id: Uuid,
+    pub badge_uid: String,
+    pub customer_id: i64,
+    pub attempts: i32,
+}
+
+/// Leases the oldest copy waiting for this station (or whose lease expired).
+fn lease_next(
+    conn: &mut PgConnection,
+    station_id: i64,
+) -> QueryResult<Option<(Job, chrono::DateTime<Utc>)>> {
+    conn.transaction(|conn| {
+        let now = Utc::now();
+        let next: Option<Uuid> = badge_copies::table
+            .filter(badge_copies::station_id.eq(station_id))
+            .filter(
+                badge_copies::status.eq("queued").or(badge_copies::status
+                    .eq("leased")
+                    .and(badge_copies::lease_until.lt(now))),
+            )
+            .filter(badge_copies::attempts.lt(MAX_LEASES))
+            .order(badge_copies::requested_at)
+            .for_update()
+            .skip_locked()
+            .select(badge_copies::id)
+            .first(conn)
+            .optional()?;
+        let Some(id) = next else {
+            return Ok(None);
+        };
+        let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let job: Job = diesel::update(badge_copies::table.find(id))
+            .set((
+                badge_copies::status.eq("leased"),
+                badge_copies::lease_until.eq(until),
+                badge_copies::attempts.eq(badge_copies::attempts + 1),
+            ))
+            .returning((
+                badge_copies::id,
+                badge_copies::badge_uid,
+                badge_copies::customer_id,
+                badge_copies::attempts,
+            ))
+            .get_result(conn)?;
+        Ok(Some((job, until)))
+    })
+}
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    wait: Option<u64>,
+}
+
+/// `GET /api/v1/stations/jobs/next?wait=25`: the next copy for this station, leased to it;
+/// 204 when none came within the wait.
+async fn next_job(
+    station: Station,
+    query: web::Query<WaitQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let wait = Duration::from_secs(query.wait.unwrap_or(0)).min(MAX_WAIT);
+    let deadline = tokio::time::Instant::now() + wait;
+    let station_id = station.0.station_id;
+    loop {
+        let found = crate::db::run(&state.db, move |conn| {
+            diesel::update(nfc_stations::table.find(station_id))
+                .set(nfc_stations::last_seen_at.eq(diesel::dsl::now))
+                .execute(conn)?;
+            Ok(lease_next(conn, station_id)?)
+        })
+        .await?;
+        if let Some((job, until)) = found {
+            return Ok(HttpResponse::Ok().json(json!({ "job": job, "lease_until": until })));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(HttpResponse::NoContent().finish());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultReport {
+    /// "completed" or "failed".
+    pub status: String,
+    #[serde(default)]
+    pub error_category: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The card's data, kept with its SHA-256 (hex of the JSON text the station hashed).
+    #[serde(default)]
+    pub dump: Option<Value>,
+    #[serde(default)]
+    pub dump_sha256: Option<String>,
+    /// Who was at the station.
+    #[serde(default)]
+    pub recorded_by: Option<String>,
+}
+
+const ERROR_CATEGORIES: [&str; 5] = [
+    "no_reader",
+    "card_removed",
+    "authentication_failed",
+    "wrong_card_type",
+    "write_failed",
+];
+
+/// Gives one copy's quota back (never above the limit: a reset may have come in between).
+fn give_back(conn: &mut PgConnection, customer_id: i64) -> QueryResult<()> {
+    diesel::update(
+        badge_quotas::table
+            .find(customer_id)
+            .filter(badge_quotas::remaining.lt(badge_quotas::copy_limit)),
+    )
+    .set(badge_quotas::remaining.eq(badge_quotas::remaining + 1))
+    .execute(conn)
+    .map(|_| ())
+}
+
+fn publish(conn: &mut PgConnection, topic: &str, payload: Value) -> QueryResult<()> {
+    diesel::insert_into(outbox::table)
+        .values((outbox::topic.eq(topic), outbox::payload.eq(payload)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// `POST /api/v1/stations/copies/{id}/result`: the station's outcome, applied once. A second
+/// report of a finished copy answers with the recorded outcome (`duplicate: true`).
+async fn report(
+    station: Station,
+    path: web::Path<Uuid>,
+    body: web::Json<ResultReport>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let r = body.into_inner();
+    let completed = match r.status.as_str() {
+        "completed" => true,
+        "failed" => false,
+        _ => {
+            return Err(AppError::BadRequest(
+                "status is 'completed' or 'failed'".into(),
+            ))
+        }
+    };
+    if !completed
+        && !r
+            .error_category
+            .as_deref()
+            .is_some_and(|c| ERROR_CATEGORIES.contains(&c))
+    {
+        return Err(AppError::BadRequest(format!(
+            "a failed copy names its error_category: one of {}",
+            ERROR_CATEGORIES.join(", ")
+        )));
+    }
+    let texts = [r.error.as_deref(), r.recorded_by.as_deref()];
+    if texts
+        .iter()
+        .flatten()
+        .any(|t| t.chars().count() > 500 || t.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        return Err(AppError::BadRequest(
+            "error and recorded_by are at most 500 characters, without control characters".into(),
+        ));
+    }
+    if completed {
+        let (Some(dump), Some(sha)) = (&r.dump, &r.dump_sha256) else {
+            return Err(AppError::BadRequest(
+                "a completed copy carries the card's dump and its dump_sha256".into(),
+            ));
+        };
+        use sha2::{Digest, Sha256};
+        if hex::encode(Sha256::digest(dump.to_string().as_bytes())) != sha.to_lowercase() {
+            return Err(AppError::BadRequest(
+                "dump_sha256 is not the SHA-256 of the dump".into(),
+            ));
+        }
+    }
+    let who = station.0.clone();
+    let answer = crate::db::run(&state.db, move |conn| {
+        conn.transaction(|conn| {
+            let copy: Option<(i64, i64, String, String)> = badge_copies::table
+                .find(id)
+                .filter(badge_copies::station_id.eq(who.station_id))
+                .for_update()
+                .select((badge_copies::customer_id, badge_copies::hub_id, badge_copies::status, badge_copies::badge_uid))
+                .first(conn)
+                .optional()?;
+            // Another station's copy is not found: a token cannot act for another station.
+            let Some((customer_id, hub_id, status, uid)) = copy else {
+                return Err(AppError::not_found("There is no such copy for this station."));
+            };
+            if !matches!(status.as_str(), "queued" | "leased") {
+                return Ok(json!({ "id": id, "status": status, "duplicate": true }));
+            }
+            let next = if completed { "completed" } else { "failed" };
+            diesel::update(badge_copies::table.find(id))
+                .set((
+                    badge_copies::status.eq(next),
+                    badge_copies::lease_until.eq(None::<chrono::DateTime<Utc>>),
+                    badge_copies::finished_at.eq(diesel::dsl::now),
+                    badge_copies::recorded_by.eq(r.recorded_by.clone().unwrap_or_else(|| who.station_code.clone())),
+                    badge_copies::error_category.eq(r.error_category.clone()),
+                    badge_copies::error.eq(r.error.clone()),
+                ))
+                .execute(conn)?;
+            if completed {
+                diesel::insert_into(badge_dumps::table)
+                    .values((
+                        badge_dumps::copy_id.eq(id),
+                        badge_dumps::badge_uid.eq(&uid),
+                        badge_dumps::data.eq(r.dump.clone().unwrap_or_default()),
+                        badge_dumps::sha256.eq(r.dump_sha256.clone().unwrap_or_default().to_lowercase()),
+                    ))
+                    .execute(conn)?;
+            } else {
+                give_back(conn, customer_id)?;
+            }
+            let mut entry = Entry::new(if completed { "badge.copy_completed" } else { "badge.copy_failed" })
+                .object("badge_copy", id)
+                .hub(Some(hub_id))
+                .change(Some(json!({ "status": status })), Some(json!({ "status": next, "error_category": r.error_category, "error": r.error })));
+            entry.actor_name = Some(format!("station {}", who.station_code));
+            entry.customer_id = Some(customer_id);
+            audit::record(conn, &entry)?;
+            let topic = if completed { "copy.completed" } else { "copy.failed" };
+            publish(conn, topic, json!({ "copy_id": id, "hub_id": hub_id, "customer_id": customer_id, "badge_uid": uid, "station": who.station_code, "recorded_by": r.recorded_by, "at": Utc::now() }))?;
+            Ok(json!({ "id": id, "status": next, "duplicate": false }))
+        })
+    })
+    .await?;
+    crate::events::publish_soon(&state);
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// Abandons copies whose last lease ran out after `MAX_LEASES` offers, giving their quota
+/// back (run by the worker's station sweep).
+pub fn abandon_expired(conn: &mut PgConnection) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let expired: Vec<(Uuid, i64, i64)> = badge_copies::table
+            .filter(badge_copies::status.eq("leased"))
+            .filter(badge_copies::lease_until.lt(Utc::now()))
+            .filter(badge_copies::attempts.ge(MAX_LEASES))
+            .for_update()
+            .skip_locked()
+            .select((badge_copies::id, badge_copies::customer_id, badge_copies::hub_id))
+            .load(conn)?;
+        for (id, customer_id, hub_id) in &expired {
+            diesel::update(badge_copies::table.find(id))
+                .set((
+                    badge_copies::status.eq("abandoned"),
+                    badge_copies::lease_until.eq(None::<chrono::DateTime<Utc>>),
+                    badge_copies::finished_at.eq(diesel::dsl::now),
+                    badge_copies::error_category.eq("abandoned"),
+                    badge_copies::error.eq(format!("no result after {MAX_LEASES} offers to the station")),
+                ))
+                .execute(conn)?;
+            give_back(conn, *customer_id)?;
+            let mut entry = Entry::new("badge.copy_abandoned").object("badge_copy", id).hub(Some(*hub_id));
+            entry.actor_name = Some("station sweep".into());
+            entry.customer_id = Some(*customer_id);
+            audit::record(conn, &entry)?;
+            publish(conn, "copy.failed", json!({ "copy_id": id, "hub_id": hub_id, "customer_id": customer_id, "reason": "abandoned" }))?;
+        }
+        Ok(expired.len())
+    })
+}

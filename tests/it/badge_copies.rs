@@ -1,0 +1,272 @@
+//! Issue 12: a copy requested by a customer (402 "Insufficient quota" when used up, nothing
+//! queued), picked up by its station with the station's token (leased; an expired lease is
+//! offered again; abandoned after the last one), reported once (a repeated report changes
+//! nothing), a failure gives the quota back, and a station token cannot act for another.
+
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+use crate::common::TestApp;
+use crate::sales::{customer, texts};
+
+const UID: &str = "04AB12CD345678";
+
+struct StationClient {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+    code: String,
+}
+
+impl StationClient {
+    fn new(app: &TestApp, code: &str) -> StationClient {
+        let token = outpost::auth::tokens::issue_station_token(&mut app.conn(), code).unwrap();
+        StationClient {
+            client: app.client.clone(),
+            base: app.url(""),
+            token,
+            code: code.into(),
+        }
+    }
+    async fn next(&self, wait: u64) -> (u16, Value) {
+        let res = self
+            .client
+            .get(format!(
+                "{}/api/v1/stations/jobs/next?wait={wait}",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .header("X-Station-Code", &self.code)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or_default())
+    }
+    async fn report(&self, copy: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .client
+            .post(format!(
+                "{}/api/v1/stations/copies/{copy}/result",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .header("X-Station-Code", &self.code)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or_default())
+    }
+}
+
+/// A badge for the shelter and a quota of `limit` this month; returns the station's id.
+fn setup(app: &TestApp, limit: i32) -> i64 {
+    let shelter = customer(app, "TT-SHELTER");
+    let mut conn = app.conn();
+    diesel::sql_query(format!("INSERT INTO badges (customer_id, uid, badge_type) VALUES ({shelter}, '{UID}', 'mifare_classic_1k')")).execute(&mut conn).unwrap();
+    diesel::sql_query(format!("INSERT INTO badge_quotas (customer_id, copy_limit, remaining, period, period_start, next_reset_at) VALUES ({shelter}, {limit}, {limit}, 'month', now(), now() + interval '1 month')")).execute(&mut conn).unwrap();
+    app.id_of("SELECT id FROM nfc_stations WHERE code = 'KIN-BADGE-1'")
+}
+
+async fn request(app: &TestApp, token: &str, station: i64) -> reqwest::Response {
+    let shelter = customer(app, "TT-SHELTER");
+    app.client
+        .post(app.url("/api/v1/badges/copies"))
+        .bearer_auth(token)
+        .json(&json!({ "customer_id": shelter, "badge_uid": "04:ab:12:cd:34:56:78", "station_id": station }))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn remaining(app: &TestApp) -> i64 {
+    app.count("SELECT remaining::bigint AS n FROM badge_quotas")
+}
+
+fn dump() -> (Value, String) {
+    use sha2::Digest;
+    let data =
+        json!({ "type": "mifare_classic_1k", "sectors": [["00112233445566778899AABBCCDDEEFF"]] });
+    let sha = hex::encode(sha2::Sha256::digest(data.to_string().as_bytes()));
+    (data, sha)
+}
+
+#[tokio::test]
+async fn a_used_up_quota_is_402_and_nothing_is_queued() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let station = setup(&app, 2);
+    let token = app.token("customer").await;
+    for _ in 0..2 {
+        let res = request(&app, &token, station).await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    }
+    let res = request(&app, &token, station).await;
+    assert_eq!(res.status(), 402);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["detail"], "Insufficient quota", "{body}");
+    assert_eq!(app.count("SELECT count(*) AS n FROM badge_copies"), 2);
+    assert_eq!(remaining(&app), 0);
+    assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'badge.copy_request' AND outcome = 'rejected'"), 1);
+    // Another customer's badge, or a customer user asking for another account: not found.
+    let clinic = customer(&app, "STA-CLINIC");
+    let res = app
+        .client
+        .post(app.url("/api/v1/badges/copies"))
+        .bearer_auth(&token)
+        .json(&json!({ "customer_id": clinic, "badge_uid": UID, "station_id": station }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_station_picks_up_reports_once_and_a_failure_gives_the_quota_back() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let station = setup(&app, 3);
+    let token = app.token("customer").await;
+    let desk = StationClient::new(&app, "KIN-BADGE-1");
+    // Nothing waiting: 204 after the wait.
+    assert_eq!(desk.next(0).await.0, 204);
+    request(&app, &token, station).await;
+    request(&app, &token, station).await;
+    assert_eq!(remaining(&app), 1);
+    let (s, first) = desk.next(1).await;
+    assert_eq!(s, 200, "{first}");
+    let first_id = first["job"]["copy_id"].as_str().unwrap().to_string();
+    assert_eq!(first["job"]["badge_uid"], UID);
+    // A failure with its category gives the quota back; reported twice, it counts once.
+    let failed = json!({ "status": "failed", "error_category": "card_removed", "error": "card removed mid-copy" });
+    assert_eq!(
+        desk.report(&first_id, failed.clone()).await.1["duplicate"],
+        false
+    );
+    assert_eq!(remaining(&app), 2);
+    let (s, again) = desk.report(&first_id, failed).await;
+    assert_eq!((s, again["duplicate"].clone()), (200, json!(true)));
+    assert_eq!(remaining(&app), 2);
+    // A failure must say what went wrong, in the design's categories.
+    let (s, _) = desk
+        .report(
+            &first_id,
+            json!({ "status": "failed", "error_category": "gremlins" }),
+        )
+        .await;
+    assert_eq!(s, 400);
+    // The second copy completes with its dump, checked against its SHA-256.
+    let (_, second) = desk.next(1).await;
+    let second_id = second["job"]["copy_id"].as_str().unwrap().to_string();
+    let (data, sha) = dump();
+    let (s, _) = desk
+        .report(
+            &second_id,
+            json!({ "status": "completed", "dump": data, "dump_sha256": "00".repeat(32) }),
+        )
+        .await;
+    assert_eq!(s, 400, "a dump that does not match its hash");
+    let (s, body) = desk.report(&second_id, json!({ "status": "completed", "dump": data, "dump_sha256": sha, "recorded_by": "tech Paris" })).await;
+    assert_eq!((s, body["status"].clone()), (200, json!("completed")));
+    assert_eq!(remaining(&app), 2, "a completed copy keeps its quota taken");
+    assert_eq!(
+        texts(&app, "SELECT sha256 AS t FROM badge_dumps"),
+        vec![sha]
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action IN ('badge.copy_failed', 'badge.copy_completed')"), 2);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM outbox WHERE topic IN ('copy.failed', 'copy.completed')"
+        ),
+        2
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_lease_offers_the_copy_again_and_the_last_one_abandons_it() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let station = setup(&app, 1);
+    let token = app.token("customer").await;
+    let desk = StationClient::new(&app, "KIN-BADGE-1");
+    request(&app, &token, station).await;
+    let (_, first) = desk.next(1).await;
+    let id = first["job"]["copy_id"].as_str().unwrap().to_string();
+    assert_eq!(desk.next(0).await.0, 204, "leased: not offered twice");
+    diesel::sql_query("UPDATE badge_copies SET lease_until = now() - interval '1 second'")
+        .execute(&mut app.conn())
+        .unwrap();
+    let (_, again) = desk.next(1).await;
+    assert_eq!(again["job"]["copy_id"], json!(id));
+    assert_eq!(again["job"]["attempts"], 2);
+    // The last lease runs out: abandoned, quota back.
+    diesel::sql_query(format!(
+        "UPDATE badge_copies SET lease_until = now() - interval '1 second', attempts = {}",
+        outpost::badges::copies::MAX_LEASES
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    assert_eq!(
+        desk.next(0).await.0,
+        204,
+        "not offered after the last lease"
+    );
+    assert_eq!(
+        outpost::badges::copies::abandon_expired(&mut app.conn()).unwrap(),
+        1
+    );
+    assert_eq!(
+        outpost::badges::copies::abandon_expired(&mut app.conn()).unwrap(),
+        0
+    );
+    assert_eq!(
+        texts(&app, "SELECT status AS t FROM badge_copies"),
+        vec!["abandoned"]
+    );
+    assert_eq!(remaining(&app), 1);
+    // A late result for an abandoned copy changes nothing.
+    let (_, body) = desk
+        .report(
+            &id,
+            json!({ "status": "failed", "error_category": "card_removed" }),
+        )
+        .await;
+    assert_eq!(body["duplicate"], true);
+    assert_eq!(remaining(&app), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_station_token_cannot_act_for_another_station() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let station = setup(&app, 2);
+    let kin = app.hub_id("KIN-MAIN");
+    diesel::sql_query(format!("INSERT INTO nfc_stations (hub_id, code, name, reader_name) VALUES ({kin}, 'KIN-BADGE-2', 'Second desk', 'ACS ACR122U PICC Interface 00 01')")).execute(&mut app.conn()).unwrap();
+    let token = app.token("customer").await;
+    request(&app, &token, station).await;
+    let other = StationClient::new(&app, "KIN-BADGE-2");
+    assert_eq!(
+        other.next(0).await.0,
+        204,
+        "the other desk's copy is not offered here"
+    );
+    let desk = StationClient::new(&app, "KIN-BADGE-1");
+    let (_, job) = desk.next(1).await;
+    let id = job["job"]["copy_id"].as_str().unwrap().to_string();
+    let (s, _) = other
+        .report(
+            &id,
+            json!({ "status": "failed", "error_category": "card_removed" }),
+        )
+        .await;
+    assert_eq!(s, 404);
+    // A token presented under another station's code is refused.
+    let impostor = StationClient {
+        code: "KIN-BADGE-1".into(),
+        ..StationClient::new(&app, "KIN-BADGE-2")
+    };
+    assert_eq!(impostor.next(0).await.0, 403);
+    assert_eq!(remaining(&app), 1, "nothing given back by a foreign report");
+    app.shutdown().await;
+}
