@@ -65,3 +65,7 @@ CREATE TABLE badge_dumps (
     sha256     TEXT NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+
+-- Station codes as sites name them (PARIS_01).
+ALTER TABLE nfc_stations DROP CONSTRAINT nfc_stations_code_check;
+ALTER TABLE nfc_stations ADD CONSTRAINT nfc_stations_code_check CHECK (code ~ '^[A-Z0-9_-]{3,32}$');

@@ -246,10 +246,17 @@ fn mark_for_offline(
     if cacheable {
         set("x-outpost-offline", "cache".into());
     }
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
-    );
+    // A page that said it must not be stored (one showing a secret) keeps its no-store.
+    let no_store = headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("no-store"));
+    if !no_store {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+    }
 }
 
 fn client_addr(req: &ServiceRequest, trust_proxy: bool) -> String {

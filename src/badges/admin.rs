@@ -15,8 +15,9 @@ use crate::auth::extract::Authorized;
 use crate::auth::permissions::perm;
 use crate::error::AppError;
 use crate::hubs::customer_admin::{managed_customer, CustomerRow};
-use crate::schema::{badge_quotas, badges, customers};
+use crate::schema::{badge_quotas, badges, customers, nfc_stations};
 use crate::state::AppState;
+use crate::sync::forms::OpMeta;
 use crate::web::form::FormFields;
 use crate::web::layout::{render, FlashKind, Layout};
 use crate::web::page::{redirect_with_flash, Page};
@@ -285,11 +286,21 @@ async fn set_quota(
     back(&state, id, FlashKind::Success, "Quota saved.")
 }
 
+/// One customer account on the badges page, with what a copy can be asked for at.
+pub struct Account {
+    pub customer_id: i64,
+    pub name: String,
+    pub badges: Vec<(Badge, Option<OpMeta>)>,
+    pub quota: Option<Quota>,
+    /// Active stations at the customer's hub: (id, code, name).
+    pub stations: Vec<(i64, String, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "badges/own.html")]
 struct OwnPage {
     layout: Layout,
-    accounts: Vec<(String, Vec<Badge>, Option<Quota>)>,
+    accounts: Vec<Account>,
 }
 
 /// `GET /badges`: a customer user's own badges and quotas.
@@ -299,16 +310,39 @@ async fn own(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let ids = user.scope.customer_ids.clone();
+    let (who, settings) = (user.user.0.clone(), state.settings.clone());
     let accounts = crate::db::run(&state.db, move |conn| {
-        let names: Vec<(i64, String)> = customers::table
+        let names: Vec<(i64, String, i64)> = customers::table
             .filter(customers::id.eq_any(&ids))
             .order(customers::name)
-            .select((customers::id, customers::name))
+            .limit(200)
+            .select((customers::id, customers::name, customers::hub_id))
             .load(conn)?;
         let mut out = Vec::new();
-        for (id, name) in names {
+        for (id, name, hub_id) in names {
             let (badges, quota) = of_customer(conn, id)?;
-            out.push((name, badges, quota));
+            let stations = nfc_stations::table
+                .filter(nfc_stations::hub_id.eq(hub_id))
+                .filter(nfc_stations::active.eq(true))
+                .order(nfc_stations::code)
+                .select((nfc_stations::id, nfc_stations::code, nfc_stations::name))
+                .load(conn)?;
+            let badges = badges
+                .into_iter()
+                .map(|b| {
+                    let meta = b.active.then(|| {
+                        OpMeta::new(&settings, &who, "badge.copy_request", hub_id, None, None)
+                    });
+                    (b, meta)
+                })
+                .collect();
+            out.push(Account {
+                customer_id: id,
+                name,
+                badges,
+                quota,
+                stations,
+            });
         }
         Ok(out)
     })

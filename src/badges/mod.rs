@@ -3,7 +3,9 @@
 
 pub mod admin;
 pub mod copies;
+pub mod history;
 pub mod quota;
+pub mod stations;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -13,6 +15,8 @@ use crate::schema::{badge_quotas, badges};
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     admin::configure(cfg);
     copies::configure(cfg);
+    stations::configure(cfg);
+    history::configure(cfg);
 }
 
 pub const BADGE_TYPES: [(&str, &str); 4] = [

@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::web::layout::{Flash, FlashKind, FormEcho, Layout, NavItem, UserBadge};
 
 /// (path, label, permission needed) of every top-level page, in menu order.
-const NAV: [(&str, &str, Permission); 15] = [
+const NAV: [(&str, &str, Permission); 16] = [
     ("/", "Dashboard", Permission::DashboardView),
     ("/hubs", "Hubs & stock", Permission::InventoryRead),
     ("/catalog", "Catalog", Permission::CatalogRead),
@@ -35,6 +35,11 @@ const NAV: [(&str, &str, Permission); 15] = [
         Permission::HubsManage,
     ),
     ("/admin/customers", "Customers", Permission::HubsManage),
+    (
+        "/admin/stations",
+        "NFC stations",
+        Permission::StationsManage,
+    ),
     ("/admin/roles", "Roles", Permission::RolesView),
     ("/admin/jobs", "Jobs", Permission::JobsManage),
 ];

@@ -270,3 +270,173 @@ async fn a_station_token_cannot_act_for_another_station() {
     assert_eq!(remaining(&app), 1, "nothing given back by a foreign report");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn stations_are_registered_with_a_token_shown_once_and_rotated() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let admin = app.signed_in("admin").await;
+    let kin = app.hub_id("KIN-MAIN").to_string();
+    let res = admin
+        .post_form(
+            "/admin/stations",
+            &[
+                ("code", "paris_01"),
+                ("name", "Paris desk"),
+                ("reader_name", "ACS ACR122U PICC Interface 00 00"),
+                ("hub_id", &kin),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let page = res.text().await.unwrap();
+    let token = page
+        .split("<code class=\"reference\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(page.contains("PARIS_01") && token.len() > 20, "{page}");
+    assert!(
+        !admin.text("/admin/stations").await.contains(&token),
+        "shown once only"
+    );
+    let desk = StationClient {
+        client: app.client.clone(),
+        base: app.url(""),
+        token: token.clone(),
+        code: "PARIS_01".into(),
+    };
+    assert_eq!(desk.next(0).await.0, 204, "the token works");
+    let listed = admin.text("/admin/stations").await;
+    assert!(
+        listed.contains("PARIS_01") && listed.contains("Online"),
+        "{listed}"
+    );
+    // Rotating revokes the old token.
+    let id = app.id_of("SELECT id FROM nfc_stations WHERE code = 'PARIS_01'");
+    let res = admin
+        .post_form(&format!("/admin/stations/{id}/rotate"), &[])
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(desk.next(0).await.0, 401, "the old token is revoked");
+    // A bad code, a duplicate: nothing saved. Only station managers reach the page.
+    admin
+        .post_form(
+            "/admin/stations",
+            &[("code", "no spaces!"), ("name", "x"), ("hub_id", &kin)],
+        )
+        .await;
+    admin
+        .post_form(
+            "/admin/stations",
+            &[("code", "PARIS_01"), ("name", "again"), ("hub_id", &kin)],
+        )
+        .await;
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM nfc_stations WHERE code LIKE 'PARIS%' OR code LIKE 'NO%'"
+        ),
+        1
+    );
+    assert_eq!(
+        app.signed_in("depot")
+            .await
+            .get("/admin/stations")
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action IN ('station.registered', 'station.token_rotated')"), 2);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_copy_asked_for_in_the_browser_is_made_by_the_station_and_shows_in_the_history() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    setup(&app, 1);
+    let customer_user = app.signed_in("customer").await;
+    let page = customer_user.text("/badges").await;
+    assert!(page.contains("Copy this badge"), "{page}");
+    let field = |name: &str| crate::common::hidden_in(&page, name);
+    let station = app
+        .id_of("SELECT id FROM nfc_stations WHERE code = 'KIN-BADGE-1'")
+        .to_string();
+    let shelter = customer(&app, "TT-SHELTER").to_string();
+    let post = |op: String, record: String| {
+        let b = &customer_user;
+        let (csrf, envelope, shelter, station) = (
+            field("csrf_token"),
+            field("envelope"),
+            shelter.clone(),
+            station.clone(),
+        );
+        async move {
+            b.post_raw(
+                "/badges/copies",
+                &[
+                    ("csrf_token", &csrf),
+                    ("op_id", &op),
+                    ("record_id", &record),
+                    ("envelope", &envelope),
+                    ("op_kind", "badge.copy_request"),
+                    ("customer_id", &shelter),
+                    ("badge_uid", UID),
+                    ("station_id", &station),
+                ],
+            )
+            .await
+        }
+    };
+    let res = post(field("op_id"), field("record_id")).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/badges/copies");
+    // The quota is used up now: the next one is refused with the design's words.
+    let res = post(
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    )
+    .await;
+    assert_eq!(res.headers()["location"], "/badges");
+    assert!(customer_user
+        .text("/badges")
+        .await
+        .contains("Insufficient quota"));
+    // The station copies it.
+    let desk = StationClient::new(&app, "KIN-BADGE-1");
+    let (_, job) = desk.next(1).await;
+    let (data, sha) = dump();
+    let id = job["job"]["copy_id"].as_str().unwrap().to_string();
+    desk.report(&id, json!({ "status": "completed", "dump": data, "dump_sha256": sha, "recorded_by": "Tech \"=1+1\"" })).await;
+    let history = customer_user.text("/badges/copies?status=completed").await;
+    assert!(
+        history.contains(UID) && history.contains("completed"),
+        "{history}"
+    );
+    let csv = customer_user
+        .text("/badges/copies.csv?station=kin-badge-1")
+        .await;
+    assert!(
+        csv.starts_with("requested_at,customer")
+            && csv.contains(UID)
+            && csv.contains("\"'=1+1") == false,
+        "{csv}"
+    );
+    assert!(csv.contains("\"Tech \"\"=1+1\"\"\""), "{csv}");
+    assert_eq!(
+        customer_user
+            .text("/badges/copies.csv?status=failed")
+            .await
+            .lines()
+            .count(),
+        1,
+        "header only"
+    );
+    // Another customer's user sees none of it.
+    diesel::sql_query("UPDATE user_customers SET customer_id = (SELECT id FROM customers WHERE code = 'STA-CLINIC') WHERE user_id = (SELECT id FROM users WHERE username = 'customer')").execute(&mut app.conn()).unwrap();
+    let other = app.signed_in("customer").await;
+    assert!(!other.text("/badges/copies.csv").await.contains(UID));
+    app.shutdown().await;
+}

@@ -1,0 +1,266 @@
+//! Asking for a copy from the browser, and the copy history: filters (station, customer,
+//! status, time range, user) and the same rows as CSV. Everyone sees only the copies of the
+//! customers in their scope (a customer user: their own account's).
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::extract::{Authorized, CurrentUser};
+use crate::auth::permissions::perm;
+use crate::error::AppError;
+use crate::schema::{badge_copies, customers, nfc_stations, users};
+use crate::state::AppState;
+use crate::sync::forms;
+use crate::web::form::FormFields;
+use crate::web::layout::{render, FlashKind, Layout};
+use crate::web::page::{redirect_with_flash, Page};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/badges/copies").get(list).post(request))
+        .service(web::resource("/badges/copies.csv").get(csv));
+}
+
+/// `POST /badges/copies`: the copy form of the badges page, as a `badge.copy_request`.
+async fn request(
+    req: HttpRequest,
+    user: CurrentUser,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let payload = json!({
+        "copy_id": form.text("record_id"),
+        "customer_id": form.text("customer_id").parse::<i64>().unwrap_or(0),
+        "badge_uid": form.text("badge_uid"),
+        "station_id": form.text("station_id").parse::<i64>().unwrap_or(0),
+    });
+    let result = forms::submit(
+        &state,
+        &user,
+        &req,
+        &form,
+        "badge.copy_request",
+        payload,
+        vec![],
+    )
+    .await?;
+    if let Some(res) = forms::respond(
+        &req,
+        &state.settings,
+        &result,
+        "/badges/copies",
+        "Copy queued: the station picks it up in a moment.",
+    ) {
+        return Ok(res);
+    }
+    let reason = forms::form_errors(&result)
+        .iter()
+        .map(|e| e.message.clone())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Ok(redirect_with_flash(
+        &state.settings,
+        "/badges",
+        FlashKind::Error,
+        &format!("No copy was queued: {reason}"),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Filters {
+    #[serde(default)]
+    pub station: String,
+    #[serde(default)]
+    pub customer: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub user: String,
+}
+
+pub struct CopyRow {
+    pub id: Uuid,
+    pub requested_at: DateTime<Utc>,
+    pub customer: String,
+    pub badge_uid: String,
+    pub station: String,
+    pub status: String,
+    pub requested_by: String,
+    pub recorded_by: String,
+    pub error: String,
+}
+
+type Raw = (
+    Uuid,
+    DateTime<Utc>,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+fn day(text: &str) -> Option<DateTime<Utc>> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+fn load(
+    conn: &mut PgConnection,
+    customers_in_scope: &[i64],
+    f: &Filters,
+) -> QueryResult<Vec<CopyRow>> {
+    let mut q = badge_copies::table
+        .inner_join(customers::table)
+        .inner_join(nfc_stations::table)
+        .left_join(users::table.on(users::id.nullable().eq(badge_copies::requested_by)))
+        .filter(badge_copies::customer_id.eq_any(customers_in_scope))
+        .into_boxed();
+    if !f.station.trim().is_empty() {
+        q = q.filter(nfc_stations::code.eq(f.station.trim().to_uppercase()));
+    }
+    if !f.customer.trim().is_empty() {
+        q = q.filter(
+            customers::name.ilike(format!("%{}%", f.customer.trim().replace(['%', '_'], ""))),
+        );
+    }
+    if !f.status.is_empty() {
+        q = q.filter(badge_copies::status.eq(&f.status));
+    }
+    if let Some(from) = day(&f.from) {
+        q = q.filter(badge_copies::requested_at.ge(from));
+    }
+    if let Some(to) = day(&f.to) {
+        q = q.filter(badge_copies::requested_at.lt(to + chrono::Duration::days(1)));
+    }
+    if !f.user.trim().is_empty() {
+        q = q.filter(users::username.eq(f.user.trim()));
+    }
+    let rows: Vec<Raw> = q
+        .order(badge_copies::requested_at.desc())
+        .limit(1000)
+        .select((
+            badge_copies::id,
+            badge_copies::requested_at,
+            customers::name,
+            badge_copies::badge_uid,
+            nfc_stations::code,
+            badge_copies::status,
+            users::username.nullable(),
+            badge_copies::recorded_by,
+            badge_copies::error.nullable(),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                requested_at,
+                customer,
+                badge_uid,
+                station,
+                status,
+                requested_by,
+                recorded_by,
+                error,
+            )| CopyRow {
+                id,
+                requested_at,
+                customer,
+                badge_uid,
+                station,
+                status,
+                requested_by: requested_by.unwrap_or_default(),
+                recorded_by,
+                error: error.unwrap_or_default(),
+            },
+        )
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "badges/copies.html")]
+struct CopiesPage {
+    layout: Layout,
+    rows: Vec<CopyRow>,
+    f: Filters,
+    query: String,
+}
+
+async fn list(
+    user: Authorized<perm::BadgeCopyRequest>,
+    page: Page,
+    req: HttpRequest,
+    f: web::Query<Filters>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (scope, filters) = (user.scope.customer_ids.clone(), f.into_inner());
+    let (rows, filters) = crate::db::run(&state.db, move |conn| {
+        Ok((load(conn, &scope, &filters)?, filters))
+    })
+    .await?;
+    render(&CopiesPage {
+        layout: page.layout("Badge copies"),
+        rows,
+        f: filters,
+        query: req.query_string().to_string(),
+    })
+}
+
+/// A CSV field, quoted, with formula-leading characters defused for spreadsheets.
+fn field(text: &str) -> String {
+    let defused = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    format!("\"{}\"", defused.replace('"', "\"\""))
+}
+
+async fn csv(
+    user: Authorized<perm::BadgeCopyRequest>,
+    f: web::Query<Filters>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (scope, filters) = (user.scope.customer_ids.clone(), f.into_inner());
+    let rows = crate::db::run(&state.db, move |conn| Ok(load(conn, &scope, &filters)?)).await?;
+    let mut out = String::from(
+        "requested_at,customer,badge_uid,station,status,requested_by,recorded_by,error\r\n",
+    );
+    for r in rows {
+        let cells = [
+            r.requested_at.to_rfc3339(),
+            r.customer,
+            r.badge_uid,
+            r.station,
+            r.status,
+            r.requested_by,
+            r.recorded_by,
+            r.error,
+        ];
+        out.push_str(&cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"badge-copies.csv\"",
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(out))
+}

@@ -1,0 +1,269 @@
+//! NFC stations: the list with online/offline state (seen by the server in the last minute),
+//! queue depth and last activity; registering a station shows its token once; rotating
+//! revokes the old token and shows the new one once. Audited.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::audit::{self, Entry};
+use crate::auth::extract::Authorized;
+use crate::auth::permissions::perm;
+use crate::error::AppError;
+use crate::hubs::Hub;
+use crate::schema::{api_tokens, badge_copies, hubs, nfc_stations};
+use crate::state::AppState;
+use crate::web::form::FormFields;
+use crate::web::layout::{render, FlashKind, Layout};
+use crate::web::page::{redirect_with_flash, Page};
+
+type StationAdmin = Authorized<perm::StationsManage>;
+
+/// A station counts as online when it asked for work within this long.
+const ONLINE_WITHIN: chrono::Duration = chrono::Duration::seconds(60);
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/admin/stations").get(list).post(register))
+        .service(web::resource("/admin/stations/{id}/rotate").post(rotate));
+}
+
+/// id, code, name, hub name, reader, active, last seen.
+type StationBasics = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    Option<DateTime<Utc>>,
+);
+
+pub struct StationRow {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub hub: String,
+    pub reader: String,
+    pub active: bool,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub queued: i64,
+    pub last_copy: Option<DateTime<Utc>>,
+}
+
+impl StationRow {
+    pub fn online(&self) -> bool {
+        self.last_seen
+            .is_some_and(|t| Utc::now() - t < ONLINE_WITHIN)
+    }
+    pub fn last_activity(&self) -> String {
+        match self.last_seen.max(self.last_copy) {
+            Some(t) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+            None => "never".into(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "badges/stations.html")]
+struct StationsPage {
+    layout: Layout,
+    rows: Vec<StationRow>,
+    hubs: Vec<Hub>,
+    /// A token just made: shown once, on this answer only.
+    new_token: Option<(String, String)>,
+}
+
+async fn page(
+    admin: &StationAdmin,
+    page: &Page,
+    state: &AppState,
+    new_token: Option<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let hub_ids = admin.user.scope.hub_ids();
+    let rows = crate::db::run(&state.db, move |conn| {
+        let stations: Vec<StationBasics> = nfc_stations::table
+            .inner_join(hubs::table)
+            .filter(nfc_stations::hub_id.eq_any(&hub_ids))
+            .order(nfc_stations::code)
+            .select((
+                nfc_stations::id,
+                nfc_stations::code,
+                nfc_stations::name,
+                hubs::name,
+                nfc_stations::reader_name,
+                nfc_stations::active,
+                nfc_stations::last_seen_at,
+            ))
+            .load(conn)?;
+        let mut rows = Vec::new();
+        for (id, code, name, hub, reader, active, last_seen) in stations {
+            let queued: i64 = badge_copies::table
+                .filter(badge_copies::station_id.eq(id))
+                .filter(badge_copies::status.eq_any(["queued", "leased"]))
+                .count()
+                .get_result(conn)?;
+            let last_copy: Option<DateTime<Utc>> = badge_copies::table
+                .filter(badge_copies::station_id.eq(id))
+                .select(diesel::dsl::max(badge_copies::finished_at))
+                .first(conn)?;
+            rows.push(StationRow {
+                id,
+                code,
+                name,
+                hub,
+                reader,
+                active,
+                last_seen,
+                queued,
+                last_copy,
+            });
+        }
+        Ok(rows)
+    })
+    .await?;
+    let mut res = render(&StationsPage {
+        layout: page.layout("NFC stations"),
+        rows,
+        hubs: admin.user.scope.hubs.clone(),
+        new_token,
+    })?;
+    // A page that may show a token is never kept by a browser or a proxy.
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}
+
+async fn list(
+    admin: StationAdmin,
+    p: Page,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    page(&admin, &p, &state, None).await
+}
+
+fn back(state: &AppState, text: &str) -> Result<HttpResponse, AppError> {
+    Ok(redirect_with_flash(
+        &state.settings,
+        "/admin/stations",
+        FlashKind::Error,
+        text,
+    ))
+}
+
+/// Registers a station and shows its token once.
+async fn register(
+    admin: StationAdmin,
+    p: Page,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let code = form.text("code").trim().to_uppercase();
+    if !(3..=32).contains(&code.len())
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return back(&state, "Nothing was saved: a station code is 3 to 32 letters, digits, '_' or '-', such as PARIS_01.");
+    }
+    let name = form.text("name").trim().to_string();
+    let reader = form.text("reader_name").trim().to_string();
+    if name.is_empty()
+        || name.chars().count() > 120
+        || reader.chars().count() > 120
+        || format!("{name}{reader}").chars().any(char::is_control)
+    {
+        return back(&state, "Nothing was saved: the name is 1 to 120 characters and the reader name at most 120, without control characters.");
+    }
+    let Ok(hub_id) = form.text("hub_id").parse::<i64>() else {
+        return back(&state, "Nothing was saved: choose the station's hub.");
+    };
+    if !admin.user.scope.has_hub(hub_id) {
+        return back(&state, "Nothing was saved: choose one of your hubs.");
+    }
+    let who = admin.user.0.clone();
+    let made = crate::db::run(&state.db, move |conn| {
+        conn.transaction(|conn| {
+            let id = diesel::insert_into(nfc_stations::table)
+                .values((
+                    nfc_stations::hub_id.eq(hub_id),
+                    nfc_stations::code.eq(&code),
+                    nfc_stations::name.eq(&name),
+                    nfc_stations::reader_name.eq(&reader),
+                ))
+                .on_conflict_do_nothing()
+                .returning(nfc_stations::id)
+                .get_result::<i64>(conn)
+                .optional()?;
+            let Some(id) = id else {
+                return Ok(None);
+            };
+            let token = crate::auth::tokens::issue_station_token(conn, &code)?;
+            audit::record(
+                conn,
+                &Entry::by(&who, "station.registered")
+                    .object("nfc_station", id)
+                    .hub(Some(hub_id))
+                    .change(
+                        None,
+                        Some(json!({ "code": code, "name": name, "reader_name": reader })),
+                    ),
+            )?;
+            Ok::<_, AppError>(Some((code, token)))
+        })
+    })
+    .await?;
+    match made {
+        Some(token) => page(&admin, &p, &state, Some(token)).await,
+        None => back(
+            &state,
+            "Nothing was saved: a station with this code exists.",
+        ),
+    }
+}
+
+/// Revokes the station's tokens and shows a new one once.
+async fn rotate(
+    admin: StationAdmin,
+    p: Page,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (who, hub_ids) = (admin.user.0.clone(), admin.user.scope.hub_ids());
+    let made = crate::db::run(&state.db, move |conn| {
+        conn.transaction(|conn| {
+            let station: Option<(String, i64)> = nfc_stations::table
+                .find(id)
+                .filter(nfc_stations::hub_id.eq_any(&hub_ids))
+                .select((nfc_stations::code, nfc_stations::hub_id))
+                .first(conn)
+                .optional()?;
+            let Some((code, hub_id)) = station else {
+                return Err(AppError::not_found("There is no such station among yours."));
+            };
+            let revoked = diesel::update(
+                api_tokens::table
+                    .filter(api_tokens::station_id.eq(id))
+                    .filter(api_tokens::revoked_at.is_null()),
+            )
+            .set(api_tokens::revoked_at.eq(diesel::dsl::now))
+            .execute(conn)?;
+            let token = crate::auth::tokens::issue_station_token(conn, &code)?;
+            audit::record(
+                conn,
+                &Entry::by(&who, "station.token_rotated")
+                    .object("nfc_station", id)
+                    .hub(Some(hub_id))
+                    .change(None, Some(json!({ "revoked_tokens": revoked }))),
+            )?;
+            Ok((code, token))
+        })
+    })
+    .await?;
+    page(&admin, &p, &state, Some(made)).await
+}
