@@ -87,6 +87,7 @@ pub struct Filters {
     pub user: String,
 }
 
+#[derive(Queryable)]
 pub struct CopyRow {
     pub id: Uuid,
     pub requested_at: DateTime<Utc>,
@@ -94,22 +95,11 @@ pub struct CopyRow {
     pub badge_uid: String,
     pub station: String,
     pub status: String,
-    pub requested_by: String,
+    /// The user who asked for it (none for copies recorded at a station).
+    pub requested_by: Option<String>,
     pub recorded_by: String,
-    pub error: String,
+    pub error: Option<String>,
 }
-
-type Raw = (
-    Uuid,
-    DateTime<Utc>,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-);
 
 fn day(text: &str) -> Option<DateTime<Utc>> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
@@ -149,8 +139,7 @@ fn load(
     if !f.user.trim().is_empty() {
         q = q.filter(users::username.eq(f.user.trim()));
     }
-    let rows: Vec<Raw> = q
-        .order(badge_copies::requested_at.desc())
+    q.order(badge_copies::requested_at.desc())
         .limit(1000)
         .select((
             badge_copies::id,
@@ -161,35 +150,9 @@ fn load(
             badge_copies::status,
             users::username.nullable(),
             badge_copies::recorded_by,
-            badge_copies::error.nullable(),
+            badge_copies::error,
         ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                id,
-                requested_at,
-                customer,
-                badge_uid,
-                station,
-                status,
-                requested_by,
-                recorded_by,
-                error,
-            )| CopyRow {
-                id,
-                requested_at,
-                customer,
-                badge_uid,
-                station,
-                status,
-                requested_by: requested_by.unwrap_or_default(),
-                recorded_by,
-                error: error.unwrap_or_default(),
-            },
-        )
-        .collect())
+        .load(conn)
 }
 
 #[derive(Template)]
@@ -248,9 +211,9 @@ async fn csv(
             r.badge_uid,
             r.station,
             r.status,
-            r.requested_by,
+            r.requested_by.unwrap_or_default(),
             r.recorded_by,
-            r.error,
+            r.error.unwrap_or_default(),
         ];
         out.push_str(&cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
         out.push_str("\r\n");
