@@ -23,7 +23,8 @@ use crate::web::page::{redirect_with_flash, Page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/badges/copies").get(list).post(request))
-        .service(web::resource("/badges/copies.csv").get(csv));
+        .service(web::resource("/badges/copies.csv").get(csv))
+        .service(web::resource("/badges/copies/{id}/dump").get(dump));
 }
 
 /// `POST /badges/copies`: the copy form of the badges page, as a `badge.copy_request`.
@@ -162,6 +163,7 @@ struct CopiesPage {
     rows: Vec<CopyRow>,
     f: Filters,
     query: String,
+    can_see_dumps: bool,
 }
 
 async fn list(
@@ -181,6 +183,7 @@ async fn list(
         rows,
         f: filters,
         query: req.query_string().to_string(),
+        can_see_dumps: user.can(crate::auth::permissions::Permission::StationsManage),
     })
 }
 
@@ -226,4 +229,59 @@ async fn csv(
         ))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .body(out))
+}
+
+#[derive(Template)]
+#[template(path = "badges/dump.html")]
+struct DumpPage {
+    layout: Layout,
+    badge_uid: String,
+    sha256: String,
+    data: String,
+    at: DateTime<Utc>,
+}
+
+/// `GET /badges/copies/{id}/dump`: what the copied card held, for those who manage stations
+/// (the card data is a key to the customer's doors: nobody else sees it).
+async fn dump(
+    user: Authorized<perm::StationsManage>,
+    page: Page,
+    path: web::Path<Uuid>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    use crate::schema::badge_dumps;
+    let (id, hubs) = (path.into_inner(), user.scope.hub_ids());
+    let found: Option<(String, String, serde_json::Value, DateTime<Utc>)> =
+        crate::db::run(&state.db, move |conn| {
+            Ok(badge_dumps::table
+                .inner_join(badge_copies::table)
+                .filter(badge_dumps::copy_id.eq(id))
+                .filter(badge_copies::hub_id.eq_any(hubs))
+                .select((
+                    badge_dumps::badge_uid,
+                    badge_dumps::sha256,
+                    badge_dumps::data,
+                    badge_dumps::created_at,
+                ))
+                .first(conn)
+                .optional()?)
+        })
+        .await?;
+    let Some((badge_uid, sha256, data, at)) = found else {
+        return Err(AppError::not_found(
+            "There is no dump of this copy among yours.",
+        ));
+    };
+    let mut res = render(&DumpPage {
+        layout: page.layout(format!("Dump of {badge_uid}")),
+        badge_uid,
+        sha256,
+        data: serde_json::to_string_pretty(&data).unwrap_or_default(),
+        at,
+    })?;
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
 }

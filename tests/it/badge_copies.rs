@@ -441,3 +441,50 @@ async fn a_copy_asked_for_in_the_browser_is_made_by_the_station_and_shows_in_the
     assert!(!other.text("/badges/copies.csv").await.contains(UID));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn card_data_is_seen_only_by_those_who_manage_stations() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let station = setup(&app, 1);
+    let token = app.token("customer").await;
+    request(&app, &token, station).await;
+    let desk = StationClient::new(&app, "KIN-BADGE-1");
+    let (_, job) = desk.next(1).await;
+    let id = job["job"]["copy_id"].as_str().unwrap().to_string();
+    let (data, sha) = dump();
+    desk.report(
+        &id,
+        json!({ "status": "completed", "dump": data, "dump_sha256": sha }),
+    )
+    .await;
+    let admin = app.signed_in("admin").await;
+    assert!(admin
+        .text("/badges/copies")
+        .await
+        .contains(&format!("/badges/copies/{id}/dump")));
+    let res = admin.get(&format!("/badges/copies/{id}/dump")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains(&sha) && page.contains("00112233445566778899AABBCCDDEEFF"),
+        "{page}"
+    );
+    let customer_user = app.signed_in("customer").await;
+    assert!(!customer_user.text("/badges/copies").await.contains("/dump"));
+    assert_eq!(
+        customer_user
+            .get(&format!("/badges/copies/{id}/dump"))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        admin
+            .get(&format!("/badges/copies/{}/dump", uuid::Uuid::new_v4()))
+            .await
+            .status(),
+        404
+    );
+    app.shutdown().await;
+}
