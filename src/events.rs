@@ -25,6 +25,19 @@ pub struct Publisher {
 }
 
 /// Publishes what the outbox holds, oldest first. Returns how many rows were published.
+/// Records an event (or a `job.*` request) in the outbox, inside the caller's transaction, so
+/// it is published only if that transaction commits.
+pub fn enqueue(
+    conn: &mut PgConnection,
+    topic: &str,
+    payload: serde_json::Value,
+) -> QueryResult<()> {
+    diesel::insert_into(outbox::table)
+        .values((outbox::topic.eq(topic), outbox::payload.eq(payload)))
+        .execute(conn)
+        .map(|_| ())
+}
+
 pub async fn publish_pending(state: &AppState) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {

@@ -20,9 +20,7 @@ use crate::audit::{self, Entry};
 use crate::auth::extract::{CurrentUser, Station};
 use crate::auth::permissions::Permission;
 use crate::error::AppError;
-use crate::schema::{
-    badge_copies, badge_dumps, badge_quotas, badges, customers, nfc_stations, outbox,
-};
+use crate::schema::{badge_copies, badge_dumps, badge_quotas, badges, customers, nfc_stations};
 use crate::state::AppState;
 use crate::sync::kind::{parse, reject, Applied, ApplyCtx, Kind, Refusal, Target};
 use crate::sync::operation::FieldError;
@@ -327,13 +325,6 @@ fn give_back(conn: &mut PgConnection, customer_id: i64) -> QueryResult<()> {
     .map(|_| ())
 }
 
-fn publish(conn: &mut PgConnection, topic: &str, payload: Value) -> QueryResult<()> {
-    diesel::insert_into(outbox::table)
-        .values((outbox::topic.eq(topic), outbox::payload.eq(payload)))
-        .execute(conn)
-        .map(|_| ())
-}
-
 /// `POST /api/v1/stations/copies/{id}/result`: the station's outcome, applied once. A second
 /// report of a finished copy answers with the recorded outcome (`duplicate: true`).
 async fn report(
@@ -435,7 +426,7 @@ async fn report(
             entry.customer_id = Some(customer_id);
             audit::record(conn, &entry)?;
             let topic = if completed { "copy.completed" } else { "copy.failed" };
-            publish(conn, topic, json!({ "copy_id": id, "hub_id": hub_id, "customer_id": customer_id, "badge_uid": uid, "station": who.station_code, "recorded_by": r.recorded_by, "at": Utc::now() }))?;
+            crate::events::enqueue(conn, topic, json!({ "copy_id": id, "hub_id": hub_id, "customer_id": customer_id, "badge_uid": uid, "station": who.station_code, "recorded_by": r.recorded_by, "at": Utc::now() }))?;
             Ok(json!({ "id": id, "status": next, "duplicate": false }))
         })
     })
@@ -471,7 +462,7 @@ pub fn abandon_expired(conn: &mut PgConnection) -> QueryResult<usize> {
             entry.actor_name = Some("station sweep".into());
             entry.customer_id = Some(*customer_id);
             audit::record(conn, &entry)?;
-            publish(conn, "copy.failed", json!({ "copy_id": id, "hub_id": hub_id, "customer_id": customer_id, "reason": "abandoned" }))?;
+            crate::events::enqueue(conn, "copy.failed", json!({ "copy_id": id, "hub_id": hub_id, "customer_id": customer_id, "reason": "abandoned" }))?;
         }
         Ok(expired.len())
     })

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::audit::{self, Entry};
-use crate::schema::{badge_quota_resets, badge_quotas, customers, outbox};
+use crate::schema::{badge_quota_resets, badge_quotas, customers};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Period {
@@ -152,12 +152,11 @@ fn reset_one(
     entry.actor_name = Some("quota reset job".into());
     entry.customer_id = Some(customer_id);
     audit::record(conn, &entry)?;
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::topic.eq("badge.quota_reset"),
-            outbox::payload.eq(json!({ "customer_id": customer_id, "hub_id": hub_id, "remaining": limit, "period_start": new_start })),
-        ))
-        .execute(conn)?;
+    crate::events::enqueue(
+        conn,
+        "badge.quota_reset",
+        json!({ "customer_id": customer_id, "hub_id": hub_id, "remaining": limit, "period_start": new_start }),
+    )?;
     Ok(Some(Reset {
         customer_id,
         period_start: new_start,

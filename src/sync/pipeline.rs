@@ -16,7 +16,7 @@ use super::registry;
 use crate::audit::{self, Entry};
 use crate::auth::principal::Principal;
 use crate::error::AppError;
-use crate::schema::{hubs, operations, outbox};
+use crate::schema::{hubs, operations};
 use crate::state::AppState;
 
 /// Replays older than this many days are refused (configurable later; the drims default).
@@ -538,9 +538,7 @@ fn record(
         events.extend(a.events.iter().cloned());
     }
     for (topic, payload) in events {
-        diesel::insert_into(outbox::table)
-            .values((outbox::topic.eq(topic), outbox::payload.eq(payload)))
-            .execute(conn)?;
+        crate::events::enqueue(conn, &topic, payload)?;
     }
     let record = applied.as_ref().and_then(|a| a.after.clone());
     let server_state = if status == OpStatus::Conflict {
