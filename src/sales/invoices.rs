@@ -227,8 +227,10 @@ fn load_sale(
     id: Uuid,
     hub_id: i64,
 ) -> Result<Sale, Refusal> {
+    // Locked: issues and credits of one sale queue here, so their checks hold until commit.
     let sale: Option<Sale> = sales::table
         .find(id)
+        .for_update()
         .select(Sale::as_select())
         .first(conn)
         .optional()?;
@@ -271,12 +273,6 @@ impl Kind for IssueInvoice {
         let p: IssuePayload = serde_json::from_value(ctx.op.payload.clone())
             .map_err(|e| Refusal::Rejected(e.to_string()))?;
         let sale = load_sale(conn, ctx, p.sale_id, p.hub_id)?;
-        // Serialise issues of one sale, so the check below holds until commit.
-        let sale: Sale = sales::table
-            .find(sale.id)
-            .for_update()
-            .select(Sale::as_select())
-            .first(conn)?;
         if sale.status != "confirmed" {
             return Err(Refusal::Clash(format!(
                 "only confirmed sales are invoiced; this sale is {}",
