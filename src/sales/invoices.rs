@@ -116,8 +116,12 @@ fn document(conn: &mut PgConnection, sale: &Sale, number: &str) -> QueryResult<I
         .select((customers::name, customers::code, customers::contact_phone))
         .first(conn)?;
     let lines = lines(conn, sale.id)?;
+    let t = super::totals(sale, &lines);
+    // The cart's tax shared out over its lines, so the tax column adds up to the tax total.
+    let nets: Vec<i64> = lines.iter().map(|l| l.amounts().net).collect();
+    let line_tax = money::allocate(t.tax, &nets);
     let mut doc_lines = Vec::with_capacity(lines.len());
-    for l in &lines {
+    for (l, tax_cents) in lines.iter().zip(line_tax) {
         let a = l.amounts();
         doc_lines.push(DocLine {
             item: l.name.clone(),
@@ -127,11 +131,10 @@ fn document(conn: &mut PgConnection, sale: &Sale, number: &str) -> QueryResult<I
             unit_cents: l.unit_price_cents,
             discount_bp: l.discount_bp,
             foc: l.foc,
-            tax_cents: money::share(a.net, sale.tax_rate_bp),
+            tax_cents,
             net_cents: a.net,
         });
     }
-    let t = super::totals(sale, &lines);
     let mut customer_lines = vec![format!("Customer {c_code}")];
     customer_lines.extend(
         c_phone

@@ -59,6 +59,37 @@ pub fn totals(lines: impl IntoIterator<Item = LineAmounts>, tax_bp: i32) -> Tota
 /// Amounts as the invoice prints them ("1,234.50"): one formatter for pages and PDFs.
 pub use outpost_jobs::invoice::format_cents;
 
+/// Shares `total` out in proportion to `weights` (non-negative), in whole cents that add up to
+/// `total` exactly: each gets its rounded-down share, and the cents left over go to the largest
+/// remainders (the first line on a tie).
+pub fn allocate(total: i64, weights: &[i64]) -> Vec<i64> {
+    let sum: i128 = weights.iter().map(|w| i128::from((*w).max(0))).sum();
+    if sum == 0 {
+        return vec![0; weights.len()];
+    }
+    let exact: Vec<(i128, i128)> = weights
+        .iter()
+        .map(|w| {
+            let scaled = i128::from(total) * i128::from((*w).max(0));
+            (scaled / sum, scaled % sum)
+        })
+        .collect();
+    let mut shares: Vec<i64> = exact
+        .iter()
+        .map(|(q, _)| i64::try_from(*q).unwrap_or(0))
+        .collect();
+    let left = total - shares.iter().sum::<i64>();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by(|a, b| exact[*b].1.cmp(&exact[*a].1).then(a.cmp(b)));
+    for i in order
+        .into_iter()
+        .take(usize::try_from(left.max(0)).unwrap_or(0))
+    {
+        shares[i] += 1;
+    }
+    shares
+}
+
 /// "1450.00": an amount as a form field holds it (no separators).
 pub fn plain_cents(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
@@ -121,6 +152,18 @@ mod tests {
         assert_eq!(t.subtotal, 5397);
         assert_eq!(t.tax, 405); // 404.775
         assert_eq!(t.total, 5802);
+    }
+
+    #[test]
+    fn a_total_is_shared_out_to_the_cent() {
+        // The invoice of the screenshot: 4,350 + 1,950 + 15,660 at 15 % is a tax of 3,294,
+        // while rounding each line (653 + 293 + 2,349) would print 3,295.
+        let shares = allocate(3294, &[4350, 1950, 15660]);
+        assert_eq!(shares.iter().sum::<i64>(), 3294);
+        assert_eq!(shares, vec![653, 292, 2349]);
+        assert_eq!(allocate(0, &[1, 2]), vec![0, 0]);
+        assert_eq!(allocate(5, &[0, 0]), vec![0, 0]);
+        assert_eq!(allocate(3, &[1, 1, 1, 0]), vec![1, 1, 1, 0]);
     }
 
     #[test]

@@ -210,6 +210,11 @@ async fn a_sale_goes_from_cart_to_a_pdf_invoice_with_every_line_and_the_totals()
         "{text}"
     );
     assert!(text.contains("Page 1 of 1"), "{text}");
+    // The tax column adds up to the tax total, to the cent.
+    assert_eq!(
+        app.count(&format!("SELECT (SELECT sum((l->>'tax_cents')::bigint) FROM jsonb_array_elements(document->'lines') l) - (document->>'tax_cents')::bigint AS n FROM invoices WHERE id = '{id}'")),
+        0
+    );
     // A second invoice of the same sale is refused; the number series is untouched.
     let r = send(
         &app,
