@@ -20,5 +20,6 @@ need_packages() {
 
 # The packages Outpost needs to build (libpq for diesel, a C compiler for -sys crates) and run.
 need_build_and_service_packages() {
-  need_packages libpq-dev gcc pkg-config postgresql redis-server
+  # libpcsclite-dev: the NFC station agent (jobs/station) links PC/SC.
+  need_packages libpq-dev libpcsclite-dev gcc pkg-config postgresql redis-server
 }

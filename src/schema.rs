@@ -16,6 +16,7 @@ diesel::table! {
         error -> Nullable<Text>,
         requested_at -> Timestamptz,
         finished_at -> Nullable<Timestamptz>,
+        recorded_offline -> Bool,
     }
 }
 
@@ -269,6 +270,7 @@ diesel::table! {
         active -> Bool,
         last_seen_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        user_id -> Int8,
     }
 }
 
@@ -550,6 +552,7 @@ diesel::joinable!(needs_list_lines -> needs_lists (needs_list_id));
 diesel::joinable!(needs_list_lines -> product_variants (variant_id));
 diesel::joinable!(needs_lists -> hubs (hub_id));
 diesel::joinable!(nfc_stations -> hubs (hub_id));
+diesel::joinable!(nfc_stations -> users (user_id));
 diesel::joinable!(operations -> hubs (hub_id));
 diesel::joinable!(product_identities -> product_families (product_id));
 diesel::joinable!(product_variants -> product_identities (identity_id));

@@ -49,10 +49,12 @@ fn manageable_orgs(conn: &mut PgConnection, admin: &Principal) -> QueryResult<Ve
     })
 }
 
-/// Roles this admin may hand out: only a SuperAdmin creates SuperAdmins.
+/// Roles this admin may hand out: only a SuperAdmin creates SuperAdmins; station accounts are
+/// made by registering a station.
 fn assignable_roles(admin: &Principal) -> Vec<Role> {
     Role::ALL
         .into_iter()
+        .filter(|r| *r != Role::NfcStation)
         .filter(|r| *r != Role::SuperAdmin || admin.role == Role::SuperAdmin)
         .collect()
 }
@@ -67,6 +69,8 @@ fn managed_user(
     let user = users_table::table
         .find(user_id)
         .filter(users_table::organisation_id.eq_any(orgs))
+        // Station accounts live and die with their station (/admin/stations).
+        .filter(users_table::role.ne(Role::NfcStation.as_str()))
         .select(User::as_select())
         .first(conn)
         .optional()?
@@ -114,6 +118,7 @@ async fn list(
         let ids: Vec<i64> = orgs.iter().map(|o| o.id).collect();
         let mut query = users_table::table
             .filter(users_table::organisation_id.eq_any(ids))
+            .filter(users_table::role.ne(Role::NfcStation.as_str()))
             .into_boxed();
         if !filter.is_empty() {
             let pattern = format!("%{}%", filter.replace('%', "\\%").replace('_', "\\_"));

@@ -104,7 +104,16 @@ pub async fn authenticate(
             Ok(Some(Resolved::User(p))) => {
                 req.extensions_mut().insert(Arc::new(p));
             }
-            Ok(Some(Resolved::Station(s))) => {
+            Ok(Some(Resolved::Station(s, account))) => {
+                // A station token is bound to its device: its account acts only when the
+                // station also names itself (the `Station` extractor checks the same).
+                let named = req
+                    .headers()
+                    .get("X-Station-Code")
+                    .is_some_and(|v| v.as_bytes() == s.station_code.as_bytes());
+                if let Some(p) = account.filter(|_| named) {
+                    req.extensions_mut().insert(Arc::new(p));
+                }
                 req.extensions_mut().insert(Arc::new(s));
             }
             Ok(None) => {
@@ -295,7 +304,8 @@ async fn form_token(req: &mut ServiceRequest) -> Option<String> {
 
 enum Resolved {
     User(Principal),
-    Station(StationPrincipal),
+    /// A station, with its account (for the sync API) unless that account was disabled.
+    Station(StationPrincipal, Option<Principal>),
 }
 
 async fn resolve_token(
@@ -313,12 +323,16 @@ async fn resolve_token(
                 station_id,
                 station_code,
                 hub_id,
-                ..
-            }) => Some(Resolved::Station(StationPrincipal {
-                station_id,
-                station_code,
-                hub_id,
-            })),
+                user_id,
+                token_id,
+            }) => Some(Resolved::Station(
+                StationPrincipal {
+                    station_id,
+                    station_code,
+                    hub_id,
+                },
+                Principal::load(conn, user_id, AuthVia::Token { token_id }, Some(addr))?,
+            )),
             None => None,
         })
     })

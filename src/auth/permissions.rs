@@ -58,6 +58,7 @@ permissions! {
     SalesCreate => "sales.transaction.create", "Record sales to customers";
     OwnOrdersView => "sales.orders.own", "See their own customer account's orders and invoices";
     BadgeCopyRequest => "badges.copy.request", "Request badge copies";
+    BadgeCopyRecord => "badges.copy.record", "Record copies made at an NFC station (the station itself)";
     StationsManage => "stations.manage", "Manage NFC stations and their tokens";
     ZohoSyncWrite => "zoho.sync.write", "Write Zoho sync status (sync worker)";
     AuditRead => "audit.read", "Read and export the audit log";
@@ -78,9 +79,9 @@ impl Role {
     pub fn allows(&self, permission: Permission) -> bool {
         use Permission::*;
         match self {
-            // Everything but acting as the sync worker.
-            Role::SuperAdmin => !matches!(permission, ZohoSyncWrite | OwnOrdersView),
-            Role::Admin => !matches!(permission, ZohoSyncWrite | OwnOrdersView),
+            // Everything but acting as the sync worker or as a station.
+            Role::SuperAdmin => !matches!(permission, ZohoSyncWrite | OwnOrdersView | BadgeCopyRecord),
+            Role::Admin => !matches!(permission, ZohoSyncWrite | OwnOrdersView | BadgeCopyRecord),
             Role::LogisticsManager => matches!(
                 permission,
                 DashboardView
@@ -147,6 +148,7 @@ impl Role {
                 matches!(permission, CatalogRead | BadgeCopyRequest | OwnOrdersView)
             }
             Role::SystemBot => matches!(permission, CatalogRead | ZohoSyncWrite),
+            Role::NfcStation => permission == BadgeCopyRecord,
         }
     }
 

@@ -17,10 +17,12 @@ pub enum Role {
     Auditor,
     CustomerUser,
     SystemBot,
+    /// The account an NFC station acts through (never signs in; its station token speaks for it).
+    NfcStation,
 }
 
 impl Role {
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::SuperAdmin,
         Role::Admin,
         Role::LogisticsManager,
@@ -31,6 +33,7 @@ impl Role {
         Role::Auditor,
         Role::CustomerUser,
         Role::SystemBot,
+        Role::NfcStation,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -45,6 +48,7 @@ impl Role {
             Role::Auditor => "Auditor",
             Role::CustomerUser => "CustomerUser",
             Role::SystemBot => "SystemBot",
+            Role::NfcStation => "NfcStation",
         }
     }
 
@@ -61,6 +65,7 @@ impl Role {
             Role::Auditor => "Auditor",
             Role::CustomerUser => "Customer",
             Role::SystemBot => "System bot",
+            Role::NfcStation => "NFC station",
         }
     }
 }
@@ -72,7 +77,7 @@ impl fmt::Display for Role {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown role '{0}' (expected one of: SuperAdmin, Admin, LogisticsManager, DepotManager, WarehouseOp, SalesRep, Driver, Auditor, CustomerUser, SystemBot)")]
+#[error("unknown role '{0}' (expected one of: SuperAdmin, Admin, LogisticsManager, DepotManager, WarehouseOp, SalesRep, Driver, Auditor, CustomerUser, SystemBot, NfcStation)")]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {

@@ -31,6 +31,8 @@ pub enum TokenOwner {
         station_id: i64,
         station_code: String,
         hub_id: i64,
+        /// The station's own account, through which it records copies (role NfcStation).
+        user_id: i64,
         token_id: i64,
     },
 }
@@ -221,13 +223,14 @@ pub fn authenticate(conn: &mut PgConnection, raw: &str) -> QueryResult<Option<To
         Some((token_id, None, Some(station_id))) => nfc_stations::table
             .find(station_id)
             .filter(nfc_stations::active.eq(true))
-            .select((nfc_stations::code, nfc_stations::hub_id))
-            .first::<(String, i64)>(conn)
+            .select((nfc_stations::code, nfc_stations::hub_id, nfc_stations::user_id))
+            .first::<(String, i64, i64)>(conn)
             .optional()?
-            .map(|(station_code, hub_id)| TokenOwner::Station {
+            .map(|(station_code, hub_id, user_id)| TokenOwner::Station {
                 station_id,
                 station_code,
                 hub_id,
+                user_id,
                 token_id,
             }),
         _ => None,

@@ -97,42 +97,8 @@ impl Kind for RequestCopy {
                 "there is no such active station at the customer's hub".into(),
             ));
         }
-        let badge: Option<bool> = badges::table
-            .filter(badges::uid.eq(&uid))
-            .filter(badges::customer_id.eq(p.customer_id))
-            .select(badges::active)
-            .first(conn)
-            .optional()?;
-        match badge {
-            None => {
-                return Err(Refusal::NotFound(format!(
-                    "badge {uid} is not registered for this customer"
-                )))
-            }
-            Some(false) => return reject(format!("badge {uid} is deactivated")),
-            Some(true) => {}
-        }
-        if badge_copies::table
-            .find(p.copy_id)
-            .count()
-            .get_result::<i64>(conn)?
-            > 0
-        {
-            return reject("a copy with this id already exists");
-        }
         // The copy transaction of the design: check and take the quota, then record the copy.
-        let taken = diesel::update(
-            badge_quotas::table
-                .find(p.customer_id)
-                .filter(badge_quotas::remaining.gt(0)),
-        )
-        .set(badge_quotas::remaining.eq(badge_quotas::remaining - 1))
-        .returning(badge_quotas::remaining)
-        .get_result::<i32>(conn)
-        .optional()?;
-        let Some(remaining) = taken else {
-            return Err(Refusal::QuotaExhausted("Insufficient quota".into()));
-        };
+        let remaining = check_and_take(conn, p.copy_id, p.customer_id, &uid)?;
         diesel::insert_into(badge_copies::table)
             .values((
                 badge_copies::id.eq(p.copy_id),
@@ -156,6 +122,77 @@ impl Kind for RequestCopy {
             ..Default::default()
         })
     }
+}
+
+/// The checks every copy passes, then its quota taken: the badge is registered to the customer
+/// and active, the copy id is new, and a copy is left (else "Insufficient quota"). Returns the
+/// copies left.
+pub(super) fn check_and_take(
+    conn: &mut PgConnection,
+    copy_id: Uuid,
+    customer_id: i64,
+    uid: &str,
+) -> Result<i32, Refusal> {
+    let badge: Option<bool> = badges::table
+        .filter(badges::uid.eq(uid))
+        .filter(badges::customer_id.eq(customer_id))
+        .select(badges::active)
+        .first(conn)
+        .optional()?;
+    match badge {
+        None => {
+            return Err(Refusal::NotFound(format!(
+                "badge {uid} is not registered for this customer"
+            )))
+        }
+        Some(false) => return reject(format!("badge {uid} is deactivated")),
+        Some(true) => {}
+    }
+    if badge_copies::table
+        .find(copy_id)
+        .count()
+        .get_result::<i64>(conn)?
+        > 0
+    {
+        return reject("a copy with this id already exists");
+    }
+    diesel::update(
+        badge_quotas::table
+            .find(customer_id)
+            .filter(badge_quotas::remaining.gt(0)),
+    )
+    .set(badge_quotas::remaining.eq(badge_quotas::remaining - 1))
+    .returning(badge_quotas::remaining)
+    .get_result::<i32>(conn)
+    .optional()?
+    .ok_or_else(|| Refusal::QuotaExhausted("Insufficient quota".into()))
+}
+
+/// Why a dump and its digest do not belong together, if they do not: the digest is the SHA-256
+/// (hex) of the dump's JSON text as the server serialises it.
+pub(super) fn dump_mismatch(dump: &Value, sha256: &str) -> Option<&'static str> {
+    use sha2::{Digest, Sha256};
+    (hex::encode(Sha256::digest(dump.to_string().as_bytes())) != sha256.to_lowercase())
+        .then_some("dump_sha256 is not the SHA-256 of the dump")
+}
+
+/// Keeps what a copied card held, with its digest (for backup and audit).
+pub(super) fn store_dump(
+    conn: &mut PgConnection,
+    copy_id: Uuid,
+    uid: &str,
+    dump: &Value,
+    sha256: &str,
+) -> QueryResult<()> {
+    diesel::insert_into(badge_dumps::table)
+        .values((
+            badge_dumps::copy_id.eq(copy_id),
+            badge_dumps::badge_uid.eq(uid),
+            badge_dumps::data.eq(dump),
+            badge_dumps::sha256.eq(sha256.to_lowercase()),
+        ))
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// A copy request as the REST API takes it.
@@ -305,9 +342,12 @@ pub struct ResultReport {
     pub recorded_by: Option<String>,
 }
 
-const ERROR_CATEGORIES: [&str; 5] = [
+/// How a station says a copy failed (the agent's categories; see jobs/station).
+pub const ERROR_CATEGORIES: [&str; 7] = [
     "no_reader",
+    "no_card",
     "card_removed",
+    "wrong_card",
     "authentication_failed",
     "wrong_card_type",
     "write_failed",
@@ -371,11 +411,8 @@ async fn report(
                 "a completed copy carries the card's dump and its dump_sha256".into(),
             ));
         };
-        use sha2::{Digest, Sha256};
-        if hex::encode(Sha256::digest(dump.to_string().as_bytes())) != sha.to_lowercase() {
-            return Err(AppError::BadRequest(
-                "dump_sha256 is not the SHA-256 of the dump".into(),
-            ));
+        if let Some(why) = dump_mismatch(dump, sha) {
+            return Err(AppError::BadRequest(why.into()));
         }
     }
     let who = station.0.clone();
@@ -407,14 +444,7 @@ async fn report(
                 ))
                 .execute(conn)?;
             if completed {
-                diesel::insert_into(badge_dumps::table)
-                    .values((
-                        badge_dumps::copy_id.eq(id),
-                        badge_dumps::badge_uid.eq(&uid),
-                        badge_dumps::data.eq(r.dump.clone().unwrap_or_default()),
-                        badge_dumps::sha256.eq(r.dump_sha256.clone().unwrap_or_default().to_lowercase()),
-                    ))
-                    .execute(conn)?;
+                store_dump(conn, id, &uid, &r.dump.clone().unwrap_or_default(), r.dump_sha256.as_deref().unwrap_or_default())?;
             } else {
                 give_back(conn, customer_id)?;
             }

@@ -100,6 +100,26 @@ pub struct CopyRow {
     pub requested_by: Option<String>,
     pub recorded_by: String,
     pub error: Option<String>,
+    /// Copied at the station on its own (often offline), not asked for at the server.
+    pub recorded_offline: bool,
+}
+
+/// Copy states, and how people call them.
+pub const STATUSES: [(&str, &str); 5] = [
+    ("queued", "Waiting for the station"),
+    ("leased", "At the station"),
+    ("completed", "Completed"),
+    ("failed", "Failed"),
+    ("abandoned", "Abandoned"),
+];
+
+impl CopyRow {
+    pub fn status_label(&self) -> &'static str {
+        STATUSES
+            .iter()
+            .find(|(s, _)| *s == self.status)
+            .map_or("Unknown", |(_, l)| *l)
+    }
 }
 
 fn day(text: &str) -> Option<DateTime<Utc>> {
@@ -152,6 +172,7 @@ fn load(
             users::username.nullable(),
             badge_copies::recorded_by,
             badge_copies::error,
+            badge_copies::recorded_offline,
         ))
         .load(conn)
 }
@@ -164,6 +185,7 @@ struct CopiesPage {
     f: Filters,
     query: String,
     can_see_dumps: bool,
+    statuses: [(&'static str, &'static str); 5],
 }
 
 async fn list(
@@ -184,6 +206,7 @@ async fn list(
         f: filters,
         query: req.query_string().to_string(),
         can_see_dumps: user.can(crate::auth::permissions::Permission::StationsManage),
+        statuses: STATUSES,
     })
 }
 

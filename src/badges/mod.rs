@@ -5,6 +5,7 @@ pub mod admin;
 pub mod copies;
 pub mod history;
 pub mod quota;
+pub mod recorded;
 pub mod stations;
 
 use chrono::{DateTime, Utc};

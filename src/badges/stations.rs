@@ -155,6 +155,62 @@ fn back(state: &AppState, text: &str) -> Result<HttpResponse, AppError> {
     ))
 }
 
+/// Registers a station with its own account (role NfcStation, scoped to the station's hub),
+/// through which it records copies made while the server was unreachable. `None` when the code
+/// (or the account's name) is taken.
+pub fn create(
+    conn: &mut PgConnection,
+    hub_id: i64,
+    code: &str,
+    name: &str,
+    reader: &str,
+) -> QueryResult<Option<i64>> {
+    use crate::schema::{user_hubs, users};
+    conn.transaction(|conn| {
+        let taken: i64 = nfc_stations::table
+            .filter(nfc_stations::code.eq(code))
+            .count()
+            .get_result(conn)?;
+        if taken > 0 {
+            return Ok(None);
+        }
+        let organisation_id: i64 = hubs::table
+            .find(hub_id)
+            .select(hubs::organisation_id)
+            .first(conn)?;
+        let user_id: Option<i64> = diesel::insert_into(users::table)
+            .values((
+                users::username.eq(format!("station.{}", code.to_lowercase())),
+                users::display_name.eq(format!("Station {code}")),
+                users::role.eq(crate::auth::roles::Role::NfcStation.as_str()),
+                users::organisation_id.eq(organisation_id),
+                // Not a PHC string: never verifies, so the account cannot sign in.
+                users::password_hash.eq("!"),
+            ))
+            .on_conflict_do_nothing()
+            .returning(users::id)
+            .get_result(conn)
+            .optional()?;
+        let Some(user_id) = user_id else {
+            return Ok(None);
+        };
+        diesel::insert_into(user_hubs::table)
+            .values((user_hubs::user_id.eq(user_id), user_hubs::hub_id.eq(hub_id)))
+            .execute(conn)?;
+        diesel::insert_into(nfc_stations::table)
+            .values((
+                nfc_stations::hub_id.eq(hub_id),
+                nfc_stations::code.eq(code),
+                nfc_stations::name.eq(name),
+                nfc_stations::reader_name.eq(reader),
+                nfc_stations::user_id.eq(user_id),
+            ))
+            .returning(nfc_stations::id)
+            .get_result(conn)
+            .map(Some)
+    })
+}
+
 /// Registers a station and shows its token once.
 async fn register(
     admin: StationAdmin,
@@ -188,18 +244,7 @@ async fn register(
     let who = admin.user.0.clone();
     let made = crate::db::run(&state.db, move |conn| {
         conn.transaction(|conn| {
-            let id = diesel::insert_into(nfc_stations::table)
-                .values((
-                    nfc_stations::hub_id.eq(hub_id),
-                    nfc_stations::code.eq(&code),
-                    nfc_stations::name.eq(&name),
-                    nfc_stations::reader_name.eq(&reader),
-                ))
-                .on_conflict_do_nothing()
-                .returning(nfc_stations::id)
-                .get_result::<i64>(conn)
-                .optional()?;
-            let Some(id) = id else {
+            let Some(id) = create(conn, hub_id, &code, &name, &reader)? else {
                 return Ok(None);
             };
             let token = crate::auth::tokens::issue_station_token(conn, &code)?;

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use crate::auth::roles::Role;
 use crate::auth::users::{self, NewUser};
 use crate::schema::{
-    app_meta, customers, hubs, nfc_stations, organisations, product_families, product_identities,
+    app_meta, customers, hubs, organisations, product_families, product_identities,
     product_variants, stock_ledger, stock_levels, user_customers,
 };
 
@@ -182,14 +182,13 @@ pub fn seed(conn: &mut PgConnection) -> anyhow::Result<SeedOutcome> {
             .execute(conn)?;
         let variant_ids = seed_catalog(conn)?;
         seed_stock(conn, &hub_ids, &variant_ids)?;
-        diesel::insert_into(nfc_stations::table)
-            .values((
-                nfc_stations::hub_id.eq(kin),
-                nfc_stations::code.eq("KIN-BADGE-1"),
-                nfc_stations::name.eq("Kingston Main — Badge Desk"),
-                nfc_stations::reader_name.eq("ACS ACR122U PICC Interface 00 00"),
-            ))
-            .execute(conn)?;
+        crate::badges::stations::create(
+            conn,
+            kin,
+            "KIN-BADGE-1",
+            "Kingston Main — Badge Desk",
+            "ACS ACR122U PICC Interface 00 00",
+        )?;
         Ok(SeedOutcome::Seeded)
     })
 }

@@ -132,6 +132,11 @@ pub struct PullAnswer {
     pub needs_lists: Vec<Value>,
     #[schema(value_type = Vec<Object>)]
     pub operations: Vec<Value>,
+    /// For those who request or record badge copies: `{quotas, badges, capture_envelope}`
+    /// (quotas and badges of the customers in scope, always whole; the envelope for a station's
+    /// offline copies).
+    #[schema(value_type = Option<Object>)]
+    pub badges: Option<Value>,
 }
 
 /// What changed since a moment, within the caller's scope (stock of their hubs, catalog, their
@@ -161,7 +166,9 @@ pub async fn pull(
     let user_id = user.user_id;
     let sees_stock = user.can(crate::auth::permissions::Permission::InventoryRead);
     let sees_catalog = user.can(crate::auth::permissions::Permission::CatalogRead);
+    let (actor, settings) = (user.0.clone(), state.settings.clone());
     let body = crate::db::run(&state.db, move |conn| {
+        let badges = crate::badges::recorded::pull_section(conn, &settings, &actor)?;
         let stock: Vec<(i64, i64, i64, i64)> = if sees_stock {
             stock_levels::table
                 .filter(stock_levels::hub_id.eq_any(&hub_ids))
@@ -180,8 +187,10 @@ pub async fn pull(
         } else {
             Vec::new()
         };
+        // Needs lists go to those who see the hub's stock (not to a station's account).
+        let needs_hubs = if sees_stock { hub_ids.clone() } else { Vec::new() };
         let needs: Vec<(uuid::Uuid, i64, String, String, i32)> = needs_lists::table
-            .filter(needs_lists::hub_id.eq_any(&hub_ids))
+            .filter(needs_lists::hub_id.eq_any(&needs_hubs))
             .filter(needs_lists::updated_at.gt(since))
             .select((needs_lists::id, needs_lists::hub_id, needs_lists::title, needs_lists::status, needs_lists::version))
             .load(conn)?;
@@ -200,6 +209,7 @@ pub async fn pull(
             "catalog": catalog.into_iter().map(|(id, sku, name, unit, active)| json!({"variant_id": id, "sku": sku, "name": name, "unit": unit, "active": active})).collect::<Vec<_>>(),
             "needs_lists": needs.into_iter().map(|(id, h, t, s, v)| json!({"id": id, "hub_id": h, "title": t, "status": s, "version": v})).collect::<Vec<_>>(),
             "operations": ops.into_iter().map(|(op, k, s, r, sid)| json!({"op_id": op, "kind": k, "status": s, "reason": r, "server_id": sid})).collect::<Vec<_>>(),
+            "badges": badges,
         }))
     })
     .await?;

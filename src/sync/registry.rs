@@ -1,7 +1,7 @@
 //! Every kind of operation the server accepts, by name.
 
 use super::kind::Kind;
-use crate::badges::copies;
+use crate::badges::{copies, recorded};
 use crate::catalog::kinds as catalog;
 use crate::inventory::{distribution, intake, needs, transfer};
 use crate::sales::{cart, invoices};
@@ -37,6 +37,7 @@ static KINDS: &[&dyn Kind] = &[
     &invoices::IssueInvoice,
     &invoices::CreditInvoice,
     &copies::RequestCopy,
+    &recorded::RecordCopy,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {

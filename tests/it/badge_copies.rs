@@ -242,7 +242,14 @@ async fn a_station_token_cannot_act_for_another_station() {
     let app = TestApp::builder().with_demo_world().start().await;
     let station = setup(&app, 2);
     let kin = app.hub_id("KIN-MAIN");
-    diesel::sql_query(format!("INSERT INTO nfc_stations (hub_id, code, name, reader_name) VALUES ({kin}, 'KIN-BADGE-2', 'Second desk', 'ACS ACR122U PICC Interface 00 01')")).execute(&mut app.conn()).unwrap();
+    outpost::badges::stations::create(
+        &mut app.conn(),
+        kin,
+        "KIN-BADGE-2",
+        "Second desk",
+        "ACS ACR122U PICC Interface 00 01",
+    )
+    .unwrap();
     let token = app.token("customer").await;
     request(&app, &token, station).await;
     let other = StationClient::new(&app, "KIN-BADGE-2");
@@ -486,5 +493,74 @@ async fn card_data_is_seen_only_by_those_who_manage_stations() {
             .status(),
         404
     );
+    app.shutdown().await;
+}
+
+/// A `badge.copy_record` operation as a station sends it.
+fn recorded_copy(customer: i64, envelope: &str) -> Value {
+    let (data, sha) = dump();
+    json!({ "op_id": uuid::Uuid::new_v4(), "kind": "badge.copy_record", "captured_at": chrono::Utc::now() - chrono::Duration::hours(3), "offline": true, "envelope": envelope,
+        "payload": { "copy_id": uuid::Uuid::new_v4(), "customer_id": customer, "badge_uid": UID, "recorded_by": "Desk clerk", "dump": data, "dump_sha256": sha } })
+}
+
+#[tokio::test]
+async fn a_station_records_copies_through_the_sync_api_as_itself_and_only_for_its_hub() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    setup(&app, 1);
+    let shelter = customer(&app, "TT-SHELTER");
+    let desk = StationClient::new(&app, "KIN-BADGE-1");
+    let pull = |code: &'static str| {
+        app.client
+            .get(app.url("/api/v1/sync/pull?since=0"))
+            .bearer_auth(&desk.token)
+            .header("X-Station-Code", code)
+    };
+    // The token acts only under its own code.
+    assert_eq!(pull("KIN-BADGE-2").send().await.unwrap().status(), 401);
+    let res = pull("KIN-BADGE-1").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    let badges = &body["badges"];
+    assert_eq!(badges["quotas"][0]["remaining"], 1, "{body}");
+    assert_eq!(badges["badges"][0]["uid"], UID);
+    assert!(body["stock"].as_array().unwrap().is_empty() && body["needs_lists"].as_array().unwrap().is_empty(), "a station sees badges, not the hub: {body}");
+    let envelope = badges["capture_envelope"].as_str().unwrap().to_string();
+    let push = |ops: Vec<Value>| {
+        app.client
+            .post(app.url("/api/v1/sync"))
+            .bearer_auth(&desk.token)
+            .header("X-Station-Code", "KIN-BADGE-1")
+            .json(&json!({ "device_id": "station:KIN-BADGE-1", "operations": ops }))
+            .send()
+    };
+    // Two copies made offline with one copy left: the first lands, the second is refused.
+    let clinic = customer(&app, "STA-CLINIC");
+    let first = recorded_copy(shelter, &envelope);
+    let ops = vec![first.clone(), recorded_copy(shelter, &envelope), recorded_copy(clinic, &envelope), recorded_copy(shelter, "forged.00")];
+    let res = push(ops).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    let results: Vec<&Value> = body["results"].as_array().unwrap().iter().map(|r| &r["result"]).collect();
+    assert_eq!(results[0]["status"], "applied", "{body}");
+    assert_eq!((results[1]["status"].as_str(), results[1]["reason"].as_str()), (Some("rejected"), Some("Insufficient quota")), "{body}");
+    assert_eq!(results[2]["status"], "rejected", "another hub's customer: {body}");
+    assert_eq!(results[3]["status"], "rejected", "a forged envelope: {body}");
+    // Sent again (the station did not hear the answer): applied once.
+    let res = push(vec![first]).await.unwrap();
+    let again: Value = res.json().await.unwrap();
+    assert_eq!(again["results"][0]["result"]["status"], "duplicate");
+    assert_eq!(app.count("SELECT count(*) AS n FROM badge_copies WHERE recorded_offline AND status = 'completed'"), 1);
+    assert_eq!(app.count("SELECT count(*) AS n FROM badge_dumps"), 1);
+    assert_eq!(remaining(&app), 0);
+    assert_eq!(app.count("SELECT count(*) AS n FROM audit_log a JOIN users u ON u.id = a.actor_id WHERE a.action = 'badge.copy_record' AND u.username = 'station.kin-badge-1'"), 4);
+    // People cannot record copies as if they were a station; a station account cannot sign in.
+    let token = app.token("admin").await;
+    let (_, body) = app.sync(&token, json!({ "operations": [recorded_copy(shelter, &envelope)] })).await;
+    assert_eq!(body["results"][0]["result"]["status"], "rejected", "{body}");
+    let res = app.client.post(app.url("/api/v1/token")).form(&[("grant_type", "password"), ("username", "station.kin-badge-1"), ("password", "!")]).send().await.unwrap();
+    assert_eq!(res.status(), 400, "invalid_grant");
+    // Station accounts are not among the users an admin manages.
+    let admin = app.signed_in("admin").await;
+    assert!(!admin.text("/admin/users").await.contains("station.kin-badge-1"));
     app.shutdown().await;
 }

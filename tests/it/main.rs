@@ -17,6 +17,7 @@ mod hardening;
 mod hub_pages;
 mod launcher;
 mod migrations;
+mod nfc;
 mod offline;
 mod offline_hardening;
 mod pipeline;

@@ -1,0 +1,301 @@
+//! The station's work: carry out the copies the server asks for (long-polling for them), copy a
+//! badge on the spot when someone walks up (with or without the server), and keep everything in
+//! the journal until the server has it.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::cache::Cache;
+use crate::card::{self, CardError, Dump};
+use crate::journal::{Item, Journal, Status};
+use crate::reader::Reader;
+use crate::server::{NetError, Server};
+
+/// Longest wait for work in one pickup request (the server caps it at 30 s).
+const PICKUP_WAIT: Duration = Duration::from_secs(25);
+/// Operations per sync request (the server takes up to 200).
+const BATCH: usize = 100;
+
+pub struct Config {
+    pub server: String,
+    pub code: String,
+    pub token: String,
+    pub reader: String,
+    pub state_dir: PathBuf,
+    pub keys: Vec<[u8; 6]>,
+    pub operator: String,
+    pub card_timeout: Duration,
+    /// The first retry delay; later ones double it: 1, 2, 4, 8, 16 s by default.
+    pub retry_base: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error(transparent)]
+    Card(#[from] CardError),
+    #[error("the journal could not be written ({0}); nothing was recorded")]
+    Journal(#[from] std::io::Error),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Tells the person at the station what is happening (one line each; the tests read them too).
+pub fn say(text: impl AsRef<str>) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", text.as_ref());
+    let _ = out.flush();
+}
+
+pub struct Agent {
+    pub cfg: Config,
+    server: Server,
+    journal: Journal,
+}
+
+impl Agent {
+    pub fn new(cfg: Config) -> Result<Agent, AgentError> {
+        let server = Server::new(&cfg.server, &cfg.code, &cfg.token)?;
+        let journal = Journal::open(&cfg.state_dir)?;
+        Ok(Agent { cfg, server, journal })
+    }
+
+    fn delays(&self) -> impl Iterator<Item = Duration> + '_ {
+        (0..5).map(|n| self.cfg.retry_base * 2u32.pow(n))
+    }
+
+    /// Reads the badge on the reader (checking it is `expected` when given).
+    fn read_original(&self, reader: &Reader, expected: Option<&str>) -> Result<Dump, CardError> {
+        say(match expected {
+            Some(uid) => format!("Put badge {uid} on the reader."),
+            None => "Put the badge to copy on the reader.".into(),
+        });
+        // A card still lying there from before (a failed copy) is not the one asked for now.
+        if reader.wait_for_removal(Duration::ZERO).is_err() {
+            say("Take the card that is on the reader off first.");
+            reader.wait_for_removal(self.cfg.card_timeout)?;
+        }
+        let mut card = reader.wait_for_card(self.cfg.card_timeout)?;
+        let uid = card::read_uid(&mut card)?;
+        if let Some(want) = expected.filter(|w| !w.eq_ignore_ascii_case(&uid)) {
+            return Err(CardError::WrongCard(format!(
+                "the badge on the reader is {uid}, not {want}"
+            )));
+        }
+        let dump = card::read_dump(&mut card, &self.cfg.keys)?;
+        card.release();
+        say(format!("Badge {uid} read. Take it off and put a blank card on the reader."));
+        Ok(dump)
+    }
+
+    /// Writes the dump onto the next card put on the reader, and verifies it.
+    fn write_blank(&self, reader: &Reader, dump: &Dump) -> Result<(), CardError> {
+        reader.wait_for_removal(self.cfg.card_timeout)?;
+        let mut blank = reader.wait_for_card(self.cfg.card_timeout)?;
+        card::write_copy(&mut blank, dump, &self.cfg.keys)?;
+        card::verify_copy(&mut blank, dump)?;
+        blank.release();
+        say(format!("Copy of {} written and verified. Take the card off the reader.", dump.uid));
+        Ok(())
+    }
+
+    /// Carries out one copy the server asked for and reports it (through the journal).
+    pub fn do_job(&mut self, job: &crate::server::Job) -> Result<(), AgentError> {
+        say(format!("Copy requested: badge {} (offer {}).", job.badge_uid, job.attempts));
+        let done = Reader::open(&self.cfg.reader).and_then(|r| {
+            let dump = self.read_original(&r, Some(&job.badge_uid))?;
+            self.write_blank(&r, &dump)?;
+            Ok(dump)
+        });
+        let body = match done {
+            Ok(dump) => json!({ "status": "completed", "dump": dump.to_json(), "dump_sha256": dump.sha256(), "recorded_by": self.cfg.operator }),
+            Err(e) => {
+                say(format!("Copy failed ({}): {e}", e.category()));
+                json!({ "status": "failed", "error_category": e.category(), "error": e.to_string(), "recorded_by": self.cfg.operator })
+            }
+        };
+        self.journal.add(Item::Report { copy_id: job.copy_id, body })?;
+        self.sync_with_retries()
+    }
+
+    /// A copy made here and now for whoever walked up, checked against the quotas the station
+    /// last heard of; recorded in the journal, then sent when the server can be reached.
+    pub fn copy_here(&mut self) -> Result<(), AgentError> {
+        let mut cache = Cache::load(&self.cfg.state_dir);
+        let Some(pulled_at) = cache.pulled_at else {
+            return Err(AgentError::Refused("This station does not know the badges and quotas yet: run `outpost-station sync` once while the server can be reached.".into()));
+        };
+        let reader = Reader::open(&self.cfg.reader)?;
+        let dump = self.read_original(&reader, None)?;
+        let badge = cache.badge(&dump.uid).cloned().filter(|b| b.active).ok_or_else(|| {
+            AgentError::Refused(format!("Badge {} is not an active badge of a customer of this hub (as of {}).", dump.uid, pulled_at.format("%Y-%m-%d %H:%M UTC")))
+        })?;
+        let left = cache.quota_mut(badge.customer_id).map(|q| q.remaining).unwrap_or(0);
+        if left <= 0 {
+            return Err(AgentError::Refused(format!("Insufficient quota: no copies left for this customer (as of {}).", pulled_at.format("%Y-%m-%d %H:%M UTC"))));
+        }
+        self.write_blank(&reader, &dump)?;
+        let copy_id = Uuid::new_v4();
+        let payload = json!({ "copy_id": copy_id, "customer_id": badge.customer_id, "badge_uid": dump.uid, "recorded_by": self.cfg.operator, "dump": dump.to_json(), "dump_sha256": dump.sha256() });
+        self.journal.add(Item::Copy { op_id: Uuid::new_v4(), captured_at: Utc::now(), payload })?;
+        if let Some(q) = cache.quota_mut(badge.customer_id) {
+            q.remaining -= 1;
+        }
+        cache.save(&self.cfg.state_dir)?;
+        say("Saved locally, will sync when online.");
+        match self.sync_with_retries() {
+            Err(AgentError::Net(NetError::Unreachable(_))) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Sends the journal now, retrying 1, 2, 4, 8 and 16 s (by default) while the server cannot
+    /// be reached; what is still unsent then stays for the next try or `outpost-station sync`.
+    pub fn sync_with_retries(&mut self) -> Result<(), AgentError> {
+        let mut last = self.sync_once();
+        for delay in self.delays().collect::<Vec<_>>() {
+            match &last {
+                Err(AgentError::Net(NetError::Unreachable(why))) => {
+                    say(format!("The server is unreachable ({why}); trying again in {} ms.", delay.as_millis()));
+                    std::thread::sleep(delay);
+                    last = self.sync_once();
+                }
+                _ => break,
+            }
+        }
+        if let Err(AgentError::Net(NetError::Unreachable(_))) = &last {
+            let waiting = self.journal.with_status(Status::Pending).len();
+            say(format!("{waiting} entr{} kept in the journal for the next sync (automatic when `outpost-station run` reaches the server, or `outpost-station sync`).", if waiting == 1 { "y" } else { "ies" }));
+        }
+        last
+    }
+
+    /// One attempt: results of requested copies, then copies recorded here (in batches), then
+    /// fresh quotas.
+    pub fn sync_once(&mut self) -> Result<(), AgentError> {
+        let pending = self.journal.with_status(Status::Pending);
+        for e in &pending {
+            if let Item::Report { copy_id, body } = &e.item {
+                match self.server.report(*copy_id, body) {
+                    Ok(()) => {
+                        say(format!("Reported copy {copy_id}: {}.", body["status"].as_str().unwrap_or("?")));
+                        self.journal.set(*copy_id, Status::Synced, None)?
+                    }
+                    Err(NetError::Refused(_, why)) => {
+                        say(format!("The server refused the report of copy {copy_id}: {why}"));
+                        self.journal.set(*copy_id, Status::Failed, Some(why))?
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        let copies: Vec<&Item> = pending.iter().map(|e| &e.item).filter(|i| matches!(i, Item::Copy { .. })).collect();
+        if !copies.is_empty() {
+            let envelope = Cache::load(&self.cfg.state_dir).capture_envelope;
+            for chunk in copies.chunks(BATCH) {
+                let ops: Vec<Value> = chunk
+                    .iter()
+                    .filter_map(|i| match i {
+                        Item::Copy { op_id, captured_at, payload } => Some(json!({ "op_id": op_id, "kind": "badge.copy_record", "payload": payload, "captured_at": captured_at, "offline": true, "envelope": envelope })),
+                        Item::Report { .. } => None,
+                    })
+                    .collect();
+                for r in self.server.push(ops)? {
+                    let (status, reason) = if r.landed() {
+                        (Status::Synced, None)
+                    } else {
+                        (Status::Failed, Some(r.reason.clone().unwrap_or_else(|| r.status.clone())))
+                    };
+                    match &reason {
+                        None => say(format!("Synced copy {}.", r.op_id)),
+                        Some(why) => say(format!("Copy {} failed at the server: {why}", r.op_id)),
+                    }
+                    self.journal.set(r.op_id, status, reason)?;
+                }
+            }
+        }
+        let cache = Cache::from_pull(&self.server.pull_badges()?);
+        cache.save(&self.cfg.state_dir)?;
+        Ok(())
+    }
+
+    /// Failed entries go back to pending, to be sent again (the design's manual retry).
+    pub fn retry_failed(&mut self) -> Result<usize, AgentError> {
+        let failed = self.journal.with_status(Status::Failed);
+        for e in &failed {
+            match &e.item {
+                // A refused operation id is spent: the copy goes again under a new one.
+                Item::Copy { captured_at, payload, .. } => {
+                    let again = Item::Copy { op_id: Uuid::new_v4(), captured_at: *captured_at, payload: payload.clone() };
+                    self.journal.add(again)?;
+                    self.journal.set(e.item.key(), Status::Retried, None)?;
+                }
+                Item::Report { .. } => self.journal.set(e.item.key(), Status::Pending, None)?,
+            }
+        }
+        Ok(failed.len())
+    }
+
+    /// The service: waits for copies, carries them out, keeps the journal flowing.
+    pub fn run(&mut self) -> Result<(), AgentError> {
+        match Reader::open(&self.cfg.reader) {
+            Ok(r) => say(format!("Station {} ready on reader {}.", self.cfg.code, r.name())),
+            Err(e) => say(format!("Station {} started without a reader: {e}. Copies fail until one is connected.", self.cfg.code)),
+        }
+        let mut failures = 0u32;
+        loop {
+            if !self.journal.with_status(Status::Pending).is_empty() {
+                // Back online after an outage: what waited goes first.
+                if let Err(e) = self.sync_once() {
+                    say(format!("Sync postponed: {e}"));
+                }
+            }
+            match self.server.next_job(PICKUP_WAIT) {
+                Ok(Some(job)) => {
+                    failures = 0;
+                    if let Err(e) = self.do_job(&job) {
+                        say(format!("Copy {} not reported yet: {e}", job.copy_id));
+                    }
+                }
+                Ok(None) => failures = 0,
+                Err(e @ NetError::Unauthorised(_)) => return Err(e.into()),
+                Err(e) => {
+                    let delay = self.cfg.retry_base * 2u32.pow(failures.min(4));
+                    say(format!("Waiting for the server: {e}"));
+                    std::thread::sleep(delay);
+                    failures += 1;
+                }
+            }
+        }
+    }
+
+    /// The journal and the last known quotas, for people.
+    pub fn status(&self) -> String {
+        let mut out = String::new();
+        for status in [Status::Pending, Status::Failed, Status::Synced] {
+            let entries = self.journal.with_status(status);
+            out.push_str(&format!("{status:?}: {}\n", entries.len()));
+            if status == Status::Failed {
+                for e in entries {
+                    out.push_str(&format!("  {} — {}\n", e.item.key(), e.reason.unwrap_or_default()));
+                }
+            }
+        }
+        let cache = Cache::load(&self.cfg.state_dir);
+        match cache.pulled_at {
+            Some(at) => out.push_str(&format!("Quotas as of {}:\n", at.format("%Y-%m-%d %H:%M:%S UTC"))),
+            None => out.push_str("No quotas known yet (never synced).\n"),
+        }
+        for q in cache.quotas {
+            out.push_str(&format!("  customer {}: {} of {} left ({})\n", q.customer_id, q.remaining, q.limit, q.period));
+        }
+        out.push_str(&format!("Journal: {}\n", self.journal.path().display()));
+        out
+    }
+}

@@ -1,0 +1,8 @@
+ALTER TABLE badge_copies DROP COLUMN recorded_offline;
+DELETE FROM user_hubs WHERE user_id IN (SELECT user_id FROM nfc_stations);
+ALTER TABLE nfc_stations DROP COLUMN user_id;
+DELETE FROM users WHERE role = 'NfcStation';
+ALTER TABLE users DROP CONSTRAINT users_role_check;
+ALTER TABLE users ADD CONSTRAINT users_role_check CHECK (role IN ('SuperAdmin', 'Admin',
+    'LogisticsManager', 'DepotManager', 'WarehouseOp', 'SalesRep', 'Driver', 'Auditor',
+    'CustomerUser', 'SystemBot'));
