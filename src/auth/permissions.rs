@@ -80,7 +80,9 @@ impl Role {
         use Permission::*;
         match self {
             // Everything but acting as the sync worker or as a station.
-            Role::SuperAdmin => !matches!(permission, ZohoSyncWrite | OwnOrdersView | BadgeCopyRecord),
+            Role::SuperAdmin => {
+                !matches!(permission, ZohoSyncWrite | OwnOrdersView | BadgeCopyRecord)
+            }
             Role::Admin => !matches!(permission, ZohoSyncWrite | OwnOrdersView | BadgeCopyRecord),
             Role::LogisticsManager => matches!(
                 permission,

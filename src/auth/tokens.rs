@@ -223,7 +223,11 @@ pub fn authenticate(conn: &mut PgConnection, raw: &str) -> QueryResult<Option<To
         Some((token_id, None, Some(station_id))) => nfc_stations::table
             .find(station_id)
             .filter(nfc_stations::active.eq(true))
-            .select((nfc_stations::code, nfc_stations::hub_id, nfc_stations::user_id))
+            .select((
+                nfc_stations::code,
+                nfc_stations::hub_id,
+                nfc_stations::user_id,
+            ))
             .first::<(String, i64, i64)>(conn)
             .optional()?
             .map(|(station_code, hub_id, user_id)| TokenOwner::Station {

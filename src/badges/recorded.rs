@@ -96,8 +96,7 @@ impl Kind for RecordCopy {
             .select(customers::hub_id)
             .first(conn)
             .optional()?;
-        if !ctx.actor.scope.customer_ids.contains(&p.customer_id) || customer_hub != Some(hub_id)
-        {
+        if !ctx.actor.scope.customer_ids.contains(&p.customer_id) || customer_hub != Some(hub_id) {
             return Err(Refusal::NotFound(
                 "there is no such customer at this station's hub".into(),
             ));

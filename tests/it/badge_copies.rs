@@ -523,7 +523,11 @@ async fn a_station_records_copies_through_the_sync_api_as_itself_and_only_for_it
     let badges = &body["badges"];
     assert_eq!(badges["quotas"][0]["remaining"], 1, "{body}");
     assert_eq!(badges["badges"][0]["uid"], UID);
-    assert!(body["stock"].as_array().unwrap().is_empty() && body["needs_lists"].as_array().unwrap().is_empty(), "a station sees badges, not the hub: {body}");
+    assert!(
+        body["stock"].as_array().unwrap().is_empty()
+            && body["needs_lists"].as_array().unwrap().is_empty(),
+        "a station sees badges, not the hub: {body}"
+    );
     let envelope = badges["capture_envelope"].as_str().unwrap().to_string();
     let push = |ops: Vec<Value>| {
         app.client
@@ -536,15 +540,35 @@ async fn a_station_records_copies_through_the_sync_api_as_itself_and_only_for_it
     // Two copies made offline with one copy left: the first lands, the second is refused.
     let clinic = customer(&app, "STA-CLINIC");
     let first = recorded_copy(shelter, &envelope);
-    let ops = vec![first.clone(), recorded_copy(shelter, &envelope), recorded_copy(clinic, &envelope), recorded_copy(shelter, "forged.00")];
+    let ops = vec![
+        first.clone(),
+        recorded_copy(shelter, &envelope),
+        recorded_copy(clinic, &envelope),
+        recorded_copy(shelter, "forged.00"),
+    ];
     let res = push(ops).await.unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
-    let results: Vec<&Value> = body["results"].as_array().unwrap().iter().map(|r| &r["result"]).collect();
+    let results: Vec<&Value> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["result"])
+        .collect();
     assert_eq!(results[0]["status"], "applied", "{body}");
-    assert_eq!((results[1]["status"].as_str(), results[1]["reason"].as_str()), (Some("rejected"), Some("Insufficient quota")), "{body}");
-    assert_eq!(results[2]["status"], "rejected", "another hub's customer: {body}");
-    assert_eq!(results[3]["status"], "rejected", "a forged envelope: {body}");
+    assert_eq!(
+        (results[1]["status"].as_str(), results[1]["reason"].as_str()),
+        (Some("rejected"), Some("Insufficient quota")),
+        "{body}"
+    );
+    assert_eq!(
+        results[2]["status"], "rejected",
+        "another hub's customer: {body}"
+    );
+    assert_eq!(
+        results[3]["status"], "rejected",
+        "a forged envelope: {body}"
+    );
     // Sent again (the station did not hear the answer): applied once.
     let res = push(vec![first]).await.unwrap();
     let again: Value = res.json().await.unwrap();
@@ -555,12 +579,30 @@ async fn a_station_records_copies_through_the_sync_api_as_itself_and_only_for_it
     assert_eq!(app.count("SELECT count(*) AS n FROM audit_log a JOIN users u ON u.id = a.actor_id WHERE a.action = 'badge.copy_record' AND u.username = 'station.kin-badge-1'"), 4);
     // People cannot record copies as if they were a station; a station account cannot sign in.
     let token = app.token("admin").await;
-    let (_, body) = app.sync(&token, json!({ "operations": [recorded_copy(shelter, &envelope)] })).await;
+    let (_, body) = app
+        .sync(
+            &token,
+            json!({ "operations": [recorded_copy(shelter, &envelope)] }),
+        )
+        .await;
     assert_eq!(body["results"][0]["result"]["status"], "rejected", "{body}");
-    let res = app.client.post(app.url("/api/v1/token")).form(&[("grant_type", "password"), ("username", "station.kin-badge-1"), ("password", "!")]).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/api/v1/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "station.kin-badge-1"),
+            ("password", "!"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400, "invalid_grant");
     // Station accounts are not among the users an admin manages.
     let admin = app.signed_in("admin").await;
-    assert!(!admin.text("/admin/users").await.contains("station.kin-badge-1"));
+    assert!(!admin
+        .text("/admin/users")
+        .await
+        .contains("station.kin-badge-1"));
     app.shutdown().await;
 }

@@ -29,7 +29,12 @@ fn pcscd() {
         std::path::Path::new("/usr/lib/pcsc/drivers/serial/libifdvpcd.so").exists(),
         "the NFC tests need Debian's pcscd and vsmartcard-vpcd (scripts/test installs them)"
     );
-    let running = Command::new("pgrep").arg("-x").arg("pcscd").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    let running = Command::new("pgrep")
+        .arg("-x")
+        .arg("pcscd")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
     if !running {
         let _ = Command::new("pcscd").status();
         std::thread::sleep(Duration::from_millis(500));
@@ -59,9 +64,8 @@ pub struct Station {
 
 impl Station {
     pub fn new(world: &World) -> Station {
-        let token =
-            outpost::auth::tokens::issue_station_token(&mut world.db.conn(), "KIN-BADGE-1")
-                .unwrap();
+        let token = outpost::auth::tokens::issue_station_token(&mut world.db.conn(), "KIN-BADGE-1")
+            .unwrap();
         Station {
             server: world.server.url(),
             token,
@@ -113,7 +117,11 @@ impl Station {
                 }
             }
         });
-        Agent { child, lines: rx, seen: Vec::new() }
+        Agent {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
     }
 
     pub fn cleanup(&self) {
@@ -142,7 +150,10 @@ impl Agent {
                 Err(_) => break,
             }
         }
-        panic!("the agent never said {text:?}; it said:\n{}", self.seen.join("\n"));
+        panic!(
+            "the agent never said {text:?}; it said:\n{}",
+            self.seen.join("\n")
+        );
     }
 
     /// Waits for the process to end (a one-off command).
@@ -180,7 +191,8 @@ pub fn blank() -> Card {
 
 /// Puts a card on the reader.
 pub fn put(card: Card) -> Inserted {
-    insert(VPCD_PORT, card, None).expect("vpcd takes a card on 127.0.0.1:35963 (is pcscd running with vsmartcard-vpcd?)")
+    insert(VPCD_PORT, card, None)
+        .expect("vpcd takes a card on 127.0.0.1:35963 (is pcscd running with vsmartcard-vpcd?)")
 }
 
 /// The person at the station: badge on, badge off, blank on, blank off, following the prompts.
@@ -204,7 +216,9 @@ pub fn copy_at_the_desk(agent: &mut Agent, blank_card: Card, cut_after: Option<u
 
 fn status_of(world: &World, copy: &str) -> String {
     world
-        .text(&format!("SELECT status AS t FROM badge_copies WHERE id = '{copy}'"))
+        .text(&format!(
+            "SELECT status AS t FROM badge_copies WHERE id = '{copy}'"
+        ))
         .unwrap_or_default()
 }
 
@@ -269,28 +283,55 @@ async fn a_requested_copy_is_made_on_the_reader_verified_and_reported_once() {
     let made = put(blank());
     agent.expect("written and verified");
     let clone = made.remove();
-    assert_eq!(clone.memory, badge.memory, "the blank is now a faithful copy of the badge");
+    assert_eq!(
+        clone.memory, badge.memory,
+        "the blank is now a faithful copy of the badge"
+    );
     assert_eq!(clone.uid(), UID_BYTES);
     agent.expect(&format!("Reported copy {copy}: completed."));
-    wait_until("the copy to be completed", || status_of(&world, &copy) == "completed");
+    wait_until("the copy to be completed", || {
+        status_of(&world, &copy) == "completed"
+    });
     drop(agent);
     // The dump is kept with its digest; the quota stays taken; one audit row of the result.
-    let sha = world.text(&format!("SELECT sha256 AS t FROM badge_dumps WHERE copy_id = '{copy}'")).unwrap();
-    let data = world.text(&format!("SELECT data::text AS t FROM badge_dumps WHERE copy_id = '{copy}'")).unwrap();
+    let sha = world
+        .text(&format!(
+            "SELECT sha256 AS t FROM badge_dumps WHERE copy_id = '{copy}'"
+        ))
+        .unwrap();
+    let data = world
+        .text(&format!(
+            "SELECT data::text AS t FROM badge_dumps WHERE copy_id = '{copy}'"
+        ))
+        .unwrap();
     assert_eq!(sha.len(), 64);
-    assert!(data.contains("A0A1A2A3A4A5"), "sector trailers keep the key that opened them: {data}");
+    assert!(
+        data.contains("A0A1A2A3A4A5"),
+        "sector trailers keep the key that opened them: {data}"
+    );
     assert_eq!(remaining(&world), 2);
     assert_eq!(world.count(&format!("SELECT count(*) AS n FROM audit_log WHERE action = 'badge.copy_completed' AND object_id = '{copy}'")), 1);
-    assert_eq!(world.text(&format!("SELECT recorded_by AS t FROM badge_copies WHERE id = '{copy}'")).as_deref(), Some("Desk clerk"));
+    assert_eq!(
+        world
+            .text(&format!(
+                "SELECT recorded_by AS t FROM badge_copies WHERE id = '{copy}'"
+            ))
+            .as_deref(),
+        Some("Desk clerk")
+    );
     // The journal says it was reported.
     let (code, status) = station.run(&["status"]);
     assert_eq!(code, 0, "{status}");
-    assert!(status.contains("Pending: 0") && status.contains("Synced: 1"), "{status}");
+    assert!(
+        status.contains("Pending: 0") && status.contains("Synced: 1"),
+        "{status}"
+    );
     station.cleanup();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_key_and_a_card_taken_off_mid_copy_fail_with_their_category_and_give_the_quota_back() {
+async fn a_wrong_key_and_a_card_taken_off_mid_copy_fail_with_their_category_and_give_the_quota_back(
+) {
     let _turn = READER_TURN.lock().await;
     pcscd();
     let world = World::start();
@@ -306,15 +347,23 @@ async fn a_wrong_key_and_a_card_taken_off_mid_copy_fail_with_their_category_and_
     let said = agent.expect("Copy failed");
     assert!(said.contains("authentication_failed"), "{said}");
     locked.remove();
-    wait_until("the first copy to fail", || status_of(&world, &first) == "failed");
+    wait_until("the first copy to fail", || {
+        status_of(&world, &first) == "failed"
+    });
     assert_eq!(remaining(&world), 1, "a failed copy gives its quota back");
     // 2. The blank is taken off after a few writes.
     let blank_card = copy_at_the_desk(&mut agent, blank(), Some(12));
     assert_ne!(blank_card.memory, the_badge().memory, "a half-written card");
-    wait_until("the second copy to fail", || status_of(&world, &second) == "failed");
+    wait_until("the second copy to fail", || {
+        status_of(&world, &second) == "failed"
+    });
     drop(agent);
-    let category = world.text(&format!("SELECT error_category AS t FROM badge_copies WHERE id = '{second}'"));
-    let error = world.text(&format!("SELECT error AS t FROM badge_copies WHERE id = '{second}'"));
+    let category = world.text(&format!(
+        "SELECT error_category AS t FROM badge_copies WHERE id = '{second}'"
+    ));
+    let error = world.text(&format!(
+        "SELECT error AS t FROM badge_copies WHERE id = '{second}'"
+    ));
     assert_eq!(category.as_deref(), Some("card_removed"), "{error:?}");
     assert_eq!(remaining(&world), 2);
     // Nothing else left: DEFAULT_KEY opens a blank (the station's first key).
@@ -343,15 +392,23 @@ async fn copies_made_offline_are_journaled_survive_restarts_and_sync_with_a_quot
         agent.expect("Saved locally, will sync when online.");
         let (code, said) = agent.finish();
         assert_eq!(code, 0, "{}", said.join("\n"));
-        assert!(said.iter().any(|l| l.contains("kept in the journal")), "{said:?}");
+        assert!(
+            said.iter().any(|l| l.contains("kept in the journal")),
+            "{said:?}"
+        );
     }
     let (_, status) = station.run(&["status"]);
     assert!(status.contains("Pending: 2"), "{status}");
-    assert!(status.contains("0 of 2 left"), "the local quota went down: {status}");
+    assert!(
+        status.contains("0 of 2 left"),
+        "the local quota went down: {status}"
+    );
     // Meanwhile the customer used a copy elsewhere: the server has one left, not two.
     {
         use diesel::RunQueryDsl;
-        diesel::sql_query("UPDATE badge_quotas SET remaining = 1").execute(&mut world.db.conn()).unwrap();
+        diesel::sql_query("UPDATE badge_quotas SET remaining = 1")
+            .execute(&mut world.db.conn())
+            .unwrap();
     }
     // The third copy is refused by the station itself (its quota says none are left).
     let (code, said) = station.run(&["copy"]);
@@ -361,24 +418,40 @@ async fn copies_made_offline_are_journaled_survive_restarts_and_sync_with_a_quot
     let (code, said) = station.run(&["sync"]);
     assert_eq!(code, 0, "{said}");
     assert_eq!(said.matches("Synced copy").count(), 1, "{said}");
-    assert!(said.contains("failed at the server: Insufficient quota"), "{said}");
+    assert!(
+        said.contains("failed at the server: Insufficient quota"),
+        "{said}"
+    );
     assert_eq!(world.count("SELECT count(*) AS n FROM badge_copies WHERE status = 'completed' AND recorded_offline"), 1);
     assert_eq!(world.count("SELECT count(*) AS n FROM badge_dumps"), 1);
     assert_eq!(world.count("SELECT count(*) AS n FROM audit_log WHERE action = 'badge.copy_record' AND outcome = 'rejected'"), 1);
     assert_eq!(remaining(&world), 0);
     // The quotas were pulled afresh, and the refused copy is kept for a manual retry.
     let (_, status) = station.run(&["status"]);
-    assert!(status.contains("Pending: 0") && status.contains("Failed: 1") && status.contains("Synced: 1"), "{status}");
-    assert!(status.contains("Insufficient quota") && status.contains("0 of 2 left"), "{status}");
+    assert!(
+        status.contains("Pending: 0")
+            && status.contains("Failed: 1")
+            && status.contains("Synced: 1"),
+        "{status}"
+    );
+    assert!(
+        status.contains("Insufficient quota") && status.contains("0 of 2 left"),
+        "{status}"
+    );
     // Sending it again changes nothing until the quota allows it; once reset, it goes through.
     {
         use diesel::RunQueryDsl;
-        diesel::sql_query("UPDATE badge_quotas SET remaining = 2").execute(&mut world.db.conn()).unwrap();
+        diesel::sql_query("UPDATE badge_quotas SET remaining = 2")
+            .execute(&mut world.db.conn())
+            .unwrap();
     }
     let (code, said) = station.run(&["sync", "--retry-failed"]);
     assert_eq!(code, 0, "{said}");
     assert_eq!(said.matches("Synced copy").count(), 1, "{said}");
-    assert_eq!(world.count("SELECT count(*) AS n FROM badge_copies WHERE recorded_offline"), 2);
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM badge_copies WHERE recorded_offline"),
+        2
+    );
     assert_eq!(remaining(&world), 1);
     let _ = customer;
     station.cleanup();
@@ -398,7 +471,12 @@ async fn a_copy_asked_for_in_the_browser_is_made_at_the_station_and_shows_comple
     chrome.goto("/badges").await;
     chrome.submit("form[action='/badges/copies']", &[]).await;
     assert!(
-        chrome.wait_for("document.body.innerText.includes('Copy queued')", Duration::from_secs(10)).await,
+        chrome
+            .wait_for(
+                "document.body.innerText.includes('Copy queued')",
+                Duration::from_secs(10)
+            )
+            .await,
         "{}\n{}",
         chrome.path().await,
         chrome.body_text().await
@@ -413,7 +491,12 @@ async fn a_copy_asked_for_in_the_browser_is_made_at_the_station_and_shows_comple
     let mut shown = false;
     for _ in 0..50 {
         chrome.goto("/badges/copies").await;
-        let rows = chrome.js("return document.querySelector('tbody').innerText", serde_json::json!([])).await;
+        let rows = chrome
+            .js(
+                "return document.querySelector('tbody').innerText",
+                serde_json::json!([]),
+            )
+            .await;
         if rows.as_str().unwrap_or_default().contains("Completed") {
             shown = true;
             break;

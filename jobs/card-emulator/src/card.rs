@@ -51,13 +51,20 @@ fn bcc(bytes: &[u8]) -> u8 {
 }
 
 impl Card {
-    fn classic(uid: [u8; 4], key_a: [u8; 6], uid_writable: bool, fill: impl Fn(usize) -> u8) -> Card {
+    fn classic(
+        uid: [u8; 4],
+        key_a: [u8; 6],
+        uid_writable: bool,
+        fill: impl Fn(usize) -> u8,
+    ) -> Card {
         let mut memory = Vec::with_capacity(64);
         for block in 0..64 {
             let b = if block == 0 {
                 let mut b = uid.to_vec();
                 b.push(bcc(&uid));
-                b.extend_from_slice(&[0x08, 0x04, 0x00, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69]);
+                b.extend_from_slice(&[
+                    0x08, 0x04, 0x00, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69,
+                ]);
                 b
             } else if block % 4 == 3 {
                 let mut b = key_a.to_vec();
@@ -69,7 +76,13 @@ impl Card {
             };
             memory.push(b);
         }
-        Card { model: CardModel::MifareClassic1k, memory, uid_writable, loaded_key: None, authenticated: None }
+        Card {
+            model: CardModel::MifareClassic1k,
+            memory,
+            uid_writable,
+            loaded_key: None,
+            authenticated: None,
+        }
     }
 
     /// A customer's MIFARE Classic 1K badge whose sectors open with `key_a`; its data blocks
@@ -94,7 +107,13 @@ impl Card {
         for (i, chunk) in user.chunks(4).enumerate().take(pages.saturating_sub(9)) {
             memory[4 + i][..chunk.len()].copy_from_slice(chunk);
         }
-        Card { model, memory, uid_writable: false, loaded_key: None, authenticated: None }
+        Card {
+            model,
+            memory,
+            uid_writable: false,
+            loaded_key: None,
+            authenticated: None,
+        }
     }
 
     pub fn uid(&self) -> Vec<u8> {
@@ -110,7 +129,9 @@ impl Card {
             CardModel::MifareClassic1k => [0x00, 0x01],
             _ => [0x00, 0x03], // the reader names every NTAG "MIFARE Ultralight"
         };
-        let mut atr = vec![0x3B, 0x8F, 0x80, 0x01, 0x80, 0x4F, 0x0C, 0xA0, 0x00, 0x00, 0x03, 0x06, 0x03];
+        let mut atr = vec![
+            0x3B, 0x8F, 0x80, 0x01, 0x80, 0x4F, 0x0C, 0xA0, 0x00, 0x00, 0x03, 0x06, 0x03,
+        ];
         atr.extend_from_slice(&name);
         atr.extend_from_slice(&[0, 0, 0, 0]);
         atr.push(bcc(&atr[1..]));
@@ -162,7 +183,15 @@ impl Card {
                 if block >= self.memory.len() {
                     return FAILED.to_vec();
                 }
-                let bytes: Vec<u8> = self.memory.iter().cycle().skip(block).flatten().copied().take(len).collect();
+                let bytes: Vec<u8> = self
+                    .memory
+                    .iter()
+                    .cycle()
+                    .skip(block)
+                    .flatten()
+                    .copied()
+                    .take(len)
+                    .collect();
                 Card::with_ok(bytes)
             }
             [0xFF, 0xD6, 0x00, block, lc, data @ ..] if data.len() == *lc as usize => {
@@ -193,15 +222,25 @@ mod tests {
     #[test]
     fn a_badge_reads_only_after_authentication_with_its_key() {
         let mut card = Card::badge([4, 0xAB, 0x12, 0xCD], [1, 2, 3, 4, 5, 6]);
-        assert_eq!(card.answer(&[0xFF, 0xCA, 0, 0, 0]), vec![4, 0xAB, 0x12, 0xCD, 0x90, 0]);
+        assert_eq!(
+            card.answer(&[0xFF, 0xCA, 0, 0, 0]),
+            vec![4, 0xAB, 0x12, 0xCD, 0x90, 0]
+        );
         assert_eq!(card.answer(&[0xFF, 0xB0, 0, 4, 16]), FAILED);
         card.answer(&[0xFF, 0x82, 0, 0, 6, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
-        assert_eq!(card.answer(&[0xFF, 0x86, 0, 0, 5, 1, 0, 4, 0x60, 0]), FAILED);
+        assert_eq!(
+            card.answer(&[0xFF, 0x86, 0, 0, 5, 1, 0, 4, 0x60, 0]),
+            FAILED
+        );
         card.answer(&[0xFF, 0x82, 0, 0, 6, 1, 2, 3, 4, 5, 6]);
         assert_eq!(card.answer(&[0xFF, 0x86, 0, 0, 5, 1, 0, 4, 0x60, 0]), OK);
         assert_eq!(card.answer(&[0xFF, 0xB0, 0, 4, 16]).len(), 18);
         assert_eq!(&card.answer(&[0xFF, 0xB0, 0, 7, 16])[..6], &[0; 6]);
-        assert_eq!(card.answer(&[0xFF, 0xB0, 0, 8, 16]), FAILED, "another sector");
+        assert_eq!(
+            card.answer(&[0xFF, 0xB0, 0, 8, 16]),
+            FAILED,
+            "another sector"
+        );
     }
 
     #[test]

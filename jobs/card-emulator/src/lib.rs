@@ -66,7 +66,10 @@ impl Inserted {
     }
     /// What the card holds now.
     pub fn card(&self) -> Card {
-        self.card.lock().map(|c| c.clone()).unwrap_or_else(|e| e.into_inner().clone())
+        self.card
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
     /// Takes the card off the reader and gives it back.
     pub fn remove(mut self) -> Card {

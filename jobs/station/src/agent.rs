@@ -63,7 +63,11 @@ impl Agent {
     pub fn new(cfg: Config) -> Result<Agent, AgentError> {
         let server = Server::new(&cfg.server, &cfg.code, &cfg.token)?;
         let journal = Journal::open(&cfg.state_dir)?;
-        Ok(Agent { cfg, server, journal })
+        Ok(Agent {
+            cfg,
+            server,
+            journal,
+        })
     }
 
     fn delays(&self) -> impl Iterator<Item = Duration> + '_ {
@@ -90,7 +94,9 @@ impl Agent {
         }
         let dump = card::read_dump(&mut card, &self.cfg.keys)?;
         card.release();
-        say(format!("Badge {uid} read. Take it off and put a blank card on the reader."));
+        say(format!(
+            "Badge {uid} read. Take it off and put a blank card on the reader."
+        ));
         Ok(dump)
     }
 
@@ -101,26 +107,37 @@ impl Agent {
         card::write_copy(&mut blank, dump, &self.cfg.keys)?;
         card::verify_copy(&mut blank, dump)?;
         blank.release();
-        say(format!("Copy of {} written and verified. Take the card off the reader.", dump.uid));
+        say(format!(
+            "Copy of {} written and verified. Take the card off the reader.",
+            dump.uid
+        ));
         Ok(())
     }
 
     /// Carries out one copy the server asked for and reports it (through the journal).
     pub fn do_job(&mut self, job: &crate::server::Job) -> Result<(), AgentError> {
-        say(format!("Copy requested: badge {} (offer {}).", job.badge_uid, job.attempts));
+        say(format!(
+            "Copy requested: badge {} (offer {}).",
+            job.badge_uid, job.attempts
+        ));
         let done = Reader::open(&self.cfg.reader).and_then(|r| {
             let dump = self.read_original(&r, Some(&job.badge_uid))?;
             self.write_blank(&r, &dump)?;
             Ok(dump)
         });
         let body = match done {
-            Ok(dump) => json!({ "status": "completed", "dump": dump.to_json(), "dump_sha256": dump.sha256(), "recorded_by": self.cfg.operator }),
+            Ok(dump) => {
+                json!({ "status": "completed", "dump": dump.to_json(), "dump_sha256": dump.sha256(), "recorded_by": self.cfg.operator })
+            }
             Err(e) => {
                 say(format!("Copy failed ({}): {e}", e.category()));
                 json!({ "status": "failed", "error_category": e.category(), "error": e.to_string(), "recorded_by": self.cfg.operator })
             }
         };
-        self.journal.add(Item::Report { copy_id: job.copy_id, body })?;
+        self.journal.add(Item::Report {
+            copy_id: job.copy_id,
+            body,
+        })?;
         self.sync_with_retries()
     }
 
@@ -133,17 +150,35 @@ impl Agent {
         };
         let reader = Reader::open(&self.cfg.reader)?;
         let dump = self.read_original(&reader, None)?;
-        let badge = cache.badge(&dump.uid).cloned().filter(|b| b.active).ok_or_else(|| {
-            AgentError::Refused(format!("Badge {} is not an active badge of a customer of this hub (as of {}).", dump.uid, pulled_at.format("%Y-%m-%d %H:%M UTC")))
-        })?;
-        let left = cache.quota_mut(badge.customer_id).map(|q| q.remaining).unwrap_or(0);
+        let badge = cache
+            .badge(&dump.uid)
+            .cloned()
+            .filter(|b| b.active)
+            .ok_or_else(|| {
+                AgentError::Refused(format!(
+                    "Badge {} is not an active badge of a customer of this hub (as of {}).",
+                    dump.uid,
+                    pulled_at.format("%Y-%m-%d %H:%M UTC")
+                ))
+            })?;
+        let left = cache
+            .quota_mut(badge.customer_id)
+            .map(|q| q.remaining)
+            .unwrap_or(0);
         if left <= 0 {
-            return Err(AgentError::Refused(format!("Insufficient quota: no copies left for this customer (as of {}).", pulled_at.format("%Y-%m-%d %H:%M UTC"))));
+            return Err(AgentError::Refused(format!(
+                "Insufficient quota: no copies left for this customer (as of {}).",
+                pulled_at.format("%Y-%m-%d %H:%M UTC")
+            )));
         }
         self.write_blank(&reader, &dump)?;
         let copy_id = Uuid::new_v4();
         let payload = json!({ "copy_id": copy_id, "customer_id": badge.customer_id, "badge_uid": dump.uid, "recorded_by": self.cfg.operator, "dump": dump.to_json(), "dump_sha256": dump.sha256() });
-        self.journal.add(Item::Copy { op_id: Uuid::new_v4(), captured_at: Utc::now(), payload })?;
+        self.journal.add(Item::Copy {
+            op_id: Uuid::new_v4(),
+            captured_at: Utc::now(),
+            payload,
+        })?;
         if let Some(q) = cache.quota_mut(badge.customer_id) {
             q.remaining -= 1;
         }
@@ -162,7 +197,10 @@ impl Agent {
         for delay in self.delays().collect::<Vec<_>>() {
             match &last {
                 Err(AgentError::Net(NetError::Unreachable(why))) => {
-                    say(format!("The server is unreachable ({why}); trying again in {} ms.", delay.as_millis()));
+                    say(format!(
+                        "The server is unreachable ({why}); trying again in {} ms.",
+                        delay.as_millis()
+                    ));
                     std::thread::sleep(delay);
                     last = self.sync_once();
                 }
@@ -184,18 +222,27 @@ impl Agent {
             if let Item::Report { copy_id, body } = &e.item {
                 match self.server.report(*copy_id, body) {
                     Ok(()) => {
-                        say(format!("Reported copy {copy_id}: {}.", body["status"].as_str().unwrap_or("?")));
+                        say(format!(
+                            "Reported copy {copy_id}: {}.",
+                            body["status"].as_str().unwrap_or("?")
+                        ));
                         self.journal.set(*copy_id, Status::Synced, None)?
                     }
                     Err(NetError::Refused(_, why)) => {
-                        say(format!("The server refused the report of copy {copy_id}: {why}"));
+                        say(format!(
+                            "The server refused the report of copy {copy_id}: {why}"
+                        ));
                         self.journal.set(*copy_id, Status::Failed, Some(why))?
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
         }
-        let copies: Vec<&Item> = pending.iter().map(|e| &e.item).filter(|i| matches!(i, Item::Copy { .. })).collect();
+        let copies: Vec<&Item> = pending
+            .iter()
+            .map(|e| &e.item)
+            .filter(|i| matches!(i, Item::Copy { .. }))
+            .collect();
         if !copies.is_empty() {
             let envelope = Cache::load(&self.cfg.state_dir).capture_envelope;
             for chunk in copies.chunks(BATCH) {
@@ -210,7 +257,10 @@ impl Agent {
                     let (status, reason) = if r.landed() {
                         (Status::Synced, None)
                     } else {
-                        (Status::Failed, Some(r.reason.clone().unwrap_or_else(|| r.status.clone())))
+                        (
+                            Status::Failed,
+                            Some(r.reason.clone().unwrap_or_else(|| r.status.clone())),
+                        )
                     };
                     match &reason {
                         None => say(format!("Synced copy {}.", r.op_id)),
@@ -231,8 +281,16 @@ impl Agent {
         for e in &failed {
             match &e.item {
                 // A refused operation id is spent: the copy goes again under a new one.
-                Item::Copy { captured_at, payload, .. } => {
-                    let again = Item::Copy { op_id: Uuid::new_v4(), captured_at: *captured_at, payload: payload.clone() };
+                Item::Copy {
+                    captured_at,
+                    payload,
+                    ..
+                } => {
+                    let again = Item::Copy {
+                        op_id: Uuid::new_v4(),
+                        captured_at: *captured_at,
+                        payload: payload.clone(),
+                    };
                     self.journal.add(again)?;
                     self.journal.set(e.item.key(), Status::Retried, None)?;
                 }
@@ -245,8 +303,15 @@ impl Agent {
     /// The service: waits for copies, carries them out, keeps the journal flowing.
     pub fn run(&mut self) -> Result<(), AgentError> {
         match Reader::open(&self.cfg.reader) {
-            Ok(r) => say(format!("Station {} ready on reader {}.", self.cfg.code, r.name())),
-            Err(e) => say(format!("Station {} started without a reader: {e}. Copies fail until one is connected.", self.cfg.code)),
+            Ok(r) => say(format!(
+                "Station {} ready on reader {}.",
+                self.cfg.code,
+                r.name()
+            )),
+            Err(e) => say(format!(
+                "Station {} started without a reader: {e}. Copies fail until one is connected.",
+                self.cfg.code
+            )),
         }
         let mut failures = 0u32;
         loop {
@@ -283,17 +348,27 @@ impl Agent {
             out.push_str(&format!("{status:?}: {}\n", entries.len()));
             if status == Status::Failed {
                 for e in entries {
-                    out.push_str(&format!("  {} — {}\n", e.item.key(), e.reason.unwrap_or_default()));
+                    out.push_str(&format!(
+                        "  {} — {}\n",
+                        e.item.key(),
+                        e.reason.unwrap_or_default()
+                    ));
                 }
             }
         }
         let cache = Cache::load(&self.cfg.state_dir);
         match cache.pulled_at {
-            Some(at) => out.push_str(&format!("Quotas as of {}:\n", at.format("%Y-%m-%d %H:%M:%S UTC"))),
+            Some(at) => out.push_str(&format!(
+                "Quotas as of {}:\n",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            )),
             None => out.push_str("No quotas known yet (never synced).\n"),
         }
         for q in cache.quotas {
-            out.push_str(&format!("  customer {}: {} of {} left ({})\n", q.customer_id, q.remaining, q.limit, q.period));
+            out.push_str(&format!(
+                "  customer {}: {} of {} left ({})\n",
+                q.customer_id, q.remaining, q.limit, q.period
+            ));
         }
         out.push_str(&format!("Journal: {}\n", self.journal.path().display()));
         out

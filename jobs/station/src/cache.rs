@@ -70,6 +70,8 @@ impl Cache {
     }
 
     pub fn quota_mut(&mut self, customer_id: i64) -> Option<&mut Quota> {
-        self.quotas.iter_mut().find(|q| q.customer_id == customer_id)
+        self.quotas
+            .iter_mut()
+            .find(|q| q.customer_id == customer_id)
     }
 }

@@ -106,7 +106,10 @@ fn exchange(
 ) -> Result<Vec<u8>, CardError> {
     let mut res = t.transmit(apdu)?;
     if res.len() < 2 || res[res.len() - 2..] != SW_OK {
-        let sw = res.get(res.len().saturating_sub(2)..).unwrap_or(&[]).to_vec();
+        let sw = res
+            .get(res.len().saturating_sub(2)..)
+            .unwrap_or(&[])
+            .to_vec();
         return Err(refused(&sw));
     }
     res.truncate(res.len() - 2);
@@ -117,7 +120,8 @@ fn exchange(
 /// 03 06 <standard> <card name (2 bytes)> …); NTAG size from its capability container.
 pub fn card_type(t: &mut dyn Transport) -> Result<CardType, CardError> {
     let atr = t.atr().to_vec();
-    let name = (atr.len() >= 15 && atr[..4] == [0x3B, 0x8F, 0x80, 0x01]).then(|| [atr[13], atr[14]]);
+    let name =
+        (atr.len() >= 15 && atr[..4] == [0x3B, 0x8F, 0x80, 0x01]).then(|| [atr[13], atr[14]]);
     match name {
         Some([0x00, 0x01]) => Ok(CardType::MifareClassic1k),
         Some([0x00, 0x03]) => {
@@ -153,9 +157,23 @@ fn open_sector(t: &mut dyn Transport, sector: u8, keys: &[[u8; 6]]) -> Result<[u
         let mut load = vec![0xFF, 0x82, 0x00, 0x00, 0x06];
         load.extend_from_slice(key);
         exchange(t, &load, |sw| {
-            CardError::NoReader(format!("the reader refused to load a key (status {})", hex::encode_upper(sw)))
+            CardError::NoReader(format!(
+                "the reader refused to load a key (status {})",
+                hex::encode_upper(sw)
+            ))
         })?;
-        let auth = [0xFF, 0x86, 0x00, 0x00, 0x05, 0x01, 0x00, sector * 4, 0x60, 0x00];
+        let auth = [
+            0xFF,
+            0x86,
+            0x00,
+            0x00,
+            0x05,
+            0x01,
+            0x00,
+            sector * 4,
+            0x60,
+            0x00,
+        ];
         match exchange(t, &auth, |_| CardError::AuthenticationFailed(String::new())) {
             Ok(_) => return Ok(*key),
             // The card said no to this key: try the next one.
@@ -270,7 +288,8 @@ pub fn write_copy(t: &mut dyn Transport, dump: &Dump, keys: &[[u8; 6]]) -> Resul
 
 /// Reads the copy back and compares it with the dump.
 pub fn verify_copy(t: &mut dyn Transport, dump: &Dump) -> Result<(), CardError> {
-    let differs = |what: String| CardError::WriteFailed(format!("the copy reads back different: {what}"));
+    let differs =
+        |what: String| CardError::WriteFailed(format!("the copy reads back different: {what}"));
     match card_type(t)? {
         CardType::MifareClassic1k => {
             if read_uid(t)? != dump.uid {
@@ -278,9 +297,13 @@ pub fn verify_copy(t: &mut dyn Transport, dump: &Dump) -> Result<(), CardError> 
             }
             for sector in 0..16u8 {
                 let trailer = dump.bytes(sector as usize * 4 + 3)?;
-                let key: [u8; 6] = trailer[..6].try_into().map_err(|_| differs(format!("sector {sector} key")))?;
+                let key: [u8; 6] = trailer[..6]
+                    .try_into()
+                    .map_err(|_| differs(format!("sector {sector} key")))?;
                 open_sector(t, sector, &[key]).map_err(|e| match e {
-                    CardError::AuthenticationFailed(_) => differs(format!("sector {sector} does not open with the badge's key")),
+                    CardError::AuthenticationFailed(_) => differs(format!(
+                        "sector {sector} does not open with the badge's key"
+                    )),
                     other => other,
                 })?;
                 for b in 0..4u8 {
@@ -318,7 +341,13 @@ pub fn parse_keys(text: &str) -> Result<Vec<[u8; 6]>, String> {
                 .ok_or_else(|| format!("'{k}' is not a MIFARE key (12 hexadecimal digits)"))
         })
         .collect::<Result<Vec<_>, _>>()
-        .and_then(|keys| if keys.is_empty() { Err("no MIFARE key given".into()) } else { Ok(keys) })
+        .and_then(|keys| {
+            if keys.is_empty() {
+                Err("no MIFARE key given".into())
+            } else {
+                Ok(keys)
+            }
+        })
 }
 
 #[cfg(test)]
@@ -364,16 +393,33 @@ mod tests {
         let err = write_copy(&mut plain, &dump, &[DEFAULT_KEY]).unwrap_err();
         assert_eq!(err.category(), "wrong_card_type", "{err}");
         let mut ntag = on_table(Card::ntag(CardModel::Ntag213, [4, 1, 2, 3, 4, 5, 6], b"x"));
-        assert_eq!(write_copy(&mut ntag, &dump, &[DEFAULT_KEY]).unwrap_err().category(), "wrong_card_type");
+        assert_eq!(
+            write_copy(&mut ntag, &dump, &[DEFAULT_KEY])
+                .unwrap_err()
+                .category(),
+            "wrong_card_type"
+        );
         let mut locked = on_table(Card::badge([9, 9, 9, 9], [1, 1, 1, 1, 1, 1]));
-        assert_eq!(write_copy(&mut locked, &dump, &[DEFAULT_KEY]).unwrap_err().category(), "authentication_failed");
+        assert_eq!(
+            write_copy(&mut locked, &dump, &[DEFAULT_KEY])
+                .unwrap_err()
+                .category(),
+            "authentication_failed"
+        );
         let mut odd = OnTable(Card::blank([1, 2, 3, 4], true), vec![0x3B, 0x00]);
-        assert_eq!(read_dump(&mut odd, &[DEFAULT_KEY]).unwrap_err().category(), "wrong_card_type");
+        assert_eq!(
+            read_dump(&mut odd, &[DEFAULT_KEY]).unwrap_err().category(),
+            "wrong_card_type"
+        );
     }
 
     #[test]
     fn an_ntag_copy_carries_the_user_pages() {
-        let mut tag = on_table(Card::ntag(CardModel::Ntag213, [4, 1, 2, 3, 4, 5, 6], b"https://example.org/badge/42"));
+        let mut tag = on_table(Card::ntag(
+            CardModel::Ntag213,
+            [4, 1, 2, 3, 4, 5, 6],
+            b"https://example.org/badge/42",
+        ));
         let dump = read_dump(&mut tag, &[DEFAULT_KEY]).unwrap();
         assert_eq!((dump.card_type.as_str(), dump.data.len()), ("ntag213", 45));
         let mut blank = on_table(Card::ntag(CardModel::Ntag213, [4, 9, 9, 9, 9, 9, 9], b""));
@@ -384,8 +430,16 @@ mod tests {
 
     #[test]
     fn the_dump_digest_is_of_its_json_text() {
-        let dump = Dump { atr: "3B".into(), card_type: "ntag213".into(), data: vec!["00".into()], uid: "04".into() };
-        assert_eq!(dump.to_json().to_string(), r#"{"atr":"3B","card_type":"ntag213","data":["00"],"uid":"04"}"#);
+        let dump = Dump {
+            atr: "3B".into(),
+            card_type: "ntag213".into(),
+            data: vec!["00".into()],
+            uid: "04".into(),
+        };
+        assert_eq!(
+            dump.to_json().to_string(),
+            r#"{"atr":"3B","card_type":"ntag213","data":["00"],"uid":"04"}"#
+        );
         assert_eq!(dump.sha256().len(), 64);
         assert_eq!(parse_keys("FFFFFFFFFFFF, a0a1a2a3a4a5").unwrap().len(), 2);
         assert!(parse_keys("FFFF").is_err());

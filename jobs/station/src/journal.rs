@@ -74,7 +74,11 @@ impl Journal {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("journal.jsonl");
         let created = !path.exists();
-        let mut file = OpenOptions::new().create(true).read(true).append(true).open(&path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)?;
         if created {
             // The new name must survive a crash too.
             File::open(dir)?.sync_all()?;
@@ -94,8 +98,16 @@ impl Journal {
             };
             good += n as u64;
             match parsed {
-                Line::Add(item) => entries.push(Entry { item, status: Status::Pending, reason: None }),
-                Line::Outcome { key, status, reason } => {
+                Line::Add(item) => entries.push(Entry {
+                    item,
+                    status: Status::Pending,
+                    reason: None,
+                }),
+                Line::Outcome {
+                    key,
+                    status,
+                    reason,
+                } => {
                     if let Some(e) = entries.iter_mut().find(|e| e.item.key() == key) {
                         e.status = status;
                         e.reason = reason;
@@ -109,7 +121,11 @@ impl Journal {
             file.set_len(good)?;
             file.sync_all()?;
         }
-        Ok(Journal { path, file, entries })
+        Ok(Journal {
+            path,
+            file,
+            entries,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -126,12 +142,25 @@ impl Journal {
     /// Adds an entry; it is on disk when this returns.
     pub fn add(&mut self, item: Item) -> std::io::Result<()> {
         self.write(&Line::Add(item.clone()))?;
-        self.entries.push(Entry { item, status: Status::Pending, reason: None });
+        self.entries.push(Entry {
+            item,
+            status: Status::Pending,
+            reason: None,
+        });
         Ok(())
     }
 
-    pub fn set(&mut self, key: Uuid, status: Status, reason: Option<String>) -> std::io::Result<()> {
-        self.write(&Line::Outcome { key, status, reason: reason.clone() })?;
+    pub fn set(
+        &mut self,
+        key: Uuid,
+        status: Status,
+        reason: Option<String>,
+    ) -> std::io::Result<()> {
+        self.write(&Line::Outcome {
+            key,
+            status,
+            reason: reason.clone(),
+        })?;
         if let Some(e) = self.entries.iter_mut().find(|e| e.item.key() == key) {
             e.status = status;
             e.reason = reason;
@@ -144,7 +173,11 @@ impl Journal {
     }
 
     pub fn with_status(&self, status: Status) -> Vec<Entry> {
-        self.entries.iter().filter(|e| e.status == status).cloned().collect()
+        self.entries
+            .iter()
+            .filter(|e| e.status == status)
+            .cloned()
+            .collect()
     }
 }
 
@@ -159,19 +192,35 @@ mod tests {
     #[test]
     fn entries_and_outcomes_survive_reopening_and_a_torn_line_is_cut() {
         let dir = dir();
-        let a = Item::Report { copy_id: Uuid::new_v4(), body: serde_json::json!({"status": "completed"}) };
-        let b = Item::Copy { op_id: Uuid::new_v4(), captured_at: Utc::now(), payload: serde_json::json!({"x": 1}) };
+        let a = Item::Report {
+            copy_id: Uuid::new_v4(),
+            body: serde_json::json!({"status": "completed"}),
+        };
+        let b = Item::Copy {
+            op_id: Uuid::new_v4(),
+            captured_at: Utc::now(),
+            payload: serde_json::json!({"x": 1}),
+        };
         {
             let mut j = Journal::open(&dir).unwrap();
             j.add(a.clone()).unwrap();
             j.add(b.clone()).unwrap();
-            j.set(b.key(), Status::Failed, Some("Insufficient quota".into())).unwrap();
+            j.set(b.key(), Status::Failed, Some("Insufficient quota".into()))
+                .unwrap();
         }
         // A crash in the middle of the next line.
-        OpenOptions::new().append(true).open(dir.join("journal.jsonl")).unwrap().write_all(b"{\"add\":{\"type\":\"rep").unwrap();
+        OpenOptions::new()
+            .append(true)
+            .open(dir.join("journal.jsonl"))
+            .unwrap()
+            .write_all(b"{\"add\":{\"type\":\"rep")
+            .unwrap();
         let mut j = Journal::open(&dir).unwrap();
         assert_eq!(j.with_status(Status::Pending).len(), 1);
-        assert_eq!(j.with_status(Status::Failed)[0].reason.as_deref(), Some("Insufficient quota"));
+        assert_eq!(
+            j.with_status(Status::Failed)[0].reason.as_deref(),
+            Some("Insufficient quota")
+        );
         j.set(a.key(), Status::Synced, None).unwrap();
         let j = Journal::open(&dir).unwrap();
         assert_eq!(j.entries().len(), 2);

@@ -16,7 +16,11 @@ use outpost_station::{card, reader};
 #[command(name = "outpost-station", version)]
 struct Cli {
     /// The Outpost server's address.
-    #[arg(long, env = "OUTPOST_STATION_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "OUTPOST_STATION_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     server: String,
     /// The station's code, as registered (e.g. PARIS_01).
     #[arg(long, env = "OUTPOST_STATION_CODE")]
@@ -28,10 +32,18 @@ struct Cli {
     #[arg(long, env = "OUTPOST_STATION_READER", default_value = "ACR122")]
     reader: String,
     /// Where the journal and the last known quotas are kept.
-    #[arg(long, env = "OUTPOST_STATION_STATE_DIR", default_value = "/var/lib/outpost-station")]
+    #[arg(
+        long,
+        env = "OUTPOST_STATION_STATE_DIR",
+        default_value = "/var/lib/outpost-station"
+    )]
     state_dir: PathBuf,
     /// MIFARE Classic keys to try on each sector (key A), 12 hex digits each, comma-separated.
-    #[arg(long, env = "OUTPOST_STATION_KEYS", default_value = "FFFFFFFFFFFF,A0A1A2A3A4A5,D3F7D3F7D3F7")]
+    #[arg(
+        long,
+        env = "OUTPOST_STATION_KEYS",
+        default_value = "FFFFFFFFFFFF,A0A1A2A3A4A5,D3F7D3F7D3F7"
+    )]
     keys: String,
     /// Who works at the station (recorded with each copy).
     #[arg(long, env = "OUTPOST_STATION_OPERATOR", default_value = "")]
@@ -92,7 +104,11 @@ fn main() -> ExitCode {
         }
     };
     let cfg = Config {
-        operator: if cli.operator.trim().is_empty() { format!("station {}", cli.code) } else { cli.operator.trim().to_string() },
+        operator: if cli.operator.trim().is_empty() {
+            format!("station {}", cli.code)
+        } else {
+            cli.operator.trim().to_string()
+        },
         server: cli.server,
         code: cli.code,
         token: cli.token,
@@ -107,7 +123,10 @@ fn main() -> ExitCode {
         Command::Copy => agent.copy_here(),
         Command::Sync { retry_failed } => {
             if retry_failed {
-                say(format!("{} failed entr(ies) will be sent again.", agent.retry_failed()?));
+                say(format!(
+                    "{} failed entr(ies) will be sent again.",
+                    agent.retry_failed()?
+                ));
             }
             agent.sync_with_retries()
         }

@@ -74,7 +74,11 @@ impl Reader {
             match self.ctx.get_status_change(left, &mut states) {
                 Ok(()) => {}
                 Err(pcsc::Error::Timeout) => {
-                    return Err(if present { CardError::NoCard } else { CardError::CardRemoved })
+                    return Err(if present {
+                        CardError::NoCard
+                    } else {
+                        CardError::CardRemoved
+                    })
                 }
                 Err(e) => return Err(CardError::NoReader(e.to_string())),
             }
@@ -87,7 +91,11 @@ impl Reader {
             }
             states[0].sync_current_state();
             if left.is_zero() {
-                return Err(if present { CardError::NoCard } else { CardError::CardRemoved });
+                return Err(if present {
+                    CardError::NoCard
+                } else {
+                    CardError::CardRemoved
+                });
             }
         }
     }

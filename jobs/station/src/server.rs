@@ -83,7 +83,9 @@ impl Server {
             .map_err(|e| NetError::Unreachable(e.to_string()))?;
         let status = res.status();
         if status.is_server_error() {
-            return Err(NetError::Unreachable(format!("the server answered {status}")));
+            return Err(NetError::Unreachable(format!(
+                "the server answered {status}"
+            )));
         }
         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             return Err(NetError::Unauthorised(status.as_u16()));
@@ -100,12 +102,17 @@ impl Server {
     }
 
     fn json(res: Response) -> Result<Value, NetError> {
-        res.json().map_err(|e| NetError::Unreachable(format!("unreadable answer: {e}")))
+        res.json()
+            .map_err(|e| NetError::Unreachable(format!("unreadable answer: {e}")))
     }
 
     /// The next copy for this station, waiting up to `wait` for one.
     pub fn next_job(&self, wait: Duration) -> Result<Option<Job>, NetError> {
-        let url = format!("{}/api/v1/stations/jobs/next?wait={}", self.base, wait.as_secs());
+        let url = format!(
+            "{}/api/v1/stations/jobs/next?wait={}",
+            self.base,
+            wait.as_secs()
+        );
         let res = self.call(self.http.get(url))?;
         if res.status() == StatusCode::NO_CONTENT {
             return Ok(None);
@@ -125,7 +132,8 @@ impl Server {
     /// Sends operations through the sync API; one result per operation, in order.
     pub fn push(&self, operations: Vec<Value>) -> Result<Vec<ItemResult>, NetError> {
         let url = format!("{}/api/v1/sync", self.base);
-        let body = json!({ "device_id": format!("station:{}", self.code), "operations": operations });
+        let body =
+            json!({ "device_id": format!("station:{}", self.code), "operations": operations });
         let answer = Server::json(self.call(self.http.post(url).json(&body))?)?;
         answer["results"]
             .as_array()

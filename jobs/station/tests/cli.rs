@@ -8,7 +8,16 @@ fn help_names_the_commands_and_settings() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    for word in ["run", "copy", "sync", "status", "readers", "OUTPOST_STATION_TOKEN", "--reader", "--keys"] {
+    for word in [
+        "run",
+        "copy",
+        "sync",
+        "status",
+        "readers",
+        "OUTPOST_STATION_TOKEN",
+        "--reader",
+        "--keys",
+    ] {
         assert!(text.contains(word), "{word} missing from:\n{text}");
     }
 }
