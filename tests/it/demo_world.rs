@@ -125,10 +125,11 @@ fn the_demo_world_has_what_the_brief_promises() {
         2
     );
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM hubs h JOIN organisations o ON o.id = h.organisation_id WHERE h.kind = 'agency' AND o.kind = 'agency'"), 1);
-    // One user per role at least, and every demo login exists.
+    // One user per role at least (the badge desk's station account included), and every demo
+    // login exists.
     assert_eq!(
         count(&mut conn, "SELECT count(DISTINCT role) AS n FROM users"),
-        10
+        11
     );
     for (username, _) in seed::DEMO_LOGINS {
         let user = outpost::auth::users::find_by_username(&mut conn, username)
