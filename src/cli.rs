@@ -268,6 +268,7 @@ async fn app_state(settings: Settings, demo_mode: bool) -> Result<AppState> {
         redis,
         demo_mode,
         publisher: Default::default(),
+        live: Default::default(),
     })
 }
 

@@ -1,5 +1,5 @@
 //! Events for live dashboards: written to the outbox in the same transaction as the change and
-//! published to Redis pub/sub afterwards. If Redis is down the rows wait; the worker's sweep
+//! appended to the Redis event stream afterwards (`live` follows it). If Redis is down the rows wait; the worker's sweep
 //! publishes them later, so nothing is lost.
 //!
 //! Publishing never competes with the writes it follows: each process runs at most one
@@ -106,9 +106,9 @@ async fn publish_batch(state: &AppState) -> anyhow::Result<usize> {
 }
 
 async fn send(state: &AppState, rows: Vec<(i64, String, serde_json::Value)>) -> anyhow::Result<()> {
-    let channel = state.redis_key("events");
+    let stream = crate::live::follow::stream_key(state);
     let mut conn = state.redis.clone();
-    for (id, topic, payload) in rows {
+    for (_, topic, payload) in rows {
         // Jobs go to their queue; everything else is an event for live dashboards.
         if topic == "job.zoho_sync" {
             if let Some(variant_id) = payload["variant_id"].as_i64() {
@@ -122,13 +122,7 @@ async fn send(state: &AppState, rows: Vec<(i64, String, serde_json::Value)>) -> 
             }
             continue;
         }
-        let message =
-            serde_json::json!({ "id": id, "topic": topic, "payload": payload }).to_string();
-        redis::cmd("PUBLISH")
-            .arg(&channel)
-            .arg(message)
-            .query_async::<i64>(&mut conn)
-            .await?;
+        crate::live::follow::append(&mut conn, &stream, &topic, &payload).await?;
     }
     Ok(())
 }

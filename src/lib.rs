@@ -14,6 +14,7 @@ pub mod events;
 pub mod hubs;
 pub mod inventory;
 pub mod jobs;
+pub mod live;
 pub mod openapi;
 pub mod redis_conn;
 pub mod sales;
@@ -50,4 +51,5 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     sync::review::configure(cfg);
     sales::configure(cfg);
     badges::configure(cfg);
+    live::configure(cfg);
 }

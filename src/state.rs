@@ -12,6 +12,8 @@ pub struct AppState {
     pub demo_mode: bool,
     /// Runs at most one outbox publisher at a time in this process.
     pub publisher: std::sync::Arc<crate::events::Publisher>,
+    /// This process's live-event fan-out (`GET /events`).
+    pub live: std::sync::Arc<crate::live::follow::Live>,
 }
 
 impl AppState {

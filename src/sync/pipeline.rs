@@ -532,7 +532,9 @@ fn record(
 
     let mut events = vec![(
         "operation".to_string(),
-        json!({ "op_id": op.op_id, "kind": op.kind, "status": status.as_str(), "hub_id": hub_in_scope, "actor_id": actor.user_id }),
+        json!({ "op_id": op.op_id, "kind": op.kind, "status": status.as_str(), "hub_id": hub_in_scope,
+            "hub": hub_in_scope.and_then(|h| actor.hub(h)).map(|h| h.name.clone()),
+            "actor_id": actor.user_id, "actor": actor.display_name, "offline": op.offline, "at": Utc::now() }),
     )];
     if let Some(a) = &applied {
         events.extend(a.events.iter().cloned());

@@ -263,14 +263,23 @@ pub struct Server {
 
 impl Server {
     pub fn start(database_url: &str, redis_prefix: &str) -> Server {
+        Server::start_with(database_url, redis_prefix, &[])
+    }
+
+    /// A server with settings of its own (they replace the defaults of the same name).
+    pub fn start_with(database_url: &str, redis_prefix: &str, settings: &[(&str, &str)]) -> Server {
         let port = free_port();
-        let env = vec![
+        let mut env = vec![
             ("OUTPOST_DATABASE_URL".to_string(), database_url.to_string()),
             ("OUTPOST_REDIS_URL".to_string(), crate::common::redis_url()),
             ("OUTPOST_REDIS_PREFIX".to_string(), redis_prefix.to_string()),
             ("OUTPOST_BIND".to_string(), format!("127.0.0.1:{port}")),
             ("RUST_LOG".to_string(), "warn".to_string()),
         ];
+        for (k, v) in settings {
+            env.retain(|(name, _)| name != k);
+            env.push((k.to_string(), v.to_string()));
+        }
         let mut server = Server {
             child: None,
             port,

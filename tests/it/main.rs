@@ -16,6 +16,7 @@ mod fake_zoho;
 mod hardening;
 mod hub_pages;
 mod launcher;
+mod live;
 mod migrations;
 mod nfc;
 mod offline;

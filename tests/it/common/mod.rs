@@ -233,6 +233,7 @@ impl TestAppBuilder {
             redis: redis.clone(),
             demo_mode: false,
             publisher: Default::default(),
+            live: Default::default(),
         };
         let app = Application::build(state.clone(), self.extra).expect("bind test server");
         let port = app.port();
