@@ -398,6 +398,12 @@
     });
   }, true);
   document.addEventListener("htmx:afterSwap", guardFlags);
+  /* Live pages (the dashboard) say so while their event stream is open. */
+  function liveNote(on) {
+    document.querySelectorAll("[data-live-note]").forEach(function (n) { n.hidden = !on; });
+  }
+  document.addEventListener("htmx:sseOpen", function () { liveNote(true); });
+  document.addEventListener("htmx:sseError", function () { liveNote(false); });
   guardFlags();
 
   refresh();

@@ -27,6 +27,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../assets/vendor/htmx-2.0.7.min.js"),
     },
     Asset {
+        name: "htmx-sse.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/vendor/htmx-ext-sse-2.2.4.js"),
+    },
+    Asset {
         name: "icon.svg",
         content_type: "image/svg+xml",
         bytes: include_bytes!("../../assets/icons/icon.svg"),

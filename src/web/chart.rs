@@ -51,6 +51,100 @@ impl BarChart {
     }
 }
 
+/// Daily figures as lines (one per series, at most five), drawn small enough that its text stays
+/// readable on a phone; the legend and the figures are HTML beside it.
+#[derive(Clone, Debug)]
+pub struct LineChart {
+    /// Unique on the page (for aria ids).
+    pub id: &'static str,
+    pub title: String,
+    pub max: i64,
+    /// `max` as it fits the axis: 48745 → "49k".
+    pub max_label: String,
+    pub first_day: String,
+    pub last_day: String,
+    pub lines: Vec<Line>,
+    /// Levels (stock) rather than counts: the legend gives the latest value, not a sum.
+    pub levels: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Line {
+    pub name: String,
+    pub last_label: String,
+    /// `x,y x,y …` in the 360×170 view box.
+    pub points: String,
+    pub total: i64,
+    pub last: i64,
+}
+
+/// A count in at most four characters: 950, 9.5k, 49k, 1.2M.
+pub fn compact(n: i64) -> String {
+    let f = n as f64;
+    match n.abs() {
+        0..=999 => n.to_string(),
+        1_000..=9_999 => format!("{:.1}k", f / 1e3),
+        10_000..=999_999 => format!("{:.0}k", f / 1e3),
+        _ => format!("{:.1}M", f / 1e6),
+    }
+}
+
+pub const PLOT_LEFT: f64 = 34.0;
+pub const PLOT_RIGHT: f64 = 352.0;
+pub const PLOT_TOP: f64 = 12.0;
+pub const PLOT_BOTTOM: f64 = 140.0;
+
+impl LineChart {
+    /// `series`: (name, one value per day, oldest first); `days` names the first and last day.
+    pub fn new(
+        id: &'static str,
+        title: impl Into<String>,
+        days: (chrono::NaiveDate, chrono::NaiveDate),
+        series: Vec<(String, Vec<i64>)>,
+    ) -> Self {
+        let max = series
+            .iter()
+            .flat_map(|(_, v)| v.iter().copied())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let lines = series
+            .into_iter()
+            .take(5)
+            .map(|(name, values)| {
+                let step = (PLOT_RIGHT - PLOT_LEFT) / (values.len().max(2) - 1) as f64;
+                let points = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let y = PLOT_BOTTOM
+                            - (*v.max(&0) as f64 / max as f64) * (PLOT_BOTTOM - PLOT_TOP);
+                        format!("{:.1},{:.1}", PLOT_LEFT + i as f64 * step, y)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Line {
+                    name,
+                    points,
+                    last_label: compact(values.last().copied().unwrap_or(0)),
+                    total: values.iter().sum(),
+                    last: values.last().copied().unwrap_or(0),
+                }
+            })
+            .collect();
+        LineChart {
+            id,
+            title: title.into(),
+            max,
+            max_label: compact(max),
+            first_day: days.0.format("%d %b").to_string(),
+            last_day: days.1.format("%d %b").to_string(),
+            lines,
+            levels: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -63,5 +157,18 @@ mod tests {
         assert_eq!(c.bars[0].bar_width, 165);
         assert_eq!(c.bars[2].bar_width, 2, "a zero still shows a sliver");
         assert!(c.height > 3 * 30);
+    }
+
+    #[test]
+    fn lines_span_the_plot_and_scale_to_the_largest_value() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        let c = super::LineChart::new("t", "t", (day, day), vec![("a".into(), vec![0, 5, 10])]);
+        assert_eq!(c.lines[0].points, "34.0,140.0 193.0,76.0 352.0,12.0");
+        assert_eq!((c.max, c.lines[0].total, c.lines[0].last), (10, 15, 10));
+        let labels: Vec<String> = [950, 9_512, 48_745, 1_250_000]
+            .into_iter()
+            .map(super::compact)
+            .collect();
+        assert_eq!(labels, ["950", "9.5k", "49k", "1.2M"]);
     }
 }

@@ -1,6 +1,9 @@
-//! The start page: a dashboard for the user's role and hubs — stock per hub (a server-side SVG
-//! chart), low stock, what awaits the user's approval, and recent activity. Anonymous visitors
-//! are sent to sign in.
+//! The start page: a dashboard for the user's role and hubs — counters (what waits for them,
+//! the review queue, conflicts, failed jobs, low stock), their hubs, trends over two weeks
+//! (server-side SVG charts) and the activity log with filters. The part below the greeting is a
+//! fragment (`/dashboard/live`) that the page reloads, throttled, whenever an event in the
+//! viewer's scope arrives on `/events` (htmx SSE): live with JavaScript, complete without.
+//! Anonymous visitors are sent to sign in.
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -11,14 +14,18 @@ use crate::auth::extract::CurrentUser;
 use crate::auth::permissions::Permission;
 use crate::error::AppError;
 use crate::hubs::pages::{hub_cards, HubCard};
-use crate::schema::{audit_log, devices, needs_lists, operations, transfers, users};
+use crate::schema::{
+    audit_log, customers, devices, invoices, needs_lists, operations, product_variants, transfers,
+    users,
+};
 use crate::state::AppState;
-use crate::web::chart::BarChart;
+use crate::web::chart::{BarChart, LineChart};
 use crate::web::layout::{render, Layout};
 use crate::web::page::Page;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/").get(dashboard));
+    cfg.service(web::resource("/").get(dashboard))
+        .service(web::resource("/dashboard/live").get(live_fragment));
 }
 
 pub struct Pending {
@@ -37,6 +44,113 @@ impl Activity {
     pub fn words(&self) -> String {
         crate::audit::words::action_words(&self.action)
     }
+    pub fn outcome_words(&self) -> &str {
+        OUTCOMES
+            .iter()
+            .find(|(o, _)| *o == self.outcome)
+            .map_or(self.outcome.as_str(), |(_, w)| *w)
+    }
+}
+
+/// The activity log's filters (all optional), from the query string.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct ActivityFilters {
+    #[serde(default)]
+    pub hub: String,
+    #[serde(default)]
+    pub station: String,
+    #[serde(default)]
+    pub customer: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub user: String,
+}
+
+impl ActivityFilters {
+    fn day(text: &str) -> Option<chrono::NaiveDate> {
+        chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
+    }
+    pub fn is_set(&self) -> bool {
+        [
+            &self.hub,
+            &self.station,
+            &self.customer,
+            &self.from,
+            &self.to,
+            &self.status,
+            &self.user,
+        ]
+        .iter()
+        .any(|v| !v.trim().is_empty())
+    }
+    /// The same filters as a query string, for the live fragment's URL.
+    pub fn query(&self) -> String {
+        serde_urlencoded::to_string([
+            ("hub", &self.hub),
+            ("station", &self.station),
+            ("customer", &self.customer),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("status", &self.status),
+            ("user", &self.user),
+        ])
+        .unwrap_or_default()
+    }
+}
+
+/// Outcomes of audited actions, and their words.
+pub const OUTCOMES: [(&str, &str); 5] = [
+    ("applied", "Applied"),
+    ("rejected", "Refused"),
+    ("conflict", "Conflict"),
+    ("pending_review", "Waiting for review"),
+    ("denied", "Denied"),
+];
+
+pub struct Tile {
+    pub label: &'static str,
+    pub count: i64,
+    pub href: &'static str,
+    /// Worth someone's attention when not zero.
+    pub attention: bool,
+}
+
+pub struct Charts {
+    pub operations: LineChart,
+    pub stock: Option<LineChart>,
+    pub copies: Option<LineChart>,
+    pub trouble: LineChart,
+}
+
+/// Everything below the greeting.
+struct Live {
+    query: String,
+    filters: ActivityFilters,
+    filters_open: bool,
+    tiles: Vec<Tile>,
+    cards: Vec<HubCard>,
+    chart: Option<BarChart>,
+    charts: Option<Charts>,
+    shows_stock: bool,
+    low_total: i64,
+    pending: Vec<Pending>,
+    activity: Vec<Activity>,
+    own_issues: i64,
+    hubs: Vec<(i64, String)>,
+    customers: Vec<(i64, String)>,
+    outcomes: [(&'static str, &'static str); 5],
+}
+
+/// The live part alone (what `/dashboard/live` answers).
+#[derive(Template)]
+#[template(path = "dashboard_live.html")]
+struct LiveFragment {
+    live: Live,
 }
 
 #[derive(Template)]
@@ -45,23 +159,17 @@ struct Dashboard {
     layout: Layout,
     greeting_name: String,
     role_label: String,
-    cards: Vec<HubCard>,
-    chart: Option<BarChart>,
-    shows_stock: bool,
-    low_total: i64,
-    pending: Vec<Pending>,
-    activity: Vec<Activity>,
-    own_issues: i64,
+    live: Live,
 }
 
-async fn dashboard(
-    user: CurrentUser,
-    page: Page,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let shows_stock = user.can(Permission::InventoryRead);
+async fn gather(
+    principal: std::sync::Arc<crate::auth::principal::Principal>,
+    state: &AppState,
+    filters: ActivityFilters,
+) -> Result<Live, AppError> {
+    let shows_stock = principal.can(Permission::InventoryRead);
     let cards = if shows_stock {
-        hub_cards(&state, user.scope.hubs.clone()).await?
+        hub_cards(state, principal.scope.hubs.clone()).await?
     } else {
         Vec::new()
     };
@@ -75,105 +183,267 @@ async fn dashboard(
                 .collect(),
         )
     });
-    let principal = user.0.clone();
-    let (pending, activity, own_issues) = crate::db::run(&state.db, move |conn| {
-        let hub_ids = principal.scope.hub_ids();
-        let mut pending = Vec::new();
-        if principal.can(Permission::NeedsListApprove) {
-            let lists: Vec<(uuid::Uuid, i64, String)> = needs_lists::table
-                .filter(needs_lists::hub_id.eq_any(&hub_ids))
-                .filter(needs_lists::status.eq("submitted"))
-                .order(needs_lists::submitted_at)
-                .limit(10)
-                .select((needs_lists::id, needs_lists::hub_id, needs_lists::title))
+    let (f, inner) = (filters.clone(), principal.clone());
+    let (pending, activity, own_issues, tiles, charts, customers) =
+        crate::db::run(&state.db, move |conn| {
+            let principal = inner;
+            let hub_ids = principal.scope.hub_ids();
+            let mut pending = Vec::new();
+            if principal.can(Permission::NeedsListApprove) {
+                let lists: Vec<(uuid::Uuid, i64, String)> = needs_lists::table
+                    .filter(needs_lists::hub_id.eq_any(&hub_ids))
+                    .filter(needs_lists::status.eq("submitted"))
+                    .order(needs_lists::submitted_at)
+                    .limit(10)
+                    .select((needs_lists::id, needs_lists::hub_id, needs_lists::title))
+                    .load(conn)?;
+                pending.extend(lists.into_iter().map(|(id, hub, title)| Pending {
+                    label: format!("Needs list to decide: {title}"),
+                    href: format!("/hubs/{hub}/needs-lists/{id}"),
+                }));
+            }
+            if principal.can(Permission::TransferApprove) {
+                let ts: Vec<(uuid::Uuid, i64)> = transfers::table
+                    .filter(transfers::from_hub_id.eq_any(&hub_ids))
+                    .filter(transfers::status.eq("requested"))
+                    .limit(10)
+                    .select((transfers::id, transfers::from_hub_id))
+                    .load(conn)?;
+                pending.extend(ts.into_iter().map(|(id, hub)| Pending {
+                    label: "Transfer request to approve".into(),
+                    href: format!("/hubs/{hub}/transfers/{id}"),
+                }));
+            }
+            if principal.can(Permission::ReviewResolve) {
+                let n: i64 = operations::table
+                    .filter(operations::hub_id.eq_any(&hub_ids))
+                    .filter(operations::status.eq_any(["conflict", "pending_review"]))
+                    .filter(operations::resolved_at.is_null())
+                    .count()
+                    .get_result(conn)?;
+                if n > 0 {
+                    pending.push(Pending {
+                        label: format!("{n} item(s) in the review queue"),
+                        href: "/review".into(),
+                    });
+                }
+            }
+            if principal.can(Permission::UsersManage) {
+                // Devices whose queued entries vanished without arriving (cleared storage, eviction).
+                let flagged: Vec<(String, String, Option<String>)> = devices::table
+                    .inner_join(users::table)
+                    .filter(devices::flagged_at.is_not_null())
+                    .filter(users::organisation_id.eq(principal.organisation_id))
+                    .order(devices::flagged_at.desc())
+                    .limit(10)
+                    .select((devices::id, users::username, devices::flag_reason))
+                    .load(conn)?;
+                pending.extend(flagged.into_iter().map(|(device, user, reason)| Pending {
+                    label: format!("Device {device} of {user}: {}", reason.unwrap_or_default()),
+                    href: "/audit".into(),
+                }));
+            }
+            let mut tiles = vec![Tile {
+                label: "Waiting for you",
+                count: pending.len() as i64,
+                href: "#pending-title",
+                attention: !pending.is_empty(),
+            }];
+            if principal.can(Permission::ReviewResolve) {
+                let counts: Vec<(String, i64)> = operations::table
+                    .filter(operations::hub_id.eq_any(&hub_ids))
+                    .filter(operations::status.eq_any(["conflict", "pending_review"]))
+                    .filter(operations::resolved_at.is_null())
+                    .group_by(operations::status)
+                    .select((operations::status, diesel::dsl::count_star()))
+                    .load(conn)?;
+                let of = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+                tiles.push(Tile {
+                    label: "Waiting for review",
+                    count: of("pending_review"),
+                    href: "/review",
+                    attention: of("pending_review") > 0,
+                });
+                tiles.push(Tile {
+                    label: "Conflicts",
+                    count: of("conflict"),
+                    href: "/review",
+                    attention: of("conflict") > 0,
+                });
+            }
+            if principal.can(Permission::JobsManage) {
+                let invoices_failed: i64 = invoices::table
+                    .filter(invoices::render_status.eq("failed"))
+                    .count()
+                    .get_result(conn)?;
+                let zoho_failed: i64 = product_variants::table
+                    .filter(product_variants::zoho_sync_status.eq("ERROR"))
+                    .count()
+                    .get_result(conn)?;
+                let n = invoices_failed + zoho_failed;
+                tiles.push(Tile {
+                    label: "Failed jobs",
+                    count: n,
+                    href: "/admin/jobs",
+                    attention: n > 0,
+                });
+            }
+            // Staff see what happened at their hubs; a customer user only what concerns their own
+            // account (hub scope is empty for them).
+            let mut query = audit_log::table.into_boxed();
+            query = if principal.role == crate::auth::roles::Role::CustomerUser {
+                let customer_ids = principal.scope.customer_ids.clone();
+                query.filter(
+                    audit_log::customer_id
+                        .eq_any(customer_ids)
+                        .or(audit_log::actor_id.eq(principal.user_id)),
+                )
+            } else {
+                query.filter(audit_log::hub_id.eq_any(hub_ids.clone()))
+            };
+            if let Ok(hub) = f.hub.trim().parse::<i64>() {
+                query = query.filter(audit_log::hub_id.eq(hub));
+            }
+            if let Ok(customer) = f.customer.trim().parse::<i64>() {
+                query = query.filter(audit_log::customer_id.eq(customer));
+            }
+            let station = f.station.trim();
+            if !station.is_empty() {
+                let pattern = format!(
+                    "%station {}%",
+                    station.replace(['\\', '%'], "").replace('_', "\\_")
+                );
+                query = query.filter(audit_log::actor_name.ilike(pattern));
+            }
+            if let Some(d) = ActivityFilters::day(&f.from) {
+                query = query.filter(
+                    audit_log::occurred_at.ge(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()),
+                );
+            }
+            if let Some(d) = ActivityFilters::day(&f.to) {
+                query = query.filter(
+                    audit_log::occurred_at.lt((d + chrono::Duration::days(1))
+                        .and_hms_opt(0, 0, 0)
+                        .unwrap_or_default()
+                        .and_utc()),
+                );
+            }
+            if OUTCOMES.iter().any(|(o, _)| *o == f.status) {
+                query = query.filter(audit_log::outcome.eq(f.status.clone()));
+            }
+            let user = f.user.trim().to_lowercase();
+            if !user.is_empty() {
+                let ids = users::table
+                    .filter(users::username.eq(user))
+                    .select(users::id.nullable());
+                query = query.filter(audit_log::actor_id.eq_any(ids));
+            }
+            let activity: Vec<(DateTime<Utc>, Option<String>, String, String)> = query
+                .order(audit_log::id.desc())
+                .limit(if f.is_set() { 50 } else { 12 })
+                .select((
+                    audit_log::occurred_at,
+                    audit_log::actor_name,
+                    audit_log::action,
+                    audit_log::outcome,
+                ))
                 .load(conn)?;
-            pending.extend(lists.into_iter().map(|(id, hub, title)| Pending {
-                label: format!("Needs list to decide: {title}"),
-                href: format!("/hubs/{hub}/needs-lists/{id}"),
-            }));
-        }
-        if principal.can(Permission::TransferApprove) {
-            let ts: Vec<(uuid::Uuid, i64)> = transfers::table
-                .filter(transfers::from_hub_id.eq_any(&hub_ids))
-                .filter(transfers::status.eq("requested"))
-                .limit(10)
-                .select((transfers::id, transfers::from_hub_id))
-                .load(conn)?;
-            pending.extend(ts.into_iter().map(|(id, hub)| Pending {
-                label: "Transfer request to approve".into(),
-                href: format!("/hubs/{hub}/transfers/{id}"),
-            }));
-        }
-        if principal.can(Permission::ReviewResolve) {
-            let n: i64 = operations::table
-                .filter(operations::hub_id.eq_any(&hub_ids))
-                .filter(operations::status.eq_any(["conflict", "pending_review"]))
+            let own_issues: i64 = operations::table
+                .filter(operations::actor_id.eq(principal.user_id))
+                .filter(operations::status.eq_any(["rejected", "conflict", "pending_review"]))
                 .filter(operations::resolved_at.is_null())
                 .count()
                 .get_result(conn)?;
-            if n > 0 {
-                pending.push(Pending {
-                    label: format!("{n} item(s) in the review queue"),
-                    href: "/review".into(),
-                });
-            }
-        }
-        if principal.can(Permission::UsersManage) {
-            // Devices whose queued entries vanished without arriving (cleared storage, eviction).
-            let flagged: Vec<(String, String, Option<String>)> = devices::table
-                .inner_join(users::table)
-                .filter(devices::flagged_at.is_not_null())
-                .filter(users::organisation_id.eq(principal.organisation_id))
-                .order(devices::flagged_at.desc())
-                .limit(10)
-                .select((devices::id, users::username, devices::flag_reason))
-                .load(conn)?;
-            pending.extend(flagged.into_iter().map(|(device, user, reason)| Pending {
-                label: format!("Device {device} of {user}: {}", reason.unwrap_or_default()),
-                href: "/audit".into(),
-            }));
-        }
-        // Staff see what happened at their hubs; a customer user only what concerns their own
-        // account (hub scope is empty for them).
-        let mut query = audit_log::table.into_boxed();
-        query = if principal.role == crate::auth::roles::Role::CustomerUser {
-            let customer_ids = principal.scope.customer_ids.clone();
-            query.filter(
-                audit_log::customer_id
-                    .eq_any(customer_ids)
-                    .or(audit_log::actor_id.eq(principal.user_id)),
-            )
-        } else {
-            query.filter(audit_log::hub_id.eq_any(hub_ids.clone()))
-        };
-        let activity: Vec<(DateTime<Utc>, Option<String>, String, String)> = query
-            .order(audit_log::id.desc())
-            .limit(8)
-            .select((
-                audit_log::occurred_at,
-                audit_log::actor_name,
-                audit_log::action,
-                audit_log::outcome,
-            ))
-            .load(conn)?;
-        let own_issues: i64 = operations::table
-            .filter(operations::actor_id.eq(principal.user_id))
-            .filter(operations::status.eq_any(["rejected", "conflict", "pending_review"]))
-            .filter(operations::resolved_at.is_null())
-            .count()
-            .get_result(conn)?;
-        let activity = activity
-            .into_iter()
-            .map(|(at, who, action, outcome)| Activity {
-                at,
-                who: who.unwrap_or_default(),
-                action,
-                outcome,
-            })
-            .collect();
-        Ok((pending, activity, own_issues))
+            let activity = activity
+                .into_iter()
+                .map(|(at, who, action, outcome)| Activity {
+                    at,
+                    who: who.unwrap_or_default(),
+                    action,
+                    outcome,
+                })
+                .collect();
+            let charts = if principal.can(Permission::DashboardView) && !hub_ids.is_empty() {
+                use crate::web::trends;
+                Some(Charts {
+                    operations: trends::operations_per_hub(conn, &hub_ids)?,
+                    stock: principal
+                        .can(Permission::InventoryRead)
+                        .then(|| trends::stock_per_hub(conn, &hub_ids))
+                        .transpose()?,
+                    copies: (principal.can(Permission::BadgeCopyRequest)
+                        || principal.can(Permission::StationsManage))
+                    .then(|| trends::copies_per_station(conn, &hub_ids))
+                    .transpose()?,
+                    trouble: trends::conflicts_and_failures(
+                        conn,
+                        &hub_ids,
+                        principal.can(Permission::JobsManage),
+                    )?,
+                })
+            } else {
+                None
+            };
+            let customers: Vec<(i64, String)> =
+                if principal.role == crate::auth::roles::Role::CustomerUser {
+                    Vec::new()
+                } else {
+                    customers::table
+                        .filter(customers::id.eq_any(&principal.scope.customer_ids))
+                        .order(customers::name)
+                        .limit(300)
+                        .select((customers::id, customers::name))
+                        .load(conn)?
+                };
+            Ok((pending, activity, own_issues, tiles, charts, customers))
+        })
+        .await?;
+    let mut tiles = tiles;
+    if shows_stock {
+        tiles.push(Tile {
+            label: "Low stock lines",
+            count: low_total,
+            href: "/hubs",
+            attention: low_total > 0,
+        });
+    }
+    tiles.push(Tile {
+        label: "Your sync issues",
+        count: own_issues,
+        href: "/sync-issues",
+        attention: own_issues > 0,
+    });
+    Ok(Live {
+        query: filters.query(),
+        filters_open: filters.is_set(),
+        filters,
+        tiles,
+        cards,
+        chart,
+        charts,
+        shows_stock,
+        low_total,
+        pending,
+        activity,
+        own_issues,
+        hubs: principal
+            .scope
+            .hubs
+            .iter()
+            .map(|h| (h.id, h.name.clone()))
+            .collect(),
+        customers,
+        outcomes: OUTCOMES,
     })
-    .await?;
+}
+
+async fn dashboard(
+    user: CurrentUser,
+    page: Page,
+    filters: web::Query<ActivityFilters>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let live = gather(user.0.clone(), &state, filters.into_inner()).await?;
     render(&Dashboard {
         layout: page.layout("Dashboard"),
         greeting_name: user
@@ -183,12 +453,17 @@ async fn dashboard(
             .unwrap_or_default()
             .to_string(),
         role_label: user.role.label().to_string(),
-        cards,
-        chart,
-        shows_stock,
-        low_total,
-        pending,
-        activity,
-        own_issues,
+        live,
+    })
+}
+
+/// `GET /dashboard/live`: the part of the dashboard that changes, for htmx to swap in.
+async fn live_fragment(
+    user: CurrentUser,
+    filters: web::Query<ActivityFilters>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    render(&LiveFragment {
+        live: gather(user.0.clone(), &state, filters.into_inner()).await?,
     })
 }

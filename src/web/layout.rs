@@ -155,6 +155,9 @@ impl Layout {
     pub fn htmx_url(&self) -> &'static str {
         assets::url("htmx.min.js")
     }
+    pub fn htmx_sse_url(&self) -> &'static str {
+        assets::url("htmx-sse.js")
+    }
     pub fn icon_url(&self) -> &'static str {
         assets::url("icon.svg")
     }

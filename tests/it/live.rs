@@ -297,3 +297,69 @@ async fn events_reach_viewers_in_scope_on_every_instance_after_reconnects_and_a_
         .await
         .is_some());
 }
+
+/// In Chromium: the dashboard open in one browser, an intake submitted in another; the hub's
+/// figures and the activity log change without the page reloading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_updates_itself_when_an_intake_is_recorded_elsewhere() {
+    use crate::browser::Chrome;
+    let world = crate::offline::World::start();
+    let kin = world.hub_id("KIN-MAIN");
+    let viewer = Chrome::start(&world.server.url(), true).await;
+    viewer.sign_in("logistics").await;
+    viewer.goto("/").await;
+    assert!(
+        viewer
+            .wait_for(
+                "!document.querySelector('[data-live-note]').hidden",
+                Duration::from_secs(15)
+            )
+            .await,
+        "the event stream opens"
+    );
+    let units = "(() => { const c = [...document.querySelectorAll('.hub-card')].find(c => c.innerText.includes('KIN-MAIN')); return c ? c.querySelector('.stats span:nth-child(2) b').innerText : ''; })()";
+    let before = viewer.js(&format!("return {units}"), json!([])).await;
+    viewer.js("window.__samePage = true", json!([])).await;
+    let worker = Chrome::start(&world.server.url(), true).await;
+    worker.sign_in("warehouse").await;
+    worker.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    worker
+        .submit(
+            "form[data-offline-form='intake.create']",
+            &[
+                ("donor", "Live Relief Fund"),
+                ("line_sku", "00101-P-1-NA-N"),
+                ("line_qty", "1200"),
+            ],
+        )
+        .await;
+    let changed = viewer
+        .wait_for(
+            "window.__samePage === true && document.getElementById('activity-log').innerText.includes('Intake recorded')",
+            Duration::from_secs(20),
+        )
+        .await;
+    assert!(changed, "{}", viewer.body_text().await);
+    let after = viewer.js(&format!("return {units}"), json!([])).await;
+    let n = |v: &Value| {
+        v.as_str()
+            .unwrap_or_default()
+            .replace([',', ' '], "")
+            .parse::<i64>()
+            .unwrap_or(-1)
+    };
+    assert_eq!(n(&after), n(&before) + 1200, "{before} → {after}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    viewer
+        .screenshot(&dir.join("dashboard-live.png"), 1366)
+        .await;
+    viewer
+        .js(
+            "document.getElementById('activity-title').scrollIntoView()",
+            json!([]),
+        )
+        .await;
+    viewer
+        .screenshot(&dir.join("dashboard-live-activity.png"), 1366)
+        .await;
+}
