@@ -216,9 +216,15 @@ async fn retry_invoice(
             conn,
             &Entry::by(&principal, "job.retried").object("invoice", id),
         )?;
+        crate::events::enqueue(
+            conn,
+            "job.retried",
+            serde_json::json!({ "job": "invoice_render", "invoice_id": id, "actor": principal.display_name }),
+        )?;
         Ok(())
     })
     .await?;
+    crate::events::publish_soon(&state);
     Ok(redirect_with_flash(
         &state.settings,
         "/admin/jobs",
@@ -272,10 +278,16 @@ async fn retry(
                         Some(serde_json::json!({"status": status})),
                     ),
             )?;
+            crate::events::enqueue(
+                conn,
+                "job.retried",
+                serde_json::json!({ "job": "zoho_sync", "variant_id": id, "actor": principal.display_name }),
+            )?;
             Ok(())
         })
     })
     .await?;
+    crate::events::publish_soon(&state);
     if state.settings.zoho.is_some() {
         if let Err(e) = crate::jobs::enqueue_zoho(&state, id).await {
             // The sweep will pick it up from the database.

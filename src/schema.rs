@@ -271,6 +271,7 @@ diesel::table! {
         last_seen_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         user_id -> Int8,
+        announced_online -> Bool,
     }
 }
 

@@ -57,14 +57,20 @@ async fn quota_reset(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynErr
     Ok(())
 }
 
-/// Abandons badge copies no station finished after their last lease (quota given back).
+/// Abandons badge copies no station finished after their last lease (quota given back) and
+/// announces stations that went quiet.
 async fn station_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
-    let abandoned = crate::db::run(&state.db, |conn| {
-        Ok(crate::badges::copies::abandon_expired(conn)?)
+    let (abandoned, offline) = crate::db::run(&state.db, |conn| {
+        Ok((
+            crate::badges::copies::abandon_expired(conn)?,
+            crate::badges::copies::announce_offline(conn)?,
+        ))
     })
     .await?;
     if abandoned > 0 {
         tracing::warn!(abandoned, "badge copies abandoned after their last lease");
+    }
+    if abandoned + offline > 0 {
         crate::events::publish_soon(&state);
     }
     Ok(())

@@ -1,3 +1,4 @@
+ALTER TABLE nfc_stations DROP COLUMN announced_online;
 ALTER TABLE badge_copies DROP COLUMN recorded_offline;
 DELETE FROM user_hubs WHERE user_id IN (SELECT user_id FROM nfc_stations);
 ALTER TABLE nfc_stations DROP COLUMN user_id;

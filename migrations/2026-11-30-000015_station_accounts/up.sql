@@ -21,3 +21,7 @@ ALTER TABLE nfc_stations ALTER COLUMN user_id SET NOT NULL;
 
 -- A copy recorded at the station (offline) was never requested at the server.
 ALTER TABLE badge_copies ADD COLUMN recorded_offline BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- Whether the live dashboards were last told the station is online (so online/offline is
+-- announced once per change, not at every pickup).
+ALTER TABLE nfc_stations ADD COLUMN announced_online BOOLEAN NOT NULL DEFAULT FALSE;

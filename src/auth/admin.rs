@@ -327,12 +327,44 @@ fn read_edit(
             "Only customers of the user's own organisation can be assigned.".into(),
         ));
     }
+    // Roles that work at a hub and see nothing without one.
+    if hub_ids.is_empty()
+        && matches!(
+            role,
+            Role::DepotManager | Role::WarehouseOp | Role::SalesRep | Role::Driver
+        )
+    {
+        errors.push((
+            "hub",
+            format!(
+                "A {} works at a hub: choose at least one.",
+                role.label().to_lowercase()
+            ),
+        ));
+    }
     let flags = PermissionFlags {
         can_change_price: form.has("can_change_price"),
         can_sell_below_cost: form.has("can_sell_below_cost"),
         can_add_foc: form.has("can_add_foc"),
         can_see_cost: form.has("can_see_cost"),
     };
+    // Sales flags mean something only to those who sell.
+    if !role.allows(crate::auth::permissions::Permission::SalesCreate)
+        && !role.allows(crate::auth::permissions::Permission::WarehouseSell)
+        && (flags.can_change_price
+            || flags.can_sell_below_cost
+            || flags.can_add_foc
+            // An auditor may be shown costs; other non-sellers have no use for them.
+            || (flags.can_see_cost && role != Role::Auditor))
+    {
+        errors.push((
+            "can_change_price",
+            format!(
+                "Sales permissions do not apply to a {}: clear them, or choose a role that sells.",
+                role.label().to_lowercase()
+            ),
+        ));
+    }
     UserEdit {
         display_name,
         role,

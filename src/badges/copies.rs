@@ -307,12 +307,30 @@ async fn next_job(
     let station_id = station.0.station_id;
     loop {
         let found = crate::db::run(&state.db, move |conn| {
-            diesel::update(nfc_stations::table.find(station_id))
-                .set(nfc_stations::last_seen_at.eq(diesel::dsl::now))
-                .execute(conn)?;
-            Ok(lease_next(conn, station_id)?)
+            let came_online = conn.transaction(|conn| {
+                let (hub_id, code, announced): (i64, String, bool) = nfc_stations::table
+                    .find(station_id)
+                    .for_update()
+                    .select((nfc_stations::hub_id, nfc_stations::code, nfc_stations::announced_online))
+                    .first(conn)?;
+                diesel::update(nfc_stations::table.find(station_id))
+                    .set((
+                        nfc_stations::last_seen_at.eq(diesel::dsl::now),
+                        nfc_stations::announced_online.eq(true),
+                    ))
+                    .execute(conn)?;
+                if !announced {
+                    crate::events::enqueue(conn, "station.online", json!({ "station_id": station_id, "hub_id": hub_id, "station": code }))?;
+                }
+                QueryResult::Ok(!announced)
+            })?;
+            Ok((came_online, lease_next(conn, station_id)?))
         })
         .await?;
+        let (came_online, found) = found;
+        if came_online {
+            crate::events::publish_soon(&state);
+        }
         if let Some((job, until)) = found {
             return Ok(HttpResponse::Ok().json(json!({ "job": job, "lease_until": until })));
         }
@@ -463,6 +481,24 @@ async fn report(
     .await?;
     crate::events::publish_soon(&state);
     Ok(HttpResponse::Ok().json(answer))
+}
+
+/// Announces stations that stopped asking for work (run by the worker's station sweep).
+pub fn announce_offline(conn: &mut PgConnection) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let gone: Vec<(i64, i64, String)> = diesel::update(
+            nfc_stations::table
+                .filter(nfc_stations::announced_online.eq(true))
+                .filter(nfc_stations::last_seen_at.lt(Utc::now() - chrono::Duration::seconds(60))),
+        )
+        .set(nfc_stations::announced_online.eq(false))
+        .returning((nfc_stations::id, nfc_stations::hub_id, nfc_stations::code))
+        .get_results(conn)?;
+        for (id, hub_id, code) in &gone {
+            crate::events::enqueue(conn, "station.offline", json!({ "station_id": id, "hub_id": hub_id, "station": code }))?;
+        }
+        Ok(gone.len())
+    })
 }
 
 /// Abandons copies whose last lease ran out after `MAX_LEASES` offers, giving their quota

@@ -137,7 +137,12 @@ async fn create(
         &state.settings,
         &result,
         &location,
-        "Distribution saved as a draft. Confirm it when the goods are handed over.",
+        // Only those who may confirm are told to; a driver's draft waits for their manager.
+        if user.can(crate::auth::permissions::Permission::DistributionConfirm) {
+            "Distribution saved as a draft. Confirm it when the goods are handed over."
+        } else {
+            "Distribution saved as a draft. A depot manager confirms it when the goods are handed over."
+        },
     ) {
         return Ok(res);
     }

@@ -37,15 +37,27 @@ pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
                 .get_result(conn)?,
         )
     } else {
-        diesel::update(stock_levels::table.find((m.hub_id, m.variant_id)))
-            .filter(stock_levels::quantity.ge(-m.delta))
-            .set((
-                stock_levels::quantity.eq(stock_levels::quantity + m.delta),
-                stock_levels::updated_at.eq(diesel::dsl::now),
-            ))
-            .returning(stock_levels::quantity)
-            .get_result(conn)
-            .optional()?
+        let left: Option<(i64, i64)> =
+            diesel::update(stock_levels::table.find((m.hub_id, m.variant_id)))
+                .filter(stock_levels::quantity.ge(-m.delta))
+                .set((
+                    stock_levels::quantity.eq(stock_levels::quantity + m.delta),
+                    stock_levels::updated_at.eq(diesel::dsl::now),
+                ))
+                .returning((stock_levels::quantity, stock_levels::reorder_level))
+                .get_result(conn)
+                .optional()?;
+        if let Some((quantity, reorder_level)) = left {
+            // Crossing the reorder level is news for the live dashboards (once, not every move).
+            if quantity <= reorder_level && quantity - m.delta > reorder_level {
+                crate::events::enqueue(
+                    conn,
+                    "stock.low",
+                    serde_json::json!({ "hub_id": m.hub_id, "variant_id": m.variant_id, "quantity": quantity, "reorder_level": reorder_level }),
+                )?;
+            }
+        }
+        left.map(|(quantity, _)| quantity)
     };
     let Some(level) = level else {
         let (sku, have): (String, Option<i64>) = product_variants::table

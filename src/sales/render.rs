@@ -57,9 +57,28 @@ pub async fn render_invoice(state: &AppState, invoice_id: Uuid) -> anyhow::Resul
                     invoices::rendered_at.eq(diesel::dsl::now),
                 ))
                 .execute(conn)?;
+                // The sale page swaps "Rendering…" for the download link when this arrives.
+                let (sale_id, customer_id): (Uuid, i64) = invoices::table
+                    .find(invoice_id)
+                    .select((invoices::sale_id, invoices::customer_id))
+                    .first(conn)?;
+                let hub_id: i64 = crate::schema::sales::table
+                    .find(sale_id)
+                    .select(crate::schema::sales::hub_id)
+                    .first(conn)?;
+                crate::events::enqueue(conn, "invoice.rendered", serde_json::json!({ "invoice_id": invoice_id, "sale_id": sale_id, "hub_id": hub_id, "customer_id": customer_id }))?;
             }
             Err(error) => {
                 tracing::warn!(%invoice_id, %error, "invoice render failed");
+                conn.transaction(|conn| {
+                    let mut entry = crate::audit::Entry::new("invoice.render_failed")
+                        .object("invoice", invoice_id)
+                        .outcome("rejected")
+                        .change(None, Some(serde_json::json!({ "error": error })));
+                    entry.actor_name = Some("invoice worker".into());
+                    crate::audit::record(conn, &entry)?;
+                    crate::events::enqueue(conn, "job.failed", serde_json::json!({ "job": "invoice_render", "invoice_id": invoice_id, "error": error }))
+                })?;
                 let attempts: i32 = invoices::table
                     .find(invoice_id)
                     .select(invoices::render_attempts)
@@ -83,6 +102,11 @@ pub async fn render_invoice(state: &AppState, invoice_id: Uuid) -> anyhow::Resul
         Ok(())
     })
     .await?;
+    // The worker has no publisher of its own running: send the news now (the outbox sweep
+    // would within seconds anyway).
+    if let Err(e) = crate::events::publish_pending(state).await {
+        tracing::warn!(error = %e, "invoice event left to the outbox sweep");
+    }
     Ok(())
 }
 

@@ -111,10 +111,15 @@ pub async fn report(
                 diesel::update(devices::table.find((user_id, &device)))
                     .set((
                         devices::flagged_at.eq(diesel::dsl::now),
-                        devices::flag_reason.eq(reason),
+                        devices::flag_reason.eq(&reason),
                         devices::lost.eq(missing),
                     ))
                     .execute(conn)?;
+                crate::events::enqueue(
+                    conn,
+                    "device.vanished",
+                    serde_json::json!({ "device_id": device, "user_id": user_id, "reason": reason }),
+                )?;
             }
             Ok::<_, AppError>(())
         })

@@ -78,6 +78,23 @@ pub struct Line {
     pub last: i64,
 }
 
+/// A count with thousands separators: 48745 → "48,745".
+pub fn grouped(n: impl std::borrow::Borrow<i64>) -> String {
+    let n = *n.borrow();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
 /// A count in at most four characters: 950, 9.5k, 49k, 1.2M.
 pub fn compact(n: i64) -> String {
     let f = n as f64;
@@ -170,5 +187,7 @@ mod tests {
             .map(super::compact)
             .collect();
         assert_eq!(labels, ["950", "9.5k", "49k", "1.2M"]);
+        let grouped: Vec<String> = [0, 999, 1_000, 48_745, -1_234_567].into_iter().map(super::grouped).collect();
+        assert_eq!(grouped, ["0", "999", "1,000", "48,745", "-1,234,567"]);
     }
 }

@@ -89,7 +89,17 @@ fn render<B: 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
             request_id.as_deref(),
         )
     } else {
-        html_page(status.as_u16(), &info, request_id)
+        // The signed-in person keeps their header and menu on an error page (a 403 must not
+        // look as if they had been signed out).
+        use actix_web::FromRequest;
+        let layout = crate::web::page::Page::from_request(
+            res.request(),
+            &mut actix_web::dev::Payload::None,
+        )
+        .into_inner()
+        .map(|page| page.layout(info.title))
+        .unwrap_or_else(|_| Layout::new(info.title));
+        html_page(status.as_u16(), &info, request_id, layout)
     };
     let (req, old) = res.into_parts();
     let mut new = body;
@@ -154,9 +164,14 @@ fn problem_json(
     res
 }
 
-fn html_page(status: u16, info: &ErrorInfo, request_id: Option<String>) -> HttpResponse<BoxBody> {
+fn html_page(
+    status: u16,
+    info: &ErrorInfo,
+    request_id: Option<String>,
+    layout: Layout,
+) -> HttpResponse<BoxBody> {
     let page = ErrorPage {
-        layout: Layout::new(info.title),
+        layout,
         status,
         title: info.title.into(),
         detail: info.detail.clone(),
