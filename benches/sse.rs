@@ -35,14 +35,25 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let admin_url = env("OUTPOST_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres");
+    let admin_url = env(
+        "OUTPOST_BENCH_DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    );
     let redis_url = env("OUTPOST_BENCH_REDIS_URL", "redis://127.0.0.1:6379");
     let viewers: usize = env("OUTPOST_BENCH_VIEWERS", "500").parse().unwrap();
     let events: usize = env("OUTPOST_BENCH_EVENTS", "40").parse().unwrap();
     let db = "outpost_bench_sse";
-    let base_db = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url).to_string();
+    let base_db = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(&admin_url)
+        .to_string();
     let psql = |sql: &str| {
-        Command::new("psql").args([&admin_url, "-qAtc", sql]).stdout(Stdio::null()).status().unwrap();
+        Command::new("psql")
+            .args([&admin_url, "-qAtc", sql])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
     };
     psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
     psql(&format!("CREATE DATABASE {db}"));
@@ -61,7 +72,11 @@ async fn main() {
         cmd
     };
     assert!(run(&["migrate"]).status().unwrap().success());
-    assert!(run(&["seed-demo"]).stdout(Stdio::null()).status().unwrap().success());
+    assert!(run(&["seed-demo"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success());
     let mut server = run(&["serve"]).stdout(Stdio::null()).spawn().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
@@ -75,7 +90,11 @@ async fn main() {
         async move {
             let res: Value = http
                 .post(format!("{base}/api/v1/token"))
-                .form(&[("grant_type", "password"), ("username", user), ("password", "outpost-demo-2026")])
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", user),
+                    ("password", "outpost-demo-2026"),
+                ])
                 .send()
                 .await
                 .unwrap()
@@ -87,7 +106,14 @@ async fn main() {
     };
     let (viewer_token, writer_token) = (token("logistics").await, token("warehouse").await);
     let kin: i64 = {
-        let out = Command::new("psql").args([&db_url, "-qAtc", "SELECT id FROM hubs WHERE code = 'KIN-MAIN'"]).output().unwrap();
+        let out = Command::new("psql")
+            .args([
+                &db_url,
+                "-qAtc",
+                "SELECT id FROM hubs WHERE code = 'KIN-MAIN'",
+            ])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
     };
     // Warm the server (first requests allocate), then measure.
@@ -100,7 +126,13 @@ async fn main() {
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     for _ in 0..viewers {
         let client = reqwest::Client::builder().build().unwrap();
-        let (url, token, sent, samples, ready) = (format!("{base}/events"), viewer_token.clone(), sent.clone(), samples.clone(), ready_tx.clone());
+        let (url, token, sent, samples, ready) = (
+            format!("{base}/events"),
+            viewer_token.clone(),
+            sent.clone(),
+            samples.clone(),
+            ready_tx.clone(),
+        );
         tokio::spawn(async move {
             let mut res = client.get(url).bearer_auth(token).send().await.unwrap();
             let _ = ready.send(());
@@ -110,11 +142,20 @@ async fn main() {
                 buf.push_str(&String::from_utf8_lossy(&chunk));
                 while let Some(end) = buf.find("\n\n") {
                     let block: String = buf.drain(..end + 2).collect();
-                    let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
-                    let Ok(v) = serde_json::from_str::<Value>(data) else { continue };
-                    let Some(op) = v["op_id"].as_str() else { continue };
+                    let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) else {
+                        continue;
+                    };
+                    let Ok(v) = serde_json::from_str::<Value>(data) else {
+                        continue;
+                    };
+                    let Some(op) = v["op_id"].as_str() else {
+                        continue;
+                    };
                     if let Some(t0) = sent.lock().await.get(op) {
-                        samples.lock().await.push(now.duration_since(*t0).as_secs_f64() * 1e3);
+                        samples
+                            .lock()
+                            .await
+                            .push(now.duration_since(*t0).as_secs_f64() * 1e3);
                     }
                 }
             }
@@ -131,7 +172,13 @@ async fn main() {
         sent.lock().await.insert(op_id.clone(), Instant::now());
         let body = json!({ "operations": [{ "op_id": op_id, "kind": "intake.create", "captured_at": chrono::Utc::now(),
             "payload": { "intake_id": uuid::Uuid::new_v4(), "hub_id": kin, "donor": "Bench", "lines": [{ "sku": "00101-P-1-NA-N", "quantity": 1 }] } }] });
-        let res = http.post(format!("{base}/api/v1/sync")).bearer_auth(&writer_token).json(&body).send().await.unwrap();
+        let res = http
+            .post(format!("{base}/api/v1/sync"))
+            .bearer_auth(&writer_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert!(res.status().is_success());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -140,9 +187,15 @@ async fn main() {
     let mut all = samples.lock().await.clone();
     all.sort_by(|a, b| a.total_cmp(b));
     let expected = viewers * events;
-    println!("viewers: {viewers}, events: {events}, deliveries: {} of {expected}", all.len());
+    println!(
+        "viewers: {viewers}, events: {events}, deliveries: {} of {expected}",
+        all.len()
+    );
     println!("RSS of serve: idle {:.1} MiB, with {viewers} viewers {:.1} MiB, after the events {:.1} MiB", idle as f64 / 1024.0, connected as f64 / 1024.0, busy as f64 / 1024.0);
-    println!("memory per connection: {:.1} KiB", (connected.saturating_sub(idle)) as f64 / viewers as f64);
+    println!(
+        "memory per connection: {:.1} KiB",
+        (connected.saturating_sub(idle)) as f64 / viewers as f64
+    );
     println!("delivery latency (request sent → viewer received): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", percentile(&all, 0.5), percentile(&all, 0.99), all.last().copied().unwrap_or(f64::NAN));
     let _ = server.kill();
     let _ = server.wait();

@@ -25,3 +25,8 @@ ALTER TABLE badge_copies ADD COLUMN recorded_offline BOOLEAN NOT NULL DEFAULT FA
 -- Whether the live dashboards were last told the station is online (so online/offline is
 -- announced once per change, not at every pickup).
 ALTER TABLE nfc_stations ADD COLUMN announced_online BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- A refusal shown to the person on the form they sent is settled there (not a Sync Issue).
+ALTER TABLE operations DROP CONSTRAINT operations_resolution_check;
+ALTER TABLE operations ADD CONSTRAINT operations_resolution_check
+    CHECK (resolution IN ('accepted', 'kept_server', 'edited', 'shown_on_form'));

@@ -358,7 +358,7 @@ fn read_edit(
             || (flags.can_see_cost && role != Role::Auditor))
     {
         errors.push((
-            "can_change_price",
+            "flags",
             format!(
                 "Sales permissions do not apply to a {}: clear them, or choose a role that sells.",
                 role.label().to_lowercase()

@@ -311,7 +311,11 @@ async fn next_job(
                 let (hub_id, code, announced): (i64, String, bool) = nfc_stations::table
                     .find(station_id)
                     .for_update()
-                    .select((nfc_stations::hub_id, nfc_stations::code, nfc_stations::announced_online))
+                    .select((
+                        nfc_stations::hub_id,
+                        nfc_stations::code,
+                        nfc_stations::announced_online,
+                    ))
                     .first(conn)?;
                 diesel::update(nfc_stations::table.find(station_id))
                     .set((
@@ -320,7 +324,11 @@ async fn next_job(
                     ))
                     .execute(conn)?;
                 if !announced {
-                    crate::events::enqueue(conn, "station.online", json!({ "station_id": station_id, "hub_id": hub_id, "station": code }))?;
+                    crate::events::enqueue(
+                        conn,
+                        "station.online",
+                        json!({ "station_id": station_id, "hub_id": hub_id, "station": code }),
+                    )?;
                 }
                 QueryResult::Ok(!announced)
             })?;
@@ -495,7 +503,11 @@ pub fn announce_offline(conn: &mut PgConnection) -> QueryResult<usize> {
         .returning((nfc_stations::id, nfc_stations::hub_id, nfc_stations::code))
         .get_results(conn)?;
         for (id, hub_id, code) in &gone {
-            crate::events::enqueue(conn, "station.offline", json!({ "station_id": id, "hub_id": hub_id, "station": code }))?;
+            crate::events::enqueue(
+                conn,
+                "station.offline",
+                json!({ "station_id": id, "hub_id": hub_id, "station": code }),
+            )?;
         }
         Ok(gone.len())
     })

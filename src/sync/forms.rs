@@ -317,12 +317,43 @@ pub async fn submit(
     mut errors: Vec<FieldError>,
 ) -> Result<OpResult, crate::error::AppError> {
     match operation(req, form, kind, payload) {
-        Ok(op) if errors.is_empty() => super::pipeline::submit(state, user.0.clone(), op).await,
+        Ok(op) if errors.is_empty() => {
+            let result = super::pipeline::submit(state, user.0.clone(), op).await?;
+            if !is_replay(req) && result.status == super::operation::OpStatus::Rejected {
+                shown_on_form(state, user.user_id, result.op_id).await;
+            }
+            Ok(result)
+        }
         Ok(op) => Ok(OpResult::invalid(op.op_id, errors)),
         Err(mut e) => {
             errors.append(&mut e);
             Ok(OpResult::invalid(Uuid::nil(), errors))
         }
+    }
+}
+
+/// A refusal answered to the person at the form, who reads it there and corrects the entry: it
+/// is settled, not left waiting as a Sync Issue (replays and the sync API keep theirs).
+async fn shown_on_form(state: &crate::state::AppState, actor: i64, op_id: Uuid) {
+    use crate::schema::operations;
+    use diesel::prelude::*;
+    let settled = crate::db::run(&state.db, move |conn| {
+        diesel::update(
+            operations::table
+                .filter(operations::actor_id.eq(actor))
+                .filter(operations::op_id.eq(op_id))
+                .filter(operations::resolved_at.is_null()),
+        )
+        .set((
+            operations::resolved_at.eq(diesel::dsl::now),
+            operations::resolution.eq("shown_on_form"),
+        ))
+        .execute(conn)?;
+        Ok(())
+    })
+    .await;
+    if let Err(e) = settled {
+        tracing::warn!(error = %e, "a refusal shown on its form stays listed in Sync Issues");
     }
 }
 

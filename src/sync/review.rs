@@ -100,8 +100,6 @@ async fn own_issues(
             .inner_join(users::table.on(users::id.eq(operations::actor_id)))
             .filter(operations::actor_id.eq(user_id))
             .filter(operations::status.eq_any(OPEN))
-            // A refusal answered on the spot was shown on the form: not a sync issue.
-            .filter(operations::offline.or(operations::status.ne("rejected")))
             .filter(operations::resolved_at.is_null())
             .order(operations::received_at.desc())
             .limit(200)

@@ -187,7 +187,10 @@ mod tests {
             .map(super::compact)
             .collect();
         assert_eq!(labels, ["950", "9.5k", "49k", "1.2M"]);
-        let grouped: Vec<String> = [0, 999, 1_000, 48_745, -1_234_567].into_iter().map(super::grouped).collect();
+        let grouped: Vec<String> = [0, 999, 1_000, 48_745, -1_234_567]
+            .into_iter()
+            .map(super::grouped)
+            .collect();
         assert_eq!(grouped, ["0", "999", "1,000", "48,745", "-1,234,567"]);
     }
 }

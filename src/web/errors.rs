@@ -92,13 +92,18 @@ fn render<B: 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         // The signed-in person keeps their header and menu on an error page (a 403 must not
         // look as if they had been signed out).
         use actix_web::FromRequest;
-        let layout = crate::web::page::Page::from_request(
-            res.request(),
-            &mut actix_web::dev::Payload::None,
-        )
-        .into_inner()
-        .map(|page| page.layout(info.title))
-        .unwrap_or_else(|_| Layout::new(info.title));
+        let layout =
+            crate::web::page::Page::from_request(res.request(), &mut actix_web::dev::Payload::None)
+                .into_inner()
+                .map(|page| {
+                    let mut layout = page.layout(info.title);
+                    // Who they are and the menu, but no hub names on a refusal.
+                    if let Some(user) = layout.user.as_mut() {
+                        user.hub_label.clear();
+                    }
+                    layout
+                })
+                .unwrap_or_else(|_| Layout::new(info.title));
         html_page(status.as_u16(), &info, request_id, layout)
     };
     let (req, old) = res.into_parts();

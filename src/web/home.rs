@@ -351,8 +351,6 @@ async fn gather(
             let own_issues: i64 = operations::table
                 .filter(operations::actor_id.eq(principal.user_id))
                 .filter(operations::status.eq_any(["rejected", "conflict", "pending_review"]))
-                // A refusal answered on the spot was shown on the form: not a sync issue.
-                .filter(operations::offline.or(operations::status.ne("rejected")))
                 .filter(operations::resolved_at.is_null())
                 .count()
                 .get_result(conn)?;

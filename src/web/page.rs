@@ -56,11 +56,12 @@ impl FromRequest for Page {
     type Error = AppError;
     type Future = Ready<Result<Self, AppError>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let ext = req.extensions();
+        // Cookies first: parsing them may write to the extensions, which must not be borrowed.
         let (flash, echo) = req
             .cookie(FLASH_COOKIE)
             .and_then(|c| decode_flash(c.value()))
             .unzip();
+        let ext = req.extensions();
         ready(Ok(Page {
             user: ext.get::<Arc<Principal>>().cloned(),
             csrf_token: ext

@@ -224,7 +224,7 @@ async fn every_kind_works_through_the_pages() {
     assert!(
         dash.contains("<svg")
             && dash.contains("Units in stock per hub")
-            && dash.contains("Recent activity")
+            && dash.contains("Activity")
     );
     app.shutdown().await;
 }
@@ -401,4 +401,117 @@ async fn events_wait_in_the_outbox_while_redis_is_down() {
     redis.kill().unwrap();
     let _ = redis.wait();
     app.shutdown().await;
+}
+
+/// Issue 15 defects: a refusal answered on the form is not left as a Sync Issue (a replayed or
+/// synced one is); a driver's draft says who confirms it; a 403 keeps the signed-in header;
+/// a hub worker needs a hub and a non-seller takes no sales flags.
+#[tokio::test]
+async fn form_refusals_stay_on_the_form_and_pages_say_the_right_thing() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let kin = app.hub_id("KIN-MAIN");
+    let man = app.hub_id("MAN-SUB");
+    let warehouse = app.signed_in("warehouse").await;
+    // An item that does not exist: refused by the server, shown on the form.
+    let res = submit(
+        &warehouse,
+        &format!("/hubs/{kin}/intakes/new"),
+        &format!("/hubs/{kin}/intakes"),
+        &[
+            ("donor", "WFP"),
+            ("line_sku", "NO-SUCH-SKU"),
+            ("line_qty", "3"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422, "{}", res.text().await.unwrap());
+    assert_eq!(app.count("SELECT count(*) AS n FROM operations WHERE status = 'rejected' AND resolution = 'shown_on_form'"), 1);
+    assert!(!warehouse.text("/sync-issues").await.contains("NO-SUCH-SKU"));
+    // The same refusal through the sync API stays a Sync Issue.
+    let token = app.token("warehouse").await;
+    let (_, body) = app
+        .sync(&token, serde_json::json!({ "operations": [{ "op_id": uuid::Uuid::new_v4(), "kind": "intake.create", "captured_at": chrono::Utc::now(),
+            "payload": { "intake_id": uuid::Uuid::new_v4(), "hub_id": kin, "donor": "WFP", "lines": [{ "sku": "NO-SUCH-SKU-2", "quantity": 1 }] } }] }))
+        .await;
+    assert_eq!(body["results"][0]["result"]["status"], "rejected", "{body}");
+    assert!(warehouse
+        .text("/sync-issues")
+        .await
+        .contains("NO-SUCH-SKU-2"));
+
+    // A driver is not told to confirm what only a manager confirms.
+    let driver = app.signed_in("driver").await;
+    let res = submit(
+        &driver,
+        &format!("/hubs/{man}/distributions/new"),
+        &format!("/hubs/{man}/distributions"),
+        &[
+            ("recipient", "Mandeville clinic"),
+            ("line_sku", WATER),
+            ("line_qty", "1"),
+        ],
+    )
+    .await;
+    let detail = location(&res);
+    let page = driver.text(&detail).await;
+    assert!(
+        page.contains("A depot manager confirms it") && !page.contains("Confirm it when"),
+        "{page}"
+    );
+
+    // A refusal keeps the header of who is signed in (and names no hub).
+    let res = warehouse.get("/audit").await;
+    assert_eq!(res.status(), 403);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("Sign out")
+            && !page.contains(">Sign in<")
+            && !page.contains("Kingston Main Warehouse"),
+        "{page}"
+    );
+
+    // A driver needs a hub; sales flags are for those who sell.
+    let admin = app.signed_in("admin").await;
+    let form = admin.text("/admin/users/new").await;
+    let org = hidden_or_first_option(&form, "organisation_id");
+    for (fields, expected) in [
+        (
+            vec![
+                ("username", "newdriver"),
+                ("display_name", "New Driver"),
+                ("role", "Driver"),
+                ("organisation_id", org.as_str()),
+                ("password", "a-long-enough-password-1"),
+            ],
+            "works at a hub",
+        ),
+        (
+            vec![
+                ("username", "newdriver"),
+                ("display_name", "New Driver"),
+                ("role", "Driver"),
+                ("organisation_id", org.as_str()),
+                ("hub", &man.to_string()),
+                ("can_add_foc", "on"),
+                ("password", "a-long-enough-password-1"),
+            ],
+            "Sales permissions do not apply to a driver",
+        ),
+    ] {
+        let res = admin.post_form("/admin/users", &fields).await;
+        let text = res.text().await.unwrap();
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM users WHERE username = 'newdriver'"),
+        0
+    );
+    app.shutdown().await;
+}
+
+fn hidden_or_first_option(html: &str, name: &str) -> String {
+    let at = html.find(&format!("name=\"{name}\"")).expect(name);
+    let rest = &html[at..];
+    let v = rest.find("value=\"").expect("value") + 7;
+    rest[v..v + rest[v..].find('"').unwrap()].to_string()
 }

@@ -369,8 +369,20 @@ async fn the_dashboard_updates_itself_when_an_intake_is_recorded_elsewhere() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_streams_are_freed_and_customers_see_only_their_own_copies() {
     use std::sync::atomic::Ordering;
-    let app = crate::common::TestApp::builder().with_demo_world().start().await;
-    assert_eq!(reqwest::Client::new().get(app.url("/events")).send().await.unwrap().status(), 401);
+    let app = crate::common::TestApp::builder()
+        .with_demo_world()
+        .start()
+        .await;
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = anonymous.get(app.url("/events")).send().await.unwrap();
+    assert!(
+        matches!(res.status().as_u16(), 303 | 401),
+        "{}",
+        res.status()
+    );
     let customer = app.token("customer").await;
     let admin = app.token("admin").await;
     let mut own = Sse::connect(&app.address, &customer, None).await;
@@ -389,14 +401,28 @@ async fn closed_streams_are_freed_and_customers_see_only_their_own_copies() {
         diesel::sql_query(format!("INSERT INTO badges (customer_id, uid, badge_type) VALUES ({shelter}, '04AB12CD', 'mifare_classic_1k')")).execute(&mut conn).unwrap();
         diesel::sql_query(format!("INSERT INTO badge_quotas (customer_id, copy_limit, remaining, period, period_start, next_reset_at) VALUES ({shelter}, 5, 5, 'month', now(), now() + interval '1 month')")).execute(&mut conn).unwrap();
     }
-    let res = app.client.post(app.url("/api/v1/badges/copies")).bearer_auth(&customer)
-        .json(&json!({ "customer_id": shelter, "badge_uid": "04AB12CD", "station_id": station })).send().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/api/v1/badges/copies"))
+        .bearer_auth(&customer)
+        .json(&json!({ "customer_id": shelter, "badge_uid": "04AB12CD", "station_id": station }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
     let warehouse = app.token("warehouse").await;
     let op = intake(&app.address, &warehouse, app.hub_id("KIN-MAIN")).await;
     let got = own.collect(Duration::from_millis(1500)).await;
-    assert!(got.iter().any(|e| e.data["topic"] == "copy.requested" && e.data["customer_id"] == shelter), "{got:?}");
-    assert!(got.iter().all(|e| e.data["op_id"] != op.as_str() && e.data["topic"] != "stock"), "nothing of the hub's own work: {got:?}");
+    assert!(
+        got.iter()
+            .any(|e| e.data["topic"] == "copy.requested" && e.data["customer_id"] == shelter),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .all(|e| e.data["op_id"] != op.as_str() && e.data["topic"] != "stock"),
+        "nothing of the hub's own work: {got:?}"
+    );
     // The admin closes the tab: the next event written to it fails, and the server lets go.
     drop(watcher);
     intake(&app.address, &warehouse, app.hub_id("KIN-MAIN")).await;
