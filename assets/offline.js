@@ -149,12 +149,28 @@
   document.addEventListener("visibilitychange", schedule);
   if (syncNow) syncNow.addEventListener("click", function () { retryAt = 0; askReplay(); ping(); });
 
+  /* A live page's event stream holds a connection: it is closed before the page is left, so it
+   * never competes with the sign-out or the next page for the browser's few connections. */
+  function closeLiveStreams() {
+    if (!window.htmx) return;
+    document.querySelectorAll("[sse-connect]").forEach(function (el) {
+      el.removeAttribute("sse-connect");
+      window.htmx.process(el);
+      var data = el["htmx-internal-data"];
+      if (data && data.sseEventSource) data.sseEventSource.close();
+    });
+  }
+  window.addEventListener("pagehide", closeLiveStreams);
+
   /* Signing out keeps queued entries on the device, sealed, for this user's next sign-in. */
   document.querySelectorAll("form[action='/logout']").forEach(function (form) {
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       pendingCount().then(function (n) {
-        if (n === 0 || window.confirm(n + " entr" + (n === 1 ? "y has" : "ies have") + " not been sent yet. They stay on this device and are sent the next time you sign in here. Sign out anyway?")) form.submit();
+        if (n === 0 || window.confirm(n + " entr" + (n === 1 ? "y has" : "ies have") + " not been sent yet. They stay on this device and are sent the next time you sign in here. Sign out anyway?")) {
+          closeLiveStreams();
+          form.submit();
+        }
       });
     });
   });

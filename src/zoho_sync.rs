@@ -545,9 +545,24 @@ async fn sync_locked(
                 let message = e.to_string();
                 let (max, m2) = (zoho.max_attempts, message.clone());
                 let (number, last) = crate::db::run(&state.db, move |conn| {
-                    Ok(record_failure(conn, variant_id, &m2, max)?)
+                    let (number, last) = record_failure(conn, variant_id, &m2, max)?;
+                    if last {
+                        // As the server's own role (the bot's cannot write the outbox): the
+                        // live dashboards hear of a sync that gave up.
+                        crate::events::enqueue(
+                            conn,
+                            "job.failed",
+                            serde_json::json!({ "job": "zoho_sync", "variant_id": variant_id, "error": m2, "attempts": number }),
+                        )?;
+                    }
+                    Ok((number, last))
                 })
                 .await?;
+                if last {
+                    if let Err(e) = crate::events::publish_pending(state).await {
+                        tracing::warn!(error = %e, "job failure event left to the outbox sweep");
+                    }
+                }
                 tracing::warn!(variant_id, attempt = number, error = %message, last, "zoho sync failed");
                 if last {
                     return Ok(Synced::Failed(message));

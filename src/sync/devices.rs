@@ -104,9 +104,10 @@ pub async fn report(
                 ))
                 .execute(conn)?;
             if missing > lost {
+                let gone = missing - lost;
                 let reason = format!(
-                    "{} queued operation(s) disappeared from the device without reaching the server",
-                    missing - lost
+                    "{gone} queued {} disappeared from the device without reaching the server",
+                    if gone == 1 { "entry" } else { "entries" }
                 );
                 diesel::update(devices::table.find((user_id, &device)))
                     .set((

@@ -223,7 +223,11 @@ async fn gather(
                     .get_result(conn)?;
                 if n > 0 {
                     pending.push(Pending {
-                        label: format!("{n} item(s) in the review queue"),
+                        label: if n == 1 {
+                            "1 entry in the review queue".into()
+                        } else {
+                            format!("{n} entries in the review queue")
+                        },
                         href: "/review".into(),
                     });
                 }

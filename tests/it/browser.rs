@@ -38,7 +38,11 @@ impl Chrome {
             .spawn()
             .expect("chromedriver installed (.ci/run installs chromium-driver)");
         let driver_url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        // A WebDriver command that never answers fails the test instead of stalling the run.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         while http
             .get(format!("{driver_url}/status"))

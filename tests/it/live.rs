@@ -423,13 +423,18 @@ async fn closed_streams_are_freed_and_customers_see_only_their_own_copies() {
             .all(|e| e.data["op_id"] != op.as_str() && e.data["topic"] != "stock"),
         "nothing of the hub's own work: {got:?}"
     );
-    // The admin closes the tab: the next event written to it fails, and the server lets go.
+    // The admin closes the tab: writing to it soon fails (the first write after a close may
+    // still land in the kernel's buffer), and the server lets go.
     drop(watcher);
-    intake(&app.address, &warehouse, app.hub_id("KIN-MAIN")).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.state.live.viewers.load(Ordering::SeqCst) > 1 {
-        assert!(Instant::now() < deadline, "the closed stream was not freed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut freed = false;
+    for _ in 0..20 {
+        intake(&app.address, &warehouse, app.hub_id("KIN-MAIN")).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if app.state.live.viewers.load(Ordering::SeqCst) == 1 {
+            freed = true;
+            break;
+        }
     }
+    assert!(freed, "the closed stream was not freed");
     app.shutdown().await;
 }

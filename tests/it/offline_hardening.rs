@@ -371,7 +371,7 @@ async fn only_a_queue_that_really_vanished_raises_the_alarm() {
         world
             .text("SELECT flag_reason AS t FROM devices WHERE flagged_at IS NOT NULL")
             .unwrap()
-            .starts_with("2 queued operation(s) disappeared"),
+            .starts_with("2 queued entries disappeared"),
         "{:?}",
         world.text("SELECT flag_reason AS t FROM devices")
     );

@@ -681,7 +681,7 @@ async fn a_device_whose_queue_vanished_is_flagged_for_admins() {
     assert!(admin
         .text("/")
         .await
-        .contains("Device dev-tablet-0001 of warehouse: 2 queued operation(s) disappeared"));
+        .contains("Device dev-tablet-0001 of warehouse: 2 queued entries disappeared"));
     // A device that reports honestly is not flagged.
     app.sync(&token, json!({ "device_id": "dev-phone-0002", "pending_count": 1, "highest_seq": 1, "operations": [] })).await;
     app.sync(&token, json!({ "device_id": "dev-phone-0002", "pending_count": 0, "highest_seq": 1, "operations": [op("intake.create", json!({ "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "Y", "lines": [{ "sku": WATER, "quantity": 1 }] }))] })).await;
