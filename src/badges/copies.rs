@@ -308,29 +308,34 @@ async fn next_job(
     loop {
         let found = crate::db::run(&state.db, move |conn| {
             let came_online = conn.transaction(|conn| {
-                let (hub_id, code, announced): (i64, String, bool) = nfc_stations::table
-                    .find(station_id)
-                    .for_update()
-                    .select((
-                        nfc_stations::hub_id,
-                        nfc_stations::code,
-                        nfc_stations::announced_online,
-                    ))
-                    .first(conn)?;
-                diesel::update(nfc_stations::table.find(station_id))
-                    .set((
-                        nfc_stations::last_seen_at.eq(diesel::dsl::now),
-                        nfc_stations::announced_online.eq(true),
-                    ))
-                    .execute(conn)?;
-                if !announced {
-                    crate::events::enqueue(
+                // Seen now; the flag flips (and the news goes out) only for a station that was
+                // announced offline, once even when two pickups race.
+                let back: Option<(i64, String)> = diesel::update(
+                    nfc_stations::table
+                        .find(station_id)
+                        .filter(nfc_stations::announced_online.eq(false)),
+                )
+                .set((
+                    nfc_stations::last_seen_at.eq(diesel::dsl::now),
+                    nfc_stations::announced_online.eq(true),
+                ))
+                .returning((nfc_stations::hub_id, nfc_stations::code))
+                .get_result(conn)
+                .optional()?;
+                let came_back = back.is_some();
+                match back {
+                    Some((hub_id, code)) => crate::events::enqueue(
                         conn,
                         "station.online",
                         json!({ "station_id": station_id, "hub_id": hub_id, "station": code }),
-                    )?;
+                    )?,
+                    None => {
+                        diesel::update(nfc_stations::table.find(station_id))
+                            .set(nfc_stations::last_seen_at.eq(diesel::dsl::now))
+                            .execute(conn)?;
+                    }
                 }
-                QueryResult::Ok(!announced)
+                QueryResult::Ok(came_back)
             })?;
             Ok((came_online, lease_next(conn, station_id)?))
         })
