@@ -58,13 +58,14 @@ pub async fn render_invoice(state: &AppState, invoice_id: Uuid) -> anyhow::Resul
                 ))
                 .execute(conn)?;
                 // The sale page swaps "Rendering…" for the download link when this arrives.
-                let (sale_id, customer_id): (Uuid, i64) = invoices::table
-                    .find(invoice_id)
-                    .select((invoices::sale_id, invoices::customer_id))
-                    .first(conn)?;
-                let hub_id: i64 = crate::schema::sales::table
-                    .find(sale_id)
-                    .select(crate::schema::sales::hub_id)
+                let (sale_id, customer_id, hub_id): (Uuid, i64, i64) = invoices::table
+                    .inner_join(crate::schema::sales::table)
+                    .filter(invoices::id.eq(invoice_id))
+                    .select((
+                        invoices::sale_id,
+                        invoices::customer_id,
+                        crate::schema::sales::hub_id,
+                    ))
                     .first(conn)?;
                 crate::events::enqueue(conn, "invoice.rendered", serde_json::json!({ "invoice_id": invoice_id, "sale_id": sale_id, "hub_id": hub_id, "customer_id": customer_id }))?;
             }
