@@ -61,12 +61,16 @@ impl StationClient {
     }
 }
 
+/// A MIFARE Classic badge `uid` for `customer` and a quota of `limit` this month.
+pub fn badge_with_quota(conn: &mut diesel::PgConnection, customer: i64, uid: &str, limit: i32) {
+    diesel::sql_query(format!("INSERT INTO badges (customer_id, uid, badge_type) VALUES ({customer}, '{uid}', 'mifare_classic_1k')")).execute(conn).unwrap();
+    diesel::sql_query(format!("INSERT INTO badge_quotas (customer_id, copy_limit, remaining, period, period_start, next_reset_at) VALUES ({customer}, {limit}, {limit}, 'month', now(), now() + interval '1 month')")).execute(conn).unwrap();
+}
+
 /// A badge for the shelter and a quota of `limit` this month; returns the station's id.
 fn setup(app: &TestApp, limit: i32) -> i64 {
     let shelter = customer(app, "TT-SHELTER");
-    let mut conn = app.conn();
-    diesel::sql_query(format!("INSERT INTO badges (customer_id, uid, badge_type) VALUES ({shelter}, '{UID}', 'mifare_classic_1k')")).execute(&mut conn).unwrap();
-    diesel::sql_query(format!("INSERT INTO badge_quotas (customer_id, copy_limit, remaining, period, period_start, next_reset_at) VALUES ({shelter}, {limit}, {limit}, 'month', now(), now() + interval '1 month')")).execute(&mut conn).unwrap();
+    badge_with_quota(&mut app.conn(), shelter, UID, limit);
     app.id_of("SELECT id FROM nfc_stations WHERE code = 'KIN-BADGE-1'")
 }
 

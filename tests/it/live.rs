@@ -395,12 +395,7 @@ async fn closed_streams_are_freed_and_customers_see_only_their_own_copies() {
     // A copy for the customer's account, and an intake at a hub.
     let shelter = crate::sales::customer(&app, "TT-SHELTER");
     let station = app.id_of("SELECT id FROM nfc_stations WHERE code = 'KIN-BADGE-1'");
-    {
-        use diesel::RunQueryDsl;
-        let mut conn = app.conn();
-        diesel::sql_query(format!("INSERT INTO badges (customer_id, uid, badge_type) VALUES ({shelter}, '04AB12CD', 'mifare_classic_1k')")).execute(&mut conn).unwrap();
-        diesel::sql_query(format!("INSERT INTO badge_quotas (customer_id, copy_limit, remaining, period, period_start, next_reset_at) VALUES ({shelter}, 5, 5, 'month', now(), now() + interval '1 month')")).execute(&mut conn).unwrap();
-    }
+    crate::badge_copies::badge_with_quota(&mut app.conn(), shelter, "04AB12CD", 5);
     let res = app
         .client
         .post(app.url("/api/v1/badges/copies"))

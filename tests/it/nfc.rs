@@ -173,11 +173,8 @@ impl Drop for Agent {
 
 /// A badge of the shelter (registered with `UID`) with a quota of `limit`; its customer id.
 pub fn badge_and_quota(world: &World, limit: i32) -> i64 {
-    use diesel::RunQueryDsl;
     let shelter = world.count("SELECT id AS n FROM customers WHERE code = 'TT-SHELTER'");
-    let mut conn = world.db.conn();
-    diesel::sql_query(format!("INSERT INTO badges (customer_id, uid, badge_type) VALUES ({shelter}, '{UID}', 'mifare_classic_1k')")).execute(&mut conn).unwrap();
-    diesel::sql_query(format!("INSERT INTO badge_quotas (customer_id, copy_limit, remaining, period, period_start, next_reset_at) VALUES ({shelter}, {limit}, {limit}, 'month', now(), now() + interval '1 month')")).execute(&mut conn).unwrap();
+    crate::badge_copies::badge_with_quota(&mut world.db.conn(), shelter, UID, limit);
     shelter
 }
 
@@ -223,23 +220,10 @@ fn status_of(world: &World, copy: &str) -> String {
 }
 
 async fn request_copy(world: &World, station_id: i64, customer: i64) -> String {
-    let client = reqwest::Client::new();
-    let token: serde_json::Value = client
-        .post(format!("{}/api/v1/token", world.server.url()))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "customer"),
-            ("password", outpost::demo::seed::DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let res = client
+    let token = crate::live::token(&world.server.url(), "customer").await;
+    let res = reqwest::Client::new()
         .post(format!("{}/api/v1/badges/copies", world.server.url()))
-        .bearer_auth(token["access_token"].as_str().unwrap())
+        .bearer_auth(token)
         .json(&serde_json::json!({ "customer_id": customer, "badge_uid": UID, "station_id": station_id }))
         .send()
         .await
