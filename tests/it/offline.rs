@@ -513,7 +513,9 @@ async fn a_user_of_one_hub_never_finds_another_hubs_data_on_the_device() {
             .await
     );
     chrome.goto("/").await;
-    chrome.js("window.confirm = function () { return true; }; document.querySelector('form[action=\"/logout\"] button').click()", json!([])).await;
+    // Clicked after the script returns: chromedriver otherwise waits on the navigation the click
+    // starts (one CI run hung there); the wait below still bounds the sign-out itself.
+    chrome.js("window.confirm = function () { return true; }; setTimeout(function () { document.querySelector('form[action=\"/logout\"] button').click(); }, 0)", json!([])).await;
     assert!(
         chrome
             .wait_for("location.pathname === '/login'", Duration::from_secs(10))
