@@ -69,8 +69,14 @@ pub enum StockAction {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditAction {
-    /// Check the audit log's hash chain; exits 1 and names the first broken row if tampered with.
+    /// Check the audit log's hash chain against the latest signed checkpoint; exits 1 and names
+    /// the first broken row if tampered with.
     Verify,
+    /// Seal every written row into the chain now and publish a checkpoint (`serve` and
+    /// `worker` do this continuously).
+    Seal,
+    /// Print the public key that checks this server's audit checkpoints.
+    PublicKey,
 }
 
 #[derive(Subcommand, Debug)]
@@ -171,26 +177,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<()> {
         }
         Command::Demo => demo(settings).await,
         Command::User { action } => user(settings, action).await,
-        Command::Audit {
-            action: AuditAction::Verify,
-        } => {
-            let url = settings.require_database_url()?.to_string();
-            let report =
-                blocking(move || Ok(crate::audit::verify(&mut crate::db::connect(&url)?)?)).await?;
-            match report.first_broken {
-                None => {
-                    println!(
-                        "audit chain intact: {} row(s) verified",
-                        report.rows_checked
-                    );
-                    Ok(())
-                }
-                Some((id, why)) => bail!(
-                    "audit chain broken at row {id}: {why} ({} row(s) checked)",
-                    report.rows_checked
-                ),
-            }
-        }
+        Command::Audit { action } => audit(settings, action).await,
         Command::Stock {
             action: StockAction::Rebuild { check },
         } => {
@@ -291,6 +278,71 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
+async fn audit(settings: Settings, action: AuditAction) -> Result<()> {
+    use crate::audit::checkpoint;
+    let url = settings.require_database_url()?.to_string();
+    match action {
+        AuditAction::PublicKey => println!("{}", checkpoint::public_key(&settings)),
+        AuditAction::Seal => {
+            let state = app_state(settings, false).await?;
+            let head = blocking(move || {
+                Ok(crate::audit::seal::seal_all(&mut crate::db::connect(
+                    &url,
+                )?)?)
+            })
+            .await?;
+            match head {
+                Some(head) => {
+                    let signed = checkpoint::Checkpoint::sign(&head, &state.settings);
+                    checkpoint::publish(&state, &signed).await?;
+                    println!(
+                        "audit chain sealed up to link {} (row {})",
+                        head.seq, head.audit_id
+                    );
+                }
+                None => println!("the audit log is empty; nothing to seal"),
+            }
+        }
+        AuditAction::Verify => {
+            // The newest checkpoint this server signed, from the directory or Redis.
+            let mut found = checkpoint::read_file(&checkpoint::dir(&settings))
+                .into_iter()
+                .collect::<Vec<_>>();
+            found.extend(checkpoint::read_redis(&settings).await);
+            if let Some(forged) = found.iter().find(|c| !c.is_signed_by(&settings)) {
+                bail!(
+                    "audit checkpoint of link {} is not signed by this server's key (forged or from another server)",
+                    forged.seq
+                );
+            }
+            let latest = found.into_iter().max_by_key(|c| c.seq);
+            let report = blocking(move || {
+                Ok(crate::audit::verify(
+                    &mut crate::db::connect(&url)?,
+                    latest.as_ref(),
+                )?)
+            })
+            .await?;
+            if let Some((id, why)) = report.first_broken {
+                bail!(
+                    "audit chain broken at row {id}: {why} ({} row(s) checked)",
+                    report.rows_checked
+                );
+            }
+            println!(
+                "audit chain intact: {} row(s) verified; {}; {} row(s) written and waiting to be sealed",
+                report.rows_checked,
+                match report.checkpoint_seq {
+                    Some(seq) => format!("it reaches the signed checkpoint of link {seq}"),
+                    None => "no checkpoint found to compare with".to_string(),
+                },
+                report.unsealed
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn serve(settings: Settings) -> Result<()> {
     let state = app_state(settings, false).await?;
     run_processes(state, true, false).await
@@ -304,6 +356,12 @@ async fn worker(settings: Settings) -> Result<()> {
 /// Runs the server and/or the workers until a shutdown signal, then stops them gracefully.
 async fn run_processes(state: AppState, with_server: bool, with_workers: bool) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sequencer = {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(crate::audit::seal::run(state.clone(), async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }))
+    };
     let worker_task = with_workers.then(|| {
         let mut rx = stop_rx.clone();
         tokio::spawn(crate::worker::run(state.clone(), async move {
@@ -334,6 +392,8 @@ async fn run_processes(state: AppState, with_server: bool, with_workers: bool) -
     if let Some(task) = worker_task {
         task.await.context("worker task failed")??;
     }
+    // Last: it seals what the server and workers wrote while they finished.
+    let _ = sequencer.await;
     Ok(())
 }
 
@@ -364,6 +424,12 @@ async fn demo(mut settings: Settings) -> Result<()> {
         let url = state.settings.require_database_url()?.to_string();
         let outcome = blocking(move || seed::seed(&mut crate::db::connect(&url)?)).await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let sequencer = {
+            let mut rx = stop_rx.clone();
+            tokio::spawn(crate::audit::seal::run(state.clone(), async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }))
+        };
         let app = crate::startup::Application::build(state.clone(), None)
             .context("cannot bind the HTTP listener (set OUTPOST_BIND to a free address:port)")?;
         print_banner(&state, app.port(), outcome);
@@ -380,6 +446,7 @@ async fn demo(mut settings: Settings) -> Result<()> {
         handle.stop(true).await;
         let _ = server_task.await;
         workers.await.context("worker task failed")??;
+        let _ = sequencer.await;
         anyhow::Ok(())
     }
     .await;

@@ -35,6 +35,10 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub secret_key: Secret,
     pub data_dir: PathBuf,
+    /// Report each request's SQL statement count in an `X-DB-Statements` header (tests).
+    pub count_queries: bool,
+    /// Where the audit sequencer keeps its signed checkpoint (outside PostgreSQL).
+    pub audit_checkpoint_dir: PathBuf,
     pub db_pool_size: u32,
     /// Prefix of every Redis key Outpost writes, so tests (and tenants) can share one Redis.
     pub redis_prefix: String,
@@ -167,6 +171,9 @@ impl Settings {
             Some(v) => Secret(v),
         };
         let data_dir = PathBuf::from(get("OUTPOST_DATA_DIR").unwrap_or_else(|| ".outpost".into()));
+        let audit_checkpoint_dir = get("OUTPOST_AUDIT_CHECKPOINT_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("audit-checkpoints"));
         let db_pool_size = parse_number(
             "OUTPOST_DB_POOL_SIZE",
             get("OUTPOST_DB_POOL_SIZE"),
@@ -288,6 +295,8 @@ impl Settings {
             bind,
             secret_key,
             data_dir,
+            audit_checkpoint_dir,
+            count_queries: get("OUTPOST_COUNT_QUERIES").is_some_and(|v| v == "1" || v == "true"),
             db_pool_size,
             redis_prefix,
             log_format,

@@ -106,8 +106,22 @@ diesel::table! {
         hub_id -> Nullable<Int8>,
         customer_id -> Nullable<Int8>,
         client_addr -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_chain (seq) {
+        seq -> Int8,
+        audit_id -> Int8,
         prev_hash -> Text,
         hash -> Text,
+        sealed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_pending (audit_id) {
+        audit_id -> Int8,
     }
 }
 
@@ -592,7 +606,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     sales,
     api_tokens,
     app_meta,
+    audit_chain,
     audit_log,
+    audit_pending,
     customers,
     devices,
     distribution_lines,

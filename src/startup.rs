@@ -41,6 +41,8 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     crate::auth::middleware::authenticate,
                 ))
+                // Outside authentication, so loading the principal counts for the request.
+                .wrap(actix_web::middleware::from_fn(crate::db::statements::count))
                 .wrap(crate::web::errors::handlers())
                 .wrap(security_headers())
                 .wrap(Compress::default())

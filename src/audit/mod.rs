@@ -1,12 +1,16 @@
 //! The append-only audit trail. `record` is the only writer; the database refuses UPDATE,
-//! DELETE and TRUNCATE, and chains every row to the previous one by hash (see the migration),
-//! which `verify` checks.
+//! DELETE and TRUNCATE. Rows are linked into a hash chain shortly after they commit by the
+//! sequencer (`seal`), whose signed checkpoints (`checkpoint`) `verify` checks the chain against.
 
+pub mod checkpoint;
 pub mod pages;
+pub mod seal;
+mod verify;
 pub mod words;
 
+pub use verify::{verify, VerifyReport};
+
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -98,76 +102,7 @@ pub fn record(conn: &mut PgConnection, e: &Entry) -> QueryResult<i64> {
             audit_log::hub_id.eq(e.hub_id),
             audit_log::customer_id.eq(e.customer_id),
             audit_log::client_addr.eq(e.client_addr.as_deref()),
-            // Filled in by the chaining trigger.
-            audit_log::prev_hash.eq(""),
-            audit_log::hash.eq(""),
         ))
         .returning(audit_log::id)
         .get_result(conn)
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub struct VerifyReport {
-    pub rows_checked: u64,
-    /// The first row whose content or link does not match, with the reason.
-    pub first_broken: Option<(i64, String)>,
-}
-
-#[derive(QueryableByName)]
-struct ChainRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    prev_hash: String,
-    #[diesel(sql_type = Text)]
-    hash: String,
-    #[diesel(sql_type = Text)]
-    expected: String,
-}
-
-/// Walks the whole chain in id order: every row's hash must match its content, and every
-/// row's `prev_hash` must be the hash of the row before it (a deleted row breaks the link).
-pub fn verify(conn: &mut PgConnection) -> QueryResult<VerifyReport> {
-    const BATCH: i64 = 5_000;
-    let mut last_id = 0_i64;
-    let mut previous_hash = "genesis".to_string();
-    let mut checked = 0_u64;
-    loop {
-        let rows: Vec<ChainRow> = diesel::sql_query(
-            "SELECT id, prev_hash, hash, audit_digest(a) AS expected FROM audit_log a WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind::<BigInt, _>(last_id)
-        .bind::<BigInt, _>(BATCH)
-        .load(conn)?;
-        if rows.is_empty() {
-            return Ok(VerifyReport {
-                rows_checked: checked,
-                first_broken: None,
-            });
-        }
-        for row in rows {
-            checked += 1;
-            if row.prev_hash != previous_hash {
-                return Ok(VerifyReport {
-                    rows_checked: checked,
-                    first_broken: Some((
-                        row.id,
-                        "its link to the previous row is broken (a row was removed or changed)"
-                            .into(),
-                    )),
-                });
-            }
-            if row.hash != row.expected {
-                return Ok(VerifyReport {
-                    rows_checked: checked,
-                    first_broken: Some((
-                        row.id,
-                        "its content does not match its hash (the row was changed)".into(),
-                    )),
-                });
-            }
-            previous_hash = row.hash;
-            last_id = row.id;
-        }
-    }
 }

@@ -44,11 +44,12 @@ impl Principal {
         via: AuthVia,
         client_addr: Option<String>,
     ) -> QueryResult<Option<Self>> {
-        use crate::schema::users;
-        let Some(user) = users::table
-            .find(user_id)
-            .select(User::as_select())
-            .first(conn)
+        use crate::schema::{organisations, users};
+        let Some((user, organisation_name)) = users::table
+            .inner_join(organisations::table)
+            .filter(users::id.eq(user_id))
+            .select((User::as_select(), organisations::name))
+            .first::<(User, String)>(conn)
             .optional()?
         else {
             return Ok(None);
@@ -64,7 +65,6 @@ impl Principal {
             }
         }
         let role = user.role();
-        let organisation = hubs::organisation(conn, user.organisation_id)?;
         let scope = hubs::scope_for(conn, user.id, user.organisation_id, role)?;
         Ok(Some(Principal {
             user_id: user.id,
@@ -72,7 +72,7 @@ impl Principal {
             display_name: user.display_name,
             role,
             organisation_id: user.organisation_id,
-            organisation_name: organisation.name,
+            organisation_name,
             scope,
             flags: PermissionFlags::from_json(&user.permission_flags),
             via,

@@ -83,10 +83,27 @@ pub fn scope_for(
     organisation_id: i64,
     role: Role,
 ) -> QueryResult<Scope> {
-    let assigned: Vec<i64> = user_hubs::table
+    // A customer user sees their own account, nothing of the hub that serves it: no stock, no
+    // activity, no serialized items. Pages and APIs filter by hub scope, which is empty.
+    if role == Role::CustomerUser {
+        let own: Vec<(i64, String)> = user_customers::table
+            .inner_join(customers::table)
+            .filter(user_customers::user_id.eq(user_id))
+            .order(customers::name)
+            .select((customers::id, customers::name))
+            .load(conn)?;
+        let (customer_ids, customer_names) = own.into_iter().unzip();
+        return Ok(Scope {
+            hubs: Vec::new(),
+            customer_ids,
+            customer_names,
+        });
+    }
+    // The assignments are a subquery: one round trip for the hubs (the principal is loaded on
+    // every request).
+    let assigned = user_hubs::table
         .filter(user_hubs::user_id.eq(user_id))
-        .select(user_hubs::hub_id)
-        .load(conn)?;
+        .select(user_hubs::hub_id);
     let mut query = hubs::table.inner_join(organisations::table).into_boxed();
     query = if role.sees_whole_organisation() {
         query.filter(
@@ -109,12 +126,7 @@ pub fn scope_for(
     let hub_ids: Vec<i64> = hubs.iter().map(|h| h.id).collect();
     // Customers are in scope when assigned directly, or (for staff) when served by a hub in scope.
     // A sales rep sells only to the customers assigned to them, at their hubs.
-    let customer_ids: Vec<i64> = if role == Role::CustomerUser {
-        user_customers::table
-            .filter(user_customers::user_id.eq(user_id))
-            .select(user_customers::customer_id)
-            .load(conn)?
-    } else if role == Role::SalesRep {
+    let customer_ids: Vec<i64> = if role == Role::SalesRep {
         user_customers::table
             .inner_join(customers::table)
             .filter(user_customers::user_id.eq(user_id))
@@ -129,20 +141,6 @@ pub fn scope_for(
             .select(customers::id)
             .load(conn)?
     };
-    // A customer user sees their own account, nothing of the hub that serves it: no stock, no
-    // activity, no serialized items. Pages and APIs filter by hub scope, which is empty.
-    if role == Role::CustomerUser {
-        let customer_names = customers::table
-            .filter(customers::id.eq_any(&customer_ids))
-            .order(customers::name)
-            .select(customers::name)
-            .load(conn)?;
-        return Ok(Scope {
-            hubs: Vec::new(),
-            customer_ids,
-            customer_names,
-        });
-    }
     Ok(Scope {
         hubs,
         customer_ids,

@@ -213,6 +213,14 @@ impl TestAppBuilder {
             ("OUTPOST_BIND", "127.0.0.1:0".to_string()),
             ("OUTPOST_REDIS_PREFIX", prefix.clone()),
             ("OUTPOST_DB_POOL_SIZE", "4".to_string()),
+            ("OUTPOST_COUNT_QUERIES", "1".to_string()),
+            (
+                "OUTPOST_AUDIT_CHECKPOINT_DIR",
+                std::env::temp_dir()
+                    .join(format!("outpost-{prefix}"))
+                    .display()
+                    .to_string(),
+            ),
         ];
         vars.extend(self.settings.iter().cloned());
         let settings = Settings::from_lookup(|k| {
@@ -235,6 +243,11 @@ impl TestAppBuilder {
             publisher: Default::default(),
             live: Default::default(),
         };
+        // As in `serve`: the sequencer seals audit rows into the chain while the app runs.
+        tokio::spawn(outpost::audit::seal::run(
+            state.clone(),
+            std::future::pending(),
+        ));
         let app = Application::build(state.clone(), self.extra).expect("bind test server");
         let port = app.port();
         let server = app.into_server();

@@ -9,6 +9,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use crate::config::Settings;
 use crate::error::AppError;
 
+pub mod statements;
+
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 pub type PgConn = PooledConnection<ConnectionManager<PgConnection>>;
 
@@ -18,6 +20,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 const MIGRATION_LOCK_KEY: i64 = 0x006f_7574_706f_7374; // "outpost"
 
 pub fn build_pool(database_url: &str, settings: &Settings) -> PgPool {
+    statements::install();
     let manager = ConnectionManager::<PgConnection>::new(database_url);
     // build_unchecked: the server must start (and answer /healthz, /readyz) even while the
     // database is briefly unreachable; connections are made on demand.
@@ -35,7 +38,9 @@ where
     T: Send + 'static,
 {
     let pool = pool.clone();
+    let counter = statements::current_request();
     actix_web::web::block(move || {
+        let _counting = statements::CountFor::enter(counter);
         let mut conn = pool.get().map_err(AppError::database_unavailable)?;
         work(&mut conn)
     })
