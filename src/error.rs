@@ -72,6 +72,15 @@ impl From<diesel::result::Error> for AppError {
                 );
                 AppError::Unprocessable("A value is out of the allowed range or format.".into())
             }
+            // A pooled connection that died with the server (restart, failover): the pool no
+            // longer pings on every checkout, so the first use of such a connection lands here.
+            // The request is refused whole (its transaction never committed); retrying works.
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                AppError::database_unavailable(info.message())
+            }
+            Error::DatabaseError(_, ref info) if crate::db::statements::is_connection_lost(&e) => {
+                AppError::database_unavailable(info.message())
+            }
             Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => {
                 AppError::BadRequest("Text may not contain NUL characters or invalid UTF-8.".into())
             }

@@ -312,36 +312,60 @@ async fn own(
     let ids = user.scope.customer_ids.clone();
     let (who, settings) = (user.user.0.clone(), state.settings.clone());
     let accounts = crate::db::run(&state.db, move |conn| {
+        // Four statements whatever the number of accounts: customers, their quotas, their
+        // badges and the stations of their hubs.
         let names: Vec<(i64, String, i64)> = customers::table
             .filter(customers::id.eq_any(&ids))
             .order(customers::name)
             .limit(200)
             .select((customers::id, customers::name, customers::hub_id))
             .load(conn)?;
+        let ids: Vec<i64> = names.iter().map(|n| n.0).collect();
+        let hub_ids: Vec<i64> = names.iter().map(|n| n.2).collect();
+        let mut quotas: std::collections::HashMap<i64, Quota> = badge_quotas::table
+            .filter(badge_quotas::customer_id.eq_any(&ids))
+            .select((badge_quotas::customer_id, Quota::as_select()))
+            .load::<(i64, Quota)>(conn)?
+            .into_iter()
+            .collect();
+        let all_badges: Vec<Badge> = badges::table
+            .filter(badges::customer_id.eq_any(&ids))
+            .order((badges::active.desc(), badges::uid))
+            .select(Badge::as_select())
+            .load(conn)?;
+        let stations: Vec<(i64, i64, String, String)> = nfc_stations::table
+            .filter(nfc_stations::hub_id.eq_any(&hub_ids))
+            .filter(nfc_stations::active.eq(true))
+            .order(nfc_stations::code)
+            .select((
+                nfc_stations::hub_id,
+                nfc_stations::id,
+                nfc_stations::code,
+                nfc_stations::name,
+            ))
+            .load(conn)?;
         let mut out = Vec::new();
         for (id, name, hub_id) in names {
-            let (badges, quota) = of_customer(conn, id)?;
-            let stations = nfc_stations::table
-                .filter(nfc_stations::hub_id.eq(hub_id))
-                .filter(nfc_stations::active.eq(true))
-                .order(nfc_stations::code)
-                .select((nfc_stations::id, nfc_stations::code, nfc_stations::name))
-                .load(conn)?;
-            let badges = badges
-                .into_iter()
+            let badges = all_badges
+                .iter()
+                .filter(|b| b.customer_id == id)
                 .map(|b| {
                     let meta = b.active.then(|| {
                         OpMeta::new(&settings, &who, "badge.copy_request", hub_id, None, None)
                     });
-                    (b, meta)
+                    (b.clone(), meta)
                 })
                 .collect();
             out.push(Account {
                 customer_id: id,
                 name,
                 badges,
-                quota,
-                stations,
+                quota: quotas.remove(&id),
+                stations: stations
+                    .iter()
+                    .filter(|s| s.0 == hub_id)
+                    .map(|s| (s.1, s.2.clone(), s.3.clone()))
+                    .collect(),
             });
         }
         Ok(out)

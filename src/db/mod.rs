@@ -11,8 +11,32 @@ use crate::error::AppError;
 
 pub mod statements;
 
-pub type PgPool = Pool<ConnectionManager<PgConnection>>;
-pub type PgConn = PooledConnection<ConnectionManager<PgConnection>>;
+pub type PgPool = Pool<Manager>;
+pub type PgConn = PooledConnection<Manager>;
+
+/// diesel's r2d2 manager, plus: a connection whose server went away (restart, failover) is
+/// dropped from the pool when it is handed back, instead of failing every later request that
+/// draws it. (The pool does not ping on checkout; see `build_pool`.)
+#[derive(Debug)]
+pub struct Manager(ConnectionManager<PgConnection>);
+
+impl diesel::r2d2::ManageConnection for Manager {
+    type Connection = PgConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<PgConnection, Self::Error> {
+        self.0.connect()
+    }
+
+    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Self::Error> {
+        self.0.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        // Checked on the thread that used the connection, right after its work.
+        statements::take_connection_lost() || self.0.has_broken(conn)
+    }
+}
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -21,11 +45,15 @@ const MIGRATION_LOCK_KEY: i64 = 0x006f_7574_706f_7374; // "outpost"
 
 pub fn build_pool(database_url: &str, settings: &Settings) -> PgPool {
     statements::install();
-    let manager = ConnectionManager::<PgConnection>::new(database_url);
+    let manager = Manager(ConnectionManager::<PgConnection>::new(database_url));
     // build_unchecked: the server must start (and answer /healthz, /readyz) even while the
     // database is briefly unreachable; connections are made on demand.
+    // No `SELECT 1` on every checkout (a round trip per `db::run`): a connection that died
+    // with the server fails its first statement instead, which answers 503 (see
+    // `AppError::from`), and the pool drops it as broken.
     Pool::builder()
         .max_size(settings.db_pool_size)
+        .test_on_check_out(false)
         .connection_timeout(settings.db_connection_timeout())
         .build_unchecked(manager)
 }

@@ -1,11 +1,12 @@
-//! Counts the SQL statements each HTTP request runs (issue 14: every page under 10 queries).
+//! Counts the SQL statements each HTTP request runs (issue 14: every page under 10 queries), and
+//! notices statements that failed because the server connection is gone (see `db::Manager`).
 //!
 //! The request's counter lives in a task-local for the request's future; `db::run` carries it
 //! to the blocking thread that runs the diesel work, and diesel's instrumentation adds one per
 //! statement there. The `count` middleware reports the total in `X-DB-Statements` when
 //! `OUTPOST_COUNT_QUERIES` is on (the tests turn it on to hold pages to their budget).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Once};
 
@@ -24,6 +25,28 @@ tokio::task_local! {
 
 thread_local! {
     static CURRENT: RefCell<Option<Counter>> = const { RefCell::new(None) };
+    /// Set when a statement on this thread failed because the server connection is gone.
+    static CONNECTION_LOST: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a statement on this thread lost its connection since the last call (and resets it).
+pub fn take_connection_lost() -> bool {
+    CONNECTION_LOST.with(|lost| lost.replace(false))
+}
+
+pub fn is_connection_lost(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("terminating connection")
+                || m.contains("server closed the connection")
+                || m.contains("no connection to the server")
+                || m.contains("connection to server")
+        }
+        _ => false,
+    }
 }
 
 /// Makes every new diesel connection count its statements into the thread's current counter.
@@ -32,12 +55,20 @@ pub fn install() {
     ONCE.call_once(|| {
         let _ = diesel::connection::set_default_instrumentation(|| {
             Some(Box::new(|event: InstrumentationEvent<'_>| {
-                if let InstrumentationEvent::StartQuery { .. } = event {
-                    CURRENT.with(|c| {
+                match event {
+                    InstrumentationEvent::StartQuery { query, .. } => CURRENT.with(|c| {
                         if let Some(counter) = c.borrow().as_ref() {
                             counter.fetch_add(1, Ordering::Relaxed);
+                            // With RUST_LOG=outpost::db=trace: which statements a request ran.
+                            tracing::trace!(target: "outpost::db", "{query}");
                         }
-                    });
+                    }),
+                    InstrumentationEvent::FinishQuery { error: Some(e), .. }
+                        if is_connection_lost(e) =>
+                    {
+                        CONNECTION_LOST.with(|l| l.set(true))
+                    }
+                    _ => {}
                 }
             }) as Box<dyn Instrumentation>)
         });

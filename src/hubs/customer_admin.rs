@@ -15,7 +15,7 @@ use crate::auth::permissions::perm;
 use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
 use crate::error::AppError;
-use crate::schema::{customers, hubs, user_customers, users};
+use crate::schema::{customers, hubs, organisations, user_customers, users};
 use crate::state::AppState;
 use crate::web::form::FormFields;
 use crate::web::layout::{render_with_status, FlashKind, FormEcho, Layout};
@@ -65,16 +65,14 @@ fn managed_hubs(
     conn: &mut PgConnection,
     admin: &Principal,
 ) -> QueryResult<Vec<(Organisation, Hub)>> {
-    let orgs = super::all_organisations(conn)?
-        .into_iter()
-        .filter(|o| admin.role == Role::SuperAdmin || o.id == admin.organisation_id);
-    let mut out = Vec::new();
-    for org in orgs {
-        for hub in super::hubs_of_organisation(conn, org.id)? {
-            out.push((org.clone(), hub));
-        }
+    let mut query = hubs::table.inner_join(organisations::table).into_boxed();
+    if admin.role != Role::SuperAdmin {
+        query = query.filter(hubs::organisation_id.eq(admin.organisation_id));
     }
-    Ok(out)
+    query
+        .order((organisations::name, hubs::name))
+        .select((Organisation::as_select(), Hub::as_select()))
+        .load(conn)
 }
 
 #[derive(Template)]
@@ -112,20 +110,18 @@ async fn list_page(
     let (rows, hubs) = crate::db::run(&state.db, move |conn| {
         let hubs = managed_hubs(conn, &admin)?;
         let hub_ids: Vec<i64> = hubs.iter().map(|(_, h)| h.id).collect();
-        let found: Vec<(CustomerRow, String)> = customers::table
+        // Each customer's number of assigned people, counted in the same statement.
+        let people = user_customers::table
+            .filter(user_customers::customer_id.eq(customers::id))
+            .count()
+            .single_value()
+            .assume_not_null();
+        let rows: Vec<(CustomerRow, String, i64)> = customers::table
             .inner_join(hubs::table)
             .filter(customers::hub_id.eq_any(&hub_ids))
             .order((customers::active.desc(), customers::name))
-            .select((CustomerRow::as_select(), hubs::name))
+            .select((CustomerRow::as_select(), hubs::name, people))
             .load(conn)?;
-        let mut rows = Vec::with_capacity(found.len());
-        for (c, hub) in found {
-            let n: i64 = user_customers::table
-                .filter(user_customers::customer_id.eq(c.id))
-                .count()
-                .get_result(conn)?;
-            rows.push((c, hub, n));
-        }
         Ok((rows, hubs))
     })
     .await?;
@@ -287,6 +283,14 @@ pub fn managed_customer(
     id: i64,
 ) -> Result<CustomerRow, AppError> {
     let hubs = managed_hubs(conn, admin)?;
+    customer_among(conn, &hubs, id)
+}
+
+fn customer_among(
+    conn: &mut PgConnection,
+    hubs: &[(Organisation, Hub)],
+    id: i64,
+) -> Result<CustomerRow, AppError> {
     customers::table
         .find(id)
         .select(CustomerRow::as_select())
@@ -298,7 +302,7 @@ pub fn managed_customer(
 
 fn load_for_edit(conn: &mut PgConnection, admin: &Principal, id: i64) -> Result<ForEdit, AppError> {
     let hubs = managed_hubs(conn, admin)?;
-    let customer = managed_customer(conn, admin, id)?;
+    let customer = customer_among(conn, &hubs, id)?;
     let people: Vec<(i64, String, String)> = users::table
         .filter(users::organisation_id.eq(customer.organisation_id))
         .filter(users::role.eq_any([Role::SalesRep.as_str(), Role::CustomerUser.as_str()]))

@@ -14,24 +14,19 @@ use crate::auth::extract::CurrentUser;
 use crate::auth::permissions::Permission;
 use crate::error::AppError;
 use crate::hubs::pages::{hub_cards, HubCard};
-use crate::schema::{
-    audit_log, customers, devices, invoices, needs_lists, operations, product_variants, transfers,
-    users,
-};
+use crate::schema::{audit_log, customers, users};
 use crate::state::AppState;
 use crate::web::chart::{BarChart, LineChart};
 use crate::web::layout::{render, Layout};
 use crate::web::page::Page;
+use crate::web::waiting;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").get(dashboard))
         .service(web::resource("/dashboard/live").get(live_fragment));
 }
 
-pub struct Pending {
-    pub label: String,
-    pub href: String,
-}
+pub use crate::web::waiting::Pending;
 
 pub struct Activity {
     pub at: DateTime<Utc>,
@@ -184,69 +179,17 @@ async fn gather(
         )
     });
     let (f, inner) = (filters.clone(), principal.clone());
+    // Today's units per hub, from the cards: the stock trend is walked back from them.
+    let units_now: Vec<(String, i64)> = cards
+        .iter()
+        .map(|c| (c.hub.name.clone(), c.totals.units))
+        .collect();
     let (pending, activity, own_issues, tiles, charts, customers) =
         crate::db::run(&state.db, move |conn| {
             let principal = inner;
             let hub_ids = principal.scope.hub_ids();
-            let mut pending = Vec::new();
-            if principal.can(Permission::NeedsListApprove) {
-                let lists: Vec<(uuid::Uuid, i64, String)> = needs_lists::table
-                    .filter(needs_lists::hub_id.eq_any(&hub_ids))
-                    .filter(needs_lists::status.eq("submitted"))
-                    .order(needs_lists::submitted_at)
-                    .limit(10)
-                    .select((needs_lists::id, needs_lists::hub_id, needs_lists::title))
-                    .load(conn)?;
-                pending.extend(lists.into_iter().map(|(id, hub, title)| Pending {
-                    label: format!("Needs list to decide: {title}"),
-                    href: format!("/hubs/{hub}/needs-lists/{id}"),
-                }));
-            }
-            if principal.can(Permission::TransferApprove) {
-                let ts: Vec<(uuid::Uuid, i64)> = transfers::table
-                    .filter(transfers::from_hub_id.eq_any(&hub_ids))
-                    .filter(transfers::status.eq("requested"))
-                    .limit(10)
-                    .select((transfers::id, transfers::from_hub_id))
-                    .load(conn)?;
-                pending.extend(ts.into_iter().map(|(id, hub)| Pending {
-                    label: "Transfer request to approve".into(),
-                    href: format!("/hubs/{hub}/transfers/{id}"),
-                }));
-            }
-            if principal.can(Permission::ReviewResolve) {
-                let n: i64 = operations::table
-                    .filter(operations::hub_id.eq_any(&hub_ids))
-                    .filter(operations::status.eq_any(["conflict", "pending_review"]))
-                    .filter(operations::resolved_at.is_null())
-                    .count()
-                    .get_result(conn)?;
-                if n > 0 {
-                    pending.push(Pending {
-                        label: if n == 1 {
-                            "1 entry in the review queue".into()
-                        } else {
-                            format!("{n} entries in the review queue")
-                        },
-                        href: "/review".into(),
-                    });
-                }
-            }
-            if principal.can(Permission::UsersManage) {
-                // Devices whose queued entries vanished without arriving (cleared storage, eviction).
-                let flagged: Vec<(String, String, Option<String>)> = devices::table
-                    .inner_join(users::table)
-                    .filter(devices::flagged_at.is_not_null())
-                    .filter(users::organisation_id.eq(principal.organisation_id))
-                    .order(devices::flagged_at.desc())
-                    .limit(10)
-                    .select((devices::id, users::username, devices::flag_reason))
-                    .load(conn)?;
-                pending.extend(flagged.into_iter().map(|(device, user, reason)| Pending {
-                    label: format!("Device {device} of {user}: {}", reason.unwrap_or_default()),
-                    href: "/audit".into(),
-                }));
-            }
+            let counts = waiting::counters(conn, &principal)?;
+            let pending = waiting::pending(conn, &principal, &counts)?;
             let mut tiles = vec![Tile {
                 label: "Waiting for you",
                 count: pending.len() as i64,
@@ -254,42 +197,25 @@ async fn gather(
                 attention: !pending.is_empty(),
             }];
             if principal.can(Permission::ReviewResolve) {
-                let counts: Vec<(String, i64)> = operations::table
-                    .filter(operations::hub_id.eq_any(&hub_ids))
-                    .filter(operations::status.eq_any(["conflict", "pending_review"]))
-                    .filter(operations::resolved_at.is_null())
-                    .group_by(operations::status)
-                    .select((operations::status, diesel::dsl::count_star()))
-                    .load(conn)?;
-                let of = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
                 tiles.push(Tile {
                     label: "Waiting for review",
-                    count: of("pending_review"),
+                    count: counts.review,
                     href: "/review",
-                    attention: of("pending_review") > 0,
+                    attention: counts.review > 0,
                 });
                 tiles.push(Tile {
                     label: "Conflicts",
-                    count: of("conflict"),
+                    count: counts.conflicts,
                     href: "/review",
-                    attention: of("conflict") > 0,
+                    attention: counts.conflicts > 0,
                 });
             }
             if principal.can(Permission::JobsManage) {
-                let invoices_failed: i64 = invoices::table
-                    .filter(invoices::render_status.eq("failed"))
-                    .count()
-                    .get_result(conn)?;
-                let zoho_failed: i64 = product_variants::table
-                    .filter(product_variants::zoho_sync_status.eq("ERROR"))
-                    .count()
-                    .get_result(conn)?;
-                let n = invoices_failed + zoho_failed;
                 tiles.push(Tile {
                     label: "Failed jobs",
-                    count: n,
+                    count: counts.failed_jobs,
                     href: "/admin/jobs",
-                    attention: n > 0,
+                    attention: counts.failed_jobs > 0,
                 });
             }
             // Staff see what happened at their hubs; a customer user only what concerns their own
@@ -352,12 +278,7 @@ async fn gather(
                     audit_log::outcome,
                 ))
                 .load(conn)?;
-            let own_issues: i64 = operations::table
-                .filter(operations::actor_id.eq(principal.user_id))
-                .filter(operations::status.eq_any(["rejected", "conflict", "pending_review"]))
-                .filter(operations::resolved_at.is_null())
-                .count()
-                .get_result(conn)?;
+            let own_issues = counts.own_issues;
             let activity = activity
                 .into_iter()
                 .map(|(at, who, action, outcome)| Activity {
@@ -369,21 +290,17 @@ async fn gather(
                 .collect();
             let charts = if principal.can(Permission::DashboardView) && !hub_ids.is_empty() {
                 use crate::web::trends;
+                let with_jobs = principal.can(Permission::JobsManage);
+                let mut points = trends::load(conn, &hub_ids, with_jobs)?;
                 Some(Charts {
-                    operations: trends::operations_per_hub(conn, &hub_ids)?,
+                    operations: trends::operations_per_hub(&mut points),
                     stock: principal
                         .can(Permission::InventoryRead)
-                        .then(|| trends::stock_per_hub(conn, &hub_ids))
-                        .transpose()?,
+                        .then(|| trends::stock_per_hub(&mut points, units_now)),
                     copies: (principal.can(Permission::BadgeCopyRequest)
                         || principal.can(Permission::StationsManage))
-                    .then(|| trends::copies_per_station(conn, &hub_ids))
-                    .transpose()?,
-                    trouble: trends::conflicts_and_failures(
-                        conn,
-                        &hub_ids,
-                        principal.can(Permission::JobsManage),
-                    )?,
+                    .then(|| trends::copies_per_station(&mut points)),
+                    trouble: trends::conflicts_and_failures(&mut points, with_jobs),
                 })
             } else {
                 None

@@ -10,6 +10,7 @@ pub mod layout;
 pub mod offline;
 pub mod page;
 pub mod trends;
+pub mod waiting;
 
 use actix_web::web;
 

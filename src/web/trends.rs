@@ -51,110 +51,86 @@ fn series(points: Vec<Point>) -> Vec<(String, Vec<i64>)> {
     by_name
 }
 
-fn load(conn: &mut PgConnection, sql: &str, hubs: &[i64]) -> QueryResult<Vec<Point>> {
-    diesel::sql_query(sql)
-        .bind::<Array<BigInt>, _>(hubs)
-        .bind::<Date, _>(first_day())
-        .load(conn)
+#[derive(QueryableByName)]
+struct Tagged {
+    #[diesel(sql_type = Text)]
+    series: String,
+    #[diesel(embed)]
+    point: Point,
 }
 
-pub fn operations_per_hub(conn: &mut PgConnection, hubs: &[i64]) -> QueryResult<LineChart> {
-    let points = load(
-        conn,
-        "SELECT h.name, o.received_at::date AS day, count(*) AS n FROM operations o JOIN hubs h ON h.id = o.hub_id \
-         WHERE o.hub_id = ANY($1) AND o.received_at::date >= $2 GROUP BY 1, 2",
-        hubs,
-    )?;
-    Ok(LineChart::new(
+/// Every day-by-day figure the dashboard draws, for the hubs given, in one statement (the
+/// dashboard is reloaded on every event, so each round trip counts).
+pub struct Points(Vec<Tagged>);
+
+impl Points {
+    fn take(&mut self, series: &str) -> Vec<Point> {
+        let (mine, rest) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|t| t.series == series);
+        self.0 = rest;
+        mine.into_iter().map(|t| t.point).collect()
+    }
+}
+
+pub fn load(conn: &mut PgConnection, hubs: &[i64], with_jobs: bool) -> QueryResult<Points> {
+    diesel::sql_query(
+        "SELECT 'ops' AS series, h.name, o.received_at::date AS day, count(*) AS n            FROM operations o JOIN hubs h ON h.id = o.hub_id            WHERE o.hub_id = ANY($1) AND o.received_at::date >= $2 GROUP BY 2, 3          UNION ALL          SELECT 'moves', h.name, s.created_at::date, sum(s.delta)::bigint            FROM stock_ledger s JOIN hubs h ON h.id = s.hub_id            WHERE s.hub_id = ANY($1) AND s.created_at::date >= $2 GROUP BY 2, 3          UNION ALL          SELECT 'copies', s.code, c.finished_at::date, count(*)            FROM badge_copies c JOIN nfc_stations s ON s.id = c.station_id            WHERE c.hub_id = ANY($1) AND c.status = 'completed' AND c.finished_at::date >= $2 GROUP BY 2, 3          UNION ALL          SELECT 'trouble', 'Conflicts', received_at::date, count(*) FROM operations            WHERE hub_id = ANY($1) AND status = 'conflict' AND received_at::date >= $2 GROUP BY 2, 3          UNION ALL          SELECT 'trouble', 'Job failures', occurred_at::date, count(*) FROM audit_log            WHERE $3 AND action IN ('zoho.item.failed', 'invoice.render_failed')              AND (hub_id IS NULL OR hub_id = ANY($1)) AND occurred_at::date >= $2 GROUP BY 2, 3",
+    )
+    .bind::<Array<BigInt>, _>(hubs)
+    .bind::<Date, _>(first_day())
+    .bind::<diesel::sql_types::Bool, _>(with_jobs)
+    .load(conn)
+    .map(Points)
+}
+
+pub fn operations_per_hub(points: &mut Points) -> LineChart {
+    LineChart::new(
         "ops-chart",
         "Operations per day, per hub",
         span(),
-        series(points),
-    ))
+        series(points.take("ops")),
+    )
 }
 
-/// Units per hub at the end of each day: today's total, minus what moved after each day.
-pub fn stock_per_hub(conn: &mut PgConnection, hubs: &[i64]) -> QueryResult<LineChart> {
-    #[derive(QueryableByName)]
-    struct Now {
-        #[diesel(sql_type = Text)]
-        name: String,
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    let now: Vec<Now> = diesel::sql_query(
-        "SELECT h.name, coalesce(sum(l.quantity), 0)::bigint AS n FROM hubs h LEFT JOIN stock_levels l ON l.hub_id = h.id \
-         WHERE h.id = ANY($1) GROUP BY h.name",
-    )
-    .bind::<Array<BigInt>, _>(hubs)
-    .load(conn)?;
-    let moves = series(load(
-        conn,
-        "SELECT h.name, s.created_at::date AS day, sum(s.delta)::bigint AS n FROM stock_ledger s JOIN hubs h ON h.id = s.hub_id \
-         WHERE s.hub_id = ANY($1) AND s.created_at::date >= $2 GROUP BY 1, 2",
-        hubs,
-    )?);
+/// `now`: each hub's units in stock today (from the hub cards), walked back through the
+/// ledger's daily movements.
+pub fn stock_per_hub(points: &mut Points, now: Vec<(String, i64)>) -> LineChart {
+    let moves = series(points.take("moves"));
     let mut lines: Vec<(String, Vec<i64>)> = now
         .into_iter()
-        .map(|hub| {
+        .map(|(name, units)| {
             let deltas = moves
                 .iter()
-                .find(|(n, _)| *n == hub.name)
+                .find(|(n, _)| *n == name)
                 .map(|(_, d)| d.clone())
                 .unwrap_or_else(|| vec![0; DAYS as usize]);
-            let mut level = hub.n;
+            let mut level = units;
             let mut values = vec![0; DAYS as usize];
             for day in (0..DAYS as usize).rev() {
                 values[day] = level;
                 level -= deltas[day];
             }
-            (hub.name, values)
+            (name, values)
         })
         .collect();
     lines.sort_by_key(|(_, v)| std::cmp::Reverse(v.last().copied().unwrap_or(0)));
     let mut chart = LineChart::new("stock-chart", "Units in stock per hub", span(), lines);
     chart.levels = true;
-    Ok(chart)
+    chart
 }
 
-pub fn copies_per_station(conn: &mut PgConnection, hubs: &[i64]) -> QueryResult<LineChart> {
-    let points = load(
-        conn,
-        "SELECT s.code AS name, c.finished_at::date AS day, count(*) AS n FROM badge_copies c JOIN nfc_stations s ON s.id = c.station_id \
-         WHERE c.hub_id = ANY($1) AND c.status = 'completed' AND c.finished_at::date >= $2 GROUP BY 1, 2",
-        hubs,
-    )?;
-    Ok(LineChart::new(
+pub fn copies_per_station(points: &mut Points) -> LineChart {
+    LineChart::new(
         "copies-chart",
         "Badge copies per day, per station",
         span(),
-        series(points),
-    ))
+        series(points.take("copies")),
+    )
 }
 
-/// Conflicts at the viewer's hubs; job failures (Zoho sync, invoice renders) for those who run
-/// the jobs.
-pub fn conflicts_and_failures(
-    conn: &mut PgConnection,
-    hubs: &[i64],
-    with_jobs: bool,
-) -> QueryResult<LineChart> {
-    let mut points = load(
-        conn,
-        "SELECT 'Conflicts' AS name, received_at::date AS day, count(*) AS n FROM operations \
-         WHERE hub_id = ANY($1) AND status = 'conflict' AND received_at::date >= $2 GROUP BY 1, 2",
-        hubs,
-    )?;
-    if with_jobs {
-        points.extend(load(
-            conn,
-            "SELECT 'Job failures' AS name, occurred_at::date AS day, count(*) AS n FROM audit_log \
-             WHERE action IN ('zoho.item.failed', 'invoice.render_failed') AND (hub_id IS NULL OR hub_id = ANY($1)) \
-             AND occurred_at::date >= $2 GROUP BY 1, 2",
-            hubs,
-        )?);
-    }
-    let mut lines = series(points);
+pub fn conflicts_and_failures(points: &mut Points, with_jobs: bool) -> LineChart {
+    let mut lines = series(points.take("trouble"));
     for name in ["Conflicts", "Job failures"]
         .into_iter()
         .take(if with_jobs { 2 } else { 1 })
@@ -163,7 +139,7 @@ pub fn conflicts_and_failures(
             lines.push((name.into(), vec![0; DAYS as usize]));
         }
     }
-    Ok(LineChart::new(
+    LineChart::new(
         "trouble-chart",
         if with_jobs {
             "Conflicts and job failures per day"
@@ -172,7 +148,7 @@ pub fn conflicts_and_failures(
         },
         span(),
         lines,
-    ))
+    )
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod nfc;
 mod offline;
 mod offline_hardening;
 mod pipeline;
+mod query_budget;
 mod sales;
 mod sales_browser;
 mod sales_cart;

@@ -1,0 +1,89 @@
+//! Issue 14: every page answers in fewer than 10 SQL statements. The test harness turns on the
+//! per-request statement counter (`X-DB-Statements`), signs in as every role of the demo
+//! world and opens every page its menu links to, plus the pages behind them (a hub, a sale).
+
+use std::collections::BTreeSet;
+
+use crate::common::TestApp;
+
+const BUDGET: u32 = 10;
+
+/// The same-site page links of an HTML page (no assets, no downloads, no sign-out).
+fn links(html: &str) -> BTreeSet<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|href| href.starts_with('/') && !href.starts_with("//"))
+        .map(|href| href.replace("&amp;", "&"))
+        .filter(|href| {
+            !href.starts_with("/assets/")
+                && !href.starts_with("/events")
+                && !href.contains(".csv")
+                && !href.contains(".pdf")
+                && !href.starts_with("/api/")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_page_of_every_role_stays_under_ten_statements() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let mut over = Vec::new();
+    let (mut measured, mut busiest) = (0, (0, String::new()));
+    for user in [
+        "superadmin",
+        "admin",
+        "logistics",
+        "depot",
+        "warehouse",
+        "sales",
+        "driver",
+        "auditor",
+        "customer",
+        "agency",
+    ] {
+        let browser = app.signed_in(user).await;
+        let home = browser.text("/dashboard").await;
+        // The menu's pages, then one level of links from each (a hub, a sale, a customer…),
+        // at most 40 pages per role.
+        let mut pages: BTreeSet<String> = links(&home);
+        pages.insert("/dashboard".into());
+        pages.insert("/dashboard/live".into());
+        for page in links(&home) {
+            let res = browser.get(&page).await;
+            if res.status().is_success() {
+                let text = res.text().await.unwrap();
+                pages.extend(links(&text).into_iter().take(5));
+            }
+        }
+        for page in pages.into_iter().take(40) {
+            let res = browser.get(&page).await;
+            if !res.status().is_success() {
+                continue;
+            }
+            let n: u32 = res.headers()["x-db-statements"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            measured += 1;
+            if n > busiest.0 {
+                busiest = (n, format!("{user} {page}"));
+            }
+            if n >= BUDGET {
+                over.push(format!("{user} {page}: {n}"));
+            }
+        }
+    }
+    println!(
+        "{measured} pages measured; the busiest: {} ({} statements)",
+        busiest.1, busiest.0
+    );
+    assert!(measured > 60, "only {measured} pages were measured");
+    assert!(
+        over.is_empty(),
+        "pages over {BUDGET} statements:\n{}",
+        over.join("\n")
+    );
+    app.shutdown().await;
+}
