@@ -67,7 +67,7 @@ async fn client(base: String, token: String, hub: i64, size: usize, until: Insta
         }
         let answer: Value = res.json().await.unwrap_or_default();
         for result in answer["results"].as_array().into_iter().flatten() {
-            if result["status"] == "applied" {
+            if result["result"]["status"] == "applied" {
                 tally.applied += 1;
             } else {
                 tally.refused += 1;

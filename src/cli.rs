@@ -356,12 +356,7 @@ async fn worker(settings: Settings) -> Result<()> {
 /// Runs the server and/or the workers until a shutdown signal, then stops them gracefully.
 async fn run_processes(state: AppState, with_server: bool, with_workers: bool) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sequencer = {
-        let mut rx = stop_rx.clone();
-        tokio::spawn(crate::audit::seal::run(state.clone(), async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }))
-    };
+    let sequencer = crate::audit::seal::Sequencer::start(&state);
     let worker_task = with_workers.then(|| {
         let mut rx = stop_rx.clone();
         tokio::spawn(crate::worker::run(state.clone(), async move {
@@ -393,7 +388,7 @@ async fn run_processes(state: AppState, with_server: bool, with_workers: bool) -
         task.await.context("worker task failed")??;
     }
     // Last: it seals what the server and workers wrote while they finished.
-    let _ = sequencer.await;
+    sequencer.finish().await;
     Ok(())
 }
 
@@ -424,12 +419,7 @@ async fn demo(mut settings: Settings) -> Result<()> {
         let url = state.settings.require_database_url()?.to_string();
         let outcome = blocking(move || seed::seed(&mut crate::db::connect(&url)?)).await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let sequencer = {
-            let mut rx = stop_rx.clone();
-            tokio::spawn(crate::audit::seal::run(state.clone(), async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            }))
-        };
+        let sequencer = crate::audit::seal::Sequencer::start(&state);
         let app = crate::startup::Application::build(state.clone(), None)
             .context("cannot bind the HTTP listener (set OUTPOST_BIND to a free address:port)")?;
         print_banner(&state, app.port(), outcome);
@@ -446,7 +436,7 @@ async fn demo(mut settings: Settings) -> Result<()> {
         handle.stop(true).await;
         let _ = server_task.await;
         workers.await.context("worker task failed")??;
-        let _ = sequencer.await;
+        sequencer.finish().await;
         anyhow::Ok(())
     }
     .await;

@@ -22,6 +22,10 @@ pub enum AppError {
     Unprocessable(String),
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// PostgreSQL aborted the transaction to break a deadlock or a serialization conflict
+    /// with another writer: running it again succeeds (the pipeline does, then says 503).
+    #[error("The server is busy with other changes to the same records. Please try again.")]
+    Contended(String),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -75,6 +79,12 @@ impl From<diesel::result::Error> for AppError {
             // A pooled connection that died with the server (restart, failover): the pool no
             // longer pings on every checkout, so the first use of such a connection lands here.
             // The request is refused whole (its transaction never committed); retrying works.
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+                AppError::Contended(info.message().to_string())
+            }
+            Error::DatabaseError(_, info) if info.message().contains("deadlock detected") => {
+                AppError::Contended(info.message().to_string())
+            }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 AppError::database_unavailable(info.message())
             }
@@ -116,7 +126,9 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::ServiceUnavailable(_) | AppError::Contended(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -136,6 +148,16 @@ impl ResponseError for AppError {
             res.headers_mut().insert(
                 actix_web::http::header::WWW_AUTHENTICATE,
                 actix_web::http::header::HeaderValue::from_static("Bearer realm=\"outpost\""),
+            );
+        }
+        if matches!(
+            self,
+            AppError::ServiceUnavailable(_) | AppError::Contended(_)
+        ) {
+            // The outage is expected to be short (a restart, a failover): say when to retry.
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("5"),
             );
         }
         res.extensions_mut().insert(ErrorInfo {

@@ -126,6 +126,28 @@ pub fn link_hash(prev: &str, seq: i64, content: &str) -> String {
     hex::encode(Sha256::digest(format!("{prev}|{seq}|{content}")))
 }
 
+/// The sequencer task of a process. Stop it after everything that writes has finished, so its
+/// last round seals their rows.
+pub struct Sequencer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Sequencer {
+    pub fn start(state: &AppState) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run(state.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Sequencer { stop, task }
+    }
+
+    pub async fn finish(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
 /// Runs the sequencer of this process until `stop` resolves, then seals what is left. Every
 /// round that sealed rows publishes a signed checkpoint of the new head.
 pub async fn run(state: AppState, stop: impl std::future::Future<Output = ()>) {

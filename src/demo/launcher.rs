@@ -16,6 +16,7 @@ pub struct PrivateServices {
     /// Where PostgreSQL keeps its data (under the data directory unless that is private).
     pub pg_root: PathBuf,
     pg_data: PathBuf,
+    pg_options: String,
     run_as: Option<String>,
     redis: Option<Child>,
 }
@@ -73,25 +74,13 @@ impl PrivateServices {
                     "--locale=C.UTF-8",
                 ]))?;
         }
-        let log = pg_root.join("postgres.log");
         // Unix socket only: no port to collide with, nothing reachable from the network. Fsync
         // and synchronous commit stay on (PostgreSQL's defaults): a site that keeps its data in
         // the demo must not lose it to a power cut.
-        let options = format!(
+        let pg_options = format!(
             "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync=on -c synchronous_commit=on",
             socket_dir.display()
         );
-        let status = pg_command(&run_as, &pg_bin.join("pg_ctl"))
-            .args(["-D"])
-            .arg(&pg_data)
-            .args(["-l"])
-            .arg(&log)
-            .args(["-o", &options, "-w", "-t", "60", "start"])
-            .stdout(Stdio::null())
-            .status()?;
-        if !status.success() {
-            bail!("PostgreSQL did not start; see {}", log.display());
-        }
         let database_url = format!(
             "postgres://postgres@localhost/postgres?host={}",
             socket_dir.display()
@@ -123,11 +112,48 @@ impl PrivateServices {
             redis_url,
             pg_root,
             pg_data,
+            pg_options,
             run_as,
             redis: Some(redis),
         };
+        services.start_postgres()?;
         services.wait_for_redis(port)?;
         Ok(services)
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> Result<std::process::ExitStatus> {
+        let mut cmd = pg_command(&self.run_as, &find_pg_bin()?.join("pg_ctl"));
+        cmd.arg("-D")
+            .arg(&self.pg_data)
+            .args(args)
+            .stdout(Stdio::null());
+        Ok(cmd.status()?)
+    }
+
+    fn start_postgres(&self) -> Result<()> {
+        let log = self.pg_root.join("postgres.log");
+        let status = self.pg_ctl(&[
+            "-l",
+            &log.display().to_string(),
+            "-o",
+            &self.pg_options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ])?;
+        if !status.success() {
+            bail!("PostgreSQL did not start; see {}", log.display());
+        }
+        Ok(())
+    }
+
+    /// Stops PostgreSQL (fast: open sessions are cut), leaves it down for `down_for`, and starts
+    /// it again, as an operator's restart or a crash-and-recover would (the fault tests use it).
+    pub fn restart_postgres(&self, down_for: std::time::Duration) -> Result<()> {
+        self.pg_ctl(&["-m", "fast", "-w", "stop"])?;
+        std::thread::sleep(down_for);
+        self.start_postgres()
     }
 
     fn wait_for_redis(&mut self, port: u16) -> Result<()> {
@@ -151,14 +177,7 @@ impl PrivateServices {
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
             let _ = child.wait();
         }
-        if let Ok(pg_bin) = find_pg_bin() {
-            let _ = pg_command(&self.run_as, &pg_bin.join("pg_ctl"))
-                .args(["-D"])
-                .arg(&self.pg_data)
-                .args(["-m", "fast", "-w", "stop"])
-                .stdout(Stdio::null())
-                .status();
-        }
+        let _ = self.pg_ctl(&["-m", "fast", "-w", "stop"]);
     }
 }
 

@@ -69,15 +69,17 @@ pub async fn push(
             "at most {MAX_BATCH} operations per request; send the rest in another batch"
         )));
     }
-    let mut results = Vec::with_capacity(body.operations.len());
+    // Items that do not parse are answered where they stand; the rest go through the pipeline
+    // together, in order.
+    let mut parsed = Vec::with_capacity(body.operations.len());
+    let mut unreadable = Vec::new();
     for (index, raw) in body.operations.into_iter().enumerate() {
         match serde_json::from_value::<Operation>(raw.clone()) {
             Ok(mut op) => {
                 if op.device_id.is_none() {
                     op.device_id = body.device_id.clone();
                 }
-                let result = pipeline::submit(&state, user.0.clone(), op).await?;
-                results.push(json!({ "index": index, "result": result }));
+                parsed.push((index, op));
             }
             Err(e) => {
                 // Without a readable op id there is nothing to remember; the device is told which item.
@@ -92,10 +94,23 @@ pub async fn push(
                     .next()
                     .unwrap_or(&message)
                     .to_string();
-                results.push(json!({ "index": index, "result": OpResult::invalid(op_id, vec![FieldError::new("operation", message)]) }));
+                unreadable.push(json!({ "index": index, "result": OpResult::invalid(op_id, vec![FieldError::new("operation", message)]) }));
             }
         }
     }
+    let (indexes, ops): (Vec<usize>, Vec<Operation>) = parsed.into_iter().unzip();
+    let applied = if ops.is_empty() {
+        Vec::new()
+    } else {
+        pipeline::submit_all(&state, user.0.clone(), ops).await?
+    };
+    let mut results: Vec<Value> = indexes
+        .into_iter()
+        .zip(applied)
+        .map(|(index, result)| json!({ "index": index, "result": result }))
+        .chain(unreadable)
+        .collect();
+    results.sort_by_key(|r| r["index"].as_u64());
     if let Some(device) = body.device_id.as_deref() {
         devices::report(
             &state,

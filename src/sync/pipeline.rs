@@ -27,8 +27,63 @@ pub const ENVELOPE_MAX_AGE_DAYS: i64 = 7;
 pub async fn submit(
     state: &AppState,
     actor: Arc<Principal>,
-    mut op: Operation,
+    op: Operation,
 ) -> Result<OpResult, AppError> {
+    let mut results = submit_all(state, actor, vec![op]).await?;
+    Ok(results.remove(0))
+}
+
+/// Runs a device's batch through the pipeline, in order, in one database transaction: each
+/// operation keeps its own checks, savepoint, operation row, audit row and result, but the
+/// batch pays for one commit instead of one per operation (the commit's flush dominated the
+/// cost of an operation). An error that is not an operation's fault undoes the whole batch,
+/// which the client sends again; idempotency makes that safe.
+pub async fn submit_all(
+    state: &AppState,
+    actor: Arc<Principal>,
+    ops: Vec<Operation>,
+) -> Result<Vec<OpResult>, AppError> {
+    let prepared: Vec<Prepared> = ops
+        .into_iter()
+        .map(|op| prepare(state, &actor, op))
+        .collect();
+    let results = crate::db::run(&state.db, move |conn| {
+        // Two batches that touch the same rows in a different order can deadlock; PostgreSQL
+        // aborts one, which is simply run again.
+        let mut attempts = 0;
+        loop {
+            let outcome = conn.transaction(|conn| {
+                prepared
+                    .iter()
+                    .map(|p| run(conn, &actor, p))
+                    .collect::<Result<Vec<_>, AppError>>()
+            });
+            match outcome {
+                Err(AppError::Contended(_)) if attempts < 3 => attempts += 1,
+                other => return other,
+            }
+        }
+    })
+    .await?;
+    crate::events::publish_soon(state);
+    Ok(results)
+}
+
+/// An operation checked as far as it can be without the database (steps 1 to 2b).
+enum Prepared {
+    /// It did not validate: it changes nothing, but it is kept and audited.
+    Invalid { stored: Operation, result: OpResult },
+    Ready {
+        kind: &'static dyn Kind,
+        target: Target,
+        hubs: Vec<i64>,
+        allowed: Result<(), String>,
+        role_at_capture: String,
+        op: Operation,
+    },
+}
+
+fn prepare(state: &AppState, actor: &Principal, mut op: Operation) -> Prepared {
     // A client does not decide for itself whether it was offline: an operation that arrives
     // long after it was captured was captured offline.
     let late = Utc::now() - op.captured_at;
@@ -48,114 +103,122 @@ pub async fn submit(
     };
     let (kind, target) = match checked {
         Ok(ok) => ok,
-        Err(errors) => return refuse_invalid(state, actor, op, errors).await,
+        Err(errors) => {
+            // Its content is made storable, so its author can see, fix and resend it.
+            let result = OpResult::invalid(op.op_id, errors);
+            let stored = Operation {
+                kind: clean_text(&op.kind),
+                payload: storable(&op.payload),
+                device_id: op.device_id.as_deref().map(clean_text),
+                ..op
+            };
+            return Prepared::Invalid { stored, result };
+        }
     };
     let hubs = touched_hubs(kind, &target, &op);
-    let verdict = authorise(kind, &actor, &hubs);
-    let envelope = check_envelope(state, kind, &actor, &target, &op);
+    let verdict = authorise(kind, actor, &hubs);
+    let envelope = check_envelope(state, kind, actor, &target, &op);
     let allowed = verdict.and_then(|()| envelope.clone().map(|_| ()).map_err(|e| e.to_string()));
     let role_at_capture = envelope
         .ok()
         .flatten()
         .map(|e| e.role)
         .unwrap_or_else(|| actor.role.as_str().to_string());
-
-    let result = crate::db::run(&state.db, move |conn| {
-        conn.transaction(|conn| {
-            let Some(row_id) = claim(conn, &actor, &op, &target, &role_at_capture, None)? else {
-                return Ok(duplicate(conn, &actor, &op)?);
-            };
-            let allowed = match allowed {
-                Ok(()) => open_hubs(conn, hubs)?,
-                refused => refused,
-            };
-            let outcome = match allowed {
-                Err(reason) => Err(Refusal::Forbidden(reason)),
-                Ok(()) if op.offline && kind.waits_for_review_offline(conn, &op.payload)? => {
-                    return record(
-                        conn,
-                        &actor,
-                        &op,
-                        &target,
-                        row_id,
-                        &role_at_capture,
-                        Outcome::PendingReview,
-                    );
-                }
-                Ok(()) => apply(conn, kind, &actor, &op, row_id),
-            };
-            let outcome = match outcome {
-                Ok(applied) => Outcome::Applied(applied),
-                Err(Refusal::Rejected(reason)) => Outcome::Rejected(reason, None),
-                Err(Refusal::NotFound(reason)) => Outcome::Rejected(reason, Some("not_found")),
-                Err(Refusal::Clash(reason)) => Outcome::Rejected(reason, Some("clash")),
-                Err(Refusal::Forbidden(reason)) => Outcome::Rejected(reason, Some("forbidden")),
-                Err(Refusal::QuotaExhausted(reason)) => Outcome::Rejected(reason, Some("quota")),
-                Err(Refusal::Conflict {
-                    reason,
-                    server_state,
-                }) => Outcome::Conflict(reason, server_state),
-                Err(Refusal::Database(e)) => return Err(AppError::from(e)),
-            };
-            record(
-                conn,
-                &actor,
-                &op,
-                &target,
-                row_id,
-                &role_at_capture,
-                outcome,
-            )
-        })
-    })
-    .await?;
-    crate::events::publish_soon(state);
-    Ok(result)
+    Prepared::Ready {
+        kind,
+        target,
+        hubs,
+        allowed,
+        role_at_capture,
+        op,
+    }
 }
 
-/// An operation that did not validate changed nothing, but it is kept (with its content made
-/// storable) and audited: its author sees it in Sync Issues and can fix and resend it. Without
-/// an op id there is nothing to key it by, so only the audit row is written.
-async fn refuse_invalid(
-    state: &AppState,
-    actor: Arc<Principal>,
-    op: Operation,
-    errors: Vec<FieldError>,
+/// Steps 3 to 6 of one operation, in the caller's transaction.
+fn run(
+    conn: &mut PgConnection,
+    actor: &Principal,
+    prepared: &Prepared,
 ) -> Result<OpResult, AppError> {
-    let result = OpResult::invalid(op.op_id, errors);
-    let stored = Operation {
-        kind: clean_text(&op.kind),
-        payload: storable(&op.payload),
-        device_id: op.device_id.as_deref().map(clean_text),
-        ..op
+    let (kind, target, hubs, allowed, role_at_capture, op) = match prepared {
+        Prepared::Invalid { stored, result } => return refuse_invalid(conn, actor, stored, result),
+        Prepared::Ready {
+            kind,
+            target,
+            hubs,
+            allowed,
+            role_at_capture,
+            op,
+        } => (*kind, target, hubs, allowed, role_at_capture, op),
     };
-    crate::db::run(&state.db, move |conn| {
-        conn.transaction(|conn| {
-            let role = actor.role.as_str().to_string();
-            let target = Target::default();
-            if !stored.op_id.is_nil() {
-                let errors = serde_json::to_value(&result.errors).ok();
-                let Some(row_id) = claim(conn, &actor, &stored, &target, &role, errors)? else {
-                    return Ok(duplicate(conn, &actor, &stored)?);
-                };
-                let reason = result.reason.clone().unwrap_or_default();
-                let outcome = Outcome::Rejected(reason, None);
-                let recorded = record(conn, &actor, &stored, &target, row_id, &role, outcome)?;
-                return Ok(OpResult {
-                    errors: result.errors,
-                    ..recorded
-                });
-            }
-            let mut entry = Entry::by(&actor, audit_action(&stored.kind)).outcome("rejected");
-            entry.offline = stored.offline;
-            entry.after = Some(
-                json!({ "kind": stored.kind, "payload": stored.payload, "reason": result.reason }),
+    let Some(row_id) = claim(conn, actor, op, target, role_at_capture, None)? else {
+        return Ok(duplicate(conn, actor, op)?);
+    };
+    let allowed = match allowed {
+        Ok(()) => open_hubs(conn, hubs.clone())?,
+        refused => refused.clone(),
+    };
+    let outcome = match allowed {
+        Err(reason) => Err(Refusal::Forbidden(reason)),
+        Ok(()) if op.offline && kind.waits_for_review_offline(conn, &op.payload)? => {
+            return record(
+                conn,
+                actor,
+                op,
+                target,
+                row_id,
+                role_at_capture,
+                Outcome::PendingReview,
             );
-            audit::record(conn, &entry)?;
-            Ok(result)
-        })
-    })
-    .await
+        }
+        Ok(()) => apply(conn, kind, actor, op, row_id),
+    };
+    let outcome = match outcome {
+        Ok(applied) => Outcome::Applied(applied),
+        Err(Refusal::Rejected(reason)) => Outcome::Rejected(reason, None),
+        Err(Refusal::NotFound(reason)) => Outcome::Rejected(reason, Some("not_found")),
+        Err(Refusal::Clash(reason)) => Outcome::Rejected(reason, Some("clash")),
+        Err(Refusal::Forbidden(reason)) => Outcome::Rejected(reason, Some("forbidden")),
+        Err(Refusal::QuotaExhausted(reason)) => Outcome::Rejected(reason, Some("quota")),
+        Err(Refusal::Conflict {
+            reason,
+            server_state,
+        }) => Outcome::Conflict(reason, server_state),
+        Err(Refusal::Database(e)) => return Err(AppError::from(e)),
+    };
+    record(conn, actor, op, target, row_id, role_at_capture, outcome)
+}
+
+/// An operation that did not validate changed nothing, but it is kept and audited: its author
+/// sees it in Sync Issues and can fix and resend it. Without an op id there is nothing to key
+/// it by, so only the audit row is written.
+fn refuse_invalid(
+    conn: &mut PgConnection,
+    actor: &Principal,
+    stored: &Operation,
+    result: &OpResult,
+) -> Result<OpResult, AppError> {
+    let role = actor.role.as_str().to_string();
+    let target = Target::default();
+    if !stored.op_id.is_nil() {
+        let errors = serde_json::to_value(&result.errors).ok();
+        let Some(row_id) = claim(conn, actor, stored, &target, &role, errors)? else {
+            return Ok(duplicate(conn, actor, stored)?);
+        };
+        let reason = result.reason.clone().unwrap_or_default();
+        let outcome = Outcome::Rejected(reason, None);
+        let recorded = record(conn, actor, stored, &target, row_id, &role, outcome)?;
+        return Ok(OpResult {
+            errors: result.errors.clone(),
+            ..recorded
+        });
+    }
+    let mut entry = Entry::by(actor, audit_action(&stored.kind)).outcome("rejected");
+    entry.offline = stored.offline;
+    entry.after =
+        Some(json!({ "kind": stored.kind, "payload": stored.payload, "reason": result.reason }));
+    audit::record(conn, &entry)?;
+    Ok(result.clone())
 }
 
 /// The audit action of an operation: its kind, or one name for every kind nobody knows (the

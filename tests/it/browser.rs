@@ -334,6 +334,22 @@ impl Server {
         }
     }
 
+    /// Sends SIGTERM (a graceful stop) and waits up to `within` for the process to exit.
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
     pub fn restart(&mut self) {
         self.kill();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_outpost"));

@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod demo_world;
 mod fake_zoho;
+mod faults;
 mod hardening;
 mod hub_pages;
 mod launcher;
