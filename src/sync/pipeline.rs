@@ -33,11 +33,11 @@ pub async fn submit(
     Ok(results.remove(0))
 }
 
-/// Runs a device's batch through the pipeline, in order, in one database transaction: each
-/// operation keeps its own checks, savepoint, operation row, audit row and result, but the
-/// batch pays for one commit instead of one per operation (the commit's flush dominated the
-/// cost of an operation). An error that is not an operation's fault undoes the whole batch,
-/// which the client sends again; idempotency makes that safe.
+/// Runs a device's batch through the pipeline, in order, a few dozen operations per database
+/// transaction: each operation keeps its own checks, savepoint, operation row, audit row and
+/// result, but they share commits (see `COMMIT_EVERY`). An error that is not an operation's
+/// fault stops the batch with an error; the client sends it again, and idempotency answers
+/// the operations already applied as duplicates.
 pub async fn submit_all(
     state: &AppState,
     actor: Arc<Principal>,
@@ -48,25 +48,42 @@ pub async fn submit_all(
         .map(|op| prepare(state, &actor, op))
         .collect();
     let results = crate::db::run(&state.db, move |conn| {
-        // Two batches that touch the same rows in a different order can deadlock; PostgreSQL
-        // aborts one, which is simply run again.
-        let mut attempts = 0;
-        loop {
-            let outcome = conn.transaction(|conn| {
-                prepared
-                    .iter()
-                    .map(|p| run(conn, &actor, p))
-                    .collect::<Result<Vec<_>, AppError>>()
-            });
-            match outcome {
-                Err(AppError::Contended(_)) if attempts < 3 => attempts += 1,
-                other => return other,
-            }
+        let mut results = Vec::with_capacity(prepared.len());
+        for chunk in prepared.chunks(COMMIT_EVERY) {
+            results.extend(run_chunk(conn, &actor, chunk)?);
         }
+        Ok(results)
     })
     .await?;
     crate::events::publish_soon(state);
     Ok(results)
+}
+
+/// Operations per transaction in a batch. One commit per operation made the commit's flush
+/// dominate; one per whole batch held the rows it touched (a hub's stock level) for the whole
+/// batch, so concurrent devices of a hub queued behind each other. A few dozen balances both.
+const COMMIT_EVERY: usize = 25;
+
+/// Runs operations in order in one transaction. Two transactions that touch the same rows in
+/// a different order can deadlock; PostgreSQL aborts one, which is simply run again.
+fn run_chunk(
+    conn: &mut PgConnection,
+    actor: &Principal,
+    chunk: &[Prepared],
+) -> Result<Vec<OpResult>, AppError> {
+    let mut attempts = 0;
+    loop {
+        let outcome = conn.transaction(|conn| {
+            chunk
+                .iter()
+                .map(|p| run(conn, actor, p))
+                .collect::<Result<Vec<_>, AppError>>()
+        });
+        match outcome {
+            Err(AppError::Contended(_)) if attempts < 3 => attempts += 1,
+            other => return other,
+        }
+    }
 }
 
 /// An operation checked as far as it can be without the database (steps 1 to 2b).

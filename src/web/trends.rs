@@ -73,9 +73,31 @@ impl Points {
     }
 }
 
+/// The first day's midnight is compared with the timestamps themselves (not their dates), so
+/// the indexes on (hub, time) serve every part.
 pub fn load(conn: &mut PgConnection, hubs: &[i64], with_jobs: bool) -> QueryResult<Points> {
     diesel::sql_query(
-        "SELECT 'ops' AS series, h.name, o.received_at::date AS day, count(*) AS n            FROM operations o JOIN hubs h ON h.id = o.hub_id            WHERE o.hub_id = ANY($1) AND o.received_at::date >= $2 GROUP BY 2, 3          UNION ALL          SELECT 'moves', h.name, s.created_at::date, sum(s.delta)::bigint            FROM stock_ledger s JOIN hubs h ON h.id = s.hub_id            WHERE s.hub_id = ANY($1) AND s.created_at::date >= $2 GROUP BY 2, 3          UNION ALL          SELECT 'copies', s.code, c.finished_at::date, count(*)            FROM badge_copies c JOIN nfc_stations s ON s.id = c.station_id            WHERE c.hub_id = ANY($1) AND c.status = 'completed' AND c.finished_at::date >= $2 GROUP BY 2, 3          UNION ALL          SELECT 'trouble', 'Conflicts', received_at::date, count(*) FROM operations            WHERE hub_id = ANY($1) AND status = 'conflict' AND received_at::date >= $2 GROUP BY 2, 3          UNION ALL          SELECT 'trouble', 'Job failures', occurred_at::date, count(*) FROM audit_log            WHERE $3 AND action IN ('zoho.item.failed', 'invoice.render_failed')              AND (hub_id IS NULL OR hub_id = ANY($1)) AND occurred_at::date >= $2 GROUP BY 2, 3",
+        "SELECT 'ops' AS series, h.name, o.received_at::date AS day, count(*) AS n \
+           FROM operations o JOIN hubs h ON h.id = o.hub_id \
+           WHERE o.hub_id = ANY($1) AND o.received_at >= $2::timestamptz GROUP BY 2, 3 \
+         UNION ALL \
+         SELECT 'moves', h.name, s.created_at::date, sum(s.delta)::bigint \
+           FROM stock_ledger s JOIN hubs h ON h.id = s.hub_id \
+           WHERE s.hub_id = ANY($1) AND s.created_at >= $2::timestamptz GROUP BY 2, 3 \
+         UNION ALL \
+         SELECT 'copies', s.code, c.finished_at::date, count(*) \
+           FROM badge_copies c JOIN nfc_stations s ON s.id = c.station_id \
+           WHERE c.hub_id = ANY($1) AND c.status = 'completed' \
+             AND c.finished_at >= $2::timestamptz GROUP BY 2, 3 \
+         UNION ALL \
+         SELECT 'trouble', 'Conflicts', received_at::date, count(*) FROM operations \
+           WHERE hub_id = ANY($1) AND status = 'conflict' AND received_at >= $2::timestamptz \
+           GROUP BY 2, 3 \
+         UNION ALL \
+         SELECT 'trouble', 'Job failures', occurred_at::date, count(*) FROM audit_log \
+           WHERE $3 AND action IN ('zoho.item.failed', 'invoice.render_failed') \
+             AND (hub_id IS NULL OR hub_id = ANY($1)) AND occurred_at >= $2::timestamptz \
+           GROUP BY 2, 3",
     )
     .bind::<Array<BigInt>, _>(hubs)
     .bind::<Date, _>(first_day())

@@ -1,0 +1,4 @@
+DROP INDEX badge_copies_hub_finished_idx;
+DROP INDEX stock_ledger_hub_created_idx;
+DROP INDEX operations_own_issues_idx;
+DROP INDEX operations_hub_received_idx;
