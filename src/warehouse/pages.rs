@@ -258,7 +258,17 @@ struct LookupPage {
     layout: Layout,
     q: String,
     found: Vec<Found>,
+    /// When the text is a SKU: the item and its stock at each of the user's hubs, so a SKU
+    /// that is not tracked by serial number still answers something useful.
+    sku: Option<SkuStock>,
     can_move: bool,
+}
+
+pub struct SkuStock {
+    pub full_sku: String,
+    pub description: String,
+    /// (hub name, units in stock) at the user's hubs that hold a level for it.
+    pub levels: Vec<(String, i64)>,
 }
 
 async fn lookup(
@@ -270,11 +280,11 @@ async fn lookup(
     let q = query.q.trim().to_string();
     let hubs = user.scope.hub_ids();
     let key = q.clone();
-    let found = if q.is_empty() {
-        Vec::new()
+    let (found, sku) = if q.is_empty() {
+        (Vec::new(), None)
     } else {
         crate::db::run(&state.db, move |conn| {
-            let mut rows: Vec<(ItemRow, String)> = items_query(hubs.clone())
+            let by_serial: Vec<(ItemRow, String)> = items_query(hubs.clone())
                 .filter(
                     diesel::dsl::sql::<diesel::sql_types::Bool>(
                         "upper(inventory_items.serial_number) = upper(",
@@ -284,21 +294,50 @@ async fn lookup(
                 )
                 .select((ItemRow::as_select(), product_variants::full_sku))
                 .load(conn)?;
-            if rows.is_empty() {
-                if let Some(v) = crate::catalog::variant_by_sku(conn, &key)? {
-                    rows = items_query(hubs.clone())
-                        .filter(crate::schema::inventory_items::variant_id.eq(v.id))
-                        .limit(100)
-                        .select((ItemRow::as_select(), product_variants::full_sku))
-                        .load(conn)?;
+            if !by_serial.is_empty() {
+                // One serial number: the item with its whole history.
+                let mut found = Vec::new();
+                for item in load_items(by_serial) {
+                    let history = transactions_for_serial(conn, &item.serial_number, &hubs)?;
+                    found.push(Found { item, history });
                 }
+                return Ok((found, None));
             }
-            let mut found = Vec::new();
-            for item in load_items(rows) {
-                let history = transactions_for_serial(conn, &item.serial_number, &hubs)?;
-                found.push(Found { item, history });
-            }
-            Ok(found)
+            let Some(v) = crate::catalog::variant_by_sku(conn, &key)? else {
+                return Ok((Vec::new(), None));
+            };
+            // A SKU: its stock at each hub, and its serialized items (histories are one click
+            // away, on each serial number).
+            let items: Vec<(ItemRow, String)> = items_query(hubs.clone())
+                .filter(crate::schema::inventory_items::variant_id.eq(v.id))
+                .limit(100)
+                .select((ItemRow::as_select(), product_variants::full_sku))
+                .load(conn)?;
+            let levels = crate::schema::stock_levels::table
+                .inner_join(crate::schema::hubs::table)
+                .filter(crate::schema::stock_levels::variant_id.eq(v.id))
+                .filter(crate::schema::stock_levels::hub_id.eq_any(&hubs))
+                .order(crate::schema::hubs::name)
+                .select((
+                    crate::schema::hubs::name,
+                    crate::schema::stock_levels::quantity,
+                ))
+                .load(conn)?;
+            let found = load_items(items)
+                .into_iter()
+                .map(|item| Found {
+                    item,
+                    history: Vec::new(),
+                })
+                .collect();
+            Ok((
+                found,
+                Some(SkuStock {
+                    full_sku: v.full_sku,
+                    description: v.description,
+                    levels,
+                }),
+            ))
         })
         .await?
     };
@@ -306,6 +345,7 @@ async fn lookup(
         layout: page.layout("Look up an item"),
         q,
         found,
+        sku,
         can_move: user.can(crate::auth::permissions::Permission::WarehouseReceive),
     })
 }

@@ -515,3 +515,38 @@ fn hidden_or_first_option(html: &str, name: &str) -> String {
     let v = rest.find("value=\"").expect("value") + 7;
     rest[v..v + rest[v..].find('"').unwrap()].to_string()
 }
+
+#[tokio::test]
+async fn looking_up_a_sku_shows_its_stock_and_its_serialized_items() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let sales = app.signed_in("sales").await;
+    // Water is counted, not serialized: the SKU from the catalog answers with the stock at
+    // the rep's hub instead of "no item".
+    let page = sales.text("/warehouse/lookup?q=00101-P-1-NA-N").await;
+    assert!(page.contains("Kingston Main Warehouse"), "{page}");
+    assert!(page.contains("in stock"));
+    assert!(page.contains("counted, not tracked by serial number"));
+    assert!(!page.contains("No item at your hubs"));
+    // A serialized SKU lists its items, each linking to its own history.
+    let (_, api) = crate::warehouse_api::as_user(&app, "warehouse").await.call(
+        "POST",
+        "/api/v1/inventory/receive",
+        Some(serde_json::json!({ "serial_number": "SN-LOOKUP-1", "variant_sku": "00101-P-1-NA-N", "location_code": "A1-S2" })),
+    ).await;
+    assert!(api["id"].is_number(), "{api}");
+    let (sku, serial) = ("00101-P-1-NA-N", "SN-LOOKUP-1");
+    let warehouse = app.signed_in("warehouse").await;
+    let page = warehouse.text(&format!("/warehouse/lookup?q={sku}")).await;
+    assert!(
+        page.contains(&format!("href=\"/warehouse/lookup?q={serial}\"")),
+        "{page}"
+    );
+    let item = warehouse
+        .text(&format!("/warehouse/lookup?q={serial}"))
+        .await;
+    assert!(item.contains(&format!("History of {serial}")));
+    // Unknown text still says so.
+    let none = warehouse.text("/warehouse/lookup?q=NOPE-123").await;
+    assert!(none.contains("No item at your hubs"));
+    app.shutdown().await;
+}
