@@ -42,7 +42,7 @@ struct Pending {
 
 /// Seals up to one batch of committed pending rows. Returns the new head when it sealed any;
 /// `None` when there was nothing to seal or another sequencer holds the chain.
-pub fn seal_batch(conn: &mut PgConnection) -> QueryResult<Option<Head>> {
+pub fn seal_batch(conn: &mut PgConnection) -> QueryResult<Option<Sealed>> {
     conn.transaction(|conn| {
         #[derive(QueryableByName)]
         struct Locked {
@@ -65,6 +65,7 @@ pub fn seal_batch(conn: &mut PgConnection) -> QueryResult<Option<Head>> {
         if pending.is_empty() {
             return Ok(None);
         }
+        let rows = pending.len();
         let mut head = head(conn)?.unwrap_or(Head {
             seq: 0,
             audit_id: 0,
@@ -100,15 +101,21 @@ pub fn seal_batch(conn: &mut PgConnection) -> QueryResult<Option<Head>> {
         diesel::sql_query("DELETE FROM audit_pending WHERE audit_id = ANY($1)")
             .bind::<diesel::sql_types::Array<BigInt>, _>(&ids)
             .execute(conn)?;
-        Ok(Some(head))
+        Ok(Some(Sealed { head, rows }))
     })
+}
+
+/// What a round sealed: the new head and how many rows.
+pub struct Sealed {
+    pub head: Head,
+    pub rows: usize,
 }
 
 /// Seals everything committed so far (several batches if need be). Returns the head after.
 pub fn seal_all(conn: &mut PgConnection) -> QueryResult<Option<Head>> {
     let mut last = None;
-    while let Some(head) = seal_batch(conn)? {
-        last = Some(head);
+    while let Some(sealed) = seal_batch(conn)? {
+        last = Some(sealed.head);
     }
     Ok(last.or(head(conn)?))
 }
@@ -162,17 +169,24 @@ pub async fn run(state: AppState, stop: impl std::future::Future<Output = ()>) {
     round(&state).await;
 }
 
-/// One sealing round. Returns how long to wait before the next: none after sealing (there may
-/// be more), longer while the database cannot be reached.
+/// One sealing round. Returns how long to wait before the next: none after a full batch (there
+/// is more), longer while the database cannot be reached.
 async fn round(state: &AppState) -> Duration {
     let sealed = crate::db::run(&state.db, |conn| Ok(seal_batch(conn)?)).await;
     match sealed {
-        Ok(Some(head)) => {
+        Ok(Some(Sealed { head, rows })) => {
             let signed = Checkpoint::sign(&head, &state.settings);
             if let Err(e) = checkpoint::publish(state, &signed).await {
                 tracing::warn!(error = %e, seq = head.seq, "audit checkpoint not published");
             }
-            Duration::ZERO
+            // A full batch means a backlog: go on at once. Otherwise wait, so that a steady
+            // trickle of writes is sealed a round (one commit, one checkpoint) at a time
+            // instead of a round per row competing with the writers for the disk.
+            if rows as i64 == BATCH {
+                Duration::ZERO
+            } else {
+                IDLE
+            }
         }
         Ok(None) => IDLE,
         Err(e) => {
