@@ -58,7 +58,12 @@
   function render(pending) {
     if (!pill) return;
     var state, text;
-    if (!reachable) { state = "offline"; text = "Offline – Working in offline mode"; }
+    if (!reachable) {
+      state = "offline";
+      text = pending > 0
+        ? "Offline – " + pending + (pending === 1 ? " entry" : " entries") + " saved on this device"
+        : "Offline – Working in offline mode";
+    }
     else if (needsSignIn || (!userId && pending > 0)) { state = "syncing"; text = "Online – Sign in to sync (" + pending + ")"; }
     else if (pending > 0 || syncing) { state = "syncing"; text = "Online – Syncing… (" + pending + ")"; }
     else { state = "synced"; text = "Online – Synced"; }

@@ -207,17 +207,31 @@ function postOrQueue(req, url) {
           notifyClients({ type: "queued" });
           if (self.registration.sync) self.registration.sync.register("outpost-replay").catch(function () {});
           var text = needsOnline
-            ? "Saved on this device — needs online confirmation. It will be sent when the connection is restored and a manager confirms it."
+            ? "Saved on this device — needs online confirmation. It will be sent when the connection is restored and then waits in the review queue until it is confirmed online."
             : "Saved on this device — will sync when connection is restored.";
           // An htmx request swaps its answer into the page: a message, not a whole page.
           if (req.headers.has("HX-Request")) {
             return new Response("<p class=\"flash flash-info queued-message\" role=\"status\">" + escapeHtml(text) + "</p>", { status: 200, headers: { "Content-Type": "text/html; charset=utf-8", "HX-Retarget": "#cart-message", "HX-Reswap": "innerHTML" } });
           }
-          return page("Saved on this device", "<section class=\"card\"><h1>Saved on this device</h1><p class=\"queued-message\" role=\"status\">" + escapeHtml(text) + "</p><p><a class=\"button secondary\" href=\"" + escapeHtml(url.pathname.replace(/\/(actions\/.*|sales\/[0-9a-f-]{36}\/[a-z]+)$/, "")) + "\">Back</a></p></section>", "queued", user);
+          return store.countPending(user).then(function (waiting) {
+            return savedPage(text, waiting, url, secret.page, user);
+          });
         });
       });
     });
   });
+}
+
+/* What a person sees after saving offline: that it is kept, how many entries wait, and the
+ * next empty form (someone entering ten intakes wants the next one, not the list). */
+function savedPage(text, waiting, url, formPage, user) {
+  var list = url.pathname.replace(/\/(actions\/.*|sales\/[0-9a-f-]{36}\/[a-z]+)$/, "");
+  var count = waiting === 1 ? "1 entry waits on this device for the connection." : waiting + " entries wait on this device for the connection.";
+  var again = formPage && formPage !== url.pathname && /\/new$/.test(formPage.split("?")[0])
+    ? "<a class=\"button\" href=\"" + escapeHtml(formPage) + "\">Enter another</a>" : "";
+  return page("Saved on this device", "<section class=\"card\"><h1>Saved on this device</h1><p class=\"queued-message\" role=\"status\">" + escapeHtml(text) + "</p>" +
+    "<p class=\"waiting-count\">" + escapeHtml(count) + "</p><p class=\"actions\">" + again +
+    "<a class=\"button secondary\" href=\"" + escapeHtml(list) + "\">Back to the list</a> <a class=\"button secondary\" href=\"/\">Dashboard</a></p></section>", "queued", user);
 }
 
 function notifyClients(message) {

@@ -50,11 +50,13 @@ CREATE TABLE audit_pending (
     audit_id BIGINT PRIMARY KEY REFERENCES audit_log(id)
 );
 
+-- SECURITY DEFINER: every role that may append to the audit log (the Zoho worker's
+-- outpost_sync_bot included) queues its rows without a grant on the queue itself.
 CREATE FUNCTION audit_log_queue() RETURNS trigger AS $$
 BEGIN
     INSERT INTO audit_pending (audit_id) VALUES (NEW.id);
     RETURN NULL;
-END $$ LANGUAGE plpgsql;
+END $$ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp;
 
 CREATE TRIGGER audit_log_queue AFTER INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_queue();
 

@@ -89,7 +89,10 @@ async fn work_offline_then_everything_arrives_exactly_once() {
     world.server.kill();
 
     // Three intakes and a distribution while the server is down.
-    for donor in ["Red Cross Jamaica", "USAID", "Digicel Foundation"] {
+    for (n, donor) in ["Red Cross Jamaica", "USAID", "Digicel Foundation"]
+        .into_iter()
+        .enumerate()
+    {
         chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
         assert!(
             chrome.body_text().await.contains("Record an intake"),
@@ -106,6 +109,16 @@ async fn work_offline_then_everything_arrives_exactly_once() {
             text.contains("Saved on this device — will sync when connection is restored"),
             "{text}"
         );
+        // It says how many wait, and offers the next empty form.
+        let waiting = match n + 1 {
+            1 => "1 entry waits on this device".to_string(),
+            k => format!("{k} entries wait on this device"),
+        };
+        assert!(text.contains(&waiting), "{text}");
+        let again = chrome
+            .js("var a = [].find.call(document.querySelectorAll('a'), function (a) { return a.textContent === 'Enter another'; }); return a ? a.getAttribute('href') : '';", json!([]))
+            .await;
+        assert_eq!(again, json!(format!("/hubs/{kin}/intakes/new")));
     }
     chrome.goto(&format!("/hubs/{kin}/distributions/new")).await;
     chrome
@@ -129,9 +142,13 @@ async fn work_offline_then_everything_arrives_exactly_once() {
         "red pill: {}",
         pill(&chrome).await
     );
-    assert!(pill(&chrome)
-        .await
-        .contains("Offline – Working in offline mode"));
+    assert!(
+        pill(&chrome)
+            .await
+            .contains("Offline – 4 entries saved on this device"),
+        "{}",
+        pill(&chrome).await
+    );
 
     // A cached page reloads offline and says how old it is.
     chrome.goto(&format!("/hubs/{kin}")).await;
