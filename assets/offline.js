@@ -1,5 +1,5 @@
 /* Outpost offline client: registers the service worker, shows the connection status pill,
- * pings the server so replay starts within about two seconds of it coming back (the browser's
+ * pings the server so replay starts within about half a second of it coming back (the browser's
  * `online` event does not fire when only the server was down, and Background Sync may fire
  * late or never), reports the device's queue on every contact, lists the entries waiting on
  * this device and this device's Sync Issues (to fix and resend, or discard). Every page works
@@ -117,7 +117,9 @@
   function schedule() {
     clearTimeout(timer);
     pendingCount().then(function (pending) {
-      var every = pending > 0 ? (document.hidden ? 30000 : 2000) : 30000;
+      // Entries waiting and no server: look often (a request that fails fast while it is down), so the
+      // replay starts within about half a second of the server answering again.
+      var every = pending > 0 ? (document.hidden ? 30000 : (reachable ? 2000 : 500)) : 30000;
       timer = setTimeout(ping, every);
     });
   }
