@@ -13,6 +13,8 @@
   var csrf = document.querySelector("meta[name=csrf-token]");
   var userId = document.body.dataset.userId || null;
   var reachable = navigator.onLine;
+  /* Whether the last contact got any answer (a 5xx from a proxy or a busy server counts). */
+  var answered = true;
   var syncing = false;
   var needsSignIn = false;
   var timer = null;
@@ -107,9 +109,10 @@
       return req.then(function (res) {
         var wasDown = !reachable;
         reachable = res.status < 500;
+        answered = true;
         if (reachable && v[1] > 0 && (wasDown || !syncing)) askReplay();
         return v[1];
-      }, function () { reachable = false; syncing = false; return v[1]; });
+      }, function () { reachable = false; answered = false; syncing = false; return v[1]; });
     });
     }).then(render).then(schedule, schedule);
   }
@@ -117,9 +120,11 @@
   function schedule() {
     clearTimeout(timer);
     pendingCount().then(function (pending) {
-      // Entries waiting and no server: look often (a request that fails fast while it is down), so the
-      // replay starts within about half a second of the server answering again.
-      var every = pending > 0 ? (document.hidden ? 30000 : (reachable ? 2000 : 500)) : 30000;
+      // Entries waiting and no answer at all: look often (the request fails fast while the
+      // server is down), so the replay starts within about half a second of it answering
+      // again. A server or proxy that answers 5xx is asked every 2 s, not pressed harder.
+      var quick = !reachable && !answered;
+      var every = pending > 0 ? (document.hidden ? 30000 : (quick ? 500 : 2000)) : 30000;
       timer = setTimeout(ping, every);
     });
   }
