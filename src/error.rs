@@ -76,18 +76,17 @@ impl From<diesel::result::Error> for AppError {
                 );
                 AppError::Unprocessable("A value is out of the allowed range or format.".into())
             }
-            // A pooled connection that died with the server (restart, failover): the pool no
-            // longer pings on every checkout, so the first use of such a connection lands here.
-            // The request is refused whole (its transaction never committed); retrying works.
+            // PostgreSQL broke a deadlock or a serialization conflict by aborting this
+            // transaction: running it again succeeds.
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
                 AppError::Contended(info.message().to_string())
             }
             Error::DatabaseError(_, info) if info.message().contains("deadlock detected") => {
                 AppError::Contended(info.message().to_string())
             }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                AppError::database_unavailable(info.message())
-            }
+            // A pooled connection that died with the server (restart, failover): the pool no
+            // longer pings on every checkout, so the first use of such a connection lands here.
+            // The request is refused whole (its transaction never committed); retrying works.
             Error::DatabaseError(_, ref info) if crate::db::statements::is_connection_lost(&e) => {
                 AppError::database_unavailable(info.message())
             }
