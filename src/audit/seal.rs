@@ -43,13 +43,24 @@ struct Pending {
 /// Seals up to one batch of committed pending rows. Returns the new head when it sealed any;
 /// `None` when there was nothing to seal or another sequencer holds the chain.
 pub fn seal_batch(conn: &mut PgConnection) -> QueryResult<Option<Sealed>> {
+    seal_round(conn, false)
+}
+
+/// One round; `wait`: wait for a sequencer of another process to finish its round instead of
+/// leaving the rows to it.
+fn seal_round(conn: &mut PgConnection, wait: bool) -> QueryResult<Option<Sealed>> {
     conn.transaction(|conn| {
         #[derive(QueryableByName)]
         struct Locked {
             #[diesel(sql_type = diesel::sql_types::Bool)]
             locked: bool,
         }
-        let Locked { locked } = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+        let lock = if wait {
+            "SELECT pg_advisory_xact_lock($1) IS NOT NULL AS locked"
+        } else {
+            "SELECT pg_try_advisory_xact_lock($1) AS locked"
+        };
+        let Locked { locked } = diesel::sql_query(lock)
             .bind::<BigInt, _>(CHAIN_LOCK_KEY)
             .get_result(conn)?;
         if !locked {
@@ -114,10 +125,15 @@ pub struct Sealed {
 /// Seals everything committed so far (several batches if need be). Returns the head after.
 pub fn seal_all(conn: &mut PgConnection) -> QueryResult<Option<Head>> {
     let mut last = None;
-    while let Some(sealed) = seal_batch(conn)? {
+    // Waits for the chain lock: another process's sequencer may hold it for a round.
+    while let Some(sealed) = seal_round(conn, true)? {
         last = Some(sealed.head);
     }
-    Ok(last.or(head(conn)?))
+    // Only when nothing was sealed is the head read (it is what the last round returned).
+    match last {
+        Some(head) => Ok(Some(head)),
+        None => head(conn),
+    }
 }
 
 /// The newest link, if the chain has any.
