@@ -187,7 +187,10 @@
     });
   }
 
-  function removePending(seq) { return run("pending_operations", "readwrite", function (s) { return s.delete(seq); }); }
+  /* Sent entries, in one transaction. */
+  function removePendingMany(seqs) {
+    return run("pending_operations", "readwrite", function (s) { seqs.forEach(function (seq) { s.delete(seq); }); });
+  }
 
   /* An entry the server did not apply: kept, content sealed, until its author resends it after
    * editing or discards it. */
@@ -213,7 +216,7 @@
   global.OutpostStore = {
     getMeta: getMeta, setMeta: setMeta,
     addPending: addPending, nextPending: nextPending, nextPendingBatch: nextPendingBatch, withSecret: withSecret, listPending: listPending, listPendingMeta: listPendingMeta,
-    getPending: getPending, countPending: countPending, pendingOwners: pendingOwners, removePending: removePending,
+    getPending: getPending, countPending: countPending, pendingOwners: pendingOwners, removePendingMany: removePendingMany,
     addIssue: addIssue, listIssues: listIssues, removeIssue: removeIssue,
     stats: stats
   };

@@ -3,8 +3,8 @@
  *   deploy replaces it cleanly.
  * - Keeps the pages a signed-in user opened, network-first, in a cache of that user's own, so
  *   only their own scope is ever stored; a change of role or scope empties it.
- * - Queues form posts that fail for lack of network in IndexedDB and replays them, in order,
- *   one replay at a time, when the server can be reached again. */
+ * - Queues form posts that fail for lack of network in IndexedDB and replays them, in order and
+ *   in batches through the sync API, one replay at a time, when the server can be reached again. */
 "use strict";
 var VERSION = "__VERSION__";
 var SHELL_CACHE = "outpost-shell-" + VERSION;
@@ -239,7 +239,10 @@ function notifyClients(message) {
 }
 
 var replaying = null;
-var REPLAY_BATCH = 20;
+/* Entries per request: the sync API takes up to 200. The first request of a round carries one
+ * entry, so a server that does not answer costs one unsealed entry, and the first entry
+ * arrives as soon as the server answers. */
+var REPLAY_BATCH = 100;
 
 /* One replay at a time for the whole device: the service worker is shared by every tab. */
 function replay() {
@@ -247,29 +250,26 @@ function replay() {
   return replaying;
 }
 
-/* Sends the signed-in user's entries, oldest first, one at a time; other users' entries on a
- * shared device wait for their own author's session. Each step reads one entry only. */
+/* Sends the signed-in user's entries, oldest first, in batches through the sync API, which runs
+ * them in the order they were captured; other users' entries on a shared device wait for their
+ * own author's session. Each batch reads and unseals only its own entries. */
 function doReplay() {
   return Promise.all([store.getMeta("current_user"), store.getMeta("device_id")]).then(function (v) {
     var user = v[0], device = v[1];
     if (!user) return "signin";
     var sent = 0;
-    // A few entries are read at a time (one read, then one send each, in order).
-    function step(afterSeq) {
-      return store.nextPendingBatch(user, afterSeq, REPLAY_BATCH).then(function (ops) {
+    function step(afterSeq, size) {
+      return store.nextPendingBatch(user, afterSeq, size).then(function (ops) {
         if (!ops.length) return "synced";
-        return ops.reduce(function (chain, op) {
-          return chain.then(function (state) {
+        return Promise.all(ops.map(store.withSecret)).then(function (open) { return sendBatch(open, device); })
+          .then(function (state) {
             if (state !== "sent") return state;
-            return store.withSecret(op).then(function (open) { return sendOne(open, device); })
-              .then(function (s) { if (s === "sent") sent++; return s; });
+            sent += ops.length;
+            return step(ops[ops.length - 1].seq, REPLAY_BATCH);
           });
-        }, Promise.resolve("sent")).then(function (state) {
-          return state === "sent" ? step(ops[ops.length - 1].seq) : state;
-        });
       });
     }
-    return step(null).then(function (state) {
+    return step(null, 1).then(function (state) {
       if (state === "synced" && sent > 0) warm(user);
       return state;
     });
@@ -279,29 +279,47 @@ function doReplay() {
   });
 }
 
-function sendOne(op, device) {
+/* Each entry goes as the form it saved, with the time it was captured and this device's id;
+ * the server reads it as that form's handler would. */
+function asQueuedForm(op, device) {
   var body = new URLSearchParams(op.secret.body);
   body.set("captured_at", op.captured_at);
   if (device) body.set("device_id", device);
-  return fetch(op.secret.url, {
-    method: "POST", credentials: "same-origin", redirect: "manual", body: body,
-    headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Outpost-Replay": "1", "Idempotency-Key": op.op_id, "Accept": "application/json" }
+  return { form: { action: op.secret.url, body: body.toString() } };
+}
+
+function sendBatch(ops, device) {
+  return fetch("/api/v1/sync", {
+    method: "POST", credentials: "same-origin", redirect: "manual",
+    body: JSON.stringify({ operations: ops.map(function (op) { return asQueuedForm(op, device); }) }),
+    headers: { "Content-Type": "application/json", "X-Outpost-Replay": "1", "Accept": "application/json" }
   }).then(function (res) {
     // A lapsed session or refused token never drops an operation: the queue waits.
     if (res.status === 401 || res.status === 403 || res.type === "opaqueredirect") return "signin";
     if (OUTAGE.indexOf(res.status) >= 0) return "offline";
-    if (res.status >= 500) return "error";
-    return res.json().catch(function () { return { status: "rejected", reason: "unreadable answer (HTTP " + res.status + ")" }; }).then(function (result) {
-      var first = result.status === "duplicate" ? result.original_status : result.status;
-      // Applied now or before; or waiting on the server for a manager (shown there).
-      var done = first === "applied";
-      var next = done ? Promise.resolve() : store.addIssue({
+    // Anything but an answer per entry keeps them all; a resend is refused as a duplicate.
+    if (!res.ok) return "error";
+    return res.json().then(function (answer) { return settle(ops, answer.results || []); }, function () { return "error"; });
+  }, function () { return "offline"; });
+}
+
+/* Files each entry's answer: applied now or before (or waiting on the server for a manager,
+ * shown there) leaves the queue; anything else becomes a Sync Issue on the device. */
+function settle(ops, results) {
+  if (results.length !== ops.length) return "error";
+  return ops.reduce(function (chain, op, i) {
+    var result = results[i].result || {};
+    var first = result.status === "duplicate" ? result.original_status : result.status;
+    if (first === "applied") return chain;
+    return chain.then(function () {
+      return store.addIssue({
         op_id: op.op_id, kind: op.kind, user_id: op.user_id, hub_id: op.hub_id, captured_at: op.captured_at,
         status: first || result.status, reason: result.reason || "", errors: result.errors || [], summary: op.summary || ""
       }, op.secret);
-      return next.then(function () { return store.removePending(op.seq); }).then(function () { notifyClients({ type: "progress" }); return "sent"; });
     });
-  }, function () { return "offline"; });
+  }, Promise.resolve()).then(function () {
+    return store.removePendingMany(ops.map(function (op) { return op.seq; }));
+  }).then(function () { notifyClients({ type: "progress" }); return "sent"; });
 }
 
 /* A page fetch that gives up after `ms`, so one hung answer cannot stall the working set. */

@@ -149,8 +149,9 @@ pub async fn authenticate(
     // expired) CSRF token. A cross-site page cannot send a custom header without a CORS
     // preflight, which this server never grants; and the pipeline then insists on the form's
     // signed capture envelope for this same user (docs/security.md).
-    // Only the offline-capable forms (all under /hubs/) accept replays.
-    let replay = req.path().starts_with("/hubs/")
+    // Only the offline-capable forms (all under /hubs/) accept replays, one by one or in
+    // batches through the sync API (which then takes only such forms).
+    let replay = (req.path().starts_with("/hubs/") || req.path() == "/api/v1/sync")
         && req
             .headers()
             .contains_key(crate::sync::forms::REPLAY_HEADER)

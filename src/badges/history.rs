@@ -40,16 +40,8 @@ async fn request(
         "badge_uid": form.text("badge_uid"),
         "station_id": form.text("station_id").parse::<i64>().unwrap_or(0),
     });
-    let result = forms::submit(
-        &state,
-        &user,
-        &req,
-        &form,
-        "badge.copy_request",
-        payload,
-        vec![],
-    )
-    .await?;
+    let posted = forms::Posted::new("badge.copy_request", payload, vec![]);
+    let result = forms::submit(&state, &user, &req, &form, posted).await?;
     if let Some(res) = forms::respond(
         &req,
         &state.settings,

@@ -47,6 +47,14 @@ fn line_quantities(form: &FormFields, field: &str, errors: &mut Vec<FieldError>)
     out
 }
 
+/// The operation an action form of a record's page stands for; `None` for a kind that is not
+/// one of these actions.
+pub fn posted(kind: &str, hub_id: i64, form: &FormFields) -> Option<forms::Posted> {
+    let mut errors = Vec::new();
+    let payload = payload(kind, hub_id, form, &mut errors)?;
+    Some(forms::Posted::new(kind, payload, errors))
+}
+
 fn payload(
     kind: &str,
     hub_id: i64,
@@ -97,13 +105,12 @@ async fn act(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (hub_id, kind) = path.into_inner();
-    let mut errors = Vec::new();
-    let Some(payload) = payload(&kind, hub_id, &form, &mut errors) else {
+    let Some(posted) = posted(&kind, hub_id, &form) else {
         return Err(AppError::NotFound(format!(
             "'{kind}' is not an action of this page."
         )));
     };
-    let result = forms::submit(&state, &user, &req, &form, &kind, payload, errors).await?;
+    let result = forms::submit(&state, &user, &req, &form, posted).await?;
     let location = detail_path(&kind, hub_id, &form.text("record_id"));
     let done = match kind.as_str() {
         "distribution.confirm" => "Distribution confirmed; the stock has been taken out.",

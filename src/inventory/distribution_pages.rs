@@ -118,6 +118,14 @@ async fn new_form(
     form_page(&state, &page, &access, &access.hub, None, vec![]).await
 }
 
+/// The operation a distribution form stands for.
+pub fn posted(hub_id: i64, form: &FormFields) -> forms::Posted {
+    let mut errors = Vec::new();
+    let lines = forms::lines(form, &mut errors);
+    let payload = serde_json::json!({ "distribution_id": form.text("record_id"), "hub_id": hub_id, "recipient": form.text("recipient"), "notes": form.text("notes"), "lines": lines });
+    forms::Posted::new(KIND, payload, errors)
+}
+
 async fn create(
     req: HttpRequest,
     user: CurrentUser,
@@ -127,10 +135,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
-    let mut errors = Vec::new();
-    let lines = forms::lines(&form, &mut errors);
-    let payload = serde_json::json!({ "distribution_id": form.text("record_id"), "hub_id": hub_id, "recipient": form.text("recipient"), "notes": form.text("notes"), "lines": lines });
-    let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
+    let result = forms::submit(&state, &user, &req, &form, posted(hub_id, &form)).await?;
     let location = forms::created_location(&result, &format!("/hubs/{hub_id}/distributions"));
     if let Some(res) = forms::respond(
         &req,

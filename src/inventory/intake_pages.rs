@@ -144,9 +144,10 @@ async fn new_form(
     form_page(&state, &page, &access, &access.hub, None, vec![]).await
 }
 
-/// The payload an intake form stands for.
-fn payload(hub_id: i64, form: &FormFields, errors: &mut Vec<FieldError>) -> serde_json::Value {
-    let lines = forms::lines(form, errors);
+/// The operation an intake form stands for.
+pub fn posted(hub_id: i64, form: &FormFields) -> forms::Posted {
+    let mut errors = Vec::new();
+    let lines = forms::lines(form, &mut errors);
     let received_on = match form.text("received_on").as_str() {
         "" => None,
         d => d
@@ -154,14 +155,15 @@ fn payload(hub_id: i64, form: &FormFields, errors: &mut Vec<FieldError>) -> serd
             .map_err(|_| errors.push(FieldError::new("received_on", "enter a date")))
             .ok(),
     };
-    serde_json::json!({
+    let payload = serde_json::json!({
         "intake_id": form.text("record_id"),
         "hub_id": hub_id,
         "donor": form.text("donor"),
         "reference": Some(form.text("reference")).filter(|r| !r.is_empty()),
         "received_on": received_on,
         "lines": lines,
-    })
+    });
+    forms::Posted::new(KIND, payload, errors)
 }
 
 async fn create(
@@ -173,9 +175,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
-    let mut errors = Vec::new();
-    let payload = payload(hub_id, &form, &mut errors);
-    let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
+    let result = forms::submit(&state, &user, &req, &form, posted(hub_id, &form)).await?;
     let location = forms::created_location(&result, &format!("/hubs/{hub_id}/intakes"));
     if let Some(res) = forms::respond(
         &req,

@@ -179,6 +179,21 @@ async fn new_form(
     form_page(&state, &page, &access, &access.hub, None, vec![]).await
 }
 
+/// The operation a transfer request form stands for.
+pub fn posted(hub_id: i64, form: &FormFields) -> forms::Posted {
+    let mut errors = Vec::new();
+    let lines = forms::lines(form, &mut errors);
+    let from: i64 = form.text("from_hub_id").parse().unwrap_or_else(|_| {
+        errors.push(FieldError::new(
+            "from_hub_id",
+            "choose the hub to supply you",
+        ));
+        0
+    });
+    let payload = serde_json::json!({ "transfer_id": form.text("record_id"), "hub_id": hub_id, "from_hub_id": from, "lines": lines });
+    forms::Posted::new(KIND, payload, errors)
+}
+
 async fn create(
     req: HttpRequest,
     user: CurrentUser,
@@ -188,17 +203,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
-    let mut errors = Vec::new();
-    let lines = forms::lines(&form, &mut errors);
-    let from: i64 = form.text("from_hub_id").parse().unwrap_or_else(|_| {
-        errors.push(FieldError::new(
-            "from_hub_id",
-            "choose the hub to supply you",
-        ));
-        0
-    });
-    let payload = serde_json::json!({ "transfer_id": form.text("record_id"), "hub_id": hub_id, "from_hub_id": from, "lines": lines });
-    let result = forms::submit(&state, &user, &req, &form, KIND, payload, errors).await?;
+    let result = forms::submit(&state, &user, &req, &form, posted(hub_id, &form)).await?;
     let location = forms::created_location(&result, &format!("/hubs/{hub_id}/transfers"));
     if let Some(res) = forms::respond(
         &req,

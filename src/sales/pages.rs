@@ -360,6 +360,48 @@ async fn new_form(
     new_page(&state, &page, &access, &access.hub, None, vec![]).await
 }
 
+/// The operations a new-sale form stands for: the cart and, with `then=confirm`, its
+/// confirmation, with the fields it is sent with (to be sent only once the cart is saved). The
+/// confirmation's op id is derived from the form's, so a replay is exactly-once too.
+pub fn posted_sale(
+    hub_id: i64,
+    form: &FormFields,
+) -> (forms::Posted, Option<(FormFields, forms::Posted)>) {
+    let mut errors = Vec::new();
+    let customer_id = form.text("customer_id").parse::<i64>().unwrap_or_else(|_| {
+        errors.push(FieldError::new("customer", "choose a customer"));
+        0
+    });
+    let lines = posted_lines(form, &mut errors);
+    let sale_id = form.text("record_id");
+    let payload = json!({ "sale_id": sale_id, "hub_id": hub_id, "customer_id": customer_id, "notes": form.text("notes"), "lines": lines });
+    let cart = forms::Posted::new("sale.create", payload, errors);
+    if form.text("then") != "confirm" {
+        return (cart, None);
+    }
+    let confirm_op = Uuid::new_v5(
+        &form.text("op_id").parse().unwrap_or_default(),
+        b"sale.confirm",
+    );
+    let fields = FormFields::from_pairs(
+        form.pairs()
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "op_id" => (k.clone(), confirm_op.to_string()),
+                // A replay is checked against an envelope signed for its own kind.
+                "envelope" => (k.clone(), form.text("confirm_envelope")),
+                _ => (k.clone(), v.clone()),
+            })
+            .collect(),
+    );
+    let confirm = forms::Posted::new(
+        "sale.confirm",
+        json!({ "sale_id": sale_id, "hub_id": hub_id }),
+        vec![],
+    );
+    (cart, Some((fields, confirm)))
+}
+
 /// `POST /hubs/{hub}/sales`: a cart in one entry; with `then=confirm`, confirmed right after
 /// (its own operation, whose id is derived from the form's, so a replay is exactly-once too).
 async fn create(
@@ -371,47 +413,16 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
-    let mut errors = Vec::new();
-    let customer_id = form.text("customer_id").parse::<i64>().unwrap_or_else(|_| {
-        errors.push(FieldError::new("customer", "choose a customer"));
-        0
-    });
-    let lines = posted_lines(&form, &mut errors);
     let sale_id = form.text("record_id");
-    let payload = json!({ "sale_id": sale_id, "hub_id": hub_id, "customer_id": customer_id, "notes": form.text("notes"), "lines": lines });
-    let mut result =
-        forms::submit(&state, &user, &req, &form, "sale.create", payload, errors).await?;
+    let (cart, confirm) = posted_sale(hub_id, &form);
+    let mut result = forms::submit(&state, &user, &req, &form, cart).await?;
     let location = format!("/hubs/{hub_id}/sales/{sale_id}");
     let mut done = "Sale saved as a draft.";
-    if form.text("then") == "confirm"
-        && matches!(result.status, OpStatus::Applied | OpStatus::Duplicate)
-    {
-        let confirm_op = Uuid::new_v5(
-            &form.text("op_id").parse().unwrap_or_default(),
-            b"sale.confirm",
-        );
-        let fields = FormFields::from_pairs(
-            form.pairs()
-                .iter()
-                .map(|(k, v)| match k.as_str() {
-                    "op_id" => (k.clone(), confirm_op.to_string()),
-                    // A replay is checked against an envelope signed for its own kind.
-                    "envelope" => (k.clone(), form.text("confirm_envelope")),
-                    _ => (k.clone(), v.clone()),
-                })
-                .collect(),
-        );
-        result = forms::submit(
-            &state,
-            &user,
-            &req,
-            &fields,
-            "sale.confirm",
-            json!({ "sale_id": sale_id, "hub_id": hub_id }),
-            vec![],
-        )
-        .await?;
-        done = "Sale confirmed; the stock has been taken out.";
+    if let Some((fields, confirm)) = confirm {
+        if matches!(result.status, OpStatus::Applied | OpStatus::Duplicate) {
+            result = forms::submit(&state, &user, &req, &fields, confirm).await?;
+            done = "Sale confirmed; the stock has been taken out.";
+        }
     }
     if let Some(res) = forms::respond(&req, &state.settings, &result, &location, done) {
         return Ok(res);
@@ -669,6 +680,19 @@ async fn invoice_status(
 }
 
 /// What a cart form posts, as the operation it stands for.
+/// The operation a cart form stands for, and what to tell the person when it is applied;
+/// `None` for an action a sale does not have.
+pub fn posted_action(
+    action: &str,
+    hub_id: i64,
+    sale_id: &str,
+    form: &FormFields,
+) -> Option<(forms::Posted, &'static str)> {
+    let mut errors = Vec::new();
+    let (kind, payload, done) = action_payload(action, hub_id, sale_id, form, &mut errors)?;
+    Some((forms::Posted::new(kind, payload, errors), done))
+}
+
 fn action_payload(
     action: &str,
     hub_id: i64,
@@ -808,15 +832,12 @@ async fn act(
 ) -> Result<HttpResponse, AppError> {
     let (hub_id, sale_text, action) = path.into_inner();
     let sale_id = parse_id(&sale_text)?;
-    let mut errors = Vec::new();
-    let Some((kind, payload, done)) =
-        action_payload(&action, hub_id, &sale_text, &form, &mut errors)
-    else {
+    let Some((posted, done)) = posted_action(&action, hub_id, &sale_text, &form) else {
         return Err(AppError::NotFound(format!(
             "'{action}' is not an action of a sale."
         )));
     };
-    let result = forms::submit(&state, &user, &req, &form, kind, payload, errors).await?;
+    let result = forms::submit(&state, &user, &req, &form, posted).await?;
     let location = format!("/hubs/{hub_id}/sales/{sale_id}");
     let ok = matches!(result.status, OpStatus::Applied | OpStatus::Duplicate);
     if is_htmx(&req) {

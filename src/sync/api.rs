@@ -2,14 +2,16 @@
 //! the pipeline, one result per operation) and `GET /api/v1/sync/pull` gives the caller a
 //! scoped picture of what changed since a moment.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::form_routes::{self, QueuedForm, Step};
+use super::operation::OpStatus;
 use super::operation::{FieldError, OpResult, Operation};
-use super::{devices, pipeline};
+use super::{devices, forms, pipeline};
 use crate::auth::extract::CurrentUser;
 use crate::error::AppError;
 use crate::schema::{
@@ -37,7 +39,10 @@ pub struct PushBody {
     /// Operations the user discarded on the device without sending them, in all.
     #[serde(default)]
     discarded_count: Option<i64>,
-    /// Operations in captured order: `{op_id, kind, payload, captured_at, base_version?, device_id?, offline?, envelope?}`.
+    /// Operations in captured order: `{op_id, kind, payload, captured_at, base_version?, device_id?, offline?, envelope?}`,
+    /// or a form the browser saved offline: `{form: {action, body}}` (the path it was posted to and
+    /// its urlencoded fields, read as that form's page reads them; a request with the
+    /// `X-Outpost-Replay` header may hold only these).
     #[schema(value_type = Vec<Object>)]
     operations: Vec<Value>,
 }
@@ -59,6 +64,7 @@ pub struct PushResults {
         (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn push(
+    req: HttpRequest,
     user: CurrentUser,
     body: web::Json<PushBody>,
     state: web::Data<AppState>,
@@ -69,48 +75,19 @@ pub async fn push(
             "at most {MAX_BATCH} operations per request; send the rest in another batch"
         )));
     }
-    // Items that do not parse are answered where they stand; the rest go through the pipeline
-    // together, in order.
-    let mut parsed = Vec::with_capacity(body.operations.len());
-    let mut unreadable = Vec::new();
-    for (index, raw) in body.operations.into_iter().enumerate() {
-        match serde_json::from_value::<Operation>(raw.clone()) {
-            Ok(mut op) => {
-                if op.device_id.is_none() {
-                    op.device_id = body.device_id.clone();
-                }
-                parsed.push((index, op));
-            }
-            Err(e) => {
-                // Without a readable op id there is nothing to remember; the device is told which item.
-                let op_id = raw
-                    .get("op_id")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or_default();
-                let message = e.to_string();
-                let message = message
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or(&message)
-                    .to_string();
-                unreadable.push(json!({ "index": index, "result": OpResult::invalid(op_id, vec![FieldError::new("operation", message)]) }));
-            }
-        }
+    // A device replaying its queue proves itself with the replay header instead of a CSRF
+    // token; it sends only the forms it saved, each checked against its capture envelope.
+    let forms_only = forms::is_replay(&req);
+    let mut items = Vec::with_capacity(body.operations.len());
+    for raw in body.operations {
+        items.push(read_item(raw, body.device_id.as_deref(), forms_only));
     }
-    let (indexes, ops): (Vec<usize>, Vec<Operation>) = parsed.into_iter().unzip();
-    let applied = if ops.is_empty() {
-        Vec::new()
-    } else {
-        pipeline::submit_all(&state, user.0.clone(), ops).await?
-    };
-    let mut results: Vec<Value> = indexes
+    let results = run_items(&state, &user, items).await?;
+    let results: Vec<Value> = results
         .into_iter()
-        .zip(applied)
+        .enumerate()
         .map(|(index, result)| json!({ "index": index, "result": result }))
-        .chain(unreadable)
         .collect();
-    results.sort_by_key(|r| r["index"].as_u64());
     if let Some(device) = body.device_id.as_deref() {
         devices::report(
             &state,
@@ -128,6 +105,102 @@ pub async fn push(
         results,
         server_time: Utc::now(),
     }))
+}
+
+/// One item of a batch, read: its operations in order, or the answer that refuses it.
+type Item = Result<Vec<Step>, OpResult>;
+
+/// Reads an item: an operation, or (`{"form": {action, body}}`) a form a device queued.
+fn read_item(raw: Value, device_id: Option<&str>, forms_only: bool) -> Item {
+    if let Some(form) = raw.get("form") {
+        let form: QueuedForm = serde_json::from_value(form.clone())
+            .map_err(|e| unreadable(&raw, "form", &e.to_string()))?;
+        return form_routes::resolve(&form);
+    }
+    if forms_only {
+        return Err(unreadable(
+            &raw,
+            "operation",
+            "a replay from the browser sends the forms it saved",
+        ));
+    }
+    let mut op = serde_json::from_value::<Operation>(raw.clone())
+        .map_err(|e| unreadable(&raw, "operation", &e.to_string()))?;
+    if op.device_id.is_none() {
+        op.device_id = device_id.map(str::to_string);
+    }
+    Ok(vec![Step::First(op)])
+}
+
+/// The answer to an item that could not be read. Without a readable op id there is nothing to
+/// remember; the device is told which item by its place in the answer.
+fn unreadable(raw: &Value, field: &str, message: &str) -> OpResult {
+    let op_id = raw
+        .get("op_id")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_default();
+    let message = message.split(" at line ").next().unwrap_or(message);
+    OpResult::invalid(op_id, vec![FieldError::new(field, message.to_string())])
+}
+
+/// Runs the items through the pipeline in order, in as few runs as their steps allow: a step
+/// that waits for the one before it (`Then`) is sent only once that one was applied. One
+/// result per item: its last step's.
+async fn run_items(
+    state: &AppState,
+    user: &CurrentUser,
+    items: Vec<Item>,
+) -> Result<Vec<OpResult>, AppError> {
+    let mut results: Vec<Option<OpResult>> = (0..items.len()).map(|_| None).collect();
+    // Operations waiting to run, with the item each answers for.
+    let mut run: Vec<(usize, Operation)> = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let steps = match item {
+            Ok(steps) => steps,
+            Err(refused) => {
+                results[index] = Some(refused);
+                continue;
+            }
+        };
+        for step in steps {
+            match step {
+                Step::First(op) => run.push((index, op)),
+                Step::Then(op) => {
+                    flush(state, user, &mut run, &mut results).await?;
+                    let saved = results[index].as_ref().is_some_and(|r| {
+                        matches!(r.status, OpStatus::Applied | OpStatus::Duplicate)
+                    });
+                    if saved {
+                        run.push((index, op));
+                    }
+                }
+            }
+        }
+    }
+    flush(state, user, &mut run, &mut results).await?;
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| unreadable(&Value::Null, "operation", "not sent")))
+        .collect())
+}
+
+/// Runs the waiting operations together and files each result under its item.
+async fn flush(
+    state: &AppState,
+    user: &CurrentUser,
+    run: &mut Vec<(usize, Operation)>,
+    results: &mut [Option<OpResult>],
+) -> Result<(), AppError> {
+    if run.is_empty() {
+        return Ok(());
+    }
+    let (indexes, ops): (Vec<usize>, Vec<Operation>) = std::mem::take(run).into_iter().unzip();
+    let applied = pipeline::submit_all(state, user.0.clone(), ops).await?;
+    for (index, result) in indexes.into_iter().zip(applied) {
+        results[index] = Some(result);
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]

@@ -87,9 +87,30 @@ fn wants_json(req: &HttpRequest) -> bool {
             .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
 }
 
+/// What a posted form stands for: an operation's kind and payload, and the errors found while
+/// reading its fields. Each offline-capable form has one function that makes it, used by its
+/// handler and by the batch replay (`form_routes`), so both read a form the same way.
+#[derive(Debug)]
+pub struct Posted {
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub errors: Vec<FieldError>,
+}
+
+impl Posted {
+    pub fn new(kind: &str, payload: serde_json::Value, errors: Vec<FieldError>) -> Self {
+        Posted {
+            kind: kind.to_string(),
+            payload,
+            errors,
+        }
+    }
+}
+
 /// Builds the operation a posted form stands for. Errors name the hidden fields that were bad.
+/// `offline`: the form was queued on a device and is being replayed.
 pub fn operation(
-    req: &HttpRequest,
+    offline: bool,
     form: &FormFields,
     kind: &str,
     payload: serde_json::Value,
@@ -112,7 +133,6 @@ pub fn operation(
             .map_err(|_| errors.push(FieldError::new("base_version", "not a number")))
             .ok(),
     };
-    let offline = is_replay(req);
     // A replay keeps the time it was captured on the device; an online post happens now.
     let captured_at = match (offline, form.text("captured_at").as_str()) {
         (true, v) if !v.is_empty() => v
@@ -306,29 +326,40 @@ pub fn form_errors(result: &OpResult) -> Vec<FieldError> {
     }
 }
 
+/// The operation of a posted form, or the result that refuses it when its fields did not parse.
+pub fn prepared(offline: bool, form: &FormFields, posted: Posted) -> Result<Operation, OpResult> {
+    let Posted {
+        kind,
+        payload,
+        mut errors,
+    } = posted;
+    match operation(offline, form, &kind, payload) {
+        Ok(op) if errors.is_empty() => Ok(op),
+        Ok(op) => Err(OpResult::invalid(op.op_id, errors)),
+        Err(mut e) => {
+            errors.append(&mut e);
+            Err(OpResult::invalid(Uuid::nil(), errors))
+        }
+    }
+}
+
 /// Runs a posted form through the pipeline (or refuses it when its fields did not parse).
 pub async fn submit(
     state: &crate::state::AppState,
     user: &crate::auth::extract::CurrentUser,
     req: &HttpRequest,
     form: &FormFields,
-    kind: &str,
-    payload: serde_json::Value,
-    mut errors: Vec<FieldError>,
+    posted: Posted,
 ) -> Result<OpResult, crate::error::AppError> {
-    match operation(req, form, kind, payload) {
-        Ok(op) if errors.is_empty() => {
+    match prepared(is_replay(req), form, posted) {
+        Ok(op) => {
             let result = super::pipeline::submit(state, user.0.clone(), op).await?;
             if !is_replay(req) && result.status == super::operation::OpStatus::Rejected {
                 shown_on_form(state, user.user_id, result.op_id).await;
             }
             Ok(result)
         }
-        Ok(op) => Ok(OpResult::invalid(op.op_id, errors)),
-        Err(mut e) => {
-            errors.append(&mut e);
-            Ok(OpResult::invalid(Uuid::nil(), errors))
-        }
+        Err(refused) => Ok(refused),
     }
 }
 

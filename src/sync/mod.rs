@@ -4,6 +4,7 @@
 pub mod api;
 pub mod devices;
 pub mod envelope;
+pub mod form_routes;
 pub mod forms;
 pub mod kind;
 pub mod operation;

@@ -144,16 +144,8 @@ async fn receive(
 ) -> Result<HttpResponse, AppError> {
     let hub_id: i64 = form.text("hub_id").parse().unwrap_or(0);
     let payload = json!({ "serial_number": form.text("serial_number"), "variant_sku": form.text("variant_sku").split_whitespace().next().unwrap_or(""), "location_code": form.text("location_code"), "hub_id": hub_id });
-    let result = forms::submit(
-        &state,
-        &user,
-        &req,
-        &form,
-        "warehouse.receive",
-        payload,
-        vec![],
-    )
-    .await?;
+    let posted = forms::Posted::new("warehouse.receive", payload, vec![]);
+    let result = forms::submit(&state, &user, &req, &form, posted).await?;
     if let Some(res) = forms::respond(
         &req,
         &state.settings,
@@ -214,16 +206,8 @@ async fn move_item(
 ) -> Result<HttpResponse, AppError> {
     let serial = form.text("serial_number");
     let payload = json!({ "serial_number": serial, "new_location": form.text("new_location") });
-    let result = forms::submit(
-        &state,
-        &user,
-        &req,
-        &form,
-        "warehouse.move",
-        payload,
-        vec![],
-    )
-    .await?;
+    let posted = forms::Posted::new("warehouse.move", payload, vec![]);
+    let result = forms::submit(&state, &user, &req, &form, posted).await?;
     let location = format!(
         "/warehouse/lookup?{}",
         serde_urlencoded::to_string([("q", serial.as_str())]).unwrap_or_default()

@@ -17,6 +17,16 @@ impl FormFields {
         FormFields(pairs)
     }
 
+    /// Reads an urlencoded body (a posted form, or one a device queued).
+    pub fn parse(body: &[u8]) -> Result<Self, AppError> {
+        if body.len() > LIMIT {
+            return Err(AppError::BadRequest("The form is too large.".into()));
+        }
+        serde_urlencoded::from_bytes(body)
+            .map(FormFields)
+            .map_err(|_| AppError::BadRequest("The form could not be read.".into()))
+    }
+
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0
     }
@@ -76,12 +86,7 @@ impl FromRequest for FormFields {
             let body = body
                 .await
                 .map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
-            if body.len() > LIMIT {
-                return Err(AppError::BadRequest("The form is too large.".into()));
-            }
-            serde_urlencoded::from_bytes(&body)
-                .map(FormFields)
-                .map_err(|_| AppError::BadRequest("The form could not be read.".into()))
+            FormFields::parse(&body)
         })
     }
 }

@@ -88,9 +88,9 @@ async fn behind_a_proxy_an_outage_queues_entries_and_replay_survives_5xx() {
         json!(2)
     );
 
-    // Back, but the gateway fails the first replayed post with 503 and the next with 500.
-    proxy.fail("POST", "/hubs/", 503, 1).await;
-    proxy.fail("POST", "/hubs/", 500, 1).await;
+    // Back, but the gateway fails the first replayed batch with 503 and the next with 500.
+    proxy.fail("POST", "/api/v1/sync", 503, 1).await;
+    proxy.fail("POST", "/api/v1/sync", 500, 1).await;
     world.server.restart();
     assert!(
         chrome
@@ -124,7 +124,7 @@ async fn a_colleague_on_the_same_device_never_sends_anothers_entries() {
     queue_intake(&chrome, kin, "Shared device donor", WATER).await;
     // Back online, but every replayed post fails at the gateway: the entry stays queued
     // while its author signs out and a colleague signs in.
-    proxy.fail("POST", "/hubs/", 503, 100_000).await;
+    proxy.fail("POST", "/api/v1/sync", 503, 100_000).await;
     world.server.restart();
     chrome.goto("/").await;
     chrome.sign_out().await;
@@ -599,7 +599,7 @@ async fn offline_screenshots() {
         .wait_for("document.querySelector('form[data-resend-of]')", SECS)
         .await;
     shoot_at(&chrome, &dir, "resend-prefilled").await;
-    proxy.fail("POST", "/hubs/", 503, 100_000).await;
+    proxy.fail("POST", "/api/v1/sync", 503, 100_000).await;
     chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
     world.server.kill();
     queue_intake(&chrome, kin, "Shared device donor", WATER).await;

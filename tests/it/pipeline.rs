@@ -576,6 +576,152 @@ async fn a_replayed_form_needs_no_csrf_token_but_its_envelope() {
     app.shutdown().await;
 }
 
+/// The service worker sends a queue as the forms it saved, many per request, through the sync
+/// API: each is read as its page reads it, in order, each answered where it stands.
+#[tokio::test]
+async fn a_device_sends_its_saved_forms_in_one_batch_through_the_sync_api() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let b = app.signed_in("warehouse").await;
+    let kin = app.hub_id("KIN-MAIN");
+    let mbj = app.hub_id("MBJ-SUB");
+    let before = app.stock("KIN-MAIN", WATER);
+    let mbj_before = app.stock("MBJ-SUB", WATER);
+    let page = b.text(&format!("/hubs/{kin}/intakes/new")).await;
+    let envelope = hidden_in(&page, "envelope");
+    let captured = (chrono::Utc::now() - chrono::Duration::hours(3)).to_rfc3339();
+    let intake = |donor: &str, qty: &str| {
+        serde_urlencoded::to_string([
+            ("op_id", Uuid::new_v4().to_string()),
+            ("record_id", Uuid::new_v4().to_string()),
+            ("envelope", envelope.clone()),
+            ("captured_at", captured.clone()),
+            ("device_id", "dev-batch".to_string()),
+            ("donor", donor.to_string()),
+            ("line_sku", WATER.to_string()),
+            ("line_qty", qty.to_string()),
+        ])
+        .unwrap()
+    };
+    let form = |action: String, body: String| json!({ "form": { "action": action, "body": body } });
+    let items = vec![
+        form(format!("/hubs/{kin}/intakes"), intake("Batch donor 1", "5")),
+        form(
+            format!("/hubs/{kin}/intakes"),
+            intake("Bad quantity", "two"),
+        ),
+        form(format!("/hubs/{kin}/nowhere"), intake("Nowhere", "1")),
+        // Another hub's form, with this hub's envelope: refused by scope and envelope.
+        form(format!("/hubs/{mbj}/intakes"), intake("Other hub", "1")),
+        op(
+            "intake.create",
+            json!({ "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "Plain", "lines": [{ "sku": WATER, "quantity": 1 }] }),
+        ),
+        form(
+            format!("/hubs/{kin}/intakes"),
+            intake("Batch donor \u{0}2", "7"),
+        ),
+        form(
+            format!("/hubs/{kin}/intakes"),
+            intake("Batch donor 3", "11"),
+        ),
+    ];
+    let send = |items: Vec<Value>, replay: bool| {
+        let mut req = b
+            .client
+            .post(b.url("/api/v1/sync"))
+            .json(&json!({ "operations": items }));
+        if replay {
+            req = req.header("X-Outpost-Replay", "1");
+        }
+        req.send()
+    };
+    // Neither a CSRF token nor the replay header: refused whole.
+    assert_eq!(send(items.clone(), false).await.unwrap().status(), 403);
+    let res = send(items.clone(), true).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    let statuses: Vec<&str> = (0..7)
+        .map(|i| result(&body, i)["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["applied", "rejected", "rejected", "rejected", "rejected", "rejected", "applied"],
+        "{body:#}"
+    );
+    let said = |i: usize| result(&body, i).to_string();
+    assert!(said(1).contains("lines[1].quantity"), "{}", said(1));
+    assert!(
+        said(2).contains("not a form that can be saved offline"),
+        "{}",
+        said(2)
+    );
+    assert!(said(4).contains("sends the forms it saved"), "{}", said(4));
+    assert!(said(5).contains("control"), "{}", said(5));
+    assert_eq!(app.stock("KIN-MAIN", WATER), before + 16);
+    assert_eq!(app.stock("MBJ-SUB", WATER), mbj_before);
+    assert_eq!(app.count("SELECT count(*) AS n FROM operations WHERE kind = 'intake.create' AND status = 'applied' AND offline AND device_id = 'dev-batch' AND captured_at < now() - interval '2 hours'"), 2);
+    // Sent again (the answer was lost): the same answers, nothing applied twice.
+    let again: Value = send(items, true).await.unwrap().json().await.unwrap();
+    assert_eq!(result(&again, 0)["status"], "duplicate");
+    assert_eq!(result(&again, 0)["original_status"], "applied");
+    assert_eq!(app.stock("KIN-MAIN", WATER), before + 16);
+    app.shutdown().await;
+}
+
+/// A sale saved and confirmed in one offline entry: the confirmation is sent only when the cart
+/// was saved, in a batch as online.
+#[tokio::test]
+async fn a_batched_sale_is_confirmed_only_when_its_cart_was_saved() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let b = app.signed_in("sales").await;
+    let kin = app.hub_id("KIN-MAIN");
+    let shelter = app.count("SELECT id AS n FROM customers WHERE code = 'TT-SHELTER'");
+    let before = app.stock("KIN-MAIN", WATER);
+    let page = b.text(&format!("/hubs/{kin}/sales/new")).await;
+    let sale = |customer: String, qty: &str| {
+        let body = serde_urlencoded::to_string([
+            ("op_id", Uuid::new_v4().to_string()),
+            ("record_id", Uuid::new_v4().to_string()),
+            ("envelope", hidden_in(&page, "envelope")),
+            ("confirm_envelope", hidden_in(&page, "confirm_envelope")),
+            ("captured_at", chrono::Utc::now().to_rfc3339()),
+            ("customer_id", customer),
+            ("line_item", WATER.to_string()),
+            ("line_qty", qty.to_string()),
+            ("then", "confirm".to_string()),
+        ])
+        .unwrap();
+        json!({ "form": { "action": format!("/hubs/{kin}/sales"), "body": body } })
+    };
+    let res = b
+        .client
+        .post(b.url("/api/v1/sync"))
+        .header("X-Outpost-Replay", "1")
+        .json(&json!({ "operations": [
+            sale(String::new(), "1"),
+            sale(shelter.to_string(), "3"),
+            sale(shelter.to_string(), "2"),
+        ] }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(result(&body, 0)["status"], "rejected", "{body:#}");
+    assert_eq!(result(&body, 1)["status"], "applied", "{body:#}");
+    assert_eq!(result(&body, 2)["status"], "applied", "{body:#}");
+    assert_eq!(app.stock("KIN-MAIN", WATER), before - 5);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM sales WHERE status = 'confirmed'"),
+        2
+    );
+    // The refused cart's confirmation was never sent.
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM operations WHERE kind = 'sale.confirm'"),
+        2
+    );
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_html_form_shows_errors_and_keeps_what_was_typed() {
     let app = TestApp::builder().with_demo_world().start().await;
