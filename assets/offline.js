@@ -211,7 +211,7 @@
     "distribution.confirm": "Distribution confirmation", "distribution.cancel": "Distribution cancellation",
     "needs_list.create": "Needs list", "needs_list.submit": "Needs list submission", "needs_list.decide": "Needs list decision",
     "transfer.request": "Transfer request", "transfer.approve": "Transfer approval", "transfer.dispatch": "Transfer dispatch",
-    "transfer.receive": "Transfer receipt"
+    "transfer.receive": "Transfer receipt", "stock.adjust": "Stock adjustment", "stock.reorder_levels": "Reorder levels"
   };
   function describe(kind) { return KIND_WORDS[kind] || kind.replace(/[._]/g, " "); }
 

@@ -16,7 +16,7 @@ var FINALISABLE = __FINALISABLE__;
 importScripts(STORE_URL);
 var store = self.OutpostStore;
 
-var QUEUEABLE = /^\/hubs\/\d+\/(intakes|distributions|needs-lists|transfers|sales|sales\/[0-9a-f-]{36}\/[a-z]+|actions\/[a-z_.]+)$/;
+var QUEUEABLE = /^\/hubs\/\d+\/(intakes|distributions|needs-lists|transfers|adjustments|reorder-levels|sales|sales\/[0-9a-f-]{36}\/[a-z]+|actions\/[a-z_.]+)$/;
 /* What a reverse proxy (or Outpost itself, with PostgreSQL away) answers during an outage:
  * treated exactly like no network at all. */
 var OUTAGE = [502, 503, 504];
@@ -178,6 +178,8 @@ function kindOf(url, fields) {
 
 /* A short description of an entry for lists and Sync Issues (the body stays sealed). */
 function summaryOf(fields) {
+  // A count: the item (its SKU, without the level it was counted against) and the number.
+  if (fields.get("counted")) return (fields.get("item") || "").split("@")[0] + " counted " + fields.get("counted");
   var who = fields.get("donor") || fields.get("recipient") || fields.get("title") || fields.get("note") || "";
   var lines = fields.getAll("line_sku").concat(fields.getAll("line_item"), fields.getAll("line_serial")).filter(function (s) { return s; }).length;
   return (who ? who + " · " : "") + lines + (lines === 1 ? " line" : " lines");

@@ -34,6 +34,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     auth::configure(cfg);
     hubs::pages::configure(cfg);
     inventory::intake_pages::configure(cfg);
+    inventory::adjust_pages::configure(cfg);
     inventory::distribution_pages::configure(cfg);
     inventory::needs_pages::configure(cfg);
     inventory::transfer_pages::configure(cfg);

@@ -399,6 +399,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    stock_adjustments (id) {
+        id -> Uuid,
+        hub_id -> Int8,
+        variant_id -> Int8,
+        counted_against -> Int8,
+        counted -> Int8,
+        delta -> Int8,
+        reason -> Text,
+        note -> Nullable<Text>,
+        created_by -> Int8,
+        operation_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     stock_levels (hub_id, variant_id) {
         hub_id -> Int8,
         variant_id -> Int8,
@@ -575,6 +591,10 @@ diesel::joinable!(stock_ledger -> hubs (hub_id));
 diesel::joinable!(stock_ledger -> operations (operation_id));
 diesel::joinable!(stock_ledger -> product_variants (variant_id));
 diesel::joinable!(stock_ledger -> users (actor_id));
+diesel::joinable!(stock_adjustments -> hubs (hub_id));
+diesel::joinable!(stock_adjustments -> operations (operation_id));
+diesel::joinable!(stock_adjustments -> product_variants (variant_id));
+diesel::joinable!(stock_adjustments -> users (created_by));
 diesel::joinable!(stock_levels -> hubs (hub_id));
 diesel::joinable!(stock_levels -> product_variants (variant_id));
 diesel::joinable!(transfer_lines -> product_variants (variant_id));
@@ -627,6 +647,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_families,
     product_identities,
     product_variants,
+    stock_adjustments,
     stock_ledger,
     stock_levels,
     transfer_lines,

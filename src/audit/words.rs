@@ -18,6 +18,8 @@ pub fn action_words(action: &str) -> String {
         "transfer.approve" => "Transfer approved",
         "transfer.dispatch" => "Transfer dispatched",
         "transfer.receive" => "Transfer received",
+        "stock.adjust" => "Stock adjusted",
+        "stock.reorder_levels" => "Reorder levels changed",
         "catalog.family_create" => "Product family created",
         "catalog.identity_create" => "Product identity created",
         "catalog.variant_create" => "Variant created",

@@ -76,6 +76,8 @@ struct DetailPage {
     page: i64,
     pages: i64,
     section: &'static str,
+    /// The reorder levels form, for those who may change them.
+    reorder: Option<crate::sync::forms::OpMeta>,
 }
 
 impl DetailPage {
@@ -124,6 +126,18 @@ async fn detail(
         page: page_no,
         pages,
         section: "stock",
+        reorder: access
+            .can(crate::auth::permissions::Permission::StockAdjust)
+            .then(|| {
+                crate::sync::forms::OpMeta::new(
+                    &state.settings,
+                    &access,
+                    "stock.reorder_levels",
+                    hub_id,
+                    None,
+                    None,
+                )
+            }),
     })
 }
 

@@ -2,6 +2,8 @@
 //! move stock (intake, distribution, needs lists, transfers).
 
 pub mod actions;
+pub mod adjust;
+pub mod adjust_pages;
 pub mod distribution;
 pub mod distribution_pages;
 pub mod intake;

@@ -7,7 +7,9 @@
 
 use super::forms::{self, Posted};
 use super::operation::{FieldError, OpResult, Operation};
-use crate::inventory::{actions, distribution_pages, intake_pages, needs_pages, transfer_pages};
+use crate::inventory::{
+    actions, adjust_pages, distribution_pages, intake_pages, needs_pages, transfer_pages,
+};
 use crate::sales::pages as sales;
 use crate::web::form::FormFields;
 
@@ -40,6 +42,10 @@ pub fn resolve(queued: &QueuedForm) -> Result<Vec<Step>, OpResult> {
         ["hubs", h, "distributions"] => (distribution_pages::posted(hub(h)?, &form), None),
         ["hubs", h, "needs-lists"] => (needs_pages::posted(hub(h)?, &form), None),
         ["hubs", h, "transfers"] => (transfer_pages::posted(hub(h)?, &form), None),
+        ["hubs", h, "adjustments"] => (adjust_pages::posted(hub(h)?, &form), None),
+        ["hubs", h, "reorder-levels"] => {
+            (adjust_pages::posted_reorder_levels(hub(h)?, &form), None)
+        }
         ["hubs", h, "actions", kind] => (
             actions::posted(kind, hub(h)?, &form).ok_or_else(|| not_a_form(&queued.action))?,
             None,

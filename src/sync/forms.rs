@@ -95,6 +95,8 @@ pub struct Posted {
     pub kind: String,
     pub payload: serde_json::Value,
     pub errors: Vec<FieldError>,
+    /// A base version the form's fields carry themselves (else its `base_version` field).
+    pub base_version: Option<i32>,
 }
 
 impl Posted {
@@ -103,6 +105,7 @@ impl Posted {
             kind: kind.to_string(),
             payload,
             errors,
+            base_version: None,
         }
     }
 }
@@ -332,9 +335,13 @@ pub fn prepared(offline: bool, form: &FormFields, posted: Posted) -> Result<Oper
         kind,
         payload,
         mut errors,
+        base_version,
     } = posted;
     match operation(offline, form, &kind, payload) {
-        Ok(op) if errors.is_empty() => Ok(op),
+        Ok(op) if errors.is_empty() => Ok(Operation {
+            base_version: base_version.or(op.base_version),
+            ..op
+        }),
         Ok(op) => Err(OpResult::invalid(op.op_id, errors)),
         Err(mut e) => {
             errors.append(&mut e);

@@ -3,7 +3,7 @@
 use super::kind::Kind;
 use crate::badges::{copies, recorded};
 use crate::catalog::kinds as catalog;
-use crate::inventory::{distribution, intake, needs, transfer};
+use crate::inventory::{adjust, distribution, intake, needs, transfer};
 use crate::sales::{cart, invoices};
 use crate::warehouse::kinds as warehouse;
 
@@ -20,6 +20,8 @@ static KINDS: &[&dyn Kind] = &[
     &transfer::ApproveTransfer,
     &transfer::DispatchTransfer,
     &transfer::ReceiveTransfer,
+    &adjust::AdjustStock,
+    &adjust::SetReorderLevels,
     &catalog::CreateFamily,
     &catalog::CreateIdentity,
     &catalog::CreateVariant,

@@ -52,6 +52,7 @@ async fn working_set(
                 user.can(P::NeedsListCreate) && hub.kind != "main",
             ),
             ("transfers", user.can(P::TransferRequest)),
+            ("adjustments", user.can(P::StockAdjust)),
         ] {
             pages.push(format!("{base}/{list}"));
             if create {

@@ -5,6 +5,7 @@ mod common;
 mod customers_admin;
 
 mod access_matrix;
+mod adjustments;
 mod audit_log;
 mod auth;
 mod badge_copies;
