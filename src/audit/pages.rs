@@ -118,6 +118,22 @@ impl AuditRow {
     pub fn before_text(&self) -> String {
         Self::json(&self.before)
     }
+    /// The action in words ("Intake recorded"); the code stays in the filter and the export.
+    pub fn action_words(&self) -> String {
+        crate::audit::words::action_words(&self.action)
+    }
+    pub fn before_fields(&self) -> Vec<crate::web::readable::Field> {
+        self.before
+            .as_ref()
+            .map(crate::web::readable::fields)
+            .unwrap_or_default()
+    }
+    pub fn after_fields(&self) -> Vec<crate::web::readable::Field> {
+        self.after
+            .as_ref()
+            .map(crate::web::readable::fields)
+            .unwrap_or_default()
+    }
     pub fn after_text(&self) -> String {
         Self::json(&self.after)
     }

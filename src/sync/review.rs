@@ -69,6 +69,13 @@ impl Issue {
             .map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
             .unwrap_or_default()
     }
+    /// The entry beside the server's version now, field by field, in words.
+    pub fn comparison(&self) -> Vec<crate::web::readable::Compared> {
+        crate::web::readable::compare(
+            &self.payload,
+            self.server_state.as_ref().unwrap_or(&Value::Null),
+        )
+    }
     pub fn kind_words(&self) -> String {
         crate::audit::words::action_words(&self.kind)
     }
