@@ -249,6 +249,7 @@ async fn app_state(settings: Settings, demo_mode: bool) -> Result<AppState> {
     migrate(&db_url).await?;
     let redis = crate::redis_conn::connect(&redis_url).await?;
     let db = crate::db::build_pool(&db_url, &settings);
+    let settings_pool = settings.db_pool_size;
     Ok(AppState {
         settings,
         db,
@@ -256,6 +257,7 @@ async fn app_state(settings: Settings, demo_mode: bool) -> Result<AppState> {
         demo_mode,
         publisher: Default::default(),
         live: Default::default(),
+        ingest: crate::state::IngestSlots::for_pool(settings_pool),
     })
 }
 

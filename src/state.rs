@@ -14,6 +14,28 @@ pub struct AppState {
     pub publisher: std::sync::Arc<crate::events::Publisher>,
     /// This process's live-event fan-out (`GET /events`).
     pub live: std::sync::Arc<crate::live::follow::Live>,
+    /// Sync batches applied at once (see `IngestSlots`).
+    pub ingest: IngestSlots,
+}
+
+/// Sync batches hold a database connection for their whole run. Left to the pool, sixteen
+/// devices sending at once take every connection and the rest wait out the pool's timeout
+/// (503), as do the sign-in checks of every other request. Batches beyond half the pool wait
+/// here instead, in turn, without a deadline: back-pressure, not failure.
+#[derive(Clone)]
+pub struct IngestSlots(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl IngestSlots {
+    pub fn for_pool(pool_size: u32) -> Self {
+        IngestSlots(std::sync::Arc::new(tokio::sync::Semaphore::new(
+            (pool_size as usize / 2).max(1),
+        )))
+    }
+
+    /// Waits for a turn; the turn ends when the returned permit is dropped.
+    pub async fn turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.0.clone().acquire_owned().await.ok()
+    }
 }
 
 impl AppState {

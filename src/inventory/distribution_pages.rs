@@ -102,7 +102,7 @@ async fn form_page(
         meta,
         recipient: text("recipient"),
         notes: text("notes"),
-        rows: forms::line_rows(form, 6),
+        rows: forms::line_rows_with_errors(form, 6, &errors),
         with_expiry: false,
         catalog,
         errors,

@@ -127,7 +127,7 @@ async fn form_page(
             received_on: form
                 .map(|f| f.text("received_on"))
                 .unwrap_or_else(|| Utc::now().date_naive().to_string()),
-            rows: forms::line_rows(form, 6),
+            rows: forms::line_rows_with_errors(form, 6, &errors),
             with_expiry: true,
             catalog,
             errors,

@@ -100,7 +100,7 @@ async fn form_page(
         section: "needs",
         meta,
         title: form.map(|f| f.text("title")).unwrap_or_default(),
-        rows: forms::line_rows(form, 6),
+        rows: forms::line_rows_with_errors(form, 6, &errors),
         with_expiry: false,
         catalog,
         errors,

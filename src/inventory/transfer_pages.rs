@@ -163,7 +163,7 @@ async fn form_page(
         meta,
         suppliers,
         from_hub_id: form.map(|f| f.text("from_hub_id")).unwrap_or_default(),
-        rows: forms::line_rows(form, 6),
+        rows: forms::line_rows_with_errors(form, 6, &errors),
         with_expiry: false,
         catalog,
         errors,

@@ -82,7 +82,9 @@ pub async fn push(
     for raw in body.operations {
         items.push(read_item(raw, body.device_id.as_deref(), forms_only));
     }
+    let turn = state.ingest.turn().await;
     let results = run_items(&state, &user, items).await?;
+    drop(turn);
     let results: Vec<Value> = results
         .into_iter()
         .enumerate()
@@ -108,7 +110,7 @@ pub async fn push(
 }
 
 /// One item of a batch, read: its operations in order, or the answer that refuses it.
-type Item = Result<Vec<Step>, OpResult>;
+type Item = Result<Vec<Step>, Box<OpResult>>;
 
 /// Reads an item: an operation, or (`{"form": {action, body}}`) a form a device queued.
 fn read_item(raw: Value, device_id: Option<&str>, forms_only: bool) -> Item {
@@ -134,14 +136,17 @@ fn read_item(raw: Value, device_id: Option<&str>, forms_only: bool) -> Item {
 
 /// The answer to an item that could not be read. Without a readable op id there is nothing to
 /// remember; the device is told which item by its place in the answer.
-fn unreadable(raw: &Value, field: &str, message: &str) -> OpResult {
+fn unreadable(raw: &Value, field: &str, message: &str) -> Box<OpResult> {
     let op_id = raw
         .get("op_id")
         .and_then(Value::as_str)
         .and_then(|s| s.parse().ok())
         .unwrap_or_default();
     let message = message.split(" at line ").next().unwrap_or(message);
-    OpResult::invalid(op_id, vec![FieldError::new(field, message.to_string())])
+    Box::new(OpResult::invalid(
+        op_id,
+        vec![FieldError::new(field, message.to_string())],
+    ))
 }
 
 /// Runs the items through the pipeline in order, in as few runs as their steps allow: a step
@@ -159,7 +164,7 @@ async fn run_items(
         let steps = match item {
             Ok(steps) => steps,
             Err(refused) => {
-                results[index] = Some(refused);
+                results[index] = Some(*refused);
                 continue;
             }
         };
@@ -181,7 +186,7 @@ async fn run_items(
     flush(state, user, &mut run, &mut results).await?;
     Ok(results
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| unreadable(&Value::Null, "operation", "not sent")))
+        .map(|r| r.unwrap_or_else(|| *unreadable(&Value::Null, "operation", "not sent")))
         .collect())
 }
 

@@ -30,7 +30,7 @@ pub enum Step {
 }
 
 /// Reads a queued form: its operations, or the result that refuses it.
-pub fn resolve(queued: &QueuedForm) -> Result<Vec<Step>, OpResult> {
+pub fn resolve(queued: &QueuedForm) -> Result<Vec<Step>, Box<OpResult>> {
     let form = FormFields::parse(queued.body.as_bytes()).map_err(|e| refused(&e.to_string()))?;
     let parts: Vec<&str> = queued.action.trim_matches('/').split('/').collect();
     let hub = |text: &str| {
@@ -66,14 +66,14 @@ pub fn resolve(queued: &QueuedForm) -> Result<Vec<Step>, OpResult> {
     Ok(steps)
 }
 
-fn refused(message: &str) -> OpResult {
-    OpResult::invalid(
+fn refused(message: &str) -> Box<OpResult> {
+    Box::new(OpResult::invalid(
         uuid::Uuid::nil(),
         vec![FieldError::new("form", message.to_string())],
-    )
+    ))
 }
 
-fn not_a_form(action: &str) -> OpResult {
+fn not_a_form(action: &str) -> Box<OpResult> {
     let shown: String = action
         .chars()
         .filter(|c| !c.is_control())

@@ -171,12 +171,14 @@ pub fn lines(form: &FormFields, errors: &mut Vec<FieldError>) -> Vec<LineInput> 
     let expiries = form.all("line_expiry");
     let lots = form.all("line_lot");
     let mut out = Vec::new();
+    // Lines are numbered as the form shows them again: blank rows left out.
+    let mut n = 0;
     for (i, sku) in skus.iter().enumerate() {
         let qty = qtys.get(i).cloned().unwrap_or_default();
         if sku.is_empty() && qty.is_empty() {
             continue;
         }
-        let n = i + 1;
+        n += 1;
         let quantity = match qty.parse::<i64>() {
             Ok(q) => q,
             Err(_) => {
@@ -241,6 +243,33 @@ pub struct LineRow {
     pub qty: String,
     pub expiry: String,
     pub lot: String,
+    /// What is wrong with this line, after a refusal (empty when nothing is).
+    pub error: String,
+}
+
+/// The rows of a line table, with each line's errors on its row.
+pub fn line_rows_with_errors(
+    form: Option<&FormFields>,
+    blank: usize,
+    errors: &[FieldError],
+) -> Vec<LineRow> {
+    let mut rows = line_rows(form, blank);
+    for e in errors {
+        if let Some(row) = e.line().and_then(|n| rows.get_mut(n.wrapping_sub(1))) {
+            let part = e.label();
+            let part = part.split_once(", ").map(|(_, p)| p).unwrap_or("");
+            let text = if part.is_empty() {
+                e.message.clone()
+            } else {
+                format!("{part}: {}", e.message)
+            };
+            if !row.error.is_empty() {
+                row.error.push_str("; ");
+            }
+            row.error.push_str(&text);
+        }
+    }
+    rows
 }
 
 pub fn line_rows(form: Option<&FormFields>, blank: usize) -> Vec<LineRow> {
@@ -260,6 +289,7 @@ pub fn line_rows(form: Option<&FormFields>, blank: usize) -> Vec<LineRow> {
                     qty: qtys.get(i).cloned().unwrap_or_default(),
                     expiry: exp.get(i).cloned().unwrap_or_default(),
                     lot: lots.get(i).cloned().unwrap_or_default(),
+                    error: String::new(),
                 })
                 .collect()
         }
@@ -330,7 +360,12 @@ pub fn form_errors(result: &OpResult) -> Vec<FieldError> {
 }
 
 /// The operation of a posted form, or the result that refuses it when its fields did not parse.
-pub fn prepared(offline: bool, form: &FormFields, posted: Posted) -> Result<Operation, OpResult> {
+/// (The refusal is boxed: it is large and the operation is the common case.)
+pub fn prepared(
+    offline: bool,
+    form: &FormFields,
+    posted: Posted,
+) -> Result<Operation, Box<OpResult>> {
     let Posted {
         kind,
         payload,
@@ -342,10 +377,10 @@ pub fn prepared(offline: bool, form: &FormFields, posted: Posted) -> Result<Oper
             base_version: base_version.or(op.base_version),
             ..op
         }),
-        Ok(op) => Err(OpResult::invalid(op.op_id, errors)),
+        Ok(op) => Err(Box::new(OpResult::invalid(op.op_id, errors))),
         Err(mut e) => {
             errors.append(&mut e);
-            Err(OpResult::invalid(Uuid::nil(), errors))
+            Err(Box::new(OpResult::invalid(Uuid::nil(), errors)))
         }
     }
 }
@@ -366,7 +401,7 @@ pub async fn submit(
             }
             Ok(result)
         }
-        Err(refused) => Ok(refused),
+        Err(refused) => Ok(*refused),
     }
 }
 

@@ -95,6 +95,32 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// The line of a line table this error is about (`lines[2].quantity` → 2).
+    pub fn line(&self) -> Option<usize> {
+        let rest = self.field.strip_prefix("lines[")?;
+        rest.split(']').next()?.parse().ok()
+    }
+
+    /// The field in words, for people: "Line 2, quantity", "Received on".
+    pub fn label(&self) -> String {
+        if let Some(n) = self.line() {
+            let part = self.field.rsplit_once("].").map(|(_, p)| p).unwrap_or("");
+            let part = match part {
+                "" => String::new(),
+                "expiry" => ", expiry date".into(),
+                "item" | "sku" => ", item".into(),
+                other => format!(", {}", other.replace('_', " ")),
+            };
+            return format!("Line {n}{part}");
+        }
+        let spelled = self.field.replace(['_', '.'], " ");
+        let mut chars = spelled.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => String::new(),
+        }
+    }
 }
 
 impl OpResult {

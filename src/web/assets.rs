@@ -42,6 +42,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../assets/store.js"),
     },
     Asset {
+        name: "forms.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/forms.js"),
+    },
+    Asset {
         name: "offline.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/offline.js"),

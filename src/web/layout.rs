@@ -164,6 +164,9 @@ impl Layout {
     pub fn store_url(&self) -> &'static str {
         assets::url("store.js")
     }
+    pub fn forms_url(&self) -> &'static str {
+        assets::url("forms.js")
+    }
     pub fn offline_url(&self) -> &'static str {
         assets::url("offline.js")
     }

@@ -29,6 +29,7 @@ mod sales;
 mod sales_browser;
 mod sales_cart;
 mod sales_flags;
+mod ui_forms;
 mod warehouse_api;
 mod web_shell;
 mod zoho;

@@ -235,6 +235,7 @@ impl TestAppBuilder {
             .expect("test Redis reachable (OUTPOST_TEST_REDIS_URL)");
         let pool =
             outpost::db::build_pool(settings.database_url.as_ref().unwrap().expose(), &settings);
+        let pool_size = settings.db_pool_size;
         let state = AppState {
             settings,
             db: pool,
@@ -242,6 +243,7 @@ impl TestAppBuilder {
             demo_mode: false,
             publisher: Default::default(),
             live: Default::default(),
+            ingest: outpost::state::IngestSlots::for_pool(pool_size),
         };
         // As in `serve`: the sequencer seals audit rows into the chain while the app runs.
         tokio::spawn(outpost::audit::seal::run(

@@ -1,0 +1,92 @@
+/* Outpost form helpers. Progressive: without this script every form works as the server sent it.
+ * - Line tables (`[data-line-table]`): "Add a line" appends an empty row and each row gets a
+ *   "Remove" button, instead of a fixed number of rows. */
+(function () {
+  "use strict";
+
+  /* Numbers a row's ids, label targets and accessible names as line `n`. */
+  function number(row, n) {
+    row.querySelectorAll("[id]").forEach(function (el) { el.id = el.id.replace(/\d+$/, n); });
+    row.querySelectorAll("label[for]").forEach(function (el) {
+      el.htmlFor = el.htmlFor.replace(/\d+$/, n);
+      el.textContent = el.textContent.replace(/\d+$/, n);
+    });
+    row.querySelectorAll("[aria-label]").forEach(function (el) {
+      el.setAttribute("aria-label", el.getAttribute("aria-label").replace(/\d+$/, n));
+    });
+    var remove = row.querySelector("button.remove-line");
+    if (remove) remove.setAttribute("aria-label", "Remove line " + n);
+  }
+
+  function renumber(body) {
+    Array.prototype.forEach.call(body.rows, function (row, i) { number(row, i + 1); });
+  }
+
+  /* Empties a row: its values and any error shown on it. */
+  function clear(row) {
+    row.classList.remove("row-error");
+    row.querySelectorAll(".field-error").forEach(function (el) { el.remove(); });
+    row.querySelectorAll("input, select, textarea").forEach(function (el) {
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
+      if (el.type === "checkbox") el.checked = false; else el.value = "";
+    });
+    return row;
+  }
+
+  function blank(row) { return clear(row.cloneNode(true)); }
+
+  function addRemoveButton(row, body) {
+    var cell = document.createElement("td");
+    cell.className = "line-remove";
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary remove-line";
+    button.textContent = "Remove";
+    button.addEventListener("click", function () {
+      var next = row.nextElementSibling || row.previousElementSibling;
+      // The last row is emptied rather than removed, so there is always one to type into.
+      if (body.rows.length > 1) row.remove(); else clear(row);
+      renumber(body);
+      var focus = (next && next.isConnected ? next : body.rows[0]).querySelector("input");
+      if (focus) focus.focus();
+    });
+    cell.appendChild(button);
+    row.appendChild(cell);
+  }
+
+  function enhance(table) {
+    var body = table.tBodies[0];
+    if (!body || !body.rows.length || table.dataset.enhanced) return;
+    table.dataset.enhanced = "1";
+    var head = table.tHead && table.tHead.rows[0];
+    if (head) {
+      var th = document.createElement("th");
+      th.scope = "col";
+      th.innerHTML = "<span class=\"visually-hidden\">Remove</span>";
+      head.appendChild(th);
+    }
+    var template = blank(body.rows[body.rows.length - 1]);
+    Array.prototype.forEach.call(body.rows, function (row) { addRemoveButton(row, body); });
+    var add = document.createElement("button");
+    add.type = "button";
+    add.className = "secondary add-line";
+    add.textContent = "Add a line";
+    add.addEventListener("click", function () {
+      var row = template.cloneNode(true);
+      body.appendChild(row);
+      addRemoveButton(row, body);
+      renumber(body);
+      var first = row.querySelector("input");
+      if (first) first.focus();
+    });
+    var wrap = table.closest(".table-wrap") || table;
+    var actions = document.createElement("p");
+    actions.className = "line-actions";
+    actions.appendChild(add);
+    wrap.parentNode.insertBefore(actions, wrap.nextSibling);
+  }
+
+  function start() { document.querySelectorAll("[data-line-table]").forEach(enhance); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
+})();
