@@ -13,12 +13,11 @@ use crate::schema::{product_families, product_identities, product_variants};
 use crate::state::AppState;
 use crate::web::layout::{render, Layout};
 use crate::web::page::Page;
+use crate::web::pager::{Pager, PER_PAGE};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/catalog").get(browse));
 }
-
-const PAGE: i64 = 50;
 
 #[derive(Deserialize)]
 pub struct Query {
@@ -40,18 +39,7 @@ struct BrowsePage {
     q: String,
     rows: Vec<Row>,
     total: i64,
-    page: i64,
-    pages: i64,
-}
-
-impl BrowsePage {
-    fn page_link(&self, page: i64) -> String {
-        format!(
-            "/catalog?{}",
-            serde_urlencoded::to_string([("q", self.q.clone()), ("page", page.to_string())])
-                .unwrap_or_default()
-        )
-    }
+    pager: Pager,
 }
 
 async fn browse(
@@ -88,8 +76,8 @@ async fn browse(
         let total: i64 = base().count().get_result(conn)?;
         let rows: Vec<(VariantRow, String)> = base()
             .order(product_variants::full_sku)
-            .limit(PAGE)
-            .offset(page_no.saturating_mul(PAGE))
+            .limit(PER_PAGE)
+            .offset(Pager::offset(page_no))
             .select((VariantRow::as_select(), product_families::base_name))
             .load(conn)?;
         Ok((rows, total))
@@ -101,10 +89,16 @@ async fn browse(
         .collect();
     render(&BrowsePage {
         layout: page.layout("Catalog"),
-        q,
         rows,
         total,
-        page: page_no,
-        pages: (total + PAGE - 1) / PAGE,
+        pager: Pager::new(
+            format!(
+                "/catalog?{}",
+                serde_urlencoded::to_string([("q", q.as_str())]).unwrap_or_default()
+            ),
+            page_no,
+            total,
+        ),
+        q,
     })
 }

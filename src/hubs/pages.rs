@@ -73,28 +73,10 @@ struct DetailPage {
     total: i64,
     q: String,
     low_only: bool,
-    page: i64,
-    pages: i64,
+    pager: crate::web::pager::Pager,
     section: &'static str,
     /// The reorder levels form, for those who may change them.
     reorder: Option<crate::sync::forms::OpMeta>,
-}
-
-impl DetailPage {
-    fn page_link(&self, page: i64) -> String {
-        let mut query = vec![("page", page.to_string())];
-        if !self.q.is_empty() {
-            query.push(("q", self.q.clone()));
-        }
-        if self.low_only {
-            query.push(("low", "1".into()));
-        }
-        format!(
-            "/hubs/{}?{}",
-            self.hub.id,
-            serde_urlencoded::to_string(query).unwrap_or_default()
-        )
-    }
 }
 
 async fn detail(
@@ -115,7 +97,18 @@ async fn detail(
         Ok(inventory::stock_page(conn, hub_id, &q2, low_only, page_no)?)
     })
     .await?;
-    let pages = (total + inventory::PAGE_SIZE - 1) / inventory::PAGE_SIZE;
+    let mut filters = Vec::new();
+    if !q.is_empty() {
+        filters.push(("q", q.as_str()));
+    }
+    if low_only {
+        filters.push(("low", "1"));
+    }
+    let base = match serde_urlencoded::to_string(&filters).unwrap_or_default() {
+        f if f.is_empty() => format!("/hubs/{hub_id}"),
+        f => format!("/hubs/{hub_id}?{f}"),
+    };
+    let pager = crate::web::pager::Pager::new(base, page_no, total);
     render(&DetailPage {
         layout: page.layout(access.hub.name.clone()),
         hub: access.hub.clone(),
@@ -123,8 +116,7 @@ async fn detail(
         total,
         q,
         low_only,
-        page: page_no,
-        pages,
+        pager,
         section: "stock",
         reorder: access
             .can(crate::auth::permissions::Permission::StockAdjust)

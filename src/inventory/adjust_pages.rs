@@ -22,9 +22,9 @@ use crate::sync::operation::FieldError;
 use crate::web::form::FormFields;
 use crate::web::layout::{render, render_with_status, FlashKind, Layout};
 use crate::web::page::{redirect_with_flash, Page};
+use crate::web::pager::{PageQuery, Pager, PER_PAGE};
 
 const KIND: &str = "stock.adjust";
-const PAGE_SIZE: i64 = 50;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -70,31 +70,17 @@ struct ListPage {
     section: &'static str,
     rows: Vec<AdjustmentRow>,
     can_adjust: bool,
-    page: i64,
-    pages: i64,
-    total: i64,
-}
-
-impl ListPage {
-    fn page_link(&self, page: i64) -> String {
-        format!("/hubs/{}/adjustments?page={page}", self.hub.id)
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct ListQuery {
-    #[serde(default)]
-    page: Option<i64>,
+    pager: Pager,
 }
 
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
-    query: web::Query<ListQuery>,
+    query: web::Query<PageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
-    let page_no = query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE);
+    let page_no = query.number();
     let (rows, total) = crate::db::run(&state.db, move |conn| {
         let base = stock_adjustments::table.filter(stock_adjustments::hub_id.eq(hub_id));
         let total: i64 = base.count().get_result(conn)?;
@@ -104,9 +90,9 @@ async fn list(
                 product_variants::table
                     .inner_join(product_identities::table.inner_join(product_families::table)),
             )
-            .order(stock_adjustments::created_at.desc())
-            .limit(PAGE_SIZE)
-            .offset(page_no.saturating_mul(PAGE_SIZE))
+            .order((stock_adjustments::created_at.desc(), stock_adjustments::id))
+            .limit(PER_PAGE)
+            .offset(Pager::offset(page_no))
             .select((
                 stock_adjustments::created_at,
                 product_variants::full_sku,
@@ -128,9 +114,7 @@ async fn list(
         section: "adjustments",
         rows,
         can_adjust: access.can(Permission::StockAdjust),
-        page: page_no,
-        pages: (total + PAGE_SIZE - 1) / PAGE_SIZE,
-        total,
+        pager: Pager::new(format!("/hubs/{hub_id}/adjustments"), page_no, total),
     })
 }
 

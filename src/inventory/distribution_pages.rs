@@ -40,21 +40,30 @@ struct ListPage {
     section: &'static str,
     rows: Vec<Distribution>,
     can_create: bool,
+    pager: crate::web::pager::Pager,
 }
 
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
+    query: web::Query<crate::web::pager::PageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
-    let rows = crate::db::run(&state.db, move |conn| {
-        Ok(distributions::table
+    let page_no = query.number();
+    let (rows, total) = crate::db::run(&state.db, move |conn| {
+        let total: i64 = distributions::table
             .filter(distributions::hub_id.eq(hub_id))
-            .order(distributions::created_at.desc())
-            .limit(100)
+            .count()
+            .get_result(conn)?;
+        let rows = distributions::table
+            .filter(distributions::hub_id.eq(hub_id))
+            .order((distributions::created_at.desc(), distributions::id))
+            .limit(crate::web::pager::PER_PAGE)
+            .offset(crate::web::pager::Pager::offset(page_no))
             .select(Distribution::as_select())
-            .load(conn)?)
+            .load(conn)?;
+        Ok((rows, total))
     })
     .await?;
     render(&ListPage {
@@ -63,6 +72,11 @@ async fn list(
         section: "distributions",
         rows,
         can_create: access.can(Permission::DistributionCreate),
+        pager: crate::web::pager::Pager::new(
+            format!("/hubs/{hub_id}/distributions"),
+            page_no,
+            total,
+        ),
     })
 }
 

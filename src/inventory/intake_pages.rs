@@ -51,20 +51,29 @@ struct ListPage {
     section: &'static str,
     rows: Vec<IntakeRow>,
     can_create: bool,
+    pager: crate::web::pager::Pager,
 }
 
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
+    query: web::Query<crate::web::pager::PageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
-    let rows = crate::db::run(&state.db, move |conn| {
-        Ok(intakes::table
+    let page_no = query.number();
+    let (rows, total) = crate::db::run(&state.db, move |conn| {
+        let total: i64 = intakes::table
+            .filter(intakes::hub_id.eq(hub_id))
+            .count()
+            .get_result(conn)?;
+        let rows = intakes::table
             .inner_join(users::table.on(users::id.eq(intakes::created_by)))
             .filter(intakes::hub_id.eq(hub_id))
-            .order(intakes::created_at.desc())
-            .limit(100)
+            // The id breaks ties (a batch shares one time), so pages never overlap.
+            .order((intakes::created_at.desc(), intakes::id))
+            .limit(crate::web::pager::PER_PAGE)
+            .offset(crate::web::pager::Pager::offset(page_no))
             .select((
                 intakes::id,
                 intakes::donor,
@@ -73,7 +82,8 @@ async fn list(
                 intakes::created_at,
                 users::display_name,
             ))
-            .load(conn)?)
+            .load(conn)?;
+        Ok((rows, total))
     })
     .await?;
     let can_create = access.can(crate::auth::permissions::Permission::IntakeCreate);
@@ -83,6 +93,7 @@ async fn list(
         section: "intakes",
         rows,
         can_create,
+        pager: crate::web::pager::Pager::new(format!("/hubs/{hub_id}/intakes"), page_no, total),
     })
 }
 

@@ -77,8 +77,6 @@ impl StockRow {
     }
 }
 
-pub const PAGE_SIZE: i64 = 50;
-
 /// One page of a hub's stock, optionally filtered by SKU or name, low stock first if asked.
 pub fn stock_page(
     conn: &mut PgConnection,
@@ -117,8 +115,8 @@ pub fn stock_page(
     let total: i64 = base().count().get_result(conn)?;
     let rows = base()
         .order((product_families::base_name, product_variants::full_sku))
-        .limit(PAGE_SIZE)
-        .offset(page.max(0).saturating_mul(PAGE_SIZE))
+        .limit(crate::web::pager::PER_PAGE)
+        .offset(crate::web::pager::Pager::offset(page.max(0)))
         .select((
             product_variants::id,
             product_variants::full_sku,

@@ -40,21 +40,30 @@ struct ListPage {
     section: &'static str,
     rows: Vec<NeedsList>,
     can_create: bool,
+    pager: crate::web::pager::Pager,
 }
 
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
+    query: web::Query<crate::web::pager::PageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
-    let rows = crate::db::run(&state.db, move |conn| {
-        Ok(needs_lists::table
+    let page_no = query.number();
+    let (rows, total) = crate::db::run(&state.db, move |conn| {
+        let total: i64 = needs_lists::table
             .filter(needs_lists::hub_id.eq(hub_id))
-            .order(needs_lists::created_at.desc())
-            .limit(100)
+            .count()
+            .get_result(conn)?;
+        let rows = needs_lists::table
+            .filter(needs_lists::hub_id.eq(hub_id))
+            .order((needs_lists::created_at.desc(), needs_lists::id))
+            .limit(crate::web::pager::PER_PAGE)
+            .offset(crate::web::pager::Pager::offset(page_no))
             .select(NeedsList::as_select())
-            .load(conn)?)
+            .load(conn)?;
+        Ok((rows, total))
     })
     .await?;
     let can_create = access.can(Permission::NeedsListCreate) && access.hub.kind != "main";
@@ -64,6 +73,7 @@ async fn list(
         section: "needs",
         rows,
         can_create,
+        pager: crate::web::pager::Pager::new(format!("/hubs/{hub_id}/needs-lists"), page_no, total),
     })
 }
 

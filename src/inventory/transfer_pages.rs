@@ -47,6 +47,7 @@ struct ListPage {
     section: &'static str,
     rows: Vec<TransferRow>,
     can_request: bool,
+    pager: crate::web::pager::Pager,
 }
 
 fn hub_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
@@ -59,18 +60,21 @@ fn hub_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, Stri
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
+    query: web::Query<crate::web::pager::PageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
-    let rows = crate::db::run(&state.db, move |conn| {
+    let page_no = query.number();
+    let (rows, total) = crate::db::run(&state.db, move |conn| {
+        let at_hub = transfers::from_hub_id
+            .eq(hub_id)
+            .or(transfers::to_hub_id.eq(hub_id));
+        let total: i64 = transfers::table.filter(at_hub).count().get_result(conn)?;
         let ts: Vec<Transfer> = transfers::table
-            .filter(
-                transfers::from_hub_id
-                    .eq(hub_id)
-                    .or(transfers::to_hub_id.eq(hub_id)),
-            )
-            .order(transfers::created_at.desc())
-            .limit(100)
+            .filter(at_hub)
+            .order((transfers::created_at.desc(), transfers::id))
+            .limit(crate::web::pager::PER_PAGE)
+            .offset(crate::web::pager::Pager::offset(page_no))
             .select(Transfer::as_select())
             .load(conn)?;
         let others: Vec<i64> = ts
@@ -108,7 +112,7 @@ async fn list(
                 in_transit,
             });
         }
-        Ok(rows)
+        Ok((rows, total))
     })
     .await?;
     render(&ListPage {
@@ -117,6 +121,7 @@ async fn list(
         section: "transfers",
         rows,
         can_request: access.can(Permission::TransferRequest),
+        pager: crate::web::pager::Pager::new(format!("/hubs/{hub_id}/transfers"), page_no, total),
     })
 }
 

@@ -72,9 +72,11 @@ fn rows_query<'a>() -> RowQuery<'a> {
         .into_boxed()
 }
 
-fn load_rows(conn: &mut PgConnection, q: RowQuery<'_>) -> QueryResult<Vec<SaleRow>> {
-    q.order(sales::created_at.desc())
-        .limit(200)
+/// One page of sales, newest first.
+fn load_rows(conn: &mut PgConnection, q: RowQuery<'_>, page: i64) -> QueryResult<Vec<SaleRow>> {
+    q.order((sales::created_at.desc(), sales::id))
+        .limit(crate::web::pager::PER_PAGE)
+        .offset(crate::web::pager::Pager::offset(page))
         .select((
             sales::id,
             sales::hub_id,
@@ -93,6 +95,7 @@ struct ListPage {
     rows: Vec<SaleRow>,
     status: String,
     hubs: Vec<Hub>,
+    pager: crate::web::pager::Pager,
 }
 
 /// `GET /sales`: the sales of the user's hubs (a sales rep's: of their customers), newest first.
@@ -112,23 +115,38 @@ async fn list(
         user.scope.customer_ids.clone(),
         user.role == crate::auth::roles::Role::SalesRep,
     );
+    let page_no = query
+        .get("page")
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(0)
+        .clamp(0, crate::web::MAX_PAGE);
     let filter = status.clone();
-    let rows = crate::db::run(&state.db, move |conn| {
-        let mut q = rows_query().filter(sales::hub_id.eq_any(hub_ids));
-        if rep {
-            q = q.filter(sales::customer_id.eq_any(customer_ids));
-        }
-        if !filter.is_empty() {
-            q = q.filter(sales::status.eq(filter));
-        }
-        Ok(load_rows(conn, q)?)
+    let (rows, total) = crate::db::run(&state.db, move |conn| {
+        let filtered = || {
+            let mut q = rows_query().filter(sales::hub_id.eq_any(hub_ids.clone()));
+            if rep {
+                q = q.filter(sales::customer_id.eq_any(customer_ids.clone()));
+            }
+            if !filter.is_empty() {
+                q = q.filter(sales::status.eq(filter.clone()));
+            }
+            q
+        };
+        let total: i64 = filtered().count().get_result(conn)?;
+        Ok((load_rows(conn, filtered(), page_no)?, total))
     })
     .await?;
+    let base = if status.is_empty() {
+        "/sales".to_string()
+    } else {
+        format!("/sales?status={status}")
+    };
     render(&ListPage {
         layout: page.layout("Sales"),
         rows,
         status,
         hubs: user.scope.hubs.clone(),
+        pager: crate::web::pager::Pager::new(base, page_no, total),
     })
 }
 
@@ -897,27 +915,32 @@ fn askama_escape(text: &str) -> String {
 struct OrdersPage {
     layout: Layout,
     rows: Vec<SaleRow>,
+    pager: crate::web::pager::Pager,
 }
 
 /// `GET /orders`: a customer user's confirmed orders.
 async fn orders(
     user: Authorized<perm::OwnOrdersView>,
     page: Page,
+    query: web::Query<crate::web::pager::PageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let customers = user.scope.customer_ids.clone();
-    let rows = crate::db::run(&state.db, move |conn| {
-        Ok(load_rows(
-            conn,
+    let page_no = query.number();
+    let (rows, total) = crate::db::run(&state.db, move |conn| {
+        let own = || {
             rows_query()
-                .filter(sales::customer_id.eq_any(customers))
-                .filter(sales::status.ne("draft")),
-        )?)
+                .filter(sales::customer_id.eq_any(customers.clone()))
+                .filter(sales::status.ne("draft"))
+        };
+        let total: i64 = own().count().get_result(conn)?;
+        Ok((load_rows(conn, own(), page_no)?, total))
     })
     .await?;
     render(&OrdersPage {
         layout: page.layout("My orders"),
         rows,
+        pager: crate::web::pager::Pager::new("/orders", page_no, total),
     })
 }
 

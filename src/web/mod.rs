@@ -9,6 +9,7 @@ pub mod home;
 pub mod layout;
 pub mod offline;
 pub mod page;
+pub mod pager;
 pub mod readable;
 pub mod trends;
 pub mod waiting;

@@ -550,3 +550,56 @@ async fn looking_up_a_sku_shows_its_stock_and_its_serialized_items() {
     assert!(none.contains("No item at your hubs"));
     app.shutdown().await;
 }
+
+/// Issue 15: lists go a page at a time and say how many there are, instead of stopping at 100.
+#[tokio::test]
+async fn long_lists_are_paged_and_counted() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let kin = app.hub_id("KIN-MAIN");
+    let token = app.token("warehouse").await;
+    let before = app.count(&format!(
+        "SELECT count(*) AS n FROM intakes WHERE hub_id = {kin}"
+    ));
+    let ops: Vec<serde_json::Value> = (0..120)
+        .map(|i| serde_json::json!({ "op_id": uuid::Uuid::new_v4(), "kind": "intake.create", "captured_at": chrono::Utc::now(),
+            "payload": { "intake_id": uuid::Uuid::new_v4(), "hub_id": kin, "donor": format!("Paged donor {i:03}"), "lines": [{ "sku": WATER, "quantity": 1 }] } }))
+        .collect();
+    let (status, _) = app
+        .sync(&token, serde_json::json!({ "operations": ops }))
+        .await;
+    assert_eq!(status, 200);
+    let total = before + 120;
+    let b = app.signed_in("warehouse").await;
+    let first = b.text(&format!("/hubs/{kin}/intakes")).await;
+    assert!(first.contains(&format!("{total} in all")), "{first}");
+    let pages = (total + 49) / 50;
+    assert!(first.contains(&format!("Page 1 of {pages}")), "{first}");
+    assert!(first.contains(&format!("href=\"/hubs/{kin}/intakes?page=1\"")));
+    let last = b
+        .text(&format!("/hubs/{kin}/intakes?page={}", pages - 1))
+        .await;
+    let rows_on_last = last.matches("<tr><td><a href=").count() as i64;
+    assert_eq!(rows_on_last, total - 50 * (pages - 1), "{last}");
+    assert!(last.contains(&format!("Page {pages} of {pages}")));
+    // Every intake is on exactly one page (a batch shares one time; the pages do not overlap).
+    let mut seen = Vec::new();
+    for p in 0..pages {
+        let html = b.text(&format!("/hubs/{kin}/intakes?page={p}")).await;
+        seen.extend(
+            html.match_indices("Paged donor ")
+                .map(|(i, _)| html[i..i + 15].to_string()),
+        );
+    }
+    seen.sort();
+    let n = seen.len();
+    seen.dedup();
+    assert_eq!((n, seen.len()), (120, 120));
+    // A page far beyond the end is empty, not an error.
+    assert_eq!(
+        b.get(&format!("/hubs/{kin}/intakes?page=999999999"))
+            .await
+            .status(),
+        200
+    );
+    app.shutdown().await;
+}

@@ -1,0 +1,67 @@
+//! Lists shown a page at a time: every list says how many there are and links to the others,
+//! instead of stopping silently at a cap.
+
+use serde::Deserialize;
+
+/// Rows per page of a list.
+pub const PER_PAGE: i64 = 50;
+
+/// The `?page=` of a list (0-based; out-of-range pages are simply empty).
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn number(&self) -> i64 {
+        self.page.unwrap_or(0).clamp(0, super::MAX_PAGE)
+    }
+}
+
+/// Where a list is and how far it goes, for `_pager.html`.
+#[derive(Clone, Debug)]
+pub struct Pager {
+    pub page: i64,
+    pub pages: i64,
+    pub total: i64,
+    /// The list's address with its filters, without the page.
+    base: String,
+}
+
+impl Pager {
+    pub fn new(base: impl Into<String>, page: i64, total: i64) -> Self {
+        Pager {
+            page,
+            pages: (total + PER_PAGE - 1) / PER_PAGE,
+            total,
+            base: base.into(),
+        }
+    }
+
+    /// The first row of a page, for the query's OFFSET.
+    pub fn offset(page: i64) -> i64 {
+        page.saturating_mul(PER_PAGE)
+    }
+
+    pub fn link(&self, page: i64) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}page={page}", self.base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_keep_the_filters_and_pages_round_up() {
+        let p = Pager::new("/hubs/3?q=rice", 1, 101);
+        assert_eq!(
+            (p.pages, p.link(2)),
+            (3, "/hubs/3?q=rice&page=2".to_string())
+        );
+        assert_eq!(Pager::new("/audit", 0, 0).pages, 0);
+        assert_eq!(Pager::new("/audit", 0, 50).link(0), "/audit?page=0");
+    }
+}
