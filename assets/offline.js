@@ -221,6 +221,11 @@
     if (!panel || !userId) return;
     store.listIssues(userId).then(function (issues) {
       panel.hidden = issues.length === 0;
+      // An entry shown here, with its content and what to do, is not listed twice below.
+      issues.forEach(function (i) {
+        var row = document.querySelector("tr[data-op-id='" + String(i.op_id).replace(/[^0-9a-f-]/gi, "") + "']");
+        if (row) row.hidden = true;
+      });
       var list = panel.querySelector("ul");
       list.textContent = "";
       issues.forEach(function (i) {

@@ -53,6 +53,36 @@ pub fn action_words(action: &str) -> String {
     }
 }
 
+/// An operation as an entry someone made ("Intake", "Sale confirmation"): for lists of entries
+/// that may not have been applied, where "Intake recorded" would say otherwise. The same words
+/// as the device's own lists (assets/offline.js).
+pub fn entry_words(kind: &str) -> String {
+    let known = match kind {
+        "intake.create" => "Intake",
+        "distribution.create" => "Distribution",
+        "distribution.update" => "Distribution change",
+        "distribution.confirm" => "Distribution confirmation",
+        "distribution.cancel" => "Distribution cancellation",
+        "needs_list.create" => "Needs list",
+        "needs_list.submit" => "Needs list submission",
+        "needs_list.decide" => "Needs list decision",
+        "transfer.request" => "Transfer request",
+        "transfer.approve" => "Transfer approval",
+        "transfer.dispatch" => "Transfer dispatch",
+        "transfer.receive" => "Transfer receipt",
+        "stock.adjust" => "Stock adjustment",
+        "stock.reorder_levels" => "Reorder levels",
+        "sale.create" => "Sale",
+        "sale.update" => "Sale change",
+        "sale.confirm" => "Sale confirmation",
+        "sale.cancel" => "Sale cancellation",
+        "invoice.issue" => "Invoice",
+        "invoice.credit" => "Credit note",
+        _ => return action_words(kind),
+    };
+    known.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::action_words;

@@ -69,6 +69,53 @@ impl Issue {
             .map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
             .unwrap_or_default()
     }
+    /// The entry as it was entered, in a line: "Donor: Red Cross · Lines: 00101-P-1-NA-N × 4".
+    pub fn summary(&self) -> String {
+        let text = crate::web::readable::fields(&self.payload)
+            .into_iter()
+            .map(|f| format!("{}: {}", f.label, f.value))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        if text.chars().count() > 240 {
+            format!("{}…", text.chars().take(240).collect::<String>())
+        } else {
+            text
+        }
+    }
+    /// The status in words.
+    pub fn status_words(&self) -> &'static str {
+        match self.status.as_str() {
+            "rejected" => "Not applied",
+            "conflict" => "Conflict",
+            "pending_review" => "Waits for confirmation",
+            _ => "Open",
+        }
+    }
+    /// The form to enter a refused entry again, when there is one.
+    pub fn form_again(&self) -> Option<String> {
+        let hub = self.hub_id?;
+        let list = match self.kind.split('.').next()? {
+            "intake" => "intakes",
+            "distribution" => "distributions",
+            "needs_list" => "needs-lists",
+            "transfer" => "transfers",
+            "stock" => "adjustments",
+            "sale" => "sales",
+            _ => return None,
+        };
+        Some(match self.kind.as_str() {
+            "intake.create"
+            | "distribution.create"
+            | "needs_list.create"
+            | "transfer.request"
+            | "stock.adjust"
+            | "sale.create" => format!("/hubs/{hub}/{list}/new"),
+            _ => match self.record_id {
+                Some(id) if list != "adjustments" => format!("/hubs/{hub}/{list}/{id}"),
+                _ => format!("/hubs/{hub}/{list}"),
+            },
+        })
+    }
     /// The entry beside the server's version now, field by field, in words.
     pub fn comparison(&self) -> Vec<crate::web::readable::Compared> {
         crate::web::readable::compare(
@@ -77,7 +124,7 @@ impl Issue {
         )
     }
     pub fn kind_words(&self) -> String {
-        crate::audit::words::action_words(&self.kind)
+        crate::audit::words::entry_words(&self.kind)
     }
     pub fn when(&self) -> String {
         self.captured_at.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -94,6 +141,15 @@ struct ListPage {
     intro: &'static str,
     issues: Vec<Issue>,
     can_resolve: bool,
+    /// Where a one-step confirmation returns to: this list.
+    back: &'static str,
+}
+
+impl ListPage {
+    /// The op id of a one-step confirmation made from this rendering of the list.
+    fn attempt(&self) -> Uuid {
+        Uuid::new_v4()
+    }
 }
 
 async fn own_issues(
@@ -120,6 +176,7 @@ async fn own_issues(
         intro: "Entries from this account that the server did not apply as sent. Each says why; a manager of the hub can resolve conflicts and confirm entries awaiting online confirmation.",
         issues: issues.into_iter().map(|i| i.for_viewer(&user)).collect(),
         can_resolve: user.can(Permission::ReviewResolve),
+        back: "/sync-issues",
     })
 }
 
@@ -154,6 +211,7 @@ async fn queue(
         intro: "Conflicting edits and entries captured offline that need online confirmation, at your hubs. Nothing here has changed the server's data yet.",
         issues: issues.into_iter().map(|i| i.for_viewer(&user)).collect(),
         can_resolve: true,
+        back: "/review",
     })
 }
 
@@ -284,6 +342,12 @@ async fn resolve(
         })
     })
     .await?;
+    // A confirmation made from Sync Issues returns there; anything else to the queue.
+    let back = if form.text("back") == "/sync-issues" {
+        "/sync-issues"
+    } else {
+        "/review"
+    };
     let message = match resolution {
         "kept_server" => "Kept the server's version; the device's entry was set aside.",
         "edited" => "Your edited entry was applied.",
@@ -291,7 +355,7 @@ async fn resolve(
     };
     Ok(redirect_with_flash(
         &state.settings,
-        "/review",
+        back,
         FlashKind::Success,
         message,
     ))

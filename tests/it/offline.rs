@@ -352,13 +352,13 @@ async fn a_conflicting_edit_lands_in_sync_issues_and_the_review_queue() {
     );
     let text = chrome.body_text().await;
     assert!(
-        text.contains("distribution.update") && text.contains("conflict") && text.contains("notes"),
+        text.contains("Distribution change") && text.contains("conflict") && text.contains("notes"),
         "{text}"
     );
     // The server did not override its data, and the conflict waits for the manager.
     assert_eq!(world.count(&format!("SELECT count(*) AS n FROM distributions WHERE id = '{dist}' AND notes = 'Use the church hall entrance'")), 1);
     chrome.goto("/review").await;
-    assert!(chrome.body_text().await.contains("distribution.update"));
+    assert!(chrome.body_text().await.contains("Distribution change"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,7 +412,7 @@ async fn an_approval_captured_offline_awaits_online_confirmation() {
         "nothing decided yet"
     );
     chrome.goto("/review").await;
-    assert!(chrome.body_text().await.contains("needs_list.decide"));
+    assert!(chrome.body_text().await.contains("Needs list decision"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -163,7 +163,7 @@ async fn distributions_edit_merge_conflict_confirm_and_refuse_negative_stock() {
     // The conflict waits in the depot's review queue; the server's data was not overridden.
     assert_eq!(app.count(&format!("SELECT count(*) AS n FROM operations WHERE status = 'conflict' AND resolved_at IS NULL AND hub_id = {mbj}")), 1);
     let queue = app.signed_in("depot").await.text("/review").await;
-    assert!(queue.contains("distribution.update"));
+    assert!(queue.contains("Distribution change"));
 
     // Confirming asks for more than the hub has: refused, nothing moves.
     let big = Uuid::new_v4();

@@ -107,3 +107,87 @@ async fn a_refused_line_is_marked_on_its_row_in_words() {
     );
     app.shutdown().await;
 }
+
+/// Sync Issues say what each refused entry was, in words, and what can be done; a manager's
+/// own decision made offline is confirmed in one step from there.
+#[tokio::test]
+async fn sync_issues_show_the_entry_in_words_and_a_manager_confirms_their_own_in_one_step() {
+    use uuid::Uuid;
+    let app = TestApp::builder().with_demo_world().start().await;
+    let kin = app.hub_id("KIN-MAIN");
+    let mbj = app.hub_id("MBJ-SUB");
+    let now = chrono::Utc::now();
+    let op = |kind: &str, payload: serde_json::Value| json!({ "op_id": Uuid::new_v4(), "kind": kind, "captured_at": now, "payload": payload });
+    // A warehouse operator's intake naming an item that does not exist: not applied.
+    let token = app.token("warehouse").await;
+    app.sync(&token, json!({ "operations": [op("intake.create", json!({ "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "Harbour Mission", "lines": [{ "sku": "NO-SUCH-ITEM", "quantity": 4 }] }))] }))
+        .await;
+    let b = app.signed_in("warehouse").await;
+    let page = b.text("/sync-issues").await;
+    for expected in [
+        "<strong>Intake</strong>",
+        "Donor: Harbour Mission",
+        "NO-SUCH-ITEM × 4",
+        "Not applied",
+        &format!("href=\"/hubs/{kin}/intakes/new\">Enter it again</a>"),
+    ] {
+        assert!(page.contains(expected), "{expected}: {page}");
+    }
+    assert!(
+        !page.contains("<code class=\"muted\">intake.create"),
+        "{page}"
+    );
+
+    // A logistics manager's approval captured offline waits for confirmation; they confirm it
+    // from their own Sync Issues, in one step, and are brought back there.
+    let depot = app.token("depot").await;
+    let list = Uuid::new_v4();
+    app.sync(&depot, json!({ "operations": [
+        op("needs_list.create", json!({ "needs_list_id": list, "hub_id": mbj, "title": "Week 48", "lines": [{ "sku": WATER, "quantity": 30 }] })),
+        op("needs_list.submit", json!({ "needs_list_id": list, "hub_id": mbj })),
+    ] })).await;
+    let lm = app.token("logistics").await;
+    let (_, r) = app
+        .sync(&lm, json!({ "operations": [{ "op_id": Uuid::new_v4(), "kind": "needs_list.decide", "offline": true, "captured_at": now,
+            "envelope": app.envelope("logistics", "needs_list.decide", mbj, 60),
+            "payload": { "needs_list_id": list, "hub_id": mbj, "decision": "approve" } }] }))
+        .await;
+    assert_eq!(r["results"][0]["result"]["status"], "pending_review", "{r}");
+    let manager = app.signed_in("logistics").await;
+    let page = manager.text("/sync-issues").await;
+    assert!(page.contains("Waits for confirmation"), "{page}");
+    let id = page
+        .split("action=\"/review/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a one-step confirmation form")
+        .to_string();
+    let attempt = page
+        .split("name=\"op_id\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let res = manager
+        .post_form(
+            &format!("/review/{id}"),
+            &[
+                ("action", "accept"),
+                ("op_id", &attempt),
+                ("back", "/sync-issues"),
+            ],
+        )
+        .await;
+    assert_eq!(crate::hub_pages::location(&res), "/sync-issues");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM needs_lists WHERE id = '{list}' AND status = 'approved'"
+        )),
+        1
+    );
+    assert!(!manager
+        .text("/sync-issues")
+        .await
+        .contains("Waits for confirmation"));
+    app.shutdown().await;
+}
