@@ -1,6 +1,7 @@
 /* Outpost form helpers. Progressive: without this script every form works as the server sent it.
  * - Line tables (`[data-line-table]`): "Add a line" appends an empty row and each row gets a
- *   "Remove" button, instead of a fixed number of rows. */
+ *   "Remove" button, instead of a fixed number of rows.
+ * - Times (`time[datetime]`) in the reader's own locale and time zone; the server writes UTC. */
 (function () {
   "use strict";
 
@@ -87,6 +88,18 @@
     wrap.parentNode.insertBefore(actions, wrap.nextSibling);
   }
 
-  function start() { document.querySelectorAll("[data-line-table]").forEach(enhance); }
+  function localTimes() {
+    document.querySelectorAll("time[datetime]").forEach(function (el) {
+      var at = new Date(el.getAttribute("datetime"));
+      if (isNaN(at) || el.getAttribute("datetime").length <= 10) return;
+      el.title = el.textContent;
+      el.textContent = at.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    });
+  }
+
+  function start() {
+    document.querySelectorAll("[data-line-table]").forEach(enhance);
+    localTimes();
+  }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
 })();

@@ -244,7 +244,7 @@ var replaying = null;
 /* Entries per request: the sync API takes up to 200. The first request of a round carries one
  * entry, so a server that does not answer costs one unsealed entry, and the first entry
  * arrives as soon as the server answers. */
-var REPLAY_BATCH = 100;
+var REPLAY_BATCH = 200;
 
 /* One replay at a time for the whole device: the service worker is shared by every tab. */
 function replay() {

@@ -182,7 +182,12 @@ async fn form_page(
             let value = format!("{sku}@{quantity}");
             ItemOption {
                 selected: value == posted_item || (posted_item.is_empty() && sku == chosen_sku),
-                label: format!("{name} — {description} · {sku} · {quantity} on hand"),
+                // Descriptions usually begin with the item's name; then they say it all.
+                label: if description.starts_with(&name) {
+                    format!("{description} · {sku} · {quantity} on hand")
+                } else {
+                    format!("{name} — {description} · {sku} · {quantity} on hand")
+                },
                 value,
             }
         })

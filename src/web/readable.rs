@@ -42,8 +42,10 @@ pub struct Compared {
 }
 
 impl Compared {
+    /// Both sides have the field, with different values (a field only one side has is context,
+    /// not a difference).
     pub fn differs(&self) -> bool {
-        self.ours != self.theirs
+        !self.ours.is_empty() && !self.theirs.is_empty() && self.ours != self.theirs
     }
 }
 
@@ -190,7 +192,7 @@ mod tests {
             [
                 ("Notes", "mine", "theirs", true),
                 ("Recipient", "A", "A", false),
-                ("Status", "", "draft", true),
+                ("Status", "", "draft", false),
             ]
         );
     }
