@@ -118,6 +118,14 @@ impl AuditRow {
     pub fn before_text(&self) -> String {
         Self::json(&self.before)
     }
+    /// The role in words ("Depot manager"); a role no longer known is shown as recorded.
+    pub fn role_words(&self) -> String {
+        let recorded = self.role_at_apply.clone().unwrap_or_default();
+        recorded
+            .parse::<crate::auth::roles::Role>()
+            .map(|r| r.label().to_string())
+            .unwrap_or(recorded)
+    }
     /// The action in words ("Intake recorded"); the code stays in the filter and the export.
     pub fn action_words(&self) -> String {
         crate::audit::words::action_words(&self.action)

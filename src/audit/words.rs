@@ -40,6 +40,7 @@ pub fn action_words(action: &str) -> String {
         "auth.login.failed" => "Sign-in failed",
         "auth.logout" => "Signed out",
         "review.resolved" => "Sync issue resolved",
+        "auth.permission.denied" => "Access refused",
         _ => "",
     };
     if !known.is_empty() {
