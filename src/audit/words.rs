@@ -46,7 +46,12 @@ pub fn action_words(action: &str) -> String {
     if !known.is_empty() {
         return known.to_string();
     }
-    let spelled = action.replace(['.', '_'], " ");
+    spelled_out(action)
+}
+
+/// A code spelled out for people: "job.retried" → "Job retried", "received_on" → "Received on".
+pub fn spelled_out(code: &str) -> String {
+    let spelled = code.replace(['.', '_'], " ");
     let mut chars = spelled.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

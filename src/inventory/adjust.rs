@@ -110,14 +110,7 @@ impl Kind for AdjustStock {
         {
             return reject("an adjustment with this id already exists");
         }
-        let line = LineInput {
-            variant_id: None,
-            sku: Some(p.sku.clone()),
-            quantity: 1,
-            expiry_on: None,
-            lot: None,
-        };
-        let variant_id = ledger::resolve_variant(conn, &line)?;
+        let variant_id = item_named(conn, &p.sku)?;
         let sku: String = product_variants::table
             .find(variant_id)
             .select(product_variants::full_sku)
@@ -180,6 +173,18 @@ impl Kind for AdjustStock {
     }
 }
 
+/// The item a SKU (or name) stands for, as any line of items resolves it.
+fn item_named(conn: &mut PgConnection, sku: &str) -> Result<i64, Refusal> {
+    let line = LineInput {
+        variant_id: None,
+        sku: Some(sku.to_string()),
+        quantity: 1,
+        expiry_on: None,
+        lot: None,
+    };
+    ledger::resolve_variant(conn, &line)
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReorderPayload {
@@ -240,14 +245,7 @@ impl Kind for SetReorderLevels {
             .map_err(|e| Refusal::Rejected(e.to_string()))?;
         let mut changed = Vec::new();
         for level in &p.levels {
-            let line = LineInput {
-                variant_id: None,
-                sku: Some(level.sku.clone()),
-                quantity: 1,
-                expiry_on: None,
-                lot: None,
-            };
-            let variant_id = ledger::resolve_variant(conn, &line)?;
+            let variant_id = item_named(conn, &level.sku)?;
             // An item not stocked here yet gets a level of zero units with its reorder level.
             diesel::insert_into(stock_levels::table)
                 .values((

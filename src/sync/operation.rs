@@ -114,12 +114,7 @@ impl FieldError {
             };
             return format!("Line {n}{part}");
         }
-        let spelled = self.field.replace(['_', '.'], " ");
-        let mut chars = spelled.chars();
-        match chars.next() {
-            Some(first) => first.to_uppercase().chain(chars).collect(),
-            None => String::new(),
-        }
+        crate::audit::words::spelled_out(&self.field)
     }
 }
 

@@ -104,12 +104,7 @@ fn label(key: &str) -> String {
     if !words.is_empty() {
         return words.into();
     }
-    let spelled = key.replace('_', " ");
-    let mut chars = spelled.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    crate::audit::words::spelled_out(key)
 }
 
 fn text(value: &Value) -> String {
