@@ -180,13 +180,14 @@ async fn form_page(
         .into_iter()
         .map(|(sku, name, description, quantity)| {
             let value = format!("{sku}@{quantity}");
+            let shown = crate::web::chart::grouped(quantity);
             ItemOption {
                 selected: value == posted_item || (posted_item.is_empty() && sku == chosen_sku),
                 // Descriptions usually begin with the item's name; then they say it all.
                 label: if description.starts_with(&name) {
-                    format!("{description} · {sku} · {quantity} on hand")
+                    format!("{description} · {sku} · {shown} on hand")
                 } else {
-                    format!("{name} — {description} · {sku} · {quantity} on hand")
+                    format!("{name} — {description} · {sku} · {shown} on hand")
                 },
                 value,
             }

@@ -215,7 +215,7 @@ async fn detail(
             .optional()?
             .ok_or_else(|| AppError::not_found("There is no such distribution at this hub."))?;
         let lines = distribution::lines(conn, id)?;
-        let catalog = super::catalog_options(conn)?;
+        let catalog = super::stock_options(conn, hub_id)?;
         Ok((d, lines, catalog))
     })
     .await?;

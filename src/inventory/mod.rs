@@ -75,6 +75,10 @@ impl StockRow {
     pub fn is_low(&self) -> bool {
         self.quantity <= self.reorder_level
     }
+    /// On hand, as people read it ("1,200").
+    pub fn on_hand(&self) -> String {
+        crate::web::chart::grouped(self.quantity)
+    }
 }
 
 /// One page of a hub's stock, optionally filtered by SKU or name, low stock first if asked.
@@ -128,6 +132,32 @@ pub fn stock_page(
         ))
         .load(conn)?;
     Ok((rows, total))
+}
+
+/// Active catalog items for a hub's item pickers: the SKU, and its description with what the
+/// hub has on hand ("Rice 25 kg bag · 1,200 on hand"), so a person sees stock while choosing.
+pub fn stock_options(conn: &mut PgConnection, hub_id: i64) -> QueryResult<Vec<(String, String)>> {
+    let rows: Vec<(String, String, Option<i64>)> = product_variants::table
+        .left_join(
+            stock_levels::table.on(stock_levels::variant_id
+                .eq(product_variants::id)
+                .and(stock_levels::hub_id.eq(hub_id))),
+        )
+        .filter(product_variants::active.eq(true))
+        .order(product_variants::full_sku)
+        .select((
+            product_variants::full_sku,
+            product_variants::description,
+            stock_levels::quantity.nullable(),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(sku, description, on_hand)| {
+            let on_hand = crate::web::chart::grouped(on_hand.unwrap_or(0));
+            (sku, format!("{description} · {on_hand} on hand"))
+        })
+        .collect())
 }
 
 /// Active catalog items for the item pickers (SKU, name and description).

@@ -446,8 +446,8 @@ pub async fn basics(
     form: Option<&FormFields>,
     errors: &[FieldError],
 ) -> Result<FormBasics, crate::error::AppError> {
-    let catalog = crate::db::run(&state.db, |conn| {
-        Ok(crate::inventory::catalog_options(conn)?)
+    let catalog = crate::db::run(&state.db, move |conn| {
+        Ok(crate::inventory::stock_options(conn, hub_id)?)
     })
     .await?;
     Ok(FormBasics {

@@ -66,6 +66,17 @@ async fn a_refused_line_is_marked_on_its_row_in_words() {
     let b = app.signed_in("warehouse").await;
     let kin = app.hub_id("KIN-MAIN");
     let form = b.text(&format!("/hubs/{kin}/intakes/new")).await;
+    // The item picker shows what the hub has of each item.
+    let on_hand = crate::common::grouped(app.stock("KIN-MAIN", WATER));
+    let option = form
+        .split("<option value=\"00101-P-1-NA-N\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</option>").next())
+        .expect("water in the picker");
+    assert!(
+        option.ends_with(&format!("· {on_hand} on hand")),
+        "{option}"
+    );
     // The first row left empty, the second with a quantity that is not a number.
     let res = b
         .post_form(

@@ -479,6 +479,11 @@ impl TestApp {
 }
 
 /// A hidden field's value in a page.
+/// A number as the pages show it ("1,200").
+pub fn grouped(n: i64) -> String {
+    outpost::web::chart::grouped(n)
+}
+
 pub fn hidden_in(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
