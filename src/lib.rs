@@ -48,6 +48,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     openapi::configure(cfg);
     catalog::pages::configure(cfg);
     warehouse::pages::configure(cfg);
+    warehouse::items_page::configure(cfg);
     admin_jobs::configure(cfg);
     sync::review::configure(cfg);
     sales::configure(cfg);

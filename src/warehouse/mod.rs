@@ -2,6 +2,7 @@
 //! hub and location, AVAILABLE → RESERVED → SOLD, and the transaction log of every action.
 
 pub mod api;
+pub mod items_page;
 pub mod kinds;
 pub mod pages;
 

@@ -202,3 +202,68 @@ async fn sync_issues_show_the_entry_in_words_and_a_manager_confirms_their_own_in
         .contains("Waits for confirmation"));
     app.shutdown().await;
 }
+
+/// The serialized items of one's hubs as a list: filtered, paged, and never another hub's.
+#[tokio::test]
+async fn serialized_items_are_listed_filtered_and_scoped() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let kin = app.hub_id("KIN-MAIN");
+    let warehouse = crate::warehouse_api::as_user(&app, "warehouse").await;
+    let mut ids = Vec::new();
+    for (serial, location) in [
+        ("SN-LIST-1", "A-01"),
+        ("SN-LIST-2", "A-02"),
+        ("SN-LIST-3", "B-07"),
+    ] {
+        let (s, item) = warehouse
+            .call(
+                "POST",
+                "/api/v1/inventory/receive",
+                Some(json!({ "serial_number": serial, "variant_sku": WATER, "location_code": location, "hub_id": kin })),
+            )
+            .await;
+        assert_eq!(s, 201, "{item}");
+        ids.push(item["id"].as_i64().unwrap());
+    }
+    let sales = crate::warehouse_api::as_user(&app, "sales").await;
+    let (s, reserved) = sales
+        .call(
+            "POST",
+            &format!("/api/v1/inventory/{}/reserve", ids[1]),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{reserved}");
+    let b = app.signed_in("warehouse").await;
+    let all = b.text("/warehouse/items").await;
+    assert!(all.contains("3 items"), "{all}");
+    assert!(
+        all.contains("href=\"/warehouse/lookup?q=SN-LIST-1\""),
+        "{all}"
+    );
+    let in_a = b.text("/warehouse/items?location=a-0").await;
+    assert!(
+        in_a.contains("2 items") && !in_a.contains("SN-LIST-3"),
+        "{in_a}"
+    );
+    let found = b.text("/warehouse/items?q=list-3").await;
+    assert!(
+        found.contains("1 item,") && found.contains("B-07"),
+        "{found}"
+    );
+    let reserved = b.text("/warehouse/items?status=RESERVED").await;
+    assert!(
+        reserved.contains("SN-LIST-2")
+            && !reserved.contains("SN-LIST-1")
+            && reserved.contains(">Reserved<"),
+        "{reserved}"
+    );
+    // Montego Bay's depot manager sees none of Kingston's, even by asking for its hub.
+    let depot = app.signed_in("depot").await;
+    let other = depot.text(&format!("/warehouse/items?hub={kin}")).await;
+    assert!(
+        other.contains("0 items") && !other.contains("SN-LIST"),
+        "{other}"
+    );
+    app.shutdown().await;
+}
