@@ -57,13 +57,7 @@ async fn browse(
                 .inner_join(product_identities::table.inner_join(product_families::table))
                 .into_boxed();
             if !search.is_empty() {
-                let p = format!(
-                    "%{}%",
-                    search
-                        .replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_")
-                );
+                let p = crate::db::containing(&search);
                 b = b.filter(
                     product_variants::full_sku
                         .ilike(p.clone())

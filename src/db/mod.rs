@@ -76,6 +76,18 @@ where
     .map_err(|e| AppError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
 }
 
+/// An `ILIKE` pattern for text containing what a person typed, its `%`, `_` and `\` taken
+/// literally.
+pub fn containing(typed: &str) -> String {
+    format!(
+        "%{}%",
+        typed
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
 /// Applies pending migrations under a PostgreSQL advisory lock, so several `serve`/`worker`
 /// processes starting at once do not race each other. Returns the versions applied.
 pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {

@@ -136,12 +136,7 @@ pub fn resolve_variant(conn: &mut PgConnection, line: &LineInput) -> Result<i64,
 /// whose name is exactly that, else the one whose name contains it. Several: the person is
 /// shown them, to pick one; none: told so.
 fn by_name(conn: &mut PgConnection, text: &str) -> Result<i64, Refusal> {
-    let pattern = format!(
-        "%{}%",
-        text.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let pattern = crate::db::containing(text);
     let matches: Vec<(i64, String, String)> = product_variants::table
         .filter(product_variants::active.eq(true))
         .filter(product_variants::description.ilike(&pattern))

@@ -98,13 +98,7 @@ pub fn stock_page(
             .filter(stock_levels::hub_id.eq(hub_id))
             .into_boxed();
         if !search.is_empty() {
-            let pattern = format!(
-                "%{}%",
-                search
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+            let pattern = crate::db::containing(search);
             q = q.filter(
                 product_variants::full_sku
                     .ilike(pattern.clone())

@@ -71,16 +71,6 @@ struct ItemsPage {
     pager: Pager,
 }
 
-/// `LIKE` text for a typed fragment: its wildcards taken literally.
-fn contains(text: &str) -> String {
-    format!(
-        "%{}%",
-        text.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    )
-}
-
 async fn list(
     user: Authorized<perm::InventoryRead>,
     page: Page,
@@ -108,13 +98,15 @@ async fn list(
                 query = query.filter(inventory_items::status.eq(status2.clone()));
             }
             if !location2.is_empty() {
-                query = query.filter(inventory_items::location_code.ilike(contains(&location2)));
+                query = query.filter(
+                    inventory_items::location_code.ilike(crate::db::containing(&location2)),
+                );
             }
             if !q2.is_empty() {
                 query = query.filter(
                     inventory_items::serial_number
-                        .ilike(contains(&q2))
-                        .or(product_variants::full_sku.ilike(contains(&q2))),
+                        .ilike(crate::db::containing(&q2))
+                        .or(product_variants::full_sku.ilike(crate::db::containing(&q2))),
                 );
             }
             query
