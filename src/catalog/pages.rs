@@ -85,14 +85,7 @@ async fn browse(
         layout: page.layout("Catalog"),
         rows,
         total,
-        pager: Pager::new(
-            format!(
-                "/catalog?{}",
-                serde_urlencoded::to_string([("q", q.as_str())]).unwrap_or_default()
-            ),
-            page_no,
-            total,
-        ),
+        pager: Pager::filtered("/catalog", &[("q", &q)], page_no, total),
         q,
     })
 }

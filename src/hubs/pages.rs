@@ -97,18 +97,12 @@ async fn detail(
         Ok(inventory::stock_page(conn, hub_id, &q2, low_only, page_no)?)
     })
     .await?;
-    let mut filters = Vec::new();
-    if !q.is_empty() {
-        filters.push(("q", q.as_str()));
-    }
-    if low_only {
-        filters.push(("low", "1"));
-    }
-    let base = match serde_urlencoded::to_string(&filters).unwrap_or_default() {
-        f if f.is_empty() => format!("/hubs/{hub_id}"),
-        f => format!("/hubs/{hub_id}?{f}"),
-    };
-    let pager = crate::web::pager::Pager::new(base, page_no, total);
+    let pager = crate::web::pager::Pager::filtered(
+        &format!("/hubs/{hub_id}"),
+        &[("q", &q), ("low", if low_only { "1" } else { "" })],
+        page_no,
+        total,
+    );
     render(&DetailPage {
         layout: page.layout(access.hub.name.clone()),
         hub: access.hub.clone(),

@@ -136,17 +136,14 @@ async fn list(
         Ok((load_rows(conn, filtered(), page_no)?, total))
     })
     .await?;
-    let base = if status.is_empty() {
-        "/sales".to_string()
-    } else {
-        format!("/sales?status={status}")
-    };
+    let pager =
+        crate::web::pager::Pager::filtered("/sales", &[("status", &status)], page_no, total);
     render(&ListPage {
         layout: page.layout("Sales"),
         rows,
         status,
         hubs: user.scope.hubs.clone(),
-        pager: crate::web::pager::Pager::new(base, page_no, total),
+        pager,
     })
 }
 

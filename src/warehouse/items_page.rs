@@ -84,11 +84,11 @@ async fn list(
         .filter(|s| STATUSES.iter().any(|(code, _)| code == s))
         .unwrap_or_default();
     // Only the user's own hubs, whatever the address asks for.
-    let hubs: Vec<i64> = match f.hub {
-        Some(h) if user.hub(h).is_some() => vec![h],
-        _ => user.scope.hub_ids(),
-    };
     let hub = f.hub.filter(|h| user.hub(*h).is_some());
+    let hubs: Vec<i64> = match hub {
+        Some(h) => vec![h],
+        None => user.scope.hub_ids(),
+    };
     let page_no = f.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE);
     let (q2, location2, status2) = (q.clone(), location.clone(), status.clone());
     let (items, total) = crate::db::run(&state.db, move |conn| {
@@ -132,19 +132,18 @@ async fn list(
             sku,
         })
         .collect();
-    let mut filters: Vec<(&str, String)> = Vec::new();
-    if let Some(h) = hub {
-        filters.push(("hub", h.to_string()));
-    }
-    for (name, value) in [("status", &status), ("location", &location), ("q", &q)] {
-        if !value.is_empty() {
-            filters.push((name, value.clone()));
-        }
-    }
-    let base = match serde_urlencoded::to_string(&filters).unwrap_or_default() {
-        f if f.is_empty() => "/warehouse/items".to_string(),
-        f => format!("/warehouse/items?{f}"),
-    };
+    let hub_text = hub.map(|h| h.to_string()).unwrap_or_default();
+    let pager = Pager::filtered(
+        "/warehouse/items",
+        &[
+            ("hub", &hub_text),
+            ("status", &status),
+            ("location", &location),
+            ("q", &q),
+        ],
+        page_no,
+        total,
+    );
     render(&ItemsPage {
         layout: page.layout("Serialized items"),
         rows,
@@ -154,6 +153,6 @@ async fn list(
         location,
         q,
         statuses: STATUSES,
-        pager: Pager::new(base, page_no, total),
+        pager,
     })
 }

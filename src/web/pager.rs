@@ -39,6 +39,17 @@ impl Pager {
         }
     }
 
+    /// A pager for a list at `path` narrowed by `filters`; the empty ones are left out of the
+    /// links.
+    pub fn filtered(path: &str, filters: &[(&str, &str)], page: i64, total: i64) -> Self {
+        let set: Vec<&(&str, &str)> = filters.iter().filter(|(_, v)| !v.is_empty()).collect();
+        let base = match serde_urlencoded::to_string(&set).unwrap_or_default() {
+            query if query.is_empty() => path.to_string(),
+            query => format!("{path}?{query}"),
+        };
+        Pager::new(base, page, total)
+    }
+
     /// The first row of a page, for the query's OFFSET.
     pub fn offset(page: i64) -> i64 {
         page.saturating_mul(PER_PAGE)
@@ -63,5 +74,11 @@ mod tests {
         );
         assert_eq!(Pager::new("/audit", 0, 0).pages, 0);
         assert_eq!(Pager::new("/audit", 0, 50).link(0), "/audit?page=0");
+        let f = Pager::filtered("/hubs/3", &[("q", "rice & beans"), ("low", "")], 0, 60);
+        assert_eq!(f.link(1), "/hubs/3?q=rice+%26+beans&page=1");
+        assert_eq!(
+            Pager::filtered("/sales", &[("status", "")], 0, 60).link(1),
+            "/sales?page=1"
+        );
     }
 }
