@@ -256,12 +256,9 @@ pub fn line_rows_with_errors(
     let mut rows = line_rows(form, blank);
     for e in errors {
         if let Some(row) = e.line().and_then(|n| rows.get_mut(n.wrapping_sub(1))) {
-            let part = e.label();
-            let part = part.split_once(", ").map(|(_, p)| p).unwrap_or("");
-            let text = if part.is_empty() {
-                e.message.clone()
-            } else {
-                format!("{part}: {}", e.message)
+            let text = match e.line_field() {
+                Some(part) => format!("{part}: {}", e.message),
+                None => e.message.clone(),
             };
             if !row.error.is_empty() {
                 row.error.push_str("; ");

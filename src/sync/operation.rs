@@ -102,19 +102,24 @@ impl FieldError {
         rest.split(']').next()?.parse().ok()
     }
 
+    /// For an error about a line, the field of the line in words ("quantity", "expiry date");
+    /// `None` when it is about the whole line.
+    pub fn line_field(&self) -> Option<String> {
+        let part = self.field.rsplit_once("].")?.1;
+        Some(match part {
+            "expiry" => "expiry date".into(),
+            "item" | "sku" => "item".into(),
+            other => other.replace('_', " "),
+        })
+    }
+
     /// The field in words, for people: "Line 2, quantity", "Received on".
     pub fn label(&self) -> String {
-        if let Some(n) = self.line() {
-            let part = self.field.rsplit_once("].").map(|(_, p)| p).unwrap_or("");
-            let part = match part {
-                "" => String::new(),
-                "expiry" => ", expiry date".into(),
-                "item" | "sku" => ", item".into(),
-                other => format!(", {}", other.replace('_', " ")),
-            };
-            return format!("Line {n}{part}");
+        match (self.line(), self.line_field()) {
+            (Some(n), Some(part)) => format!("Line {n}, {part}"),
+            (Some(n), None) => format!("Line {n}"),
+            _ => crate::audit::words::spelled_out(&self.field),
         }
-        crate::audit::words::spelled_out(&self.field)
     }
 }
 
