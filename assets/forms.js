@@ -1,7 +1,9 @@
 /* Outpost form helpers. Progressive: without this script every form works as the server sent it.
  * - Line tables (`[data-line-table]`): "Add a line" appends an empty row and each row gets a
  *   "Remove" button, instead of a fixed number of rows.
- * - Times (`time[datetime]`) in the reader's own locale and time zone; the server writes UTC. */
+ * - Times (`time[datetime]`) in the reader's own locale and time zone; the server writes UTC.
+ * - Catalog forms (`[data-upis-preview]`, `[data-sku-preview]`) show the UPIS-H or SKU they will
+ *   make as the person chooses; the server wrote the first preview, and makes the real one. */
 (function () {
   "use strict";
 
@@ -97,9 +99,38 @@
     });
   }
 
+  function showCode(output, text) {
+    var code = document.createElement("code");
+    code.textContent = text;
+    output.replaceChildren(code);
+  }
+
+  function previews() {
+    document.querySelectorAll("[data-upis-preview]").forEach(function (form) {
+      var family = form.getAttribute("data-upis-preview");
+      var update = function () {
+        showCode(form.querySelector("#upis-preview"),
+          family + "-" + (form.elements.type.value.toUpperCase() || "?") + "-" + (form.elements.lci.value || "?"));
+      };
+      form.addEventListener("input", update);
+      update();
+    });
+    document.querySelectorAll("[data-sku-preview]").forEach(function (form) {
+      var update = function () {
+        var chosen = form.elements.identity_id.selectedOptions[0];
+        var upis = (chosen && chosen.getAttribute("data-upis")) || "?????-?-?";
+        showCode(form.querySelector("#sku-preview"),
+          upis + "-" + form.elements.color_code.value + "-" + form.elements.condition_code.value);
+      };
+      form.addEventListener("change", update);
+      update();
+    });
+  }
+
   function start() {
     document.querySelectorAll("[data-line-table]").forEach(enhance);
     localTimes();
+    previews();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
 })();

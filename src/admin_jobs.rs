@@ -9,6 +9,7 @@ use outpost_jobs::queues;
 use crate::audit::{self, Entry};
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::perm;
+use crate::auth::principal::Principal;
 use crate::error::AppError;
 use crate::schema::product_variants;
 use crate::state::AppState;
@@ -242,7 +243,42 @@ async fn retry(
         .text("variant_id")
         .parse()
         .map_err(|_| AppError::BadRequest("Choose a variant to retry.".into()))?;
-    let principal = admin.user.0.clone();
+    requeue_failed(&state, &admin, id).await?;
+    Ok(redirect_with_flash(
+        &state.settings,
+        "/admin/jobs",
+        FlashKind::Success,
+        "The sync will be tried again.",
+    ))
+}
+
+/// "Sync now" on a variant's page: a failed sync is given one more attempt, a waiting one is
+/// queued at once rather than at the next sweep. `false`: it is in step, nothing to send.
+pub async fn sync_again(
+    state: &AppState,
+    principal: &Principal,
+    variant: &crate::catalog::VariantRow,
+) -> Result<bool, AppError> {
+    if state.settings.zoho.is_none() {
+        return Err(AppError::BadRequest(
+            "The Zoho sync is not configured on this server.".into(),
+        ));
+    }
+    match variant.zoho_sync_status.as_str() {
+        "ERROR" => requeue_failed(state, principal, variant.id).await?,
+        "PENDING" | "DIRTY" => {
+            if let Err(e) = crate::jobs::enqueue_zoho(state, variant.id).await {
+                tracing::warn!(error = %e, "sync now left to the sweep");
+            }
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Puts a variant whose sync failed back in the queue for one more attempt (audited).
+async fn requeue_failed(state: &AppState, principal: &Principal, id: i64) -> Result<(), AppError> {
+    let principal = principal.clone();
     // Retry means one more attempt; a variant that fails again goes back to ERROR.
     let one_left = state
         .settings
@@ -287,19 +323,14 @@ async fn retry(
         })
     })
     .await?;
-    crate::events::publish_soon(&state);
+    crate::events::publish_soon(state);
     if state.settings.zoho.is_some() {
-        if let Err(e) = crate::jobs::enqueue_zoho(&state, id).await {
+        if let Err(e) = crate::jobs::enqueue_zoho(state, id).await {
             // The sweep will pick it up from the database.
             tracing::warn!(error = %e, "retry left to the sweep");
         }
     }
-    Ok(redirect_with_flash(
-        &state.settings,
-        "/admin/jobs",
-        FlashKind::Success,
-        "The sync will be tried again.",
-    ))
+    Ok(())
 }
 
 async fn discard(

@@ -47,8 +47,12 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     warehouse::api::configure(cfg);
     openapi::configure(cfg);
     catalog::pages::configure(cfg);
+    // Before the variant pages: `/catalog/variants/new` is not a SKU.
+    catalog::manage_pages::configure(cfg);
+    catalog::variant_pages::configure(cfg);
     warehouse::pages::configure(cfg);
     warehouse::items_page::configure(cfg);
+    warehouse::item_page::configure(cfg);
     admin_jobs::configure(cfg);
     sync::review::configure(cfg);
     sales::configure(cfg);

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{units_to_cents, Family, Identity, Variant, VariantRow, COLOR_CODES, CONDITION_CODES};
+use super::{codes_of, units_to_cents, Family, Identity, Variant, VariantRow, COLORS, CONDITIONS};
 use crate::auth::permissions::Permission;
 use crate::schema::{product_families, product_identities, product_variants};
 use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Target};
@@ -210,16 +210,16 @@ impl Kind for CreateVariant {
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: VariantIn = parse(payload)?;
         let mut errors = Vec::new();
-        if !COLOR_CODES.contains(&p.color_code.as_str()) {
+        if !COLORS.iter().any(|(c, _)| *c == p.color_code) {
             errors.push(FieldError::new(
                 "color_code",
-                format!("must be one of {}", COLOR_CODES.join(", ")),
+                format!("must be one of {}", codes_of(&COLORS)),
             ));
         }
-        if !CONDITION_CODES.contains(&p.condition_code.as_str()) {
+        if !CONDITIONS.iter().any(|(c, _)| *c == p.condition_code) {
             errors.push(FieldError::new(
                 "condition_code",
-                format!("must be one of {}", CONDITION_CODES.join(", ")),
+                format!("must be one of {}", codes_of(&CONDITIONS)),
             ));
         }
         if units_to_cents(p.listing_price).is_none() {

@@ -3,7 +3,9 @@
 
 pub mod api;
 pub mod kinds;
+pub mod manage_pages;
 pub mod pages;
+pub mod variant_pages;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -12,8 +14,50 @@ use utoipa::ToSchema;
 
 use crate::schema::{product_families, product_identities, product_variants};
 
-pub const COLOR_CODES: [&str; 10] = ["BK", "WH", "WY", "GY", "SL", "RD", "BL", "GN", "BR", "NA"];
-pub const CONDITION_CODES: [&str; 4] = ["N", "R", "U", "D"];
+/// Colour codes of a variant with their words (the code is part of the SKU).
+pub const COLORS: [(&str, &str); 10] = [
+    ("BK", "Black"),
+    ("WH", "White"),
+    ("WY", "White and yellow"),
+    ("GY", "Grey"),
+    ("SL", "Silver"),
+    ("RD", "Red"),
+    ("BL", "Blue"),
+    ("GN", "Green"),
+    ("BR", "Brown"),
+    ("NA", "No colour"),
+];
+/// Condition codes of a variant with their words.
+pub const CONDITIONS: [(&str, &str); 4] = [
+    ("N", "New"),
+    ("R", "Refurbished"),
+    ("U", "Used"),
+    ("D", "Damaged"),
+];
+
+/// The words of a code from one of the tables above (the code itself when unknown).
+pub fn words_of<'a>(table: &[(&'a str, &'a str)], code: &'a str) -> &'a str {
+    table
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(code, |(_, words)| words)
+}
+
+/// "BK, WH, …" for an error message.
+pub fn codes_of(table: &[(&str, &str)]) -> String {
+    table.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
+}
+
+/// The Zoho sync state of a variant in words, for the people who manage the catalog.
+pub fn sync_words(status: &str) -> &'static str {
+    match status {
+        "PENDING" => "Not yet sent to Zoho",
+        "DIRTY" => "Changed since the last sync",
+        "SYNCED" => "In step with Zoho",
+        "ERROR" => "Sync failed",
+        _ => "Unknown",
+    }
+}
 
 #[derive(Clone, Debug, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = product_families)]

@@ -5,9 +5,9 @@ use askama::Template;
 use diesel::prelude::*;
 use serde::Deserialize;
 
-use super::{Variant, VariantRow};
+use super::VariantRow;
 use crate::auth::extract::Authorized;
-use crate::auth::permissions::perm;
+use crate::auth::permissions::{perm, Permission};
 use crate::error::AppError;
 use crate::schema::{product_families, product_identities, product_variants};
 use crate::state::AppState;
@@ -29,7 +29,13 @@ pub struct Query {
 
 pub struct Row {
     pub name: String,
-    pub v: Variant,
+    pub v: VariantRow,
+}
+
+impl Row {
+    pub fn price(&self) -> String {
+        crate::sales::money::format_cents(self.v.listing_price_cents)
+    }
 }
 
 #[derive(Template)]
@@ -40,10 +46,20 @@ struct BrowsePage {
     rows: Vec<Row>,
     total: i64,
     pager: Pager,
+    section: &'static str,
+    can_create: bool,
+    /// The Zoho sync state is for the people who run the catalog, not for customers.
+    sees_sync: bool,
+}
+
+impl BrowsePage {
+    fn sync_words(&self, status: &str) -> &'static str {
+        super::sync_words(status)
+    }
 }
 
 async fn browse(
-    _user: Authorized<perm::CatalogRead>,
+    user: Authorized<perm::CatalogRead>,
     page: Page,
     query: web::Query<Query>,
     state: web::Data<AppState>,
@@ -77,15 +93,15 @@ async fn browse(
         Ok((rows, total))
     })
     .await?;
-    let rows = rows
-        .into_iter()
-        .map(|(v, name)| Row { name, v: v.into() })
-        .collect();
+    let rows = rows.into_iter().map(|(v, name)| Row { name, v }).collect();
     render(&BrowsePage {
         layout: page.layout("Catalog"),
         rows,
         total,
         pager: Pager::filtered("/catalog", &[("q", &q)], page_no, total),
         q,
+        section: "variants",
+        can_create: user.can(Permission::VariantCreate),
+        sees_sync: user.can(Permission::VariantPriceEdit) || user.can(Permission::JobsManage),
     })
 }

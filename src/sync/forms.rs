@@ -29,7 +29,6 @@ pub struct OpMeta {
     pub envelope: String,
     pub base_version: Option<i32>,
     pub kind: &'static str,
-    pub hub_id: i64,
 }
 
 impl OpMeta {
@@ -41,10 +40,33 @@ impl OpMeta {
         record_id: Option<Uuid>,
         base_version: Option<i32>,
     ) -> Self {
+        Self::scoped(settings, user, kind, Some(hub_id), record_id, base_version)
+    }
+
+    /// A form whose operation belongs to no hub (the catalog's). Such kinds are online-only,
+    /// so the envelope is never checked; the op id still makes a double submit apply once.
+    pub fn unscoped(
+        settings: &Settings,
+        user: &Principal,
+        kind: &'static str,
+        form: Option<&FormFields>,
+    ) -> Self {
+        let record = form.and_then(|f| f.text("record_id").parse().ok());
+        Self::scoped(settings, user, kind, None, record, None)
+    }
+
+    fn scoped(
+        settings: &Settings,
+        user: &Principal,
+        kind: &'static str,
+        hub_id: Option<i64>,
+        record_id: Option<Uuid>,
+        base_version: Option<i32>,
+    ) -> Self {
         let env = Envelope {
             user_id: user.user_id,
             role: user.role.as_str().into(),
-            hub_id: Some(hub_id),
+            hub_id,
             kind: kind.into(),
             schema: 1,
             base_version,
@@ -56,7 +78,6 @@ impl OpMeta {
             envelope: envelope::sign(settings.secret_key.expose(), &env),
             base_version,
             kind,
-            hub_id,
         }
     }
 

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use diesel::prelude::*;
 
-use super::{items_query, ItemRow};
+use super::{items_query, status_words, ItemRow, STATUSES};
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::perm;
 use crate::error::AppError;
@@ -19,13 +19,6 @@ use crate::web::pager::{Pager, PER_PAGE};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/warehouse/items").get(list));
 }
-
-/// The statuses an item can have, with the words people read.
-const STATUSES: &[(&str, &str)] = &[
-    ("AVAILABLE", "Available"),
-    ("RESERVED", "Reserved"),
-    ("SOLD", "Sold"),
-];
 
 #[derive(Debug, Default, serde::Deserialize)]
 struct Filters {
@@ -49,11 +42,7 @@ pub struct Row {
 
 impl Row {
     pub fn status_words(&self) -> &'static str {
-        STATUSES
-            .iter()
-            .find(|(code, _)| *code == self.item.status)
-            .map(|(_, words)| *words)
-            .unwrap_or("Unknown")
+        status_words(&self.item.status)
     }
 }
 

@@ -2,6 +2,7 @@
 //! hub and location, AVAILABLE → RESERVED → SOLD, and the transaction log of every action.
 
 pub mod api;
+pub mod item_page;
 pub mod items_page;
 pub mod kinds;
 pub mod pages;
@@ -13,6 +14,20 @@ use utoipa::ToSchema;
 
 use crate::catalog::cents_to_units;
 use crate::schema::{inventory_items, inventory_transactions, product_variants, users};
+
+/// The statuses an item can have, with the words people read.
+pub const STATUSES: &[(&str, &str)] = &[
+    ("AVAILABLE", "Available"),
+    ("RESERVED", "Reserved"),
+    ("SOLD", "Sold"),
+];
+
+pub fn status_words(code: &str) -> &'static str {
+    STATUSES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or("Unknown", |(_, words)| words)
+}
 
 #[derive(Clone, Debug, Queryable, Selectable)]
 #[diesel(table_name = inventory_items)]

@@ -538,7 +538,7 @@ async fn looking_up_a_sku_shows_its_stock_and_its_serialized_items() {
     let warehouse = app.signed_in("warehouse").await;
     let page = warehouse.text(&format!("/warehouse/lookup?q={sku}")).await;
     assert!(
-        page.contains(&format!("href=\"/warehouse/lookup?q={serial}\"")),
+        page.contains(&format!("href=\"/warehouse/items/{}\"", api["id"])),
         "{page}"
     );
     let item = warehouse

@@ -238,7 +238,7 @@ async fn serialized_items_are_listed_filtered_and_scoped() {
     let all = b.text("/warehouse/items").await;
     assert!(all.contains("3 items"), "{all}");
     assert!(
-        all.contains("href=\"/warehouse/lookup?q=SN-LIST-1\""),
+        all.contains(&format!("href=\"/warehouse/items/{}\"", ids[0])),
         "{all}"
     );
     let in_a = b.text("/warehouse/items?location=a-0").await;

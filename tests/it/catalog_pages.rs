@@ -1,0 +1,438 @@
+//! Catalog management from the browser (issue 15): families, identities and variants made and
+//! edited through pages on the pipeline, with the UPIS-H and SKU shown before saving; bad input
+//! refused in words with nothing written; roles enforced; the Zoho state shown to the people who
+//! run the catalog only, with "sync now" for admins.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::browser::Chrome;
+use crate::common::{hidden_in, TestApp};
+use crate::hub_pages::location;
+use crate::offline::World;
+
+/// The hidden fields of the form posted to `action` on `page`, plus `fields`.
+pub(crate) fn form_of<'a>(
+    page: &str,
+    action: &str,
+    fields: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, String)> {
+    let at = page
+        .find(&format!("action=\"{action}\""))
+        .unwrap_or_else(|| panic!("a form posting to {action}: {page}"));
+    let form = &page[at..];
+    let mut out: Vec<(&str, String)> = ["op_id", "record_id", "envelope"]
+        .into_iter()
+        .map(|name| (name, hidden_in(form, name)))
+        .collect();
+    out.extend(fields.iter().map(|(k, v)| (*k, v.to_string())));
+    out
+}
+
+pub(crate) async fn post(
+    b: &crate::common::Browser,
+    path: &str,
+    fields: &[(&str, String)],
+) -> reqwest::Response {
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post_form(path, &fields).await
+}
+
+fn sync_status(app: &TestApp, sku: &str) -> String {
+    crate::sales::texts(
+        app,
+        &format!("SELECT zoho_sync_status AS t FROM product_variants WHERE full_sku = '{sku}'"),
+    )
+    .pop()
+    .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn families_identities_and_variants_are_made_and_edited_from_the_pages() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let admin = app.signed_in("admin").await;
+
+    // A family: the next free number is suggested; bad input is refused in words.
+    let list = admin.text("/catalog/families").await;
+    assert!(
+        list.contains("Solar Lantern") && list.contains("00140"),
+        "{list}"
+    );
+    assert!(list.contains("New product family"), "{list}");
+    for (number, name, says) in [
+        ("abc", "Water Filter Jug", "whole number"),
+        ("0", "Water Filter Jug", "1 to 99999"),
+        ("901", "Water\u{0}Jug", "control character"),
+        ("901", "", "this is required"),
+        ("140", "Another lantern", "already exists"),
+    ] {
+        let fields = form_of(
+            &list,
+            "/catalog/families",
+            &[("product_id", number), ("base_name", name)],
+        );
+        let res = post(&admin, "/catalog/families", &fields).await;
+        assert_eq!(res.status(), 422, "{number} {name:?}");
+        let text = res.text().await.unwrap();
+        assert!(
+            text.contains(says) && text.contains("Nothing was saved"),
+            "{says}: {text}"
+        );
+        assert!(
+            text.contains(&format!("value=\"{number}\"")),
+            "the entry is kept: {text}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM product_families WHERE product_id = 901"),
+        0
+    );
+    // Each refusal spent its op id; the form shown again carries a new one.
+    let list = admin.text("/catalog/families").await;
+    let fields = form_of(
+        &list,
+        "/catalog/families",
+        &[("product_id", "901"), ("base_name", "Water Filter Jug")],
+    );
+    let res = post(&admin, "/catalog/families", &fields).await;
+    assert_eq!(location(&res), "/catalog/families/901");
+    // A double submit applies once.
+    let again = post(&admin, "/catalog/families", &fields).await;
+    assert_eq!(again.status(), 303);
+    assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'catalog.family_create' AND outcome = 'applied'"), 1);
+
+    // An identity, with its UPIS-H shown before it is made.
+    let family = admin.text("/catalog/families/901").await;
+    assert!(
+        family.contains("Water Filter Jug") && family.contains("00901-P-1"),
+        "{family}"
+    );
+    let bad = form_of(
+        &family,
+        "/catalog/families/901/identities",
+        &[("type", "PK"), ("lci", "1"), ("physical_class", "G")],
+    );
+    let res = post(&admin, "/catalog/families/901/identities", &bad).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("one capital letter"));
+    let family = admin.text("/catalog/families/901").await;
+    let fields = form_of(
+        &family,
+        "/catalog/families/901/identities",
+        &[("type", "p"), ("lci", "1"), ("physical_class", "g")],
+    );
+    let res = post(&admin, "/catalog/families/901/identities", &fields).await;
+    assert_eq!(location(&res), "/catalog/families/901");
+    let identity =
+        app.id_of("SELECT id FROM product_identities WHERE generated_upis_h = '00901-P-1'");
+
+    // A variant, as a sales rep makes one: the SKU is shown; the price may carry separators.
+    let sales = app.signed_in("sales").await;
+    let new = sales
+        .text(&format!("/catalog/variants/new?identity={identity}"))
+        .await;
+    assert!(new.contains("00901-P-1-NA-N"), "the SKU preview: {new}");
+    assert!(
+        new.contains("value=\"Water Filter Jug\""),
+        "described by its family: {new}"
+    );
+    let id = identity.to_string();
+    for (price, says) in [("free", "enter a price"), ("-3", "must be a price")] {
+        let fields = form_of(
+            &new,
+            "/catalog/variants",
+            &[
+                ("identity_id", &id),
+                ("color_code", "BK"),
+                ("condition_code", "N"),
+                ("listing_price", price),
+                ("description", "Jug"),
+            ],
+        );
+        let res = post(&sales, "/catalog/variants", &fields).await;
+        assert_eq!(res.status(), 422, "{price}");
+        assert!(res.text().await.unwrap().contains(says), "{says}");
+    }
+    let new = sales
+        .text(&format!("/catalog/variants/new?identity={identity}"))
+        .await;
+    let fields = form_of(
+        &new,
+        "/catalog/variants",
+        &[
+            ("identity_id", &id),
+            ("color_code", "BK"),
+            ("condition_code", "N"),
+            ("listing_price", "1,250.5"),
+            ("description", "Water filter jug, black"),
+        ],
+    );
+    let res = post(&sales, "/catalog/variants", &fields).await;
+    assert_eq!(location(&res), "/catalog/variants/00901-P-1-BK-N");
+    let page = sales.text("/catalog/variants/00901-P-1-BK-N").await;
+    for expected in [
+        "Water filter jug, black",
+        "1,250.50",
+        "Black",
+        "New",
+        "Not yet sent to Zoho",
+        "00901-P-1",
+    ] {
+        assert!(page.contains(expected), "{expected}: {page}");
+    }
+    // The same colour and condition again: refused, and the form says which are taken.
+    let new = sales
+        .text(&format!("/catalog/variants/new?identity={identity}"))
+        .await;
+    assert!(
+        new.contains("already has <code>00901-P-1-BK-N</code>"),
+        "{new}"
+    );
+    let fields = form_of(
+        &new,
+        "/catalog/variants",
+        &[
+            ("identity_id", &id),
+            ("color_code", "BK"),
+            ("condition_code", "N"),
+            ("listing_price", "3"),
+            ("description", ""),
+        ],
+    );
+    let res = post(&sales, "/catalog/variants", &fields).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("already has a variant"));
+
+    // Edit: a price change of a variant Zoho knows marks it changed; unticking makes it inactive.
+    crate::sales::texts(&app, "UPDATE product_variants SET zoho_sync_status = 'SYNCED', zoho_item_id = 'Z-1' WHERE full_sku = '00901-P-1-BK-N' RETURNING full_sku AS t");
+    let page = sales.text("/catalog/variants/00901-P-1-BK-N").await;
+    let edit = |page: &str, price: &'static str, active: bool| {
+        let mut f = form_of(
+            page,
+            "/catalog/variants/00901-P-1-BK-N",
+            &[
+                ("listing_price", price),
+                ("description", "Water filter jug, black"),
+                ("active_shown", "1"),
+            ],
+        );
+        if active {
+            f.push(("active", "1".into()));
+        }
+        f
+    };
+    let res = post(
+        &sales,
+        "/catalog/variants/00901-P-1-BK-N",
+        &edit(&page, "twelve", true),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(
+        sync_status(&app, "00901-P-1-BK-N"),
+        "SYNCED",
+        "nothing written"
+    );
+    let page = sales.text("/catalog/variants/00901-P-1-BK-N").await;
+    let res = post(
+        &sales,
+        "/catalog/variants/00901-P-1-BK-N",
+        &edit(&page, "1,199.00", false),
+    )
+    .await;
+    assert_eq!(location(&res), "/catalog/variants/00901-P-1-BK-N");
+    assert_eq!(sync_status(&app, "00901-P-1-BK-N"), "DIRTY");
+    let page = sales.text("/catalog/variants/00901-P-1-BK-N").await;
+    assert!(
+        page.contains("1,199.00")
+            && page.contains("Changed since the last sync")
+            && page.contains("inactive"),
+        "{page}"
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'catalog.variant_update' AND outcome = 'applied'"), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn roles_decide_who_manages_the_catalog_and_who_sees_its_zoho_state() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    // A sales rep makes variants but not families or identities.
+    let sales = app.signed_in("sales").await;
+    let list = sales.text("/catalog/families").await;
+    assert!(!list.contains("New product family"), "{list}");
+    let family = sales.text("/catalog/families/140").await;
+    assert!(
+        !family.contains("New identity") && family.contains("Add a variant"),
+        "{family}"
+    );
+    let csrf = sales.csrf().await;
+    let res = sales
+        .post_form(
+            "/catalog/families",
+            &[
+                ("csrf_token", &csrf),
+                ("op_id", &uuid::Uuid::new_v4().to_string()),
+                ("product_id", "902"),
+                ("base_name", "Sneaky"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("may not create product families"));
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM product_families WHERE product_id = 902"),
+        0
+    );
+
+    // A warehouse operator reads the catalog but does not change it.
+    let warehouse = app.signed_in("warehouse").await;
+    assert_eq!(warehouse.get("/catalog/variants/new").await.status(), 403);
+    let page = warehouse.text("/catalog/variants/00140-E-1-NA-N").await;
+    assert!(
+        !page.contains("Change price") && !page.contains("Zoho"),
+        "{page}"
+    );
+
+    // A customer sees prices, not the Zoho sync state (an internal word) nor stock links.
+    let customer = app.signed_in("customer").await;
+    let catalog = customer.text("/catalog").await;
+    assert!(
+        !catalog.contains("Zoho") && !catalog.contains("Not yet sent"),
+        "{catalog}"
+    );
+    let page = customer.text("/catalog/variants/00140-E-1-NA-N").await;
+    assert!(
+        !page.contains("Zoho") && !page.contains("Stock at your hubs"),
+        "{page}"
+    );
+    // The catalog managers do see it, in words.
+    assert!(sales
+        .text("/catalog")
+        .await
+        .contains("Not yet sent to Zoho"));
+    // Without a Zoho configuration there is nothing to sync now.
+    let admin = app.signed_in("admin").await;
+    assert!(!admin
+        .text("/catalog/variants/00140-E-1-NA-N")
+        .await
+        .contains("Send to Zoho now"));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_syncs_a_failed_variant_now_from_its_page() {
+    let zoho = crate::fake_zoho::FakeZoho::start().await;
+    let app = crate::zoho::builder_for(&zoho).start().await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(outpost::worker::run(app.state.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+    let admin = app.signed_in("admin").await;
+    let new = admin.text("/catalog/variants/new?identity=1").await;
+    let fields = form_of(
+        &new,
+        "/catalog/variants",
+        &[
+            ("identity_id", "1"),
+            ("color_code", "SL"),
+            ("condition_code", "D"),
+            ("listing_price", "9.90"),
+            ("description", "Bottled water, dented"),
+        ],
+    );
+    let res = post(&admin, "/catalog/variants", &fields).await;
+    let path = location(&res);
+    let sku = path.rsplit('/').next().unwrap().to_string();
+    // The running worker sends it to the fake Zoho.
+    let mut synced = false;
+    for _ in 0..100 {
+        if sync_status(&app, &sku) == "SYNCED" {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(synced, "the new variant reached Zoho");
+    let page = admin.text(&path).await;
+    assert!(
+        page.contains("In step with Zoho") && !page.contains("Send to Zoho now"),
+        "{page}"
+    );
+
+    // A failed sync: the admin sees the error and sends it again from the page.
+    crate::sales::texts(&app, &format!("UPDATE product_variants SET zoho_sync_status = 'ERROR', zoho_last_error = 'Invalid value passed for rate' WHERE full_sku = '{sku}' RETURNING full_sku AS t"));
+    let page = admin.text(&path).await;
+    assert!(
+        page.contains("Sync failed")
+            && page.contains("Invalid value passed for rate")
+            && page.contains("Send to Zoho now"),
+        "{page}"
+    );
+    let csrf = admin.csrf().await;
+    let res = admin
+        .post_form(&format!("{path}/sync"), &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(location(&res), path);
+    let mut back = false;
+    for _ in 0..100 {
+        if sync_status(&app, &sku) == "SYNCED" {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "synced again: {}", sync_status(&app, &sku));
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'job.retried'"),
+        1
+    );
+    // Only admins may.
+    let sales = app.signed_in("sales").await;
+    let csrf = sales.csrf().await;
+    assert_eq!(
+        sales
+            .post_form(&format!("{path}/sync"), &[("csrf_token", &csrf)])
+            .await
+            .status(),
+        403
+    );
+    let _ = stop_tx.send(());
+    worker.await.unwrap().unwrap();
+    app.shutdown().await;
+    zoho.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sku_is_previewed_as_the_person_chooses() {
+    let world = World::start();
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("sales").await;
+    chrome.goto("/catalog/variants/new?identity=1").await;
+    let preview = "return document.getElementById('sku-preview').textContent";
+    assert_eq!(chrome.js(preview, json!([])).await, json!("00101-P-1-NA-N"));
+    chrome
+        .js("var s = document.getElementById('color_code'); s.value = 'WH'; s.dispatchEvent(new Event('change', {bubbles: true}));", json!([]))
+        .await;
+    chrome
+        .js("var s = document.getElementById('condition_code'); s.value = 'R'; s.dispatchEvent(new Event('change', {bubbles: true}));", json!([]))
+        .await;
+    assert_eq!(chrome.js(preview, json!([])).await, json!("00101-P-1-WH-R"));
+    chrome.type_into("#listing_price", "4.75").await;
+    chrome.submit("form[data-sku-preview]", &[]).await;
+    assert!(
+        chrome
+            .wait_for(
+                "location.pathname === '/catalog/variants/00101-P-1-WH-R'",
+                Duration::from_secs(10)
+            )
+            .await,
+        "{}",
+        chrome.body_text().await
+    );
+    assert!(chrome.body_text().await.contains("Variant created"));
+}
