@@ -33,6 +33,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     web::configure(cfg);
     auth::configure(cfg);
     hubs::pages::configure(cfg);
+    hubs::work::configure(cfg);
     inventory::intake_pages::configure(cfg);
     inventory::adjust_pages::configure(cfg);
     inventory::distribution_pages::configure(cfg);

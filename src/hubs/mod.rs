@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod customer_admin;
 pub mod pages;
+pub mod work;
 
 use diesel::prelude::*;
 use serde::Serialize;

@@ -30,6 +30,8 @@ pub struct HubCard {
 struct ListPage {
     layout: Layout,
     cards: Vec<HubCard>,
+    /// The work waiting at the person's hubs that they may do, across hubs.
+    work: Vec<super::work::Waiting>,
 }
 
 pub async fn hub_cards(state: &AppState, hubs: Vec<Hub>) -> Result<Vec<HubCard>, AppError> {
@@ -48,9 +50,11 @@ async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let cards = hub_cards(&state, user.scope.hubs.clone()).await?;
+    let work = super::work::waiting(&state, &user).await?;
     render(&ListPage {
         layout: page.layout("Hubs & stock"),
         cards,
+        work,
     })
 }
 

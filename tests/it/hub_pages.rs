@@ -603,3 +603,94 @@ async fn long_lists_are_paged_and_counted() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn waiting_work_is_listed_across_hubs_and_counted_in_each_hubs_tabs() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let (kin, mbj, man) = (
+        app.hub_id("KIN-MAIN"),
+        app.hub_id("MBJ-SUB"),
+        app.hub_id("MAN-SUB"),
+    );
+    let now = chrono::Utc::now();
+    let op = |kind: &str, payload: serde_json::Value| serde_json::json!({ "op_id": uuid::Uuid::new_v4(), "kind": kind, "captured_at": now, "payload": payload });
+    let list = uuid::Uuid::new_v4();
+    let (status, body) = app
+        .sync(
+            &app.token("depot").await,
+            serde_json::json!({ "operations": [
+                op("transfer.request", serde_json::json!({ "transfer_id": uuid::Uuid::new_v4(), "hub_id": mbj, "from_hub_id": kin, "lines": [{ "sku": WATER, "quantity": 4 }] })),
+                op("needs_list.create", serde_json::json!({ "needs_list_id": list, "hub_id": mbj, "title": "Week 48", "lines": [{ "sku": WATER, "quantity": 30 }] })),
+                op("needs_list.submit", serde_json::json!({ "needs_list_id": list, "hub_id": mbj })),
+                op("distribution.create", serde_json::json!({ "distribution_id": uuid::Uuid::new_v4(), "hub_id": mbj, "recipient": "Shelter", "lines": [{ "sku": WATER, "quantity": 1 }] })),
+            ] }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for i in 0..4 {
+        assert_eq!(body["results"][i]["result"]["status"], "applied", "{body}");
+    }
+    let low_at_man = app.count(&format!("SELECT count(*) AS n FROM stock_levels WHERE hub_id = {man} AND quantity <= reorder_level AND reorder_level > 0"));
+
+    // The logistics manager sees the work of every hub, in words, each linking where it is done.
+    let lm = app.signed_in("logistics").await;
+    let page = lm.text("/hubs").await;
+    for expected in [
+        format!("<a href=\"/hubs/{kin}/transfers\">1 transfer to approve</a>"),
+        format!("<a href=\"/hubs/{mbj}/needs-lists\">1 needs list to decide</a>"),
+        format!("<a href=\"/hubs/{mbj}/distributions\">1 distribution draft to confirm</a>"),
+    ] {
+        assert!(page.contains(&expected), "{expected}: {page}");
+    }
+    if low_at_man > 0 {
+        assert!(
+            page.contains(&format!(
+                "<a href=\"/hubs/{man}\">{} item",
+                crate::common::grouped(low_at_man)
+            )),
+            "{page}"
+        );
+    }
+    // A hub's tabs carry its own counts (fetched after the page; never stored).
+    let res = lm.get(&format!("/hubs/{mbj}/tab-counts")).await;
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let counts = res.text().await.unwrap();
+    assert!(
+        counts.contains("id=\"tab-count-needs\" hx-swap-oob=\"true\"> (1 to decide)"),
+        "{counts}"
+    );
+    assert!(
+        counts.contains("id=\"tab-count-distributions\" hx-swap-oob=\"true\"> (1 to confirm)"),
+        "{counts}"
+    );
+    assert!(
+        counts.contains("id=\"tab-count-transfers\" hx-swap-oob=\"true\"></span>"),
+        "the transfer waits at Kingston: {counts}"
+    );
+    let at_kin = lm.text(&format!("/hubs/{kin}/tab-counts")).await;
+    assert!(at_kin.contains("(1 waiting)"), "{at_kin}");
+    assert!(lm
+        .text(&format!("/hubs/{mbj}"))
+        .await
+        .contains(&format!("hx-get=\"/hubs/{mbj}/tab-counts\"")));
+
+    // Only the work a person may do, at their own hubs.
+    let driver = app.signed_in("driver").await;
+    let page = driver.text("/hubs").await;
+    assert!(
+        !page.contains("to confirm") && !page.contains("to approve") && !page.contains("to decide"),
+        "{page}"
+    );
+    let depot = app.signed_in("depot").await;
+    let page = depot.text("/hubs").await;
+    assert!(
+        !page.contains("to approve") && !page.contains("Kingston"),
+        "{page}"
+    );
+    assert!(page.contains("1 distribution draft to confirm"), "{page}");
+    assert_eq!(
+        depot.get(&format!("/hubs/{kin}/tab-counts")).await.status(),
+        404
+    );
+    app.shutdown().await;
+}

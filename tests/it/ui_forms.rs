@@ -15,6 +15,8 @@ async fn lines_are_added_and_removed_one_at_a_time() {
     let kin = world.hub_id("KIN-MAIN");
     let chrome = Chrome::start(&world.server.url(), true).await;
     chrome.sign_in("warehouse").await;
+    let low = world.count(&format!("WITH set AS (UPDATE stock_levels SET reorder_level = quantity + 1 WHERE hub_id = {kin} AND variant_id = (SELECT id FROM product_variants WHERE full_sku = '{WATER}') RETURNING 1) SELECT count(*) AS n FROM set"))
+        + world.count(&format!("SELECT count(*) AS n FROM stock_levels WHERE hub_id = {kin} AND quantity <= reorder_level AND reorder_level > 0 AND variant_id <> (SELECT id FROM product_variants WHERE full_sku = '{WATER}')"));
     chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
     let rows = "return document.querySelectorAll('[data-line-table] tbody tr').length";
     assert!(
@@ -26,6 +28,22 @@ async fn lines_are_added_and_removed_one_at_a_time() {
             .await
     );
     assert_eq!(chrome.js(rows, json!([])).await, json!(6));
+    // The hub's tabs get their counts after the page has loaded.
+    assert!(
+        chrome
+            .wait_for(
+                &format!("document.querySelector('.subnav a').textContent === 'Stock ({low} low)'"),
+                std::time::Duration::from_secs(10)
+            )
+            .await,
+        "{}",
+        chrome
+            .js(
+                "return document.querySelector('.subnav').textContent",
+                json!([])
+            )
+            .await
+    );
     chrome.click("button.add-line").await;
     assert_eq!(chrome.js(rows, json!([])).await, json!(7));
     assert_eq!(
