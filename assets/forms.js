@@ -2,6 +2,9 @@
  * - Line tables (`[data-line-table]`): "Add a line" appends an empty row and each row gets a
  *   "Remove" button, instead of a fixed number of rows.
  * - Times (`time[datetime]`) in the reader's own locale and time zone; the server writes UTC.
+ * - Camera scanning (`input[data-scan]`): where the browser offers BarcodeDetector and a camera,
+ *   a "Scan with camera" button fills the field from a barcode or QR code. Typing (or a
+ *   hand scanner, which types) stays the way in everywhere else.
  * - Catalog forms (`[data-upis-preview]`, `[data-sku-preview]`) show the UPIS-H or SKU they will
  *   make as the person chooses; the server wrote the first preview, and makes the real one. */
 (function () {
@@ -127,10 +130,83 @@
     });
   }
 
+  /* Opens the camera under the field, fills the field with the first code seen, and closes it. */
+  function scanInto(input, button) {
+    var panel = document.createElement("div");
+    panel.className = "scan-panel";
+    var video = document.createElement("video");
+    video.setAttribute("playsinline", "");
+    video.muted = true;
+    var note = document.createElement("p");
+    note.className = "hint";
+    note.setAttribute("role", "status");
+    note.textContent = "Point the camera at the barcode.";
+    var cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "secondary";
+    cancel.textContent = "Stop scanning";
+    panel.append(video, note, cancel);
+    button.after(panel);
+    button.hidden = true;
+    var stream = null, done = false;
+    function close(message) {
+      done = true;
+      if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+      panel.remove();
+      button.hidden = false;
+      if (message) {
+        var said = document.createElement("p");
+        said.className = "field-error scan-message";
+        said.setAttribute("role", "alert");
+        said.textContent = message;
+        button.after(said);
+        setTimeout(function () { said.remove(); }, 8000);
+      }
+      input.focus();
+    }
+    cancel.addEventListener("click", function () { close(); });
+    var detector = new window.BarcodeDetector();
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (s) {
+      stream = s;
+      window.outpostScanStream = s; /* tests check that the camera is let go */
+      if (done) { close(); return; }
+      video.srcObject = s;
+      return video.play().catch(function () {}).then(function look() {
+        if (done) return;
+        return detector.detect(video).then(function (codes) {
+          if (done) return;
+          if (codes.length && codes[0].rawValue) {
+            input.value = codes[0].rawValue.trim();
+            input.dispatchEvent(new Event("input", { bubbles: true }));
+            close();
+          } else {
+            setTimeout(look, 150);
+          }
+        }, function () { if (!done) setTimeout(look, 300); });
+      });
+    }).catch(function (e) {
+      close("The camera could not be opened (" + (e && e.name || "refused") + "). Type the number instead.");
+    });
+  }
+
+  function scanners() {
+    if (!("BarcodeDetector" in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
+    document.querySelectorAll("input[data-scan]").forEach(function (input) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary scan-button";
+      button.textContent = "Scan with camera";
+      button.setAttribute("aria-label", "Scan the " + (input.labels[0] ? input.labels[0].textContent.toLowerCase() : "code") + " with the camera");
+      button.addEventListener("click", function () { scanInto(input, button); });
+      input.after(button);
+    });
+  }
+
   function start() {
     document.querySelectorAll("[data-line-table]").forEach(enhance);
     localTimes();
     previews();
+    scanners();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
 })();

@@ -285,3 +285,88 @@ async fn serialized_items_are_listed_filtered_and_scoped() {
     );
     app.shutdown().await;
 }
+
+/// A camera and a barcode reader for a browser that has neither (headless Chromium on Linux):
+/// the camera is a canvas stream, the reader "sees" `SN-CAM-1` on the second look.
+const FAKE_CAMERA: &str = r#"
+window.BarcodeDetector = class { constructor() { this.looks = 0; } detect() { this.looks += 1; return Promise.resolve(this.looks < 2 ? [] : [{ rawValue: " SN-CAM-1 " }]); } };
+navigator.mediaDevices.getUserMedia = function () { var c = document.createElement("canvas"); c.width = 64; c.height = 48; c.getContext("2d").fillRect(0, 0, 64, 48); return Promise.resolve(c.captureStream(5)); };
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serial_number_is_scanned_with_the_camera_where_the_browser_can_read_barcodes() {
+    let world = World::start();
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("warehouse").await;
+    // No barcode reader in this browser: no scan button, typing as ever.
+    chrome.goto("/warehouse/receive").await;
+    assert!(
+        chrome
+            .wait_for(
+                "document.readyState === 'complete'",
+                std::time::Duration::from_secs(10)
+            )
+            .await
+    );
+    assert_eq!(
+        chrome
+            .js(
+                "return document.querySelectorAll('.scan-button').length",
+                json!([])
+            )
+            .await,
+        json!(0)
+    );
+    chrome
+        .cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": FAKE_CAMERA }),
+        )
+        .await;
+    chrome.goto("/warehouse/receive").await;
+    assert!(
+        chrome
+            .wait_for(
+                "document.querySelectorAll('.scan-button').length === 2",
+                std::time::Duration::from_secs(10)
+            )
+            .await
+    );
+    assert_eq!(
+        chrome.js("return document.querySelector('#serial_number + .scan-button').getAttribute('aria-label')", json!([])).await,
+        json!("Scan the serial number with the camera")
+    );
+    chrome.click("#serial_number + .scan-button").await;
+    assert!(
+        chrome
+            .wait_for(
+                "document.getElementById('serial_number').value === 'SN-CAM-1'",
+                std::time::Duration::from_secs(10)
+            )
+            .await,
+        "the code seen fills the field"
+    );
+    assert_eq!(
+        chrome
+            .js("return [document.querySelectorAll('.scan-panel').length, window.outpostScanStream.getTracks().every(t => t.readyState === 'ended'), document.activeElement.id]", json!([]))
+            .await,
+        json!([0, true, "serial_number"]),
+        "the camera is let go and the field has the focus"
+    );
+    chrome.type_into("#variant_sku", WATER).await;
+    chrome.type_into("#location_code", "A-07").await;
+    chrome
+        .submit("form[action='/warehouse/receive']", &[])
+        .await;
+    assert!(
+        chrome
+            .wait_for("document.body.textContent.includes('SN-CAM-1') && document.getElementById('serial_number').value === ''", std::time::Duration::from_secs(10))
+            .await,
+        "{}",
+        chrome.body_text().await
+    );
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM inventory_items WHERE serial_number = 'SN-CAM-1' AND location_code = 'A-07'"),
+        1
+    );
+}
