@@ -38,7 +38,10 @@ def main():
                 call(wd, "POST", s + "/window/rect", {"width": w, "height": h})
                 call(wd, "POST", s + "/url", {"url": base_url + path})
                 time.sleep(0.4)
-                png = call(wd, "GET", s + "/screenshot")
+                # The whole page (up to 3,000 px), not only the window: what is below matters too.
+                size = call(wd, "POST", s + "/goog/cdp/execute", {"cmd": "Page.getLayoutMetrics", "params": {}})["cssContentSize"]
+                clip = {"x": 0, "y": 0, "width": w, "height": min(size["height"], 3000), "scale": 1}
+                png = call(wd, "POST", s + "/goog/cdp/execute", {"cmd": "Page.captureScreenshot", "params": {"format": "png", "captureBeyondViewport": True, "clip": clip}})["data"]
                 fname = os.path.join(outdir, f"{path.strip('/').replace('/', '_') or 'home'}-{name}.png")
                 open(fname, "wb").write(base64.b64decode(png))
                 print(fname)

@@ -10,18 +10,28 @@ pub struct BarChart {
     pub height: u32,
 }
 
+/// One bar: its label on a line of its own above it (a hub's name is often longer than any
+/// column beside a bar could hold, and a label beside the bar was overlapped by it).
 #[derive(Clone, Debug)]
 pub struct Bar {
     pub label: String,
     pub value: i64,
+    /// Baseline of the label.
+    pub label_y: u32,
+    /// Top of the bar.
     pub y: u32,
     pub bar_width: u32,
     pub value_x: u32,
 }
 
-pub const LABEL_WIDTH: u32 = 190;
-const ROW: u32 = 34;
-const BAR_AREA: u32 = 330;
+const ROW: u32 = 46;
+const LABEL_BASELINE: u32 = 14;
+const BAR_TOP: u32 = 20;
+pub const BAR_HEIGHT: u32 = 18;
+/// Narrow enough that the chart is drawn at about its own size on a phone, so its text stays
+/// 13 px there; the space right of the longest bar holds its figure.
+const WIDTH: u32 = 360;
+const BAR_AREA: u32 = 280;
 
 impl BarChart {
     pub fn new(title: impl Into<String>, data: Vec<(String, i64)>) -> Self {
@@ -32,20 +42,22 @@ impl BarChart {
             .map(|(i, (label, value))| {
                 let bar_width =
                     ((value.max(0) as f64 / max as f64) * f64::from(BAR_AREA)).round() as u32;
+                let top = i as u32 * ROW;
                 Bar {
                     label,
                     value,
-                    y: i as u32 * ROW + 8,
+                    label_y: top + LABEL_BASELINE,
+                    y: top + BAR_TOP,
                     bar_width: bar_width.max(2),
-                    value_x: LABEL_WIDTH + bar_width.max(2) + 8,
+                    value_x: bar_width.max(2) + 6,
                 }
             })
             .collect::<Vec<_>>();
-        let height = bars.len() as u32 * ROW + 16;
+        let height = bars.len() as u32 * ROW + 4;
         BarChart {
             title: title.into(),
             bars,
-            width: LABEL_WIDTH + BAR_AREA + 90,
+            width: WIDTH,
             height,
         }
     }
@@ -170,10 +182,31 @@ mod tests {
             "t",
             vec![("a".into(), 50), ("b".into(), 100), ("c".into(), 0)],
         );
-        assert_eq!(c.bars[1].bar_width, 330);
-        assert_eq!(c.bars[0].bar_width, 165);
+        assert_eq!(c.bars[1].bar_width, 280);
+        assert_eq!(c.bars[0].bar_width, 140);
         assert_eq!(c.bars[2].bar_width, 2, "a zero still shows a sliver");
         assert!(c.height > 3 * 30);
+    }
+
+    #[test]
+    fn no_label_is_drawn_over_a_bar_and_every_figure_fits() {
+        let c = super::BarChart::new(
+            "t",
+            vec![
+                ("Harbour Relief Agency — Port Antonio Hub".into(), 8_079),
+                ("Kingston Main Warehouse".into(), 120_000),
+            ],
+        );
+        for (i, bar) in c.bars.iter().enumerate() {
+            // The label's descenders (about 4 px at 13 px) end above the bar.
+            assert!(bar.label_y + 4 <= bar.y, "{bar:?}");
+            if let Some(next) = c.bars.get(i + 1) {
+                assert!(bar.y + super::BAR_HEIGHT < next.label_y - 13, "rows apart");
+            }
+            // "120,000" at 13 px is about 50 px wide.
+            assert!(bar.value_x + 50 <= c.width, "{bar:?}");
+        }
+        assert!(c.height >= c.bars[1].y + super::BAR_HEIGHT);
     }
 
     #[test]
