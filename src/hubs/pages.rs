@@ -12,6 +12,7 @@ use crate::inventory::{self, HubTotals, StockRow};
 use crate::state::AppState;
 use crate::web::layout::{render, Layout};
 use crate::web::page::Page;
+use crate::web::sorting::Sort;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/hubs").get(list))
@@ -65,6 +66,8 @@ pub struct StockQuery {
     #[serde(default)]
     low: Option<String>,
     #[serde(default)]
+    sort: String,
+    #[serde(default)]
     page: Option<i64>,
 }
 
@@ -81,6 +84,8 @@ struct DetailPage {
     section: &'static str,
     /// The reorder levels form, for those who may change them.
     reorder: Option<crate::sync::forms::OpMeta>,
+    /// Sortable column headers: item, SKU, on hand, reorder at.
+    headers: Vec<crate::web::sorting::Header>,
 }
 
 async fn detail(
@@ -96,14 +101,40 @@ async fn detail(
         query.low.is_some(),
         query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE),
     );
+    let sort = Sort::parse(&query.sort, &inventory::STOCK_SORTS, "name");
     let q2 = q.clone();
     let (rows, total) = crate::db::run(&state.db, move |conn| {
-        Ok(inventory::stock_page(conn, hub_id, &q2, low_only, page_no)?)
+        Ok(inventory::stock_page(
+            conn, hub_id, &q2, low_only, page_no, sort,
+        )?)
     })
     .await?;
+    let filters = [("q", q.as_str()), ("low", if low_only { "1" } else { "" })];
+    // Sorting keeps the filters and starts again at the first page.
+    let unsorted = crate::web::pager::Pager::filtered(&format!("/hubs/{hub_id}"), &filters, 0, 0)
+        .base()
+        .to_string();
+    let headers = vec![
+        sort.header("sku", "SKU", &unsorted),
+        sort.header("name", "Item", &unsorted),
+        sort.header("quantity", "On hand", &unsorted),
+        sort.header("reorder", "Reorder at", &unsorted),
+    ];
+    let sort_param = sort.param();
     let pager = crate::web::pager::Pager::filtered(
         &format!("/hubs/{hub_id}"),
-        &[("q", &q), ("low", if low_only { "1" } else { "" })],
+        &[
+            filters[0],
+            filters[1],
+            (
+                "sort",
+                if sort.key == "name" && !sort.descending {
+                    ""
+                } else {
+                    &sort_param
+                },
+            ),
+        ],
         page_no,
         total,
     );
@@ -116,6 +147,7 @@ async fn detail(
         low_only,
         pager,
         section: "stock",
+        headers,
         reorder: access
             .can(crate::auth::permissions::Permission::StockAdjust)
             .then(|| {
@@ -197,7 +229,14 @@ pub async fn api_stock(
     );
     let (q, low) = (query.q, query.low.is_some());
     let (rows, total) = crate::db::run(&state.db, move |conn| {
-        Ok(inventory::stock_page(conn, hub_id, q.trim(), low, page_no)?)
+        Ok(inventory::stock_page(
+            conn,
+            hub_id,
+            q.trim(),
+            low,
+            page_no,
+            Sort::parse("", &inventory::STOCK_SORTS, "name"),
+        )?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(StockPage {

@@ -81,13 +81,18 @@ impl StockRow {
     }
 }
 
-/// One page of a hub's stock, optionally filtered by SKU or name, low stock first if asked.
+/// The columns a hub's stock can be sorted by.
+pub const STOCK_SORTS: [&str; 4] = ["name", "sku", "quantity", "reorder"];
+
+/// One page of a hub's stock, optionally filtered by SKU or name or to low stock, in the order
+/// asked for (ties broken by SKU, so pages never overlap).
 pub fn stock_page(
     conn: &mut PgConnection,
     hub_id: i64,
     search: &str,
     low_only: bool,
     page: i64,
+    sort: crate::web::sorting::Sort,
 ) -> QueryResult<(Vec<StockRow>, i64)> {
     let base = || {
         let mut q = stock_levels::table
@@ -111,8 +116,18 @@ pub fn stock_page(
         q
     };
     let total: i64 = base().count().get_result(conn)?;
-    let rows = base()
-        .order((product_families::base_name, product_variants::full_sku))
+    let sku = product_variants::full_sku;
+    let ordered = match (sort.key, sort.descending) {
+        ("sku", false) => base().order(sku.asc()),
+        ("sku", true) => base().order(sku.desc()),
+        ("quantity", false) => base().order((stock_levels::quantity.asc(), sku)),
+        ("quantity", true) => base().order((stock_levels::quantity.desc(), sku)),
+        ("reorder", false) => base().order((stock_levels::reorder_level.asc(), sku)),
+        ("reorder", true) => base().order((stock_levels::reorder_level.desc(), sku)),
+        (_, true) => base().order((product_families::base_name.desc(), sku)),
+        _ => base().order((product_families::base_name.asc(), sku)),
+    };
+    let rows = ordered
         .limit(crate::web::pager::PER_PAGE)
         .offset(crate::web::pager::Pager::offset(page.max(0)))
         .select((

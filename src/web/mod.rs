@@ -11,6 +11,7 @@ pub mod offline;
 pub mod page;
 pub mod pager;
 pub mod readable;
+pub mod sorting;
 pub mod trends;
 pub mod waiting;
 

@@ -50,6 +50,11 @@ impl Pager {
         Pager::new(base, page, total)
     }
 
+    /// The list's address with its filters, without a page.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The first row of a page, for the query's OFFSET.
     pub fn offset(page: i64) -> i64 {
         page.saturating_mul(PER_PAGE)

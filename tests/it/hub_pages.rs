@@ -694,3 +694,73 @@ async fn waiting_work_is_listed_across_hubs_and_counted_in_each_hubs_tabs() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_stock_list_sorts_by_any_of_its_columns_and_keeps_its_filters() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let kin = app.hub_id("KIN-MAIN");
+    let b = app.signed_in("warehouse").await;
+    let on_hand = |page: &str| -> Vec<i64> {
+        page.split("data-label=\"On hand\" class=\"num\"><div>")
+            .skip(1)
+            .map(|cell| {
+                cell.split(' ')
+                    .next()
+                    .unwrap()
+                    .replace(',', "")
+                    .parse()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let page = b.text(&format!("/hubs/{kin}?sort=-quantity")).await;
+    let most_first = on_hand(&page);
+    assert!(most_first.len() > 10, "{page}");
+    assert!(
+        most_first.windows(2).all(|w| w[0] >= w[1]),
+        "{most_first:?}"
+    );
+    assert!(page.contains("aria-sort=\"descending\""), "{page}");
+    // The header turns the order around; the pager keeps the order for the next page.
+    assert!(
+        page.contains(&format!("href=\"/hubs/{kin}?sort=quantity\"")),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("/hubs/{kin}?sort=-quantity&#38;page=1")),
+        "{page}"
+    );
+    let fewest_first = on_hand(&b.text(&format!("/hubs/{kin}?sort=quantity")).await);
+    assert!(
+        fewest_first.windows(2).all(|w| w[0] <= w[1]),
+        "{fewest_first:?}"
+    );
+    // With a search: sorting keeps it; nonsense sorts by name, as the page does by default.
+    let rice = b.text(&format!("/hubs/{kin}?q=rice&sort=-quantity")).await;
+    assert!(
+        rice.contains(&format!("href=\"/hubs/{kin}?q=rice&#38;sort=name\"")),
+        "{rice}"
+    );
+    let odd = b.text(&format!("/hubs/{kin}?sort=%27%3Bdrop")).await;
+    let skus = |page: &str| -> Vec<String> {
+        page.split("<td data-label=\"SKU\">")
+            .skip(1)
+            .map(|cell| {
+                cell.split("<code>")
+                    .nth(1)
+                    .unwrap()
+                    .split('<')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        skus(&odd),
+        skus(&b.text(&format!("/hubs/{kin}")).await),
+        "the default order"
+    );
+    assert_ne!(skus(&odd), skus(&page));
+    app.shutdown().await;
+}
