@@ -22,6 +22,13 @@ use crate::web::page::Page;
 
 const KIND: &str = "distribution.create";
 
+/// The statuses a distribution can have, as the list's filter offers them.
+const STATUSES: &[(&str, &str)] = &[
+    ("draft", "Draft"),
+    ("confirmed", "Confirmed"),
+    ("cancelled", "Cancelled"),
+];
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/hubs/{hub_id}/distributions")
@@ -41,23 +48,37 @@ struct ListPage {
     rows: Vec<Distribution>,
     can_create: bool,
     pager: crate::web::pager::Pager,
+    filter: crate::web::pager::ListFilter,
 }
 
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
-    query: web::Query<crate::web::pager::PageQuery>,
+    query: web::Query<crate::web::pager::ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
-    let page_no = query.number();
+    let filter = query.into_inner().filter(
+        format!("/hubs/{hub_id}/distributions"),
+        "Search by recipient",
+        STATUSES,
+    );
+    let (pattern, status, page_no) = (filter.pattern(), filter.status(), filter.page);
     let (rows, total) = crate::db::run(&state.db, move |conn| {
-        let total: i64 = distributions::table
-            .filter(distributions::hub_id.eq(hub_id))
-            .count()
-            .get_result(conn)?;
-        let rows = distributions::table
-            .filter(distributions::hub_id.eq(hub_id))
+        let base = || {
+            let mut q = distributions::table
+                .filter(distributions::hub_id.eq(hub_id))
+                .into_boxed();
+            if let Some(p) = &pattern {
+                q = q.filter(distributions::recipient.ilike(p.clone()));
+            }
+            if let Some(s) = &status {
+                q = q.filter(distributions::status.eq(s.clone()));
+            }
+            q
+        };
+        let total: i64 = base().count().get_result(conn)?;
+        let rows = base()
             .order((distributions::created_at.desc(), distributions::id))
             .limit(crate::web::pager::PER_PAGE)
             .offset(crate::web::pager::Pager::offset(page_no))
@@ -72,11 +93,8 @@ async fn list(
         section: "distributions",
         rows,
         can_create: access.can(Permission::DistributionCreate),
-        pager: crate::web::pager::Pager::new(
-            format!("/hubs/{hub_id}/distributions"),
-            page_no,
-            total,
-        ),
+        pager: filter.pager(total),
+        filter,
     })
 }
 

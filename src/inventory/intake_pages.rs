@@ -52,24 +52,39 @@ struct ListPage {
     rows: Vec<IntakeRow>,
     can_create: bool,
     pager: crate::web::pager::Pager,
+    filter: crate::web::pager::ListFilter,
 }
 
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
-    query: web::Query<crate::web::pager::PageQuery>,
+    query: web::Query<crate::web::pager::ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
-    let page_no = query.number();
+    let filter = query.into_inner().filter(
+        format!("/hubs/{hub_id}/intakes"),
+        "Search by donor or reference",
+        &[],
+    );
+    let (pattern, page_no) = (filter.pattern(), filter.page);
     let (rows, total) = crate::db::run(&state.db, move |conn| {
-        let total: i64 = intakes::table
-            .filter(intakes::hub_id.eq(hub_id))
-            .count()
-            .get_result(conn)?;
-        let rows = intakes::table
-            .inner_join(users::table.on(users::id.eq(intakes::created_by)))
-            .filter(intakes::hub_id.eq(hub_id))
+        let base = || {
+            let mut q = intakes::table
+                .inner_join(users::table.on(users::id.eq(intakes::created_by)))
+                .filter(intakes::hub_id.eq(hub_id))
+                .into_boxed();
+            if let Some(p) = &pattern {
+                q = q.filter(
+                    intakes::donor
+                        .ilike(p.clone())
+                        .or(intakes::reference.ilike(p.clone())),
+                );
+            }
+            q
+        };
+        let total: i64 = base().count().get_result(conn)?;
+        let rows = base()
             // The id breaks ties (a batch shares one time), so pages never overlap.
             .order((intakes::created_at.desc(), intakes::id))
             .limit(crate::web::pager::PER_PAGE)
@@ -93,7 +108,8 @@ async fn list(
         section: "intakes",
         rows,
         can_create,
-        pager: crate::web::pager::Pager::new(format!("/hubs/{hub_id}/intakes"), page_no, total),
+        pager: filter.pager(total),
+        filter,
     })
 }
 

@@ -22,6 +22,14 @@ use crate::web::page::Page;
 
 const KIND: &str = "needs_list.create";
 
+/// The statuses a needs list can have, as the list's filter offers them.
+const STATUSES: &[(&str, &str)] = &[
+    ("draft", "Draft"),
+    ("submitted", "Submitted"),
+    ("approved", "Approved"),
+    ("rejected", "Rejected"),
+];
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/hubs/{hub_id}/needs-lists")
@@ -41,23 +49,37 @@ struct ListPage {
     rows: Vec<NeedsList>,
     can_create: bool,
     pager: crate::web::pager::Pager,
+    filter: crate::web::pager::ListFilter,
 }
 
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
-    query: web::Query<crate::web::pager::PageQuery>,
+    query: web::Query<crate::web::pager::ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
-    let page_no = query.number();
+    let filter = query.into_inner().filter(
+        format!("/hubs/{hub_id}/needs-lists"),
+        "Search by title",
+        STATUSES,
+    );
+    let (pattern, status, page_no) = (filter.pattern(), filter.status(), filter.page);
     let (rows, total) = crate::db::run(&state.db, move |conn| {
-        let total: i64 = needs_lists::table
-            .filter(needs_lists::hub_id.eq(hub_id))
-            .count()
-            .get_result(conn)?;
-        let rows = needs_lists::table
-            .filter(needs_lists::hub_id.eq(hub_id))
+        let base = || {
+            let mut q = needs_lists::table
+                .filter(needs_lists::hub_id.eq(hub_id))
+                .into_boxed();
+            if let Some(p) = &pattern {
+                q = q.filter(needs_lists::title.ilike(p.clone()));
+            }
+            if let Some(s) = &status {
+                q = q.filter(needs_lists::status.eq(s.clone()));
+            }
+            q
+        };
+        let total: i64 = base().count().get_result(conn)?;
+        let rows = base()
             .order((needs_lists::created_at.desc(), needs_lists::id))
             .limit(crate::web::pager::PER_PAGE)
             .offset(crate::web::pager::Pager::offset(page_no))
@@ -73,7 +95,8 @@ async fn list(
         section: "needs",
         rows,
         can_create,
-        pager: crate::web::pager::Pager::new(format!("/hubs/{hub_id}/needs-lists"), page_no, total),
+        pager: filter.pager(total),
+        filter,
     })
 }
 

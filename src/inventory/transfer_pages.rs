@@ -22,6 +22,15 @@ use crate::web::page::Page;
 
 const KIND: &str = "transfer.request";
 
+/// The statuses a transfer can have, as the list's filter offers them.
+const STATUSES: &[(&str, &str)] = &[
+    ("requested", "Requested"),
+    ("approved", "Approved"),
+    ("dispatched", "Dispatched"),
+    ("received", "Received"),
+    ("cancelled", "Cancelled"),
+];
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/hubs/{hub_id}/transfers")
@@ -48,6 +57,7 @@ struct ListPage {
     rows: Vec<TransferRow>,
     can_request: bool,
     pager: crate::web::pager::Pager,
+    filter: crate::web::pager::ListFilter,
 }
 
 fn hub_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
@@ -60,18 +70,50 @@ fn hub_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, Stri
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
-    query: web::Query<crate::web::pager::PageQuery>,
+    query: web::Query<crate::web::pager::ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
-    let page_no = query.number();
+    let filter = query.into_inner().filter(
+        format!("/hubs/{hub_id}/transfers"),
+        "Search by the other hub",
+        STATUSES,
+    );
+    let (pattern, status, page_no) = (filter.pattern(), filter.status(), filter.page);
     let (rows, total) = crate::db::run(&state.db, move |conn| {
-        let at_hub = transfers::from_hub_id
-            .eq(hub_id)
-            .or(transfers::to_hub_id.eq(hub_id));
-        let total: i64 = transfers::table.filter(at_hub).count().get_result(conn)?;
-        let ts: Vec<Transfer> = transfers::table
-            .filter(at_hub)
+        let base = || {
+            let mut q = transfers::table
+                .filter(
+                    transfers::from_hub_id
+                        .eq(hub_id)
+                        .or(transfers::to_hub_id.eq(hub_id)),
+                )
+                .into_boxed();
+            if let Some(p) = &pattern {
+                // The other hub's name (or code): a transfer from or to a hub that matches.
+                let matching = || {
+                    crate::schema::hubs::table
+                        .filter(
+                            crate::schema::hubs::name
+                                .ilike(p.clone())
+                                .or(crate::schema::hubs::code.ilike(p.clone())),
+                        )
+                        .filter(crate::schema::hubs::id.ne(hub_id))
+                        .select(crate::schema::hubs::id)
+                };
+                q = q.filter(
+                    transfers::from_hub_id
+                        .eq_any(matching())
+                        .or(transfers::to_hub_id.eq_any(matching())),
+                );
+            }
+            if let Some(s) = &status {
+                q = q.filter(transfers::status.eq(s.clone()));
+            }
+            q
+        };
+        let total: i64 = base().count().get_result(conn)?;
+        let ts: Vec<Transfer> = base()
             .order((transfers::created_at.desc(), transfers::id))
             .limit(crate::web::pager::PER_PAGE)
             .offset(crate::web::pager::Pager::offset(page_no))
@@ -121,7 +163,8 @@ async fn list(
         section: "transfers",
         rows,
         can_request: access.can(Permission::TransferRequest),
-        pager: crate::web::pager::Pager::new(format!("/hubs/{hub_id}/transfers"), page_no, total),
+        pager: filter.pager(total),
+        filter,
     })
 }
 

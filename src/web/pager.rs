@@ -19,6 +19,78 @@ impl PageQuery {
     }
 }
 
+/// `?q=&status=&page=` of a list with a search box and a status filter.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+impl ListQuery {
+    /// The filter as the list applies it: the search trimmed and bounded, a status only when
+    /// it is one the list offers.
+    pub fn filter(
+        self,
+        path: String,
+        search_label: &'static str,
+        statuses: &'static [(&'static str, &'static str)],
+    ) -> ListFilter {
+        let status = if statuses.iter().any(|(code, _)| *code == self.status) {
+            self.status
+        } else {
+            String::new()
+        };
+        ListFilter {
+            path,
+            q: self.q.trim().chars().take(100).collect(),
+            status,
+            statuses,
+            search_label,
+            page: self.page.unwrap_or(0).clamp(0, super::MAX_PAGE),
+        }
+    }
+}
+
+/// A list's search and status filter, for its query and for `_list_filter.html`.
+#[derive(Clone, Debug)]
+pub struct ListFilter {
+    pub path: String,
+    pub q: String,
+    pub status: String,
+    pub statuses: &'static [(&'static str, &'static str)],
+    pub search_label: &'static str,
+    pub page: i64,
+}
+
+impl ListFilter {
+    /// An ILIKE pattern for the search, when there is one.
+    pub fn pattern(&self) -> Option<String> {
+        (!self.q.is_empty()).then(|| crate::db::containing(&self.q))
+    }
+
+    /// The status asked for, when there is one.
+    pub fn status(&self) -> Option<String> {
+        (!self.status.is_empty()).then(|| self.status.clone())
+    }
+
+    pub fn is_on(&self) -> bool {
+        !self.q.is_empty() || !self.status.is_empty()
+    }
+
+    pub fn pager(&self, total: i64) -> Pager {
+        Pager::filtered(
+            &self.path,
+            &[("q", &self.q), ("status", &self.status)],
+            self.page,
+            total,
+        )
+    }
+}
+
 /// Where a list is and how far it goes, for `_pager.html`.
 #[derive(Clone, Debug)]
 pub struct Pager {

@@ -764,3 +764,108 @@ async fn the_stock_list_sorts_by_any_of_its_columns_and_keeps_its_filters() {
     assert_ne!(skus(&odd), skus(&page));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn hub_lists_are_searched_and_filtered_by_status() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let (kin, mbj) = (app.hub_id("KIN-MAIN"), app.hub_id("MBJ-SUB"));
+    let now = chrono::Utc::now();
+    let op = |kind: &str, payload: serde_json::Value| serde_json::json!({ "op_id": uuid::Uuid::new_v4(), "kind": kind, "captured_at": now, "payload": payload });
+    let (sent, kept) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let line = serde_json::json!([{ "sku": WATER, "quantity": 2 }]);
+    let (status, body) = app
+        .sync(
+            &app.token("depot").await,
+            serde_json::json!({ "operations": [
+                op("distribution.create", serde_json::json!({ "distribution_id": uuid::Uuid::new_v4(), "hub_id": mbj, "recipient": "Mount Salem Shelter", "lines": line })),
+                op("distribution.create", serde_json::json!({ "distribution_id": uuid::Uuid::new_v4(), "hub_id": mbj, "recipient": "100% Church Kitchen", "lines": line })),
+                op("needs_list.create", serde_json::json!({ "needs_list_id": sent, "hub_id": mbj, "title": "Week 48 water", "lines": line })),
+                op("needs_list.submit", serde_json::json!({ "needs_list_id": sent, "hub_id": mbj })),
+                op("needs_list.create", serde_json::json!({ "needs_list_id": kept, "hub_id": mbj, "title": "Week 49 rice", "lines": line })),
+                op("transfer.request", serde_json::json!({ "transfer_id": uuid::Uuid::new_v4(), "hub_id": mbj, "from_hub_id": kin, "lines": line })),
+                op("intake.create", serde_json::json!({ "intake_id": uuid::Uuid::new_v4(), "hub_id": mbj, "donor": "Rotary Club of Montego Bay", "lines": line })),
+            ] }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["result"]["status"] == "applied"),
+        "{body}"
+    );
+    let depot = app.signed_in("depot").await;
+
+    let all = depot.text(&format!("/hubs/{mbj}/distributions")).await;
+    assert!(
+        all.contains("Mount Salem Shelter")
+            && all.contains("100% Church Kitchen")
+            && all.contains("2 in all"),
+        "{all}"
+    );
+    // "%" is a character searched for, not a wildcard.
+    let found = depot
+        .text(&format!("/hubs/{mbj}/distributions?q=100%25"))
+        .await;
+    assert!(
+        found.contains("100% Church Kitchen")
+            && !found.contains("Mount Salem")
+            && found.contains("1 match"),
+        "{found}"
+    );
+    let none = depot
+        .text(&format!("/hubs/{mbj}/distributions?status=confirmed"))
+        .await;
+    assert!(
+        none.contains("0 match") && none.contains("No distributions"),
+        "{none}"
+    );
+
+    let submitted = depot
+        .text(&format!("/hubs/{mbj}/needs-lists?status=submitted"))
+        .await;
+    assert!(
+        submitted.contains("Week 48 water") && !submitted.contains("Week 49 rice"),
+        "{submitted}"
+    );
+    assert!(
+        submitted.contains("<option value=\"submitted\" selected>"),
+        "{submitted}"
+    );
+    // A status the list does not offer is no filter at all.
+    let any = depot
+        .text(&format!("/hubs/{mbj}/needs-lists?status=%27or%201%3D1"))
+        .await;
+    assert!(
+        any.contains("Week 48 water") && any.contains("Week 49 rice") && any.contains("2 in all"),
+        "{any}"
+    );
+
+    let to_kingston = depot
+        .text(&format!(
+            "/hubs/{mbj}/transfers?q=kingston&status=requested"
+        ))
+        .await;
+    assert!(
+        to_kingston.contains("Kingston Main Warehouse") && to_kingston.contains("1 match"),
+        "{to_kingston}"
+    );
+    let elsewhere = depot
+        .text(&format!("/hubs/{mbj}/transfers?q=mandeville"))
+        .await;
+    assert!(elsewhere.contains("0 match"), "{elsewhere}");
+
+    let rotary = depot.text(&format!("/hubs/{mbj}/intakes?q=rotary")).await;
+    assert!(
+        rotary.contains("Rotary Club of Montego Bay") && rotary.contains("1 match"),
+        "{rotary}"
+    );
+    // The pager keeps the filter.
+    assert!(
+        rotary.contains("action=\"/hubs/") && rotary.contains("value=\"rotary\""),
+        "{rotary}"
+    );
+    app.shutdown().await;
+}
