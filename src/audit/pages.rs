@@ -1,7 +1,6 @@
 //! The audit page for auditors and admins: filters, pagination, CSV export. Rows are limited to
 //! the viewer's scope: their hubs, or (for rows without a hub) actors of their organisation.
 
-use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -287,67 +286,43 @@ async fn csv_export(
     let sees_costs = viewer.flags.can_see_cost;
     rows.iter_mut()
         .for_each(|r| r.hide_costs_unless(sees_costs));
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let header_row = [
-        "id",
-        "occurred_at",
-        "actor",
-        "role_at_capture",
-        "role_at_apply",
-        "action",
-        "object_type",
-        "object_id",
-        "outcome",
-        "offline",
-        "operation_id",
-        "hub_id",
-        "client_addr",
-        "before",
-        "after",
-    ];
-    writer
-        .write_record(header_row)
-        .map_err(AppError::internal)?;
-    for r in &rows {
-        writer
-            .write_record(
-                [
-                    r.id.to_string(),
-                    r.occurred_at.to_rfc3339(),
-                    r.actor_name.clone().unwrap_or_default(),
-                    r.role_at_capture.clone().unwrap_or_default(),
-                    r.role_at_apply.clone().unwrap_or_default(),
-                    r.action.clone(),
-                    r.object_type.clone().unwrap_or_default(),
-                    r.object_id.clone().unwrap_or_default(),
-                    r.outcome.clone(),
-                    r.offline.to_string(),
-                    r.operation_id.map(|u| u.to_string()).unwrap_or_default(),
-                    r.hub_id.map(|h| h.to_string()).unwrap_or_default(),
-                    r.client_addr.clone().unwrap_or_default(),
-                    r.before_text(),
-                    r.after_text(),
-                ]
-                .map(csv_safe),
-            )
-            .map_err(AppError::internal)?;
-    }
-    let body = writer.into_inner().map_err(AppError::internal)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"outpost-audit.csv\"",
-        ))
-        .body(body))
-}
-
-/// Spreadsheets execute cells that start with = + - @ (or a tab or carriage return before one);
-/// every cell gets a leading quote then, so an export is inert whatever a user typed.
-fn csv_safe(value: String) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value
-    }
+    crate::web::csv_export::attachment(
+        "outpost-audit.csv",
+        &[
+            "id",
+            "occurred_at",
+            "actor",
+            "role_at_capture",
+            "role_at_apply",
+            "action",
+            "object_type",
+            "object_id",
+            "outcome",
+            "offline",
+            "operation_id",
+            "hub_id",
+            "client_addr",
+            "before",
+            "after",
+        ],
+        rows.iter().map(|r| {
+            vec![
+                r.id.to_string(),
+                r.occurred_at.to_rfc3339(),
+                r.actor_name.clone().unwrap_or_default(),
+                r.role_at_capture.clone().unwrap_or_default(),
+                r.role_at_apply.clone().unwrap_or_default(),
+                r.action.clone(),
+                r.object_type.clone().unwrap_or_default(),
+                r.object_id.clone().unwrap_or_default(),
+                r.outcome.clone(),
+                r.offline.to_string(),
+                r.operation_id.map(|u| u.to_string()).unwrap_or_default(),
+                r.hub_id.map(|h| h.to_string()).unwrap_or_default(),
+                r.client_addr.clone().unwrap_or_default(),
+                r.before_text(),
+                r.after_text(),
+            ]
+        }),
+    )
 }

@@ -202,16 +202,6 @@ async fn list(
     })
 }
 
-/// A CSV field, quoted, with formula-leading characters defused for spreadsheets.
-fn field(text: &str) -> String {
-    let defused = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    format!("\"{}\"", defused.replace('"', "\"\""))
-}
-
 async fn csv(
     user: Authorized<perm::BadgeCopyRequest>,
     f: web::Query<Filters>,
@@ -219,31 +209,31 @@ async fn csv(
 ) -> Result<HttpResponse, AppError> {
     let (scope, filters) = (user.scope.customer_ids.clone(), f.into_inner());
     let rows = crate::db::run(&state.db, move |conn| Ok(load(conn, &scope, &filters)?)).await?;
-    let mut out = String::from(
-        "requested_at,customer,badge_uid,station,status,requested_by,recorded_by,error\r\n",
-    );
-    for r in rows {
-        let cells = [
-            r.requested_at.to_rfc3339(),
-            r.customer,
-            r.badge_uid,
-            r.station,
-            r.status,
-            r.requested_by.unwrap_or_default(),
-            r.recorded_by,
-            r.error.unwrap_or_default(),
-        ];
-        out.push_str(&cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
-        out.push_str("\r\n");
-    }
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"badge-copies.csv\"",
-        ))
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(out))
+    crate::web::csv_export::attachment(
+        "badge-copies.csv",
+        &[
+            "requested_at",
+            "customer",
+            "badge_uid",
+            "station",
+            "status",
+            "requested_by",
+            "recorded_by",
+            "error",
+        ],
+        rows.into_iter().map(|r| {
+            vec![
+                r.requested_at.to_rfc3339(),
+                r.customer,
+                r.badge_uid,
+                r.station,
+                r.status,
+                r.requested_by.unwrap_or_default(),
+                r.recorded_by,
+                r.error.unwrap_or_default(),
+            ]
+        }),
+    )
 }
 
 #[derive(Template)]

@@ -17,6 +17,7 @@ use crate::web::sorting::Sort;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/hubs").get(list))
         .service(web::resource("/hubs/{hub_id}").get(detail))
+        .service(web::resource("/hubs/{hub_id}/stock.csv").get(stock_csv))
         .service(web::resource("/api/v1/hubs").get(api_list))
         .service(web::resource("/api/v1/hubs/{hub_id}/stock").get(api_stock));
 }
@@ -71,6 +72,46 @@ pub struct StockQuery {
     page: Option<i64>,
 }
 
+/// The hub's stock as a CSV file (a count sheet, a report), with the page's search, low-stock
+/// filter and order.
+async fn stock_csv(
+    access: HubAccess<perm::InventoryRead>,
+    query: web::Query<StockQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let (hub_id, low_only) = (access.hub.id, query.low.is_some());
+    let q: String = query.q.trim().chars().take(100).collect();
+    let sort = Sort::parse(&query.sort, &inventory::STOCK_SORTS, "name");
+    let (rows, _) = crate::db::run(&state.db, move |conn| {
+        Ok(inventory::stock_page(
+            conn, hub_id, &q, low_only, None, sort,
+        )?)
+    })
+    .await?;
+    crate::web::csv_export::attachment(
+        &format!("stock-{}.csv", access.hub.code.to_lowercase()),
+        &[
+            "sku",
+            "item",
+            "description",
+            "unit",
+            "on_hand",
+            "reorder_level",
+        ],
+        rows.into_iter().map(|r| {
+            vec![
+                r.sku,
+                r.name,
+                r.description,
+                r.unit,
+                r.quantity.to_string(),
+                r.reorder_level.to_string(),
+            ]
+        }),
+    )
+}
+
 #[derive(Template)]
 #[template(path = "hubs/detail.html")]
 struct DetailPage {
@@ -86,6 +127,8 @@ struct DetailPage {
     reorder: Option<crate::sync::forms::OpMeta>,
     /// Sortable column headers: item, SKU, on hand, reorder at.
     headers: Vec<crate::web::sorting::Header>,
+    /// The same list (filters and order) as a CSV file.
+    csv_href: String,
 }
 
 async fn detail(
@@ -105,7 +148,12 @@ async fn detail(
     let q2 = q.clone();
     let (rows, total) = crate::db::run(&state.db, move |conn| {
         Ok(inventory::stock_page(
-            conn, hub_id, &q2, low_only, page_no, sort,
+            conn,
+            hub_id,
+            &q2,
+            low_only,
+            Some(page_no),
+            sort,
         )?)
     })
     .await?;
@@ -138,7 +186,13 @@ async fn detail(
         page_no,
         total,
     );
+    let csv_href = pager.base().replacen(
+        &format!("/hubs/{hub_id}"),
+        &format!("/hubs/{hub_id}/stock.csv"),
+        1,
+    );
     render(&DetailPage {
+        csv_href,
         layout: page.layout(access.hub.name.clone()),
         hub: access.hub.clone(),
         rows,
@@ -234,7 +288,7 @@ pub async fn api_stock(
             hub_id,
             q.trim(),
             low,
-            page_no,
+            Some(page_no),
             Sort::parse("", &inventory::STOCK_SORTS, "name"),
         )?)
     })

@@ -84,14 +84,17 @@ impl StockRow {
 /// The columns a hub's stock can be sorted by.
 pub const STOCK_SORTS: [&str; 4] = ["name", "sku", "quantity", "reorder"];
 
-/// One page of a hub's stock, optionally filtered by SKU or name or to low stock, in the order
-/// asked for (ties broken by SKU, so pages never overlap).
+/// Rows of a CSV export of a hub's stock at most (a hub holds a few thousand lines).
+pub const STOCK_EXPORT_LIMIT: i64 = 20_000;
+
+/// One page of a hub's stock (`None`: all of it, for an export), optionally filtered by SKU or
+/// name or to low stock, in the order asked for (ties broken by SKU, so pages never overlap).
 pub fn stock_page(
     conn: &mut PgConnection,
     hub_id: i64,
     search: &str,
     low_only: bool,
-    page: i64,
+    page: Option<i64>,
     sort: crate::web::sorting::Sort,
 ) -> QueryResult<(Vec<StockRow>, i64)> {
     let base = || {
@@ -128,8 +131,8 @@ pub fn stock_page(
         _ => base().order((product_families::base_name.asc(), sku)),
     };
     let rows = ordered
-        .limit(crate::web::pager::PER_PAGE)
-        .offset(crate::web::pager::Pager::offset(page.max(0)))
+        .limit(page.map_or(STOCK_EXPORT_LIMIT, |_| crate::web::pager::PER_PAGE))
+        .offset(page.map_or(0, |p| crate::web::pager::Pager::offset(p.max(0))))
         .select((
             product_variants::id,
             product_variants::full_sku,

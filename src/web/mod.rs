@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod chart;
+pub mod csv_export;
 pub mod errors;
 pub mod form;
 pub mod health;

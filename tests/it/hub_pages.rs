@@ -869,3 +869,56 @@ async fn hub_lists_are_searched_and_filtered_by_status() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_hubs_stock_downloads_as_csv_with_the_lists_filters_and_order() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let kin = app.hub_id("KIN-MAIN");
+    let b = app.signed_in("warehouse").await;
+    let page = b.text(&format!("/hubs/{kin}?q=water&sort=-quantity")).await;
+    let href = format!("/hubs/{kin}/stock.csv?q=water&#38;sort=-quantity");
+    assert!(page.contains(&href), "{page}");
+    let res = b
+        .get(&format!("/hubs/{kin}/stock.csv?q=water&sort=-quantity"))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("stock-kin-main.csv"));
+    let csv = res.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("sku,item,description,unit,on_hand,reorder_level")
+    );
+    let quantities: Vec<i64> = lines
+        .map(|l| l.rsplit(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        !quantities.is_empty() && quantities.windows(2).all(|w| w[0] >= w[1]),
+        "{csv}"
+    );
+    assert!(
+        csv.to_lowercase().matches("water").count() >= quantities.len(),
+        "{csv}"
+    );
+    // Every line of the hub, not one page of it.
+    let all = b.text(&format!("/hubs/{kin}/stock.csv")).await;
+    let lines = app.count(&format!(
+        "SELECT count(*) AS n FROM stock_levels WHERE hub_id = {kin}"
+    ));
+    assert!(lines > 50, "more than a page");
+    assert_eq!(all.lines().count() as i64, lines + 1);
+    // Another hub's stock is not downloadable.
+    let depot = app.signed_in("depot").await;
+    assert_eq!(
+        depot.get(&format!("/hubs/{kin}/stock.csv")).await.status(),
+        404
+    );
+    app.shutdown().await;
+}
