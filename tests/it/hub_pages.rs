@@ -857,6 +857,24 @@ async fn hub_lists_are_searched_and_filtered_by_status() {
         .await;
     assert!(elsewhere.contains("0 match"), "{elsewhere}");
 
+    // A list nobody has decided has no "Approved" column; the manager deciding sees "Approve".
+    let draft = depot.text(&format!("/hubs/{mbj}/needs-lists/{kept}")).await;
+    assert!(
+        draft.contains("Week 49 rice")
+            && !draft.contains("Approved</th>")
+            && !draft.contains("Approve</th>"),
+        "{draft}"
+    );
+    let deciding = app
+        .signed_in("logistics")
+        .await
+        .text(&format!("/hubs/{mbj}/needs-lists/{sent}"))
+        .await;
+    assert!(
+        deciding.contains("Approve</th>") && !deciding.contains("Approved</th>"),
+        "{deciding}"
+    );
+
     let rotary = depot.text(&format!("/hubs/{mbj}/intakes?q=rotary")).await;
     assert!(
         rotary.contains("Rotary Club of Montego Bay") && rotary.contains("1 match"),
