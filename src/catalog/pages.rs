@@ -14,6 +14,7 @@ use crate::state::AppState;
 use crate::web::layout::{render, Layout};
 use crate::web::page::Page;
 use crate::web::pager::{Pager, PER_PAGE};
+use crate::web::sorting::Sort;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/catalog").get(browse));
@@ -24,8 +25,14 @@ pub struct Query {
     #[serde(default)]
     q: String,
     #[serde(default)]
+    sort: String,
+    #[serde(default)]
     page: Option<i64>,
 }
+
+/// The columns the catalog can be sorted by; by SKU unless asked otherwise.
+const SORTS: [&str; 3] = ["sku", "name", "price"];
+const ORDER: Sort = Sort::ascending("sku");
 
 pub struct Row {
     pub name: String,
@@ -46,6 +53,8 @@ struct BrowsePage {
     rows: Vec<Row>,
     total: i64,
     pager: Pager,
+    /// Sortable headers: SKU, item, price.
+    headers: Vec<crate::web::sorting::Header>,
     section: &'static str,
     can_create: bool,
     /// The Zoho sync state is for the people who run the catalog, not for customers.
@@ -67,6 +76,7 @@ async fn browse(
     let q: String = query.q.trim().chars().take(100).collect();
     let page_no = query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE);
     let search = q.clone();
+    let sort = Sort::parse(&query.sort, &SORTS, ORDER);
     let (rows, total) = crate::db::run(&state.db, move |conn| {
         let base = || {
             let mut b = product_variants::table
@@ -84,8 +94,16 @@ async fn browse(
             b
         };
         let total: i64 = base().count().get_result(conn)?;
-        let rows: Vec<(VariantRow, String)> = base()
-            .order(product_variants::full_sku)
+        let sku = product_variants::full_sku;
+        let ordered = match (sort.key, sort.descending) {
+            ("name", false) => base().order((product_families::base_name.asc(), sku)),
+            ("name", true) => base().order((product_families::base_name.desc(), sku)),
+            ("price", false) => base().order((product_variants::listing_price_cents.asc(), sku)),
+            ("price", true) => base().order((product_variants::listing_price_cents.desc(), sku)),
+            (_, true) => base().order(sku.desc()),
+            _ => base().order(sku.asc()),
+        };
+        let rows: Vec<(VariantRow, String)> = ordered
             .limit(PER_PAGE)
             .offset(Pager::offset(page_no))
             .select((VariantRow::as_select(), product_families::base_name))
@@ -98,7 +116,21 @@ async fn browse(
         layout: page.layout("Catalog"),
         rows,
         total,
-        pager: Pager::filtered("/catalog", &[("q", &q)], page_no, total),
+        headers: [("sku", "SKU"), ("name", "Item"), ("price", "Price")]
+            .map(|(key, label)| {
+                sort.header(
+                    key,
+                    label,
+                    Pager::filtered("/catalog", &[("q", &q)], 0, 0).base(),
+                )
+            })
+            .to_vec(),
+        pager: Pager::filtered(
+            "/catalog",
+            &[("q", &q), ("sort", &sort.param_unless(ORDER))],
+            page_no,
+            total,
+        ),
         q,
         section: "variants",
         can_create: user.can(Permission::VariantCreate),

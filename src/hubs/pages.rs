@@ -60,6 +60,9 @@ async fn list(
     })
 }
 
+/// A hub's stock is listed by item name unless asked otherwise.
+const STOCK_ORDER: Sort = Sort::ascending("name");
+
 #[derive(Deserialize)]
 pub struct StockQuery {
     #[serde(default)]
@@ -82,7 +85,7 @@ async fn stock_csv(
     let query = query.into_inner();
     let (hub_id, low_only) = (access.hub.id, query.low.is_some());
     let q: String = query.q.trim().chars().take(100).collect();
-    let sort = Sort::parse(&query.sort, &inventory::STOCK_SORTS, "name");
+    let sort = Sort::parse(&query.sort, &inventory::STOCK_SORTS, STOCK_ORDER);
     let (rows, _) = crate::db::run(&state.db, move |conn| {
         Ok(inventory::stock_page(
             conn, hub_id, &q, low_only, None, sort,
@@ -144,7 +147,7 @@ async fn detail(
         query.low.is_some(),
         query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE),
     );
-    let sort = Sort::parse(&query.sort, &inventory::STOCK_SORTS, "name");
+    let sort = Sort::parse(&query.sort, &inventory::STOCK_SORTS, STOCK_ORDER);
     let q2 = q.clone();
     let (rows, total) = crate::db::run(&state.db, move |conn| {
         Ok(inventory::stock_page(
@@ -168,7 +171,7 @@ async fn detail(
         sort.header("quantity", "On hand", &unsorted),
         sort.header("reorder", "Reorder at", &unsorted),
     ];
-    let sort_param = sort.param();
+    let sort_param = sort.param_unless(STOCK_ORDER);
     let pager = crate::web::pager::Pager::filtered(
         &format!("/hubs/{hub_id}"),
         &[
@@ -289,7 +292,7 @@ pub async fn api_stock(
             q.trim(),
             low,
             Some(page_no),
-            Sort::parse("", &inventory::STOCK_SORTS, "name"),
+            STOCK_ORDER,
         )?)
     })
     .await?;

@@ -15,6 +15,7 @@ use crate::state::AppState;
 use crate::web::layout::{render, Layout};
 use crate::web::page::Page;
 use crate::web::pager::{Pager, PER_PAGE};
+use crate::web::sorting::Sort;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/warehouse/items").get(list));
@@ -31,8 +32,14 @@ struct Filters {
     #[serde(default)]
     q: String,
     #[serde(default)]
+    sort: String,
+    #[serde(default)]
     page: Option<i64>,
 }
+
+/// The columns the items can be sorted by; newest first unless asked otherwise.
+const SORTS: [&str; 5] = ["serial", "sku", "location", "status", "received"];
+const ORDER: Sort = Sort::descending("received");
 
 pub struct Row {
     pub item: ItemRow,
@@ -58,6 +65,8 @@ struct ItemsPage {
     q: String,
     statuses: &'static [(&'static str, &'static str)],
     pager: Pager,
+    /// Sortable headers: serial, SKU, location, status, received (the hub column is not).
+    headers: Vec<crate::web::sorting::Header>,
 }
 
 async fn list(
@@ -79,6 +88,7 @@ async fn list(
         None => user.scope.hub_ids(),
     };
     let page_no = f.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE);
+    let sort = Sort::parse(&f.sort, &SORTS, ORDER);
     let (q2, location2, status2) = (q.clone(), location.clone(), status.clone());
     let (items, total) = crate::db::run(&state.db, move |conn| {
         let filtered = || {
@@ -101,8 +111,20 @@ async fn list(
             query
         };
         let total: i64 = filtered().count().get_result(conn)?;
-        let items: Vec<(ItemRow, String)> = filtered()
-            .order((inventory_items::received_at.desc(), inventory_items::id))
+        let id = inventory_items::id;
+        let ordered = match (sort.key, sort.descending) {
+            ("serial", false) => filtered().order(inventory_items::serial_number.asc()),
+            ("serial", true) => filtered().order(inventory_items::serial_number.desc()),
+            ("sku", false) => filtered().order((product_variants::full_sku.asc(), id)),
+            ("sku", true) => filtered().order((product_variants::full_sku.desc(), id)),
+            ("location", false) => filtered().order((inventory_items::location_code.asc(), id)),
+            ("location", true) => filtered().order((inventory_items::location_code.desc(), id)),
+            ("status", false) => filtered().order((inventory_items::status.asc(), id)),
+            ("status", true) => filtered().order((inventory_items::status.desc(), id)),
+            (_, false) => filtered().order((inventory_items::received_at.asc(), id)),
+            _ => filtered().order((inventory_items::received_at.desc(), id)),
+        };
+        let items: Vec<(ItemRow, String)> = ordered
             .limit(PER_PAGE)
             .offset(Pager::offset(page_no))
             .select((ItemRow::as_select(), product_variants::full_sku))
@@ -122,18 +144,29 @@ async fn list(
         })
         .collect();
     let hub_text = hub.map(|h| h.to_string()).unwrap_or_default();
-    let pager = Pager::filtered(
-        "/warehouse/items",
-        &[
-            ("hub", &hub_text),
-            ("status", &status),
-            ("location", &location),
-            ("q", &q),
-        ],
-        page_no,
-        total,
-    );
+    let filters = [
+        ("hub", hub_text.as_str()),
+        ("status", status.as_str()),
+        ("location", location.as_str()),
+        ("q", q.as_str()),
+    ];
+    // Sorting keeps the filters and starts again at the first page.
+    let unsorted = Pager::filtered("/warehouse/items", &filters, 0, 0);
+    let headers = [
+        ("serial", "Serial number"),
+        ("sku", "SKU"),
+        ("location", "Location"),
+        ("status", "Status"),
+        ("received", "Received"),
+    ]
+    .map(|(key, label)| sort.header(key, label, unsorted.base()))
+    .to_vec();
+    let sort_param = sort.param_unless(ORDER);
+    let mut with_sort = filters.to_vec();
+    with_sort.push(("sort", &sort_param));
+    let pager = Pager::filtered("/warehouse/items", &with_sort, page_no, total);
     render(&ItemsPage {
+        headers,
         layout: page.layout("Serialized items"),
         rows,
         hubs: user.scope.hubs.clone(),

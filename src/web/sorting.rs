@@ -10,18 +10,38 @@ pub struct Sort {
 }
 
 impl Sort {
-    /// Reads `?sort=`; anything not offered falls back to `default` (ascending).
-    pub fn parse(text: &str, offered: &[&'static str], default: &'static str) -> Sort {
+    pub const fn ascending(key: &'static str) -> Sort {
+        Sort {
+            key,
+            descending: false,
+        }
+    }
+
+    pub const fn descending(key: &'static str) -> Sort {
+        Sort {
+            key,
+            descending: true,
+        }
+    }
+
+    /// Reads `?sort=`; anything not offered falls back to the list's `default`.
+    pub fn parse(text: &str, offered: &[&'static str], default: Sort) -> Sort {
         let (descending, name) = match text.trim().strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text.trim()),
         };
         match offered.iter().find(|k| **k == name) {
             Some(key) => Sort { key, descending },
-            None => Sort {
-                key: default,
-                descending: false,
-            },
+            None => default,
+        }
+    }
+
+    /// The `?sort=` a list's links carry: nothing for the list's default order.
+    pub fn param_unless(&self, default: Sort) -> String {
+        if *self == default {
+            String::new()
+        } else {
+            self.param()
         }
     }
 
@@ -76,20 +96,21 @@ mod tests {
     fn only_offered_columns_sort_and_the_current_one_turns_around() {
         let offered = ["name", "quantity"];
         assert_eq!(
-            Sort::parse("-quantity", &offered, "name"),
+            Sort::parse("-quantity", &offered, Sort::ascending("name")),
             Sort {
                 key: "quantity",
                 descending: true
             }
         );
         assert_eq!(
-            Sort::parse("password; drop", &offered, "name"),
+            Sort::parse("password; drop", &offered, Sort::ascending("name")),
             Sort {
                 key: "name",
                 descending: false
             }
         );
-        let s = Sort::parse("quantity", &offered, "name");
+        let s = Sort::parse("quantity", &offered, Sort::ascending("name"));
+        assert_eq!(s.param_unless(Sort::ascending("quantity")), "");
         let h = s.header("quantity", "On hand", "/hubs/1?q=rice");
         assert_eq!(
             (h.href.as_str(), h.aria_sort),

@@ -266,7 +266,7 @@ async fn serialized_items_are_listed_filtered_and_scoped() {
     );
     let found = b.text("/warehouse/items?q=list-3").await;
     assert!(
-        found.contains("1 item,") && found.contains("B-07"),
+        found.contains("1 item.") && found.contains("B-07"),
         "{found}"
     );
     let reserved = b.text("/warehouse/items?status=RESERVED").await;
@@ -369,4 +369,74 @@ async fn a_serial_number_is_scanned_with_the_camera_where_the_browser_can_read_b
         world.count("SELECT count(*) AS n FROM inventory_items WHERE serial_number = 'SN-CAM-1' AND location_code = 'A-07'"),
         1
     );
+}
+
+#[tokio::test]
+async fn the_catalog_and_the_items_list_sort_by_their_columns() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let b = app.signed_in("warehouse").await;
+    let prices = |page: &str| -> Vec<f64> {
+        page.split("data-label=\"Price\" class=\"num\">")
+            .skip(1)
+            .map(|c| {
+                c.split('<')
+                    .next()
+                    .unwrap()
+                    .replace(',', "")
+                    .parse()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let dear_first = prices(&b.text("/catalog?sort=-price").await);
+    assert!(
+        dear_first.len() == 50 && dear_first.windows(2).all(|w| w[0] >= w[1]),
+        "{dear_first:?}"
+    );
+    let page = b.text("/catalog?q=water&sort=price").await;
+    let cheap_first = prices(&page);
+    assert!(
+        cheap_first.windows(2).all(|w| w[0] <= w[1]),
+        "{cheap_first:?}"
+    );
+    assert!(
+        page.contains("href=\"/catalog?q=water&#38;sort=-price\"")
+            && page.contains("aria-sort=\"ascending\""),
+        "{page}"
+    );
+
+    // Items: newest first by default; by location when asked, the filters kept.
+    let kin = app.hub_id("KIN-MAIN");
+    let api = crate::warehouse_api::as_user(&app, "warehouse").await;
+    for (serial, location) in [("SN-S-1", "C-03"), ("SN-S-2", "A-01"), ("SN-S-3", "B-02")] {
+        let (s, _) = api
+            .call("POST", "/api/v1/inventory/receive", Some(json!({ "serial_number": serial, "variant_sku": WATER, "location_code": location, "hub_id": kin })))
+            .await;
+        assert_eq!(s, 201);
+    }
+    let order = |page: &str| -> Vec<String> {
+        page.split("<td data-label=\"Serial number\">")
+            .skip(1)
+            .map(|c| {
+                c.split("<code>")
+                    .nth(1)
+                    .unwrap()
+                    .split('<')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        order(&b.text("/warehouse/items").await),
+        ["SN-S-3", "SN-S-2", "SN-S-1"]
+    );
+    let by_place = b.text("/warehouse/items?q=SN-S&sort=location").await;
+    assert_eq!(order(&by_place), ["SN-S-2", "SN-S-3", "SN-S-1"]);
+    assert!(
+        by_place.contains("href=\"/warehouse/items?q=SN-S&#38;sort=-location\""),
+        "{by_place}"
+    );
+    app.shutdown().await;
 }
