@@ -436,3 +436,119 @@ async fn the_sku_is_previewed_as_the_person_chooses() {
     );
     assert!(chrome.body_text().await.contains("Variant created"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_builds_a_product_line_in_the_browser_and_a_sales_rep_sells_one() {
+    let world = World::start();
+    let chrome = Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("admin").await;
+    // The new-family form is folded away until wanted; the next free number is suggested.
+    chrome.goto("/catalog/families").await;
+    chrome.click("details.disclosure summary").await;
+    chrome.type_into("#base_name", "Water Filter Jug").await;
+    let number = chrome
+        .js(
+            "return document.getElementById('product_id').value",
+            json!([]),
+        )
+        .await;
+    let number = number.as_str().unwrap().to_string();
+    chrome.submit("form[action='/catalog/families']", &[]).await;
+    assert_eq!(chrome.path().await, format!("/catalog/families/{number}"));
+    assert!(chrome.body_text().await.contains("Product family created"));
+    // The identity's UPIS-H is shown while it is typed.
+    chrome.type_into("#type", "k").await;
+    let code = format!("{:05}-K-1", number.parse::<i32>().unwrap());
+    assert!(
+        chrome
+            .wait_for(
+                &format!("document.getElementById('upis-preview').textContent === '{code}'"),
+                Duration::from_secs(5)
+            )
+            .await,
+        "{}",
+        chrome
+            .js(
+                "return document.getElementById('upis-preview').textContent",
+                json!([])
+            )
+            .await
+    );
+    chrome.submit("form[data-upis-preview]", &[]).await;
+    assert!(
+        chrome
+            .body_text()
+            .await
+            .contains(&format!("Identity {code} created")),
+        "{}",
+        chrome.body_text().await
+    );
+    // Its first variant, from the identity's own link.
+    chrome.click(".card a.button.secondary").await;
+    assert!(
+        chrome
+            .wait_for(
+                "!!document.getElementById('sku-preview')",
+                Duration::from_secs(10)
+            )
+            .await
+    );
+    chrome.type_into("#listing_price", "1,250").await;
+    chrome.submit("form[data-sku-preview]", &[]).await;
+    let sku = format!("{code}-NA-N");
+    assert_eq!(chrome.path().await, format!("/catalog/variants/{sku}"));
+    assert!(chrome.body_text().await.contains("1,250.00"));
+
+    // Received at Kingston, then sold from its page by a sales rep at the list price.
+    chrome.sign_out().await;
+    chrome.sign_in("warehouse").await;
+    chrome.goto("/warehouse/receive").await;
+    chrome
+        .submit(
+            "form[action='/warehouse/receive']",
+            &[
+                ("variant_sku", &sku),
+                ("location_code", "J-01"),
+                ("serial_number", "JUG-0001"),
+            ],
+        )
+        .await;
+    let id = world.count("SELECT id AS n FROM inventory_items WHERE serial_number = 'JUG-0001'");
+    chrome.sign_out().await;
+    chrome.sign_in("sales").await;
+    chrome.goto("/warehouse/items?q=JUG").await;
+    chrome
+        .click(&format!("a[href='/warehouse/items/{id}']"))
+        .await;
+    assert!(
+        chrome
+            .wait_for(
+                "document.body.textContent.includes('Reserve or sell')",
+                Duration::from_secs(10)
+            )
+            .await
+    );
+    assert_eq!(
+        chrome
+            .js(
+                "return document.getElementById('sale_price').value",
+                json!([])
+            )
+            .await,
+        json!("1250.00")
+    );
+    chrome
+        .submit(&format!("form[action='/warehouse/items/{id}/sell']"), &[])
+        .await;
+    assert!(
+        chrome.body_text().await.contains("Item sold."),
+        "{}",
+        chrome.body_text().await
+    );
+    assert_eq!(
+        world.count(&format!(
+            "SELECT count(*) AS n FROM inventory_items WHERE id = {id} AND status = 'SOLD'"
+        )),
+        1
+    );
+}
