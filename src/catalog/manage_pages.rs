@@ -493,25 +493,13 @@ async fn new_variant_page(
     )
 }
 
-/// A price typed by a person ("1,250.50", "12") in currency units.
-pub fn price_field(form: &FormFields, name: &str, errors: &mut Vec<FieldError>) -> f64 {
-    let text = form.text(name).replace(',', "");
-    match text.parse::<f64>() {
-        Ok(units) if units.is_finite() => units,
-        _ => {
-            errors.push(FieldError::new(name, "enter a price, e.g. 14.50"));
-            0.0
-        }
-    }
-}
-
 pub fn posted_variant(form: &FormFields) -> Posted {
     let mut errors = Vec::new();
     let identity_id: i64 = form.text("identity_id").parse().unwrap_or_else(|_| {
         errors.push(FieldError::new("identity_id", "choose an identity"));
         0
     });
-    let listing_price = price_field(form, "listing_price", &mut errors);
+    let listing_price = forms::price(form, "listing_price", &mut errors);
     let payload = serde_json::json!({
         "identity_id": identity_id,
         "color_code": form.text("color_code"),

@@ -6,7 +6,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use diesel::prelude::*;
 
-use super::manage_pages::price_field;
 use super::{sync_words, words_of, VariantRow, COLORS, CONDITIONS};
 use crate::auth::extract::{Authorized, CurrentUser};
 use crate::auth::permissions::{perm, Permission};
@@ -140,7 +139,7 @@ fn variant_page(
 /// form says it carries the box (`active_shown`) to tell "made inactive" from "not shown".
 pub fn posted_update(sku: &str, form: &FormFields) -> Posted {
     let mut errors = Vec::new();
-    let listing_price = price_field(form, "listing_price", &mut errors);
+    let listing_price = forms::price(form, "listing_price", &mut errors);
     let mut payload = serde_json::json!({
         "sku": sku,
         "listing_price": listing_price,

@@ -184,6 +184,18 @@ pub fn operation(
     }
 }
 
+/// A price a person typed ("1,250.50", "12") in currency units, read as sales read prices (at
+/// most two decimals, never negative); a field error in words otherwise.
+pub fn price(form: &FormFields, name: &str, errors: &mut Vec<FieldError>) -> f64 {
+    match crate::sales::money::parse_cents(&form.text(name)) {
+        Some(cents) => crate::catalog::cents_to_units(cents),
+        None => {
+            errors.push(FieldError::new(name, "enter a price, e.g. 14.50"));
+            0.0
+        }
+    }
+}
+
 /// Item lines from parallel `line_sku` / `line_qty` (and optional expiry and lot) fields.
 /// Blank rows are skipped; unreadable numbers are field errors.
 pub fn lines(form: &FormFields, errors: &mut Vec<FieldError>) -> Vec<LineInput> {

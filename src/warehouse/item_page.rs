@@ -11,7 +11,6 @@ use super::{items_query, status_words, transactions_for_serial, ItemRow, Transac
 use crate::auth::extract::{Authorized, CurrentUser};
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
-use crate::catalog::manage_pages::price_field;
 use crate::error::AppError;
 use crate::schema::{hubs, product_families, product_identities, product_variants};
 use crate::state::AppState;
@@ -177,7 +176,7 @@ pub fn posted(item_id: i64, action: &str, form: &FormFields) -> Option<Posted> {
             serde_json::json!({ "item_id": item_id }),
         ),
         "sell" => {
-            let price = price_field(form, "sale_price", &mut errors);
+            let price = forms::price(form, "sale_price", &mut errors);
             (
                 "warehouse.sell",
                 serde_json::json!({ "item_id": item_id, "sale_price": price }),
@@ -191,7 +190,7 @@ pub fn posted(item_id: i64, action: &str, form: &FormFields) -> Option<Posted> {
             // A blank cost leaves the cost as it is.
             if !form.text("cost_basis").is_empty() {
                 payload["cost_basis"] =
-                    serde_json::json!(price_field(form, "cost_basis", &mut errors));
+                    serde_json::json!(forms::price(form, "cost_basis", &mut errors));
             }
             ("warehouse.update", payload)
         }
