@@ -48,6 +48,13 @@ pub fn codes_of(table: &[(&str, &str)]) -> String {
     table.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
 }
 
+/// Whether a person sees variants' Zoho sync state: the people who run the catalog do;
+/// customers, drivers and the warehouse have no use for an internal word.
+pub fn sees_sync_state(user: &crate::auth::principal::Principal) -> bool {
+    use crate::auth::permissions::Permission;
+    user.can(Permission::VariantPriceEdit) || user.can(Permission::JobsManage)
+}
+
 /// The Zoho sync state of a variant in words, for the people who manage the catalog.
 pub fn sync_words(status: &str) -> &'static str {
     match status {

@@ -134,6 +134,6 @@ async fn browse(
         q,
         section: "variants",
         can_create: user.can(Permission::VariantCreate),
-        sees_sync: user.can(Permission::VariantPriceEdit) || user.can(Permission::JobsManage),
+        sees_sync: super::sees_sync_state(&user),
     })
 }

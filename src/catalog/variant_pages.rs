@@ -113,7 +113,7 @@ fn variant_page(
         description: posted.map_or_else(|| v.description.clone(), |f| f.text("description")),
         active: posted.map_or(v.active, |f| f.has("active")),
     });
-    let sees_sync = user.can(Permission::VariantPriceEdit) || user.can(Permission::JobsManage);
+    let sees_sync = super::sees_sync_state(user);
     render_with_status(
         &VariantPage {
             layout: page.layout(format!("{} · {}", v.full_sku, family_name)),
