@@ -21,6 +21,7 @@ pub fn action_words(action: &str) -> String {
         "stock.adjust" => "Stock adjusted",
         "stock.reorder_levels" => "Reorder levels changed",
         "catalog.family_create" => "Product family created",
+        "catalog.family_rename" => "Product family renamed",
         "catalog.identity_create" => "Product identity created",
         "catalog.variant_create" => "Variant created",
         "catalog.variant_update" => "Variant changed",

@@ -91,6 +91,90 @@ impl Kind for CreateFamily {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct FamilyRename {
+    pub product_id: i32,
+    pub base_name: String,
+}
+
+/// Renames a family (admins). The name is part of each variant's Zoho item name, so variants
+/// Zoho already has are marked DIRTY and sent again.
+pub struct RenameFamily;
+
+impl Kind for RenameFamily {
+    fn name(&self) -> &'static str {
+        "catalog.family_rename"
+    }
+    fn permission(&self) -> Permission {
+        Permission::FamilyCreate
+    }
+    fn finalisable_offline(&self) -> bool {
+        false
+    }
+    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
+        let p: FamilyRename = parse(payload)?;
+        let mut errors = Vec::new();
+        crate::sync::kind::check_text("base_name", &p.base_name, 200, &mut errors);
+        if errors.is_empty() {
+            Ok(Target::default())
+        } else {
+            Err(errors)
+        }
+    }
+    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
+        let p: FamilyRename = payload(ctx)?;
+        let before: Family = product_families::table
+            .find(p.product_id)
+            .for_update()
+            .select(Family::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                Refusal::NotFound(format!("there is no product family {}", p.product_id))
+            })?;
+        let name = p.base_name.trim();
+        let after: Family = diesel::update(product_families::table.find(p.product_id))
+            .set(product_families::base_name.eq(name))
+            .returning(Family::as_returning())
+            .get_result(conn)?;
+        let mut changed = Vec::new();
+        let mut resend = Vec::new();
+        if before.base_name != after.base_name {
+            changed.push("base_name".to_string());
+            let identities = product_identities::table
+                .filter(product_identities::product_id.eq(p.product_id))
+                .select(product_identities::id);
+            resend = diesel::update(
+                product_variants::table
+                    .filter(product_variants::identity_id.eq_any(identities))
+                    .filter(product_variants::zoho_sync_status.eq("SYNCED")),
+            )
+            .set((
+                product_variants::zoho_sync_status.eq("DIRTY"),
+                product_variants::version.eq(product_variants::version + 1),
+                product_variants::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(product_variants::id)
+            .get_results::<i64>(conn)?;
+        }
+        let mut applied = done(
+            "product_family",
+            after.product_id.to_string(),
+            serde_json::to_value(&before).ok(),
+            &after,
+            changed,
+        );
+        for id in resend {
+            applied.events.push((
+                "job.zoho_sync".into(),
+                serde_json::json!({ "variant_id": id }),
+            ));
+        }
+        Ok(applied)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IdentityIn {
     pub product_id: i32,
     #[serde(rename = "type")]

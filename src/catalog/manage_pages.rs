@@ -29,7 +29,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(families)
             .post(create_family),
     )
-    .service(web::resource("/catalog/families/{product_id}").get(family))
+    .service(
+        web::resource("/catalog/families/{product_id}")
+            .get(family)
+            .post(rename_family),
+    )
     .service(web::resource("/catalog/families/{product_id}/identities").post(create_identity))
     .service(web::resource("/catalog/variants/new").get(new_variant))
     .service(web::resource("/catalog/variants").post(create_variant));
@@ -251,6 +255,10 @@ struct FamilyPage {
     identities: Vec<Identity>,
     variants: Vec<VariantLine>,
     form: Option<IdentityForm>,
+    /// The rename form, for admins: its op id and the name shown in it.
+    rename: Option<(OpMeta, String)>,
+    /// Errors of a rename (or of someone without the identity form) show above everything.
+    errors_at_top: bool,
     can_add_variant: bool,
     errors: Vec<FieldError>,
 }
@@ -313,6 +321,16 @@ async fn family_page(
     let (family, identities, variants) =
         found.ok_or_else(|| AppError::not_found("There is no product family with that number."))?;
     let next_lci = identities.iter().map(|i| i.lci).max().unwrap_or(0) + 1;
+    // A refused rename shows the name that was typed; anything else the family's own.
+    let renaming = posted.filter(|f| f.has("rename"));
+    let rename = user.can(Permission::FamilyCreate).then(|| {
+        (
+            OpMeta::unscoped(&state.settings, user, "catalog.family_rename", renaming),
+            renaming.map_or_else(|| family.base_name.clone(), |f| f.text("base_name")),
+        )
+    });
+    let errors_at_top = renaming.is_some() || !user.can(Permission::IdentityCreate);
+    let posted = posted.filter(|f| !f.has("rename"));
     let form = user.can(Permission::IdentityCreate).then(|| IdentityForm {
         meta: OpMeta::unscoped(&state.settings, user, "catalog.identity_create", posted),
         kind: posted.map_or_else(|| "P".into(), |f| f.text("type")),
@@ -328,11 +346,39 @@ async fn family_page(
             identities,
             variants,
             form,
+            rename,
+            errors_at_top,
             can_add_variant: user.can(Permission::VariantCreate),
             errors: errors.clone(),
         },
         forms::status_after(&errors),
     )
+}
+
+async fn rename_family(
+    req: HttpRequest,
+    user: CurrentUser,
+    page: Page,
+    path: web::Path<(i32,)>,
+    form: FormFields,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let product_id = path.into_inner().0;
+    let payload =
+        serde_json::json!({ "product_id": product_id, "base_name": form.text("base_name") });
+    let posted = Posted::new("catalog.family_rename", payload, vec![]);
+    let result = forms::submit(&state, &user, &req, &form, posted).await?;
+    if let Some(res) = forms::respond(
+        &req,
+        &state.settings,
+        &result,
+        &format!("/catalog/families/{product_id}"),
+        "Family renamed. Its variants Zoho has are sent again with the new name.",
+    ) {
+        return Ok(res);
+    }
+    let errors = forms::form_errors(&result);
+    family_page(&state, &page, &user, product_id, Some(&form), errors).await
 }
 
 pub fn posted_identity(product_id: i32, form: &FormFields) -> Posted {

@@ -29,6 +29,12 @@ const STATUSES: &[(&str, &str)] = &[
     ("cancelled", "Cancelled"),
 ];
 
+/// Newest first unless another column is asked for.
+static SORTS: crate::web::pager::Sorts = crate::web::pager::Sorts {
+    offered: &["created", "recipient", "status"],
+    default: crate::web::sorting::Sort::descending("created"),
+};
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/hubs/{hub_id}/distributions")
@@ -62,8 +68,10 @@ async fn list(
         format!("/hubs/{hub_id}/distributions"),
         "Search by recipient",
         STATUSES,
+        &SORTS,
     );
-    let (pattern, status, page_no) = (filter.pattern(), filter.status(), filter.page);
+    let (pattern, status, page_no, sort) =
+        (filter.pattern(), filter.status(), filter.page, filter.sort);
     let (rows, total) = crate::db::run(&state.db, move |conn| {
         let base = || {
             let mut q = distributions::table
@@ -78,12 +86,19 @@ async fn list(
             q
         };
         let total: i64 = base().count().get_result(conn)?;
-        let rows = base()
-            .order((distributions::created_at.desc(), distributions::id))
-            .limit(crate::web::pager::PER_PAGE)
-            .offset(crate::web::pager::Pager::offset(page_no))
-            .select(Distribution::as_select())
-            .load(conn)?;
+        let id = distributions::id;
+        let rows = match (sort.key, sort.descending) {
+            ("recipient", false) => base().order((distributions::recipient.asc(), id)),
+            ("recipient", true) => base().order((distributions::recipient.desc(), id)),
+            ("status", false) => base().order((distributions::status.asc(), id)),
+            ("status", true) => base().order((distributions::status.desc(), id)),
+            (_, false) => base().order((distributions::created_at.asc(), id)),
+            _ => base().order((distributions::created_at.desc(), id)),
+        }
+        .limit(crate::web::pager::PER_PAGE)
+        .offset(crate::web::pager::Pager::offset(page_no))
+        .select(Distribution::as_select())
+        .load(conn)?;
         Ok((rows, total))
     })
     .await?;

@@ -23,6 +23,12 @@ use crate::web::page::Page;
 
 const KIND: &str = "intake.create";
 
+/// Newest first (by the day received, then as recorded) unless another column is asked for.
+static SORTS: crate::web::pager::Sorts = crate::web::pager::Sorts {
+    offered: &["received", "donor"],
+    default: crate::web::sorting::Sort::descending("received"),
+};
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/hubs/{hub_id}/intakes")
@@ -66,8 +72,9 @@ async fn list(
         format!("/hubs/{hub_id}/intakes"),
         "Search by donor or reference",
         &[],
+        &SORTS,
     );
-    let (pattern, page_no) = (filter.pattern(), filter.page);
+    let (pattern, page_no, sort) = (filter.pattern(), filter.page, filter.sort);
     let (rows, total) = crate::db::run(&state.db, move |conn| {
         let base = || {
             let mut q = intakes::table
@@ -84,20 +91,25 @@ async fn list(
             q
         };
         let total: i64 = base().count().get_result(conn)?;
-        let rows = base()
-            // The id breaks ties (a batch shares one time), so pages never overlap.
-            .order((intakes::created_at.desc(), intakes::id))
-            .limit(crate::web::pager::PER_PAGE)
-            .offset(crate::web::pager::Pager::offset(page_no))
-            .select((
-                intakes::id,
-                intakes::donor,
-                intakes::reference,
-                intakes::received_on,
-                intakes::created_at,
-                users::display_name,
-            ))
-            .load(conn)?;
+        // The id breaks ties (a batch shares one time), so pages never overlap.
+        let id = intakes::id;
+        let rows = match (sort.key, sort.descending) {
+            ("donor", false) => base().order((intakes::donor.asc(), id)),
+            ("donor", true) => base().order((intakes::donor.desc(), id)),
+            (_, false) => base().order((intakes::received_on.asc(), intakes::created_at.asc(), id)),
+            _ => base().order((intakes::received_on.desc(), intakes::created_at.desc(), id)),
+        }
+        .limit(crate::web::pager::PER_PAGE)
+        .offset(crate::web::pager::Pager::offset(page_no))
+        .select((
+            intakes::id,
+            intakes::donor,
+            intakes::reference,
+            intakes::received_on,
+            intakes::created_at,
+            users::display_name,
+        ))
+        .load(conn)?;
         Ok((rows, total))
     })
     .await?;

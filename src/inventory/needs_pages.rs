@@ -30,6 +30,12 @@ const STATUSES: &[(&str, &str)] = &[
     ("rejected", "Rejected"),
 ];
 
+/// Newest first unless another column is asked for.
+static SORTS: crate::web::pager::Sorts = crate::web::pager::Sorts {
+    offered: &["created", "title", "status"],
+    default: crate::web::sorting::Sort::descending("created"),
+};
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/hubs/{hub_id}/needs-lists")
@@ -63,8 +69,10 @@ async fn list(
         format!("/hubs/{hub_id}/needs-lists"),
         "Search by title",
         STATUSES,
+        &SORTS,
     );
-    let (pattern, status, page_no) = (filter.pattern(), filter.status(), filter.page);
+    let (pattern, status, page_no, sort) =
+        (filter.pattern(), filter.status(), filter.page, filter.sort);
     let (rows, total) = crate::db::run(&state.db, move |conn| {
         let base = || {
             let mut q = needs_lists::table
@@ -79,12 +87,19 @@ async fn list(
             q
         };
         let total: i64 = base().count().get_result(conn)?;
-        let rows = base()
-            .order((needs_lists::created_at.desc(), needs_lists::id))
-            .limit(crate::web::pager::PER_PAGE)
-            .offset(crate::web::pager::Pager::offset(page_no))
-            .select(NeedsList::as_select())
-            .load(conn)?;
+        let id = needs_lists::id;
+        let rows = match (sort.key, sort.descending) {
+            ("title", false) => base().order((needs_lists::title.asc(), id)),
+            ("title", true) => base().order((needs_lists::title.desc(), id)),
+            ("status", false) => base().order((needs_lists::status.asc(), id)),
+            ("status", true) => base().order((needs_lists::status.desc(), id)),
+            (_, false) => base().order((needs_lists::created_at.asc(), id)),
+            _ => base().order((needs_lists::created_at.desc(), id)),
+        }
+        .limit(crate::web::pager::PER_PAGE)
+        .offset(crate::web::pager::Pager::offset(page_no))
+        .select(NeedsList::as_select())
+        .load(conn)?;
         Ok((rows, total))
     })
     .await?;

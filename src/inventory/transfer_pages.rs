@@ -31,6 +31,12 @@ const STATUSES: &[(&str, &str)] = &[
     ("cancelled", "Cancelled"),
 ];
 
+/// Newest first unless another column is asked for.
+static SORTS: crate::web::pager::Sorts = crate::web::pager::Sorts {
+    offered: &["created", "status"],
+    default: crate::web::sorting::Sort::descending("created"),
+};
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/hubs/{hub_id}/transfers")
@@ -78,8 +84,10 @@ async fn list(
         format!("/hubs/{hub_id}/transfers"),
         "Search by the other hub",
         STATUSES,
+        &SORTS,
     );
-    let (pattern, status, page_no) = (filter.pattern(), filter.status(), filter.page);
+    let (pattern, status, page_no, sort) =
+        (filter.pattern(), filter.status(), filter.page, filter.sort);
     let (rows, total) = crate::db::run(&state.db, move |conn| {
         let base = || {
             let mut q = transfers::table
@@ -113,12 +121,17 @@ async fn list(
             q
         };
         let total: i64 = base().count().get_result(conn)?;
-        let ts: Vec<Transfer> = base()
-            .order((transfers::created_at.desc(), transfers::id))
-            .limit(crate::web::pager::PER_PAGE)
-            .offset(crate::web::pager::Pager::offset(page_no))
-            .select(Transfer::as_select())
-            .load(conn)?;
+        let id = transfers::id;
+        let ts: Vec<Transfer> = match (sort.key, sort.descending) {
+            ("status", false) => base().order((transfers::status.asc(), id)),
+            ("status", true) => base().order((transfers::status.desc(), id)),
+            (_, false) => base().order((transfers::created_at.asc(), id)),
+            _ => base().order((transfers::created_at.desc(), id)),
+        }
+        .limit(crate::web::pager::PER_PAGE)
+        .offset(crate::web::pager::Pager::offset(page_no))
+        .select(Transfer::as_select())
+        .load(conn)?;
         let others: Vec<i64> = ts
             .iter()
             .map(|t| {

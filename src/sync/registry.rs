@@ -23,6 +23,7 @@ static KINDS: &[&dyn Kind] = &[
     &adjust::AdjustStock,
     &adjust::SetReorderLevels,
     &catalog::CreateFamily,
+    &catalog::RenameFamily,
     &catalog::CreateIdentity,
     &catalog::CreateVariant,
     &catalog::UpdateVariant,

@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use super::sorting::{Header, Sort};
+
 /// Rows per page of a list.
 pub const PER_PAGE: i64 = 50;
 
@@ -27,7 +29,15 @@ pub struct ListQuery {
     #[serde(default)]
     pub status: String,
     #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
     pub page: Option<i64>,
+}
+
+/// The columns a list can be sorted by and its order when none is asked for.
+pub struct Sorts {
+    pub offered: &'static [&'static str],
+    pub default: Sort,
 }
 
 impl ListQuery {
@@ -38,6 +48,7 @@ impl ListQuery {
         path: String,
         search_label: &'static str,
         statuses: &'static [(&'static str, &'static str)],
+        sorts: &'static Sorts,
     ) -> ListFilter {
         let status = if statuses.iter().any(|(code, _)| *code == self.status) {
             self.status
@@ -45,6 +56,8 @@ impl ListQuery {
             String::new()
         };
         ListFilter {
+            sort: Sort::parse(&self.sort, sorts.offered, sorts.default),
+            default_sort: sorts.default,
             path,
             q: self.q.trim().chars().take(100).collect(),
             status,
@@ -64,6 +77,8 @@ pub struct ListFilter {
     pub statuses: &'static [(&'static str, &'static str)],
     pub search_label: &'static str,
     pub page: i64,
+    pub sort: Sort,
+    default_sort: Sort,
 }
 
 impl ListFilter {
@@ -84,10 +99,25 @@ impl ListFilter {
     pub fn pager(&self, total: i64) -> Pager {
         Pager::filtered(
             &self.path,
-            &[("q", &self.q), ("status", &self.status)],
+            &[
+                ("q", &self.q),
+                ("status", &self.status),
+                ("sort", &self.sort.param_unless(self.default_sort)),
+            ],
             self.page,
             total,
         )
+    }
+
+    /// A sortable column's header: sorting keeps the filters and starts at the first page.
+    pub fn header(&self, key: &'static str, label: &'static str) -> Header {
+        let unsorted = Pager::filtered(
+            &self.path,
+            &[("q", &self.q), ("status", &self.status)],
+            0,
+            0,
+        );
+        self.sort.header(key, label, unsorted.base())
     }
 }
 

@@ -278,3 +278,78 @@ async fn a_count_saved_offline_arrives_in_a_batch() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_count_made_offline_in_the_browser_is_applied_once_when_the_server_is_back() {
+    use std::time::Duration;
+    let mut world = crate::offline::World::start();
+    let mbj = world.hub_id("MBJ-SUB");
+    let level = world.count(&format!("SELECT quantity AS n FROM stock_levels l JOIN product_variants v ON v.id = l.variant_id WHERE l.hub_id = {mbj} AND v.full_sku = '{WATER}'"));
+    assert!(level >= 2);
+    let chrome = crate::browser::Chrome::start(&world.server.url(), true).await;
+    chrome.sign_in("depot").await;
+    chrome.wait_for_service_worker().await;
+    // The form is cached while online, with the level each item is counted against.
+    chrome.goto(&format!("/hubs/{mbj}/adjustments/new")).await;
+    assert!(
+        chrome
+            .wait_for(
+                "document.getElementById('status-pill').dataset.state === 'synced'",
+                Duration::from_secs(10)
+            )
+            .await,
+        "{}",
+        crate::offline::pill(&chrome).await
+    );
+    world.server.kill();
+
+    chrome.goto(&format!("/hubs/{mbj}/adjustments/new")).await;
+    assert!(
+        chrome.body_text().await.contains("Adjust stock"),
+        "the form opens from the cache"
+    );
+    let counted = (level - 2).to_string();
+    chrome
+        .submit(
+            "form[data-offline-form='stock.adjust']",
+            &[
+                ("item", &format!("{WATER}@{level}")),
+                ("counted", &counted),
+                ("reason", "damaged"),
+                ("note", "two cases crushed"),
+            ],
+        )
+        .await;
+    let text = chrome.body_text().await;
+    assert!(text.contains("Saved on this device"), "{text}");
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM stock_adjustments"),
+        0
+    );
+
+    world.server.restart();
+    assert!(
+        chrome
+            .wait_for(
+                "document.getElementById('status-pill').dataset.state === 'synced'",
+                Duration::from_secs(60)
+            )
+            .await,
+        "{}",
+        crate::offline::pill(&chrome).await
+    );
+    assert_eq!(
+        world.count(
+            "SELECT count(*) AS n FROM stock_adjustments WHERE reason = 'damaged' AND delta = -2"
+        ),
+        1
+    );
+    assert_eq!(
+        world.count(&format!("SELECT quantity AS n FROM stock_levels l JOIN product_variants v ON v.id = l.variant_id WHERE l.hub_id = {mbj} AND v.full_sku = '{WATER}'")),
+        level - 2
+    );
+    assert_eq!(world.count("SELECT count(*) AS n FROM audit_log WHERE action = 'stock.adjust' AND offline AND outcome = 'applied' AND role_at_capture = 'DepotManager'"), 1);
+    assert!(outpost::inventory::ledger::mismatches(&mut world.db.conn())
+        .unwrap()
+        .is_empty());
+}

@@ -552,3 +552,57 @@ async fn an_admin_builds_a_product_line_in_the_browser_and_a_sales_rep_sells_one
         1
     );
 }
+
+#[tokio::test]
+async fn an_admin_renames_a_family_and_its_variants_zoho_has_are_sent_again() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    crate::sales::texts(&app, "UPDATE product_variants SET zoho_sync_status = 'SYNCED', zoho_item_id = 'Z-140' WHERE full_sku = '00140-E-1-NA-N' RETURNING full_sku AS t");
+    let admin = app.signed_in("admin").await;
+    let page = admin.text("/catalog/families/140").await;
+    assert!(page.contains("Rename this family"), "{page}");
+    let action = "/catalog/families/140";
+    let rename = |page: &str, name: &'static str| {
+        let mut f = form_of(page, action, &[("base_name", name)]);
+        f.push(("rename", "1".into()));
+        f
+    };
+    let res = post(&admin, action, &rename(&page, " ")).await;
+    assert_eq!(res.status(), 422);
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains("this is required") && text.contains("Nothing was saved"),
+        "{text}"
+    );
+    assert!(
+        text.find("Nothing was saved").unwrap() < text.find("New identity").unwrap(),
+        "the error is shown at the top, not in the identity form"
+    );
+    let page = admin.text("/catalog/families/140").await;
+    let res = post(&admin, action, &rename(&page, "Solar Lantern Pro")).await;
+    assert_eq!(location(&res), action);
+    assert!(admin.text(action).await.contains("Solar Lantern Pro"));
+    assert_eq!(
+        sync_status(&app, "00140-E-1-NA-N"),
+        "DIRTY",
+        "Zoho's item name changes with it"
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'catalog.family_rename' AND outcome = 'applied'"), 1);
+    // Only admins rename families.
+    let sales = app.signed_in("sales").await;
+    assert!(!sales.text(action).await.contains("Rename this family"));
+    let csrf = sales.csrf().await;
+    let res = sales
+        .post_form(
+            action,
+            &[
+                ("csrf_token", &csrf),
+                ("op_id", &uuid::Uuid::new_v4().to_string()),
+                ("rename", "1"),
+                ("base_name", "Mine"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(!admin.text(action).await.contains("Mine"));
+    app.shutdown().await;
+}

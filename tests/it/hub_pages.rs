@@ -823,6 +823,39 @@ async fn hub_lists_are_searched_and_filtered_by_status() {
         "{none}"
     );
 
+    // Sorted by a column, the filter kept in its links.
+    let by_name = depot
+        .text(&format!("/hubs/{mbj}/distributions?sort=recipient"))
+        .await;
+    assert!(
+        by_name.find("100% Church").unwrap() < by_name.find("Mount Salem").unwrap(),
+        "{by_name}"
+    );
+    let reversed = depot
+        .text(&format!("/hubs/{mbj}/distributions?sort=-recipient"))
+        .await;
+    assert!(
+        reversed.find("100% Church").unwrap() > reversed.find("Mount Salem").unwrap(),
+        "{reversed}"
+    );
+    assert!(reversed.contains("aria-sort=\"descending\""), "{reversed}");
+    let filtered = depot
+        .text(&format!("/hubs/{mbj}/needs-lists?status=draft&sort=title"))
+        .await;
+    assert!(
+        filtered.contains(&format!(
+            "href=\"/hubs/{mbj}/needs-lists?status=draft&#38;sort=-title\""
+        )),
+        "{filtered}"
+    );
+    let titles = depot
+        .text(&format!("/hubs/{mbj}/needs-lists?sort=-title"))
+        .await;
+    assert!(
+        titles.find("Week 49 rice").unwrap() < titles.find("Week 48 water").unwrap(),
+        "{titles}"
+    );
+
     let submitted = depot
         .text(&format!("/hubs/{mbj}/needs-lists?status=submitted"))
         .await;

@@ -54,7 +54,7 @@ impl World {
 
 const WATER: &str = "00101-P-1-NA-N";
 
-async fn pill(chrome: &Chrome) -> String {
+pub(crate) async fn pill(chrome: &Chrome) -> String {
     chrome.js("var p = document.getElementById('status-pill'); return p && !p.hidden ? p.dataset.state + '|' + p.textContent : ''", json!([])).await.as_str().unwrap_or_default().to_string()
 }
 
