@@ -104,6 +104,8 @@ async fn families_page(
     let q: String = query.q.trim().chars().take(100).collect();
     let page_no = query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE);
     let search = q.clone();
+    // Only the form for a new family needs the next free number.
+    let creates = user.can(Permission::FamilyCreate);
     let (rows, total, next_id) = crate::db::run(&state.db, move |conn| {
         let base = || {
             let mut b = product_families::table.into_boxed();
@@ -149,13 +151,17 @@ async fn families_page(
                 }
             })
             .collect::<Vec<_>>();
-        let highest: Option<i32> = product_families::table
-            .select(diesel::dsl::max(product_families::product_id))
-            .first(conn)?;
+        let highest: Option<i32> = if creates {
+            product_families::table
+                .select(diesel::dsl::max(product_families::product_id))
+                .first(conn)?
+        } else {
+            None
+        };
         Ok((rows, total, highest.unwrap_or(0) + 1))
     })
     .await?;
-    let form = user.can(Permission::FamilyCreate).then(|| FamilyForm {
+    let form = creates.then(|| FamilyForm {
         meta: OpMeta::unscoped(&state.settings, user, "catalog.family_create", posted),
         product_id: posted.map_or_else(|| next_id.to_string(), |f| f.text("product_id")),
         base_name: posted.map(|f| f.text("base_name")).unwrap_or_default(),

@@ -112,18 +112,14 @@ async fn browse(
     })
     .await?;
     let rows = rows.into_iter().map(|(v, name)| Row { name, v }).collect();
+    // Sorting keeps the search and starts again at the first page.
+    let unsorted = Pager::filtered("/catalog", &[("q", &q)], 0, 0);
     render(&BrowsePage {
         layout: page.layout("Catalog"),
         rows,
         total,
         headers: [("sku", "SKU"), ("name", "Item"), ("price", "Price")]
-            .map(|(key, label)| {
-                sort.header(
-                    key,
-                    label,
-                    Pager::filtered("/catalog", &[("q", &q)], 0, 0).base(),
-                )
-            })
+            .map(|(key, label)| sort.header(key, label, unsorted.base()))
             .to_vec(),
         pager: Pager::filtered(
             "/catalog",

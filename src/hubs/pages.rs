@@ -52,7 +52,7 @@ async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let cards = hub_cards(&state, user.scope.hubs.clone()).await?;
-    let work = super::work::waiting(&state, &user).await?;
+    let work = super::work::waiting(&state, &user, user.scope.hubs.clone()).await?;
     render(&ListPage {
         layout: page.layout("Hubs & stock"),
         cards,
@@ -172,28 +172,14 @@ async fn detail(
         sort.header("reorder", "Reorder at", &unsorted),
     ];
     let sort_param = sort.param_unless(STOCK_ORDER);
-    let pager = crate::web::pager::Pager::filtered(
-        &format!("/hubs/{hub_id}"),
-        &[
-            filters[0],
-            filters[1],
-            (
-                "sort",
-                if sort.key == "name" && !sort.descending {
-                    ""
-                } else {
-                    &sort_param
-                },
-            ),
-        ],
-        page_no,
-        total,
-    );
-    let csv_href = pager.base().replacen(
-        &format!("/hubs/{hub_id}"),
-        &format!("/hubs/{hub_id}/stock.csv"),
-        1,
-    );
+    let sorted = [filters[0], filters[1], ("sort", sort_param.as_str())];
+    let pager =
+        crate::web::pager::Pager::filtered(&format!("/hubs/{hub_id}"), &sorted, page_no, total);
+    // The same list, filters and order, as a file.
+    let csv_href =
+        crate::web::pager::Pager::filtered(&format!("/hubs/{hub_id}/stock.csv"), &sorted, 0, 0)
+            .base()
+            .to_string();
     render(&DetailPage {
         csv_href,
         layout: page.layout(access.hub.name.clone()),

@@ -125,9 +125,13 @@ impl Waiting {
     }
 }
 
-/// The work waiting at the person's hubs that they may do, hub by hub in their hub order.
-pub async fn waiting(state: &AppState, user: &Principal) -> Result<Vec<Waiting>, AppError> {
-    let hubs = user.scope.hubs.clone();
+/// The work waiting at `hubs` (some of the person's own) that they may do, hub by hub in the
+/// order given.
+pub async fn waiting(
+    state: &AppState,
+    user: &Principal,
+    hubs: Vec<Hub>,
+) -> Result<Vec<Waiting>, AppError> {
     let ids: Vec<i64> = hubs.iter().map(|h| h.id).collect();
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -166,12 +170,8 @@ async fn tab_counts(
     access: HubAccess<perm::InventoryRead>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let hub_id = access.hub.id;
-    let mine: Vec<Waiting> = waiting(&state, &access)
-        .await?
-        .into_iter()
-        .filter(|w| w.hub.id == hub_id)
-        .collect();
+    // Counted at this hub only.
+    let mine = waiting(&state, &access, vec![access.hub.clone()]).await?;
     let sum = |tab: &str| -> i64 { mine.iter().filter(|w| w.kind.tab == tab).map(|w| w.n).sum() };
     let label = |n: i64, words: &str| {
         if n == 0 {
