@@ -254,24 +254,31 @@ function replay() {
 
 /* Sends the signed-in user's entries, oldest first, in batches through the sync API, which runs
  * them in the order they were captured; other users' entries on a shared device wait for their
- * own author's session. Each batch reads and unseals only its own entries. */
+ * own author's session. Each batch reads and unseals only its own entries. While a batch is on
+ * its way the next one is read and unsealed (never while the first, single entry tests the
+ * server), so the device's work overlaps the server's instead of adding to it. */
 function doReplay() {
   return Promise.all([store.getMeta("current_user"), store.getMeta("device_id")]).then(function (v) {
     var user = v[0], device = v[1];
     if (!user) return "signin";
     var sent = 0;
-    function step(afterSeq, size) {
+    function load(afterSeq, size) {
       return store.nextPendingBatch(user, afterSeq, size).then(function (ops) {
-        if (!ops.length) return "synced";
-        return Promise.all(ops.map(store.withSecret)).then(function (open) { return sendBatch(open, device); })
-          .then(function (state) {
-            if (state !== "sent") return state;
-            sent += ops.length;
-            return step(ops[ops.length - 1].seq, REPLAY_BATCH);
-          });
+        return Promise.all(ops.map(store.withSecret));
       });
     }
-    return step(null, 1).then(function (state) {
+    function step(open, readAhead) {
+      if (!open.length) return "synced";
+      var last = open[open.length - 1].seq;
+      var next = readAhead ? load(last, REPLAY_BATCH) : null;
+      if (next) next.catch(function () {});
+      return sendBatch(open, device).then(function (state) {
+        if (state !== "sent") return state;
+        sent += open.length;
+        return (next || load(last, REPLAY_BATCH)).then(function (batch) { return step(batch, true); });
+      });
+    }
+    return load(null, 1).then(function (first) { return step(first, false); }).then(function (state) {
       if (state === "synced" && sent > 0) warm(user);
       return state;
     });

@@ -257,6 +257,7 @@ async fn app_state(settings: Settings, demo_mode: bool) -> Result<AppState> {
         demo_mode,
         publisher: Default::default(),
         live: Default::default(),
+        caches: Default::default(),
         ingest: crate::state::IngestSlots::for_pool(settings_pool),
     })
 }

@@ -24,7 +24,6 @@ pub struct Publisher {
     again: AtomicBool,
 }
 
-/// Publishes what the outbox holds, oldest first. Returns how many rows were published.
 /// Records an event (or a `job.*` request) in the outbox, inside the caller's transaction, so
 /// it is published only if that transaction commits.
 pub fn enqueue(
@@ -32,12 +31,28 @@ pub fn enqueue(
     topic: &str,
     payload: serde_json::Value,
 ) -> QueryResult<()> {
+    enqueue_all(conn, &[(topic.to_string(), payload)])
+}
+
+/// Records several events at once (one statement), in the order given.
+pub fn enqueue_all(
+    conn: &mut PgConnection,
+    events: &[(String, serde_json::Value)],
+) -> QueryResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = events
+        .iter()
+        .map(|(topic, payload)| (outbox::topic.eq(topic), outbox::payload.eq(payload)))
+        .collect();
     diesel::insert_into(outbox::table)
-        .values((outbox::topic.eq(topic), outbox::payload.eq(payload)))
+        .values(&rows)
         .execute(conn)
         .map(|_| ())
 }
 
+/// Publishes what the outbox holds, oldest first. Returns how many rows were published.
 pub async fn publish_pending(state: &AppState) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {

@@ -1,6 +1,8 @@
 //! Shared application state handed to handlers as `web::Data<AppState>`.
 
+use crate::auth::principal::Account;
 use crate::config::Settings;
+use crate::db::snapshot::{Readings, SnapshotCache};
 use crate::db::PgPool;
 
 #[derive(Clone)]
@@ -16,6 +18,31 @@ pub struct AppState {
     pub live: std::sync::Arc<crate::live::follow::Live>,
     /// Sync batches applied at once (see `IngestSlots`).
     pub ingest: IngestSlots,
+    /// What this process reuses between requests while the database has not changed.
+    pub caches: std::sync::Arc<Caches>,
+}
+
+/// Values kept while no commit has happened since they were read (`db::snapshot`): a signed-in
+/// request then costs one statement, not its account's three, and the dashboard none of its
+/// own (issue 14).
+pub struct Caches {
+    /// This request's reading of the database snapshot, shared by concurrent requests.
+    pub snapshots: std::sync::Arc<Readings>,
+    /// Signed-in users' accounts, by user id.
+    pub accounts: SnapshotCache<i64, std::sync::Arc<Account>>,
+    /// The rendered live part of a user's dashboard (unfiltered), by user id and UTC day (its
+    /// charts end today).
+    pub dashboards: SnapshotCache<(i64, chrono::NaiveDate), std::sync::Arc<str>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches {
+            snapshots: Default::default(),
+            accounts: SnapshotCache::new(10_000),
+            dashboards: SnapshotCache::new(500),
+        }
+    }
 }
 
 /// Sync batches hold a database connection for their whole run. Left to the pool, sixteen

@@ -12,9 +12,10 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 use futures_util::StreamExt;
 
-use super::principal::{AuthVia, Principal};
+use super::principal::{Account, AuthVia, Principal};
 use super::tokens::TokenOwner;
 use super::{csrf, session};
+use crate::db::snapshot::{Seen, Snapshot};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -124,8 +125,9 @@ pub async fn authenticate(
         }
     } else if let Some(cookie) = req.cookie(session::COOKIE) {
         match load_session(&state, cookie.value(), addr.clone()).await {
-            Ok(Some(p)) => {
+            Ok(Some((p, seen))) => {
                 req.extensions_mut().insert(Arc::new(p));
+                req.extensions_mut().insert(Seen(seen));
             }
             Ok(None) => clear_session_cookie = true,
             Err(e) => return Ok(req.error_response(e).map_into_boxed_body()),
@@ -340,11 +342,13 @@ async fn resolve_token(
     .await
 }
 
+/// The session's principal, and the database snapshot read to find it. The account is reused
+/// from this process's cache while nothing has been committed since it was loaded.
 async fn load_session(
     state: &AppState,
     cookie: &str,
     addr: String,
-) -> Result<Option<Principal>, AppError> {
+) -> Result<Option<(Principal, Snapshot)>, AppError> {
     let Some(s) = session::load(state, cookie)
         .await
         .map_err(AppError::session_store)?
@@ -352,22 +356,34 @@ async fn load_session(
         return Ok(None);
     };
     let key = s.key.clone();
-    let principal = crate::db::run(&state.db, move |conn| {
-        Ok(Principal::load(
-            conn,
-            s.data.user_id,
-            AuthVia::Session {
-                key: s.key,
-                started_at: s.data.started_ms(),
-            },
-            Some(addr),
-        )?)
-    })
-    .await?;
-    if principal.is_none() {
-        // The user was disabled or removed: the session ends with it.
+    let seen = state.caches.snapshots.read(&state.db).await?;
+    let user_id = s.data.user_id;
+    let account = match state.caches.accounts.get(&seen, &user_id) {
+        Some(account) => Some(account),
+        None => {
+            let caches = state.caches.clone();
+            let at = seen.clone();
+            crate::db::run(&state.db, move |conn| {
+                Ok(Account::load(conn, user_id)?.map(|account| {
+                    let account = Arc::new(account);
+                    caches.accounts.put(at, user_id, account.clone());
+                    account
+                }))
+            })
+            .await?
+        }
+    };
+    let via = AuthVia::Session {
+        key: s.key,
+        started_at: s.data.started_ms(),
+    };
+    let found = account
+        .and_then(|a| a.signed_in(via, Some(addr)))
+        .map(|p| (p, seen));
+    if found.is_none() {
+        // The user was disabled or removed, or their sessions were ended: this one ends too.
         let mut conn = state.redis.clone();
         let _: Result<(), _> = redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
     }
-    Ok(principal)
+    Ok(found)
 }

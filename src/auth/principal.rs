@@ -22,8 +22,10 @@ pub enum AuthVia {
     Token { token_id: i64 },
 }
 
+/// A user as the database has them: who they are, their role, organisation and scope. Loaded
+/// once per request, or reused while the database has not changed (`db::snapshot`).
 #[derive(Clone, Debug)]
-pub struct Principal {
+pub struct Account {
     pub user_id: i64,
     pub username: String,
     pub display_name: String,
@@ -32,18 +34,28 @@ pub struct Principal {
     pub organisation_name: String,
     pub scope: Scope,
     pub flags: PermissionFlags,
+    /// A password reset or sign-out everywhere ends the sessions started before this (Unix ms).
+    sessions_valid_after_ms: Option<i64>,
+}
+
+/// Who is making this request: an account, and how it signed in.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    account: std::sync::Arc<Account>,
     pub via: AuthVia,
     pub client_addr: Option<String>,
 }
 
-impl Principal {
-    /// Loads the principal for an active user; `None` when the user is gone or disabled.
-    pub fn load(
-        conn: &mut PgConnection,
-        user_id: i64,
-        via: AuthVia,
-        client_addr: Option<String>,
-    ) -> QueryResult<Option<Self>> {
+impl std::ops::Deref for Principal {
+    type Target = Account;
+    fn deref(&self) -> &Account {
+        &self.account
+    }
+}
+
+impl Account {
+    /// Loads an active user; `None` when the user is gone or disabled.
+    pub fn load(conn: &mut PgConnection, user_id: i64) -> QueryResult<Option<Self>> {
         use crate::schema::{organisations, users};
         let Some((user, organisation_name)) = users::table
             .inner_join(organisations::table)
@@ -57,16 +69,9 @@ impl Principal {
         if !user.active {
             return Ok(None);
         }
-        if let (AuthVia::Session { started_at, .. }, Some(valid_after)) =
-            (&via, user.sessions_valid_after)
-        {
-            if *started_at < valid_after.timestamp_millis() {
-                return Ok(None);
-            }
-        }
         let role = user.role();
         let scope = hubs::scope_for(conn, user.id, user.organisation_id, role)?;
-        Ok(Some(Principal {
+        Ok(Some(Account {
             user_id: user.id,
             username: user.username,
             display_name: user.display_name,
@@ -75,9 +80,29 @@ impl Principal {
             organisation_name,
             scope,
             flags: PermissionFlags::from_json(&user.permission_flags),
+            sessions_valid_after_ms: user.sessions_valid_after.map(|t| t.timestamp_millis()),
+        }))
+    }
+
+    /// This account acting through `via`; `None` for a session started before the account's
+    /// sessions were ended.
+    pub fn signed_in(
+        self: std::sync::Arc<Self>,
+        via: AuthVia,
+        client_addr: Option<String>,
+    ) -> Option<Principal> {
+        if let (AuthVia::Session { started_at, .. }, Some(valid_after)) =
+            (&via, self.sessions_valid_after_ms)
+        {
+            if *started_at < valid_after {
+                return None;
+            }
+        }
+        Some(Principal {
+            account: self,
             via,
             client_addr,
-        }))
+        })
     }
 
     pub fn can(&self, permission: Permission) -> bool {
@@ -102,6 +127,19 @@ impl Principal {
             [one] => one.name.clone(),
             many => format!("{} hubs", many.len()),
         }
+    }
+}
+
+impl Principal {
+    /// Loads an active user acting through `via` (see `Account::load`, `Account::signed_in`).
+    pub fn load(
+        conn: &mut PgConnection,
+        user_id: i64,
+        via: AuthVia,
+        client_addr: Option<String>,
+    ) -> QueryResult<Option<Self>> {
+        Ok(Account::load(conn, user_id)?
+            .and_then(|account| std::sync::Arc::new(account).signed_in(via, client_addr)))
     }
 
     pub fn session_key(&self) -> Option<&str> {

@@ -60,18 +60,10 @@ impl Kind for CreateIntake {
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
         let p: IntakePayload = serde_json::from_value(ctx.op.payload.clone())
             .map_err(|e| Refusal::Rejected(e.to_string()))?;
-        if intakes::table
-            .find(p.intake_id)
-            .count()
-            .get_result::<i64>(conn)?
-            > 0
-        {
-            return reject("an intake with this id already exists");
-        }
         let received_on = p
             .received_on
             .unwrap_or_else(|| ctx.op.captured_at.date_naive());
-        diesel::insert_into(intakes::table)
+        let inserted = diesel::insert_into(intakes::table)
             .values((
                 intakes::id.eq(p.intake_id),
                 intakes::hub_id.eq(p.hub_id),
@@ -85,7 +77,12 @@ impl Kind for CreateIntake {
                 intakes::created_by.eq(ctx.actor.user_id),
                 intakes::operation_id.eq(ctx.operation_row),
             ))
+            .on_conflict(intakes::id)
+            .do_nothing()
             .execute(conn)?;
+        if inserted == 0 {
+            return reject("an intake with this id already exists");
+        }
         let mut lines_out = Vec::new();
         for (i, line) in p.lines.iter().enumerate() {
             let variant_id = ledger::resolve_variant(conn, line)?;

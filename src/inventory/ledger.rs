@@ -5,7 +5,9 @@
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::schema::{product_variants, stock_ledger, stock_levels};
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+use crate::schema::{product_variants, stock_levels};
 use crate::sync::kind::{reject, LineInput, Refusal};
 
 pub struct Move<'a> {
@@ -18,48 +20,41 @@ pub struct Move<'a> {
 }
 
 /// Applies one stock change. Returns the new level.
+///
+/// The level and its ledger row are written by one statement (two data-modifying CTEs): a
+/// sync batch moves stock in nearly every operation, and each statement is a round trip.
 pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
-    let level: Option<i64> = if m.delta >= 0 {
-        Some(
-            diesel::insert_into(stock_levels::table)
-                .values((
-                    stock_levels::hub_id.eq(m.hub_id),
-                    stock_levels::variant_id.eq(m.variant_id),
-                    stock_levels::quantity.eq(m.delta),
-                ))
-                .on_conflict((stock_levels::hub_id, stock_levels::variant_id))
-                .do_update()
-                .set((
-                    stock_levels::quantity.eq(stock_levels::quantity + m.delta),
-                    stock_levels::updated_at.eq(diesel::dsl::now),
-                ))
-                .returning(stock_levels::quantity)
-                .get_result(conn)?,
-        )
+    // An increase creates the level if needed; a decrease only succeeds on a level that
+    // covers it. Either way the ledger row is written exactly when the level changed.
+    let level_sql = if m.delta >= 0 {
+        "INSERT INTO stock_levels (hub_id, variant_id, quantity) VALUES ($1, $2, $3) \
+         ON CONFLICT (hub_id, variant_id) DO UPDATE \
+           SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now() \
+         RETURNING quantity, reorder_level"
     } else {
-        let left: Option<(i64, i64)> =
-            diesel::update(stock_levels::table.find((m.hub_id, m.variant_id)))
-                .filter(stock_levels::quantity.ge(-m.delta))
-                .set((
-                    stock_levels::quantity.eq(stock_levels::quantity + m.delta),
-                    stock_levels::updated_at.eq(diesel::dsl::now),
-                ))
-                .returning((stock_levels::quantity, stock_levels::reorder_level))
-                .get_result(conn)
-                .optional()?;
-        if let Some((quantity, reorder_level)) = left {
-            // Crossing the reorder level is news for the live dashboards (once, not every move).
-            if quantity <= reorder_level && quantity - m.delta > reorder_level {
-                crate::events::enqueue(
-                    conn,
-                    "stock.low",
-                    serde_json::json!({ "hub_id": m.hub_id, "variant_id": m.variant_id, "quantity": quantity, "reorder_level": reorder_level }),
-                )?;
-            }
-        }
-        left.map(|(quantity, _)| quantity)
+        "UPDATE stock_levels SET quantity = quantity + $3, updated_at = now() \
+         WHERE hub_id = $1 AND variant_id = $2 AND quantity >= -$3 \
+         RETURNING quantity, reorder_level"
     };
-    let Some(level) = level else {
+    let moved: Option<Level> = diesel::sql_query(format!(
+        "WITH level AS ({level_sql}), entry AS ( \
+           INSERT INTO stock_ledger (hub_id, variant_id, delta, reason, operation_id, actor_id) \
+           SELECT $1, $2, $3, $4, $5, $6 FROM level WHERE $3 <> 0) \
+         SELECT quantity, reorder_level FROM level"
+    ))
+    .bind::<BigInt, _>(m.hub_id)
+    .bind::<BigInt, _>(m.variant_id)
+    .bind::<BigInt, _>(m.delta)
+    .bind::<Text, _>(m.reason)
+    .bind::<Nullable<diesel::sql_types::Uuid>, _>(m.operation_row)
+    .bind::<Nullable<BigInt>, _>(m.actor_id)
+    .get_result(conn)
+    .optional()?;
+    let Some(Level {
+        quantity,
+        reorder_level,
+    }) = moved
+    else {
         let (sku, have): (String, Option<i64>) = product_variants::table
             .left_join(
                 stock_levels::table.on(stock_levels::variant_id
@@ -78,19 +73,23 @@ pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
             -m.delta
         ));
     };
-    if m.delta != 0 {
-        diesel::insert_into(stock_ledger::table)
-            .values((
-                stock_ledger::hub_id.eq(m.hub_id),
-                stock_ledger::variant_id.eq(m.variant_id),
-                stock_ledger::delta.eq(m.delta),
-                stock_ledger::reason.eq(m.reason),
-                stock_ledger::operation_id.eq(m.operation_row),
-                stock_ledger::actor_id.eq(m.actor_id),
-            ))
-            .execute(conn)?;
+    // Crossing the reorder level is news for the live dashboards (once, not every move).
+    if m.delta < 0 && quantity <= reorder_level && quantity - m.delta > reorder_level {
+        crate::events::enqueue(
+            conn,
+            "stock.low",
+            serde_json::json!({ "hub_id": m.hub_id, "variant_id": m.variant_id, "quantity": quantity, "reorder_level": reorder_level }),
+        )?;
     }
-    Ok(level)
+    Ok(quantity)
+}
+
+#[derive(QueryableByName)]
+struct Level {
+    #[diesel(sql_type = BigInt)]
+    quantity: i64,
+    #[diesel(sql_type = BigInt)]
+    reorder_level: i64,
 }
 
 /// The variant a line names — by id, by SKU, or by (part of) its name when that names exactly

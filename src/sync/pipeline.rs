@@ -74,9 +74,10 @@ fn run_chunk(
     let mut attempts = 0;
     loop {
         let outcome = conn.transaction(|conn| {
+            let closed = closed_hubs(conn, chunk)?;
             chunk
                 .iter()
-                .map(|p| run(conn, actor, p))
+                .map(|p| run(conn, actor, p, &closed))
                 .collect::<Result<Vec<_>, AppError>>()
         });
         match outcome {
@@ -156,6 +157,7 @@ fn run(
     conn: &mut PgConnection,
     actor: &Principal,
     prepared: &Prepared,
+    closed: &ClosedHubs,
 ) -> Result<OpResult, AppError> {
     let (kind, target, hubs, allowed, role_at_capture, op) = match prepared {
         Prepared::Invalid { stored, result } => return refuse_invalid(conn, actor, stored, result),
@@ -172,7 +174,7 @@ fn run(
         return Ok(duplicate(conn, actor, op)?);
     };
     let allowed = match allowed {
-        Ok(()) => open_hubs(conn, hubs.clone())?,
+        Ok(()) => closed.refuse_at(hubs),
         refused => refused.clone(),
     };
     let outcome = match allowed {
@@ -346,23 +348,42 @@ fn touched_hubs(kind: &dyn Kind, target: &Target, op: &Operation) -> Vec<i64> {
         .collect()
 }
 
-/// Step 2c: nothing is recorded at a deactivated hub, online or at replay.
-fn open_hubs(conn: &mut PgConnection, ids: Vec<i64>) -> QueryResult<Result<(), String>> {
+/// Step 2c: nothing is recorded at a deactivated hub, online or at replay. Read once per
+/// chunk, in its transaction, for every hub its operations touch (one statement, not one per
+/// operation).
+struct ClosedHubs(Vec<(i64, String)>);
+
+fn closed_hubs(conn: &mut PgConnection, chunk: &[Prepared]) -> QueryResult<ClosedHubs> {
+    let mut ids: Vec<i64> = chunk
+        .iter()
+        .filter_map(|p| match p {
+            Prepared::Ready { hubs, .. } => Some(hubs.iter().copied()),
+            Prepared::Invalid { .. } => None,
+        })
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
     if ids.is_empty() {
-        return Ok(Ok(()));
+        return Ok(ClosedHubs(Vec::new()));
     }
-    let closed: Option<String> = hubs::table
+    hubs::table
         .filter(hubs::id.eq_any(ids))
         .filter(hubs::active.eq(false))
-        .select(hubs::name)
-        .first(conn)
-        .optional()?;
-    Ok(match closed {
-        Some(name) => Err(format!(
-            "{name} is deactivated; nothing more can be recorded there"
-        )),
-        None => Ok(()),
-    })
+        .select((hubs::id, hubs::name))
+        .load(conn)
+        .map(ClosedHubs)
+}
+
+impl ClosedHubs {
+    fn refuse_at(&self, touched: &[i64]) -> Result<(), String> {
+        match self.0.iter().find(|(id, _)| touched.contains(id)) {
+            Some((_, name)) => Err(format!(
+                "{name} is deactivated; nothing more can be recorded there"
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Step 2: role, hub scope and flags as of now (never as of capture).
@@ -530,6 +551,70 @@ fn apply(
     conn.transaction(|conn| kind.apply(conn, &ctx))
 }
 
+/// An operation row's final state.
+struct Settled<'a> {
+    row_id: Uuid,
+    status: &'a str,
+    reason: Option<&'a str>,
+    server_id: Option<&'a str>,
+    server_state: Option<&'a Value>,
+    changed_fields: Vec<Option<String>>,
+    result_version: Option<i32>,
+}
+
+/// Step 6's three writes in one statement (data-modifying CTEs, each run exactly once): the
+/// operation row's final state, its audit row and its outbox events, in order. They were three
+/// round trips of the ten an operation costs (issue 14: ingest and the offline drain are bound
+/// by statements per operation). The audit row's columns are those `audit::record` writes.
+fn settle(
+    conn: &mut PgConnection,
+    op: &Settled<'_>,
+    e: &Entry,
+    events: Vec<(String, Value)>,
+) -> QueryResult<()> {
+    use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text};
+    let (topics, payloads): (Vec<String>, Vec<Value>) = events.into_iter().unzip();
+    diesel::sql_query(
+        "WITH op AS ( \
+           UPDATE operations SET status = $1, reason = $2, server_id = $3, server_state = $4, \
+             changed_fields = $5, result_version = $6 WHERE id = $7), \
+         audit AS ( \
+           INSERT INTO audit_log (actor_id, actor_name, role_at_capture, role_at_apply, action, \
+             object_type, object_id, before, after, offline, operation_id, outcome, hub_id, \
+             customer_id, client_addr) \
+           VALUES ($8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)) \
+         INSERT INTO outbox (topic, payload) \
+         SELECT topic, payload FROM unnest($23::text[], $24::jsonb[]) \
+           WITH ORDINALITY AS event(topic, payload, n) ORDER BY n",
+    )
+    .bind::<Text, _>(op.status)
+    .bind::<Nullable<Text>, _>(op.reason)
+    .bind::<Nullable<Text>, _>(op.server_id)
+    .bind::<Nullable<Jsonb>, _>(op.server_state)
+    .bind::<Array<Nullable<Text>>, _>(&op.changed_fields)
+    .bind::<Nullable<Integer>, _>(op.result_version)
+    .bind::<diesel::sql_types::Uuid, _>(op.row_id)
+    .bind::<Nullable<BigInt>, _>(e.actor_id)
+    .bind::<Nullable<Text>, _>(e.actor_name.as_deref())
+    .bind::<Nullable<Text>, _>(e.role_at_capture.as_deref())
+    .bind::<Nullable<Text>, _>(e.role_at_apply.as_deref())
+    .bind::<Text, _>(&e.action)
+    .bind::<Nullable<Text>, _>(e.object_type.as_deref())
+    .bind::<Nullable<Text>, _>(e.object_id.as_deref())
+    .bind::<Nullable<Jsonb>, _>(e.before.as_ref())
+    .bind::<Nullable<Jsonb>, _>(e.after.as_ref())
+    .bind::<Bool, _>(e.offline)
+    .bind::<Nullable<diesel::sql_types::Uuid>, _>(e.operation_id)
+    .bind::<Text, _>(&e.outcome)
+    .bind::<Nullable<BigInt>, _>(e.hub_id)
+    .bind::<Nullable<BigInt>, _>(e.customer_id)
+    .bind::<Nullable<Text>, _>(e.client_addr.as_deref())
+    .bind::<Array<Text>, _>(topics)
+    .bind::<Array<Jsonb>, _>(payloads)
+    .execute(conn)
+    .map(|_| ())
+}
+
 enum Outcome {
     Applied(Applied),
     Rejected(String, Option<&'static str>),
@@ -565,26 +650,6 @@ fn record(
     let server_id = applied.as_ref().and_then(|a| a.server_id.clone());
     // An applied operation keeps the record it produced, so a duplicate answers with it.
     let server_state = server_state.or_else(|| applied.as_ref().and_then(|a| a.after.clone()));
-    diesel::update(operations::table.find(row_id))
-        .set((
-            operations::status.eq(status.as_str()),
-            operations::reason.eq(reason.as_deref()),
-            operations::server_id.eq(server_id.as_deref()),
-            operations::server_state.eq(server_state.as_ref()),
-            operations::changed_fields.eq(applied
-                .as_ref()
-                .map(|a| {
-                    a.changed_fields
-                        .iter()
-                        .cloned()
-                        .map(Some)
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()),
-            operations::result_version.eq(applied.as_ref().and_then(|a| a.result_version)),
-        ))
-        .execute(conn)?;
-
     let hub_in_scope = target.hub_id.filter(|h| actor.scope.has_hub(*h));
     let mut entry = Entry::by(actor, audit_action(&op.kind))
         .hub(hub_in_scope)
@@ -608,8 +673,6 @@ fn record(
             }
         }
     }
-    audit::record(conn, &entry)?;
-
     let mut events = vec![(
         "operation".to_string(),
         json!({ "op_id": op.op_id, "kind": op.kind, "status": status.as_str(), "hub_id": hub_in_scope,
@@ -619,9 +682,20 @@ fn record(
     if let Some(a) = &applied {
         events.extend(a.events.iter().cloned());
     }
-    for (topic, payload) in events {
-        crate::events::enqueue(conn, &topic, payload)?;
-    }
+    let settled = Settled {
+        row_id,
+        status: status.as_str(),
+        reason: reason.as_deref(),
+        server_id: server_id.as_deref(),
+        server_state: server_state.as_ref(),
+        changed_fields: applied
+            .as_ref()
+            .map(|a| a.changed_fields.iter().cloned().map(Some).collect())
+            .unwrap_or_default(),
+        result_version: applied.as_ref().and_then(|a| a.result_version),
+    };
+    settle(conn, &settled, &entry, events)?;
+
     let record = applied.as_ref().and_then(|a| a.after.clone());
     let server_state = if status == OpStatus::Conflict {
         server_state

@@ -5,6 +5,9 @@
 //! viewer's scope arrives on `/events` (htmx SSE): live with JavaScript, complete without.
 //! Anonymous visitors are sent to sign in.
 
+use std::sync::Arc;
+
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, Utc};
@@ -12,6 +15,7 @@ use diesel::prelude::*;
 
 use crate::auth::extract::CurrentUser;
 use crate::auth::permissions::Permission;
+use crate::db::snapshot::Seen;
 use crate::error::AppError;
 use crate::hubs::pages::{hub_cards, HubCard};
 use crate::schema::{audit_log, customers, users};
@@ -48,7 +52,7 @@ impl Activity {
 }
 
 /// The activity log's filters (all optional), from the query string.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
 pub struct ActivityFilters {
     #[serde(default)]
     pub hub: String,
@@ -154,7 +158,8 @@ struct Dashboard {
     layout: Layout,
     greeting_name: String,
     role_label: String,
-    live: Live,
+    /// The rendered `LiveFragment`.
+    live_html: Arc<str>,
 }
 
 async fn gather(
@@ -362,9 +367,10 @@ async fn dashboard(
     user: CurrentUser,
     page: Page,
     filters: web::Query<ActivityFilters>,
+    seen: Option<web::ReqData<Seen>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let live = gather(user.0.clone(), &state, filters.into_inner()).await?;
+    let live_html = live_html(&user, seen, &state, filters.into_inner()).await?;
     render(&Dashboard {
         layout: page.layout("Dashboard"),
         greeting_name: user
@@ -374,7 +380,7 @@ async fn dashboard(
             .unwrap_or_default()
             .to_string(),
         role_label: user.role.label().to_string(),
-        live,
+        live_html,
     })
 }
 
@@ -382,9 +388,40 @@ async fn dashboard(
 async fn live_fragment(
     user: CurrentUser,
     filters: web::Query<ActivityFilters>,
+    seen: Option<web::ReqData<Seen>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    render(&LiveFragment {
-        live: gather(user.0.clone(), &state, filters.into_inner()).await?,
-    })
+    let html = live_html(&user, seen, &state, filters.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .body(html.to_string()))
+}
+
+/// The live part, rendered. The unfiltered view is what everyone opens, and every event
+/// reloads it: it is reused while the database is as it was when it was drawn (`db::snapshot`;
+/// `seen` is this request's reading), so a room of managers watching it costs the database
+/// one statement a request until something changes.
+async fn live_html(
+    user: &CurrentUser,
+    seen: Option<web::ReqData<Seen>>,
+    state: &AppState,
+    filters: ActivityFilters,
+) -> Result<Arc<str>, AppError> {
+    let reusable = seen
+        .filter(|_| filters == ActivityFilters::default())
+        .map(|seen| (seen.into_inner().0, (user.user_id, Utc::now().date_naive())));
+    if let Some((at, key)) = &reusable {
+        if let Some(html) = state.caches.dashboards.get(at, key) {
+            return Ok(html);
+        }
+    }
+    let live = gather(user.0.clone(), state, filters).await?;
+    let html: Arc<str> = LiveFragment { live }
+        .render()
+        .map_err(AppError::internal)?
+        .into();
+    if let Some((at, key)) = reusable {
+        state.caches.dashboards.put(at, key, html.clone());
+    }
+    Ok(html)
 }

@@ -11,6 +11,7 @@ mod auth;
 mod badge_copies;
 mod badges;
 mod browser;
+mod cached_reads;
 mod catalog_pages;
 mod cli;
 mod demo_world;

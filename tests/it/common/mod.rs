@@ -243,6 +243,7 @@ impl TestAppBuilder {
             demo_mode: false,
             publisher: Default::default(),
             live: Default::default(),
+            caches: Default::default(),
             ingest: outpost::state::IngestSlots::for_pool(pool_size),
         };
         // As in `serve`: the sequencer seals audit rows into the chain while the app runs.
