@@ -31,6 +31,9 @@ pub struct IntakePayload {
 pub struct CreateIntake;
 
 impl Kind for CreateIntake {
+    fn defers_stock(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "intake.create"
     }
@@ -96,7 +99,7 @@ impl Kind for CreateIntake {
                     intake_lines::lot.eq(line.lot.as_deref()),
                 ))
                 .execute(conn)?;
-            let level = ledger::apply(
+            let level = ledger::receive(
                 conn,
                 &Move {
                     hub_id: p.hub_id,
@@ -107,7 +110,11 @@ impl Kind for CreateIntake {
                     actor_id: Some(ctx.actor.user_id),
                 },
             )?;
-            lines_out.push(json!({ "variant_id": variant_id, "quantity": line.quantity, "level_after": level }));
+            let mut out = json!({ "variant_id": variant_id, "quantity": line.quantity });
+            if let Some(level) = level {
+                out["level_after"] = json!(level);
+            }
+            lines_out.push(out);
         }
         Ok(Applied {
             server_id: Some(p.intake_id.to_string()),

@@ -5,9 +5,11 @@
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use diesel::sql_types::{BigInt, Nullable, Text};
+use std::cell::RefCell;
 
-use crate::schema::{product_variants, stock_levels};
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
+
+use crate::schema::{product_variants, stock_ledger, stock_levels};
 use crate::sync::kind::{reject, LineInput, Refusal};
 
 pub struct Move<'a> {
@@ -19,11 +21,114 @@ pub struct Move<'a> {
     pub actor_id: Option<i64>,
 }
 
+thread_local! {
+    /// Increases of stock levels held back until the end of a chunk of sync operations
+    /// (`Deferral`): (hub, variant, delta), in the order they were made.
+    static DEFERRED: RefCell<Option<Vec<(i64, i64, i64)>>> = const { RefCell::new(None) };
+}
+
+/// While it lives, on the thread that runs a chunk of sync operations in one transaction,
+/// `receive` writes the ledger row at once but holds the level's increase back, and
+/// `flush_deferred` adds them all up just before the commit, in key order.
+///
+/// Why (profile, issue 14): a stock level is the one row every intake of a hub's item updates,
+/// and its lock is held to the commit. A chunk of 25 operations took it at its first intake,
+/// so devices sending to the same hub ran one after another, with more of them slower than
+/// one. Increases commute and cannot take a level below zero, so applying them at the end of
+/// the chunk changes no result, and the row is locked only for the commit. Everything that
+/// reads or lowers a level first flushes (`apply` does; the pipeline flushes before every
+/// operation of a kind that does not `defers_stock`).
+pub struct Deferral(std::marker::PhantomData<*const ()>);
+
+impl Deferral {
+    pub fn begin() -> Self {
+        DEFERRED.with(|d| *d.borrow_mut() = Some(Vec::new()));
+        Deferral(std::marker::PhantomData)
+    }
+}
+
+impl Drop for Deferral {
+    fn drop(&mut self) {
+        // Whatever was not flushed belonged to a transaction that did not commit.
+        DEFERRED.with(|d| *d.borrow_mut() = None);
+    }
+}
+
+/// How many increases are held back; an operation refused after this point (its savepoint
+/// rolled back) forgets its own with `forget_deferred_since`.
+pub fn deferred_mark() -> usize {
+    DEFERRED.with(|d| d.borrow().as_ref().map_or(0, Vec::len))
+}
+
+pub fn forget_deferred_since(mark: usize) {
+    DEFERRED.with(|d| {
+        if let Some(pending) = d.borrow_mut().as_mut() {
+            pending.truncate(mark);
+        }
+    });
+}
+
+/// Applies the increases held back so far: one statement, one row per level, in key order (so
+/// two chunks never lock the same levels in opposite orders).
+pub fn flush_deferred(conn: &mut PgConnection) -> QueryResult<()> {
+    let pending = DEFERRED.with(|d| d.borrow_mut().as_mut().map(std::mem::take));
+    let Some(pending) = pending.filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let mut totals = std::collections::BTreeMap::<(i64, i64), i64>::new();
+    for (hub, variant, delta) in pending {
+        *totals.entry((hub, variant)).or_default() += delta;
+    }
+    let (keys, deltas): (Vec<(i64, i64)>, Vec<i64>) = totals.into_iter().unzip();
+    let (hubs, variants): (Vec<i64>, Vec<i64>) = keys.into_iter().unzip();
+    diesel::sql_query(
+        "INSERT INTO stock_levels (hub_id, variant_id, quantity) \
+         SELECT hub, variant, delta FROM unnest($1::int8[], $2::int8[], $3::int8[]) \
+           AS d(hub, variant, delta) ORDER BY hub, variant \
+         ON CONFLICT (hub_id, variant_id) DO UPDATE \
+           SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now()",
+    )
+    .bind::<Array<BigInt>, _>(hubs)
+    .bind::<Array<BigInt>, _>(variants)
+    .bind::<Array<BigInt>, _>(deltas)
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Receives stock (a positive move): as `apply`, but inside a `Deferral` the level's increase
+/// waits for the end of the chunk and the new level is not known (`None`).
+pub fn receive(conn: &mut PgConnection, m: &Move<'_>) -> Result<Option<i64>, Refusal> {
+    let held = m.delta > 0
+        && DEFERRED.with(|d| match d.borrow_mut().as_mut() {
+            Some(pending) => {
+                pending.push((m.hub_id, m.variant_id, m.delta));
+                true
+            }
+            None => false,
+        });
+    if !held {
+        return apply(conn, m).map(Some);
+    }
+    diesel::insert_into(stock_ledger::table)
+        .values((
+            stock_ledger::hub_id.eq(m.hub_id),
+            stock_ledger::variant_id.eq(m.variant_id),
+            stock_ledger::delta.eq(m.delta),
+            stock_ledger::reason.eq(m.reason),
+            stock_ledger::operation_id.eq(m.operation_row),
+            stock_ledger::actor_id.eq(m.actor_id),
+        ))
+        .execute(conn)?;
+    Ok(None)
+}
+
 /// Applies one stock change. Returns the new level.
 ///
 /// The level and its ledger row are written by one statement (two data-modifying CTEs): a
 /// sync batch moves stock in nearly every operation, and each statement is a round trip.
 pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
+    // The level read and written here must include what is held back.
+    flush_deferred(conn)?;
     // An increase creates the level if needed; a decrease only succeeds on a level that
     // covers it. Either way the ledger row is written exactly when the level changed.
     let level_sql = if m.delta >= 0 {

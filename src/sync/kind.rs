@@ -97,6 +97,12 @@ pub trait Kind: Send + Sync {
     fn extra_hubs(&self, _payload: &Value) -> Vec<i64> {
         Vec::new()
     }
+    /// Whether the kind only ever raises stock levels (through `ledger::receive`) and reads
+    /// none, so the levels it raises may wait for the end of its chunk
+    /// (`ledger::Deferral`). Every other kind runs after the held-back increases are applied.
+    fn defers_stock(&self) -> bool {
+        false
+    }
 }
 
 /// Deserialises a payload, turning serde's complaint into a field error.

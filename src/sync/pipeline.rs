@@ -16,6 +16,7 @@ use super::registry;
 use crate::audit::{self, Entry};
 use crate::auth::principal::Principal;
 use crate::error::AppError;
+use crate::inventory::ledger;
 use crate::schema::{hubs, operations};
 use crate::state::AppState;
 
@@ -74,11 +75,17 @@ fn run_chunk(
     let mut attempts = 0;
     loop {
         let outcome = conn.transaction(|conn| {
+            let _deferral = ledger::Deferral::begin();
             let closed = closed_hubs(conn, chunk)?;
-            chunk
-                .iter()
-                .map(|p| run(conn, actor, p, &closed))
-                .collect::<Result<Vec<_>, AppError>>()
+            let mut results = Vec::with_capacity(chunk.len());
+            for prepared in chunk {
+                if !prepared.defers_stock() {
+                    ledger::flush_deferred(conn)?;
+                }
+                results.push(run(conn, actor, prepared, &closed)?);
+            }
+            ledger::flush_deferred(conn)?;
+            Ok::<_, AppError>(results)
         });
         match outcome {
             Err(AppError::Contended(_)) if attempts < 3 => attempts += 1,
@@ -99,6 +106,15 @@ enum Prepared {
         role_at_capture: String,
         op: Operation,
     },
+}
+
+impl Prepared {
+    fn defers_stock(&self) -> bool {
+        match self {
+            Prepared::Ready { kind, .. } => kind.defers_stock(),
+            Prepared::Invalid { .. } => true,
+        }
+    }
 }
 
 fn prepare(state: &AppState, actor: &Principal, mut op: Operation) -> Prepared {
@@ -548,7 +564,14 @@ fn apply(
         op,
         operation_row: row_id,
     };
-    conn.transaction(|conn| kind.apply(conn, &ctx))
+    // A refused operation's savepoint takes back its writes; its held-back stock increases go
+    // with them.
+    let mark = ledger::deferred_mark();
+    let applied = conn.transaction(|conn| kind.apply(conn, &ctx));
+    if applied.is_err() {
+        ledger::forget_deferred_since(mark);
+    }
+    applied
 }
 
 /// An operation row's final state.

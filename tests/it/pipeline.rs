@@ -839,3 +839,52 @@ async fn a_device_whose_queue_vanished_is_flagged_for_admins() {
     );
     app.shutdown().await;
 }
+
+/// Intakes in a batch raise stock levels at the end of their chunk (`ledger::Deferral`), so
+/// devices of one hub do not queue on its levels' locks. Whatever reads a level in between sees
+/// every increase before it, and a refused intake's increase goes with its savepoint: here a
+/// count made after an intake counts against the level including that intake, and not the
+/// refused one's.
+#[tokio::test]
+async fn levels_raised_in_a_batch_are_seen_by_the_next_operations_and_refused_ones_leave_nothing() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("depot").await;
+    let hub = app.id_of(
+        "SELECT uh.hub_id AS id FROM user_hubs uh JOIN users u ON u.id = uh.user_id \
+         WHERE u.username = 'depot' ORDER BY 1 LIMIT 1",
+    );
+    let level = || {
+        app.count(&format!(
+            "SELECT coalesce(sum(quantity), 0)::bigint AS n FROM stock_levels l \
+             JOIN product_variants v ON v.id = l.variant_id \
+             WHERE l.hub_id = {hub} AND v.full_sku = '{WATER}'"
+        ))
+    };
+    let before = level();
+    let intake = |lines: Value| {
+        json!({ "op_id": Uuid::new_v4(), "kind": "intake.create", "captured_at": chrono::Utc::now(),
+            "payload": { "intake_id": Uuid::new_v4(), "hub_id": hub, "donor": "Batch donor", "lines": lines } })
+    };
+    let count = json!({ "op_id": Uuid::new_v4(), "kind": "stock.adjust", "captured_at": chrono::Utc::now(),
+        "base_version": before + 5,
+        "payload": { "adjustment_id": Uuid::new_v4(), "hub_id": hub, "sku": WATER, "counted": 2, "reason": "count" } });
+    let ops = json!([
+        intake(json!([{ "sku": WATER, "quantity": 5 }])),
+        intake(json!([{ "sku": WATER, "quantity": 7 }, { "sku": "NO-SUCH-SKU-1", "quantity": 1 }])),
+        count,
+        intake(json!([{ "sku": WATER, "quantity": 4 }])),
+    ]);
+    let (status, body) = app.sync(&token, json!({ "operations": ops })).await;
+    assert_eq!(status, 200, "{body}");
+    let statuses: Vec<&str> = (0..4)
+        .map(|i| result(&body, i)["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["applied", "rejected", "applied", "applied"],
+        "{body}"
+    );
+    assert_eq!(level(), 2 + 4);
+    assert!(app.ledger_agrees());
+    app.shutdown().await;
+}
