@@ -59,10 +59,7 @@ async fn the_dashboard_is_reused_until_a_commit_and_then_shows_it() {
     );
 
     // Another connection changes a level at the depot manager's hub.
-    let hub = app.id_of(
-        "SELECT uh.hub_id AS id FROM user_hubs uh JOIN users u ON u.id = uh.user_id \
-         WHERE u.username = 'depot' ORDER BY 1 LIMIT 1",
-    );
+    let hub = app.first_hub_of("depot");
     let units = |html: &str| -> String {
         let card = html
             .split(&format!("href=\"/hubs/{hub}\""))
@@ -114,10 +111,7 @@ async fn the_dashboard_is_reused_until_a_commit_and_then_shows_it() {
 async fn a_role_scope_or_account_change_applies_to_the_very_next_request() {
     let app = TestApp::builder().with_demo_world().start().await;
     let warehouse = app.signed_in("warehouse").await;
-    let hub = app.id_of(
-        "SELECT uh.hub_id AS id FROM user_hubs uh JOIN users u ON u.id = uh.user_id \
-         WHERE u.username = 'warehouse' ORDER BY 1 LIMIT 1",
-    );
+    let hub = app.first_hub_of("warehouse");
     let hub_page = format!("/hubs/{hub}");
     assert_eq!(warehouse.get(&hub_page).await.status(), 200);
     let home = until_reused(&warehouse, "/").await;

@@ -849,10 +849,7 @@ async fn a_device_whose_queue_vanished_is_flagged_for_admins() {
 async fn levels_raised_in_a_batch_are_seen_by_the_next_operations_and_refused_ones_leave_nothing() {
     let app = TestApp::builder().with_demo_world().start().await;
     let token = app.token("depot").await;
-    let hub = app.id_of(
-        "SELECT uh.hub_id AS id FROM user_hubs uh JOIN users u ON u.id = uh.user_id \
-         WHERE u.username = 'depot' ORDER BY 1 LIMIT 1",
-    );
+    let hub = app.first_hub_of("depot");
     let level = || {
         app.count(&format!(
             "SELECT coalesce(sum(quantity), 0)::bigint AS n FROM stock_levels l \

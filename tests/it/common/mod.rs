@@ -477,14 +477,22 @@ impl TestApp {
     pub fn hub_id(&self, code: &str) -> i64 {
         self.id_of(&format!("SELECT id FROM hubs WHERE code = '{code}'"))
     }
+
+    /// The first hub (by id) a user is assigned to.
+    pub fn first_hub_of(&self, username: &str) -> i64 {
+        self.id_of(&format!(
+            "SELECT uh.hub_id AS id FROM user_hubs uh JOIN users u ON u.id = uh.user_id \
+             WHERE u.username = '{username}' ORDER BY 1 LIMIT 1"
+        ))
+    }
 }
 
-/// A hidden field's value in a page.
 /// A number as the pages show it ("1,200").
 pub fn grouped(n: i64) -> String {
     outpost::web::chart::grouped(n)
 }
 
+/// A hidden field's value in a page.
 pub fn hidden_in(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
