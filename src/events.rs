@@ -31,23 +31,8 @@ pub fn enqueue(
     topic: &str,
     payload: serde_json::Value,
 ) -> QueryResult<()> {
-    enqueue_all(conn, &[(topic.to_string(), payload)])
-}
-
-/// Records several events at once (one statement), in the order given.
-pub fn enqueue_all(
-    conn: &mut PgConnection,
-    events: &[(String, serde_json::Value)],
-) -> QueryResult<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<_> = events
-        .iter()
-        .map(|(topic, payload)| (outbox::topic.eq(topic), outbox::payload.eq(payload)))
-        .collect();
     diesel::insert_into(outbox::table)
-        .values(&rows)
+        .values((outbox::topic.eq(topic), outbox::payload.eq(payload)))
         .execute(conn)
         .map(|_| ())
 }
