@@ -9,6 +9,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use crate::config::Settings;
 use crate::error::AppError;
 
+pub mod prepared;
 pub mod snapshot;
 pub mod statements;
 

@@ -473,7 +473,12 @@ fn claim(
             operations::offline.eq(op.offline),
             operations::role_at_capture.eq(role_at_capture),
             operations::role_at_apply.eq(actor.role.as_str()),
-            operations::status.eq("rejected"),
+            // A placeholder until `settle` writes the outcome, in this transaction: no other
+            // session ever sees it. Not a refused status, because the review queues' partial
+            // indexes hold only refused rows: an applied operation's row then changes no indexed
+            // column, and its settling is a HOT update instead of a new entry in all seven
+            // indexes (issue 14, measured per statement).
+            operations::status.eq("applied"),
             operations::field_errors.eq(&field_errors),
         ))
         .on_conflict((operations::actor_id, operations::op_id))
@@ -588,7 +593,8 @@ struct Settled<'a> {
 /// Step 6's three writes in one statement (data-modifying CTEs, each run exactly once): the
 /// operation row's final state, its audit row and its outbox events, in order. They were three
 /// round trips of the ten an operation costs (issue 14: ingest and the offline drain are bound
-/// by statements per operation). The audit row's columns are those `audit::record` writes.
+/// by statements per operation). The audit row's columns are those `audit::record` writes. The
+/// statement stays prepared on its connection (`db::prepared`).
 fn settle(
     conn: &mut PgConnection,
     op: &Settled<'_>,
@@ -597,7 +603,7 @@ fn settle(
 ) -> QueryResult<()> {
     use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text};
     let (topics, payloads): (Vec<String>, Vec<Value>) = events.into_iter().unzip();
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "WITH op AS ( \
            UPDATE operations SET status = $1, reason = $2, server_id = $3, server_state = $4, \
              changed_fields = $5, result_version = $6 WHERE id = $7), \

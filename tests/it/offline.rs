@@ -604,4 +604,23 @@ async fn bench_offline_replay() {
         - started;
     let applied = world.count("SELECT count(*) AS n FROM operations WHERE status = 'applied'");
     println!("BENCH offline replay: {n} queued operations; first arrived {first} ms after the server was reachable; all {applied} applied after {last} ms ({:.1} ops/s)", n as f64 * 1000.0 / last.max(1) as f64);
+    // Where the time went: each transaction (a chunk of a batch) starts at its operations'
+    // received_at; the steps between starts are chunk times, and the longer ones at batch
+    // boundaries hold the device's turn (answer, settle, next request).
+    #[derive(QueryableByName)]
+    struct Timeline {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        steps: String,
+    }
+    let timeline = diesel::sql_query(
+        "SELECT string_agg(format('%s:%s', n, ms), ' ' ORDER BY t) AS steps FROM ( \
+           SELECT t, n, coalesce((extract(epoch FROM t - lag(t) OVER (ORDER BY t)) * 1000)::int, 0) AS ms \
+           FROM (SELECT received_at AS t, count(*) AS n FROM operations GROUP BY 1) c) s",
+    )
+    .get_result::<Timeline>(&mut world.db.conn())
+    .unwrap();
+    println!(
+        "BENCH offline replay timeline (operations:ms since the previous transaction began): {}",
+        timeline.steps
+    );
 }
