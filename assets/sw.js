@@ -256,7 +256,9 @@ function replay() {
  * them in the order they were captured; other users' entries on a shared device wait for their
  * own author's session. Each batch reads and unseals only its own entries. While a batch is on
  * its way the next one is read and unsealed (never while the first, single entry tests the
- * server), so the device's work overlaps the server's instead of adding to it. */
+ * server), and a batch's answers are filed while the next batch is on its way, so the device's
+ * work overlaps the server's instead of adding to it. Filing late is safe: an entry sent again
+ * after a crash is answered as a duplicate with its first outcome, and filed then. */
 function doReplay() {
   return Promise.all([store.getMeta("current_user"), store.getMeta("device_id")]).then(function (v) {
     var user = v[0], device = v[1];
@@ -272,10 +274,17 @@ function doReplay() {
       var last = open[open.length - 1].seq;
       var next = readAhead ? load(last, REPLAY_BATCH) : null;
       if (next) next.catch(function () {});
-      return sendBatch(open, device).then(function (state) {
-        if (state !== "sent") return state;
+      return sendBatch(open, device).then(function (answer) {
+        if (answer.state !== "sent") return answer.state;
         sent += open.length;
-        return (next || load(last, REPLAY_BATCH)).then(function (batch) { return step(batch, true); });
+        var rest = (next || load(last, REPLAY_BATCH)).then(function (batch) { return step(batch, true); });
+        // Both end before the replay does (a failure of either ends it), so a new replay never
+        // overlaps this one.
+        return Promise.allSettled([answer.filed, rest]).then(function (both) {
+          var failed = both.filter(function (r) { return r.status === "rejected"; })[0];
+          if (failed) throw failed.reason;
+          return both[1].value;
+        });
       });
     }
     return load(null, 1).then(function (first) { return step(first, false); }).then(function (state) {
@@ -297,6 +306,8 @@ function asQueuedForm(op, device) {
   return { form: { action: op.secret.url, body: body.toString() } };
 }
 
+/* Sends a batch: `{state}`, and when it was answered ("sent"), `filed`, the filing of the
+ * answers on the device. */
 function sendBatch(ops, device) {
   return fetch("/api/v1/sync", {
     method: "POST", credentials: "same-origin", redirect: "manual",
@@ -304,18 +315,21 @@ function sendBatch(ops, device) {
     headers: { "Content-Type": "application/json", "X-Outpost-Replay": "1", "Accept": "application/json" }
   }).then(function (res) {
     // A lapsed session or refused token never drops an operation: the queue waits.
-    if (res.status === 401 || res.status === 403 || res.type === "opaqueredirect") return "signin";
-    if (OUTAGE.indexOf(res.status) >= 0) return "offline";
+    if (res.status === 401 || res.status === 403 || res.type === "opaqueredirect") return { state: "signin" };
+    if (OUTAGE.indexOf(res.status) >= 0) return { state: "offline" };
     // Anything but an answer per entry keeps them all; a resend is refused as a duplicate.
-    if (!res.ok) return "error";
-    return res.json().then(function (answer) { return settle(ops, answer.results || []); }, function () { return "error"; });
-  }, function () { return "offline"; });
+    if (!res.ok) return { state: "error" };
+    return res.json().then(function (answer) {
+      var results = answer.results || [];
+      if (results.length !== ops.length) return { state: "error" };
+      return { state: "sent", filed: settle(ops, results) };
+    }, function () { return { state: "error" }; });
+  }, function () { return { state: "offline" }; });
 }
 
 /* Files each entry's answer: applied now or before (or waiting on the server for a manager,
  * shown there) leaves the queue; anything else becomes a Sync Issue on the device. */
 function settle(ops, results) {
-  if (results.length !== ops.length) return "error";
   return ops.reduce(function (chain, op, i) {
     var result = results[i].result || {};
     var first = result.status === "duplicate" ? result.original_status : result.status;
@@ -328,7 +342,7 @@ function settle(ops, results) {
     });
   }, Promise.resolve()).then(function () {
     return store.removePendingMany(ops.map(function (op) { return op.seq; }));
-  }).then(function () { notifyClients({ type: "progress" }); return "sent"; });
+  }).then(function () { notifyClients({ type: "progress" }); });
 }
 
 /* A page fetch that gives up after `ms`, so one hung answer cannot stall the working set. */
