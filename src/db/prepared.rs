@@ -6,8 +6,9 @@
 //! 159 µs binding (planning) for 299 µs of execution (issue 14). `sql` takes a fixed text
 //! instead, so diesel's statement cache keeps it by that text, like its own queries.
 //!
-//! The text numbers its parameters `$1`, `$2`, … in the order they appear, each once, and
-//! `bind` gives them in the same order (as with `sql_query`).
+//! The text numbers its parameters `$1`, `$2`, … and `bind` gives their values in that order
+//! (as with `sql_query`). Diesel numbers placeholders itself, one per value it sends, so a
+//! parameter used twice is sent twice under two numbers.
 
 use std::marker::PhantomData;
 
@@ -92,30 +93,31 @@ fn pieces(sql: &str) -> impl Iterator<Item = (&str, Option<usize>)> {
 
 impl QueryFragment<Pg> for Prepared<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let mut binds = self.binds.iter();
-        for (n, (text, number)) in pieces(self.sql).enumerate() {
+        let mut used = vec![false; self.binds.len()];
+        for (text, number) in pieces(self.sql) {
             out.push_sql(text);
-            if number.is_some() {
-                // The placeholder diesel writes is `$<n+1>`: parameters must be numbered in order.
-                debug_assert_eq!(
-                    number,
-                    Some(n + 1),
-                    "parameters out of order in {}",
-                    self.sql
-                );
-                let bind = binds.next().ok_or_else(|| {
-                    diesel::result::Error::SerializationError("a parameter has no value".into())
-                })?;
-                bind.push(out.reborrow())?;
-            }
+            let Some(n) = number else { continue };
+            let bind = n
+                .checked_sub(1)
+                .and_then(|i| self.binds.get(i).map(|b| (i, b)));
+            let Some((i, bind)) = bind else {
+                return Err(unbound(format!("${n} has no value")));
+            };
+            used[i] = true;
+            bind.push(out.reborrow())?;
         }
-        if binds.next().is_some() {
-            return Err(diesel::result::Error::SerializationError(
-                "more values than parameters".into(),
-            ));
+        match used.iter().position(|u| !u) {
+            Some(i) => Err(unbound(format!(
+                "a value is given for ${}, which the text never uses",
+                i + 1
+            ))),
+            None => Ok(()),
         }
-        Ok(())
     }
+}
+
+fn unbound(message: String) -> diesel::result::Error {
+    diesel::result::Error::SerializationError(message.into())
 }
 
 impl QueryId for Prepared<'_> {
@@ -132,7 +134,28 @@ impl<Conn> RunQueryDsl<Conn> for Prepared<'_> {}
 
 #[cfg(test)]
 mod tests {
-    use super::pieces;
+    use std::fmt::Write;
+
+    use diesel::pg::Pg;
+    use diesel::sql_types::{Integer, Text};
+
+    use super::{pieces, sql};
+
+    #[test]
+    fn a_parameter_used_twice_is_sent_twice_and_an_unused_value_is_refused() {
+        let query = sql("SELECT $2, $1 WHERE $2 <> ''")
+            .bind::<Integer, _>(7)
+            .bind::<Text, _>("a");
+        assert_eq!(
+            diesel::debug_query::<Pg, _>(&query).to_string(),
+            r#"SELECT $1, $2 WHERE $3 <> '' -- binds: ["a", 7, "a"]"#
+        );
+        let unused = sql("SELECT $1").bind::<Integer, _>(1).bind::<Integer, _>(2);
+        let mut out = String::new();
+        assert!(write!(out, "{}", diesel::debug_query::<Pg, _>(&unused)).is_err());
+        let missing = sql("SELECT $2").bind::<Integer, _>(1);
+        assert!(write!(out, "{}", diesel::debug_query::<Pg, _>(&missing)).is_err());
+    }
 
     #[test]
     fn text_is_cut_at_each_numbered_parameter_and_casts_stay_in_the_text() {

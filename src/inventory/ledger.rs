@@ -81,7 +81,7 @@ pub fn flush_deferred(conn: &mut PgConnection) -> QueryResult<()> {
     }
     let (keys, deltas): (Vec<(i64, i64)>, Vec<i64>) = totals.into_iter().unzip();
     let (hubs, variants): (Vec<i64>, Vec<i64>) = keys.into_iter().unzip();
-    diesel::sql_query(
+    crate::db::prepared::sql(
         "INSERT INTO stock_levels (hub_id, variant_id, quantity) \
          SELECT hub, variant, delta FROM unnest($1::int8[], $2::int8[], $3::int8[]) \
            AS d(hub, variant, delta) ORDER BY hub, variant \
@@ -130,31 +130,43 @@ pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
     // The level read and written here must include what is held back.
     flush_deferred(conn)?;
     // An increase creates the level if needed; a decrease only succeeds on a level that
-    // covers it. Either way the ledger row is written exactly when the level changed.
-    let level_sql = if m.delta >= 0 {
-        "INSERT INTO stock_levels (hub_id, variant_id, quantity) VALUES ($1, $2, $3) \
-         ON CONFLICT (hub_id, variant_id) DO UPDATE \
-           SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now() \
-         RETURNING quantity, reorder_level"
+    // covers it. Either way the ledger row is written exactly when the level changed. Both
+    // texts are fixed, so each stays prepared (`db::prepared`): every stock decrease runs one.
+    macro_rules! with_ledger_row {
+        ($level:literal) => {
+            concat!(
+                "WITH level AS (",
+                $level,
+                "), entry AS ( \
+                   INSERT INTO stock_ledger (hub_id, variant_id, delta, reason, operation_id, actor_id) \
+                   SELECT $1, $2, $3, $4, $5, $6 FROM level WHERE $3 <> 0) \
+                 SELECT quantity, reorder_level FROM level"
+            )
+        };
+    }
+    let statement = if m.delta >= 0 {
+        with_ledger_row!(
+            "INSERT INTO stock_levels (hub_id, variant_id, quantity) VALUES ($1, $2, $3) \
+             ON CONFLICT (hub_id, variant_id) DO UPDATE \
+               SET quantity = stock_levels.quantity + EXCLUDED.quantity, updated_at = now() \
+             RETURNING quantity, reorder_level"
+        )
     } else {
-        "UPDATE stock_levels SET quantity = quantity + $3, updated_at = now() \
-         WHERE hub_id = $1 AND variant_id = $2 AND quantity >= -$3 \
-         RETURNING quantity, reorder_level"
+        with_ledger_row!(
+            "UPDATE stock_levels SET quantity = quantity + $3, updated_at = now() \
+             WHERE hub_id = $1 AND variant_id = $2 AND quantity >= -$3 \
+             RETURNING quantity, reorder_level"
+        )
     };
-    let moved: Option<Level> = diesel::sql_query(format!(
-        "WITH level AS ({level_sql}), entry AS ( \
-           INSERT INTO stock_ledger (hub_id, variant_id, delta, reason, operation_id, actor_id) \
-           SELECT $1, $2, $3, $4, $5, $6 FROM level WHERE $3 <> 0) \
-         SELECT quantity, reorder_level FROM level"
-    ))
-    .bind::<BigInt, _>(m.hub_id)
-    .bind::<BigInt, _>(m.variant_id)
-    .bind::<BigInt, _>(m.delta)
-    .bind::<Text, _>(m.reason)
-    .bind::<Nullable<diesel::sql_types::Uuid>, _>(m.operation_row)
-    .bind::<Nullable<BigInt>, _>(m.actor_id)
-    .get_result(conn)
-    .optional()?;
+    let moved: Option<Level> = crate::db::prepared::sql(statement)
+        .bind::<BigInt, _>(m.hub_id)
+        .bind::<BigInt, _>(m.variant_id)
+        .bind::<BigInt, _>(m.delta)
+        .bind::<Text, _>(m.reason)
+        .bind::<Nullable<diesel::sql_types::Uuid>, _>(m.operation_row)
+        .bind::<Nullable<BigInt>, _>(m.actor_id)
+        .get_result(conn)
+        .optional()?;
     let Some(Level {
         quantity,
         reorder_level,
