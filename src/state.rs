@@ -28,8 +28,8 @@ pub struct AppState {
 pub struct Caches {
     /// This request's reading of the database snapshot, shared by concurrent requests.
     pub snapshots: std::sync::Arc<Readings>,
-    /// Signed-in users' accounts, by user id.
-    pub accounts: SnapshotCache<i64, std::sync::Arc<Account>>,
+    /// Signed-in users' accounts, by user id (`None`: no such user).
+    pub accounts: SnapshotCache<i64, Option<std::sync::Arc<Account>>>,
     /// The rendered live part of a user's dashboard (unfiltered), by user id and UTC day (its
     /// charts end today).
     pub dashboards: SnapshotCache<(i64, chrono::NaiveDate), std::sync::Arc<str>>,

@@ -358,21 +358,15 @@ async fn load_session(
     let key = s.key.clone();
     let seen = state.caches.snapshots.read(&state.db).await?;
     let user_id = s.data.user_id;
-    let account = match state.caches.accounts.get(&seen, &user_id) {
-        Some(account) => Some(account),
-        None => {
-            let caches = state.caches.clone();
-            let at = seen.clone();
+    let account = state
+        .caches
+        .accounts
+        .get_or_compute(&seen, user_id, || {
             crate::db::run(&state.db, move |conn| {
-                Ok(Account::load(conn, user_id)?.map(|account| {
-                    let account = Arc::new(account);
-                    caches.accounts.put(at, user_id, account.clone());
-                    account
-                }))
+                Ok(Account::load(conn, user_id)?.map(Arc::new))
             })
-            .await?
-        }
-    };
+        })
+        .await?;
     let via = AuthVia::Session {
         key: s.key,
         started_at: s.data.started_ms(),

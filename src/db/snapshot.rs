@@ -12,12 +12,13 @@
 //! statements, on every request).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::PgPool;
 use crate::error::AppError;
@@ -30,6 +31,22 @@ pub struct Snapshot(String);
 struct Reading {
     #[diesel(sql_type = Text)]
     snapshot: String,
+}
+
+impl Snapshot {
+    /// Whether this reading certainly saw more commits than `other`: its xmax (the first
+    /// transaction not yet finished, the second field of `xmin:xmax:xip,…`) is further on.
+    /// Readings with the same xmax are not ordered here.
+    fn is_after(&self, other: &Snapshot) -> bool {
+        match (self.xmax(), other.xmax()) {
+            (Some(mine), Some(theirs)) => mine > theirs,
+            _ => false,
+        }
+    }
+
+    fn xmax(&self) -> Option<u64> {
+        self.0.split(':').nth(1)?.parse().ok()
+    }
 }
 
 pub fn current(conn: &mut PgConnection) -> QueryResult<Snapshot> {
@@ -121,6 +138,11 @@ pub struct Seen(pub Snapshot);
 /// Values computed at one snapshot. An entry of an older snapshot can never be valid again
 /// (snapshots only move forward), so the cache holds one snapshot's entries at a time; that
 /// also bounds it by the number of keys asked for between two commits, and `capacity` caps it.
+///
+/// Requests that miss the same key at the same snapshot wait for one computation instead of
+/// each making their own (profile, issue 14: right after a start, while the audit sequencer
+/// and the sweeps were committing every few milliseconds, each commit sent all 50 connections
+/// of the page load to render the dashboard at once, and its p99 rose to 300–600 ms).
 pub struct SnapshotCache<K, V> {
     capacity: usize,
     inner: Mutex<Entries<K, V>>,
@@ -128,10 +150,22 @@ pub struct SnapshotCache<K, V> {
 
 struct Entries<K, V> {
     snapshot: Option<Snapshot>,
-    values: HashMap<K, V>,
+    /// Each key's value: `Some` once computed; `None` while a request computes it, and those
+    /// who want it meanwhile wait for the sender.
+    values: HashMap<K, watch::Receiver<Option<V>>>,
 }
 
-impl<K: Eq + Hash, V: Clone> SnapshotCache<K, V> {
+/// What a request that wants a key's value does.
+enum Turn<V> {
+    /// Computes it and sends it to the others.
+    Compute(watch::Sender<Option<V>>, watch::Receiver<Option<V>>),
+    /// Waits for the request computing it (or takes it, when it is there).
+    Wait(watch::Receiver<Option<V>>),
+    /// Computes it for itself only: its reading is older than the cache's.
+    Alone,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> SnapshotCache<K, V> {
     pub fn new(capacity: usize) -> Self {
         SnapshotCache {
             capacity,
@@ -142,26 +176,64 @@ impl<K: Eq + Hash, V: Clone> SnapshotCache<K, V> {
         }
     }
 
-    /// The value computed for `key` at exactly this snapshot, if any.
-    pub fn get(&self, at: &Snapshot, key: &K) -> Option<V> {
-        let entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.snapshot.as_ref() != Some(at) {
-            return None;
+    /// The value for `key` at exactly the snapshot `at`: kept from before, or being computed
+    /// by a concurrent request (waited for), or computed now by `compute`, which must read the
+    /// database after `at` was read. A failed computation is not kept, and those who waited
+    /// for it compute for themselves at once: a database that went away costs each of them
+    /// one attempt side by side, not a queue of attempts one after another.
+    pub async fn get_or_compute<E, F, Fut>(&self, at: &Snapshot, key: K, compute: F) -> Result<V, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        match self.turn(at, key.clone()) {
+            Turn::Compute(sender, mine) => {
+                let mut computing = Computing {
+                    cache: self,
+                    key,
+                    mine,
+                    done: false,
+                };
+                let value = compute().await?;
+                sender.send_replace(Some(value.clone()));
+                computing.done = true;
+                Ok(value)
+            }
+            Turn::Wait(mut theirs) => {
+                if let Ok(value) = theirs.wait_for(Option::is_some).await {
+                    if let Some(value) = value.as_ref() {
+                        return Ok(value.clone());
+                    }
+                }
+                compute().await
+            }
+            Turn::Alone => compute().await,
         }
-        entries.values.get(key).cloned()
     }
 
-    /// Keeps `value`, computed after `at` was read. A different snapshot replaces the cache's
-    /// entries (a late request with an older one only costs the others a recomputation).
-    pub fn put(&self, at: Snapshot, key: K, value: V) {
+    fn turn(&self, at: &Snapshot, key: K) -> Turn<V> {
         let mut entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.snapshot.as_ref() != Some(&at) || entries.values.len() >= self.capacity {
-            entries.values.clear();
-            entries.snapshot = Some(at);
+        match &entries.snapshot {
+            Some(kept) if kept == at => {}
+            // A late request computes for itself rather than evict what the newer one keeps.
+            Some(kept) if kept.is_after(at) => return Turn::Alone,
+            _ => {
+                entries.values.clear();
+                entries.snapshot = Some(at.clone());
+            }
         }
-        entries.values.insert(key, value);
+        if let Some(theirs) = entries.values.get(&key) {
+            return Turn::Wait(theirs.clone());
+        }
+        if entries.values.len() >= self.capacity {
+            entries.values.clear();
+        }
+        let (sender, mine) = watch::channel(None);
+        entries.values.insert(key, mine.clone());
+        Turn::Compute(sender, mine)
     }
 
+    /// Values computed (or being computed) at the cache's snapshot.
     pub fn len(&self) -> usize {
         self.inner
             .lock()
@@ -175,34 +247,168 @@ impl<K: Eq + Hash, V: Clone> SnapshotCache<K, V> {
     }
 }
 
+/// A computation under way. If it fails or its request goes away, its entry is removed (before
+/// its sender closes, which tells the waiters), so the next request at this snapshot computes
+/// afresh instead of finding a value that will never come.
+struct Computing<'a, K: Eq + Hash, V> {
+    cache: &'a SnapshotCache<K, V>,
+    key: K,
+    mine: watch::Receiver<Option<V>>,
+    done: bool,
+}
+
+impl<K: Eq + Hash, V> Drop for Computing<'_, K, V> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut entries = self.cache.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if entries
+            .values
+            .get(&self.key)
+            .is_some_and(|kept| kept.same_channel(&self.mine))
+        {
+            entries.values.remove(&self.key);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn at(text: &str) -> Snapshot {
         Snapshot(text.into())
     }
 
-    #[test]
-    fn an_entry_is_found_only_at_the_snapshot_it_was_computed_at() {
-        let cache = SnapshotCache::new(10);
-        cache.put(at("5:7:5"), 1, "one");
-        assert_eq!(cache.get(&at("5:7:5"), &1), Some("one"));
-        assert_eq!(cache.get(&at("5:8:5"), &1), None, "a commit since");
-        assert_eq!(cache.get(&at("5:7:5"), &2), None);
+    /// What `get_or_compute` gives, counting the computations it made.
+    async fn value(
+        cache: &SnapshotCache<i32, &'static str>,
+        computed: &AtomicUsize,
+        snapshot: &str,
+        key: i32,
+        fresh: &'static str,
+    ) -> &'static str {
+        cache
+            .get_or_compute(&at(snapshot), key, || async {
+                computed.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, Infallible>(fresh)
+            })
+            .await
+            .unwrap()
     }
 
-    #[test]
-    fn a_new_snapshot_drops_the_old_entries_and_the_capacity_holds() {
+    #[actix_web::test]
+    async fn an_entry_is_reused_only_at_the_snapshot_it_was_computed_at() {
+        let cache = SnapshotCache::new(10);
+        let computed = AtomicUsize::new(0);
+        assert_eq!(value(&cache, &computed, "5:7:5", 1, "one").await, "one");
+        assert_eq!(value(&cache, &computed, "5:7:5", 1, "stale").await, "one");
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            value(&cache, &computed, "5:8:5", 1, "new").await,
+            "new",
+            "a commit since"
+        );
+        assert_eq!(value(&cache, &computed, "5:8:5", 2, "two").await, "two");
+        assert_eq!(computed.load(Ordering::SeqCst), 3);
+    }
+
+    #[actix_web::test]
+    async fn an_older_reading_computes_for_itself_and_keeps_the_newer_entries() {
+        let cache = SnapshotCache::new(10);
+        let computed = AtomicUsize::new(0);
+        value(&cache, &computed, "5:9:", 1, "newer").await;
+        assert_eq!(value(&cache, &computed, "5:8:5", 1, "older").await, "older");
+        assert_eq!(value(&cache, &computed, "5:9:", 1, "again").await, "newer");
+        assert_eq!(computed.load(Ordering::SeqCst), 2);
+    }
+
+    #[actix_web::test]
+    async fn the_capacity_holds() {
         let cache = SnapshotCache::new(2);
-        cache.put(at("1:2:"), 1, 10);
-        cache.put(at("1:2:"), 2, 20);
-        cache.put(at("2:3:"), 3, 30);
-        assert_eq!(cache.len(), 1);
-        assert_eq!(cache.get(&at("1:2:"), &1), None);
-        cache.put(at("2:3:"), 4, 40);
-        cache.put(at("2:3:"), 5, 50);
-        assert!(cache.len() <= 2);
-        assert_eq!(cache.get(&at("2:3:"), &5), Some(50));
+        let computed = AtomicUsize::new(0);
+        for key in 0..5 {
+            value(&cache, &computed, "1:2:", key, "v").await;
+            assert!(cache.len() <= 2);
+        }
+    }
+
+    #[actix_web::test]
+    async fn concurrent_misses_of_one_key_wait_for_one_computation() {
+        let cache = SnapshotCache::new(10);
+        let computed = AtomicUsize::new(0);
+        let slow = || async {
+            computed.fetch_add(1, Ordering::SeqCst);
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+            Ok::<_, Infallible>("drawn")
+        };
+        let now = at("3:4:");
+        let all =
+            futures_util::future::join_all((0..50).map(|_| cache.get_or_compute(&now, 1, slow)))
+                .await;
+        assert!(all.iter().all(|v| *v == Ok("drawn")));
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
+    }
+
+    #[actix_web::test]
+    async fn a_failed_computation_is_not_kept() {
+        let cache: SnapshotCache<i32, i32> = SnapshotCache::new(10);
+        let failed = cache
+            .get_or_compute(&at("3:4:"), 1, || async { Err("database gone") })
+            .await;
+        assert_eq!(failed, Err("database gone"));
+        assert!(cache.is_empty());
+        let next = cache
+            .get_or_compute(&at("3:4:"), 1, || async { Ok::<_, &str>(7) })
+            .await;
+        assert_eq!(next, Ok(7));
+        let kept = cache
+            .get_or_compute(&at("3:4:"), 1, || async { Ok::<_, &str>(8) })
+            .await;
+        assert_eq!(kept, Ok(7));
+    }
+
+    #[actix_web::test]
+    async fn those_waiting_on_a_failed_computation_try_side_by_side_not_in_turn() {
+        let cache: SnapshotCache<i32, i32> = SnapshotCache::new(10);
+        let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let now = at("3:4:");
+        let first = cache.get_or_compute(&now, 1, || async {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+            Err("database gone")
+        });
+        let waiters = (0..8).map(|_| {
+            cache.get_or_compute(&now, 1, || async {
+                let at_once = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(at_once, Ordering::SeqCst);
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                Err("still gone")
+            })
+        });
+        let (first, waiters) =
+            futures_util::future::join(first, futures_util::future::join_all(waiters)).await;
+        assert_eq!(first, Err("database gone"));
+        assert!(waiters.iter().all(|r| *r == Err("still gone")));
+        assert_eq!(most.load(Ordering::SeqCst), 8, "all eight at once");
+    }
+
+    #[actix_web::test]
+    async fn a_computation_whose_request_went_away_leaves_no_entry_behind() {
+        let cache: SnapshotCache<i32, i32> = SnapshotCache::new(10);
+        let now = at("3:4:");
+        let abandoned = cache.get_or_compute(&now, 1, || {
+            std::future::pending::<Result<i32, Infallible>>()
+        });
+        let gone = actix_web::rt::time::timeout(std::time::Duration::from_millis(5), abandoned);
+        assert!(gone.await.is_err());
+        assert!(cache.is_empty());
+        let next = cache
+            .get_or_compute(&at("3:4:"), 1, || async { Ok::<_, Infallible>(9) })
+            .await;
+        assert_eq!(next, Ok(9));
     }
 }

@@ -409,19 +409,20 @@ async fn live_html(
 ) -> Result<Arc<str>, AppError> {
     let reusable = seen
         .filter(|_| filters == ActivityFilters::default())
-        .map(|seen| (seen.into_inner().0, (user.user_id, Utc::now().date_naive())));
-    if let Some((at, key)) = &reusable {
-        if let Some(html) = state.caches.dashboards.get(at, key) {
-            return Ok(html);
+        .map(|seen| seen.into_inner().0);
+    let draw = move || async move {
+        let live = gather(user.0.clone(), state, filters).await?;
+        let html: Arc<str> = LiveFragment { live }
+            .render()
+            .map_err(AppError::internal)?
+            .into();
+        Ok(html)
+    };
+    match reusable {
+        Some(at) => {
+            let key = (user.user_id, Utc::now().date_naive());
+            state.caches.dashboards.get_or_compute(&at, key, draw).await
         }
+        None => draw().await,
     }
-    let live = gather(user.0.clone(), state, filters).await?;
-    let html: Arc<str> = LiveFragment { live }
-        .render()
-        .map_err(AppError::internal)?
-        .into();
-    if let Some((at, key)) = reusable {
-        state.caches.dashboards.put(at, key, html.clone());
-    }
-    Ok(html)
 }
