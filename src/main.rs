@@ -1,3 +1,4 @@
-fn main() -> std::process::ExitCode {
-    outpost::cli::main()
+fn main() {
+    let code = outpost::cli::main();
+    outpost::cli::exit(code)
 }

@@ -182,3 +182,34 @@ fn migrate_seed_and_manage_users_from_the_command_line() {
     let out = outpost(&["user", "disable", "nobody"], &env, None);
     assert!(stderr(&out).contains("no user named"));
 }
+
+/// The pool starts connecting (libpq over OpenSSL, on threads of its own) before the listener
+/// is bound; leaving then must be a plain exit 1, not a crash of those threads in OpenSSL's
+/// exit handler (it was SIGSEGV about one start in five).
+#[test]
+fn serve_with_its_address_taken_exits_with_1_every_time() {
+    let db = TestDb::migrated();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind = taken.local_addr().unwrap().to_string();
+    let redis = crate::common::redis_url();
+    let data = std::env::temp_dir().join(format!("outpost-taken-{}", uuid::Uuid::new_v4()));
+    let env = [
+        ("OUTPOST_DATABASE_URL", db.url.as_str()),
+        ("OUTPOST_REDIS_URL", redis.as_str()),
+        ("OUTPOST_REDIS_PREFIX", "taken-address"),
+        ("OUTPOST_BIND", bind.as_str()),
+        ("OUTPOST_DATA_DIR", data.to_str().unwrap()),
+    ];
+    for _ in 0..20 {
+        let out = outpost(&["serve"], &env, None);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{:?}: {}",
+            out.status,
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("OUTPOST_BIND"), "{}", stderr(&out));
+    }
+    let _ = std::fs::remove_dir_all(&data);
+}
