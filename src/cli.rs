@@ -104,9 +104,8 @@ pub enum UserAction {
     Disable { username: String },
 }
 
-/// Runs the command and turns every failure into a message and an exit code:
-/// 2 for configuration errors, 1 for everything else.
-/// Runs the command line; the exit code to leave with (see `exit`).
+/// Runs the command and turns every failure into a message and the exit code to leave with
+/// (see `exit`): 2 for configuration errors, 1 for everything else.
 pub fn main() -> u8 {
     let cli = Cli::parse();
     let settings = match Settings::from_env() {

@@ -35,18 +35,15 @@ pub fn sql(sql: &'static str) -> Prepared<'static> {
 
 impl<'a> Prepared<'a> {
     /// The next parameter's value, as SQL type `ST`.
-    pub fn bind<ST, T>(self, value: T) -> Prepared<'a>
+    pub fn bind<ST, T>(mut self, value: T) -> Self
     where
         Pg: HasSqlType<ST>,
         T: ToSql<ST, Pg> + 'a,
         ST: 'a,
     {
-        let mut binds = self.binds;
-        binds.push(Box::new(Typed::<ST, T>(value, PhantomData)));
-        Prepared {
-            sql: self.sql,
-            binds,
-        }
+        self.binds
+            .push(Box::new(Typed::<ST, T>(value, PhantomData)));
+        self
     }
 }
 

@@ -140,9 +140,9 @@ pub struct Seen(pub Snapshot);
 /// also bounds it by the number of keys asked for between two commits, and `capacity` caps it.
 ///
 /// Requests that miss the same key at the same snapshot wait for one computation instead of
-/// each making their own (profile, issue 14: right after a start, while the audit sequencer
-/// and the sweeps were committing every few milliseconds, each commit sent all 50 connections
-/// of the page load to render the dashboard at once, and its p99 rose to 300–600 ms).
+/// each making their own (profile, issue 14: a sign-in commits twice, its audit row and then
+/// its sealing, and at each commit all 50 connections of the page load missed together and
+/// each loaded the account and drew the dashboard; the p99 of those 10 seconds was 661–984 ms).
 pub struct SnapshotCache<K, V> {
     capacity: usize,
     inner: Mutex<Entries<K, V>>,
@@ -188,15 +188,14 @@ impl<K: Eq + Hash + Clone, V: Clone> SnapshotCache<K, V> {
     {
         match self.turn(at, key.clone()) {
             Turn::Compute(sender, mine) => {
-                let mut computing = Computing {
+                let computing = Computing {
                     cache: self,
                     key,
+                    sender,
                     mine,
-                    done: false,
                 };
                 let value = compute().await?;
-                sender.send_replace(Some(value.clone()));
-                computing.done = true;
+                computing.sender.send_replace(Some(value.clone()));
                 Ok(value)
             }
             Turn::Wait(mut theirs) => {
@@ -247,19 +246,21 @@ impl<K: Eq + Hash + Clone, V: Clone> SnapshotCache<K, V> {
     }
 }
 
-/// A computation under way. If it fails or its request goes away, its entry is removed (before
-/// its sender closes, which tells the waiters), so the next request at this snapshot computes
-/// afresh instead of finding a value that will never come.
+/// A computation under way. If it ends without sending a value (it failed, or its request went
+/// away), its entry is removed, and only then does its sender close (fields drop after `drop`),
+/// which tells the waiters: the next request at this snapshot computes afresh instead of
+/// finding a value that will never come.
 struct Computing<'a, K: Eq + Hash, V> {
     cache: &'a SnapshotCache<K, V>,
     key: K,
+    sender: watch::Sender<Option<V>>,
+    /// The receiver kept as the entry, to recognise it.
     mine: watch::Receiver<Option<V>>,
-    done: bool,
 }
 
 impl<K: Eq + Hash, V> Drop for Computing<'_, K, V> {
     fn drop(&mut self) {
-        if self.done {
+        if self.sender.borrow().is_some() {
             return;
         }
         let mut entries = self.cache.inner.lock().unwrap_or_else(|e| e.into_inner());
