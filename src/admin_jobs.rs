@@ -49,6 +49,59 @@ struct JobsPage {
     failed: Vec<Failed>,
     zoho_enabled: bool,
     failed_invoices: Vec<FailedInvoice>,
+    tasks: Vec<TaskRow>,
+}
+
+/// One background task as the page shows it.
+pub struct TaskRow {
+    pub label: &'static str,
+    pub name: &'static str,
+    pub state: &'static str,
+    pub state_words: String,
+    pub last_run: String,
+    pub last_ok: String,
+    pub problems: String,
+    pub last_problem: String,
+}
+
+fn task_row(t: crate::task_health::TaskHealth, now: chrono::DateTime<chrono::Utc>) -> TaskRow {
+    let when = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map_or_else(
+            || "never".to_string(),
+            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
+    };
+    let (state, state_words) = if t.late(now) {
+        let words = match (t.last_run_at, t.every_secs) {
+            (None, _) => "Not running: no worker has run it".to_string(),
+            (Some(at), Some(every)) => format!(
+                "Late: runs every {every} s, last ran {} s ago",
+                (now - at).num_seconds()
+            ),
+            (Some(_), None) => "Late".to_string(),
+        };
+        ("late", words)
+    } else if t.last_problem_at.is_some() && t.last_problem_at >= t.last_ok_at {
+        ("failing", "Last run failed".to_string())
+    } else if t.last_run_at.is_none() {
+        ("idle", "No job yet".to_string())
+    } else {
+        ("ok", "Running".to_string())
+    };
+    TaskRow {
+        label: t.label,
+        name: t.name,
+        state,
+        state_words,
+        last_run: when(t.last_run_at),
+        last_ok: when(t.last_ok_at),
+        problems: t.problems(),
+        last_problem: t
+            .last_problem
+            .clone()
+            .map(|p| format!("{p} ({})", when(t.last_problem_at)))
+            .unwrap_or_default(),
+    }
 }
 
 /// id, number, attempts, last error, next automatic try.
@@ -185,7 +238,14 @@ async fn overview(
         ))
     })
     .await?;
+    let now = chrono::Utc::now();
+    let tasks = crate::task_health::read_all(&state)
+        .await
+        .into_iter()
+        .map(|t| task_row(t, now))
+        .collect();
     render(&JobsPage {
+        tasks,
         layout: page.layout("Background jobs"),
         queues,
         sync_counts,
@@ -220,7 +280,7 @@ async fn retry_invoice(
         crate::events::enqueue(
             conn,
             "job.retried",
-            serde_json::json!({ "job": "invoice_render", "invoice_id": id, "actor": principal.display_name }),
+            serde_json::json!({ "job": "invoice_render", "invoice_id": id, "actor": principal.display_name, "organisation_id": principal.organisation_id }),
         )?;
         Ok(())
     })
@@ -317,7 +377,7 @@ async fn requeue_failed(state: &AppState, principal: &Principal, id: i64) -> Res
             crate::events::enqueue(
                 conn,
                 "job.retried",
-                serde_json::json!({ "job": "zoho_sync", "variant_id": id, "actor": principal.display_name }),
+                serde_json::json!({ "job": "zoho_sync", "variant_id": id, "actor": principal.display_name, "organisation_id": principal.organisation_id }),
             )?;
             Ok(())
         })

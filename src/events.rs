@@ -129,24 +129,45 @@ async fn send(state: &AppState, rows: Vec<(i64, String, serde_json::Value)>) -> 
 
 /// Publishes in the background after a commit; failures are left to the sweep. At most one
 /// publisher runs per process: a commit while it runs makes it go round once more.
+///
+/// Callable from any task: the server's request handlers (actix's single-threaded workers)
+/// and the apalis jobs on the multi-threaded runtime alike. It used `spawn_local` once, which
+/// panicked in the jobs and took the cron workers down after their first event (issue 26).
 pub fn publish_soon(state: &AppState) {
     let gate: Arc<Publisher> = state.publisher.clone();
     gate.again.store(true, Ordering::SeqCst);
     if gate.running.swap(true, Ordering::SeqCst) {
         return;
     }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // No runtime (a one-shot command): the sweep publishes it.
+        gate.running.store(false, Ordering::SeqCst);
+        return;
+    };
     let state = state.clone();
-    actix_web::rt::spawn(async move {
+    runtime.spawn(async move {
+        // Lowers the gate however the round ends, a panic included: a gate left up would
+        // leave every later event of this process to the 10-second sweep.
+        let lowered = Lowered(gate.clone());
         while gate.again.swap(false, Ordering::SeqCst) {
             if let Err(e) = publish_pending(&state).await {
                 tracing::warn!(error = %e, "outbox publish deferred to the sweep");
                 break;
             }
         }
-        gate.running.store(false, Ordering::SeqCst);
+        drop(lowered);
         // A commit that came in after the last round but before the flag dropped.
         if gate.again.load(Ordering::SeqCst) {
             publish_soon(&state);
         }
     });
+}
+
+/// Lowers the publisher's gate when dropped.
+struct Lowered(Arc<Publisher>);
+
+impl Drop for Lowered {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::SeqCst);
+    }
 }

@@ -39,13 +39,17 @@ pub async fn run_zoho_sync(job: ZohoSync, ctx: Data<ZohoCtx>) -> Result<(), BoxD
     let Some(zoho) = ctx.state.settings.zoho.clone() else {
         return Ok(());
     };
-    // A whole job, retries included, never runs longer than this.
-    let run = crate::zoho_sync::sync_variant(&ctx.state, &zoho, &ctx.http, job.variant_id);
-    match tokio::time::timeout(Duration::from_secs(900), run).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string().into()),
-        Err(_) => Err("the Zoho sync took longer than 15 minutes".into()),
-    }
+    crate::task_health::supervise(&ctx.state, crate::task_health::ZOHO_SYNC, async {
+        // A whole job, retries included, never runs longer than this.
+        let run = crate::zoho_sync::sync_variant(&ctx.state, &zoho, &ctx.http, job.variant_id);
+        match tokio::time::timeout(Duration::from_secs(900), run).await {
+            Ok(result) => result
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!(e.to_string())),
+            Err(_) => Err(anyhow::anyhow!("the Zoho sync took longer than 15 minutes")),
+        }
+    })
+    .await
 }
 
 #[derive(Clone)]
@@ -79,7 +83,10 @@ pub async fn run_invoice_render(
     job: InvoiceRender,
     state: Data<AppState>,
 ) -> Result<(), BoxDynError> {
-    crate::sales::render::render_invoice(&state, job.invoice_id)
-        .await
-        .map_err(|e| e.to_string().into())
+    crate::task_health::supervise(&state, crate::task_health::INVOICE_RENDER, async {
+        crate::sales::render::render_invoice(&state, job.invoice_id)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.to_string()))
+    })
+    .await
 }

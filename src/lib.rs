@@ -22,6 +22,7 @@ pub mod schema;
 pub mod startup;
 pub mod state;
 pub mod sync;
+pub mod task_health;
 pub mod telemetry;
 pub mod warehouse;
 pub mod web;

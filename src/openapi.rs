@@ -56,10 +56,13 @@ pub struct Problem {
         crate::warehouse::api::summary,
         crate::warehouse::api::total_value,
         crate::badges::copies::request_rest,
+        crate::badges::copies::next_job,
+        crate::badges::copies::report,
+        crate::auth::api::station_me,
     ),
-    components(schemas(Problem, crate::badges::copies::CopyRequestBody)),
+    components(schemas(Problem, crate::badges::copies::CopyRequestBody, crate::badges::copies::ResultReport, crate::badges::copies::JobOffer, crate::badges::copies::ReportAnswer)),
     modifiers(&Security),
-    tags((name = "auth", description = "OAuth 2.0 tokens and the caller"), (name = "hubs", description = "Hubs in the caller's scope and their stock"), (name = "sync", description = "Offline operations: push, pull, device reports"), (name = "catalog", description = "Families, identities (UPIS-H) and variants (SKUs)"), (name = "inventory", description = "Serialized items, moves and the transaction log"))
+    tags((name = "auth", description = "OAuth 2.0 tokens and the caller"), (name = "hubs", description = "Hubs in the caller's scope and their stock"), (name = "sync", description = "Offline operations: push, pull, device reports"), (name = "catalog", description = "Families, identities (UPIS-H) and variants (SKUs)"), (name = "inventory", description = "Serialized items, moves and the transaction log"), (name = "stations", description = "NFC stations (station token + X-Station-Code): copies to make, their results"))
 )]
 pub struct ApiDoc;
 

@@ -9,80 +9,98 @@ use outpost_jobs::queues;
 use redis::AsyncCommands;
 
 use crate::state::AppState;
+use crate::task_health::{self, supervise};
 
 #[derive(Clone)]
 struct HeartbeatCtx {
-    redis: redis::aio::ConnectionManager,
+    state: AppState,
     key: String,
 }
 
 /// Records that this worker process is alive; the admin pages list live workers from these keys.
 async fn heartbeat(tick: Tick, ctx: Data<HeartbeatCtx>) -> Result<(), BoxDynError> {
-    let mut conn = ctx.redis.clone();
-    let at = tick.get_timestamp().to_string();
-    conn.set_ex::<_, _, ()>(&ctx.key, at, queues::HEARTBEAT_TTL_SECS)
-        .await?;
-    Ok(())
+    supervise(&ctx.state, task_health::HEARTBEAT, async {
+        let mut conn = ctx.state.redis.clone();
+        let at = tick.get_timestamp().to_string();
+        conn.set_ex::<_, _, ()>(&ctx.key, at, queues::HEARTBEAT_TTL_SECS)
+            .await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Enqueues every variant still waiting for Zoho: the safety net under the outbox, so a job lost
 /// with Redis (or never written) is made again.
 async fn zoho_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
-    if state.settings.zoho.is_none() {
-        return Ok(());
-    }
-    crate::zoho_sync::requeue_waiting(&state).await?;
-    Ok(())
+    supervise(&state, task_health::ZOHO_SWEEP, async {
+        if state.settings.zoho.is_some() {
+            crate::zoho_sync::requeue_waiting(&state).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Queues invoice renders whose job was lost or whose backoff has passed.
 async fn invoice_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
-    let queued = crate::sales::render::sweep(&state).await?;
-    if queued > 0 {
-        tracing::info!(queued, "invoice sweep queued renders again");
-    }
-    Ok(())
+    supervise(&state, task_health::INVOICE_SWEEP, async {
+        let queued = crate::sales::render::sweep(&state).await?;
+        if queued > 0 {
+            tracing::info!(queued, "invoice sweep queued renders again");
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Gives every quota whose period ended its full allowance back (idempotent, catches up).
 async fn quota_reset(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
-    let resets = crate::db::run(&state.db, |conn| {
-        Ok(crate::badges::quota::reset_due(conn, chrono::Utc::now())?)
+    supervise(&state, task_health::QUOTA_RESET, async {
+        let resets = crate::db::run(&state.db, |conn| {
+            Ok(crate::badges::quota::reset_due(conn, chrono::Utc::now())?)
+        })
+        .await?;
+        if !resets.is_empty() {
+            tracing::info!(count = resets.len(), "badge quotas reset");
+            crate::events::publish_soon(&state);
+        }
+        Ok(())
     })
-    .await?;
-    if !resets.is_empty() {
-        tracing::info!(count = resets.len(), "badge quotas reset");
-        crate::events::publish_soon(&state);
-    }
-    Ok(())
+    .await
 }
 
 /// Abandons badge copies no station finished after their last lease (quota given back) and
 /// announces stations that went quiet.
 async fn station_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
-    let (abandoned, offline) = crate::db::run(&state.db, |conn| {
-        Ok((
-            crate::badges::copies::abandon_expired(conn)?,
-            crate::badges::copies::announce_offline(conn)?,
-        ))
+    supervise(&state, task_health::STATION_SWEEP, async {
+        let (abandoned, offline) = crate::db::run(&state.db, |conn| {
+            Ok((
+                crate::badges::copies::abandon_expired(conn)?,
+                crate::badges::copies::announce_offline(conn)?,
+            ))
+        })
+        .await?;
+        if abandoned > 0 {
+            tracing::warn!(abandoned, "badge copies abandoned after their last lease");
+        }
+        if abandoned + offline > 0 {
+            crate::events::publish_soon(&state);
+        }
+        Ok(())
     })
-    .await?;
-    if abandoned > 0 {
-        tracing::warn!(abandoned, "badge copies abandoned after their last lease");
-    }
-    if abandoned + offline > 0 {
-        crate::events::publish_soon(&state);
-    }
-    Ok(())
+    .await
 }
 
 /// Publishes outbox rows that were not published right after their commit (Redis was down).
 async fn outbox_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
-    let published = crate::events::publish_pending(&state).await?;
-    if published > 0 {
-        tracing::info!(published, "outbox sweep published deferred events");
-    }
-    Ok(())
+    supervise(&state, task_health::OUTBOX_SWEEP, async {
+        let published = crate::events::publish_pending(&state).await?;
+        if published > 0 {
+            tracing::info!(published, "outbox sweep published deferred events");
+        }
+        Ok(())
+    })
+    .await
 }
 
 pub fn process_worker_name(base: &str) -> String {
@@ -101,40 +119,49 @@ pub async fn run(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let name = process_worker_name(queues::HEARTBEAT_WORKER);
+    let name = process_worker_name(task_health::HEARTBEAT);
     let ctx = HeartbeatCtx {
-        redis: state.redis.clone(),
+        state: state.clone(),
         key: state.redis_key(&format!("workers:{name}")),
     };
     let every = format!("*/{} * * * * *", queues::HEARTBEAT_EVERY_SECS);
     let schedule = cron::Schedule::from_str(&every)?;
     tracing::info!(worker = %name, "workers starting");
-    let sweep_name = process_worker_name("outbox-sweep");
+    let sweep_name = process_worker_name(task_health::OUTBOX_SWEEP);
     let sweep_schedule = cron::Schedule::from_str("*/10 * * * * *")?;
     let sweep_state = state.clone();
-    let zoho_name = process_worker_name("zoho-sync");
-    let zoho_sweep_name = process_worker_name("zoho-sweep");
+    let zoho_name = process_worker_name(task_health::ZOHO_SYNC);
+    let zoho_sweep_name = process_worker_name(task_health::ZOHO_SWEEP);
     let zoho_sweep_schedule = cron::Schedule::from_str("0 * * * * *")?;
     let zoho_ctx = crate::jobs::ZohoCtx {
         state: state.clone(),
         http: outpost_jobs::zoho::ZohoClient::http_client(std::time::Duration::from_secs(30)),
     };
     let zoho_sweep_state = state.clone();
-    let station_name = process_worker_name("station-sweep");
+    let station_name = process_worker_name(task_health::STATION_SWEEP);
     let station_schedule = cron::Schedule::from_str("*/15 * * * * *")?;
     let station_state = state.clone();
-    let quota_name = process_worker_name("quota-reset");
-    let quota_schedule = cron::Schedule::from_str("0 * * * * *")?;
+    let quota_name = process_worker_name(task_health::QUOTA_RESET);
+    // Every 15 s: a due quota is one indexed look-up, and customers wait at most that long.
+    let quota_schedule = cron::Schedule::from_str("*/15 * * * * *")?;
     let quota_state = state.clone();
-    let invoice_name = process_worker_name("invoice-render");
+    let invoice_name = process_worker_name(task_health::INVOICE_RENDER);
     let invoice_state = state.clone();
-    let invoice_sweep_name = process_worker_name("invoice-sweep");
+    let invoice_sweep_name = process_worker_name(task_health::INVOICE_SWEEP);
     let invoice_sweep_schedule = cron::Schedule::from_str("*/15 * * * * *")?;
     let invoice_sweep_state = state.clone();
     if state.settings.zoho.is_none() {
         tracing::info!("Zoho sync is off (OUTPOST_ZOHO_ORGANIZATION_ID is not set)");
     }
+    let restart_state = state.clone();
     Monitor::new()
+        // A worker whose future ended (its backend lost Redis, say) is started again, and
+        // /admin/jobs counts it; the pause keeps a worker that fails at once from spinning.
+        .should_restart(move |worker, error| {
+            task_health::note_restart(&restart_state, worker.name(), error.to_string());
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            true
+        })
         .register(move |_restarts| {
             WorkerBuilder::new(zoho_name.clone())
                 .backend(crate::jobs::zoho_queue(&zoho_ctx.state))

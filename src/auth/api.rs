@@ -192,7 +192,15 @@ pub async fn me(user: CurrentUser) -> HttpResponse {
     HttpResponse::Ok().json(MeView::from(&*user))
 }
 
-async fn station_me(
+/// The station the token belongs to (and a sign of life: its last contact is now).
+#[utoipa::path(get, path = "/api/v1/stations/me", tag = "stations",
+    params(("X-Station-Code" = String, Header, description = "The station's code")),
+    responses(
+        (status = 200, description = "station_id, code and hub_id", body = Object),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn station_me(
     station: Station,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {

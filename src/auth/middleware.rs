@@ -69,6 +69,11 @@ pub fn removal_cookie<'c>(settings: &crate::config::Settings, name: &'c str) -> 
     c
 }
 
+/// The routes a station token may call: the station API and the sync API.
+fn station_path(path: &str) -> bool {
+    path.starts_with("/api/v1/stations/") || path == "/api/v1/sync" || path == "/api/v1/sync/pull"
+}
+
 pub async fn authenticate(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -106,6 +111,15 @@ pub async fn authenticate(
                 req.extensions_mut().insert(Arc::new(p));
             }
             Ok(Some(Resolved::Station(s, account))) => {
+                // A station token opens the station API and the sync API (through which the
+                // station records copies it made offline), nothing made for people: no page,
+                // dashboard or other API answers it, whatever that route itself checks.
+                if !station_path(req.path()) {
+                    let res = req.error_response(AppError::Forbidden(
+                        "A station token is for the station and sync APIs only.".into(),
+                    ));
+                    return Ok(res.map_into_boxed_body());
+                }
                 // A station token is bound to its device: its account acts only when the
                 // station also names itself (the `Station` extractor checks the same).
                 let named = req

@@ -240,7 +240,7 @@ pub async fn request_rest(
 }
 
 /// A copy as a station receives it.
-#[derive(Debug, Serialize, Queryable)]
+#[derive(Debug, Serialize, Queryable, utoipa::ToSchema)]
 pub struct Job {
     pub copy_id: Uuid,
     pub badge_uid: String,
@@ -290,14 +290,44 @@ fn lease_next(
     })
 }
 
-#[derive(Deserialize)]
-struct WaitQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaitQuery {
+    /// Seconds to wait for a copy when none is waiting (at most 30).
+    #[param(maximum = 30)]
     wait: Option<u64>,
+}
+
+/// A copy leased to the station until `lease_until`; offered again after that.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct JobOffer {
+    pub job: Job,
+    pub lease_until: chrono::DateTime<Utc>,
+}
+
+/// How the server took a station's report.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReportAnswer {
+    pub id: Uuid,
+    /// The copy's status now: completed or failed (or what it was, for a repeat).
+    pub status: String,
+    /// The copy had been reported already; nothing changed.
+    pub duplicate: bool,
 }
 
 /// `GET /api/v1/stations/jobs/next?wait=25`: the next copy for this station, leased to it;
 /// 204 when none came within the wait.
-async fn next_job(
+#[utoipa::path(get, path = "/api/v1/stations/jobs/next", tag = "stations", params(WaitQuery,
+        ("X-Station-Code" = String, Header, description = "The station's code: a station token acts only for its own station")),
+    responses(
+        (status = 200, body = JobOffer, description = "A copy, leased to this station"),
+        (status = 204, description = "No copy came within the wait"),
+        (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn next_job(
     station: Station,
     query: web::Query<WaitQuery>,
     state: web::Data<AppState>,
@@ -345,7 +375,10 @@ async fn next_job(
             crate::events::publish_soon(&state);
         }
         if let Some((job, until)) = found {
-            return Ok(HttpResponse::Ok().json(json!({ "job": job, "lease_until": until })));
+            return Ok(HttpResponse::Ok().json(JobOffer {
+                job,
+                lease_until: until,
+            }));
         }
         if tokio::time::Instant::now() >= deadline {
             return Ok(HttpResponse::NoContent().finish());
@@ -354,17 +387,23 @@ async fn next_job(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A station's outcome of one copy.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResultReport {
     /// "completed" or "failed".
+    #[schema(example = "completed")]
     pub status: String,
+    /// Why a copy failed: no_reader, no_card, card_removed, wrong_card, authentication_failed,
+    /// wrong_card_type or write_failed.
     #[serde(default)]
     pub error_category: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
-    /// The card's data, kept with its SHA-256 (hex of the JSON text the station hashed).
+    /// The card's data, kept with its SHA-256 (hex of the JSON text the station hashed); its
+    /// `uid` is the copy's badge and no text in it holds a control character.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub dump: Option<Value>,
     #[serde(default)]
     pub dump_sha256: Option<String>,
@@ -398,7 +437,19 @@ fn give_back(conn: &mut PgConnection, customer_id: i64) -> QueryResult<()> {
 
 /// `POST /api/v1/stations/copies/{id}/result`: the station's outcome, applied once. A second
 /// report of a finished copy answers with the recorded outcome (`duplicate: true`).
-async fn report(
+#[utoipa::path(post, path = "/api/v1/stations/copies/{id}/result", tag = "stations", request_body = ResultReport,
+    params(("id" = Uuid, Path, description = "The copy's id, as the job named it"),
+        ("X-Station-Code" = String, Header, description = "The station's code")),
+    responses(
+        (status = 200, body = ReportAnswer, description = "Recorded, or a repeat of a recorded report"),
+        (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json", description = "No such copy for this station"),
+        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json", description = "The dump is not this copy's badge, or holds control characters"),
+    ),
+    security(("bearer" = [])))]
+pub async fn report(
     station: Station,
     path: web::Path<Uuid>,
     body: web::Json<ResultReport>,
@@ -445,6 +496,13 @@ async fn report(
         if let Some(why) = dump_mismatch(dump, sha) {
             return Err(AppError::BadRequest(why.into()));
         }
+        // The UID is checked against the copy's badge below, once the copy is read.
+        if let Some(e) = super::dump_errors(dump, None).first() {
+            return Err(AppError::Unprocessable(format!(
+                "{}: {}",
+                e.field, e.message
+            )));
+        }
     }
     let who = station.0.clone();
     let answer = crate::db::run(&state.db, move |conn| {
@@ -461,7 +519,14 @@ async fn report(
                 return Err(AppError::not_found("There is no such copy for this station."));
             };
             if !matches!(status.as_str(), "queued" | "leased") {
-                return Ok(json!({ "id": id, "status": status, "duplicate": true }));
+                return Ok(ReportAnswer { id, status, duplicate: true });
+            }
+            if let Some(dump) = r.dump.as_ref().filter(|_| completed) {
+                // A dump of another card is not this copy: refused, the copy stays leased and
+                // is offered again.
+                if let Some(e) = super::dump_errors(dump, Some(&uid)).first() {
+                    return Err(AppError::Unprocessable(format!("{}: {}", e.field, e.message)));
+                }
             }
             let next = if completed { "completed" } else { "failed" };
             diesel::update(badge_copies::table.find(id))
@@ -488,7 +553,7 @@ async fn report(
             audit::record(conn, &entry)?;
             let topic = if completed { "copy.completed" } else { "copy.failed" };
             crate::events::enqueue(conn, topic, json!({ "copy_id": id, "hub_id": hub_id, "customer_id": customer_id, "badge_uid": uid, "station": who.station_code, "recorded_by": r.recorded_by, "at": Utc::now() }))?;
-            Ok(json!({ "id": id, "status": next, "duplicate": false }))
+            Ok(ReportAnswer { id, status: next.to_string(), duplicate: false })
         })
     })
     .await?;

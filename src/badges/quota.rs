@@ -125,6 +125,34 @@ fn reset_one(
         ))
         .on_conflict_do_nothing()
         .execute(conn)?;
+    let hub_id: Option<i64> = customers::table
+        .find(customer_id)
+        .select(customers::hub_id)
+        .first(conn)
+        .optional()?;
+    if recorded == 0 {
+        // This period was reset into already (its reset time went back: a restore, an edit):
+        // the allowance stays as it is, so nobody is refilled twice in one period. The quota
+        // is only set due at the period's end again, and that is audited too.
+        diesel::update(badge_quotas::table.find(customer_id))
+            .set((
+                badge_quotas::period_start.eq(new_start),
+                badge_quotas::next_reset_at.eq(period.next(new_start)),
+                badge_quotas::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let mut entry = Entry::new("badge.quota_reset_skipped")
+            .object("customer", customer_id)
+            .hub(hub_id)
+            .change(
+                Some(json!({ "remaining": remaining, "period_start": start })),
+                Some(json!({ "remaining": remaining, "period_start": new_start, "why": "this period was reset into already" })),
+            );
+        entry.actor_name = Some("quota reset job".into());
+        entry.customer_id = Some(customer_id);
+        audit::record(conn, &entry)?;
+        return Ok(None);
+    }
     diesel::update(badge_quotas::table.find(customer_id))
         .set((
             badge_quotas::remaining.eq(limit),
@@ -133,15 +161,6 @@ fn reset_one(
             badge_quotas::updated_at.eq(now),
         ))
         .execute(conn)?;
-    if recorded == 0 {
-        // This period was reset into already (a clock or a restore went back): nothing to tell.
-        return Ok(None);
-    }
-    let hub_id: Option<i64> = customers::table
-        .find(customer_id)
-        .select(customers::hub_id)
-        .first(conn)
-        .optional()?;
     let mut entry = Entry::new("badge.quota_reset")
         .object("customer", customer_id)
         .hub(hub_id)

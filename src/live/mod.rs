@@ -37,6 +37,13 @@ impl LiveEvent {
     pub fn customer_id(&self) -> Option<i64> {
         self.payload.get("customer_id").and_then(Value::as_i64)
     }
+    pub fn organisation_id(&self) -> Option<i64> {
+        self.payload.get("organisation_id").and_then(Value::as_i64)
+    }
+    /// About the catalog, which every organisation shares (a Zoho sync that gave up).
+    fn catalog_wide(&self) -> bool {
+        self.topic.starts_with("job.") && self.payload.get("job") == Some(&Value::from("zoho_sync"))
+    }
 }
 
 /// Stream ids as (milliseconds, sequence), for ordering.
@@ -47,8 +54,10 @@ pub fn parse_id(id: &str) -> Option<(u64, u64)> {
 
 /// Whether `viewer` may see `event`: staff see events of their hubs (admins all of their
 /// organisation's, never another agency's, as their hub scope says); events that belong to no
-/// hub (job failures, catalog changes) go to those who manage jobs; a customer user sees only
-/// the copies of their own account; everyone sees their own operations.
+/// hub (badge copy requests, job failures, devices) go to those who manage jobs in the event's
+/// organisation, and only a Zoho sync's (the shared catalog's) to those of every organisation;
+/// an event that names neither is shown to nobody but its actor. A customer user sees only the
+/// copies of their own account; everyone sees their own operations.
 pub fn visible(viewer: &Principal, event: &LiveEvent) -> bool {
     if event.payload.get("actor_id").and_then(Value::as_i64) == Some(viewer.user_id) {
         return true;
@@ -62,8 +71,14 @@ pub fn visible(viewer: &Principal, event: &LiveEvent) -> bool {
     if !viewer.can(Permission::DashboardView) {
         return false;
     }
-    match event.hub_id() {
-        Some(hub) => viewer.scope.has_hub(hub),
-        None => viewer.can(Permission::JobsManage),
+    if let Some(hub) = event.hub_id() {
+        return viewer.scope.has_hub(hub);
+    }
+    if !viewer.can(Permission::JobsManage) {
+        return false;
+    }
+    match event.organisation_id() {
+        Some(organisation) => organisation == viewer.organisation_id,
+        None => event.catalog_wide(),
     }
 }

@@ -50,7 +50,8 @@ pub async fn report(
             "device_id is 8–64 characters; counts are between 0 and {MAX_COUNT}"
         )));
     }
-    let (device, user_id) = (device_id.to_string(), user.user_id);
+    let (device, user_id, organisation_id) =
+        (device_id.to_string(), user.user_id, user.organisation_id);
     crate::db::run(&state.db, move |conn| {
         conn.transaction(|conn| {
             let before: Option<(i64, i64, i64, i64)> = devices::table
@@ -119,7 +120,7 @@ pub async fn report(
                 crate::events::enqueue(
                     conn,
                     "device.vanished",
-                    serde_json::json!({ "device_id": device, "user_id": user_id, "reason": reason }),
+                    serde_json::json!({ "device_id": device, "user_id": user_id, "organisation_id": organisation_id, "reason": reason }),
                 )?;
             }
             Ok::<_, AppError>(())

@@ -300,7 +300,9 @@ fn has_control(text: &str) -> bool {
     text.chars().any(is_refused_control)
 }
 
-fn control_characters(path: &str, value: &Value, errors: &mut Vec<FieldError>) {
+/// Every text in `value` (keys included) without refused control characters, or a field error
+/// naming where one is (`lines[2].note`).
+pub fn control_characters(path: &str, value: &Value, errors: &mut Vec<FieldError>) {
     let field = |key: &str| {
         if path.is_empty() {
             key.to_string()
@@ -710,6 +712,15 @@ fn record(
     )];
     if let Some(a) = &applied {
         events.extend(a.events.iter().cloned());
+    }
+    // Events without a hub (badge copies, catalog changes) are scoped by the organisation
+    // (`live::visible`): an operation's events belong to its actor's.
+    for (_, payload) in &mut events {
+        if let Some(fields) = payload.as_object_mut() {
+            fields
+                .entry("organisation_id")
+                .or_insert(json!(actor.organisation_id));
+        }
     }
     let settled = Settled {
         row_id,

@@ -9,17 +9,17 @@ use serde_json::{json, Value};
 use crate::common::TestApp;
 use crate::sales::{customer, texts};
 
-const UID: &str = "04AB12CD345678";
+pub const UID: &str = "04AB12CD345678";
 
-struct StationClient {
+pub struct StationClient {
     client: reqwest::Client,
     base: String,
-    token: String,
+    pub token: String,
     code: String,
 }
 
 impl StationClient {
-    fn new(app: &TestApp, code: &str) -> StationClient {
+    pub fn new(app: &TestApp, code: &str) -> StationClient {
         let token = outpost::auth::tokens::issue_station_token(&mut app.conn(), code).unwrap();
         StationClient {
             client: app.client.clone(),
@@ -28,7 +28,7 @@ impl StationClient {
             code: code.into(),
         }
     }
-    async fn next(&self, wait: u64) -> (u16, Value) {
+    pub async fn next(&self, wait: u64) -> (u16, Value) {
         let res = self
             .client
             .get(format!(
@@ -43,7 +43,7 @@ impl StationClient {
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or_default())
     }
-    async fn report(&self, copy: &str, body: Value) -> (u16, Value) {
+    pub async fn report(&self, copy: &str, body: Value) -> (u16, Value) {
         let res = self
             .client
             .post(format!(
@@ -68,13 +68,13 @@ pub fn badge_with_quota(conn: &mut diesel::PgConnection, customer: i64, uid: &st
 }
 
 /// A badge for the shelter and a quota of `limit` this month; returns the station's id.
-fn setup(app: &TestApp, limit: i32) -> i64 {
+pub fn setup(app: &TestApp, limit: i32) -> i64 {
     let shelter = customer(app, "TT-SHELTER");
     badge_with_quota(&mut app.conn(), shelter, UID, limit);
     app.id_of("SELECT id FROM nfc_stations WHERE code = 'KIN-BADGE-1'")
 }
 
-async fn request(app: &TestApp, token: &str, station: i64) -> reqwest::Response {
+pub async fn request(app: &TestApp, token: &str, station: i64) -> reqwest::Response {
     let shelter = customer(app, "TT-SHELTER");
     app.client
         .post(app.url("/api/v1/badges/copies"))
@@ -85,14 +85,13 @@ async fn request(app: &TestApp, token: &str, station: i64) -> reqwest::Response 
         .unwrap()
 }
 
-fn remaining(app: &TestApp) -> i64 {
+pub fn remaining(app: &TestApp) -> i64 {
     app.count("SELECT remaining::bigint AS n FROM badge_quotas")
 }
 
-fn dump() -> (Value, String) {
+pub fn dump() -> (Value, String) {
     use sha2::Digest;
-    let data =
-        json!({ "type": "mifare_classic_1k", "sectors": [["00112233445566778899AABBCCDDEEFF"]] });
+    let data = json!({ "uid": UID, "type": "mifare_classic_1k", "sectors": [["00112233445566778899AABBCCDDEEFF"]] });
     let sha = hex::encode(sha2::Sha256::digest(data.to_string().as_bytes()));
     (data, sha)
 }

@@ -183,5 +183,30 @@ async fn a_quota_is_reset_once_per_period_however_late_or_often_the_job_runs() {
         0
     );
     assert_eq!(quota(&app, shelter), "4/4/day");
+    // Its reset time goes back into a period already reset into (a restore, an edit): the
+    // copies used since are not given back a second time, and that is audited too.
+    diesel::sql_query(format!(
+        "UPDATE badge_quotas SET remaining = 1, next_reset_at = period_start + interval '1 second' WHERE customer_id = {shelter}"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let later = tomorrow + chrono::Duration::hours(1);
+    assert!(outpost::badges::quota::reset_due(&mut app.conn(), later)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        quota(&app, shelter),
+        "4/1/day",
+        "not refilled twice in one period"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'badge.quota_reset_skipped'"),
+        1
+    );
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n FROM badge_quotas WHERE customer_id = {shelter} AND next_reset_at > '{}'", later.to_rfc3339())),
+        1,
+        "due again only at the period's end"
+    );
     app.shutdown().await;
 }
