@@ -130,47 +130,40 @@ fn reset_one(
         .select(customers::hub_id)
         .first(conn)
         .optional()?;
-    if recorded == 0 {
-        // This period was reset into already (its reset time went back: a restore, an edit):
-        // the allowance stays as it is, so nobody is refilled twice in one period. The quota
-        // is only set due at the period's end again, and that is audited too.
-        diesel::update(badge_quotas::table.find(customer_id))
-            .set((
-                badge_quotas::period_start.eq(new_start),
-                badge_quotas::next_reset_at.eq(period.next(new_start)),
-                badge_quotas::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-        let mut entry = Entry::new("badge.quota_reset_skipped")
-            .object("customer", customer_id)
-            .hub(hub_id)
-            .change(
-                Some(json!({ "remaining": remaining, "period_start": start })),
-                Some(json!({ "remaining": remaining, "period_start": new_start, "why": "this period was reset into already" })),
-            );
-        entry.actor_name = Some("quota reset job".into());
-        entry.customer_id = Some(customer_id);
-        audit::record(conn, &entry)?;
-        return Ok(None);
-    }
+    // A period already reset into (its reset time went back: a restore, an edit) keeps its
+    // allowance, so nobody is refilled twice in one period: the quota is only made due at the
+    // period's end again, and that is audited too. (The row is locked: `remaining` is current.)
+    let refilled = recorded > 0;
+    let after = if refilled { limit } else { remaining };
     diesel::update(badge_quotas::table.find(customer_id))
         .set((
-            badge_quotas::remaining.eq(limit),
+            badge_quotas::remaining.eq(after),
             badge_quotas::period_start.eq(new_start),
             badge_quotas::next_reset_at.eq(period.next(new_start)),
             badge_quotas::updated_at.eq(now),
         ))
         .execute(conn)?;
-    let mut entry = Entry::new("badge.quota_reset")
+    let mut changed = json!({ "remaining": after, "period_start": new_start });
+    let action = if refilled {
+        changed["skipped_periods"] = json!(skipped);
+        "badge.quota_reset"
+    } else {
+        changed["why"] = json!("this period was reset into already");
+        "badge.quota_reset_skipped"
+    };
+    let mut entry = Entry::new(action)
         .object("customer", customer_id)
         .hub(hub_id)
         .change(
             Some(json!({ "remaining": remaining, "period_start": start })),
-            Some(json!({ "remaining": limit, "period_start": new_start, "skipped_periods": skipped })),
+            Some(changed),
         );
     entry.actor_name = Some("quota reset job".into());
     entry.customer_id = Some(customer_id);
     audit::record(conn, &entry)?;
+    if !refilled {
+        return Ok(None);
+    }
     crate::events::enqueue(
         conn,
         "badge.quota_reset",

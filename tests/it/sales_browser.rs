@@ -4,7 +4,6 @@
 //! server needed), and a price change replayed after the flag was taken away is refused and kept
 //! in Sync Issues with the reason.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
@@ -13,34 +12,6 @@ use crate::browser::Chrome;
 use crate::offline::World;
 
 const WATER: &str = "00101-P-1-NA-N";
-
-/// `outpost worker` beside the test's server (renders the invoice PDFs).
-struct Worker(Child);
-
-impl Worker {
-    fn start(world: &World) -> Worker {
-        let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
-            .arg("worker")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("OUTPOST_DATABASE_URL", &world.db.url)
-            .env("OUTPOST_REDIS_URL", crate::common::redis_url())
-            .env("OUTPOST_REDIS_PREFIX", world.server.redis_prefix())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Worker(child)
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn set_flags(world: &World, flags: serde_json::Value) {
     use diesel::RunQueryDsl;
@@ -92,7 +63,8 @@ async fn fill_sale(chrome: &Chrome, customer: i64, item: &str, qty: &str, price:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_made_offline_on_a_phone_arrives_once_and_its_invoice_appears_without_a_reload() {
     let mut world = World::start();
-    let _worker = Worker::start(&world);
+    // `outpost worker` beside the test's server renders the invoice PDFs.
+    let _worker = crate::common::WorkerProcess::start(&world.db.url, &world.server.redis_prefix());
     let kin = world.hub_id("KIN-MAIN");
     let shelter = world.count("SELECT id AS n FROM customers WHERE code = 'TT-SHELTER'");
     let stock = |w: &World| {

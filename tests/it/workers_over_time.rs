@@ -11,37 +11,9 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::badge_copies::{badge_with_quota, request, StationClient};
-use crate::common::TestApp;
+use crate::common::{TestApp, WorkerProcess};
 use crate::live::{intake, token, Sse};
 use crate::sales::customer;
-
-/// An `outpost worker` process beside the test's server, killed when dropped.
-struct WorkerProcess(Child);
-
-impl WorkerProcess {
-    fn start(app: &TestApp) -> WorkerProcess {
-        let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
-            .arg("worker")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("OUTPOST_DATABASE_URL", &app.db.url)
-            .env("OUTPOST_REDIS_URL", crate::common::redis_url())
-            .env("OUTPOST_REDIS_PREFIX", &app.prefix)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        WorkerProcess(child)
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn run(app: &TestApp, sql: &str) {
     diesel::sql_query(sql).execute(&mut app.conn()).unwrap();
@@ -69,7 +41,7 @@ async fn one_worker_resets_three_periods_running_and_sweeps_two_station_outages(
     let station = app.id_of("SELECT id FROM nfc_stations WHERE code = 'KIN-BADGE-1'");
     let desk = StationClient::new(&app, "KIN-BADGE-1");
     let customer_token = app.token("customer").await;
-    let _worker = WorkerProcess::start(&app);
+    let _worker = WorkerProcess::start(&app.db.url, &app.prefix);
     let resets = "SELECT count(*) AS n FROM audit_log WHERE action = 'badge.quota_reset'";
     let offline = "SELECT count(*) AS n FROM outbox WHERE topic = 'station.offline' AND published_at IS NOT NULL";
     let abandoned = "SELECT count(*) AS n FROM badge_copies WHERE status = 'abandoned'";

@@ -597,3 +597,32 @@ impl TestApp {
             .id
     }
 }
+
+/// An `outpost worker` process on a test's database and Redis prefix, killed when dropped.
+pub struct WorkerProcess(std::process::Child);
+
+impl WorkerProcess {
+    pub fn start(database_url: &str, redis_prefix: &str) -> WorkerProcess {
+        use std::process::{Command, Stdio};
+        let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
+            .arg("worker")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("OUTPOST_DATABASE_URL", database_url)
+            .env("OUTPOST_REDIS_URL", redis_url())
+            .env("OUTPOST_REDIS_PREFIX", redis_prefix)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        WorkerProcess(child)
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
