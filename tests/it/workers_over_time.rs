@@ -193,6 +193,54 @@ async fn events_are_published_from_background_tasks_every_time() {
     app.shutdown().await;
 }
 
+/// A task's field in the health record the workers keep in Redis.
+async fn task_field(redis: &mut redis::aio::ConnectionManager, task: &str, field: &str) -> i64 {
+    redis::cmd("HGET")
+        .arg(format!("outpost:tasks:{task}"))
+        .arg(field)
+        .query_async::<Option<i64>>(redis)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_workers_come_back_after_redis_restarts_and_take_jobs_again() {
+    use apalis::prelude::*;
+    let mut redis = crate::live::PrivateRedis::start();
+    let db = crate::common::TestDb::migrated();
+    let _worker = WorkerProcess::start_with_redis(&db.url, &redis.url(), "outpost");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Redis restarts and forgets everything, the workers' registrations included: the queue
+    // workers' backends fail, and the monitor starts them again.
+    redis.restart();
+    let mut conn = outpost::redis_conn::connect(&redis.url()).await.unwrap();
+    // A render queued now is taken (the invoice is unknown, so the run is all there is to see).
+    let mut queue = apalis_redis::RedisStorage::new(conn.clone()).with_config(
+        apalis_redis::Config::default()
+            .queue(format!("outpost:{}", outpost_jobs::queues::INVOICE_RENDER)),
+    );
+    queue
+        .push(outpost_jobs::InvoiceRender {
+            invoice_id: uuid::Uuid::new_v4(),
+        })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while task_field(&mut conn, "invoice-render", "runs").await < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted invoice worker took the job"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        task_field(&mut conn, "invoice-render", "restarts").await >= 1,
+        "the restart is counted for /admin/jobs"
+    );
+}
+
 /// `outpost demo` on the test's PostgreSQL and Redis, killed when dropped.
 struct Demo {
     child: Child,

@@ -603,13 +603,17 @@ pub struct WorkerProcess(std::process::Child);
 
 impl WorkerProcess {
     pub fn start(database_url: &str, redis_prefix: &str) -> WorkerProcess {
+        Self::start_with_redis(database_url, &redis_url(), redis_prefix)
+    }
+
+    pub fn start_with_redis(database_url: &str, redis: &str, redis_prefix: &str) -> WorkerProcess {
         use std::process::{Command, Stdio};
         let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
             .arg("worker")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("OUTPOST_DATABASE_URL", database_url)
-            .env("OUTPOST_REDIS_URL", redis_url())
+            .env("OUTPOST_REDIS_URL", redis)
             .env("OUTPOST_REDIS_PREFIX", redis_prefix)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
