@@ -36,6 +36,6 @@ mod sales_flags;
 mod ui_forms;
 mod warehouse_api;
 mod web_shell;
-mod zoho;
 mod workers_over_time;
+mod zoho;
 mod zoho_budget;

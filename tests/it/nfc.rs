@@ -10,13 +10,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use outpost_card_emulator::{insert, Card, Inserted, DEFAULT_KEY, VPCD_PORT};
+use outpost_card_emulator::{insert, Card, Inserted, DEFAULT_KEY, NFC_KEY, VPCD_PORT};
 
 use crate::browser::Chrome;
 use crate::offline::World;
 
 pub const UID: &str = "04AB12CD";
 const UID_BYTES: [u8; 4] = [0x04, 0xAB, 0x12, 0xCD];
+/// The station's second default key (after the transport key FF…FF): a badge keyed with it
+/// opens only if the agent selects the card again after the first key is refused.
 const BADGE_KEY: [u8; 6] = [0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5];
 const READER: &str = "Virtual PCD 00 00";
 
@@ -313,15 +315,27 @@ async fn a_requested_copy_is_made_on_the_reader_verified_and_reported_once() {
     station.cleanup();
 }
 
+fn category_of(world: &World, copy: &str) -> (Option<String>, Option<String>) {
+    let field = |f: &str| {
+        world.text(&format!(
+            "SELECT {f} AS t FROM badge_copies WHERE id = '{copy}'"
+        ))
+    };
+    (field("error_category"), field("error"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_and_a_card_taken_off_mid_copy_fail_with_their_category_and_give_the_quota_back(
 ) {
     let _turn = READER_TURN.lock().await;
     pcscd();
     let world = World::start();
-    let customer = badge_and_quota(&world, 2);
-    let first = request_copy(&world, station_id(&world), customer).await;
-    let second = request_copy(&world, station_id(&world), customer).await;
+    let customer = badge_and_quota(&world, 4);
+    let mut copies = Vec::new();
+    for _ in 0..4 {
+        copies.push(request_copy(&world, station_id(&world), customer).await);
+    }
+    let [first, second, third, fourth] = copies.try_into().unwrap();
     assert_eq!(remaining(&world), 0);
     let station = Station::new(&world);
     let mut agent = station.spawn(&["run"]);
@@ -335,23 +349,89 @@ async fn a_wrong_key_and_a_card_taken_off_mid_copy_fail_with_their_category_and_
         status_of(&world, &first) == "failed"
     });
     assert_eq!(remaining(&world), 1, "a failed copy gives its quota back");
-    // 2. The blank is taken off after a few writes.
-    let blank_card = copy_at_the_desk(&mut agent, blank(), Some(12));
-    assert_ne!(blank_card.memory, the_badge().memory, "a half-written card");
+    // 2. The blank is taken off in the middle of a write (the 13th command: sector 1's
+    // trailer). The reader answers that write 63 00 while pcscd still sees the card.
+    let half_written = copy_at_the_desk(&mut agent, blank(), Some(12));
+    assert_ne!(
+        half_written.memory,
+        the_badge().memory,
+        "a half-written card"
+    );
     wait_until("the second copy to fail", || {
         status_of(&world, &second) == "failed"
     });
-    drop(agent);
-    let category = world.text(&format!(
-        "SELECT error_category AS t FROM badge_copies WHERE id = '{second}'"
-    ));
-    let error = world.text(&format!(
-        "SELECT error AS t FROM badge_copies WHERE id = '{second}'"
-    ));
+    let (category, error) = category_of(&world, &second);
     assert_eq!(category.as_deref(), Some("card_removed"), "{error:?}");
-    assert_eq!(remaining(&world), 2);
-    // Nothing else left: DEFAULT_KEY opens a blank (the station's first key).
+    // 3. The badge is taken off while it is read (a read in sector 1 is cut).
+    agent.expect(&format!("Put badge {UID} on the reader"));
+    let lifted = insert(VPCD_PORT, the_badge(), Some(18)).unwrap();
+    let said = agent.expect("Copy failed");
+    assert!(said.contains("card_removed"), "{said}");
+    lifted.remove();
+    wait_until("the third copy to fail", || {
+        status_of(&world, &third) == "failed"
+    });
+    let (category, error) = category_of(&world, &third);
+    assert_eq!(category.as_deref(), Some("card_removed"), "{error:?}");
+    assert_eq!(remaining(&world), 3, "failed copies gave their quota back");
+    // 4. The half-written card is used again: sector 0 already opens with the badge's key
+    // (the station's second), the others still with the transport key.
+    let copy = copy_at_the_desk(&mut agent, half_written, None);
+    assert_eq!(copy.memory, the_badge().memory);
+    wait_until("the fourth copy to complete", || {
+        status_of(&world, &fourth) == "completed"
+    });
+    drop(agent);
+    assert_eq!(remaining(&world), 3);
+    // The station's first key opens a blank.
     assert_eq!(DEFAULT_KEY, [0xFF; 6]);
+    station.cleanup();
+}
+
+/// Issue 26: a real MIFARE Classic goes mute after refusing a key until it is selected again,
+/// so badges that open only with the station's second or third key, and cards formatted for NFC
+/// (MAD sector 0 with A0A1A2A3A4A5, the others with D3F7D3F7D3F7), are copied only by an agent
+/// that re-selects the card after each refused key. Each copy is written onto the card the
+/// previous one was written on, whose sectors no longer open with the transport key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn badges_opening_with_the_second_or_third_key_and_a_mad_card_are_copied() {
+    let _turn = READER_TURN.lock().await;
+    pcscd();
+    let world = World::start();
+    let customer = badge_and_quota(&world, 3);
+    let station = Station::new(&world);
+    let mut agent = station.spawn(&["run"]);
+    agent.expect("ready on reader");
+    let badges = [
+        ("third key", Card::badge(UID_BYTES, NFC_KEY)),
+        ("MAD", Card::mad(UID_BYTES)),
+        ("second key", the_badge()),
+    ];
+    let mut card = blank();
+    for (what, badge) in badges {
+        let copy = request_copy(&world, station_id(&world), customer).await;
+        agent.expect(&format!("Put badge {UID} on the reader"));
+        let original = put(badge);
+        agent.expect("Take it off and put a blank card");
+        let badge = original.remove();
+        let made = put(card);
+        agent.expect("written and verified");
+        card = made.remove();
+        assert_eq!(card.memory, badge.memory, "{what}: a faithful copy");
+        agent.expect(&format!("Reported copy {copy}: completed."));
+        wait_until("the copy to be completed", || {
+            status_of(&world, &copy) == "completed"
+        });
+    }
+    drop(agent);
+    let mad = world
+        .text("SELECT data::text AS t FROM badge_dumps ORDER BY id LIMIT 1 OFFSET 1")
+        .unwrap();
+    assert!(
+        mad.contains("A0A1A2A3A4A5") && mad.contains("D3F7D3F7D3F7"),
+        "the MAD card's trailers keep the keys that opened them: {mad}"
+    );
+    assert_eq!(remaining(&world), 0);
     station.cleanup();
 }
 
@@ -490,5 +570,54 @@ async fn a_copy_asked_for_in_the_browser_is_made_at_the_station_and_shows_comple
     assert!(shown, "{}", chrome.body_text().await);
     let text = chrome.body_text().await;
     assert!(text.contains(UID) && text.contains("Desk clerk"), "{text}");
+    station.cleanup();
+}
+
+/// Issue 26, the station's side of item 5: a result the server refuses as invalid (422: here a
+/// dump holding a NUL, as a journal written by an older agent could) is the server's final
+/// word. The agent says so once, keeps the entry as failed, and does not send it again; the
+/// copy stays leased for the server to offer again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_the_server_refuses_as_invalid_is_kept_failed_and_never_sent_again() {
+    use sha2::{Digest, Sha256};
+    let world = World::start();
+    let customer = badge_and_quota(&world, 1);
+    let copy = request_copy(&world, station_id(&world), customer).await;
+    let station = Station::new(&world);
+    let leased = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/stations/jobs/next?wait=0",
+            station.server
+        ))
+        .bearer_auth(&station.token)
+        .header("X-Station-Code", "KIN-BADGE-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(leased.status(), 200);
+    let dump = serde_json::json!({ "atr": "3B8F\u{0}", "card_type": "mifare_classic_1k", "data": [], "uid": UID });
+    let sha = hex::encode(Sha256::digest(dump.to_string().as_bytes()));
+    let body = serde_json::json!({ "status": "completed", "dump": dump, "dump_sha256": sha, "recorded_by": "Desk clerk" });
+    let line = serde_json::json!({ "add": { "type": "report", "copy_id": copy, "body": body } });
+    std::fs::create_dir_all(&station.dir).unwrap();
+    std::fs::write(station.dir.join("journal.jsonl"), format!("{line}\n")).unwrap();
+    let (code, said) = station.run(&["sync"]);
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains(&format!("refused the report of copy {copy} (422)"))
+            && said.contains("will not be sent again"),
+        "{said}"
+    );
+    for _ in 0..2 {
+        let (code, said) = station.run(&["sync"]);
+        assert_eq!(code, 0, "{said}");
+        assert!(!said.contains("refused"), "sent again: {said}");
+    }
+    let (_, status) = station.run(&["status"]);
+    assert!(
+        status.contains("Pending: 0") && status.contains("Failed: 1") && status.contains("(422)"),
+        "{status}"
+    );
+    assert_eq!(status_of(&world, &copy), "leased");
     station.cleanup();
 }

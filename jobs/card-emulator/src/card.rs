@@ -1,8 +1,19 @@
 //! The card and the part of the ACR122U's firmware that turns pseudo-APDUs into MIFARE and
 //! NTAG commands, modelled closely enough for the agent's reads, writes and failures.
+//!
+//! What a real card does and a lenient model would hide: a MIFARE Classic that refuses an
+//! authentication, or any card that answers a command with a NAK, goes to the HALT state (NXP
+//! MF1S50 datasheet, AN1304; NTAG213/215/216 datasheet) and stays mute until the reader selects
+//! it again, which it does when the field is switched off and on or the slot is reset (PC/SC
+//! `SCardReconnect`, vpcd's power and reset messages). Tools that try several keys re-select
+//! after every failure (libnfc's `nfc-mfclassic`). Meanwhile the reader answers `63 00`.
 
 /// The transport key of a new MIFARE Classic card.
 pub const DEFAULT_KEY: [u8; 6] = [0xFF; 6];
+/// Key A of the MAD sector (sector 0) of a card formatted per NXP AN10787.
+pub const MAD_KEY: [u8; 6] = [0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5];
+/// Key A of the NDEF sectors of a MIFARE Classic formatted for NFC (NFC Forum, AN1304).
+pub const NFC_KEY: [u8; 6] = [0xD3, 0xF7, 0xD3, 0xF7, 0xD3, 0xF7];
 
 const OK: [u8; 2] = [0x90, 0x00];
 /// What the ACR122U answers when the card refused or did not answer.
@@ -35,6 +46,21 @@ impl CardModel {
     }
 }
 
+/// Where the card is in its life on the reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardState {
+    /// Selected by the reader, no sector open.
+    Active,
+    /// MIFARE Classic: authenticated to this sector.
+    Authenticated(usize),
+    /// Refused an authentication or NAKed a command: mute until the reader selects it again.
+    Halted,
+    /// The field is off (vpcd's power off): nothing until it is switched on.
+    Unpowered,
+    /// Taken off the reader: nothing reaches it any more.
+    Gone,
+}
+
 #[derive(Clone, Debug)]
 pub struct Card {
     pub model: CardModel,
@@ -42,24 +68,48 @@ pub struct Card {
     pub memory: Vec<Vec<u8>>,
     /// A "CUID" blank: block 0 (the UID) can be written.
     pub uid_writable: bool,
+    /// The reader's key memory (LOAD KEY): it is the reader's, not the card's.
     loaded_key: Option<[u8; 6]>,
-    authenticated: Option<usize>,
+    state: CardState,
+    /// The UID the reader got when it last selected the card: GET DATA answers it, so a UID
+    /// written to block 0 shows only after the next selection, as on a real reader.
+    selected_uid: Vec<u8>,
 }
 
 fn bcc(bytes: &[u8]) -> u8 {
     bytes.iter().fold(0, |a, b| a ^ b)
 }
 
+/// A sector trailer: key A, access bits and general purpose byte, key B.
+fn trailer(key_a: [u8; 6], access: [u8; 4], key_b: [u8; 6]) -> Vec<u8> {
+    [&key_a[..], &access[..], &key_b[..]].concat()
+}
+
+/// The MAD's CRC-8 (AN10787: polynomial x^8 + x^4 + x^3 + x^2 + 1, preset C7).
+fn mad_crc(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0xC7u8, |mut crc, b| {
+        crc ^= b;
+        for _ in 0..8 {
+            crc = if crc & 0x80 != 0 {
+                (crc << 1) ^ 0x1D
+            } else {
+                crc << 1
+            };
+        }
+        crc
+    })
+}
+
 impl Card {
     fn classic(
         uid: [u8; 4],
-        key_a: [u8; 6],
         uid_writable: bool,
-        fill: impl Fn(usize) -> u8,
+        fill: impl Fn(usize) -> Vec<u8>,
+        trailer_of: impl Fn(usize) -> Vec<u8>,
     ) -> Card {
         let mut memory = Vec::with_capacity(64);
         for block in 0..64 {
-            let b = if block == 0 {
+            memory.push(if block == 0 {
                 let mut b = uid.to_vec();
                 b.push(bcc(&uid));
                 b.extend_from_slice(&[
@@ -67,33 +117,76 @@ impl Card {
                 ]);
                 b
             } else if block % 4 == 3 {
-                let mut b = key_a.to_vec();
-                b.extend_from_slice(&[0xFF, 0x07, 0x80, 0x69]);
-                b.extend_from_slice(&DEFAULT_KEY);
-                b
+                trailer_of(block / 4)
             } else {
-                vec![fill(block); 16]
-            };
-            memory.push(b);
+                fill(block)
+            });
         }
-        Card {
-            model: CardModel::MifareClassic1k,
+        Card::new(CardModel::MifareClassic1k, memory, uid_writable)
+    }
+
+    fn new(model: CardModel, memory: Vec<Vec<u8>>, uid_writable: bool) -> Card {
+        let mut card = Card {
+            model,
             memory,
             uid_writable,
             loaded_key: None,
-            authenticated: None,
-        }
+            state: CardState::Active,
+            selected_uid: Vec::new(),
+        };
+        card.selected_uid = card.uid();
+        card
     }
 
     /// A customer's MIFARE Classic 1K badge whose sectors open with `key_a`; its data blocks
     /// hold a pattern made from the UID.
     pub fn badge(uid: [u8; 4], key_a: [u8; 6]) -> Card {
-        Card::classic(uid, key_a, false, move |block| uid[block % 4] ^ block as u8)
+        Card::classic(
+            uid,
+            false,
+            move |block| vec![uid[block % 4] ^ block as u8; 16],
+            move |_| trailer(key_a, [0xFF, 0x07, 0x80, 0x69], DEFAULT_KEY),
+        )
+    }
+
+    /// A MIFARE Classic 1K badge formatted for NFC: a MAD in sector 0 (key A `A0A1A2A3A4A5`,
+    /// NXP AN10787) giving every other sector to NDEF (key A `D3F7D3F7D3F7`), and a URI record
+    /// in sector 1.
+    pub fn mad(uid: [u8; 4]) -> Card {
+        // The MAD: CRC, info byte, then the NDEF application id for sectors 1 to 15 (stored
+        // 03 E1: application code, then function cluster).
+        let mut mad = vec![0x01];
+        for _ in 1..16 {
+            mad.extend_from_slice(&[0x03, 0xE1]);
+        }
+        mad.insert(0, mad_crc(&mad));
+        let mut ndef = vec![0x03, 0x10, 0xD1, 0x01, 0x0C, 0x55, 0x04];
+        ndef.extend_from_slice(b"example.org");
+        ndef.push(0xFE);
+        ndef.resize(48, 0);
+        Card::classic(
+            uid,
+            false,
+            move |block| match block {
+                1 | 2 => mad[(block - 1) * 16..block * 16].to_vec(),
+                4..=6 => ndef[(block - 4) * 16..(block - 3) * 16].to_vec(),
+                _ => vec![0; 16],
+            },
+            |sector| match sector {
+                0 => trailer(MAD_KEY, [0x78, 0x77, 0x88, 0xC1], DEFAULT_KEY),
+                _ => trailer(NFC_KEY, [0x7F, 0x07, 0x88, 0x40], DEFAULT_KEY),
+            },
+        )
     }
 
     /// A blank MIFARE Classic 1K with transport keys; `cuid` blanks accept a new UID.
     pub fn blank(uid: [u8; 4], cuid: bool) -> Card {
-        Card::classic(uid, DEFAULT_KEY, cuid, |_| 0)
+        Card::classic(
+            uid,
+            cuid,
+            |_| vec![0; 16],
+            |_| trailer(DEFAULT_KEY, [0xFF, 0x07, 0x80, 0x69], DEFAULT_KEY),
+        )
     }
 
     /// An NTAG21x with a 7-byte UID and `user` bytes in its user memory.
@@ -107,13 +200,7 @@ impl Card {
         for (i, chunk) in user.chunks(4).enumerate().take(pages.saturating_sub(9)) {
             memory[4 + i][..chunk.len()].copy_from_slice(chunk);
         }
-        Card {
-            model,
-            memory,
-            uid_writable: false,
-            loaded_key: None,
-            authenticated: None,
-        }
+        Card::new(model, memory, false)
     }
 
     pub fn uid(&self) -> Vec<u8> {
@@ -121,6 +208,37 @@ impl Card {
             CardModel::MifareClassic1k => self.memory[0][..4].to_vec(),
             _ => [&self.memory[0][..3], &self.memory[1][..]].concat(),
         }
+    }
+
+    pub fn state(&self) -> CardState {
+        self.state
+    }
+
+    /// The reader selects the card again (field on, or the slot reset): whatever it refused
+    /// before, it answers again, with no sector open.
+    pub fn activate(&mut self) {
+        if self.state != CardState::Gone {
+            self.state = CardState::Active;
+            self.selected_uid = self.uid();
+        }
+    }
+
+    /// The card is put on a reader (again, after it was taken off): the reader selects it.
+    pub fn put_on(&mut self) {
+        self.state = CardState::Active;
+        self.selected_uid = self.uid();
+    }
+
+    /// The field is switched off.
+    pub fn power_off(&mut self) {
+        if self.state != CardState::Gone {
+            self.state = CardState::Unpowered;
+        }
+    }
+
+    /// The card leaves the field: a command under way gets no answer from it.
+    pub fn lift(&mut self) {
+        self.state = CardState::Gone;
     }
 
     /// The ATR an ACR122U makes up for a contactless card (PC/SC part 3, storage card).
@@ -143,35 +261,56 @@ impl Card {
         data
     }
 
+    /// The card NAKed or did not answer: the reader says 63 00, and a card that heard the
+    /// command (not one that is gone or unpowered) halts.
+    fn refuse(&mut self) -> Vec<u8> {
+        if matches!(self.state, CardState::Active | CardState::Authenticated(_)) {
+            self.state = CardState::Halted;
+        }
+        FAILED.to_vec()
+    }
+
     /// Answers one pseudo-APDU.
     pub fn answer(&mut self, apdu: &[u8]) -> Vec<u8> {
         let classic = self.model == CardModel::MifareClassic1k;
+        let listening = matches!(self.state, CardState::Active | CardState::Authenticated(_));
         match apdu {
-            [0xFF, 0xCA, 0x00, 0x00, ..] => Card::with_ok(self.uid()),
+            // The reader answers GET DATA from what it learnt selecting the card (even a
+            // halted one); with no card in the field there is nothing to tell.
+            [0xFF, 0xCA, 0x00, 0x00, ..] => match self.state {
+                CardState::Gone | CardState::Unpowered => FAILED.to_vec(),
+                _ => Card::with_ok(self.selected_uid.clone()),
+            },
+            // LOAD KEY fills the reader's memory: no card involved.
             [0xFF, 0x82, 0x00, _slot, 0x06, key @ ..] if key.len() == 6 => {
                 self.loaded_key = key.try_into().ok();
                 OK.to_vec()
             }
             [0xFF, 0x86, 0x00, 0x00, 0x05, 0x01, 0x00, block, key_type, _slot] if classic => {
                 let block = *block as usize;
+                if !listening || block >= 64 {
+                    return self.refuse();
+                }
                 let trailer = &self.memory[(block / 4) * 4 + 3];
                 let key = match key_type {
                     0x60 => &trailer[..6],
                     _ => &trailer[10..],
                 };
-                if block < 64 && self.loaded_key.is_some_and(|k| k == key) {
-                    self.authenticated = Some(block / 4);
+                if self.loaded_key.is_some_and(|k| k == key) {
+                    self.state = CardState::Authenticated(block / 4);
                     OK.to_vec()
                 } else {
-                    self.authenticated = None;
-                    FAILED.to_vec()
+                    self.refuse()
                 }
             }
             [0xFF, 0xB0, 0x00, block, le] => {
                 let block = *block as usize;
+                if !listening {
+                    return self.refuse();
+                }
                 if classic {
-                    if block >= 64 || self.authenticated != Some(block / 4) {
-                        return FAILED.to_vec();
+                    if block >= 64 || self.state != CardState::Authenticated(block / 4) {
+                        return self.refuse();
                     }
                     let mut data = self.memory[block].clone();
                     if block % 4 == 3 {
@@ -181,7 +320,7 @@ impl Card {
                 }
                 let len = if *le == 0 { 16 } else { *le as usize };
                 if block >= self.memory.len() {
-                    return FAILED.to_vec();
+                    return self.refuse();
                 }
                 let bytes: Vec<u8> = self
                     .memory
@@ -196,16 +335,17 @@ impl Card {
             }
             [0xFF, 0xD6, 0x00, block, lc, data @ ..] if data.len() == *lc as usize => {
                 let block = *block as usize;
-                let writable = if classic {
-                    data.len() == 16
-                        && block < 64
-                        && self.authenticated == Some(block / 4)
-                        && (block != 0 || self.uid_writable)
-                } else {
-                    data.len() == 4 && (3..self.memory.len()).contains(&block)
-                };
+                let writable = listening
+                    && if classic {
+                        data.len() == 16
+                            && block < 64
+                            && self.state == CardState::Authenticated(block / 4)
+                            && (block != 0 || self.uid_writable)
+                    } else {
+                        data.len() == 4 && (3..self.memory.len()).contains(&block)
+                    };
                 if !writable {
-                    return FAILED.to_vec();
+                    return self.refuse();
                 }
                 self.memory[block] = data.to_vec();
                 OK.to_vec()
@@ -216,54 +356,4 @@ impl Card {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_badge_reads_only_after_authentication_with_its_key() {
-        let mut card = Card::badge([4, 0xAB, 0x12, 0xCD], [1, 2, 3, 4, 5, 6]);
-        assert_eq!(
-            card.answer(&[0xFF, 0xCA, 0, 0, 0]),
-            vec![4, 0xAB, 0x12, 0xCD, 0x90, 0]
-        );
-        assert_eq!(card.answer(&[0xFF, 0xB0, 0, 4, 16]), FAILED);
-        card.answer(&[0xFF, 0x82, 0, 0, 6, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
-        assert_eq!(
-            card.answer(&[0xFF, 0x86, 0, 0, 5, 1, 0, 4, 0x60, 0]),
-            FAILED
-        );
-        card.answer(&[0xFF, 0x82, 0, 0, 6, 1, 2, 3, 4, 5, 6]);
-        assert_eq!(card.answer(&[0xFF, 0x86, 0, 0, 5, 1, 0, 4, 0x60, 0]), OK);
-        assert_eq!(card.answer(&[0xFF, 0xB0, 0, 4, 16]).len(), 18);
-        assert_eq!(&card.answer(&[0xFF, 0xB0, 0, 7, 16])[..6], &[0; 6]);
-        assert_eq!(
-            card.answer(&[0xFF, 0xB0, 0, 8, 16]),
-            FAILED,
-            "another sector"
-        );
-    }
-
-    #[test]
-    fn only_a_cuid_blank_takes_a_uid() {
-        for cuid in [false, true] {
-            let mut card = Card::blank([9, 9, 9, 9], cuid);
-            card.answer(&[0xFF, 0x82, 0, 0, 6, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
-            card.answer(&[0xFF, 0x86, 0, 0, 5, 1, 0, 0, 0x60, 0]);
-            let mut write = vec![0xFF, 0xD6, 0, 0, 16];
-            write.extend_from_slice(&[1, 2, 3, 4, 4, 8, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-            assert_eq!(card.answer(&write) == OK, cuid);
-            assert_eq!(card.uid() == vec![1, 2, 3, 4], cuid);
-        }
-    }
-
-    #[test]
-    fn ntag_pages_read_in_fours_and_the_uid_pages_are_locked() {
-        let mut card = Card::ntag(CardModel::Ntag213, [4, 1, 2, 3, 4, 5, 6], b"hello");
-        assert_eq!(card.uid(), vec![4, 1, 2, 3, 4, 5, 6]);
-        assert_eq!(&card.answer(&[0xFF, 0xB0, 0, 4, 4])[..4], b"hell");
-        assert_eq!(card.answer(&[0xFF, 0xD6, 0, 0, 4, 1, 2, 3, 4]), FAILED);
-        assert_eq!(card.answer(&[0xFF, 0xD6, 0, 5, 4, 1, 2, 3, 4]), OK);
-        assert_eq!(card.answer(&[0xFF, 0xB0, 0, 45, 4]), FAILED);
-        assert_eq!(card.atr()[13..15], [0, 3]);
-    }
-}
+mod tests;

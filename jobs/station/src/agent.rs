@@ -59,8 +59,21 @@ pub struct Agent {
     journal: Journal,
 }
 
+/// Text for the server's free-text fields (`error`, `recorded_by`). The server refuses control
+/// characters and more than 500 characters, and a refused report is final, so a newline or a
+/// terminal escape in a reader's message or the operator's name would lose the report.
+pub fn printable(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(500)
+        .collect();
+    text.trim().to_string()
+}
+
 impl Agent {
-    pub fn new(cfg: Config) -> Result<Agent, AgentError> {
+    pub fn new(mut cfg: Config) -> Result<Agent, AgentError> {
+        cfg.operator = printable(&cfg.operator);
         let server = Server::new(&cfg.server, &cfg.code, &cfg.token)?;
         let journal = Journal::open(&cfg.state_dir)?;
         Ok(Agent {
@@ -125,20 +138,28 @@ impl Agent {
             self.write_blank(&r, &dump)?;
             Ok(dump)
         });
-        let body = match done {
-            Ok(dump) => {
-                json!({ "status": "completed", "dump": dump.to_json(), "dump_sha256": dump.sha256(), "recorded_by": self.cfg.operator })
-            }
-            Err(e) => {
-                say(format!("Copy failed ({}): {e}", e.category()));
-                json!({ "status": "failed", "error_category": e.category(), "error": e.to_string(), "recorded_by": self.cfg.operator })
-            }
-        };
+        if let Err(e) = &done {
+            say(format!("Copy failed ({}): {e}", e.category()));
+        }
+        let body = self.report_body(&done);
         self.journal.add(Item::Report {
             copy_id: job.copy_id,
             body,
         })?;
         self.sync_with_retries()
+    }
+
+    /// The result report of a copy. The dump holds only hex digits and names; the free texts
+    /// are made printable.
+    fn report_body(&self, done: &Result<Dump, CardError>) -> Value {
+        match done {
+            Ok(dump) => {
+                json!({ "status": "completed", "dump": dump.to_json(), "dump_sha256": dump.sha256(), "recorded_by": self.cfg.operator })
+            }
+            Err(e) => {
+                json!({ "status": "failed", "error_category": e.category(), "error": printable(&e.to_string()), "recorded_by": self.cfg.operator })
+            }
+        }
     }
 
     /// A copy made here and now for whoever walked up, checked against the quotas the station
@@ -228,11 +249,15 @@ impl Agent {
                         ));
                         self.journal.set(*copy_id, Status::Synced, None)?
                     }
-                    Err(NetError::Refused(_, why)) => {
+                    // The server's final word (an invalid report): sending it again would be
+                    // refused again, so it stays failed, shown by `status`, until someone sends
+                    // it on purpose (`sync --retry-failed`).
+                    Err(NetError::Refused(code, why)) => {
                         say(format!(
-                            "The server refused the report of copy {copy_id}: {why}"
+                            "The server refused the report of copy {copy_id} ({code}): {why}. It will not be sent again."
                         ));
-                        self.journal.set(*copy_id, Status::Failed, Some(why))?
+                        let reason = format!("refused by the server ({code}): {why}");
+                        self.journal.set(*copy_id, Status::Failed, Some(reason))?
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -253,7 +278,21 @@ impl Agent {
                         Item::Report { .. } => None,
                     })
                     .collect();
-                for r in self.server.push(ops)? {
+                let results = match self.server.push(ops) {
+                    Ok(results) => results,
+                    // The whole batch refused for good: resending it would be refused again.
+                    Err(NetError::Refused(code, why)) => {
+                        say(format!("The server refused {} recorded cop{} ({code}): {why}. They will not be sent again.", chunk.len(), if chunk.len() == 1 { "y" } else { "ies" }));
+                        let reason = format!("refused by the server ({code}): {why}");
+                        for item in chunk {
+                            self.journal
+                                .set(item.key(), Status::Failed, Some(reason.clone()))?;
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                for r in results {
                     let (status, reason) = if r.landed() {
                         (Status::Synced, None)
                     } else {
@@ -374,3 +413,6 @@ impl Agent {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;

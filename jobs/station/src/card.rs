@@ -3,11 +3,19 @@
 //! keys: LOAD KEY, AUTHENTICATE, READ BINARY; NTAG21x pages), write a dump to a blank card
 //! (UPDATE BINARY) and verify the copy by reading it back. Every refusal of the card or the
 //! reader becomes a [`CardError`] with one of the design's error categories.
+//!
+//! A card that refuses an authentication or a command goes mute (HALT) until the reader selects
+//! it again (NXP AN1304), so every refusal is followed by [`Transport::reactivate`]. That also
+//! tells a refusal from a card taken off: a reader answers `63 00` to the command the card left
+//! in the middle of, and pcscd hears of the removal only at its next poll; a card that cannot be
+//! selected again, or answers with another UID, is gone (`card_removed`).
 
 use serde::{Deserialize, Serialize};
 
-/// The reader's "done" and "the card refused or did not answer" status words.
+/// The reader's "done" status word.
 const SW_OK: [u8; 2] = [0x90, 0x00];
+/// GET DATA: the UID the reader got when it selected the card.
+const GET_UID: [u8; 5] = [0xFF, 0xCA, 0x00, 0x00, 0x00];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CardError {
@@ -47,6 +55,9 @@ pub trait Transport {
     /// Sends one APDU and returns the whole response, status word included.
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError>;
     fn atr(&self) -> &[u8];
+    /// Has the reader select the card again (field off and on), which wakes a card that went
+    /// mute and closes any open sector. `CardRemoved` when no card answers.
+    fn reactivate(&mut self) -> Result<(), CardError>;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +108,17 @@ impl Dump {
     }
 }
 
+/// Sends an APDU: its data when the status word is 90 00, else `Err` with the status word.
+fn send(t: &mut dyn Transport, apdu: &[u8]) -> Result<Result<Vec<u8>, Vec<u8>>, CardError> {
+    let mut res = t.transmit(apdu)?;
+    if res.len() < 2 || res[res.len() - 2..] != SW_OK {
+        let sw = res.get(res.len().saturating_sub(2)..).unwrap_or(&[]);
+        return Ok(Err(sw.to_vec()));
+    }
+    res.truncate(res.len() - 2);
+    Ok(Ok(res))
+}
+
 /// Sends an APDU and returns its data when the status word is 90 00; `refused` names the
 /// failure otherwise.
 fn exchange(
@@ -104,28 +126,50 @@ fn exchange(
     apdu: &[u8],
     refused: impl FnOnce(&[u8]) -> CardError,
 ) -> Result<Vec<u8>, CardError> {
-    let mut res = t.transmit(apdu)?;
-    if res.len() < 2 || res[res.len() - 2..] != SW_OK {
-        let sw = res
-            .get(res.len().saturating_sub(2)..)
-            .unwrap_or(&[])
-            .to_vec();
-        return Err(refused(&sw));
+    send(t, apdu)?.map_err(|sw| refused(&sw))
+}
+
+/// After the card refused a command: selects it again and checks it is the same card (one of
+/// `uids`: a CUID blank answers with its new UID once block 0 is written). `Ok` means the card is
+/// still there and awake, so the refusal was its own; a card that cannot be selected, or
+/// answers with another UID, was taken off.
+fn still_there(t: &mut dyn Transport, uids: &[String]) -> Result<(), CardError> {
+    t.reactivate()?;
+    let uid = hex::encode_upper(exchange(t, &GET_UID, |_| CardError::CardRemoved)?);
+    if uids.iter().any(|u| u.eq_ignore_ascii_case(&uid)) {
+        Ok(())
+    } else {
+        Err(CardError::CardRemoved)
     }
-    res.truncate(res.len() - 2);
-    Ok(res)
+}
+
+/// [`exchange`] for a command the card itself answers (authenticate, read, write): a refusal
+/// counts only once the card has been found still there (and awake again).
+fn card_command(
+    t: &mut dyn Transport,
+    apdu: &[u8],
+    uids: &[String],
+    refused: impl FnOnce(&[u8]) -> CardError,
+) -> Result<Vec<u8>, CardError> {
+    match send(t, apdu)? {
+        Ok(data) => Ok(data),
+        Err(sw) => {
+            still_there(t, uids)?;
+            Err(refused(&sw))
+        }
+    }
 }
 
 /// The card type from the ATR the ACR122U makes up (PC/SC part 3: 3B 8F 80 01 80 4F 0C A0 00 00
 /// 03 06 <standard> <card name (2 bytes)> …); NTAG size from its capability container.
-pub fn card_type(t: &mut dyn Transport) -> Result<CardType, CardError> {
+pub fn card_type(t: &mut dyn Transport, uids: &[String]) -> Result<CardType, CardError> {
     let atr = t.atr().to_vec();
     let name =
         (atr.len() >= 15 && atr[..4] == [0x3B, 0x8F, 0x80, 0x01]).then(|| [atr[13], atr[14]]);
     match name {
         Some([0x00, 0x01]) => Ok(CardType::MifareClassic1k),
         Some([0x00, 0x03]) => {
-            let cc = exchange(t, &[0xFF, 0xB0, 0x00, 0x03, 0x04], |_| {
+            let cc = card_command(t, &[0xFF, 0xB0, 0x00, 0x03, 0x04], uids, |_| {
                 CardError::WrongCardType("the card's capability container cannot be read".into())
             })?;
             match cc.get(2) {
@@ -145,14 +189,26 @@ pub fn card_type(t: &mut dyn Transport) -> Result<CardType, CardError> {
 }
 
 pub fn read_uid(t: &mut dyn Transport) -> Result<String, CardError> {
-    exchange(t, &[0xFF, 0xCA, 0x00, 0x00, 0x00], |_| {
+    if let Ok(uid) = send(t, &GET_UID)? {
+        return Ok(hex::encode_upper(uid));
+    }
+    // No UID: a card leaving the reader as it was read (which selecting it again tells), or
+    // one that has none to give.
+    t.reactivate()?;
+    exchange(t, &GET_UID, |_| {
         CardError::WrongCardType("the card did not give its UID".into())
     })
     .map(hex::encode_upper)
 }
 
-/// Opens a MIFARE Classic sector with the first of `keys` it accepts (as key A).
-fn open_sector(t: &mut dyn Transport, sector: u8, keys: &[[u8; 6]]) -> Result<[u8; 6], CardError> {
+/// Opens a MIFARE Classic sector with the first of `keys` it accepts (as key A). The card is
+/// selected again after each key it refuses, or it would refuse the next one unheard.
+fn open_sector(
+    t: &mut dyn Transport,
+    sector: u8,
+    keys: &[[u8; 6]],
+    uids: &[String],
+) -> Result<[u8; 6], CardError> {
     for key in keys {
         let mut load = vec![0xFF, 0x82, 0x00, 0x00, 0x06];
         load.extend_from_slice(key);
@@ -174,9 +230,11 @@ fn open_sector(t: &mut dyn Transport, sector: u8, keys: &[[u8; 6]]) -> Result<[u
             0x60,
             0x00,
         ];
-        match exchange(t, &auth, |_| CardError::AuthenticationFailed(String::new())) {
+        match card_command(t, &auth, uids, |_| {
+            CardError::AuthenticationFailed(String::new())
+        }) {
             Ok(_) => return Ok(*key),
-            // The card said no to this key: try the next one.
+            // The card said no to this key (and is awake again): try the next one.
             Err(CardError::AuthenticationFailed(_)) => {}
             // The card went away, or the reader: no key will help.
             Err(other) => return Err(other),
@@ -188,8 +246,13 @@ fn open_sector(t: &mut dyn Transport, sector: u8, keys: &[[u8; 6]]) -> Result<[u
     )))
 }
 
-fn read_block(t: &mut dyn Transport, block: u8, len: u8) -> Result<Vec<u8>, CardError> {
-    exchange(t, &[0xFF, 0xB0, 0x00, block, len], |sw| {
+fn read_block(
+    t: &mut dyn Transport,
+    block: u8,
+    len: u8,
+    uids: &[String],
+) -> Result<Vec<u8>, CardError> {
+    card_command(t, &[0xFF, 0xB0, 0x00, block, len], uids, |sw| {
         CardError::AuthenticationFailed(format!(
             "block {block} cannot be read (status {})",
             hex::encode_upper(sw)
@@ -197,10 +260,15 @@ fn read_block(t: &mut dyn Transport, block: u8, len: u8) -> Result<Vec<u8>, Card
     })
 }
 
-fn write_block(t: &mut dyn Transport, block: u8, data: &[u8]) -> Result<(), CardError> {
+fn write_block(
+    t: &mut dyn Transport,
+    block: u8,
+    data: &[u8],
+    uids: &[String],
+) -> Result<(), CardError> {
     let mut apdu = vec![0xFF, 0xD6, 0x00, block, data.len() as u8];
     apdu.extend_from_slice(data);
-    exchange(t, &apdu, |sw| {
+    card_command(t, &apdu, uids, |sw| {
         CardError::WriteFailed(format!(
             "block {block} was not written (status {})",
             hex::encode_upper(sw)
@@ -211,15 +279,16 @@ fn write_block(t: &mut dyn Transport, block: u8, data: &[u8]) -> Result<(), Card
 
 /// Reads the whole card.
 pub fn read_dump(t: &mut dyn Transport, keys: &[[u8; 6]]) -> Result<Dump, CardError> {
-    let kind = card_type(t)?;
     let uid = read_uid(t)?;
+    let uids = [uid.clone()];
+    let kind = card_type(t, &uids)?;
     let mut data = Vec::new();
     match kind {
         CardType::MifareClassic1k => {
             for sector in 0..16u8 {
-                let key = open_sector(t, sector, keys)?;
+                let key = open_sector(t, sector, keys, &uids)?;
                 for b in 0..4u8 {
-                    let mut block = read_block(t, sector * 4 + b, 16)?;
+                    let mut block = read_block(t, sector * 4 + b, 16, &uids)?;
                     if b == 3 && block.len() == 16 {
                         block[..6].copy_from_slice(&key); // key A never reads back
                     }
@@ -229,7 +298,7 @@ pub fn read_dump(t: &mut dyn Transport, keys: &[[u8; 6]]) -> Result<Dump, CardEr
         }
         CardType::Ntag(pages) => {
             for page in 0..pages {
-                data.push(hex::encode_upper(read_block(t, page as u8, 4)?));
+                data.push(hex::encode_upper(read_block(t, page as u8, 4, &uids)?));
             }
         }
     }
@@ -245,7 +314,9 @@ pub fn read_dump(t: &mut dyn Transport, keys: &[[u8; 6]]) -> Result<Dump, CardEr
 /// first (a "CUID" blank is needed) and each sector trailer last, so the sector takes the
 /// badge's keys only once its data is in. NTAG: the user pages (the UID of an NTAG is fixed).
 pub fn write_copy(t: &mut dyn Transport, dump: &Dump, keys: &[[u8; 6]]) -> Result<(), CardError> {
-    let kind = card_type(t)?;
+    // Once block 0 is written, the blank answers a new selection with the badge's UID.
+    let uids = [read_uid(t)?, dump.uid.clone()];
+    let kind = card_type(t, &uids)?;
     if kind.name() != dump.card_type {
         return Err(CardError::WrongCardType(format!(
             "the blank card is a {}, the badge a {}",
@@ -256,7 +327,7 @@ pub fn write_copy(t: &mut dyn Transport, dump: &Dump, keys: &[[u8; 6]]) -> Resul
     match kind {
         CardType::MifareClassic1k => {
             for sector in 0..16u8 {
-                open_sector(t, sector, keys).map_err(|e| match e {
+                open_sector(t, sector, keys, &uids).map_err(|e| match e {
                     CardError::AuthenticationFailed(_) => CardError::AuthenticationFailed(format!(
                         "the blank card's sector {sector} does not open with the configured keys"
                     )),
@@ -265,7 +336,7 @@ pub fn write_copy(t: &mut dyn Transport, dump: &Dump, keys: &[[u8; 6]]) -> Resul
                 for b in [0u8, 1, 2, 3] {
                     let block = sector * 4 + b;
                     let data = dump.bytes(block as usize)?;
-                    match write_block(t, block, &data) {
+                    match write_block(t, block, &data, &uids) {
                         Err(CardError::WriteFailed(_)) if block == 0 => {
                             return Err(CardError::WrongCardType(
                                 "the blank card does not take the badge's UID: use a CUID (UID-writable) MIFARE Classic card".into(),
@@ -279,20 +350,29 @@ pub fn write_copy(t: &mut dyn Transport, dump: &Dump, keys: &[[u8; 6]]) -> Resul
         CardType::Ntag(pages) => {
             // Pages 4 to the last user page; the configuration pages stay as they are.
             for page in 4..pages - 5 {
-                write_block(t, page as u8, &dump.bytes(page)?)?;
+                write_block(t, page as u8, &dump.bytes(page)?, &uids)?;
             }
         }
     }
     Ok(())
 }
 
-/// Reads the copy back and compares it with the dump.
+/// Reads the copy back and compares it with the dump. The card is selected afresh first: the
+/// reader tells the UID it got when it selected the card, so a UID written to block 0 shows only
+/// then — as the next reader will see the copy.
 pub fn verify_copy(t: &mut dyn Transport, dump: &Dump) -> Result<(), CardError> {
     let differs =
         |what: String| CardError::WriteFailed(format!("the copy reads back different: {what}"));
-    match card_type(t)? {
+    t.reactivate()?;
+    // The card was written a moment ago: one that gives no UID now has been taken off.
+    let uid = read_uid(t).map_err(|e| match e {
+        CardError::WrongCardType(_) => CardError::CardRemoved,
+        other => other,
+    })?;
+    let uids = [uid.clone()];
+    match card_type(t, &uids)? {
         CardType::MifareClassic1k => {
-            if read_uid(t)? != dump.uid {
+            if uid != dump.uid {
                 return Err(differs("UID".into()));
             }
             for sector in 0..16u8 {
@@ -300,7 +380,7 @@ pub fn verify_copy(t: &mut dyn Transport, dump: &Dump) -> Result<(), CardError> 
                 let key: [u8; 6] = trailer[..6]
                     .try_into()
                     .map_err(|_| differs(format!("sector {sector} key")))?;
-                open_sector(t, sector, &[key]).map_err(|e| match e {
+                open_sector(t, sector, &[key], &uids).map_err(|e| match e {
                     CardError::AuthenticationFailed(_) => differs(format!(
                         "sector {sector} does not open with the badge's key"
                     )),
@@ -308,7 +388,7 @@ pub fn verify_copy(t: &mut dyn Transport, dump: &Dump) -> Result<(), CardError> 
                 })?;
                 for b in 0..4u8 {
                     let block = sector * 4 + b;
-                    let read = read_block(t, block, 16)?;
+                    let read = read_block(t, block, 16, &uids)?;
                     let want = dump.bytes(block as usize)?;
                     // A trailer's key A never reads back: compare the access bits and key B.
                     let from = if b == 3 { 6 } else { 0 };
@@ -320,7 +400,7 @@ pub fn verify_copy(t: &mut dyn Transport, dump: &Dump) -> Result<(), CardError> 
         }
         CardType::Ntag(pages) => {
             for page in 4..pages - 5 {
-                if read_block(t, page as u8, 4)? != dump.bytes(page)? {
+                if read_block(t, page as u8, 4, &uids)? != dump.bytes(page)? {
                     return Err(differs(format!("page {page}")));
                 }
             }
@@ -351,97 +431,4 @@ pub fn parse_keys(text: &str) -> Result<Vec<[u8; 6]>, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use outpost_card_emulator::{Card, CardModel, DEFAULT_KEY};
-
-    struct OnTable(Card, Vec<u8>);
-    impl Transport for OnTable {
-        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError> {
-            Ok(self.0.answer(apdu))
-        }
-        fn atr(&self) -> &[u8] {
-            &self.1
-        }
-    }
-    fn on_table(card: Card) -> OnTable {
-        let atr = card.atr();
-        OnTable(card, atr)
-    }
-    const BADGE_KEY: [u8; 6] = [0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5];
-
-    #[test]
-    fn a_classic_badge_is_copied_onto_a_cuid_blank_and_verified() {
-        let mut badge = on_table(Card::badge([0x04, 0xAB, 0x12, 0xCD], BADGE_KEY));
-        let dump = read_dump(&mut badge, &[DEFAULT_KEY, BADGE_KEY]).unwrap();
-        assert_eq!(dump.uid, "04AB12CD");
-        assert_eq!(dump.data.len(), 64);
-        assert!(dump.data[3].starts_with("A0A1A2A3A4A5"));
-        let mut blank = on_table(Card::blank([1, 2, 3, 4], true));
-        write_copy(&mut blank, &dump, &[DEFAULT_KEY]).unwrap();
-        verify_copy(&mut blank, &dump).unwrap();
-        assert_eq!(blank.0.memory, badge.0.memory, "a faithful clone");
-    }
-
-    #[test]
-    fn each_failure_has_its_category() {
-        let mut badge = on_table(Card::badge([4, 1, 2, 3], BADGE_KEY));
-        let err = read_dump(&mut badge, &[DEFAULT_KEY]).unwrap_err();
-        assert_eq!(err.category(), "authentication_failed");
-        let dump = read_dump(&mut badge, &[BADGE_KEY]).unwrap();
-        let mut plain = on_table(Card::blank([1, 2, 3, 4], false));
-        let err = write_copy(&mut plain, &dump, &[DEFAULT_KEY]).unwrap_err();
-        assert_eq!(err.category(), "wrong_card_type", "{err}");
-        let mut ntag = on_table(Card::ntag(CardModel::Ntag213, [4, 1, 2, 3, 4, 5, 6], b"x"));
-        assert_eq!(
-            write_copy(&mut ntag, &dump, &[DEFAULT_KEY])
-                .unwrap_err()
-                .category(),
-            "wrong_card_type"
-        );
-        let mut locked = on_table(Card::badge([9, 9, 9, 9], [1, 1, 1, 1, 1, 1]));
-        assert_eq!(
-            write_copy(&mut locked, &dump, &[DEFAULT_KEY])
-                .unwrap_err()
-                .category(),
-            "authentication_failed"
-        );
-        let mut odd = OnTable(Card::blank([1, 2, 3, 4], true), vec![0x3B, 0x00]);
-        assert_eq!(
-            read_dump(&mut odd, &[DEFAULT_KEY]).unwrap_err().category(),
-            "wrong_card_type"
-        );
-    }
-
-    #[test]
-    fn an_ntag_copy_carries_the_user_pages() {
-        let mut tag = on_table(Card::ntag(
-            CardModel::Ntag213,
-            [4, 1, 2, 3, 4, 5, 6],
-            b"https://example.org/badge/42",
-        ));
-        let dump = read_dump(&mut tag, &[DEFAULT_KEY]).unwrap();
-        assert_eq!((dump.card_type.as_str(), dump.data.len()), ("ntag213", 45));
-        let mut blank = on_table(Card::ntag(CardModel::Ntag213, [4, 9, 9, 9, 9, 9, 9], b""));
-        write_copy(&mut blank, &dump, &[DEFAULT_KEY]).unwrap();
-        verify_copy(&mut blank, &dump).unwrap();
-        assert_eq!(blank.0.memory[4..40], tag.0.memory[4..40]);
-    }
-
-    #[test]
-    fn the_dump_digest_is_of_its_json_text() {
-        let dump = Dump {
-            atr: "3B".into(),
-            card_type: "ntag213".into(),
-            data: vec!["00".into()],
-            uid: "04".into(),
-        };
-        assert_eq!(
-            dump.to_json().to_string(),
-            r#"{"atr":"3B","card_type":"ntag213","data":["00"],"uid":"04"}"#
-        );
-        assert_eq!(dump.sha256().len(), 64);
-        assert_eq!(parse_keys("FFFFFFFFFFFF, a0a1a2a3a4a5").unwrap().len(), 2);
-        assert!(parse_keys("FFFF").is_err());
-    }
-}
+mod tests;

@@ -4,7 +4,7 @@
 use std::ffi::CString;
 use std::time::{Duration, Instant};
 
-use pcsc::{Context, Protocols, ReaderState, Scope, ShareMode, State};
+use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 
 use crate::card::{CardError, Transport};
 
@@ -142,13 +142,35 @@ impl Transport for OnReader {
             // Every answer ends in a status word; none at all means nobody answered.
             return Err(CardError::CardRemoved);
         }
-        if !res.ends_with(&[0x90, 0x00]) {
-            // A refusal, or the card left the field mid-command: ask the reader which.
-            self.card.status2_owned().map_err(lost)?;
-        }
+        // A refusal (63 00) may also be a card that left mid-command, which pcscd learns only
+        // at its next poll: `card` tells them apart by selecting the card again.
         Ok(res)
     }
     fn atr(&self) -> &[u8] {
         &self.atr
+    }
+    fn reactivate(&mut self) -> Result<(), CardError> {
+        // SCARD_UNPOWER_CARD: pcscd powers the slot off and on; an ACR122U switches its field
+        // off and on, so the card restarts and is selected anew, whatever state it was in (a
+        // reset alone is a warm reset that a reader may carry out without touching the field).
+        self.card
+            .reconnect(ShareMode::Shared, Protocols::ANY, Disposition::UnpowerCard)
+            .map_err(not_selected)?;
+        self.atr = self
+            .card
+            .status2_owned()
+            .map_err(not_selected)?
+            .atr()
+            .to_vec();
+        Ok(())
+    }
+}
+
+/// A card the reader cannot select again is gone, however pcscd words it: if the reader does
+/// not know yet, powering the slot fails (not transacted, unresponsive), else there is no card.
+fn not_selected(e: pcsc::Error) -> CardError {
+    match e {
+        pcsc::Error::UnpoweredCard | pcsc::Error::UnresponsiveCard => CardError::CardRemoved,
+        other => lost(other),
     }
 }

@@ -12,14 +12,15 @@ use uuid::Uuid;
 /// How a call to the server failed, in the design's categories.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
-    /// Network errors and 5xx answers (a proxy's 502 included): retry with backoff, keep the
-    /// work meanwhile.
+    /// Network errors, 5xx answers (a proxy's 502 included) and "not now" answers (408, 429):
+    /// retry with backoff, keep the work meanwhile.
     #[error("the server is unreachable: {0}")]
     Unreachable(String),
     /// 401/403: the token is wrong, revoked or not this station's. Retrying will not help.
     #[error("the server refused the station's token ({0}): register the station again or rotate its token")]
     Unauthorised(u16),
-    /// Other 4xx: the server refused this request for good.
+    /// Other 4xx (400, 404, 409, 422…): the server refused this request for good; sending it
+    /// again would be refused again.
     #[error("the server refused: {1} ({0})")]
     Refused(u16, String),
 }
@@ -82,7 +83,12 @@ impl Server {
             .send()
             .map_err(|e| NetError::Unreachable(e.to_string()))?;
         let status = res.status();
-        if status.is_server_error() {
+        // Throttled or timed out: the same request may pass later.
+        let not_now = matches!(
+            status,
+            StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS
+        );
+        if status.is_server_error() || not_now {
             return Err(NetError::Unreachable(format!(
                 "the server answered {status}"
             )));
