@@ -96,11 +96,18 @@ fn task_row(t: crate::task_health::TaskHealth, now: chrono::DateTime<chrono::Utc
         last_run: when(t.last_run_at),
         last_ok: when(t.last_ok_at),
         problems: t.problems(),
-        last_problem: t
-            .last_problem
-            .clone()
-            .map(|p| format!("{p} ({})", when(t.last_problem_at)))
-            .unwrap_or_default(),
+        last_problem: [
+            t.last_problem
+                .as_ref()
+                .map(|p| format!("{p} ({})", when(t.last_problem_at))),
+            t.last_restart
+                .as_ref()
+                .map(|r| format!("worker restarted after: {r} ({})", when(t.last_restart_at))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; "),
     }
 }
 

@@ -100,6 +100,8 @@ where
 }
 
 /// Records that a worker ended with `error` and was started again (`Monitor::should_restart`).
+/// A restart is not a failed run: the task's state stays what its runs say. Restarts while
+/// Redis itself is away cannot be recorded (the log has them).
 pub fn note_restart(state: &AppState, worker_name: &str, error: String) {
     let task = worker_name
         .split('@')
@@ -117,12 +119,8 @@ pub fn note_restart(state: &AppState, worker_name: &str, error: String) {
         let write = async {
             redis::pipe()
                 .hincr(&key, "restarts", 1)
-                .hset(
-                    &key,
-                    "last_problem",
-                    format!("worker restarted after: {error}"),
-                )
-                .hset(&key, "last_problem_at", Utc::now().to_rfc3339())
+                .hset(&key, "last_restart", &error)
+                .hset(&key, "last_restart_at", Utc::now().to_rfc3339())
                 .query_async::<()>(&mut conn)
                 .await
         };
@@ -174,6 +172,8 @@ pub struct TaskHealth {
     pub restarts: i64,
     pub last_problem: Option<String>,
     pub last_problem_at: Option<DateTime<Utc>>,
+    pub last_restart: Option<String>,
+    pub last_restart_at: Option<DateTime<Utc>>,
 }
 
 impl TaskHealth {
@@ -236,6 +236,8 @@ pub async fn read_all(state: &AppState) -> Vec<TaskHealth> {
             restarts: count("restarts"),
             last_problem: fields.get("last_problem").cloned(),
             last_problem_at: time("last_problem_at"),
+            last_restart: fields.get("last_restart").cloned(),
+            last_restart_at: time("last_restart_at"),
         });
     }
     all

@@ -56,15 +56,28 @@ async fn invoice_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynE
 /// Gives every quota whose period ended its full allowance back (idempotent, catches up).
 async fn quota_reset(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
     supervise(&state, task_health::QUOTA_RESET, async {
-        let resets = crate::db::run(&state.db, |conn| {
+        let run = crate::db::run(&state.db, |conn| {
             Ok(crate::badges::quota::reset_due(conn, chrono::Utc::now())?)
         })
         .await?;
-        if !resets.is_empty() {
-            tracing::info!(count = resets.len(), "badge quotas reset");
+        if !run.resets.is_empty() {
+            tracing::info!(count = run.resets.len(), "badge quotas reset");
             crate::events::publish_soon(&state);
         }
-        Ok(())
+        match run.failed.as_slice() {
+            [] => Ok(()),
+            // The others were reset; this turn is reported as failed, naming the quotas.
+            failed => Err(anyhow::anyhow!(
+                "{} of the due quotas could not be reset: {}",
+                failed.len(),
+                failed
+                    .iter()
+                    .take(3)
+                    .map(|(customer, why)| format!("customer {customer}: {why}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
+        }
     })
     .await
 }

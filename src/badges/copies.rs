@@ -332,7 +332,13 @@ pub async fn next_job(
     query: web::Query<WaitQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let wait = Duration::from_secs(query.wait.unwrap_or(0)).min(MAX_WAIT);
+    let wait = Duration::from_secs(query.wait.unwrap_or(0));
+    if wait > MAX_WAIT {
+        return Err(AppError::BadRequest(format!(
+            "wait is at most {} seconds",
+            MAX_WAIT.as_secs()
+        )));
+    }
     let deadline = tokio::time::Instant::now() + wait;
     let station_id = station.0.station_id;
     loop {
@@ -446,6 +452,7 @@ fn give_back(conn: &mut PgConnection, customer_id: i64) -> QueryResult<()> {
         (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json", description = "No such copy for this station"),
+        (status = 409, body = crate::openapi::Problem, content_type = "application/problem+json", description = "The copy was never handed to the station"),
         (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json", description = "The dump is not this copy's badge, or holds control characters"),
     ),
     security(("bearer" = [])))]
@@ -520,6 +527,12 @@ pub async fn report(
             };
             if !matches!(status.as_str(), "queued" | "leased") {
                 return Ok(ReportAnswer { id, status, duplicate: true });
+            }
+            if status == "queued" {
+                // The station reports what it was handed: a copy never leased was not.
+                return Err(AppError::Conflict(
+                    "This copy was not handed to this station: pick it up first (GET /api/v1/stations/jobs/next).".into(),
+                ));
             }
             if let Some(dump) = r.dump.as_ref().filter(|_| completed) {
                 // A dump of another card is not this copy: refused, the copy stays leased and

@@ -73,22 +73,45 @@ pub struct Reset {
     pub skipped: u32,
 }
 
+/// What one run of the reset job did: the resets, and the quotas it could not reset.
+#[derive(Debug, Default)]
+pub struct ResetRun {
+    pub resets: Vec<Reset>,
+    /// (customer, why): a quota row the job cannot read or write (one edited by hand into
+    /// nonsense, say). The others are reset all the same.
+    pub failed: Vec<(i64, String)>,
+}
+
 /// Resets every quota whose period has ended, each in its own transaction, audited and
-/// published. Quotas another worker is resetting right now are skipped (SKIP LOCKED).
-pub fn reset_due(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<Vec<Reset>> {
+/// published. Quotas another worker is resetting right now are skipped (SKIP LOCKED). One
+/// quota that cannot be reset does not hold up the others; a lost connection ends the run.
+pub fn reset_due(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<ResetRun> {
     let due: Vec<i64> = badge_quotas::table
         .filter(badge_quotas::next_reset_at.le(now))
         .select(badge_quotas::customer_id)
         .order(badge_quotas::customer_id)
         .limit(1000)
         .load(conn)?;
-    let mut done = Vec::new();
+    let mut run = ResetRun::default();
     for customer_id in due {
-        if let Some(reset) = conn.transaction(|conn| reset_one(conn, customer_id, now))? {
-            done.push(reset);
+        match conn.transaction(|conn| reset_one(conn, customer_id, now)) {
+            Ok(Some(reset)) => run.resets.push(reset),
+            Ok(None) => {}
+            Err(e) if connection_lost(&e) => return Err(e),
+            Err(e) => run.failed.push((customer_id, e.to_string())),
         }
     }
-    Ok(done)
+    Ok(run)
+}
+
+/// An error that every other quota would meet too.
+fn connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(
+        e,
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | Error::BrokenTransactionManager
+    )
 }
 
 fn reset_one(

@@ -522,7 +522,11 @@ async fn station_tokens_work_only_for_their_own_station() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.status(),
+        403,
+        "a station token opens only the station and sync APIs"
+    );
     assert_eq!(
         app.count("SELECT count(*) AS n FROM nfc_stations WHERE last_seen_at IS NOT NULL"),
         1

@@ -228,3 +228,32 @@ async fn the_station_api_is_in_the_openapi_document() {
     assert!(report["dump"].is_object() && report["error_category"].is_object());
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_station_reports_only_copies_it_was_handed_and_waits_at_most_30_s() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let station = setup(&app, 3);
+    let res = request(&app, &app.token("customer").await, station).await;
+    let copy: Value = res.json().await.unwrap();
+    let id = copy["id"].as_str().unwrap().to_string();
+    let desk = StationClient::new(&app, "KIN-BADGE-1");
+    let (status, body) = desk
+        .report(
+            &id,
+            json!({ "status": "failed", "error_category": "no_card" }),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        crate::sales::texts(&app, "SELECT status AS t FROM badge_copies"),
+        vec!["queued"]
+    );
+    assert_eq!(
+        crate::badge_copies::remaining(&app),
+        2,
+        "no quota given back"
+    );
+    assert_eq!(desk.next(31).await.0, 400);
+    assert_eq!(desk.next(1).await.0, 200, "still offered");
+    app.shutdown().await;
+}

@@ -138,11 +138,21 @@ async fn a_quota_is_reset_once_per_period_however_late_or_often_the_job_runs() {
     let now = Utc::now();
     // Two workers at once, then one late again: one reset in all.
     let (a, b) = std::thread::scope(|s| {
-        let one = s.spawn(|| outpost::badges::quota::reset_due(&mut app.conn(), now).unwrap());
-        let two = s.spawn(|| outpost::badges::quota::reset_due(&mut app.conn(), now).unwrap());
+        let one = s.spawn(|| {
+            outpost::badges::quota::reset_due(&mut app.conn(), now)
+                .unwrap()
+                .resets
+        });
+        let two = s.spawn(|| {
+            outpost::badges::quota::reset_due(&mut app.conn(), now)
+                .unwrap()
+                .resets
+        });
         (one.join().unwrap(), two.join().unwrap())
     });
-    let again = outpost::badges::quota::reset_due(&mut app.conn(), now).unwrap();
+    let again = outpost::badges::quota::reset_due(&mut app.conn(), now)
+        .unwrap()
+        .resets;
     assert_eq!(a.len() + b.len() + again.len(), 1, "{a:?} {b:?} {again:?}");
     let reset = a.into_iter().chain(b).next().unwrap();
     assert_eq!(reset.skipped, 2, "two whole days passed without a reset");
@@ -173,12 +183,14 @@ async fn a_quota_is_reset_once_per_period_however_late_or_often_the_job_runs() {
     assert_eq!(
         outpost::badges::quota::reset_due(&mut app.conn(), tomorrow)
             .unwrap()
+            .resets
             .len(),
         1
     );
     assert_eq!(
         outpost::badges::quota::reset_due(&mut app.conn(), tomorrow)
             .unwrap()
+            .resets
             .len(),
         0
     );
@@ -193,6 +205,7 @@ async fn a_quota_is_reset_once_per_period_however_late_or_often_the_job_runs() {
     let later = tomorrow + chrono::Duration::hours(1);
     assert!(outpost::badges::quota::reset_due(&mut app.conn(), later)
         .unwrap()
+        .resets
         .is_empty());
     assert_eq!(
         quota(&app, shelter),
@@ -208,5 +221,31 @@ async fn a_quota_is_reset_once_per_period_however_late_or_often_the_job_runs() {
         1,
         "due again only at the period's end"
     );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_quota_that_cannot_be_read_does_not_hold_up_the_others() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let (shelter, clinic) = (customer(&app, "TT-SHELTER"), customer(&app, "STA-CLINIC"));
+    for (who, uid) in [(shelter, "04AB12CD"), (clinic, "04AB12CE")] {
+        crate::badge_copies::badge_with_quota(&mut app.conn(), who, uid, 3);
+    }
+    // Both due; one restored or edited by hand into a time no program can read.
+    diesel::sql_query("UPDATE badge_quotas SET remaining = 0, period_start = now() - interval '40 days', next_reset_at = now() - interval '1 second'")
+        .execute(&mut app.conn())
+        .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE badge_quotas SET period_start = '-infinity' WHERE customer_id = {}",
+        shelter.min(clinic)
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let run = outpost::badges::quota::reset_due(&mut app.conn(), Utc::now()).unwrap();
+    let reset: Vec<i64> = run.resets.iter().map(|r| r.customer_id).collect();
+    assert_eq!(reset, vec![shelter.max(clinic)], "{run:?}");
+    assert_eq!(run.failed.len(), 1, "{run:?}");
+    assert_eq!(run.failed[0].0, shelter.min(clinic));
+    assert_eq!(quota(&app, shelter.max(clinic)), "3/3/month");
     app.shutdown().await;
 }

@@ -239,6 +239,13 @@ async fn the_queue_workers_come_back_after_redis_restarts_and_take_jobs_again() 
         task_field(&mut conn, "invoice-render", "restarts").await >= 1,
         "the restart is counted for /admin/jobs"
     );
+    let problem: Option<String> = redis::cmd("HGET")
+        .arg("outpost:tasks:invoice-render")
+        .arg("last_problem")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(problem, None, "a restart is not a failed run");
 }
 
 /// `outpost demo` on the test's PostgreSQL and Redis, killed when dropped.
