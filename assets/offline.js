@@ -24,7 +24,16 @@
   var sentHere = false;
 
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
-  if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () {});
+
+  /* Persistent storage is asked for once, at the first entry saved on this device, when the
+   * reason is plain: not on every page (Firefox prompts from the sign-in page on). */
+  function persistOnce() {
+    if (!navigator.storage || !navigator.storage.persist) return;
+    store.getMeta("persist_asked").then(function (asked) {
+      if (asked) return;
+      return store.setMeta("persist_asked", Date.now()).then(function () { return navigator.storage.persist(); });
+    }).catch(function () {});
+  }
 
   /* The device id lives in IndexedDB and, as a fallback, in a cookie: a device whose storage
    * was wiped keeps its id, so the server can tell that its queued entries vanished. */
@@ -148,7 +157,7 @@
     if (type === "offline") { syncing = false; reachable = false; }
     if (type === "signin") { syncing = false; needsSignIn = true; }
     if (type === "error") { syncing = false; backOff(); schedule(); }
-    if (type === "queued") { reachable = false; keepCount(); schedule(); listsSoon(); }
+    if (type === "queued") { reachable = false; keepCount(); persistOnce(); schedule(); listsSoon(); }
     if (type === "progress") { listsSoon(); return; }
     refresh();
   });
@@ -158,7 +167,14 @@
 
   window.addEventListener("online", function () { reachable = true; askReplay(); ping(); });
   window.addEventListener("offline", function () { reachable = false; refresh(); });
-  document.addEventListener("visibilitychange", schedule);
+  /* No IndexedDB read is started while the page is being hidden or frozen: WebKit freezes an
+   * open transaction with the page it keeps for the Back button, and every later write to the
+   * queue (the service worker's offline saves and replays) then waits for ever (issue 32). */
+  function pause() { clearTimeout(timer); timer = null; }
+  document.addEventListener("visibilitychange", function () { if (document.hidden) pause(); else schedule(); });
+  window.addEventListener("pagehide", pause);
+  document.addEventListener("freeze", pause);
+  window.addEventListener("pageshow", function (e) { if (e.persisted) schedule(); });
   if (syncNow) syncNow.addEventListener("click", function () { retryAt = 0; askReplay(); ping(); });
 
   /* A live page's event stream holds a connection: it is closed before the page is left, so it
@@ -192,7 +208,7 @@
     if (userId) return;
     var form = document.querySelector("form[action='/login']");
     if (!form) return;
-    store.pendingOwners().then(function (owners) {
+    store.pendingOwners().catch(function () { return []; }).then(function (owners) {
       if (!owners.length) return;
       var note = document.getElementById("waiting-owners") || document.createElement("p");
       note.id = "waiting-owners";

@@ -165,18 +165,23 @@
   /* Who has entries waiting: [{user_id, username, count}], for the sign-in page. */
   function pendingOwners() {
     var owners = {};
-    return open().then(function (db) {
-      return new Promise(function (resolve, reject) {
-        var tx = db.transaction("pending_operations", "readonly");
-        var req = tx.objectStore("pending_operations").index("user").openKeyCursor(null, "nextunique");
-        req.onsuccess = function () {
-          var c = req.result;
-          if (!c) return;
-          owners[c.key[0]] = true;
-          c.continue([c.key[0], Infinity]);
-        };
-        tx.oncomplete = function () { resolve(Object.keys(owners)); };
-        tx.onerror = function () { reject(tx.error); };
+    // WebKit fails a "nextunique" cursor over an empty store (and rejects with null): an empty
+    // queue has no owners to look for.
+    return countPending().then(function (n) {
+      if (n === 0) return [];
+      return open().then(function (db) {
+        return new Promise(function (resolve, reject) {
+          var tx = db.transaction("pending_operations", "readonly");
+          var req = tx.objectStore("pending_operations").index("user").openKeyCursor(null, "nextunique");
+          req.onsuccess = function () {
+            var c = req.result;
+            if (!c) return;
+            owners[c.key[0]] = true;
+            c.continue([c.key[0], Infinity]);
+          };
+          tx.oncomplete = function () { resolve(Object.keys(owners)); };
+          tx.onerror = function () { reject(tx.error); };
+        });
       });
     }).then(function (ids) {
       return Promise.all(ids.map(function (id) {
