@@ -1,5 +1,7 @@
-//! A small WebDriver client for Debian's chromium + chromedriver, and the server as a real
-//! child process that can be killed and started again — enough to test offline work for real.
+//! A small WebDriver client for Debian's browsers — Chromium through chromedriver, and WebKitGTK
+//! (Safari's engine) through WebKitWebDriver and its MiniBrowser on a private Xvfb display — and
+//! the server as a real child process that can be killed and started again: enough to test
+//! offline work for real.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,6 +13,8 @@ pub struct Chrome {
     driver_url: String,
     session: String,
     driver: Child,
+    /// The X display WebKit draws on (Chromium runs headless).
+    display: Option<Child>,
     pub app: String,
     _profile: TempDir,
 }
@@ -30,29 +34,6 @@ impl Chrome {
     /// A fresh browser profile (a device that never saw Outpost). `javascript: false` runs the
     /// same browser with scripts off.
     pub async fn start(app: &str, javascript: bool) -> Chrome {
-        let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver installed (.ci/run installs chromium-driver)");
-        let driver_url = format!("http://127.0.0.1:{port}");
-        // A WebDriver command that never answers fails the test instead of stalling the run.
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .build()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while http
-            .get(format!("{driver_url}/status"))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         let profile = TempDir(
             std::env::temp_dir().join(format!("outpost-chrome-{}", uuid::Uuid::new_v4().simple())),
         );
@@ -72,6 +53,73 @@ impl Chrome {
             args.push("--blink-settings=scriptEnabled=false".into());
         }
         let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args } } } });
+        let mut driver = Command::new("chromedriver");
+        driver.stdout(Stdio::null()).stderr(Stdio::null());
+        Self::open(app, driver, caps, None, profile).await
+    }
+
+    /// WebKitGTK's MiniBrowser (a fresh, in-memory profile) on its own Xvfb display.
+    pub async fn start_webkit(app: &str) -> Chrome {
+        let number = 50 + free_port() % 2000;
+        let display = Command::new("Xvfb")
+            .args([
+                format!(":{number}").as_str(),
+                "-screen",
+                "0",
+                "1280x900x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb installed (scripts/test installs xvfb)");
+        let socket = format!("/tmp/.X11-unix/X{number}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !std::path::Path::new(&socket).exists() {
+            assert!(Instant::now() < deadline, "Xvfb did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "MiniBrowser", "webkitgtk:browserOptions": {
+            "binary": "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser", "args": ["--automation"] } } } });
+        let mut driver = Command::new("WebKitWebDriver");
+        driver
+            .env("DISPLAY", format!(":{number}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let profile = TempDir(std::env::temp_dir().join("outpost-webkit-unused"));
+        Self::open(app, driver, caps, Some(display), profile).await
+    }
+
+    async fn open(
+        app: &str,
+        mut driver: Command,
+        caps: Value,
+        display: Option<Child>,
+        profile: TempDir,
+    ) -> Chrome {
+        let port = free_port();
+        let name = driver.get_program().to_string_lossy().to_string();
+        let driver = driver
+            .arg(format!("--port={port}"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} installed (scripts/test installs it): {e}"));
+        let driver_url = format!("http://127.0.0.1:{port}");
+        // A WebDriver command that never answers fails the test instead of stalling the run.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http
+            .get(format!("{driver_url}/status"))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "{name} did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let res: Value = http
             .post(format!("{driver_url}/session"))
             .json(&caps)
@@ -90,6 +138,7 @@ impl Chrome {
             driver_url,
             session,
             driver,
+            display,
             app: app.to_string(),
             _profile: profile,
         };
@@ -253,6 +302,10 @@ impl Drop for Chrome {
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        if let Some(display) = &mut self.display {
+            let _ = display.kill();
+            let _ = display.wait();
+        }
     }
 }
 

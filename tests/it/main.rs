@@ -26,6 +26,7 @@ mod live;
 mod migrations;
 mod nfc;
 mod offline;
+mod offline_engines;
 mod offline_hardening;
 mod pipeline;
 mod query_budget;
