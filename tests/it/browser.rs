@@ -1,5 +1,6 @@
-//! A small WebDriver client for Debian's browsers — Chromium through chromedriver, and WebKitGTK
-//! (Safari's engine) through WebKitWebDriver and its MiniBrowser on a private Xvfb display — and
+//! A small WebDriver client for Debian's browsers — Chromium through chromedriver, Firefox ESR
+//! through geckodriver (built from crates.io by scripts/test), and WebKitGTK (Safari's engine)
+//! through WebKitWebDriver and its MiniBrowser on a private Xvfb display — and
 //! the server as a real child process that can be killed and started again: enough to test
 //! offline work for real.
 
@@ -89,6 +90,21 @@ impl Chrome {
             .stderr(Stdio::null());
         let profile = TempDir(std::env::temp_dir().join("outpost-webkit-unused"));
         Self::open(app, driver, caps, Some(display), profile).await
+    }
+
+    /// Firefox ESR through geckodriver, headless, with a fresh profile.
+    pub async fn start_firefox(app: &str) -> Chrome {
+        let profile = TempDir(
+            std::env::temp_dir().join(format!("outpost-firefox-{}", uuid::Uuid::new_v4().simple())),
+        );
+        std::fs::create_dir_all(&profile.0).unwrap();
+        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "firefox", "moz:firefoxOptions": {
+            "binary": "/usr/bin/firefox-esr",
+            "args": ["-headless", "-profile", profile.0.display().to_string()],
+            "prefs": { "browser.shell.checkDefaultBrowser": false, "app.update.enabled": false } } } } });
+        let mut driver = Command::new("geckodriver");
+        driver.stdout(Stdio::null()).stderr(Stdio::null());
+        Self::open(app, driver, caps, None, profile).await
     }
 
     async fn open(

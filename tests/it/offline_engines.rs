@@ -1,7 +1,7 @@
-//! Issue 32: offline work in the engines staff carry besides Chromium. WebKit (Safari's engine)
-//! lost every offline save: the page kept for the Back button froze an IndexedDB read it had
-//! started while being hidden, and every later write to the queue waited behind it; the save
-//! hung for 70 s and ended on "Could not connect". WebKitGTK's MiniBrowser keeps its website
+//! Issue 32: offline work in the engines staff carry besides Chromium: Firefox ESR, and WebKit
+//! (Safari's engine). WebKit lost every offline save: the page kept for the Back button froze an
+//! IndexedDB read it had started while being hidden, and every later write to the queue waited
+//! behind it; the save hung for 70 s and ended on "Could not connect". WebKitGTK's MiniBrowser keeps its website
 //! data in memory under automation, so a browser restart is not part of this scenario.
 
 use std::time::Duration;
@@ -15,27 +15,40 @@ const WATER: &str = "00101-P-1-NA-N";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_webkit_intakes_saved_offline_arrive_exactly_once() {
-    let mut world = World::start();
-    let kin = world.hub_id("KIN-MAIN");
+    let world = World::start();
     let webkit = Chrome::start_webkit(&world.server.url()).await;
-    webkit.sign_in("warehouse").await;
-    webkit.wait_for_service_worker().await;
+    intakes_saved_offline_arrive_exactly_once(world, webkit).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_firefox_intakes_saved_offline_arrive_exactly_once() {
+    let world = World::start();
+    let firefox = Chrome::start_firefox(&world.server.url()).await;
+    intakes_saved_offline_arrive_exactly_once(world, firefox).await;
+}
+
+/// Sign in, visit the pages, save three intakes with the server down, and see each applied
+/// exactly once when it is back.
+async fn intakes_saved_offline_arrive_exactly_once(mut world: World, browser: Chrome) {
+    let kin = world.hub_id("KIN-MAIN");
+    browser.sign_in("warehouse").await;
+    browser.wait_for_service_worker().await;
     // Several pages visited (each left for the next, as a person does), the form among them.
     for path in [
         "/".to_string(),
         format!("/hubs/{kin}"),
         format!("/hubs/{kin}/intakes/new"),
     ] {
-        webkit.goto(&path).await;
+        browser.goto(&path).await;
         assert!(
-            webkit
+            browser
                 .wait_for(
                     "document.getElementById('status-pill').dataset.state === 'synced'",
                     Duration::from_secs(15)
                 )
                 .await,
             "{path}: {}",
-            pill(&webkit).await
+            pill(&browser).await
         );
     }
     let before = world.count("SELECT count(*) AS n FROM intakes");
@@ -45,47 +58,47 @@ async fn in_webkit_intakes_saved_offline_arrive_exactly_once() {
         .into_iter()
         .enumerate()
     {
-        webkit.goto(&format!("/hubs/{kin}/intakes/new")).await;
+        browser.goto(&format!("/hubs/{kin}/intakes/new")).await;
         assert!(
-            webkit.body_text().await.contains("Record an intake"),
+            browser.body_text().await.contains("Record an intake"),
             "the form opens from the cache"
         );
-        webkit
+        browser
             .submit(
                 "form[data-offline-form='intake.create']",
                 &[("donor", donor), ("line_sku", WATER), ("line_qty", "5")],
             )
             .await;
-        let text = webkit.body_text().await;
+        let text = browser.body_text().await;
         assert!(
             text.contains("Saved on this device — will sync when connection is restored"),
             "entry {}: {text}",
             n + 1
         );
     }
-    let queued = webkit
+    let queued = browser
         .js_async("OutpostStore.countPending().then(arguments[0])", json!([]))
         .await;
     assert_eq!(queued, json!(3));
 
     world.server.restart();
-    webkit.goto("/").await;
+    browser.goto("/").await;
     assert!(
-        webkit
+        browser
             .wait_for(
                 "document.getElementById('status-pill').dataset.state === 'synced'",
                 Duration::from_secs(60)
             )
             .await,
         "green: {}",
-        pill(&webkit).await
+        pill(&browser).await
     );
     assert_eq!(
         world.count("SELECT count(*) AS n FROM intakes"),
         before + 3,
         "each entry applied exactly once"
     );
-    let queued = webkit
+    let queued = browser
         .js_async("OutpostStore.countPending().then(arguments[0])", json!([]))
         .await;
     assert_eq!(queued, json!(0));
