@@ -31,7 +31,24 @@ fn free_port() -> u16 {
     outpost::demo::launcher::free_port().unwrap()
 }
 
+/// The browser engines the offline scenarios run in.
+#[derive(Clone, Copy, Debug)]
+pub enum Engine {
+    Chromium,
+    Firefox,
+    WebKit,
+}
+
 impl Chrome {
+    /// A fresh browser of `engine`, scripts on.
+    pub async fn start_in(engine: Engine, app: &str) -> Chrome {
+        match engine {
+            Engine::Chromium => Self::start(app, true).await,
+            Engine::Firefox => Self::start_firefox(app).await,
+            Engine::WebKit => Self::start_webkit(app).await,
+        }
+    }
+
     /// A fresh browser profile (a device that never saw Outpost). `javascript: false` runs the
     /// same browser with scripts off.
     pub async fn start(app: &str, javascript: bool) -> Chrome {

@@ -1,4 +1,5 @@
-//! Issue 10's browser items, in real headless Chromium against the real server process (and a
+//! Issue 10's browser items, in real headless Chromium (the proxy and shared-device scenarios
+//! also in Firefox ESR and WebKit, issue 32) against the real server process (and a
 //! real proxy process in front of it where a load balancer matters): outages behind a proxy,
 //! shared devices, refused entries, queue accounting, the offline working set, the cost of a
 //! long queue and the words shown when offline access has ended.
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::browser::{Chrome, Proxy};
+use crate::browser::{Chrome, Engine, Proxy};
 use crate::offline::World;
 
 const WATER: &str = "00101-P-1-NA-N";
@@ -38,8 +39,8 @@ const SECS: Duration = Duration::from_secs(60);
 
 /// A browser at `app` signed in as `username`, its service worker in control, on the intake
 /// form of `hub` (so the form is stored for offline use).
-async fn at_intake_form(app: &str, username: &str, hub: i64) -> Chrome {
-    let chrome = Chrome::start(app, true).await;
+async fn at_intake_form(engine: Engine, app: &str, username: &str, hub: i64) -> Chrome {
+    let chrome = Chrome::start_in(engine, app).await;
     chrome.sign_in(username).await;
     chrome.wait_for_service_worker().await;
     chrome.goto(&format!("/hubs/{hub}/intakes/new")).await;
@@ -51,10 +52,24 @@ async fn at_intake_form(app: &str, username: &str, hub: i64) -> Chrome {
 /// stall the queue: it resumes by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_proxy_an_outage_queues_entries_and_replay_survives_5xx() {
+    behind_a_proxy(Engine::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_firefox_behind_a_proxy_an_outage_queues_entries_and_replay_survives_5xx() {
+    behind_a_proxy(Engine::Firefox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_webkit_behind_a_proxy_an_outage_queues_entries_and_replay_survives_5xx() {
+    behind_a_proxy(Engine::WebKit).await;
+}
+
+async fn behind_a_proxy(engine: Engine) {
     let mut world = World::start();
     let proxy = Proxy::start(world.server.port);
     let kin = world.hub_id("KIN-MAIN");
-    let chrome = Chrome::start(&proxy.url(), true).await;
+    let chrome = Chrome::start_in(engine, &proxy.url()).await;
     chrome.sign_in("warehouse").await;
     chrome.wait_for_service_worker().await;
     for path in [format!("/hubs/{kin}"), format!("/hubs/{kin}/intakes/new")] {
@@ -116,10 +131,28 @@ async fn behind_a_proxy_an_outage_queues_entries_and_replay_survives_5xx() {
 /// author's next session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_colleague_on_the_same_device_never_sends_anothers_entries() {
+    shared_device(Engine::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_firefox_a_colleague_on_the_same_device_never_sends_anothers_entries() {
+    shared_device(Engine::Firefox).await;
+}
+
+/// Open (issue 32): in WebKit the author's sign-out after the server came back is refused
+/// "403 This form has expired or did not come from Outpost" (the CSRF check), so the shared
+/// device scenario stops there. Kept as the reproduction; run it with `--ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "issue 32, open: WebKit's sign-out is refused by the CSRF check after a server restart"]
+async fn in_webkit_a_colleague_on_the_same_device_never_sends_anothers_entries() {
+    shared_device(Engine::WebKit).await;
+}
+
+async fn shared_device(engine: Engine) {
     let mut world = World::start();
     let proxy = Proxy::start(world.server.port);
     let kin = world.hub_id("KIN-MAIN");
-    let chrome = at_intake_form(&proxy.url(), "warehouse", kin).await;
+    let chrome = at_intake_form(engine, &proxy.url(), "warehouse", kin).await;
     world.server.kill();
     queue_intake(&chrome, kin, "Shared device donor", WATER).await;
     // Back online, but every replayed post fails at the gateway: the entry stays queued
@@ -213,7 +246,7 @@ async fn a_sign_out_made_offline_reaches_the_server_first() {
 async fn refused_entries_keep_their_content_until_resent_or_discarded() {
     let mut world = World::start();
     let kin = world.hub_id("KIN-MAIN");
-    let chrome = at_intake_form(&world.server.url(), "warehouse", kin).await;
+    let chrome = at_intake_form(Engine::Chromium, &world.server.url(), "warehouse", kin).await;
     world.server.kill();
     queue_intake(&chrome, kin, "Typo Relief Fund", "00101-P-1-NA-X").await;
     queue_intake(&chrome, kin, "Discard Me Ltd", "NO-SUCH-ITEM").await;
@@ -316,7 +349,7 @@ async fn refused_entries_keep_their_content_until_resent_or_discarded() {
 async fn only_a_queue_that_really_vanished_raises_the_alarm() {
     let mut world = World::start();
     let kin = world.hub_id("KIN-MAIN");
-    let chrome = at_intake_form(&world.server.url(), "warehouse", kin).await;
+    let chrome = at_intake_form(Engine::Chromium, &world.server.url(), "warehouse", kin).await;
     world.server.kill();
     for donor in ["Red Cross Jamaica", "USAID", "UNICEF"] {
         queue_intake(&chrome, kin, donor, WATER).await;
@@ -443,7 +476,7 @@ async fn the_working_set_is_ready_offline_after_sign_in() {
 async fn a_long_queue_is_never_read_whole() {
     let mut world = World::start();
     let kin = world.hub_id("KIN-MAIN");
-    let chrome = at_intake_form(&world.server.url(), "warehouse", kin).await;
+    let chrome = at_intake_form(Engine::Chromium, &world.server.url(), "warehouse", kin).await;
     let user = world.count("SELECT id AS n FROM users WHERE username = 'warehouse'");
     world.server.kill();
     // 300 entries waiting (written directly, as earlier saves would have).
@@ -513,7 +546,7 @@ async fn bench_offline_saves() {
     const SAVES: usize = 50;
     let mut world = World::start();
     let kin = world.hub_id("KIN-MAIN");
-    let chrome = at_intake_form(&world.server.url(), "warehouse", kin).await;
+    let chrome = at_intake_form(Engine::Chromium, &world.server.url(), "warehouse", kin).await;
     world.server.kill();
     let user = world.count("SELECT id AS n FROM users WHERE username = 'warehouse'");
     for waiting in [0usize, 900] {
