@@ -43,9 +43,7 @@ pub async fn run_zoho_sync(job: ZohoSync, ctx: Data<ZohoCtx>) -> Result<(), BoxD
         // A whole job, retries included, never runs longer than this.
         let run = crate::zoho_sync::sync_variant(&ctx.state, &zoho, &ctx.http, job.variant_id);
         match tokio::time::timeout(Duration::from_secs(900), run).await {
-            Ok(result) => result
-                .map(|_| ())
-                .map_err(|e| anyhow::anyhow!(e.to_string())),
+            Ok(result) => result.map(|_| ()).map_err(Into::into),
             Err(_) => Err(anyhow::anyhow!("the Zoho sync took longer than 15 minutes")),
         }
     })
@@ -84,9 +82,7 @@ pub async fn run_invoice_render(
     state: Data<AppState>,
 ) -> Result<(), BoxDynError> {
     crate::task_health::supervise(&state, crate::task_health::INVOICE_RENDER, async {
-        crate::sales::render::render_invoice(&state, job.invoice_id)
-            .await
-            .map_err(|e| anyhow::anyhow!(e.to_string()))
+        crate::sales::render::render_invoice(&state, job.invoice_id).await
     })
     .await
 }

@@ -114,7 +114,7 @@ pub fn note_restart(state: &AppState, worker_name: &str, error: String) {
     };
     let state = state.clone();
     runtime.spawn(async move {
-        let key = state.redis_key(&format!("tasks:{task}"));
+        let key = health_key(&state, &task);
         let mut conn = state.redis.clone();
         let write = async {
             redis::pipe()
@@ -128,9 +128,14 @@ pub fn note_restart(state: &AppState, worker_name: &str, error: String) {
     });
 }
 
+/// The Redis hash holding one task's health.
+fn health_key(state: &AppState, task: &str) -> String {
+    state.redis_key(&format!("tasks:{task}"))
+}
+
 /// Best effort: a Redis that is down must not fail the task it reports on.
 async fn record(state: &AppState, task: &str, problem: Option<(&str, String)>) {
-    let key = state.redis_key(&format!("tasks:{task}"));
+    let key = health_key(state, task);
     let now = Utc::now().to_rfc3339();
     let mut pipe = redis::pipe();
     pipe.hset(&key, "last_run_at", &now).hincr(&key, "runs", 1);
@@ -210,7 +215,7 @@ pub async fn read_all(state: &AppState) -> Vec<TaskHealth> {
     let mut conn = state.redis.clone();
     let mut all = Vec::with_capacity(TASKS.len());
     for spec in &TASKS {
-        let key = state.redis_key(&format!("tasks:{}", spec.name));
+        let key = health_key(state, spec.name);
         let fields: std::collections::HashMap<String, String> =
             tokio::time::timeout(Duration::from_secs(2), conn.hgetall(&key))
                 .await

@@ -429,6 +429,11 @@ pub const ERROR_CATEGORIES: [&str; 7] = [
     "write_failed",
 ];
 
+/// A result refused for what its dump holds (422).
+fn unprocessable(e: &FieldError) -> AppError {
+    AppError::Unprocessable(format!("{}: {}", e.field, e.message))
+}
+
 /// Gives one copy's quota back (never above the limit: a reset may have come in between).
 fn give_back(conn: &mut PgConnection, customer_id: i64) -> QueryResult<()> {
     diesel::update(
@@ -503,12 +508,9 @@ pub async fn report(
         if let Some(why) = dump_mismatch(dump, sha) {
             return Err(AppError::BadRequest(why.into()));
         }
-        // The UID is checked against the copy's badge below, once the copy is read.
-        if let Some(e) = super::dump_errors(dump, None).first() {
-            return Err(AppError::Unprocessable(format!(
-                "{}: {}",
-                e.field, e.message
-            )));
+        // The UID is compared with the copy's badge below, once the copy is read.
+        if let Some(e) = super::dump_errors(dump).first() {
+            return Err(unprocessable(e));
         }
     }
     let who = station.0.clone();
@@ -537,8 +539,8 @@ pub async fn report(
             if let Some(dump) = r.dump.as_ref().filter(|_| completed) {
                 // A dump of another card is not this copy: refused, the copy stays leased and
                 // is offered again.
-                if let Some(e) = super::dump_errors(dump, Some(&uid)).first() {
-                    return Err(AppError::Unprocessable(format!("{}: {}", e.field, e.message)));
+                if let Some(e) = super::dump_of_another_card(dump, &uid) {
+                    return Err(unprocessable(&e));
                 }
             }
             let next = if completed { "completed" } else { "failed" };

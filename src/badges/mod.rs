@@ -84,37 +84,41 @@ pub fn of_customer(
     Ok((list, quota))
 }
 
-/// A UID as cards report it, normalised: hex digits, upper case, no separators.
 /// What is wrong with a card's dump sent by a station, as field errors: every text in it free of
 /// control characters (a dump is shown in the history and exported, and `jsonb` cannot hold
-/// NUL), and its `uid` the badge's when that is known (a copy of another card is not this
-/// copy). Station results and `badge.copy_record` items are checked alike.
-pub fn dump_errors(
-    dump: &serde_json::Value,
-    badge_uid: Option<&str>,
-) -> Vec<crate::sync::operation::FieldError> {
-    use crate::sync::operation::FieldError;
+/// NUL), and a `uid` it names. Station results and `badge.copy_record` items are checked alike.
+pub fn dump_errors(dump: &serde_json::Value) -> Vec<crate::sync::operation::FieldError> {
     let mut errors = Vec::new();
     crate::sync::pipeline::control_characters("dump", dump, &mut errors);
-    if errors.is_empty() {
-        let uid = dump.get("uid").and_then(serde_json::Value::as_str);
-        match uid.and_then(normalise_uid) {
-            None => errors.push(FieldError::new(
-                "dump.uid",
-                "the dump names the card's UID (8 to 20 hexadecimal digits)",
-            )),
-            Some(uid) if badge_uid.is_some_and(|b| normalise_uid(b).as_deref() != Some(&uid)) => {
-                errors.push(FieldError::new(
-                    "dump.uid",
-                    "the dump is of another card than this copy's badge",
-                ))
-            }
-            Some(_) => {}
-        }
+    if errors.is_empty() && dump_uid(dump).is_none() {
+        errors.push(crate::sync::operation::FieldError::new(
+            "dump.uid",
+            "the dump names the card's UID (8 to 20 hexadecimal digits)",
+        ));
     }
     errors
 }
 
+/// Why a dump is not of `badge_uid`, if it is not: a copy of another card is not this copy.
+pub fn dump_of_another_card(
+    dump: &serde_json::Value,
+    badge_uid: &str,
+) -> Option<crate::sync::operation::FieldError> {
+    (dump_uid(dump) != normalise_uid(badge_uid)).then(|| {
+        crate::sync::operation::FieldError::new(
+            "dump.uid",
+            "the dump is of another card than this copy's badge",
+        )
+    })
+}
+
+fn dump_uid(dump: &serde_json::Value) -> Option<String> {
+    dump.get("uid")
+        .and_then(serde_json::Value::as_str)
+        .and_then(normalise_uid)
+}
+
+/// A UID as cards report it, normalised: hex digits, upper case, no separators.
 pub fn normalise_uid(text: &str) -> Option<String> {
     let uid: String = text
         .chars()

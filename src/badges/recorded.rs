@@ -68,7 +68,10 @@ impl Kind for RecordCopy {
         if let Some(why) = dump_mismatch(&p.dump, &p.dump_sha256) {
             errors.push(FieldError::new("dump_sha256", why));
         }
-        errors.extend(super::dump_errors(&p.dump, Some(&p.badge_uid)));
+        errors.extend(super::dump_errors(&p.dump));
+        if errors.is_empty() {
+            errors.extend(super::dump_of_another_card(&p.dump, &p.badge_uid));
+        }
         if errors.is_empty() {
             Ok(Target {
                 hub_id: None,
