@@ -22,6 +22,8 @@
   var retryAt = 0;
   var WARM_EVERY = 15 * 60 * 1000;
   var sentHere = false;
+  /* Set while the page is hidden, being left or frozen. */
+  var paused = false;
 
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
 
@@ -38,11 +40,12 @@
   /* The device id lives in IndexedDB and, as a fallback, in a cookie: a device whose storage
    * was wiped keeps its id, so the server can tell that its queued entries vanished. */
   function deviceId() {
-    return store.getMeta("device_id").then(function (id) {
+    return store.getMeta("device_id").then(function (stored) {
+      var id = stored;
       var fromCookie = cookie("outpost_device");
       id = id || fromCookie || "dev-" + (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
       if (fromCookie !== id) setCookie("outpost_device", id);
-      return store.setMeta("device_id", id).then(function () { return id; });
+      return stored === id ? id : store.setMeta("device_id", id).then(function () { return id; });
     });
   }
 
@@ -112,9 +115,11 @@
     return keepCount().then(function () {
       return Promise.all([deviceId(), pendingCount(), userId ? store.getMeta("created_u" + userId) : 0, userId ? store.getMeta("discarded_u" + userId) : 0]).then(function (v) {
       var signedIn = !!csrf && !!userId && !document.body.dataset.offlineState;
+      // keepalive: leaving the page does not cut the contact off (WebKit reports a request
+      // cut off that way as an access-control failure in the console, aborted or not).
       var req = signedIn
-        ? fetch("/api/v1/devices/report", { method: "POST", credentials: "same-origin", cache: "no-store", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf.content }, body: JSON.stringify({ device_id: v[0], pending_count: v[1], highest_seq: v[2] || 0, discarded_count: v[3] || 0 }) })
-        : fetch("/healthz", { cache: "no-store" });
+        ? fetch("/api/v1/devices/report", { method: "POST", credentials: "same-origin", cache: "no-store", keepalive: true, headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf.content }, body: JSON.stringify({ device_id: v[0], pending_count: v[1], highest_seq: v[2] || 0, discarded_count: v[3] || 0 }) })
+        : fetch("/healthz", { cache: "no-store", keepalive: true });
       return req.then(function (res) {
         var wasDown = !reachable;
         reachable = res.status < 500;
@@ -128,6 +133,7 @@
 
   function schedule() {
     clearTimeout(timer);
+    if (paused) return;
     pendingCount().then(function (pending) {
       // Entries waiting and no answer at all: look often (the request fails fast while the
       // server is down), so the replay starts within about half a second of it answering
@@ -170,11 +176,17 @@
   /* No IndexedDB read is started while the page is being hidden or frozen: WebKit freezes an
    * open transaction with the page it keeps for the Back button, and every later write to the
    * queue (the service worker's offline saves and replays) then waits for ever (issue 32). */
-  function pause() { clearTimeout(timer); timer = null; }
-  document.addEventListener("visibilitychange", function () { if (document.hidden) pause(); else schedule(); });
+  function pause() {
+    paused = true;
+    clearTimeout(timer);
+    timer = null;
+    store.pause();
+  }
+  function resume() { paused = false; store.resume(); schedule(); }
+  document.addEventListener("visibilitychange", function () { if (document.hidden) pause(); else resume(); });
   window.addEventListener("pagehide", pause);
   document.addEventListener("freeze", pause);
-  window.addEventListener("pageshow", function (e) { if (e.persisted) schedule(); });
+  window.addEventListener("pageshow", function (e) { if (e.persisted) resume(); });
   if (syncNow) syncNow.addEventListener("click", function () { retryAt = 0; askReplay(); ping(); });
 
   /* A live page's event stream holds a connection: it is closed before the page is left, so it

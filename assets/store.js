@@ -39,8 +39,18 @@
     return dbPromise;
   }
 
+  /* A page's transactions wait while it is hidden, being left or frozen (offline.js calls
+   * pause and resume): WebKit freezes a transaction with the page it keeps for the Back button,
+   * and every later write to the same store, the service worker's saves and replays among them,
+   * then waits behind it for ever (issue 32). */
+  var gate = Promise.resolve();
+  var reopen = null;
+  function pause() { if (!reopen) gate = new Promise(function (resolve) { reopen = resolve; }); }
+  function resume() { if (reopen) { reopen(); reopen = null; } }
+  function whenOpen() { return gate.then(open); }
+
   function run(store, mode, work) {
-    return open().then(function (db) {
+    return whenOpen().then(function (db) {
       return new Promise(function (resolve, reject) {
         var tx = db.transaction(store, mode);
         var result;
@@ -126,7 +136,7 @@
 
   /* The user's newest queued entries (at most `limit`), without their sealed bodies. */
   function listPendingMeta(userId, limit) {
-    return open().then(function (db) {
+    return whenOpen().then(function (db) {
       return new Promise(function (resolve, reject) {
         var out = [];
         var tx = db.transaction("pending_operations", "readonly");
@@ -169,7 +179,7 @@
     // queue has no owners to look for.
     return countPending().then(function (n) {
       if (n === 0) return [];
-      return open().then(function (db) {
+      return whenOpen().then(function (db) {
         return new Promise(function (resolve, reject) {
           var tx = db.transaction("pending_operations", "readonly");
           var req = tx.objectStore("pending_operations").index("user").openKeyCursor(null, "nextunique");
@@ -221,6 +231,7 @@
   global.OutpostStore = {
     getMeta: getMeta, setMeta: setMeta,
     addPending: addPending, nextPending: nextPending, nextPendingBatch: nextPendingBatch, withSecret: withSecret, listPending: listPending, listPendingMeta: listPendingMeta,
+    pause: pause, resume: resume,
     getPending: getPending, countPending: countPending, pendingOwners: pendingOwners, removePendingMany: removePendingMany,
     addIssue: addIssue, listIssues: listIssues, removeIssue: removeIssue,
     stats: stats

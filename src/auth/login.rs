@@ -270,13 +270,10 @@ async fn logout(
         FlashKind::Info,
         "You have signed out.",
     );
-    // The HTTP cache goes; the service worker deletes this user's stored pages and ends their
-    // offline access. Entries still queued on the device (this user's or a colleague's on a
-    // shared device) stay sealed there until their own author signs in again.
-    res.headers_mut().insert(
-        actix_web::http::header::HeaderName::from_static("clear-site-data"),
-        actix_web::http::header::HeaderValue::from_static("\"cache\""),
-    );
+    // The service worker deletes this user's stored pages and ends their offline access; the
+    // HTTP cache never held a signed-in page (the session middleware marks them no-store).
+    // Entries still queued on the device (this user's or a colleague's on a shared device)
+    // stay sealed there until their own author signs in again.
     res.add_cookie(&removal_cookie(&state.settings, session::COOKIE))
         .map_err(AppError::internal)?;
     res.add_cookie(&cookie(

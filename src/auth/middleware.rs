@@ -272,17 +272,14 @@ fn mark_for_offline(
     if cacheable {
         set("x-outpost-offline", "cache".into());
     }
-    // A page that said it must not be stored (one showing a secret) keeps its no-store.
-    let no_store = headers
-        .get(header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("no-store"));
-    if !no_store {
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-cache"),
-        );
-    }
+    // A signed-in page is never kept in the browser's HTTP cache: the service worker keeps
+    // the ones meant for offline use, per user, and deletes them at sign-out, so nothing of a
+    // user's is left on a shared device. (Clear-Site-Data at sign-out did that job before; in
+    // WebKit it held the sign-out's redirect for 30 s and the form was then sent again.)
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
 }
 
 fn client_addr(req: &ServiceRequest, trust_proxy: bool) -> String {

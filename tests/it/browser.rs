@@ -14,10 +14,12 @@ pub struct Chrome {
     driver_url: String,
     session: String,
     driver: Child,
-    /// The X display WebKit draws on (Chromium runs headless).
+    /// The X display WebKit draws on (Chromium and Firefox run headless).
     display: Option<Child>,
     pub app: String,
-    _profile: TempDir,
+    engine: Engine,
+    /// Taken out by `reopen`, which hands it to the next browser; removed on drop otherwise.
+    profile: Option<TempDir>,
 }
 
 pub struct TempDir(pub std::path::PathBuf);
@@ -39,92 +41,150 @@ pub enum Engine {
     WebKit,
 }
 
+/// Where a browser's own output (its pages' console among it) is kept, inside its profile.
+const CONSOLE_LOG: &str = "outpost-console.log";
+/// How a test's step is marked in that log.
+const STEP: &str = "-- outpost test step:";
+
 impl Chrome {
-    /// A fresh browser of `engine`, scripts on.
+    /// A fresh browser of `engine` (a device that never saw Outpost), scripts on.
     pub async fn start_in(engine: Engine, app: &str) -> Chrome {
-        match engine {
-            Engine::Chromium => Self::start(app, true).await,
-            Engine::Firefox => Self::start_firefox(app).await,
-            Engine::WebKit => Self::start_webkit(app).await,
-        }
+        Self::launch(engine, app, TempDir::fresh(engine), true).await
     }
 
-    /// A fresh browser profile (a device that never saw Outpost). `javascript: false` runs the
-    /// same browser with scripts off.
+    /// A fresh Chromium. `javascript: false` runs the same browser with scripts off.
     pub async fn start(app: &str, javascript: bool) -> Chrome {
-        let profile = TempDir(
-            std::env::temp_dir().join(format!("outpost-chrome-{}", uuid::Uuid::new_v4().simple())),
-        );
-        let mut args = vec![
-            "--headless".to_string(),
-            "--no-sandbox".into(),
-            "--disable-gpu".into(),
-            "--disable-quic".into(),
-            "--no-first-run".into(),
-            "--disable-background-networking".into(),
-            "--disable-component-update".into(),
-            "--disable-sync".into(),
-            "--window-size=1280,900".into(),
-            format!("--user-data-dir={}", profile.0.display()),
-        ];
-        if !javascript {
-            args.push("--blink-settings=scriptEnabled=false".into());
-        }
-        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args } } } });
-        let mut driver = Command::new("chromedriver");
-        driver.stdout(Stdio::null()).stderr(Stdio::null());
-        Self::open(app, driver, caps, None, profile).await
+        Self::launch(Engine::Chromium, app, TempDir::fresh(Engine::Chromium), javascript).await
     }
 
-    /// WebKitGTK's MiniBrowser (a fresh, in-memory profile) on its own Xvfb display.
+    /// WebKitGTK (Safari's engine) in a small shell with a profile on disk
+    /// (tests/it/webkit_shell.py), on its own Xvfb display.
     pub async fn start_webkit(app: &str) -> Chrome {
-        let number = 50 + free_port() % 2000;
-        let display = Command::new("Xvfb")
-            .args([
-                format!(":{number}").as_str(),
-                "-screen",
-                "0",
-                "1280x900x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb installed (scripts/test installs xvfb)");
-        let socket = format!("/tmp/.X11-unix/X{number}");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !std::path::Path::new(&socket).exists() {
-            assert!(Instant::now() < deadline, "Xvfb did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "MiniBrowser", "webkitgtk:browserOptions": {
-            "binary": "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser", "args": ["--automation"] } } } });
-        let mut driver = Command::new("WebKitWebDriver");
-        driver
-            .env("DISPLAY", format!(":{number}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let profile = TempDir(std::env::temp_dir().join("outpost-webkit-unused"));
-        Self::open(app, driver, caps, Some(display), profile).await
+        Self::start_in(Engine::WebKit, app).await
     }
 
     /// Firefox ESR through geckodriver, headless, with a fresh profile.
     pub async fn start_firefox(app: &str) -> Chrome {
-        let profile = TempDir(
-            std::env::temp_dir().join(format!("outpost-firefox-{}", uuid::Uuid::new_v4().simple())),
-        );
+        Self::start_in(Engine::Firefox, app).await
+    }
+
+    /// Closes the browser and opens it again on the same profile, as a person does who quits
+    /// the browser (or whose phone ended it) and comes back later.
+    pub async fn reopen(mut self) -> Chrome {
+        let (engine, app) = (self.engine, self.app.clone());
+        let profile = self.profile.take().expect("a profile");
+        drop(self);
+        Self::launch(engine, &app, profile, true).await
+    }
+
+    /// Lines of the pages' and service worker's console that tell of a script fault: an
+    /// uncaught error, an unhandled rejection or a request refused by access-control checks.
+    /// A failed request while the server is down is not one, nor a fault of the browser's own
+    /// code (Firefox's `resource://` modules). Each comes with the test's last step before it.
+    pub fn console_faults(&self) -> Vec<String> {
+        let mut step = String::new();
+        let mut faults = Vec::new();
+        for line in self.console_text().lines() {
+            if line.starts_with(STEP) {
+                step = line.to_string();
+                continue;
+            }
+            let l = line.to_lowercase();
+            let fault = [
+                "uncaught",
+                "unhandled",
+                "javascript error",
+                "access control",
+                "typeerror",
+                "referenceerror",
+                "syntaxerror",
+            ]
+            .iter()
+            .any(|w| l.contains(w));
+            if fault && !l.contains("resource://") && !l.contains("chrome://") {
+                faults.push(format!("{line}  ({step})"));
+            }
+        }
+        faults
+    }
+
+    /// Notes a step of the test in the console log, so a fault can be placed.
+    fn step(&self, what: &str) {
+        use std::io::Write;
+        if let Some(p) = &self.profile {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .append(true)
+                .open(p.0.join(CONSOLE_LOG))
+            {
+                let _ = writeln!(f, "{STEP} {what}");
+            }
+        }
+    }
+
+    /// All the browser has written (its pages' console among it) since it was first opened.
+    pub fn console_text(&self) -> String {
+        let log = self.profile.as_ref().map(|p| p.0.join(CONSOLE_LOG));
+        log.and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    }
+
+    /// Fails the test when the console tells of a script fault (see `console_faults`).
+    pub fn assert_console_clean(&self) {
+        let faults = self.console_faults();
+        assert!(faults.is_empty(), "{:?} console: {faults:#?}", self.engine);
+    }
+
+    async fn launch(engine: Engine, app: &str, profile: TempDir, javascript: bool) -> Chrome {
         std::fs::create_dir_all(&profile.0).unwrap();
-        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "firefox", "moz:firefoxOptions": {
-            "binary": "/usr/bin/firefox-esr",
-            "args": ["-headless", "-profile", profile.0.display().to_string()],
-            "prefs": { "browser.shell.checkDefaultBrowser": false, "app.update.enabled": false } } } } });
-        let mut driver = Command::new("geckodriver");
-        driver.stdout(Stdio::null()).stderr(Stdio::null());
-        Self::open(app, driver, caps, None, profile).await
+        let dir = profile.0.display().to_string();
+        let (driver, caps, display) = match engine {
+            Engine::Chromium => {
+                let mut args = vec![
+                    "--headless".to_string(),
+                    "--no-sandbox".into(),
+                    "--disable-gpu".into(),
+                    "--disable-quic".into(),
+                    "--no-first-run".into(),
+                    "--disable-background-networking".into(),
+                    "--disable-component-update".into(),
+                    "--disable-sync".into(),
+                    "--window-size=1280,900".into(),
+                    "--enable-logging=stderr".into(),
+                    format!("--user-data-dir={dir}"),
+                ];
+                if !javascript {
+                    args.push("--blink-settings=scriptEnabled=false".into());
+                }
+                let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args } } } });
+                let mut driver = Command::new("chromedriver");
+                driver.arg("--enable-chrome-logs");
+                (driver, caps, None)
+            }
+            Engine::Firefox => {
+                let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "firefox", "moz:firefoxOptions": {
+                    "binary": "/usr/bin/firefox-esr",
+                    "args": ["-headless", "-profile", dir],
+                    "prefs": { "browser.shell.checkDefaultBrowser": false, "app.update.enabled": false,
+                               "devtools.console.stdout.content": true } } } } });
+                (Command::new("geckodriver"), caps, None)
+            }
+            Engine::WebKit => {
+                let (display, number) = xvfb().await;
+                let shell = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/webkit_shell.py");
+                let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "OutpostWebKitShell", "webkitgtk:browserOptions": {
+                    "binary": "/usr/bin/python3", "args": [shell] } } } });
+                let mut driver = Command::new("WebKitWebDriver");
+                driver
+                    .env("DISPLAY", format!(":{number}"))
+                    .env("OUTPOST_WEBKIT_PROFILE", &dir);
+                (driver, caps, Some(display))
+            }
+        };
+        Self::open(engine, app, driver, caps, display, profile).await
     }
 
     async fn open(
+        engine: Engine,
         app: &str,
         mut driver: Command,
         caps: Value,
@@ -133,8 +193,15 @@ impl Chrome {
     ) -> Chrome {
         let port = free_port();
         let name = driver.get_program().to_string_lossy().to_string();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(profile.0.join(CONSOLE_LOG))
+            .unwrap();
         let driver = driver
             .arg(format!("--port={port}"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("{name} installed (scripts/test installs it): {e}"));
         let driver_url = format!("http://127.0.0.1:{port}");
@@ -173,7 +240,8 @@ impl Chrome {
             driver,
             display,
             app: app.to_string(),
-            _profile: profile,
+            engine,
+            profile: Some(profile),
         };
         chrome
             .call(
@@ -196,6 +264,7 @@ impl Chrome {
     }
 
     pub async fn goto(&self, path: &str) {
+        self.step(&format!("goto {path}"));
         let url = format!("{}{path}", self.app);
         self.call("POST", "/url", json!({ "url": url })).await;
     }
@@ -275,6 +344,7 @@ impl Chrome {
             form.querySelector('button[type=submit], button:not([type])').click();
             return 'ok';
         "#;
+        self.step(&format!("submit {selector}"));
         let fields: Vec<Value> = fields.iter().map(|(k, v)| json!([k, v])).collect();
         let r = self.js(script, json!([selector, fields])).await;
         assert_eq!(r, json!("ok"), "{selector}");
@@ -315,6 +385,40 @@ impl Chrome {
         }
         panic!("the service worker never took control");
     }
+}
+
+impl TempDir {
+    fn fresh(engine: Engine) -> TempDir {
+        TempDir(std::env::temp_dir().join(format!(
+            "outpost-{engine:?}-{}",
+            uuid::Uuid::new_v4().simple()
+        )))
+    }
+}
+
+/// A private Xvfb display for a browser that needs one; its number with it.
+async fn xvfb() -> (Child, u16) {
+    let number = 50 + free_port() % 2000;
+    let display = Command::new("Xvfb")
+        .args([
+            format!(":{number}").as_str(),
+            "-screen",
+            "0",
+            "1280x900x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb installed (scripts/test installs xvfb)");
+    let socket = format!("/tmp/.X11-unix/X{number}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::path::Path::new(&socket).exists() {
+        assert!(Instant::now() < deadline, "Xvfb did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (display, number)
 }
 
 impl Drop for Chrome {
@@ -573,6 +677,7 @@ impl Chrome {
 
     /// Signs out through the page's own button, saying yes to the "entries waiting" question.
     pub async fn sign_out(&self) {
+        self.step("sign out");
         self.js(
             "window.confirm = function () { return true; }; window.__leaving = true; document.querySelector(\"form[action='/logout'] button\").click();",
             json!([]),
@@ -587,6 +692,7 @@ impl Chrome {
 
     /// Clicks "Sign out" while the server is down (the service worker answers).
     pub async fn sign_out_offline(&self) {
+        self.step("sign out offline");
         self.js(
             "window.confirm = function () { return true; }; window.__leaving = true; document.querySelector(\"form[action='/logout'] button\").click();",
             json!([]),
