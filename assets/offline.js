@@ -33,8 +33,36 @@
     if (!navigator.storage || !navigator.storage.persist) return;
     store.getMeta("persist_asked").then(function (asked) {
       if (asked) return;
-      return store.setMeta("persist_asked", Date.now()).then(function () { return navigator.storage.persist(); });
+      return store.setMeta("persist_asked", Date.now()).then(function () { return navigator.storage.persist(); })
+        .then(function (granted) { kept = granted; refresh(); });
     }).catch(function () {});
+  }
+
+  /* Whether the browser keeps this site's storage for good (null: not known yet). Without it,
+   * a browser may delete entries waiting here: when space runs short, and Safari after 7 days
+   * without a visit. */
+  var kept = null;
+  if (navigator.storage && navigator.storage.persisted) {
+    navigator.storage.persisted().then(function (p) { kept = p; refresh(); }, function () {});
+  } else {
+    kept = false; // a browser that cannot say (WebKitGTK) promises nothing
+  }
+  var AT_RISK = "This browser has not agreed to keep Outpost's data for good, so it may delete entries waiting here: when the device runs short of space, and Safari after 7 days without a visit. Connect and open Outpost before then.";
+
+  /* Says so on the Saved page and beside the entries waiting, while any wait. */
+  function noteRisk(pending) {
+    var atRisk = kept === false && pending > 0;
+    var near = document.querySelector(".waiting-count") || document.querySelector("[data-waiting-kinds] ul");
+    var note = document.getElementById("storage-risk");
+    if (!atRisk || !near) { if (note) note.hidden = true; return; }
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "storage-risk";
+      note.className = "notice";
+      note.textContent = AT_RISK;
+      near.parentNode.insertBefore(note, near.nextSibling);
+    }
+    note.hidden = false;
   }
 
   /* The device id lives in IndexedDB and, as a fallback, in a cookie: a device whose storage
@@ -79,12 +107,18 @@
         : "Offline – Working in offline mode";
     }
     else if (needsSignIn || (!userId && pending > 0)) { state = "syncing"; text = "Online – Sign in to sync (" + pending + ")"; }
-    else if (pending > 0 || syncing) { state = "syncing"; text = "Online – Syncing… (" + pending + ")"; }
+    // Nothing of this user's left on the device means every entry was answered, whether or
+    // not the service worker's last word reached this page (Firefox drops some).
+    else if (pending > 0) { state = "syncing"; text = "Online – Syncing… (" + pending + ")"; }
     else { state = "synced"; text = "Online – Synced"; }
+    var atRisk = kept === false && pending > 0;
+    if (atRisk) text += " (at risk)";
     pill.hidden = false;
     pill.dataset.state = state;
     pill.textContent = text;
-    pill.setAttribute("aria-label", "Connection status: " + text);
+    pill.title = atRisk ? AT_RISK : "";
+    pill.setAttribute("aria-label", "Connection status: " + text + (atRisk ? ". " + AT_RISK : ""));
+    noteRisk(pending);
     if (syncNow) syncNow.hidden = !(reachable && userId && pending > 0);
     document.querySelectorAll("[data-offline-note]").forEach(function (n) { n.hidden = reachable; });
     var last = document.body.dataset.renderedAt;
@@ -124,6 +158,7 @@
         var wasDown = !reachable;
         reachable = res.status < 500;
         answered = true;
+        if (v[1] === 0) syncing = false;
         if (reachable && v[1] > 0 && (wasDown || !syncing)) askReplay();
         return v[1];
       }, function () { reachable = false; answered = false; syncing = false; return v[1]; });
@@ -475,3 +510,4 @@
   if (document.body.dataset.offlineState) { reachable = false; refresh(); }
   ping();
 })();
+

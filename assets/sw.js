@@ -190,38 +190,67 @@ function summaryOf(fields) {
 function postOrQueue(req, url) {
   var copy = req.clone();
   return fetchThrough(req).catch(function () {
-    return copy.text().then(function (body) {
-      var fields = new URLSearchParams(body);
-      var kind = kindOf(url, fields);
-      return Promise.all([store.getMeta("current_user"), store.getMeta("current_username")]).then(function (who) {
-        var user = who[0];
-        if (!user) return offlinePage("never", "This device has not been used with Outpost yet. Connect to the internet once and sign in; after that your forms work offline.");
-        var needsOnline = FINALISABLE.indexOf(kind) < 0;
-        var formPage = req.referrer ? new URL(req.referrer) : null;
-        var op = {
-          op_id: fields.get("op_id"), kind: kind, user_id: user, username: who[1] || "",
-          hub_id: Number((url.pathname.match(/^\/hubs\/(\d+)/) || [])[1]),
-          captured_at: new Date().toISOString(), base_version: fields.get("base_version"), needs_online: needsOnline,
-          summary: summaryOf(fields)
-        };
-        var secret = { url: url.pathname, body: body, page: formPage && formPage.origin === self.location.origin ? formPage.pathname + formPage.search : null };
-        return store.addPending(op, secret).then(function () {
-          notifyClients({ type: "queued" });
-          if (self.registration.sync) self.registration.sync.register("outpost-replay").catch(function () {});
-          var text = needsOnline
-            ? "Saved on this device — needs online confirmation. It will be sent when the connection is restored and then waits in the review queue until it is confirmed online."
-            : "Saved on this device — will sync when connection is restored.";
-          // An htmx request swaps its answer into the page: a message, not a whole page.
-          if (req.headers.has("HX-Request")) {
-            return new Response("<p class=\"flash flash-info queued-message\" role=\"status\">" + escapeHtml(text) + "</p>", { status: 200, headers: { "Content-Type": "text/html; charset=utf-8", "HX-Retarget": "#cart-message", "HX-Reswap": "innerHTML" } });
-          }
-          return store.countPending(user).then(function (waiting) {
-            return savedPage(text, waiting, url, secret.page, user);
-          });
+    return within(SAVE_WITHIN, queue(req, copy, url)).then(function (answer) {
+      return answer !== TIMED_OUT ? answer : notSavedPage(req, "This device took too long to store the entry, so it may or may not be saved. Look at the entries waiting on this device before entering it again.", url);
+    }, function (e) {
+      return notSavedPage(req, "Not saved: this device could not store the entry" + (e && e.name ? " (" + e.name + ")" : "") + ", so nothing was kept. Go back to the form — what you typed is still there — and try again once connected, or note it on paper.", url);
+    });
+  });
+}
+
+/* Keeps a form the server could not be reached for, and answers with the Saved page. */
+function queue(req, copy, url) {
+  return copy.text().then(function (body) {
+    var fields = new URLSearchParams(body);
+    var kind = kindOf(url, fields);
+    return Promise.all([store.getMeta("current_user"), store.getMeta("current_username")]).then(function (who) {
+      var user = who[0];
+      if (!user) return offlinePage("never", "This device has not been used with Outpost yet. Connect to the internet once and sign in; after that your forms work offline.");
+      var needsOnline = FINALISABLE.indexOf(kind) < 0;
+      var formPage = req.referrer ? new URL(req.referrer) : null;
+      var op = {
+        op_id: fields.get("op_id"), kind: kind, user_id: user, username: who[1] || "",
+        hub_id: Number((url.pathname.match(/^\/hubs\/(\d+)/) || [])[1]),
+        captured_at: new Date().toISOString(), base_version: fields.get("base_version"), needs_online: needsOnline,
+        summary: summaryOf(fields)
+      };
+      var secret = { url: url.pathname, body: body, page: formPage && formPage.origin === self.location.origin ? formPage.pathname + formPage.search : null };
+      return store.addPending(op, secret).then(function () {
+        notifyClients({ type: "queued" });
+        if (self.registration.sync) self.registration.sync.register("outpost-replay").catch(function () {});
+        var text = needsOnline
+          ? "Saved on this device — needs online confirmation. It will be sent when the connection is restored and then waits in the review queue until it is confirmed online."
+          : "Saved on this device — will sync when connection is restored.";
+        // An htmx request swaps its answer into the page: a message, not a whole page.
+        if (req.headers.has("HX-Request")) return cartMessage("flash-info queued-message", "status", text);
+        return store.countPending(user).then(function (waiting) {
+          return savedPage(text, waiting, url, secret.page, user);
         });
       });
     });
   });
+}
+
+/* A save into the device's storage that neither ends nor fails in this time is reported as
+ * unconfirmed: WebKit once held such a save for 70 s and then showed its own error page. */
+var SAVE_WITHIN = 15000;
+var TIMED_OUT = {};
+function within(ms, promise) {
+  return Promise.race([promise, new Promise(function (resolve) { setTimeout(function () { resolve(TIMED_OUT); }, ms); })]);
+}
+
+/* The answer to an htmx request (the sales cart's): a message swapped into the page. */
+function cartMessage(classes, role, text) {
+  return new Response("<p class=\"flash " + classes + "\" role=\"" + role + "\">" + escapeHtml(text) + "</p>", { status: 200, headers: { "Content-Type": "text/html; charset=utf-8", "HX-Retarget": "#cart-message", "HX-Reswap": "innerHTML" } });
+}
+
+/* What a person sees when an offline save did not (or may not have) reached the device's
+ * storage: said plainly, never the browser's error page. */
+function notSavedPage(req, text, url) {
+  if (req.headers.has("HX-Request")) return cartMessage("flash-error", "alert", text);
+  var list = url.pathname.replace(/\/(actions\/.*|sales\/[0-9a-f-]{36}\/[a-z]+)$/, "");
+  return page("Not saved", "<section class=\"card error-page\"><h1>Not saved on this device</h1><p class=\"not-saved-message\" role=\"alert\">" + escapeHtml(text) + "</p>" +
+    "<p class=\"actions\"><a class=\"button secondary\" href=\"" + escapeHtml(list) + "\">Entries waiting</a> <a class=\"button secondary\" href=\"/\">Dashboard</a></p></section>", "queued");
 }
 
 /* What a person sees after saving offline: that it is kept, how many entries wait, and the

@@ -1,6 +1,7 @@
 //! A small WebDriver client for Debian's browsers — Chromium through chromedriver, Firefox ESR
 //! through geckodriver (built from crates.io by scripts/test), and WebKitGTK (Safari's engine)
-//! through WebKitWebDriver and its MiniBrowser on a private Xvfb display — and
+//! through WebKitWebDriver and a small shell with its profile on disk (webkit_shell.py) on a
+//! private Xvfb display — and
 //! the server as a real child process that can be killed and started again: enough to test
 //! offline work for real.
 
@@ -47,25 +48,22 @@ const CONSOLE_LOG: &str = "outpost-console.log";
 const STEP: &str = "-- outpost test step:";
 
 impl Chrome {
-    /// A fresh browser of `engine` (a device that never saw Outpost), scripts on.
+    /// A fresh browser of `engine` (a device that never saw Outpost), scripts on. WebKit runs
+    /// in a small shell with its profile on disk (tests/it/webkit_shell.py) on its own Xvfb
+    /// display; Firefox ESR through geckodriver, headless.
     pub async fn start_in(engine: Engine, app: &str) -> Chrome {
         Self::launch(engine, app, TempDir::fresh(engine), true).await
     }
 
     /// A fresh Chromium. `javascript: false` runs the same browser with scripts off.
     pub async fn start(app: &str, javascript: bool) -> Chrome {
-        Self::launch(Engine::Chromium, app, TempDir::fresh(Engine::Chromium), javascript).await
-    }
-
-    /// WebKitGTK (Safari's engine) in a small shell with a profile on disk
-    /// (tests/it/webkit_shell.py), on its own Xvfb display.
-    pub async fn start_webkit(app: &str) -> Chrome {
-        Self::start_in(Engine::WebKit, app).await
-    }
-
-    /// Firefox ESR through geckodriver, headless, with a fresh profile.
-    pub async fn start_firefox(app: &str) -> Chrome {
-        Self::start_in(Engine::Firefox, app).await
+        Self::launch(
+            Engine::Chromium,
+            app,
+            TempDir::fresh(Engine::Chromium),
+            javascript,
+        )
+        .await
     }
 
     /// Closes the browser and opens it again on the same profile, as a person does who quits
@@ -365,9 +363,11 @@ impl Chrome {
             ],
         )
         .await;
+        let text = self.body_text().await;
         assert!(
-            self.body_text().await.contains("Welcome"),
-            "signed in as {username}"
+            text.contains("Welcome"),
+            "signed in as {username}: {} {text}",
+            self.path().await
         );
     }
 

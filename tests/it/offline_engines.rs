@@ -85,6 +85,7 @@ async fn intakes_saved_offline_arrive_exactly_once(engine: Engine) {
         .js_async("OutpostStore.countPending().then(arguments[0])", json!([]))
         .await;
     assert_eq!(queued, json!(3));
+    the_risk_is_said_when_storage_is_not_kept(&browser).await;
 
     // The browser is quit while the server is still down, and opened again.
     let browser = browser.reopen().await;
@@ -133,4 +134,36 @@ async fn intakes_saved_offline_arrive_exactly_once(engine: Engine) {
         .await;
     assert_eq!(queued, json!(0));
     browser.assert_console_clean();
+}
+
+/// On the Saved page: when the browser has not agreed to keep the site's storage for good
+/// (each engine decides; Firefox asks the person; WebKitGTK cannot say), the page and the pill
+/// say the waiting entries may be deleted; when it has, neither does.
+async fn the_risk_is_said_when_storage_is_not_kept(browser: &Chrome) {
+    let kept = browser
+        .js_async(
+            "var done = arguments[0]; (navigator.storage && navigator.storage.persisted ? navigator.storage.persisted() : Promise.resolve(false)).then(done, function () { done(null); })",
+            json!([]),
+        )
+        .await;
+    let risky = "document.getElementById('status-pill').textContent.indexOf('(at risk)') >= 0 && !!document.getElementById('storage-risk') && !document.getElementById('storage-risk').hidden";
+    if kept == json!(false) {
+        assert!(
+            browser.wait_for(risky, Duration::from_secs(10)).await,
+            "{}",
+            browser.body_text().await
+        );
+        let text = browser.body_text().await;
+        assert!(
+            text.contains("Safari after 7 days without a visit"),
+            "{text}"
+        );
+    } else {
+        assert_eq!(kept, json!(true));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            browser.js(&format!("return {risky}"), json!([])).await,
+            json!(false)
+        );
+    }
 }

@@ -199,6 +199,45 @@ async fn shared_device(engine: Engine) {
     chrome.assert_console_clean();
 }
 
+/// Issue 32: a save the device's storage cannot take (here: a newer version of the database
+/// holds it, as after a downgrade) says "Not saved" and what to do, instead of ending on the
+/// browser's error page; nothing is half-kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_the_device_cannot_store_says_not_saved() {
+    let mut world = World::start();
+    let kin = world.hub_id("KIN-MAIN");
+    let chrome = at_intake_form(Engine::Chromium, &world.server.url(), "warehouse", kin).await;
+    world.server.kill();
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    let held = chrome
+        .js_async(
+            "var done = arguments[0]; var r = indexedDB.open('outpost', 99); r.onsuccess = function () { window.__held = r.result; done('held'); }; r.onerror = function () { done('error ' + r.error); }; r.onblocked = function () {};",
+            json!([]),
+        )
+        .await;
+    assert_eq!(held, json!("held"));
+    chrome
+        .submit(
+            "form[data-offline-form='intake.create']",
+            &[
+                ("donor", "Never stored"),
+                ("line_sku", WATER),
+                ("line_qty", "5"),
+            ],
+        )
+        .await;
+    let text = chrome.body_text().await;
+    assert!(text.contains("Not saved on this device"), "{text}");
+    assert!(text.contains("nothing was kept"), "{text}");
+    assert!(!text.contains("Saved on this device —"), "{text}");
+    world.server.restart();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM intakes WHERE donor = 'Never stored'"),
+        0
+    );
+}
+
 /// A sign-out made while the server is down takes effect when it is back, before anything
 /// else: the next person does not find the session open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
