@@ -276,10 +276,17 @@ fn mark_for_offline(
     // the ones meant for offline use, per user, and deletes them at sign-out, so nothing of a
     // user's is left on a shared device. (Clear-Site-Data at sign-out did that job before; in
     // WebKit it held the sign-out's redirect for 30 s and the form was then sent again.)
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
+    // A page that already said no-store (one showing a secret) keeps its own words.
+    let no_store = headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("no-store"));
+    if !no_store {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
 }
 
 fn client_addr(req: &ServiceRequest, trust_proxy: bool) -> String {

@@ -147,7 +147,7 @@ fn set_item_status(
     status: &str,
     sale_id: Uuid,
     price: Option<i64>,
-) -> QueryResult<()> {
+) -> Result<(), Refusal> {
     crate::warehouse::kinds::log(
         conn,
         ctx,
@@ -157,14 +157,39 @@ fn set_item_status(
         None,
         json!({ "sale_id": sale_id, "from_status": item.status }),
     )?;
-    diesel::update(inventory_items::table.find(item.id))
-        .set((
-            inventory_items::status.eq(status),
-            inventory_items::sale_price_cents.eq(price.or(item.sale_price_cents)),
-            inventory_items::updated_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    // Compare-and-set on the status this operation read: a change it did not see refuses it.
+    let changed = diesel::update(
+        inventory_items::table
+            .find(item.id)
+            .filter(inventory_items::status.eq(&item.status)),
+    )
+    .set((
+        inventory_items::status.eq(status),
+        inventory_items::sale_price_cents.eq(price.or(item.sale_price_cents)),
+        inventory_items::updated_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(Refusal::Clash(format!(
+            "the item {} changed while this was applied",
+            item.serial_number
+        )));
+    }
+    Ok(())
+}
+
+/// Gives a reserved item back. An item no longer RESERVED (sold at the warehouse before the
+/// sale's cart held it, say) is left as it is: releasing never moves an item out of SOLD.
+fn release(
+    conn: &mut PgConnection,
+    ctx: &ApplyCtx<'_>,
+    item: &ItemRow,
+    sale_id: Uuid,
+) -> Result<(), Refusal> {
+    if item.status != "RESERVED" {
+        return Ok(());
+    }
+    set_item_status(conn, ctx, item, "RELEASE", "AVAILABLE", sale_id, None)
 }
 
 fn line_items(conn: &mut PgConnection, sale_id: Uuid) -> QueryResult<Vec<ItemRow>> {
@@ -308,7 +333,7 @@ fn release_dropped(
         .select(sale_lines::item_id)
         .load(conn)?;
     for item in held.iter().filter(|h| !still.contains(&Some(h.id))) {
-        set_item_status(conn, ctx, item, "RELEASE", "AVAILABLE", sale.id, None)?;
+        release(conn, ctx, item, sale.id)?;
     }
     Ok(())
 }
@@ -878,7 +903,7 @@ impl Kind for CancelSale {
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
         let sale = ref_draft(conn, ctx, "cancelled")?;
         for item in line_items(conn, sale.id)? {
-            set_item_status(conn, ctx, &item, "RELEASE", "AVAILABLE", sale.id, None)?;
+            release(conn, ctx, &item, sale.id)?;
         }
         let version = sale.version + 1;
         diesel::update(sales::table.find(sale.id))

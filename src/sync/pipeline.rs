@@ -219,9 +219,45 @@ fn run(
             reason,
             server_state,
         }) => Outcome::Conflict(reason, server_state),
-        Err(Refusal::Database(e)) => return Err(AppError::from(e)),
+        Err(Refusal::Database(e)) => match refused_by_constraint(&e) {
+            // The savepoint took the operation's writes back; the rest of the batch goes on.
+            // A taken identifier clashes with an existing record (the API answers 409).
+            Some((reason, taken)) => Outcome::Rejected(reason, taken.then_some("clash")),
+            None => return Err(AppError::from(e)),
+        },
     };
     record(conn, actor, op, target, row_id, role_at_capture, outcome)
+}
+
+/// A database rule the operation's own data broke (a unique, foreign-key, check or not-null
+/// constraint, or a number too large for its column), in words: that operation is refused, never
+/// the whole batch (issue 27: a reused invoice id answered 500 for every operation sent with it,
+/// and again at every resend). Anything else — a lost connection, a deadlock — stays an error.
+fn refused_by_constraint(e: &diesel::result::Error) -> Option<(String, bool)> {
+    use diesel::result::{DatabaseErrorKind as K, Error};
+    let Error::DatabaseError(kind, info) = e else {
+        return None;
+    };
+    let rule = info
+        .constraint_name()
+        .or(info.column_name())
+        .map(|name| format!(" ({name})"))
+        .unwrap_or_default();
+    let message = info.message();
+    let words = match kind {
+        K::UniqueViolation => "another record already uses this identifier or number",
+        K::ForeignKeyViolation => "it refers to a record that does not exist",
+        K::CheckViolation => "a value is outside what is allowed",
+        K::NotNullViolation => "a required value is missing",
+        _ if message.contains("out of range") || message.contains("overflow") => {
+            "a number is too large"
+        }
+        _ => return None,
+    };
+    Some((
+        format!("Not saved: {words}{rule}."),
+        matches!(kind, K::UniqueViolation),
+    ))
 }
 
 /// An operation that did not validate changed nothing, but it is kept and audited: its author

@@ -55,6 +55,8 @@ struct ItemPage {
     price: String,
     location: String,
     cost: String,
+    /// Cost is shown, and offered for change, only to those with `can_see_cost`.
+    see_cost: bool,
     errors: Vec<FieldError>,
 }
 
@@ -161,6 +163,7 @@ fn item_page(
             price,
             location,
             cost,
+            see_cost: crate::auth::costs::sees_costs(Some(user)),
             errors: errors.clone(),
         },
         forms::status_after(&errors),

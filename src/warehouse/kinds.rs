@@ -446,6 +446,17 @@ impl Kind for Step {
                 check_price(conn, ctx.actor, &row, cents)?;
             }
         }
+        // An item a sale's cart holds is sold by that cart (or released by it first): sold or
+        // deleted here, the cart's cancel would once have made it AVAILABLE again, to be sold
+        // twice (issue 27).
+        if self.name != "warehouse.reserve" {
+            if let Some(sale) = held_by_cart(conn, row.id)? {
+                return Err(Refusal::Clash(format!(
+                    "the item is in a sale in progress ({}); sell it from that sale, or remove it from the sale first",
+                    &sale.to_string()[..8]
+                )));
+            }
+        }
         let (action, next) = match (self.name, row.status.as_str()) {
             ("warehouse.reserve", "AVAILABLE") => ("RESERVE", "RESERVED"),
             ("warehouse.sell", "AVAILABLE" | "RESERVED") => ("SELL", "SOLD"),
@@ -491,4 +502,21 @@ impl Kind for Step {
         let record = serde_json::to_value(&item).unwrap_or_default();
         Ok(applied(&item, before, record, &["status"]))
     }
+}
+
+/// The draft sale whose cart holds the item, if one does.
+fn held_by_cart(conn: &mut PgConnection, item_id: i64) -> QueryResult<Option<uuid::Uuid>> {
+    use crate::schema::{sale_lines, sales};
+    sales::table
+        .filter(sales::status.eq("draft"))
+        .filter(
+            sales::id.eq_any(
+                sale_lines::table
+                    .filter(sale_lines::item_id.eq(item_id))
+                    .select(sale_lines::sale_id),
+            ),
+        )
+        .select(sales::id)
+        .first(conn)
+        .optional()
 }

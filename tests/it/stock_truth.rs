@@ -1,0 +1,229 @@
+//! Issue 27 (one stock truth): a database rule broken by one operation refuses that operation
+//! only. A reused invoice id answered 500 for the whole `POST /api/v1/sync` batch, rolled back
+//! every other operation in it, and did the same at every resend: an offline device's queue was
+//! stuck behind it for ever.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::common::TestApp;
+use crate::sales::{cart, confirm, invoice, op, stocked};
+
+#[tokio::test]
+async fn a_reused_invoice_id_refuses_that_operation_and_the_other_nine_apply() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("sales").await;
+    let items = stocked(&app);
+    let kin = app.hub_id("KIN-MAIN");
+    let line = json!([{ "sku": items[0].0, "quantity": 1 }]);
+    let (first, _) = cart(&app, &token, line.clone()).await;
+    assert_eq!(confirm(&app, &token, first).await["status"], "applied");
+    let (taken, _) = invoice(&app, &token, first).await;
+    let (second, _) = cart(&app, &token, line.clone()).await;
+    assert_eq!(confirm(&app, &token, second).await["status"], "applied");
+
+    // Nine new carts and, in the middle, the second sale's invoice under the first's id.
+    let mut ops: Vec<Value> = (0..9)
+        .map(|_| {
+            op(
+                "sale.create",
+                json!({ "sale_id": Uuid::new_v4(), "hub_id": kin, "customer_id": crate::sales::customer(&app, "TT-SHELTER"), "lines": line }),
+            )
+        })
+        .collect();
+    ops.insert(
+        4,
+        op(
+            "invoice.issue",
+            json!({ "invoice_id": taken, "sale_id": second, "hub_id": kin }),
+        ),
+    );
+    let batch = json!({ "operations": ops });
+    let (status, body) = app.sync(&token, batch.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let statuses: Vec<&str> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["result"]["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "applied").count(),
+        9,
+        "{body}"
+    );
+    let refused = &body["results"][4]["result"];
+    assert_eq!(refused["status"], "rejected", "{body}");
+    let reason = refused["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("already uses this identifier"), "{reason}");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM invoices WHERE sale_id = '{second}'"
+        )),
+        0,
+        "nothing of the refused invoice is kept"
+    );
+
+    // Sent again (the device never heard the answer): each keeps its first outcome.
+    let (status, again) = app.sync(&token, batch).await;
+    assert_eq!(status, 200, "{again}");
+    for (i, r) in again["results"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(r["result"]["status"], "duplicate", "{i}: {again}");
+        let first = if i == 4 { "rejected" } else { "applied" };
+        assert_eq!(r["result"]["original_status"], first, "{i}: {again}");
+    }
+    // The operation and its refusal are on record, like any other refusal.
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM operations WHERE kind = 'invoice.issue' AND status = 'rejected'"),
+        1
+    );
+}
+
+/// Issued invoices, the stock ledger and the operations log refuse TRUNCATE, as the audit log
+/// does; a row's UPDATE or DELETE was already refused where a record must not change.
+#[tokio::test]
+async fn records_refuse_truncate() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("sales").await;
+    let items = stocked(&app);
+    let (sale, _) = cart(&app, &token, json!([{ "sku": items[0].0, "quantity": 1 }])).await;
+    confirm(&app, &token, sale).await;
+    invoice(&app, &token, sale).await;
+    for table in ["invoices", "stock_ledger", "operations"] {
+        let before = app.count(&format!("SELECT count(*) AS n FROM {table}"));
+        assert!(before > 0, "{table} has rows to lose");
+        let err = diesel::sql_query(format!("TRUNCATE {table} CASCADE"))
+            .execute(&mut app.conn())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot be truncated"), "{table}: {err}");
+        assert_eq!(
+            app.count(&format!("SELECT count(*) AS n FROM {table}")),
+            before
+        );
+    }
+}
+
+/// Finding 4: the serialized item page showed "Cost 4,321.09" to a sales rep without
+/// `can_see_cost`; every other page, answer and export hid it. With the flag it is shown.
+#[tokio::test]
+async fn the_item_page_shows_cost_only_with_can_see_cost() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let warehouse = app.signed_in("warehouse").await;
+    let sku = stocked(&app).remove(0).0;
+    let token = app.token("warehouse").await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/inventory/receive"))
+        .bearer_auth(&token)
+        .json(&json!({ "serial_number": "SN-COST-PAGE", "variant_sku": sku, "location_code": "A1", "cost_basis": 4321.09 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let id = app.id_of("SELECT id FROM inventory_items WHERE serial_number = 'SN-COST-PAGE'");
+    let path = format!("/warehouse/items/{id}");
+
+    let sales = app.signed_in("sales").await;
+    let page = sales.text(&path).await;
+    assert!(page.contains("SN-COST-PAGE"), "{page}");
+    assert!(
+        !page.contains("4,321.09") && !page.contains("4321.09"),
+        "{page}"
+    );
+    assert!(!page.contains("<dt>Cost</dt>"), "{page}");
+
+    let page = warehouse.text(&path).await;
+    assert!(
+        page.contains("4,321.09"),
+        "with the flag the cost is shown: {page}"
+    );
+}
+
+/// Finding 2: an item a rep's draft cart holds (RESERVED) was sold at the warehouse, then the
+/// rep cancelled the draft and the item went back to AVAILABLE from SOLD, to be sold again.
+/// Now only the cart that holds it sells it; the warehouse may sell it once the cart let go,
+/// and a release never moves an item out of SOLD.
+#[tokio::test]
+async fn an_item_held_by_a_cart_is_never_sold_twice() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let kin = app.hub_id("KIN-MAIN");
+    let sku = stocked(&app).remove(0).0;
+    let warehouse = app.token("warehouse").await;
+    let sales = app.token("sales").await;
+    let call = |token: &str, path: &str, body: Value| {
+        let req = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(token)
+            .json(&body);
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let (s, item) = call(&warehouse, "/api/v1/inventory/receive", json!({ "serial_number": "SN-TWICE", "variant_sku": sku, "location_code": "A1", "cost_basis": 1.0 })).await;
+    assert_eq!(s, 201, "{item}");
+    let id = item["id"].as_i64().unwrap();
+    let price = app.count(&format!(
+        "SELECT listing_price_cents AS n FROM product_variants WHERE full_sku = '{sku}'"
+    )) as f64
+        / 100.0;
+
+    let (sale, r) = cart(&app, &sales, json!([{ "serial": "SN-TWICE" }])).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let status = |app: &TestApp| {
+        crate::sales::texts(
+            app,
+            &format!("SELECT status AS t FROM inventory_items WHERE id = {id}"),
+        )
+        .remove(0)
+    };
+    assert_eq!(status(&app), "RESERVED");
+
+    // Nobody sells it past the cart that holds it (REST sell, as at the warehouse's counter).
+    let (s, body) = call(
+        &sales,
+        &format!("/api/v1/inventory/{id}/sell"),
+        json!({ "sale_price": price }),
+    )
+    .await;
+    assert_eq!(s, 409, "{body}");
+    assert!(body.to_string().contains("sale in progress"), "{body}");
+    assert_eq!(status(&app), "RESERVED");
+
+    // The cart lets go of it; then it is sold at the counter, once.
+    let r = crate::sales::send(
+        &app,
+        &sales,
+        op("sale.cancel", json!({ "sale_id": sale, "hub_id": kin })),
+    )
+    .await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert_eq!(status(&app), "AVAILABLE");
+    let (s, body) = call(
+        &sales,
+        &format!("/api/v1/inventory/{id}/sell"),
+        json!({ "sale_price": price }),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(status(&app), "SOLD");
+    let (s, _) = call(
+        &sales,
+        &format!("/api/v1/inventory/{id}/sell"),
+        json!({ "sale_price": price }),
+    )
+    .await;
+    assert_eq!(s, 409, "sold once");
+
+    // Its history never leaves SOLD.
+    let history = crate::sales::texts(
+        &app,
+        &format!("SELECT action AS t FROM inventory_transactions WHERE item_id = {id} ORDER BY id"),
+    );
+    let sold_at = history.iter().position(|a| a == "SELL").unwrap();
+    assert_eq!(history.len(), sold_at + 1, "{history:?}");
+}
