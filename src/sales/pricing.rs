@@ -21,9 +21,16 @@ pub struct Priced {
 }
 
 impl Priced {
+    /// Given away: marked free of charge, or priced at nothing (a zero unit price or a 100 %
+    /// discount) for an item that has a list price. Every path asks this one question, so a
+    /// cart line at 0.00 needs `can_add_foc` as a REST sale at 0.00 does (issue 27).
+    pub fn free_of_charge(&self) -> bool {
+        self.foc || (self.list_cents > 0 && (self.unit_cents == 0 || self.discount_bp >= 10_000))
+    }
+
     /// Below cost after the discount: unit × (1 − discount) < cost, in exact integers.
     pub fn below_cost(&self) -> bool {
-        !self.foc
+        !self.free_of_charge()
             && self.cost_cents.is_some_and(|cost| {
                 i128::from(self.unit_cents) * i128::from(10_000 - self.discount_bp)
                     < i128::from(cost) * 10_000
@@ -32,18 +39,18 @@ impl Priced {
 
     /// Changed away from the list price (a different unit price, or a discount).
     pub fn price_changed(&self) -> bool {
-        !self.foc && (self.unit_cents != self.list_cents || self.discount_bp > 0)
+        !self.free_of_charge() && (self.unit_cents != self.list_cents || self.discount_bp > 0)
     }
 
     /// Whether any flag guards this line: an offline confirmation of a cart with such a line
     /// waits for a manager.
     pub fn guarded(&self) -> bool {
-        self.foc || self.price_changed() || self.below_cost()
+        self.free_of_charge() || self.price_changed() || self.below_cost()
     }
 
     /// The reason the user may not apply this line, if any.
     pub fn refusal(&self, flags: &PermissionFlags) -> Option<&'static str> {
-        if self.foc && !flags.can_add_foc {
+        if self.free_of_charge() && !flags.can_add_foc {
             Some(NO_FOC)
         } else if self.price_changed() && !flags.can_change_price {
             Some(NO_PRICE_EDIT)
@@ -58,6 +65,33 @@ impl Priced {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zero_price_or_a_full_discount_is_free_of_charge() {
+        let none = PermissionFlags::default();
+        let zero = Priced {
+            list_cents: 1000,
+            cost_cents: Some(600),
+            unit_cents: 0,
+            ..Default::default()
+        };
+        assert_eq!(zero.refusal(&none), Some(NO_FOC));
+        let full = Priced {
+            unit_cents: 1000,
+            discount_bp: 10_000,
+            ..zero
+        };
+        assert_eq!(full.refusal(&none), Some(NO_FOC));
+        assert_eq!(full.refusal(&flags(false, false, true)), None);
+        // An item whose list price is nothing is not given away at nothing.
+        let free_item = Priced {
+            list_cents: 0,
+            cost_cents: None,
+            unit_cents: 0,
+            ..Default::default()
+        };
+        assert_eq!(free_item.refusal(&none), None);
+    }
 
     fn flags(change: bool, below: bool, foc: bool) -> PermissionFlags {
         PermissionFlags {

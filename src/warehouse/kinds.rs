@@ -378,18 +378,21 @@ fn check_price(
     row: &ItemRow,
     price_cents: i64,
 ) -> Result<(), Refusal> {
-    let list: i64 = product_variants::table
+    let (list, variant_cost): (i64, Option<i64>) = product_variants::table
         .find(row.variant_id)
-        .select(product_variants::listing_price_cents)
+        .select((
+            product_variants::listing_price_cents,
+            product_variants::cost_cents,
+        ))
         .first(conn)?;
-    // A price of nothing for an item that has one is a free-of-charge sale.
-    let foc = price_cents == 0 && list != 0;
+    // The item's own cost, else its variant's, as the cart reckons it: an item received
+    // without a cost basis was sold below cost here while the cart refused it (issue 27).
     let priced = crate::sales::pricing::Priced {
         list_cents: list,
-        cost_cents: row.cost_basis_cents,
+        cost_cents: row.cost_basis_cents.or(variant_cost),
         unit_cents: price_cents,
         discount_bp: 0,
-        foc,
+        foc: false,
     };
     match priced.refusal(&actor.flags) {
         Some(reason) => Err(Refusal::Forbidden(reason.into())),

@@ -642,6 +642,10 @@ async fn offline_screenshots() {
     world.server.kill();
     queue_intake(&chrome, kin, "Typo Relief Fund", "00101-P-1-NA-X").await;
     queue_intake(&chrome, kin, "Red Cross Jamaica", WATER).await;
+    chrome
+        .wait_for("!!document.getElementById('storage-risk')", SECS)
+        .await;
+    shoot_at(&chrome, &dir, "offline-saved").await;
     chrome.goto(&format!("/hubs/{kin}/intakes")).await;
     chrome
         .wait_for(

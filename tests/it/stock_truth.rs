@@ -227,3 +227,73 @@ async fn an_item_held_by_a_cart_is_never_sold_twice() {
     let sold_at = history.iter().position(|a| a == "SELL").unwrap();
     assert_eq!(history.len(), sold_at + 1, "{history:?}");
 }
+
+/// Finding 4, free of charge: a cart line at 0.00 or with a 100 % discount was confirmed
+/// without `can_add_foc` (a REST sale at 0.00 was refused: two rules). One rule now: both
+/// are free of charge, refused to the sales rep, who may change prices but not give goods away.
+#[tokio::test]
+async fn a_zero_price_or_a_full_discount_in_a_cart_needs_can_add_foc() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("sales").await;
+    let sku = stocked(&app).remove(0).0;
+    for line in [
+        json!([{ "sku": sku, "quantity": 1, "unit_price_cents": 0 }]),
+        json!([{ "sku": sku, "quantity": 1, "discount_bp": 10000 }]),
+    ] {
+        let (_, r) = cart(&app, &token, line.clone()).await;
+        assert_eq!(r["status"], "rejected", "{line}: {r}");
+        assert!(
+            r["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("free-of-charge"),
+            "{r}"
+        );
+    }
+    // A price change the rep may make still goes.
+    let (_, r) = cart(
+        &app,
+        &token,
+        json!([{ "sku": sku, "quantity": 1, "discount_bp": 500 }]),
+    )
+    .await;
+    assert_eq!(r["status"], "applied", "{r}");
+}
+
+/// Finding 4, below cost: an item received without its own cost basis sold below its
+/// variant's cost through REST sell while the cart refused the same sale. Both reckon the
+/// item's cost, else the variant's, now.
+#[tokio::test]
+async fn an_item_without_its_own_cost_is_not_sold_below_its_variants_cost() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let sku = stocked(&app).remove(0).0;
+    let cost = app.count(&format!(
+        "SELECT coalesce(cost_cents, 0) AS n FROM product_variants WHERE full_sku = '{sku}'"
+    ));
+    assert!(cost > 1, "the variant has a cost");
+    let warehouse = app.token("warehouse").await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/inventory/receive"))
+        .bearer_auth(&warehouse)
+        .json(&json!({ "serial_number": "SN-NO-COST", "variant_sku": sku, "location_code": "A1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let id = app.id_of("SELECT id FROM inventory_items WHERE serial_number = 'SN-NO-COST'");
+    let sales = app.token("sales").await;
+    let below = (cost - 1) as f64 / 100.0;
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/inventory/{id}/sell")))
+        .bearer_auth(&sales)
+        .json(&json!({ "sale_price": below }))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap_or_default();
+    assert_eq!(status, 403, "{body}");
+    assert!(body.to_string().contains("below cost"), "{body}");
+}
