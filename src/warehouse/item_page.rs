@@ -34,6 +34,8 @@ pub struct Detail {
     pub hub_name: String,
     pub list_price_cents: i64,
     pub history: Vec<Transaction>,
+    /// Whether a sale in progress holds the item: only that sale sells or releases it.
+    pub in_a_sale: bool,
 }
 
 /// The action forms the person may use on this item now (each with its own op id).
@@ -97,6 +99,7 @@ async fn load(state: &AppState, user: &Principal, id: i64) -> Result<Detail, App
             .select(hubs::name)
             .first(conn)?;
         let history = transactions_for_serial(conn, &item.serial_number, &hub_ids)?;
+        let in_a_sale = super::kinds::held_by_cart(conn, item.id)?.is_some();
         Ok(Some(Detail {
             item,
             sku,
@@ -105,6 +108,7 @@ async fn load(state: &AppState, user: &Principal, id: i64) -> Result<Detail, App
             hub_name,
             list_price_cents,
             history,
+            in_a_sale,
         }))
     })
     .await?
@@ -137,10 +141,10 @@ fn item_page(
     let sells = user.can(Permission::WarehouseSell);
     let actions = Actions {
         reserve: meta(sells && status == "AVAILABLE", "warehouse.reserve"),
-        sell: meta(sells && status != "SOLD", "warehouse.sell"),
+        sell: meta(sells && status != "SOLD" && !d.in_a_sale, "warehouse.sell"),
         edit: meta(user.can(Permission::WarehouseItemEdit), "warehouse.update"),
         delete: meta(
-            user.can(Permission::WarehouseItemDelete),
+            user.can(Permission::WarehouseItemDelete) && !d.in_a_sale,
             "warehouse.delete",
         ),
         can_move: user.can(Permission::WarehouseReceive) && status != "SOLD",

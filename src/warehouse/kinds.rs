@@ -508,7 +508,10 @@ impl Kind for Step {
 }
 
 /// The draft sale whose cart holds the item, if one does.
-fn held_by_cart(conn: &mut PgConnection, item_id: i64) -> QueryResult<Option<uuid::Uuid>> {
+pub(super) fn held_by_cart(
+    conn: &mut PgConnection,
+    item_id: i64,
+) -> QueryResult<Option<uuid::Uuid>> {
     use crate::schema::{sale_lines, sales};
     sales::table
         .filter(sales::status.eq("draft"))

@@ -183,7 +183,15 @@ async fn an_item_held_by_a_cart_is_never_sold_twice() {
     };
     assert_eq!(status(&app), "RESERVED");
 
-    // Nobody sells it past the cart that holds it (REST sell, as at the warehouse's counter).
+    // The item page says so and offers no Sell; nobody sells it past the cart that holds it
+    // (REST sell, as at the warehouse's counter).
+    let page = app
+        .signed_in("sales")
+        .await
+        .text(&format!("/warehouse/items/{id}"))
+        .await;
+    assert!(page.contains("Held by a sale in progress"), "{page}");
+    assert!(!page.contains("/sell\""), "{page}");
     let (s, body) = call(
         &sales,
         &format!("/api/v1/inventory/{id}/sell"),
