@@ -119,6 +119,9 @@
     pill.title = atRisk ? AT_RISK : "";
     pill.setAttribute("aria-label", "Connection status: " + text + (atRisk ? ". " + AT_RISK : ""));
     noteRisk(pending);
+    // The sign-in page names whose entries wait; a first look that came up empty (the queue
+    // not yet readable as the page opened, seen in WebKit) is taken again.
+    if (!userId && pending > 0 && !document.getElementById("waiting-owners")) showOwners();
     if (syncNow) syncNow.hidden = !(reachable && userId && pending > 0);
     document.querySelectorAll("[data-offline-note]").forEach(function (n) { n.hidden = reachable; });
     var last = document.body.dataset.renderedAt;
@@ -251,11 +254,14 @@
   });
 
   /* On the sign-in page: whose entries wait on this device. */
+  var lookingForOwners = false;
   function showOwners() {
-    if (userId) return;
+    if (userId || lookingForOwners) return;
     var form = document.querySelector("form[action='/login']");
     if (!form) return;
+    lookingForOwners = true;
     store.pendingOwners().catch(function () { return []; }).then(function (owners) {
+      lookingForOwners = false;
       if (!owners.length) return;
       var note = document.getElementById("waiting-owners") || document.createElement("p");
       note.id = "waiting-owners";
