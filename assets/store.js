@@ -228,12 +228,55 @@
 
   function removeIssue(opId) { return run("sync_issues", "readwrite", function (s) { return s.delete(opId); }); }
 
-  global.OutpostStore = {
+  /* What a page may ask of the device's storage (through the service worker, see below). */
+  var SHARED = {
     getMeta: getMeta, setMeta: setMeta,
-    addPending: addPending, nextPending: nextPending, nextPendingBatch: nextPendingBatch, withSecret: withSecret, listPending: listPending, listPendingMeta: listPendingMeta,
-    pause: pause, resume: resume,
+    nextPending: nextPending, nextPendingBatch: nextPendingBatch, listPending: listPending, listPendingMeta: listPendingMeta,
     getPending: getPending, countPending: countPending, pendingOwners: pendingOwners, removePendingMany: removePendingMany,
-    addIssue: addIssue, listIssues: listIssues, removeIssue: removeIssue,
-    stats: stats
+    addPending: addPending, addIssue: addIssue, listIssues: listIssues, removeIssue: removeIssue
   };
+
+  /* A page never opens a transaction of its own while the service worker is running: it asks
+   * the worker, which does the reading and writing. A page can be frozen at any moment (WebKit
+   * keeps it for the Back button, a phone puts a background tab to sleep), and a transaction
+   * it had open then holds the queue for ever: every save and replay waits behind it (issue 32,
+   * seen again on a loaded CI machine after the pause gate above: a read started a moment before
+   * the page was left). The worker is never frozen with a page. Before the worker is active (a
+   * device's first visit) a page's calls wait for it: there is nothing queued before then. */
+  var ASK_WITHIN = 30000;
+  function viaWorker(name) {
+    return function () {
+      var args = Array.prototype.slice.call(arguments);
+      return gate.then(function () { return navigator.serviceWorker.ready; }).then(function (reg) {
+        return new Promise(function (resolve, reject) {
+          var channel = new MessageChannel();
+          var timer = setTimeout(function () { reject(new Error("The service worker did not answer " + name)); }, ASK_WITHIN);
+          channel.port1.onmessage = function (event) {
+            clearTimeout(timer);
+            if (event.data.ok) resolve(event.data.value);
+            else { var e = new Error(event.data.message); e.name = event.data.name || "Error"; reject(e); }
+          };
+          reg.active.postMessage({ type: "store", method: name, args: args }, [channel.port2]);
+        });
+      });
+    };
+  }
+
+  /* The service worker's side: one asked-for call, answered on the port it came with. */
+  function answer(data, port) {
+    var fn = Object.prototype.hasOwnProperty.call(SHARED, data.method) ? SHARED[data.method] : null;
+    return Promise.resolve().then(function () {
+      if (!fn) throw new Error("No such storage call: " + data.method);
+      return fn.apply(null, data.args || []);
+    }).then(function (value) { port.postMessage({ ok: true, value: value }); }, function (e) {
+      port.postMessage({ ok: false, name: e && e.name, message: String((e && e.message) || e) });
+    });
+  }
+
+  var inWorker = typeof global.ServiceWorkerGlobalScope !== "undefined" && global instanceof global.ServiceWorkerGlobalScope;
+  var api = { pause: pause, resume: resume, withSecret: withSecret, stats: stats, answer: answer };
+  Object.keys(SHARED).forEach(function (name) {
+    api[name] = inWorker || !global.navigator || !("serviceWorker" in global.navigator) ? SHARED[name] : viaWorker(name);
+  });
+  global.OutpostStore = api;
 })(self);

@@ -338,10 +338,16 @@ function asQueuedForm(op, device) {
 }
 
 /* Sends a batch: `{state}`, and when it was answered ("sent"), `filed`, the filing of the
- * answers on the device. */
+ * answers on the device. A batch not answered within SEND_WITHIN counts as an outage: a
+ * request a proxy or a restarting server holds must not hold the queue (and every later
+ * replay, which waits for this one) for ever; a batch the server did apply is answered as
+ * duplicates when it is sent again. */
+var SEND_WITHIN = 60000;
 function sendBatch(ops, device) {
+  var abort = new AbortController();
+  var timer = setTimeout(function () { abort.abort(); }, SEND_WITHIN);
   return fetch("/api/v1/sync", {
-    method: "POST", credentials: "same-origin", redirect: "manual",
+    method: "POST", credentials: "same-origin", redirect: "manual", signal: abort.signal,
     body: JSON.stringify({ operations: ops.map(function (op) { return asQueuedForm(op, device); }) }),
     headers: { "Content-Type": "application/json", "X-Outpost-Replay": "1", "Accept": "application/json" }
   }).then(function (res) {
@@ -355,7 +361,7 @@ function sendBatch(ops, device) {
       if (results.length !== ops.length) return { state: "error" };
       return { state: "sent", filed: settle(ops, results) };
     }, function () { return { state: "error" }; });
-  }, function () { return { state: "offline" }; });
+  }, function () { return { state: "offline" }; }).then(function (answer) { clearTimeout(timer); return answer; });
 }
 
 /* Files each entry's answer: applied now or before (or waiting on the server for a manager,
@@ -415,6 +421,8 @@ self.addEventListener("message", function (event) {
   var type = event.data && event.data.type;
   if (type === "replay") event.waitUntil(replay().catch(function () {}));
   if (type === "stats" && event.source) event.source.postMessage({ type: "stats", stats: store.stats });
+  // A page's reads and writes of the device's storage are done here (see store.js).
+  if (type === "store" && event.ports && event.ports[0]) event.waitUntil(store.answer(event.data, event.ports[0]));
   // The page names its signed-in user: right after sign-in no navigation has yet told the
   // service worker who it is (the working set's own pages then do).
   if (type === "warm") event.waitUntil(store.getMeta("current_user").then(function (u) { var user = event.data.user || u; return user && warm(user); }));

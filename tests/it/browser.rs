@@ -21,6 +21,21 @@ pub struct Chrome {
     engine: Engine,
     /// Taken out by `reopen`, which hands it to the next browser; removed on drop otherwise.
     profile: Option<TempDir>,
+    /// WebKit's turn (see `webkit_turn`), held while this browser lives.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+/// One WebKit at a time in the test run. Each runs a UI, web, network and service-worker
+/// process on its own X display; two of them beside the rest of the suite on a 2-core CI
+/// machine starved WebKit's service worker until WebKit ended it ("Service Worker context
+/// closed"), which no device running one browser meets.
+async fn webkit_turn() -> tokio::sync::OwnedMutexGuard<()> {
+    static TURN: std::sync::OnceLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+        std::sync::OnceLock::new();
+    TURN.get_or_init(Default::default)
+        .clone()
+        .lock_owned()
+        .await
 }
 
 pub struct TempDir(pub std::path::PathBuf);
@@ -135,6 +150,7 @@ impl Chrome {
     async fn launch(engine: Engine, app: &str, profile: TempDir, javascript: bool) -> Chrome {
         std::fs::create_dir_all(&profile.0).unwrap();
         let dir = profile.0.display().to_string();
+        let mut turn = None;
         let (driver, caps, display) = match engine {
             Engine::Chromium => {
                 let mut args = vec![
@@ -167,6 +183,7 @@ impl Chrome {
                 (Command::new("geckodriver"), caps, None)
             }
             Engine::WebKit => {
+                turn = Some(webkit_turn().await);
                 let (display, number) = xvfb().await;
                 let shell = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/webkit_shell.py");
                 let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "OutpostWebKitShell", "webkitgtk:browserOptions": {
@@ -178,7 +195,9 @@ impl Chrome {
                 (driver, caps, Some(display))
             }
         };
-        Self::open(engine, app, driver, caps, display, profile).await
+        let mut chrome = Self::open(engine, app, driver, caps, display, profile).await;
+        chrome._turn = turn;
+        chrome
     }
 
     async fn open(
@@ -240,6 +259,7 @@ impl Chrome {
             app: app.to_string(),
             engine,
             profile: Some(profile),
+            _turn: None,
         };
         chrome
             .call(
@@ -426,6 +446,13 @@ impl Drop for Chrome {
     /// stops chromedriver: killing chromedriver alone would leave Chromium running.
     fn drop(&mut self) {
         use std::io::{Read, Write};
+        // A failing test shows the end of what the browser logged, service worker included.
+        if std::thread::panicking() {
+            let text = self.console_text();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+            eprintln!("--- {:?} console, last lines ---\n{tail}", self.engine);
+        }
         let host = self.driver_url.trim_start_matches("http://").to_string();
         if let Ok(mut stream) = std::net::TcpStream::connect(&host) {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
