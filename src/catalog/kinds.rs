@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{codes_of, units_to_cents, Family, Identity, Variant, VariantRow, COLORS, CONDITIONS};
 use crate::auth::permissions::Permission;
+use crate::auth::roles::Role;
 use crate::schema::{product_families, product_identities, product_variants};
 use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Target};
 use crate::sync::operation::FieldError;
@@ -382,6 +383,14 @@ pub struct VariantPatch {
 
 pub struct UpdateVariant;
 
+/// Whether `actor` may change a variant's list price. Every sale starts from it, so changing it
+/// is changing prices: a role that edits variants (the sales rep, by the USAV design) does it
+/// only with `can_change_price`; administrators always may. Without this a rep without the flag
+/// raised the list price and then sold "at list price" (issue 27).
+pub fn may_change_list_price(actor: &crate::auth::principal::Account) -> bool {
+    matches!(actor.role, Role::SuperAdmin | Role::Admin) || actor.flags.can_change_price
+}
+
 impl Kind for UpdateVariant {
     fn name(&self) -> &'static str {
         "catalog.variant_update"
@@ -440,6 +449,11 @@ impl Kind for UpdateVariant {
             .map(str::trim)
             .unwrap_or(&current.description)
             .to_string();
+        if price != current.listing_price_cents && !may_change_list_price(ctx.actor) {
+            return Err(Refusal::Forbidden(
+                "changing a list price needs the permission to change prices on sales; ask an administrator".into(),
+            ));
+        }
         let critical = price != current.listing_price_cents || description != current.description;
         // A variant Zoho already knows must be updated there; one never sent stays PENDING.
         let status = if critical && current.zoho_sync_status != "PENDING" {

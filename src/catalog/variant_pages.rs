@@ -32,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct EditForm {
     pub meta: OpMeta,
     pub price: String,
+    /// The price is shown but cannot be changed: the user may not change list prices.
+    pub price_locked: bool,
     pub description: String,
     pub active: bool,
 }
@@ -110,6 +112,7 @@ fn variant_page(
             || crate::sales::money::plain_cents(v.listing_price_cents),
             |f| f.text("listing_price"),
         ),
+        price_locked: !super::kinds::may_change_list_price(user),
         description: posted.map_or_else(|| v.description.clone(), |f| f.text("description")),
         active: posted.map_or(v.active, |f| f.has("active")),
     });

@@ -305,3 +305,68 @@ async fn an_item_without_its_own_cost_is_not_sold_below_its_variants_cost() {
     assert_eq!(status, 403, "{body}");
     assert!(body.to_string().contains("below cost"), "{body}");
 }
+
+/// Finding 4, `can_change_price`: a sales rep without it edited the catalog list price and then
+/// sold "at list price", so the flag meant nothing. The list price changes only with the flag
+/// (or for an administrator); the rep may still edit the description, as the USAV design says.
+#[tokio::test]
+async fn a_rep_without_can_change_price_cannot_move_the_list_price() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let sku = stocked(&app).remove(0).0;
+    let list = |app: &TestApp| {
+        app.count(&format!(
+            "SELECT listing_price_cents AS n FROM product_variants WHERE full_sku = '{sku}'"
+        ))
+    };
+    let before = list(&app);
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE users SET permission_flags = '{}' WHERE username = 'sales'"),
+        &mut app.conn(),
+    )
+    .unwrap();
+    let rep = app.token("sales").await;
+    let patch = |token: String, body: Value| {
+        let app = &app;
+        let sku = sku.clone();
+        async move {
+            let res = app
+                .client
+                .patch(app.url(&format!("/api/v1/variants/{sku}")))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let raised = (before + 10_000) as f64 / 100.0;
+    let (status, body) = patch(rep.clone(), json!({ "listing_price": raised })).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.to_string().contains("change prices"), "{body}");
+    assert_eq!(list(&app), before, "nothing written");
+    // The same price (as the variant page posts it) and a new description go.
+    let same = before as f64 / 100.0;
+    let (status, body) = patch(
+        rep.clone(),
+        json!({ "listing_price": same, "description": "Reworded by the rep" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The variant page shows the price read-only and says why.
+    let page = app
+        .signed_in("sales")
+        .await
+        .text(&format!("/catalog/variants/{sku}"))
+        .await;
+    assert!(
+        page.contains("readonly aria-describedby=\"price-locked\""),
+        "{page}"
+    );
+    // An administrator may.
+    let admin = app.token("admin").await;
+    let (status, body) = patch(admin, json!({ "listing_price": raised })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(list(&app), before + 10_000);
+}
