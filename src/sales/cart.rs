@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::pricing::Priced;
-use super::{lines, sellable_customer, state, Sale};
+use super::{lines, money, sellable_customer, state, Sale};
 use crate::auth::permissions::Permission;
 use crate::inventory::ledger::{self, Move};
 use crate::schema::{hubs, inventory_items, organisations, product_variants, sale_lines, sales};
@@ -338,6 +338,19 @@ fn release_dropped(
     Ok(())
 }
 
+/// A sale whose figures the arithmetic cannot hold is refused, never stored to show sums that
+/// stopped at the largest number (see `money::MAX_TOTAL_CENTS`).
+fn check_total(conn: &mut PgConnection, sale_id: Uuid) -> Result<(), Refusal> {
+    let sale = loaded(conn, sale_id)?;
+    if super::totals(&sale, &lines(conn, sale_id)?).within_limits() {
+        return Ok(());
+    }
+    reject(format!(
+        "the sale's figures would be larger than {}; split it into several sales",
+        money::format_cents(money::MAX_TOTAL_CENTS)
+    ))
+}
+
 /// Replaces a draft's lines (numbered 1..).
 fn replace_lines(
     conn: &mut PgConnection,
@@ -553,6 +566,7 @@ impl Kind for CreateSale {
             .execute(conn)?;
         let sale = loaded(conn, p.sale_id)?;
         add_lines(conn, ctx, &sale, &p.lines)?;
+        check_total(conn, sale.id)?;
         Ok(Applied {
             server_id: Some(sale.id.to_string()),
             object_type: "sale",
@@ -696,6 +710,7 @@ impl Kind for UpdateSale {
         if let Some(lines) = &p.add_lines {
             add_lines(conn, ctx, &sale, lines)?;
         }
+        check_total(conn, sale.id)?;
         let after = loaded(conn, sale.id)?;
         Ok(Applied {
             server_id: Some(sale.id.to_string()),

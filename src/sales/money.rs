@@ -41,6 +41,20 @@ pub struct Totals {
     pub total: i64,
 }
 
+/// The largest figure a sale may reach, 999,999,999,999.99: lines each within their limits can
+/// add up past what the arithmetic holds, and a sale beyond this is refused (issue 27: such a
+/// cart showed Total = Subtotal beside a tax, the sums having stopped at the largest number).
+pub const MAX_TOTAL_CENTS: i64 = 99_999_999_999_999;
+
+impl Totals {
+    /// Whether every figure is a true sum: the gross (net plus discounts) and the total within
+    /// `MAX_TOTAL_CENTS` (a saturated sum is far beyond it).
+    pub fn within_limits(&self) -> bool {
+        self.subtotal.saturating_add(self.discount) <= MAX_TOTAL_CENTS
+            && self.total <= MAX_TOTAL_CENTS
+    }
+}
+
 pub fn totals(lines: impl IntoIterator<Item = LineAmounts>, tax_bp: i32) -> Totals {
     let (mut subtotal, mut discount) = (0i64, 0i64);
     for l in lines {
@@ -164,6 +178,21 @@ mod tests {
         assert_eq!(allocate(0, &[1, 2]), vec![0, 0]);
         assert_eq!(allocate(5, &[0, 0]), vec![0, 0]);
         assert_eq!(allocate(3, &[1, 1, 1, 0]), vec![1, 1, 1, 0]);
+    }
+
+    #[test]
+    fn totals_past_the_limit_are_not_within_it() {
+        let big = line(100_000_000_000, 1_000_000, 0, false);
+        let many = totals(std::iter::repeat_n(big, 200), 1500);
+        assert!(!many.within_limits(), "{many:?}");
+        let free = totals(
+            std::iter::repeat_n(line(100_000_000_000, 1_000_000, 0, true), 2),
+            0,
+        );
+        assert!(!free.within_limits(), "the gross counts: {free:?}");
+        let fine = totals([line(MAX_TOTAL_CENTS, 1, 0, false)], 0);
+        assert!(fine.within_limits());
+        assert!(!totals([line(MAX_TOTAL_CENTS, 1, 0, false)], 1).within_limits());
     }
 
     #[test]

@@ -370,3 +370,46 @@ async fn a_rep_without_can_change_price_cannot_move_the_list_price() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(list(&app), before + 10_000);
 }
+
+/// Finding 6: lines each within their limits whose sum the arithmetic cannot hold showed
+/// Total = Subtotal beside a tax. Such a cart is refused with the limit in words, by create and
+/// by an edit that adds lines; nothing of it is kept.
+#[tokio::test]
+async fn a_cart_whose_total_overflows_is_refused() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("sales").await;
+    let sku = stocked(&app).remove(0).0;
+    let huge = json!({ "sku": sku, "quantity": 1_000_000, "unit_price_cents": 100_000_000_000i64 });
+    let lines: Vec<Value> = (0..100).map(|_| huge.clone()).collect();
+    let (sale, r) = cart(&app, &token, json!(lines)).await;
+    assert_eq!(r["status"], "rejected", "{r}");
+    let reason = r["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("999,999,999,999.99"), "{reason}");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM sales WHERE id = '{sale}'"
+        )),
+        0
+    );
+    // A cart within the limit, then an edit that would take it past.
+    let half = json!({ "sku": sku, "quantity": 500, "unit_price_cents": 100_000_000_000i64 });
+    let (sale, r) = cart(&app, &token, json!([half])).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let more = vec![half.clone(), half];
+    let r = crate::sales::send(
+        &app,
+        &token,
+        crate::sales::op(
+            "sale.update",
+            json!({ "sale_id": sale, "hub_id": app.hub_id("KIN-MAIN"), "add_lines": more }),
+        ),
+    )
+    .await;
+    assert_eq!(r["status"], "rejected", "{r}");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM sale_lines WHERE sale_id = '{sale}'"
+        )),
+        1
+    );
+}
