@@ -46,7 +46,9 @@ pub struct TransferLine {
 }
 
 impl TransferLine {
-    pub fn in_transit(&self) -> i64 {
+    /// What left the sending hub and has not arrived: in transit while the transfer is
+    /// dispatched, short (lost on the way, said in the discrepancy note) once it is received.
+    pub fn not_arrived(&self) -> i64 {
         self.dispatched_qty - self.received_qty
     }
 }

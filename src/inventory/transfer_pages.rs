@@ -150,7 +150,7 @@ async fn list(
             let in_transit = if t.status == "dispatched" {
                 transfer::lines(conn, t.id)?
                     .iter()
-                    .map(TransferLine::in_transit)
+                    .map(TransferLine::not_arrived)
                     .sum()
             } else {
                 0

@@ -386,6 +386,17 @@ async fn a_transfer_goes_from_dispatch_to_partial_receipt_with_stock_in_transit(
     assert_eq!(app.stock("MBJ-SUB", WATER), mbj_before + 8);
     assert_eq!(app.count(&format!("SELECT count(*) AS n FROM transfers WHERE id = '{t}' AND status = 'received' AND discrepancy_note LIKE '%short by 2%'")), 1);
     assert!(app.ledger_agrees());
+    // Issue 27, finding 3: the two that never arrived are short, not "in transit" under a
+    // received transfer, on its page and in the list.
+    let depot = app.signed_in("depot").await;
+    let detail = depot.text(&format!("/hubs/{mbj}/transfers/{t}")).await;
+    assert!(!detail.contains("In transit"), "{detail}");
+    assert!(
+        detail.contains(">Short<") && detail.contains("<td class=\"num\">2</td>"),
+        "{detail}"
+    );
+    let list = depot.text(&format!("/hubs/{mbj}/transfers")).await;
+    assert!(!list.contains("class=\"num\">2<"), "{list}");
     app.shutdown().await;
 }
 
