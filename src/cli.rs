@@ -197,21 +197,18 @@ async fn dispatch(command: Command, settings: Settings) -> Result<()> {
             let url = settings.require_database_url()?.to_string();
             blocking(move || {
                 let mut conn = crate::db::connect(&url)?;
-                let mismatches = crate::inventory::ledger::mismatches(&mut conn)?;
                 if check {
-                    for m in &mismatches {
-                        println!(
-                            "hub {} variant {}: level {} but ledger {}",
-                            m.hub_id, m.variant_id, m.level, m.ledger
-                        );
+                    let found = crate::inventory::check::disagreements(&mut conn)?;
+                    for line in &found {
+                        println!("{line}");
                     }
-                    if !mismatches.is_empty() {
-                        bail!(
-                            "{} stock level(s) disagree with the ledger",
-                            mismatches.len()
-                        );
+                    if !found.is_empty() {
+                        bail!("{} stock figure(s) disagree", found.len());
                     }
-                    println!("stock levels agree with the ledger");
+                    println!(
+                        "stock figures agree: levels with the ledger, draft sales with the \
+                         items they hold, transfers with what they carry"
+                    );
                 } else {
                     let fixed = conn.transaction(|conn| {
                         let fixed = crate::inventory::ledger::rebuild(conn)?;

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod adjust;
 pub mod adjust_pages;
+pub mod check;
 pub mod distribution;
 pub mod distribution_pages;
 pub mod intake;

@@ -317,7 +317,7 @@ async fn stock_rebuild_check_finds_and_fixes_a_drifted_level() {
     diesel::RunQueryDsl::execute(diesel::sql_query("UPDATE stock_levels SET quantity = quantity + 5 WHERE hub_id = (SELECT min(hub_id) FROM stock_levels) AND variant_id = (SELECT min(variant_id) FROM stock_levels)"), &mut app.conn()).unwrap();
     let out = run(&["stock", "rebuild", "--check"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("but ledger"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("but the ledger adds up to"));
     let out = run(&["stock", "rebuild"]);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("1 level(s) corrected"),

@@ -577,10 +577,14 @@ impl TestApp {
         .q
     }
 
+    /// Whether every stock figure agrees (`outpost stock rebuild --check`); what disagrees is
+    /// printed.
     pub fn ledger_agrees(&self) -> bool {
-        outpost::inventory::ledger::mismatches(&mut self.conn())
-            .unwrap()
-            .is_empty()
+        let found = outpost::inventory::check::disagreements(&mut self.conn()).unwrap();
+        for line in &found {
+            eprintln!("stock check: {line}");
+        }
+        found.is_empty()
     }
 }
 

@@ -1,0 +1,62 @@
+//! `outpost stock rebuild --check`: every way the stock figures could disagree with each
+//! other, each named in words a warehouse manager can act on. Read-only.
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+#[derive(QueryableByName)]
+struct Finding {
+    #[diesel(sql_type = Text)]
+    text: String,
+}
+
+/// Each check: one statement that returns a sentence per disagreement.
+const CHECKS: &[&str] = &[
+    // A level is the ledger's sum for its hub and item (see `ledger::mismatches`).
+    "SELECT format('hub %s, item %s: level %s but the ledger adds up to %s', h.code, v.full_sku, m.level, m.ledger) AS text \
+     FROM (SELECT coalesce(l.hub_id, g.hub_id) AS hub_id, coalesce(l.variant_id, g.variant_id) AS variant_id, \
+                  coalesce(l.quantity, 0) AS level, coalesce(g.total, 0) AS ledger \
+           FROM stock_levels l FULL JOIN (SELECT hub_id, variant_id, sum(delta) AS total FROM stock_ledger GROUP BY 1, 2) g \
+             ON g.hub_id = l.hub_id AND g.variant_id = l.variant_id) m \
+     JOIN hubs h ON h.id = m.hub_id JOIN product_variants v ON v.id = m.variant_id \
+     WHERE m.level <> m.ledger ORDER BY h.code, v.full_sku",
+    "SELECT format('hub %s, item %s: level %s is below zero', h.code, v.full_sku, l.quantity) AS text \
+     FROM stock_levels l JOIN hubs h ON h.id = l.hub_id JOIN product_variants v ON v.id = l.variant_id \
+     WHERE l.quantity < 0 ORDER BY h.code, v.full_sku",
+    // A draft sale holds its serialized items: each is RESERVED, and no item is on two sales.
+    "SELECT format('serial %s is on draft sale %s but is %s, not RESERVED', i.serial_number, s.id, i.status) AS text \
+     FROM sale_lines l JOIN sales s ON s.id = l.sale_id JOIN inventory_items i ON i.id = l.item_id \
+     WHERE s.status = 'draft' AND i.status <> 'RESERVED' ORDER BY i.serial_number",
+    "SELECT format('serial %s is on %s sales (draft or confirmed) at once', i.serial_number, count(DISTINCT s.id)) AS text \
+     FROM sale_lines l JOIN sales s ON s.id = l.sale_id JOIN inventory_items i ON i.id = l.item_id \
+     WHERE s.status IN ('draft', 'confirmed') \
+       AND NOT EXISTS (SELECT 1 FROM inventory_transactions r WHERE r.item_id = i.id AND r.action = 'RETURN') \
+     GROUP BY i.serial_number HAVING count(DISTINCT s.id) > 1 ORDER BY i.serial_number",
+    "SELECT format('serial %s was sold %s times without a return between', i.serial_number, count(*)) AS text \
+     FROM inventory_transactions t JOIN inventory_items i ON i.id = t.item_id \
+     WHERE t.action = 'SELL' \
+       AND NOT EXISTS (SELECT 1 FROM inventory_transactions r WHERE r.item_id = i.id AND r.action = 'RETURN') \
+     GROUP BY i.serial_number HAVING count(*) > 1 ORDER BY i.serial_number",
+    // In transit is what dispatched transfers carry: nothing moves before dispatch, nothing
+    // is received before receipt, and no more arrives than left.
+    "SELECT format('transfer %s (%s), line %s: %s', t.id, t.status, tl.line_no, \
+                   CASE WHEN tl.dispatched_qty > tl.quantity THEN format('%s dispatched of %s approved', tl.dispatched_qty, tl.quantity) \
+                        WHEN tl.received_qty > tl.dispatched_qty THEN format('%s received of %s dispatched', tl.received_qty, tl.dispatched_qty) \
+                        WHEN t.status IN ('requested', 'approved', 'cancelled') THEN format('%s dispatched before dispatch', tl.dispatched_qty) \
+                        ELSE format('%s received before receipt', tl.received_qty) END) AS text \
+     FROM transfer_lines tl JOIN transfers t ON t.id = tl.transfer_id \
+     WHERE tl.dispatched_qty > tl.quantity OR tl.received_qty > tl.dispatched_qty \
+        OR (t.status IN ('requested', 'approved', 'cancelled') AND tl.dispatched_qty <> 0) \
+        OR (t.status = 'dispatched' AND tl.received_qty <> 0) \
+     ORDER BY t.id, tl.line_no",
+];
+
+/// Every disagreement between the stock figures, in words (empty when all agree).
+pub fn disagreements(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
+    let mut out = Vec::new();
+    for check in CHECKS {
+        let found: Vec<Finding> = diesel::sql_query(*check).load(conn)?;
+        out.extend(found.into_iter().map(|f| f.text));
+    }
+    Ok(out)
+}
