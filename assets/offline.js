@@ -50,8 +50,7 @@
   var AT_RISK = "This browser has not agreed to keep Outpost's data for good, so it may delete entries waiting here: when the device runs short of space, and Safari after 7 days without a visit. Connect and open Outpost before then.";
 
   /* Says so on the Saved page and beside the entries waiting, while any wait. */
-  function noteRisk(pending) {
-    var atRisk = kept === false && pending > 0;
+  function noteRisk(atRisk) {
     var near = document.querySelector(".waiting-count") || document.querySelector("[data-waiting-kinds] ul");
     var note = document.getElementById("storage-risk");
     if (!atRisk || !near) { if (note) note.hidden = true; return; }
@@ -97,7 +96,16 @@
 
   function pendingCount() { return userId ? store.countPending(userId) : store.countPending(); }
 
+  /* What the pill last showed: the sign-out asks afresh but does not wait long for it. */
+  var lastShown = null;
+  function pendingSoon() {
+    var asked = pendingCount().catch(function () { return lastShown || 0; });
+    if (lastShown === null) return asked;
+    return Promise.race([asked, new Promise(function (resolve) { setTimeout(function () { resolve(lastShown); }, 1500); })]);
+  }
+
   function render(pending) {
+    lastShown = pending;
     if (!pill) return;
     var state, text;
     if (!reachable) {
@@ -118,7 +126,7 @@
     pill.textContent = text;
     pill.title = atRisk ? AT_RISK : "";
     pill.setAttribute("aria-label", "Connection status: " + text + (atRisk ? ". " + AT_RISK : ""));
-    noteRisk(pending);
+    noteRisk(atRisk);
     // The sign-in page names whose entries wait; a first look that came up empty (the queue
     // not yet readable as the page opened, seen in WebKit) is taken again.
     if (!userId && pending > 0 && !document.getElementById("waiting-owners")) showOwners();
@@ -244,7 +252,7 @@
   document.querySelectorAll("form[action='/logout']").forEach(function (form) {
     form.addEventListener("submit", function (e) {
       e.preventDefault();
-      pendingCount().then(function (n) {
+      pendingSoon().then(function (n) {
         if (n === 0 || window.confirm(n + " entr" + (n === 1 ? "y has" : "ies have") + " not been sent yet. They stay on this device and are sent the next time you sign in here. Sign out anyway?")) {
           closeLiveStreams();
           form.submit();
@@ -516,4 +524,3 @@
   if (document.body.dataset.offlineState) { reachable = false; refresh(); }
   ping();
 })();
-

@@ -23,6 +23,13 @@ const CHECKS: &[&str] = &[
     "SELECT format('hub %s, item %s: level %s is below zero', h.code, v.full_sku, l.quantity) AS text \
      FROM stock_levels l JOIN hubs h ON h.id = l.hub_id JOIN product_variants v ON v.id = l.variant_id \
      WHERE l.quantity < 0 ORDER BY h.code, v.full_sku",
+    // Serial-numbered items in stock are part of the level: the bulk part (level − items) is
+    // never below zero.
+    "SELECT format('hub %s, item %s: level %s but %s serial-numbered items are in stock there', h.code, v.full_sku, coalesce(l.quantity, 0), s.n) AS text \
+     FROM (SELECT hub_id, variant_id, count(*) AS n FROM inventory_items WHERE status IN ('AVAILABLE', 'RESERVED') GROUP BY 1, 2) s \
+     LEFT JOIN stock_levels l ON l.hub_id = s.hub_id AND l.variant_id = s.variant_id \
+     JOIN hubs h ON h.id = s.hub_id JOIN product_variants v ON v.id = s.variant_id \
+     WHERE coalesce(l.quantity, 0) < s.n ORDER BY h.code, v.full_sku",
     // A draft sale holds its serialized items: each is RESERVED, and no item is on two sales.
     "SELECT format('serial %s is on draft sale %s but is %s, not RESERVED', i.serial_number, s.id, i.status) AS text \
      FROM sale_lines l JOIN sales s ON s.id = l.sale_id JOIN inventory_items i ON i.id = l.item_id \

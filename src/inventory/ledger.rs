@@ -152,9 +152,14 @@ pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
              RETURNING quantity, reorder_level"
         )
     } else {
+        // A level is bulk units plus the serial-numbered items in stock (`in_stock`): a
+        // decrease may not take it below those items, which leave only by serial number (the
+        // item's own row changes first, so an item leaving is no longer counted).
         with_ledger_row!(
             "UPDATE stock_levels SET quantity = quantity + $3, updated_at = now() \
-             WHERE hub_id = $1 AND variant_id = $2 AND quantity >= -$3 \
+             WHERE hub_id = $1 AND variant_id = $2 AND quantity + $3 >= ( \
+               SELECT count(*) FROM inventory_items i WHERE i.hub_id = $1 AND i.variant_id = $2 \
+                 AND i.status IN ('AVAILABLE', 'RESERVED')) \
              RETURNING quantity, reorder_level"
         )
     };
@@ -184,11 +189,19 @@ pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
                 stock_levels::quantity.nullable(),
             ))
             .first(conn)?;
-        return reject(format!(
-            "not enough stock of {sku}: {} on hand, {} needed",
-            have.unwrap_or(0),
-            -m.delta
-        ));
+        let serials = serials_in_stock(conn, m.hub_id, m.variant_id)?;
+        let have = have.unwrap_or(0);
+        return reject(if serials > 0 {
+            format!(
+                "not enough stock of {sku}: {have} on hand, of which {serials} serial-numbered (sold by serial number only), {} needed",
+                -m.delta
+            )
+        } else {
+            format!(
+                "not enough stock of {sku}: {have} on hand, {} needed",
+                -m.delta
+            )
+        });
     };
     // Crossing the reorder level is news for the live dashboards (once, not every move).
     if m.delta < 0 && quantity <= reorder_level && quantity - m.delta > reorder_level {
@@ -199,6 +212,27 @@ pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
         )?;
     }
     Ok(quantity)
+}
+
+/// Whether a serial-numbered item in this status is in stock, and so part of its hub's level.
+pub fn in_stock(status: &str) -> bool {
+    matches!(status, "AVAILABLE" | "RESERVED")
+}
+
+/// How a serial-numbered item's change of status (`None`: not there, received or deleted)
+/// moves its hub's level: +1 into stock, −1 out of it, 0 within (reserve, release).
+pub fn serial_delta(from: Option<&str>, to: Option<&str>) -> i64 {
+    i64::from(to.is_some_and(in_stock)) - i64::from(from.is_some_and(in_stock))
+}
+
+fn serials_in_stock(conn: &mut PgConnection, hub_id: i64, variant_id: i64) -> QueryResult<i64> {
+    use crate::schema::inventory_items;
+    inventory_items::table
+        .filter(inventory_items::hub_id.eq(hub_id))
+        .filter(inventory_items::variant_id.eq(variant_id))
+        .filter(inventory_items::status.eq_any(["AVAILABLE", "RESERVED"]))
+        .count()
+        .get_result(conn)
 }
 
 #[derive(QueryableByName)]

@@ -175,7 +175,12 @@ fn set_item_status(
             item.serial_number
         )));
     }
-    Ok(())
+    let reason = if action == "RETURN" {
+        "sale_return"
+    } else {
+        "sale"
+    };
+    crate::warehouse::kinds::book_stock(conn, ctx, item, Some(status), reason)
 }
 
 /// Gives a reserved item back. An item no longer RESERVED (sold at the warehouse before the

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::{Item, ItemRow};
 use crate::auth::permissions::Permission;
 use crate::catalog::units_to_cents;
+use crate::inventory::ledger;
 use crate::schema::{inventory_items, inventory_transactions, product_variants};
 use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Target};
 use crate::sync::operation::FieldError;
@@ -101,6 +102,35 @@ pub(crate) fn log(
         ))
         .execute(conn)
         .map(|_| ())
+}
+
+/// Books an item's change of status in its hub's level through the ledger (`to`: `None` when
+/// the item is deleted). Call it after the item's row changed: a serial-numbered item is part
+/// of the level while it is in stock (`ledger::in_stock`), so receiving, selling, returning and
+/// deleting it move the level like any other stock movement.
+pub(crate) fn book_stock(
+    conn: &mut PgConnection,
+    ctx: &ApplyCtx<'_>,
+    item: &ItemRow,
+    to: Option<&str>,
+    reason: &str,
+) -> Result<(), Refusal> {
+    let delta = ledger::serial_delta(Some(item.status.as_str()), to);
+    if delta == 0 {
+        return Ok(());
+    }
+    ledger::apply(
+        conn,
+        &ledger::Move {
+            hub_id: item.hub_id,
+            variant_id: item.variant_id,
+            delta,
+            reason,
+            operation_row: Some(ctx.operation_row),
+            actor_id: Some(ctx.actor.user_id),
+        },
+    )
+    .map(|_| ())
 }
 
 fn applied(item: &Item, before: Option<Value>, record: Value, changed: &[&str]) -> Applied {
@@ -199,6 +229,17 @@ impl Kind for Receive {
             None,
             Some(&row.location_code),
             json!({ "cost_basis": p.cost_basis }),
+        )?;
+        ledger::apply(
+            conn,
+            &ledger::Move {
+                hub_id: row.hub_id,
+                variant_id: row.variant_id,
+                delta: 1,
+                reason: "serial_receive",
+                operation_row: Some(ctx.operation_row),
+                actor_id: Some(ctx.actor.user_id),
+            },
         )?;
         let item = Item::new(row, variant.full_sku);
         let record = json!({ "id": item.id, "serial_number": item.serial_number, "sku": item.sku, "location_code": item.location_code, "status": item.status, "received_at": item.received_at, "hub_id": item.hub_id });
@@ -482,6 +523,7 @@ impl Kind for Step {
         )?;
         if action == "DELETE" {
             diesel::delete(inventory_items::table.find(row.id)).execute(conn)?;
+            book_stock(conn, ctx, &row, None, "serial_delete")?;
             let item = Item::new(row.clone(), sku);
             return Ok(applied(
                 &item,
@@ -501,6 +543,7 @@ impl Kind for Step {
             ))
             .returning(ItemRow::as_returning())
             .get_result(conn)?;
+        book_stock(conn, ctx, &row, Some(next), "sale")?;
         let item = Item::new(updated, sku);
         let record = serde_json::to_value(&item).unwrap_or_default();
         Ok(applied(&item, before, record, &["status"]))

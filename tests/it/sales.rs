@@ -609,7 +609,9 @@ async fn a_credit_note_for_returned_goods_puts_them_back_in_stock_once() {
     )
     .await;
     confirm(&app, &token, sale).await;
-    assert_eq!(app.stock("KIN-MAIN", &sku), before - 4);
+    // The serial-numbered item is part of its SKU's level too (issue 27).
+    let serial_here = i64::from(sku == "00101-P-1-NA-N");
+    assert_eq!(app.stock("KIN-MAIN", &sku), before - 4 - serial_here);
     let (id, _) = invoice(&app, &token, sale).await;
     let kin = app.hub_id("KIN-MAIN");
     let credit = op(

@@ -457,3 +457,131 @@ async fn the_stock_check_names_held_items_double_sales_and_transfers_that_disagr
     );
     assert!(!app.ledger_agrees());
 }
+
+/// Finding 1: two inventories that never met. Receiving serial-numbered items left the hub's
+/// level of their SKU unchanged (three receives at Kingston, `/api/v1/hubs/1/stock` still
+/// said 268), and selling or deleting one did not lower it. A level is now bulk units plus the
+/// items in stock: receive +1, reserve 0, sell −1, delete −1, a restocking credit note +1; and a
+/// bulk sale can take only what is not serial-numbered.
+#[tokio::test]
+async fn serial_numbered_items_are_part_of_their_hubs_level() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let (sku, list) = stocked(&app).remove(0);
+    let level = |app: &TestApp| {
+        app.count(&format!(
+            "SELECT l.quantity AS n FROM stock_levels l JOIN hubs h ON h.id = l.hub_id \
+             JOIN product_variants v ON v.id = l.variant_id WHERE h.code = 'KIN-MAIN' AND v.full_sku = '{sku}'"
+        ))
+    };
+    let bulk = level(&app);
+    let warehouse = app.token("warehouse").await;
+    for n in 1..=3 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/inventory/receive"))
+            .bearer_auth(&warehouse)
+            .json(&json!({ "serial_number": format!("SN-LEVEL-{n}"), "variant_sku": sku, "location_code": "A1", "cost_basis": 0.01 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 201);
+    }
+    assert_eq!(level(&app), bulk + 3, "three received");
+    let kin = app.hub_id("KIN-MAIN");
+    let stock: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/hubs/{kin}/stock")))
+        .bearer_auth(&warehouse)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        stock.to_string().contains(&format!("{}", bulk + 3)),
+        "the hub's stock API says so too: {stock}"
+    );
+    let id = |n: u32| {
+        app.id_of(&format!(
+            "SELECT id FROM inventory_items WHERE serial_number = 'SN-LEVEL-{n}'"
+        ))
+    };
+    let sales = app.token("sales").await;
+    let admin = app.token("admin").await;
+    let post = |token: String, path: String, body: Value| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url(&path))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        post(
+            sales.clone(),
+            format!("/api/v1/inventory/{}/reserve", id(1)),
+            json!({})
+        )
+        .await,
+        200
+    );
+    assert_eq!(level(&app), bulk + 3, "a reserved item is still here");
+    assert_eq!(
+        post(
+            sales.clone(),
+            format!("/api/v1/inventory/{}/sell", id(1)),
+            json!({ "sale_price": list as f64 / 100.0 })
+        )
+        .await,
+        200
+    );
+    assert_eq!(level(&app), bulk + 2, "a sold item is gone");
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/inventory/{}", id(2))))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(level(&app), bulk + 1, "a deleted item is gone");
+
+    // A bulk sale may take the bulk units, never the serial-numbered one left.
+    let (_, r) = cart(&app, &sales, json!([{ "sku": sku, "quantity": bulk + 1 }])).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let sale = Uuid::parse_str(r["server_id"].as_str().unwrap_or_default()).unwrap_or_default();
+    let r = confirm(&app, &sales, sale).await;
+    assert_eq!(r["status"], "rejected", "{r}");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("serial-numbered"),
+        "{r}"
+    );
+    // Sold by serial, with a credit note that restocks: back in the level.
+    let (sale, r) = cart(&app, &sales, json!([{ "serial": "SN-LEVEL-3" }])).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert_eq!(confirm(&app, &sales, sale).await["status"], "applied");
+    assert_eq!(level(&app), bulk);
+    let (invoice_id, _) = invoice(&app, &sales, sale).await;
+    let r = crate::sales::send(
+        &app,
+        &admin,
+        crate::sales::op(
+            "invoice.credit",
+            json!({ "credit_note_id": Uuid::new_v4(), "invoice_id": invoice_id, "hub_id": kin, "reason": "Returned", "restock": true }),
+        ),
+    )
+    .await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert_eq!(level(&app), bulk + 1, "restocked");
+    assert!(app.ledger_agrees());
+}
