@@ -147,6 +147,25 @@ pub fn stock_page(
     Ok((rows, total))
 }
 
+/// The levels of `variants` at `hubs`, by (hub, variant); a hub that never held an item has
+/// none listed (read it as 0).
+pub fn levels_of(
+    conn: &mut PgConnection,
+    hubs: &[i64],
+    variants: &[i64],
+) -> QueryResult<std::collections::HashMap<(i64, i64), i64>> {
+    let rows: Vec<(i64, i64, i64)> = stock_levels::table
+        .filter(stock_levels::hub_id.eq_any(hubs))
+        .filter(stock_levels::variant_id.eq_any(variants))
+        .select((
+            stock_levels::hub_id,
+            stock_levels::variant_id,
+            stock_levels::quantity,
+        ))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(h, v, q)| ((h, v), q)).collect())
+}
+
 /// Active catalog items for a hub's item pickers: the SKU, and its description with what the
 /// hub has on hand ("Rice 25 kg bag · 1,200 on hand"), so a person sees stock while choosing.
 pub fn stock_options(conn: &mut PgConnection, hub_id: i64) -> QueryResult<Vec<(String, String)>> {
@@ -167,8 +186,12 @@ pub fn stock_options(conn: &mut PgConnection, hub_id: i64) -> QueryResult<Vec<(S
     Ok(rows
         .into_iter()
         .map(|(sku, description, on_hand)| {
-            let on_hand = crate::web::chart::grouped(on_hand.unwrap_or(0));
-            (sku, format!("{description} · {on_hand} on hand"))
+            // An item the hub does not hold is said so, not offered as if it were there.
+            let here = match on_hand.unwrap_or(0) {
+                0 => "none here".to_string(),
+                n => format!("{} on hand", crate::web::chart::grouped(n)),
+            };
+            (sku, format!("{description} · {here}"))
         })
         .collect())
 }

@@ -216,6 +216,11 @@ struct DetailPage {
     decide: Option<OpMeta>,
     new_transfer_id: Uuid,
     suppliers: Vec<Hub>,
+    /// While deciding: the hubs whose levels are shown (this one, then every hub the decider
+    /// could supply from), and per line its level at each, so a decision sees the stock it
+    /// moves. Empty columns (and an empty row per line) otherwise.
+    level_hubs: Vec<String>,
+    level_rows: Vec<Vec<i64>>,
 }
 
 async fn detail(
@@ -261,13 +266,37 @@ async fn detail(
             Some(n.version),
         )
     });
-    let suppliers = access
+    let suppliers: Vec<Hub> = access
         .scope
         .hubs
         .iter()
         .filter(|h| h.id != hub_id)
         .cloned()
         .collect();
+    let (level_hubs, level_rows) = if decide.is_some() {
+        let columns: Vec<(i64, String)> = std::iter::once(&access.hub)
+            .chain(suppliers.iter())
+            .map(|h| (h.id, h.name.clone()))
+            .collect();
+        let variants: Vec<i64> = lines.iter().map(|l| l.variant_id).collect();
+        let hubs: Vec<i64> = columns.iter().map(|(id, _)| *id).collect();
+        let found = crate::db::run(&state.db, move |conn| {
+            Ok(super::levels_of(conn, &hubs, &variants)?)
+        })
+        .await?;
+        let rows = lines
+            .iter()
+            .map(|l| {
+                columns
+                    .iter()
+                    .map(|(hub, _)| found.get(&(*hub, l.variant_id)).copied().unwrap_or(0))
+                    .collect()
+            })
+            .collect();
+        (columns.into_iter().map(|(_, name)| name).collect(), rows)
+    } else {
+        (Vec::new(), vec![Vec::new(); lines.len()])
+    };
     render(&DetailPage {
         layout: page.layout(n.title.clone()),
         hub: access.hub.clone(),
@@ -278,5 +307,7 @@ async fn detail(
         decide,
         new_transfer_id: Uuid::new_v4(),
         suppliers,
+        level_hubs,
+        level_rows,
     })
 }

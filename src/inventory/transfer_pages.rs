@@ -297,6 +297,9 @@ struct DetailPage {
     from_name: String,
     to_name: String,
     lines: Vec<TransferLine>,
+    /// While the transfer is being decided (requested, approved): each line's level at the
+    /// sending and the receiving hub, each only for a viewer who works there.
+    levels: Option<Vec<(Option<i64>, Option<i64>)>>,
     action: Option<(OpMeta, &'static str)>,
 }
 
@@ -312,7 +315,8 @@ async fn detail(
         .parse()
         .map_err(|_| AppError::not_found("There is no such transfer."))?;
     let hub_id = access.hub.id;
-    let (t, lines, names) = crate::db::run(&state.db, move |conn| {
+    let scope = access.scope.clone();
+    let (t, lines, names, levels) = crate::db::run(&state.db, move |conn| {
         let t: Transfer = transfers::table
             .find(id)
             .filter(
@@ -325,7 +329,30 @@ async fn detail(
             .optional()?
             .ok_or_else(|| AppError::not_found("There is no such transfer at this hub."))?;
         let names = hub_names(conn, &[t.from_hub_id, t.to_hub_id])?;
-        Ok((t.clone(), transfer::lines(conn, t.id)?, names))
+        let lines = transfer::lines(conn, t.id)?;
+        let levels = if ["requested", "approved"].contains(&t.status.as_str()) {
+            let variants: Vec<i64> = lines.iter().map(|l| l.variant_id).collect();
+            let found = super::levels_of(conn, &[t.from_hub_id, t.to_hub_id], &variants)?;
+            let at = |hub: i64, variant: i64| {
+                scope
+                    .has_hub(hub)
+                    .then(|| found.get(&(hub, variant)).copied().unwrap_or(0))
+            };
+            Some(
+                lines
+                    .iter()
+                    .map(|l| {
+                        (
+                            at(t.from_hub_id, l.variant_id),
+                            at(t.to_hub_id, l.variant_id),
+                        )
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        Ok((t.clone(), lines, names, levels))
     })
     .await?;
     let name = |id: i64| {
@@ -368,6 +395,7 @@ async fn detail(
         to_name: name(t.to_hub_id),
         t,
         lines,
+        levels,
         action,
     })
 }

@@ -585,3 +585,85 @@ async fn serial_numbered_items_are_part_of_their_hubs_level() {
     assert_eq!(level(&app), bulk + 1, "restocked");
     assert!(app.ledger_agrees());
 }
+
+/// Stock figures where decisions are made: a transfer being decided shows each line's level at
+/// both hubs (each only to someone who works there), a needs list being decided shows its
+/// hub's level and every hub that could supply it, and the item pickers mark what a hub does
+/// not hold.
+#[tokio::test]
+async fn decisions_show_the_stock_they_move() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let (kin, mbj) = (app.hub_id("KIN-MAIN"), app.hub_id("MBJ-SUB"));
+    let sku = stocked(&app).remove(0).0;
+    let level = |hub: &str| app.stock(hub, &sku);
+    let grouped = |n: i64| outpost::web::chart::grouped(n);
+    let depot = app.token("depot").await;
+    let t = Uuid::new_v4();
+    let r = crate::sales::send(
+        &app,
+        &depot,
+        crate::sales::op(
+            "transfer.request",
+            json!({ "transfer_id": t, "hub_id": mbj, "from_hub_id": kin, "lines": [{ "sku": sku, "quantity": 3 }] }),
+        ),
+    )
+    .await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let logistics = app.signed_in("logistics").await;
+    let page = logistics.text(&format!("/hubs/{kin}/transfers/{t}")).await;
+    assert!(
+        page.contains("At Kingston") && page.contains("At Montego"),
+        "{page}"
+    );
+    let cells = format!(
+        "<td class=\"num\">{}</td><td class=\"num\">{}</td>",
+        grouped(level("KIN-MAIN")),
+        grouped(level("MBJ-SUB"))
+    );
+    assert!(page.contains(&cells), "{cells} in {page}");
+    // The depot manager of Montego Bay sees Montego Bay's level, not Kingston's.
+    let page = app
+        .signed_in("depot")
+        .await
+        .text(&format!("/hubs/{mbj}/transfers/{t}"))
+        .await;
+    assert!(page.contains("not shown"), "{page}");
+
+    let list = Uuid::new_v4();
+    for op in [
+        crate::sales::op(
+            "needs_list.create",
+            json!({ "needs_list_id": list, "hub_id": mbj, "title": "Week 49", "lines": [{ "sku": sku, "quantity": 30 }] }),
+        ),
+        crate::sales::op(
+            "needs_list.submit",
+            json!({ "needs_list_id": list, "hub_id": mbj }),
+        ),
+    ] {
+        assert_eq!(
+            crate::sales::send(&app, &depot, op).await["status"],
+            "applied"
+        );
+    }
+    let page = logistics
+        .text(&format!("/hubs/{mbj}/needs-lists/{list}"))
+        .await;
+    assert!(
+        page.contains("At Montego") && page.contains("At Kingston"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "<td class=\"num\">{}</td>",
+            grouped(level("KIN-MAIN"))
+        )),
+        "{page}"
+    );
+
+    // A picker names what the hub holds and marks what it does not.
+    let form = logistics
+        .text(&format!("/hubs/{mbj}/distributions/new"))
+        .await;
+    assert!(form.contains("on hand</option>"), "{form}");
+    assert!(form.contains("none here</option>"), "{form}");
+}
