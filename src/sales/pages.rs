@@ -19,8 +19,8 @@ use crate::auth::principal::Principal;
 use crate::error::AppError;
 use crate::hubs::Hub;
 use crate::schema::{
-    customers, hubs, organisations, product_families, product_identities, product_variants, sales,
-    stock_levels,
+    customers, hubs, inventory_items, organisations, product_families, product_identities,
+    product_variants, sales, stock_levels,
 };
 use crate::state::AppState;
 use crate::sync::forms::{self, OpMeta};
@@ -173,12 +173,31 @@ fn stock_options(conn: &mut PgConnection, hub_id: i64) -> QueryResult<Vec<StockO
             product_variants::listing_price_cents,
         ))
         .load(conn)?;
+    // Of what is on hand, the serial-numbered items are sold by serial number, not by quantity.
+    let serials: std::collections::HashMap<String, i64> = inventory_items::table
+        .inner_join(product_variants::table)
+        .filter(inventory_items::hub_id.eq(hub_id))
+        .filter(inventory_items::status.eq_any(["AVAILABLE", "RESERVED"]))
+        .group_by(product_variants::full_sku)
+        .select((product_variants::full_sku, diesel::dsl::count_star()))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
     Ok(rows
         .into_iter()
-        .map(|(sku, name, qty, price)| StockOption {
-            sku,
-            label: format!("{name} · {qty} on hand · {}", money::format_cents(price)),
-            price: money::plain_cents(price),
+        .map(|(sku, name, qty, price)| {
+            let by_serial = match serials.get(&sku) {
+                Some(n) => format!(" ({n} by serial number)"),
+                None => String::new(),
+            };
+            StockOption {
+                label: format!(
+                    "{name} · {qty} on hand{by_serial} · {}",
+                    money::format_cents(price)
+                ),
+                sku,
+                price: money::plain_cents(price),
+            }
         })
         .collect())
 }

@@ -552,6 +552,18 @@ async fn serial_numbered_items_are_part_of_their_hubs_level() {
         .unwrap();
     assert!(res.status().is_success(), "{}", res.status());
     assert_eq!(level(&app), bulk + 1, "a deleted item is gone");
+    // The sale form's picker says how much of what is on hand goes by serial number.
+    let form = app
+        .signed_in("sales")
+        .await
+        .text(&format!("/hubs/{kin}/sales/new"))
+        .await;
+    let on_hand = crate::common::grouped(bulk + 1);
+    assert!(
+        form.contains(&format!("{on_hand} on hand (1 by serial number)"))
+            || form.contains(&format!("{} on hand (1 by serial number)", bulk + 1)),
+        "{form}"
+    );
 
     // A bulk sale may take the bulk units, never the serial-numbered one left.
     let (_, r) = cart(&app, &sales, json!([{ "sku": sku, "quantity": bulk + 1 }])).await;
