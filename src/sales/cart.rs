@@ -351,7 +351,7 @@ fn check_total(conn: &mut PgConnection, sale_id: Uuid) -> Result<(), Refusal> {
         return Ok(());
     }
     reject(format!(
-        "the sale's figures would be larger than {}; split it into several sales",
+        "the sale's total with tax (or its value before discounts) would be larger than {}; split it into several sales",
         money::format_cents(money::MAX_TOTAL_CENTS)
     ))
 }

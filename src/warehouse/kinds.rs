@@ -504,7 +504,14 @@ impl Kind for Step {
         let (action, next) = match (self.name, row.status.as_str()) {
             ("warehouse.reserve", "AVAILABLE") => ("RESERVE", "RESERVED"),
             ("warehouse.sell", "AVAILABLE" | "RESERVED") => ("SELL", "SOLD"),
-            ("warehouse.delete", _) => ("DELETE", ""),
+            // An item entered by mistake is deleted; one reserved or sold stays on record (its
+            // history is the sale's trail).
+            ("warehouse.delete", "AVAILABLE") => ("DELETE", ""),
+            ("warehouse.delete", status) => {
+                return Err(Refusal::Clash(format!(
+                    "the item is {status}; only an available item can be deleted (a sold one stays on record, a reserved one is released first)"
+                )))
+            }
             (_, status) => {
                 return Err(Refusal::Clash(format!(
                     "the item is {status}; {} is not allowed from there",

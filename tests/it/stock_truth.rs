@@ -552,6 +552,16 @@ async fn serial_numbered_items_are_part_of_their_hubs_level() {
         .unwrap();
     assert!(res.status().is_success(), "{}", res.status());
     assert_eq!(level(&app), bulk + 1, "a deleted item is gone");
+    // A sold item stays on record: deleting it would take the sale's trail with it.
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/inventory/{}", id(1))))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 409);
+    assert_eq!(level(&app), bulk + 1);
     // The sale form's picker says how much of what is on hand goes by serial number.
     let form = app
         .signed_in("sales")
@@ -678,4 +688,62 @@ async fn decisions_show_the_stock_they_move() {
         .await;
     assert!(form.contains("on hand</option>"), "{form}");
     assert!(form.contains("none here</option>"), "{form}");
+}
+
+/// Screenshots of the pages where stock decisions are made, at phone and desktop widths, for
+/// people to look at (`cargo test … -- --ignored decision_screenshots`; PNGs in
+/// $OUTPOST_SCREENSHOTS or /tmp/outpost-shots).
+#[tokio::test]
+#[ignore = "screenshots for people to look at"]
+async fn decision_screenshots() {
+    let dir = std::path::PathBuf::from(
+        std::env::var("OUTPOST_SCREENSHOTS").unwrap_or_else(|_| "/tmp/outpost-shots".into()),
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    let world = crate::offline::World::start();
+    let (kin, mbj) = (world.hub_id("KIN-MAIN"), world.hub_id("MBJ-SUB"));
+    let url = world.server.url();
+    let client = reqwest::Client::new();
+    let res: Value = client
+        .post(format!("{url}/api/v1/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "depot"),
+            ("password", outpost::demo::seed::DEMO_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = res["access_token"].as_str().unwrap().to_string();
+    let (t, list) = (Uuid::new_v4(), Uuid::new_v4());
+    let lines = json!([{ "sku": "00101-P-1-NA-N", "quantity": 30 }, { "sku": "00122-P-1-BK-N", "quantity": 4 }]);
+    let ops = json!({ "operations": [
+        crate::sales::op("transfer.request", json!({ "transfer_id": t, "hub_id": mbj, "from_hub_id": kin, "lines": lines })),
+        crate::sales::op("needs_list.create", json!({ "needs_list_id": list, "hub_id": mbj, "title": "Week 49", "lines": lines })),
+        crate::sales::op("needs_list.submit", json!({ "needs_list_id": list, "hub_id": mbj })),
+    ] });
+    let res = client
+        .post(format!("{url}/api/v1/sync"))
+        .bearer_auth(&token)
+        .json(&ops)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let chrome = crate::browser::Chrome::start(&url, true).await;
+    chrome.sign_in("logistics").await;
+    for (name, path) in [
+        ("transfer-decide", format!("/hubs/{kin}/transfers/{t}")),
+        ("needs-decide", format!("/hubs/{mbj}/needs-lists/{list}")),
+    ] {
+        chrome.goto(&path).await;
+        for (suffix, width) in [("desktop", 1280), ("phone", 390)] {
+            chrome
+                .screenshot(&dir.join(format!("{name}-{suffix}.png")), width)
+                .await;
+        }
+    }
 }

@@ -317,6 +317,9 @@ async fn every_endpoint_follows_the_seed_role_rules() {
     // Item-level writes: warehouse moves and edits, sales reserves and sells, only admins delete.
     let admin = as_user(&app, "admin").await;
     let (_, item) = admin.call("POST", "/api/v1/inventory/receive", Some(json!({ "serial_number": "ROLE-ITEM", "variant_sku": "00101-P-1-NA-N", "location_code": "R1", "hub_id": 1 }))).await;
+    // Deleted while available (a sold item stays on record, issue 27).
+    let (_, spare) = admin.call("POST", "/api/v1/inventory/receive", Some(json!({ "serial_number": "ROLE-SPARE", "variant_sku": "00101-P-1-NA-N", "location_code": "R1", "hub_id": 1 }))).await;
+    let spare = spare["id"].as_i64().unwrap();
     let id = item["id"].as_i64().unwrap();
     let item_rules: Vec<(&str, String, Value, &str, &str)> = vec![
         (
@@ -349,7 +352,7 @@ async fn every_endpoint_follows_the_seed_role_rules() {
         ),
         (
             "DELETE",
-            format!("/api/v1/inventory/{id}"),
+            format!("/api/v1/inventory/{spare}"),
             Value::Null,
             "warehouse",
             "admin",
@@ -366,10 +369,10 @@ async fn every_endpoint_follows_the_seed_role_rules() {
         assert_eq!(s, 200, "{allowed} {method} {path}: {answer}");
     }
     let (s, _) = admin
-        .call("GET", &format!("/api/v1/inventory/{id}"), None)
+        .call("GET", &format!("/api/v1/inventory/{spare}"), None)
         .await;
     assert_eq!(s, 404, "deleted");
-    assert!(app.count("SELECT count(*) AS n FROM inventory_transactions WHERE serial_number = 'ROLE-ITEM' AND action = 'DELETE'") == 1, "the log outlives the item");
+    assert!(app.count("SELECT count(*) AS n FROM inventory_transactions WHERE serial_number = 'ROLE-SPARE' AND action = 'DELETE'") == 1, "the log outlives the item");
     app.shutdown().await;
 }
 
