@@ -532,7 +532,7 @@ async fn user(settings: Settings, action: UserAction) -> Result<()> {
                         },
                     )?;
                     let after = serde_json::json!({ "username": user.username, "display_name": user.display_name, "role": role.as_str(), "hub_ids": hub_ids });
-                    cli_audit(conn, "user.create", user.id, Some(after))?;
+                    cli_audit(conn, "user.created", user.id, Some(after))?;
                     Ok::<_, anyhow::Error>(user)
                 })?;
                 println!(
@@ -551,7 +551,7 @@ async fn user(settings: Settings, action: UserAction) -> Result<()> {
                 crate::db::connect(&url)?.transaction(|conn| {
                     users::set_password(conn, &username, &password)?;
                     let id = user_id(conn, &username)?;
-                    cli_audit(conn, "user.password_reset", id, None)
+                    cli_audit(conn, "user.password.reset", id, None)
                 })?;
                 println!(
                     "password changed for '{username}'; their sessions and API tokens have ended"
@@ -566,7 +566,7 @@ async fn user(settings: Settings, action: UserAction) -> Result<()> {
                     users::set_active(conn, &username, false)?;
                     let id = user_id(conn, &username)?;
                     let after = serde_json::json!({ "active": false });
-                    cli_audit(conn, "user.disable", id, Some(after))
+                    cli_audit(conn, "user.deactivated", id, Some(after))
                 })?;
                 println!("user '{username}' disabled");
                 Ok(())

@@ -1,6 +1,7 @@
 //! The operation pipeline. Every write of the application goes through `submit`, and each step
-//! is one function here: validate → authorise → claim (idempotency) → envelope → finalisable →
-//! conflict check + apply (in the kind) → record (operation row, audit row, outbox) → publish.
+//! is one function here: the role's permission (before the payload is read) → validate →
+//! authorise (scope) → claim (idempotency) → envelope → finalisable → conflict check + apply
+//! (in the kind) → record (operation row, audit row, outbox) → publish.
 
 use std::sync::Arc;
 
@@ -127,6 +128,25 @@ fn prepare(state: &AppState, actor: &Principal, mut op: Operation) -> Prepared {
             .is_ok_and(|d| d > state.settings.offline_after)
     {
         op.offline = true;
+    }
+    // A role that may not do this kind of thing at all is refused before its payload is
+    // looked at, so the denial is audited as one whatever the payload holds (a NUL once made
+    // it a validation error, and the attempt never read as denied).
+    if let Some(kind) = registry::find(&op.kind).filter(|k| !actor.can(k.permission())) {
+        let allowed = authorise(kind, actor, &[]);
+        let op = Operation {
+            payload: storable(&op.payload),
+            device_id: op.device_id.as_deref().map(clean_text),
+            ..op
+        };
+        return Prepared::Ready {
+            kind,
+            target: Target::default(),
+            hubs: Vec::new(),
+            allowed,
+            role_at_capture: actor.role.as_str().to_string(),
+            op,
+        };
     }
     let checked = match registry::find(&op.kind) {
         None => Err(vec![FieldError::new(

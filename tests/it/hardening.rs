@@ -572,10 +572,12 @@ async fn command_line_changes_end_sessions_and_are_audited() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The same action names the web writes (issue 28: an auditor filtering by one name missed
+    // the other side).
     for action in [
-        "user.password_reset",
-        "user.create",
-        "user.disable",
+        "user.password.reset",
+        "user.created",
+        "user.deactivated",
         "stock.rebuild",
     ] {
         assert_eq!(

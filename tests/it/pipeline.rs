@@ -896,3 +896,33 @@ async fn levels_raised_in_a_batch_are_seen_by_the_next_operations_and_refused_on
     assert!(app.ledger_agrees());
     app.shutdown().await;
 }
+
+/// Issue 28: a write the role may not make at all is refused as forbidden before its payload
+/// is read. With a NUL in the payload it answered 422 (a validation error), and the attempt
+/// never read as a denial in the audit log.
+#[tokio::test]
+async fn a_forbidden_write_is_refused_as_forbidden_whatever_its_payload_holds() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let driver = app.token("driver").await;
+    let kin = app.hub_id("KIN-MAIN");
+    let (status, r) = app.sync(&driver, json!({ "operations": [op("stock.adjust", json!({ "adjustment_id": Uuid::new_v4(), "hub_id": kin, "sku": WATER, "counted": 1, "reason": "count", "note": "bad\u{0}note" }))] })).await;
+    assert_eq!(status, 200, "{r}");
+    let result = result(&r, 0);
+    assert_eq!(result["status"], "rejected", "{result}");
+    assert!(
+        result["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("may not"),
+        "{result}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'stock.adjust' AND actor_name = 'driver' AND outcome = 'rejected'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM operations WHERE kind = 'stock.adjust' AND payload::text LIKE '%\\\\u0000%'"),
+        0,
+        "the stored payload holds no NUL"
+    );
+}
