@@ -142,7 +142,7 @@ function networkFirst(req, url) {
         return store.getMeta("signed_out").then(function (out) {
           return out
             ? offlinePage("signed-out", "You signed out on this device, so its pages are closed until you sign in again. Connect to the internet and sign in to keep working.")
-            : offlinePage("never", "This device has not been used with Outpost yet. Connect to the internet once and sign in; after that the pages you need stay available offline.");
+            : offlinePage("never", NEVER_HERE + " After you sign in once, the pages you need stay available offline.");
         });
       }
       if (!session.until || Date.parse(session.until) < Date.now()) {
@@ -155,6 +155,9 @@ function networkFirst(req, url) {
     });
   });
 }
+
+/* The offline design's own words for a device that never signed in (issue 30 restored them). */
+var NEVER_HERE = "Offline access not available. Please connect at least once.";
 
 function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" }[c]; });
@@ -205,7 +208,7 @@ function queue(req, copy, url) {
     var kind = kindOf(url, fields);
     return Promise.all([store.getMeta("current_user"), store.getMeta("current_username")]).then(function (who) {
       var user = who[0];
-      if (!user) return offlinePage("never", "This device has not been used with Outpost yet. Connect to the internet once and sign in; after that your forms work offline.");
+      if (!user) return offlinePage("never", NEVER_HERE + " After you sign in once, your forms work offline.");
       var needsOnline = FINALISABLE.indexOf(kind) < 0;
       var formPage = req.referrer ? new URL(req.referrer) : null;
       var op = {

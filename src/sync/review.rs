@@ -139,6 +139,8 @@ struct ListPage {
     layout: Layout,
     heading: &'static str,
     intro: &'static str,
+    /// What the list says when it is empty (a manager's queue is not about what they sent).
+    empty: &'static str,
     issues: Vec<Issue>,
     can_resolve: bool,
     /// Where a one-step confirmation returns to: this list.
@@ -174,6 +176,7 @@ async fn own_issues(
         layout: page.layout("Sync Issues"),
         heading: "Sync Issues",
         intro: "Entries from this account that the server did not apply as sent. Each says why; a manager of the hub can resolve conflicts and confirm entries awaiting online confirmation.",
+        empty: "Nothing here. Everything you sent has been applied.",
         issues: issues.into_iter().map(|i| i.for_viewer(&user)).collect(),
         can_resolve: user.can(Permission::ReviewResolve),
         back: "/sync-issues",
@@ -209,6 +212,7 @@ async fn queue(
         layout: page.layout("Review queue"),
         heading: "Review queue",
         intro: "Conflicting edits and entries captured offline that need online confirmation, at your hubs. Nothing here has changed the server's data yet.",
+        empty: "Nothing waits for a decision at your hubs.",
         issues: issues.into_iter().map(|i| i.for_viewer(&user)).collect(),
         can_resolve: true,
         back: "/review",

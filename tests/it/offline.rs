@@ -427,7 +427,7 @@ async fn a_device_that_never_signed_in_cannot_open_anything_offline() {
         chrome
             .body_text()
             .await
-            .contains("This device has not been used with Outpost yet. Connect to the internet once and sign in"),
+            .contains("Offline access not available. Please connect at least once."),
         "{}",
         chrome.body_text().await
     );

@@ -926,3 +926,16 @@ async fn a_forbidden_write_is_refused_as_forbidden_whatever_its_payload_holds() 
         "the stored payload holds no NUL"
     );
 }
+
+/// Issue 30: an empty review queue told a manager "Everything you sent has been applied" —
+/// Sync Issues' words, about the manager's own entries, not the hub's decisions.
+#[tokio::test]
+async fn an_empty_review_queue_speaks_of_decisions() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let page = app.signed_in("logistics").await.text("/review").await;
+    assert!(
+        page.contains("Nothing waits for a decision at your hubs."),
+        "{page}"
+    );
+    assert!(!page.contains("Everything you sent"), "{page}");
+}
