@@ -144,7 +144,7 @@ fn item_page(
         sell: meta(sells && status != "SOLD" && !d.in_a_sale, "warehouse.sell"),
         edit: meta(user.can(Permission::WarehouseItemEdit), "warehouse.update"),
         delete: meta(
-            user.can(Permission::WarehouseItemDelete) && status == "AVAILABLE" && !d.in_a_sale,
+            user.can(Permission::WarehouseItemDelete) && status != "SOLD" && !d.in_a_sale,
             "warehouse.delete",
         ),
         can_move: user.can(Permission::WarehouseReceive) && status != "SOLD",

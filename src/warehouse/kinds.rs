@@ -504,12 +504,13 @@ impl Kind for Step {
         let (action, next) = match (self.name, row.status.as_str()) {
             ("warehouse.reserve", "AVAILABLE") => ("RESERVE", "RESERVED"),
             ("warehouse.sell", "AVAILABLE" | "RESERVED") => ("SELL", "SOLD"),
-            // An item entered by mistake is deleted; one reserved or sold stays on record (its
-            // history is the sale's trail).
-            ("warehouse.delete", "AVAILABLE") => ("DELETE", ""),
+            // An item entered by mistake is deleted (a reservation made at the counter has no
+            // other way back; a cart's is refused above); a sold one stays on record, its
+            // history being the sale's trail.
+            ("warehouse.delete", "AVAILABLE" | "RESERVED") => ("DELETE", ""),
             ("warehouse.delete", status) => {
                 return Err(Refusal::Clash(format!(
-                    "the item is {status}; only an available item can be deleted (a sold one stays on record, a reserved one is released first)"
+                    "the item is {status}; a sold item stays on record and cannot be deleted"
                 )))
             }
             (_, status) => {
