@@ -10,16 +10,8 @@ struct Finding {
     text: String,
 }
 
-/// Each check: one statement that returns a sentence per disagreement.
+/// Each further check: one statement that returns a sentence per disagreement.
 const CHECKS: &[&str] = &[
-    // A level is the ledger's sum for its hub and item (see `ledger::mismatches`).
-    "SELECT format('hub %s, item %s: level %s but the ledger adds up to %s', h.code, v.full_sku, m.level, m.ledger) AS text \
-     FROM (SELECT coalesce(l.hub_id, g.hub_id) AS hub_id, coalesce(l.variant_id, g.variant_id) AS variant_id, \
-                  coalesce(l.quantity, 0) AS level, coalesce(g.total, 0) AS ledger \
-           FROM stock_levels l FULL JOIN (SELECT hub_id, variant_id, sum(delta) AS total FROM stock_ledger GROUP BY 1, 2) g \
-             ON g.hub_id = l.hub_id AND g.variant_id = l.variant_id) m \
-     JOIN hubs h ON h.id = m.hub_id JOIN product_variants v ON v.id = m.variant_id \
-     WHERE m.level <> m.ledger ORDER BY h.code, v.full_sku",
     "SELECT format('hub %s, item %s: level %s is below zero', h.code, v.full_sku, l.quantity) AS text \
      FROM stock_levels l JOIN hubs h ON h.id = l.hub_id JOIN product_variants v ON v.id = l.variant_id \
      WHERE l.quantity < 0 ORDER BY h.code, v.full_sku",
@@ -60,7 +52,15 @@ const CHECKS: &[&str] = &[
 
 /// Every disagreement between the stock figures, in words (empty when all agree).
 pub fn disagreements(conn: &mut PgConnection) -> QueryResult<Vec<String>> {
-    let mut out = Vec::new();
+    // First: a level is the ledger's sum for its hub and item (`ledger::MISMATCHES`).
+    let ledger: Vec<Finding> = diesel::sql_query(format!(
+        "SELECT format('hub %s, item %s: level %s but the ledger adds up to %s', h.code, v.full_sku, m.level, m.ledger) AS text \
+         FROM ({}) m JOIN hubs h ON h.id = m.hub_id JOIN product_variants v ON v.id = m.variant_id \
+         ORDER BY h.code, v.full_sku",
+        super::ledger::MISMATCHES
+    ))
+    .load(conn)?;
+    let mut out: Vec<String> = ledger.into_iter().map(|f| f.text).collect();
     for check in CHECKS {
         let found: Vec<Finding> = diesel::sql_query(*check).load(conn)?;
         out.extend(found.into_iter().map(|f| f.text));

@@ -214,9 +214,12 @@ pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
     Ok(quantity)
 }
 
-/// Whether a serial-numbered item in this status is in stock, and so part of its hub's level.
+/// The statuses in which a serial-numbered item is in stock, and so part of its hub's level
+/// (the SQL of `apply`, `inventory::check` and the migration `serials_in_levels` name them too).
+pub const IN_STOCK: [&str; 2] = ["AVAILABLE", "RESERVED"];
+
 pub fn in_stock(status: &str) -> bool {
-    matches!(status, "AVAILABLE" | "RESERVED")
+    IN_STOCK.contains(&status)
 }
 
 /// How a serial-numbered item's change of status (`None`: not there, received or deleted)
@@ -230,7 +233,7 @@ fn serials_in_stock(conn: &mut PgConnection, hub_id: i64, variant_id: i64) -> Qu
     inventory_items::table
         .filter(inventory_items::hub_id.eq(hub_id))
         .filter(inventory_items::variant_id.eq(variant_id))
-        .filter(inventory_items::status.eq_any(["AVAILABLE", "RESERVED"]))
+        .filter(inventory_items::status.eq_any(IN_STOCK))
         .count()
         .get_result(conn)
 }
@@ -334,16 +337,17 @@ pub struct Mismatch {
     pub ledger: i64,
 }
 
+/// The levels that differ from the ledger's sums: (hub_id, variant_id, level, ledger).
+pub const MISMATCHES: &str =
+    "SELECT coalesce(l.hub_id, g.hub_id) AS hub_id, coalesce(l.variant_id, g.variant_id) AS variant_id, \
+            coalesce(l.quantity, 0)::bigint AS level, coalesce(g.total, 0)::bigint AS ledger \
+     FROM stock_levels l FULL JOIN (SELECT hub_id, variant_id, sum(delta) AS total FROM stock_ledger GROUP BY 1, 2) g \
+       ON g.hub_id = l.hub_id AND g.variant_id = l.variant_id \
+     WHERE coalesce(l.quantity, 0) <> coalesce(g.total, 0) ORDER BY 1, 2";
+
 /// Levels that differ from the ledger's sums (empty when all agree).
 pub fn mismatches(conn: &mut PgConnection) -> QueryResult<Vec<Mismatch>> {
-    diesel::sql_query(
-        "SELECT coalesce(l.hub_id, g.hub_id) AS hub_id, coalesce(l.variant_id, g.variant_id) AS variant_id, \
-                coalesce(l.quantity, 0)::bigint AS level, coalesce(g.total, 0)::bigint AS ledger \
-         FROM stock_levels l FULL JOIN (SELECT hub_id, variant_id, sum(delta) AS total FROM stock_ledger GROUP BY 1, 2) g \
-           ON g.hub_id = l.hub_id AND g.variant_id = l.variant_id \
-         WHERE coalesce(l.quantity, 0) <> coalesce(g.total, 0) ORDER BY 1, 2",
-    )
-    .load(conn)
+    diesel::sql_query(MISMATCHES).load(conn)
 }
 
 /// Rewrites every level from the ledger (keeping reorder levels). Returns rows changed.

@@ -235,7 +235,21 @@ async fn detail(
         .parse()
         .map_err(|_| AppError::not_found("There is no such needs list."))?;
     let hub_id = access.hub.id;
-    let (n, lines) = crate::db::run(&state.db, move |conn| {
+    let suppliers: Vec<Hub> = access
+        .scope
+        .hubs
+        .iter()
+        .filter(|h| h.id != hub_id)
+        .cloned()
+        .collect();
+    // The hubs whose levels a decision shows: this one, then every hub it could supply from.
+    let columns: Vec<(i64, String)> = std::iter::once(&access.hub)
+        .chain(suppliers.iter())
+        .map(|h| (h.id, h.name.clone()))
+        .collect();
+    let can_decide = access.can(Permission::NeedsListApprove);
+    let column_hubs: Vec<i64> = columns.iter().map(|(id, _)| *id).collect();
+    let (n, lines, levels) = crate::db::run(&state.db, move |conn| {
         let n: NeedsList = needs_lists::table
             .find(id)
             .filter(needs_lists::hub_id.eq(hub_id))
@@ -243,7 +257,14 @@ async fn detail(
             .first(conn)
             .optional()?
             .ok_or_else(|| AppError::not_found("There is no such needs list at this hub."))?;
-        Ok((n.clone(), needs::lines(conn, n.id)?))
+        let lines = needs::lines(conn, n.id)?;
+        let levels = if n.status == "submitted" && can_decide {
+            let variants: Vec<i64> = lines.iter().map(|l| l.variant_id).collect();
+            Some(super::levels_of(conn, &column_hubs, &variants)?)
+        } else {
+            None
+        };
+        Ok((n.clone(), lines, levels))
     })
     .await?;
     let submit = (n.status == "draft" && access.can(Permission::NeedsListCreate)).then(|| {
@@ -256,7 +277,7 @@ async fn detail(
             Some(n.version),
         )
     });
-    let decide = (n.status == "submitted" && access.can(Permission::NeedsListApprove)).then(|| {
+    let decide = (n.status == "submitted" && can_decide).then(|| {
         OpMeta::new(
             &state.settings,
             &access,
@@ -266,24 +287,7 @@ async fn detail(
             Some(n.version),
         )
     });
-    let suppliers: Vec<Hub> = access
-        .scope
-        .hubs
-        .iter()
-        .filter(|h| h.id != hub_id)
-        .cloned()
-        .collect();
-    let (level_hubs, level_rows) = if decide.is_some() {
-        let columns: Vec<(i64, String)> = std::iter::once(&access.hub)
-            .chain(suppliers.iter())
-            .map(|h| (h.id, h.name.clone()))
-            .collect();
-        let variants: Vec<i64> = lines.iter().map(|l| l.variant_id).collect();
-        let hubs: Vec<i64> = columns.iter().map(|(id, _)| *id).collect();
-        let found = crate::db::run(&state.db, move |conn| {
-            Ok(super::levels_of(conn, &hubs, &variants)?)
-        })
-        .await?;
+    let (level_hubs, level_rows) = if let Some(found) = levels {
         let rows = lines
             .iter()
             .map(|l| {

@@ -180,7 +180,7 @@ fn set_item_status(
     } else {
         "sale"
     };
-    crate::warehouse::kinds::book_stock(conn, ctx, item, Some(status), reason)
+    crate::warehouse::kinds::book_stock(conn, ctx, item, (Some(&item.status), Some(status)), reason)
 }
 
 /// Gives a reserved item back. An item no longer RESERVED (sold at the warehouse before the
@@ -345,9 +345,8 @@ fn release_dropped(
 
 /// A sale whose figures the arithmetic cannot hold is refused, never stored to show sums that
 /// stopped at the largest number (see `money::MAX_TOTAL_CENTS`).
-fn check_total(conn: &mut PgConnection, sale_id: Uuid) -> Result<(), Refusal> {
-    let sale = loaded(conn, sale_id)?;
-    if super::totals(&sale, &lines(conn, sale_id)?).within_limits() {
+fn check_total(conn: &mut PgConnection, sale: &Sale) -> Result<(), Refusal> {
+    if super::totals(sale, &lines(conn, sale.id)?).within_limits() {
         return Ok(());
     }
     reject(format!(
@@ -571,7 +570,7 @@ impl Kind for CreateSale {
             .execute(conn)?;
         let sale = loaded(conn, p.sale_id)?;
         add_lines(conn, ctx, &sale, &p.lines)?;
-        check_total(conn, sale.id)?;
+        check_total(conn, &sale)?;
         Ok(Applied {
             server_id: Some(sale.id.to_string()),
             object_type: "sale",
@@ -715,7 +714,7 @@ impl Kind for UpdateSale {
         if let Some(lines) = &p.add_lines {
             add_lines(conn, ctx, &sale, lines)?;
         }
-        check_total(conn, sale.id)?;
+        check_total(conn, &sale)?;
         let after = loaded(conn, sale.id)?;
         Ok(Applied {
             server_id: Some(sale.id.to_string()),

@@ -177,7 +177,7 @@ fn stock_options(conn: &mut PgConnection, hub_id: i64) -> QueryResult<Vec<StockO
     let serials: std::collections::HashMap<String, i64> = inventory_items::table
         .inner_join(product_variants::table)
         .filter(inventory_items::hub_id.eq(hub_id))
-        .filter(inventory_items::status.eq_any(["AVAILABLE", "RESERVED"]))
+        .filter(inventory_items::status.eq_any(crate::inventory::ledger::IN_STOCK))
         .group_by(product_variants::full_sku)
         .select((product_variants::full_sku, diesel::dsl::count_star()))
         .load::<(String, i64)>(conn)?

@@ -132,7 +132,8 @@ fn prepare(state: &AppState, actor: &Principal, mut op: Operation) -> Prepared {
     // A role that may not do this kind of thing at all is refused before its payload is
     // looked at, so the denial is audited as one whatever the payload holds (a NUL once made
     // it a validation error, and the attempt never read as denied).
-    if let Some(kind) = registry::find(&op.kind).filter(|k| !actor.can(k.permission())) {
+    let found = registry::find(&op.kind);
+    if let Some(kind) = found.filter(|k| !actor.can(k.permission())) {
         let allowed = authorise(kind, actor, &[]);
         let op = Operation {
             payload: storable(&op.payload),
@@ -148,7 +149,7 @@ fn prepare(state: &AppState, actor: &Principal, mut op: Operation) -> Prepared {
             op,
         };
     }
-    let checked = match registry::find(&op.kind) {
+    let checked = match found {
         None => Err(vec![FieldError::new(
             "kind",
             format!("unknown operation kind '{}'", clean_text(&op.kind)),

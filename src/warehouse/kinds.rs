@@ -104,18 +104,19 @@ pub(crate) fn log(
         .map(|_| ())
 }
 
-/// Books an item's change of status in its hub's level through the ledger (`to`: `None` when
-/// the item is deleted). Call it after the item's row changed: a serial-numbered item is part
-/// of the level while it is in stock (`ledger::in_stock`), so receiving, selling, returning and
-/// deleting it move the level like any other stock movement.
+/// Books an item's change of status in its hub's level through the ledger (`from`: `None` when
+/// the item is received, `to`: `None` when it is deleted). Call it after the item's row
+/// changed: a serial-numbered item is part of the level while it is in stock
+/// (`ledger::in_stock`), so receiving, selling, returning and deleting it move the level like
+/// any other stock movement.
 pub(crate) fn book_stock(
     conn: &mut PgConnection,
     ctx: &ApplyCtx<'_>,
     item: &ItemRow,
-    to: Option<&str>,
+    (from, to): (Option<&str>, Option<&str>),
     reason: &str,
 ) -> Result<(), Refusal> {
-    let delta = ledger::serial_delta(Some(item.status.as_str()), to);
+    let delta = ledger::serial_delta(from, to);
     if delta == 0 {
         return Ok(());
     }
@@ -230,17 +231,7 @@ impl Kind for Receive {
             Some(&row.location_code),
             json!({ "cost_basis": p.cost_basis }),
         )?;
-        ledger::apply(
-            conn,
-            &ledger::Move {
-                hub_id: row.hub_id,
-                variant_id: row.variant_id,
-                delta: 1,
-                reason: "serial_receive",
-                operation_row: Some(ctx.operation_row),
-                actor_id: Some(ctx.actor.user_id),
-            },
-        )?;
+        book_stock(conn, ctx, &row, (None, Some(&row.status)), "serial_receive")?;
         let item = Item::new(row, variant.full_sku);
         let record = json!({ "id": item.id, "serial_number": item.serial_number, "sku": item.sku, "location_code": item.location_code, "status": item.status, "received_at": item.received_at, "hub_id": item.hub_id });
         Ok(applied(&item, None, record, &[]))
@@ -531,7 +522,7 @@ impl Kind for Step {
         )?;
         if action == "DELETE" {
             diesel::delete(inventory_items::table.find(row.id)).execute(conn)?;
-            book_stock(conn, ctx, &row, None, "serial_delete")?;
+            book_stock(conn, ctx, &row, (Some(&row.status), None), "serial_delete")?;
             let item = Item::new(row.clone(), sku);
             return Ok(applied(
                 &item,
@@ -551,7 +542,7 @@ impl Kind for Step {
             ))
             .returning(ItemRow::as_returning())
             .get_result(conn)?;
-        book_stock(conn, ctx, &row, Some(next), "sale")?;
+        book_stock(conn, ctx, &row, (Some(&row.status), Some(next)), "sale")?;
         let item = Item::new(updated, sku);
         let record = serde_json::to_value(&item).unwrap_or_default();
         Ok(applied(&item, before, record, &["status"]))

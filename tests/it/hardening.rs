@@ -732,20 +732,7 @@ async fn sixteen_clients_at_once_get_no_5xx_and_no_deadlock() {
     );
     let base = server.url();
     let client = reqwest::Client::new();
-    let token: Value = client
-        .post(format!("{base}/api/v1/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "warehouse"),
-            ("password", outpost::demo::seed::DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    let token = crate::live::token(&base, "warehouse").await;
     #[derive(QueryableByName)]
     struct N {
         #[diesel(sql_type = diesel::sql_types::BigInt)]

@@ -288,22 +288,7 @@ async fn a_conflicting_edit_lands_in_sync_issues_and_the_review_queue() {
     assert!(chrome.body_text().await.contains("Edit this draft"));
 
     // Someone else changes the notes (version 1 → 2) while this page still shows version 1.
-    let token = {
-        let res: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/api/v1/token", world.server.url()))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", "admin"),
-                ("password", outpost::demo::seed::DEMO_PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        res["access_token"].as_str().unwrap().to_string()
-    };
+    let token = crate::live::token(&world.server.url(), "admin").await;
     let body = json!({ "operations": [{ "op_id": uuid::Uuid::new_v4(), "kind": "distribution.update", "base_version": 1, "captured_at": chrono::Utc::now(), "payload": { "distribution_id": dist, "hub_id": mbj, "notes": "Use the church hall entrance" } }] });
     let r: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/api/v1/sync", world.server.url()))

@@ -8,6 +8,20 @@ use uuid::Uuid;
 
 use crate::common::TestApp;
 use crate::sales::{cart, confirm, invoice, op, stocked};
+use crate::warehouse_api::{as_user, Api};
+
+/// Receives a serial-numbered item at the caller's hub through the REST API; returns its id.
+async fn receive_serial(api: &Api<'_>, serial: &str, sku: &str, cost: Option<f64>) -> i64 {
+    let mut body = json!({ "serial_number": serial, "variant_sku": sku, "location_code": "A1" });
+    if let Some(cost) = cost {
+        body["cost_basis"] = json!(cost);
+    }
+    let (status, item) = api
+        .call("POST", "/api/v1/inventory/receive", Some(body))
+        .await;
+    assert_eq!(status, 201, "{item}");
+    item["id"].as_i64().unwrap()
+}
 
 #[tokio::test]
 async fn a_reused_invoice_id_refuses_that_operation_and_the_other_nine_apply() {
@@ -112,17 +126,8 @@ async fn the_item_page_shows_cost_only_with_can_see_cost() {
     let app = TestApp::builder().with_demo_world().start().await;
     let warehouse = app.signed_in("warehouse").await;
     let sku = stocked(&app).remove(0).0;
-    let token = app.token("warehouse").await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/inventory/receive"))
-        .bearer_auth(&token)
-        .json(&json!({ "serial_number": "SN-COST-PAGE", "variant_sku": sku, "location_code": "A1", "cost_basis": 4321.09 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 201);
-    let id = app.id_of("SELECT id FROM inventory_items WHERE serial_number = 'SN-COST-PAGE'");
+    let receiver = as_user(&app, "warehouse").await;
+    let id = receive_serial(&receiver, "SN-COST-PAGE", &sku, Some(4321.09)).await;
     let path = format!("/warehouse/items/{id}");
 
     let sales = app.signed_in("sales").await;
@@ -150,27 +155,16 @@ async fn an_item_held_by_a_cart_is_never_sold_twice() {
     let app = TestApp::builder().with_demo_world().start().await;
     let kin = app.hub_id("KIN-MAIN");
     let sku = stocked(&app).remove(0).0;
-    let warehouse = app.token("warehouse").await;
+    let warehouse = as_user(&app, "warehouse").await;
+    let rep = as_user(&app, "sales").await;
     let sales = app.token("sales").await;
-    let call = |token: &str, path: &str, body: Value| {
-        let req = app
-            .client
-            .post(app.url(path))
-            .bearer_auth(token)
-            .json(&body);
-        async move {
-            let res = req.send().await.unwrap();
-            let status = res.status().as_u16();
-            (status, res.json::<Value>().await.unwrap_or_default())
-        }
-    };
-    let (s, item) = call(&warehouse, "/api/v1/inventory/receive", json!({ "serial_number": "SN-TWICE", "variant_sku": sku, "location_code": "A1", "cost_basis": 1.0 })).await;
-    assert_eq!(s, 201, "{item}");
-    let id = item["id"].as_i64().unwrap();
+    let id = receive_serial(&warehouse, "SN-TWICE", &sku, Some(1.0)).await;
     let price = app.count(&format!(
         "SELECT listing_price_cents AS n FROM product_variants WHERE full_sku = '{sku}'"
     )) as f64
         / 100.0;
+    let sell_path = format!("/api/v1/inventory/{id}/sell");
+    let sell = || rep.call("POST", &sell_path, Some(json!({ "sale_price": price })));
 
     let (sale, r) = cart(&app, &sales, json!([{ "serial": "SN-TWICE" }])).await;
     assert_eq!(r["status"], "applied", "{r}");
@@ -192,12 +186,7 @@ async fn an_item_held_by_a_cart_is_never_sold_twice() {
         .await;
     assert!(page.contains("Held by a sale in progress"), "{page}");
     assert!(!page.contains("/sell\""), "{page}");
-    let (s, body) = call(
-        &sales,
-        &format!("/api/v1/inventory/{id}/sell"),
-        json!({ "sale_price": price }),
-    )
-    .await;
+    let (s, body) = sell().await;
     assert_eq!(s, 409, "{body}");
     assert!(body.to_string().contains("sale in progress"), "{body}");
     assert_eq!(status(&app), "RESERVED");
@@ -211,20 +200,10 @@ async fn an_item_held_by_a_cart_is_never_sold_twice() {
     .await;
     assert_eq!(r["status"], "applied", "{r}");
     assert_eq!(status(&app), "AVAILABLE");
-    let (s, body) = call(
-        &sales,
-        &format!("/api/v1/inventory/{id}/sell"),
-        json!({ "sale_price": price }),
-    )
-    .await;
+    let (s, body) = sell().await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(status(&app), "SOLD");
-    let (s, _) = call(
-        &sales,
-        &format!("/api/v1/inventory/{id}/sell"),
-        json!({ "sale_price": price }),
-    )
-    .await;
+    let (s, _) = sell().await;
     assert_eq!(s, 409, "sold once");
 
     // Its history never leaves SOLD.
@@ -279,29 +258,16 @@ async fn an_item_without_its_own_cost_is_not_sold_below_its_variants_cost() {
         "SELECT coalesce(cost_cents, 0) AS n FROM product_variants WHERE full_sku = '{sku}'"
     ));
     assert!(cost > 1, "the variant has a cost");
-    let warehouse = app.token("warehouse").await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/inventory/receive"))
-        .bearer_auth(&warehouse)
-        .json(&json!({ "serial_number": "SN-NO-COST", "variant_sku": sku, "location_code": "A1" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 201);
-    let id = app.id_of("SELECT id FROM inventory_items WHERE serial_number = 'SN-NO-COST'");
-    let sales = app.token("sales").await;
+    let id = receive_serial(&as_user(&app, "warehouse").await, "SN-NO-COST", &sku, None).await;
     let below = (cost - 1) as f64 / 100.0;
-    let res = app
-        .client
-        .post(app.url(&format!("/api/v1/inventory/{id}/sell")))
-        .bearer_auth(&sales)
-        .json(&json!({ "sale_price": below }))
-        .send()
+    let (status, body) = as_user(&app, "sales")
         .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let body: Value = res.json().await.unwrap_or_default();
+        .call(
+            "POST",
+            &format!("/api/v1/inventory/{id}/sell"),
+            Some(json!({ "sale_price": below })),
+        )
+        .await;
     assert_eq!(status, 403, "{body}");
     assert!(body.to_string().contains("below cost"), "{body}");
 }
@@ -319,40 +285,25 @@ async fn a_rep_without_can_change_price_cannot_move_the_list_price() {
         ))
     };
     let before = list(&app);
-    diesel::RunQueryDsl::execute(
-        diesel::sql_query("UPDATE users SET permission_flags = '{}' WHERE username = 'sales'"),
-        &mut app.conn(),
-    )
-    .unwrap();
-    let rep = app.token("sales").await;
-    let patch = |token: String, body: Value| {
-        let app = &app;
-        let sku = sku.clone();
-        async move {
-            let res = app
-                .client
-                .patch(app.url(&format!("/api/v1/variants/{sku}")))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = res.status().as_u16();
-            (status, res.json::<Value>().await.unwrap_or_default())
-        }
-    };
+    crate::sales::set_flags(&app, "sales", json!({}));
+    let rep = as_user(&app, "sales").await;
+    let variant = format!("/api/v1/variants/{sku}");
     let raised = (before + 10_000) as f64 / 100.0;
-    let (status, body) = patch(rep.clone(), json!({ "listing_price": raised })).await;
+    let (status, body) = rep
+        .call("PATCH", &variant, Some(json!({ "listing_price": raised })))
+        .await;
     assert_eq!(status, 403, "{body}");
     assert!(body.to_string().contains("change prices"), "{body}");
     assert_eq!(list(&app), before, "nothing written");
     // The same price (as the variant page posts it) and a new description go.
     let same = before as f64 / 100.0;
-    let (status, body) = patch(
-        rep.clone(),
-        json!({ "listing_price": same, "description": "Reworded by the rep" }),
-    )
-    .await;
+    let (status, body) = rep
+        .call(
+            "PATCH",
+            &variant,
+            Some(json!({ "listing_price": same, "description": "Reworded by the rep" })),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     // The variant page shows the price read-only and says why.
     let page = app
@@ -365,8 +316,10 @@ async fn a_rep_without_can_change_price_cannot_move_the_list_price() {
         "{page}"
     );
     // An administrator may.
-    let admin = app.token("admin").await;
-    let (status, body) = patch(admin, json!({ "listing_price": raised })).await;
+    let (status, body) = as_user(&app, "admin")
+        .await
+        .call("PATCH", &variant, Some(json!({ "listing_price": raised })))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(list(&app), before + 10_000);
 }
@@ -422,17 +375,14 @@ async fn the_stock_check_names_held_items_double_sales_and_transfers_that_disagr
     let app = TestApp::builder().with_demo_world().start().await;
     let check = || outpost::inventory::check::disagreements(&mut app.conn()).unwrap();
     assert_eq!(check(), Vec::<String>::new(), "the demo world agrees");
-    let warehouse = app.token("warehouse").await;
     let sku = stocked(&app).remove(0).0;
-    let res = app
-        .client
-        .post(app.url("/api/v1/inventory/receive"))
-        .bearer_auth(&warehouse)
-        .json(&json!({ "serial_number": "SN-CHECK-1", "variant_sku": sku, "location_code": "A1", "cost_basis": 1.0 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 201);
+    receive_serial(
+        &as_user(&app, "warehouse").await,
+        "SN-CHECK-1",
+        &sku,
+        Some(1.0),
+    )
+    .await;
     let sales = app.token("sales").await;
     let (_, r) = cart(&app, &sales, json!([{ "serial": "SN-CHECK-1" }])).await;
     assert_eq!(r["status"], "applied", "{r}");
@@ -467,100 +417,46 @@ async fn the_stock_check_names_held_items_double_sales_and_transfers_that_disagr
 async fn serial_numbered_items_are_part_of_their_hubs_level() {
     let app = TestApp::builder().with_demo_world().start().await;
     let (sku, list) = stocked(&app).remove(0);
-    let level = |app: &TestApp| {
-        app.count(&format!(
-            "SELECT l.quantity AS n FROM stock_levels l JOIN hubs h ON h.id = l.hub_id \
-             JOIN product_variants v ON v.id = l.variant_id WHERE h.code = 'KIN-MAIN' AND v.full_sku = '{sku}'"
-        ))
-    };
+    let level = |app: &TestApp| app.stock("KIN-MAIN", &sku);
     let bulk = level(&app);
-    let warehouse = app.token("warehouse").await;
+    let warehouse = as_user(&app, "warehouse").await;
+    let mut ids = Vec::new();
     for n in 1..=3 {
-        let res = app
-            .client
-            .post(app.url("/api/v1/inventory/receive"))
-            .bearer_auth(&warehouse)
-            .json(&json!({ "serial_number": format!("SN-LEVEL-{n}"), "variant_sku": sku, "location_code": "A1", "cost_basis": 0.01 }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status().as_u16(), 201);
+        ids.push(receive_serial(&warehouse, &format!("SN-LEVEL-{n}"), &sku, Some(0.01)).await);
     }
     assert_eq!(level(&app), bulk + 3, "three received");
     let kin = app.hub_id("KIN-MAIN");
-    let stock: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/hubs/{kin}/stock")))
-        .bearer_auth(&warehouse)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, stock) = warehouse
+        .call("GET", &format!("/api/v1/hubs/{kin}/stock"), None)
+        .await;
     assert!(
         stock.to_string().contains(&format!("{}", bulk + 3)),
         "the hub's stock API says so too: {stock}"
     );
-    let id = |n: u32| {
-        app.id_of(&format!(
-            "SELECT id FROM inventory_items WHERE serial_number = 'SN-LEVEL-{n}'"
-        ))
-    };
     let sales = app.token("sales").await;
-    let admin = app.token("admin").await;
-    let post = |token: String, path: String, body: Value| {
-        let app = &app;
-        async move {
-            app.client
-                .post(app.url(&path))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(
-        post(
-            sales.clone(),
-            format!("/api/v1/inventory/{}/reserve", id(1)),
-            json!({})
-        )
-        .await,
-        200
-    );
+    let rep = as_user(&app, "sales").await;
+    let admin = as_user(&app, "admin").await;
+    let item = |n: usize| format!("/api/v1/inventory/{}", ids[n - 1]);
+    let (s, body) = rep
+        .call("POST", &format!("{}/reserve", item(1)), Some(json!({})))
+        .await;
+    assert_eq!(s, 200, "{body}");
     assert_eq!(level(&app), bulk + 3, "a reserved item is still here");
-    assert_eq!(
-        post(
-            sales.clone(),
-            format!("/api/v1/inventory/{}/sell", id(1)),
-            json!({ "sale_price": list as f64 / 100.0 })
+    let (s, body) = rep
+        .call(
+            "POST",
+            &format!("{}/sell", item(1)),
+            Some(json!({ "sale_price": list as f64 / 100.0 })),
         )
-        .await,
-        200
-    );
+        .await;
+    assert_eq!(s, 200, "{body}");
     assert_eq!(level(&app), bulk + 2, "a sold item is gone");
-    let res = app
-        .client
-        .delete(app.url(&format!("/api/v1/inventory/{}", id(2))))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
+    let (s, body) = admin.call("DELETE", &item(2), None).await;
+    assert!((200..300).contains(&s), "{s} {body}");
     assert_eq!(level(&app), bulk + 1, "a deleted item is gone");
     // A sold item stays on record: deleting it would take the sale's trail with it.
-    let res = app
-        .client
-        .delete(app.url(&format!("/api/v1/inventory/{}", id(1))))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 409);
+    let (s, _) = admin.call("DELETE", &item(1), None).await;
+    assert_eq!(s, 409);
     assert_eq!(level(&app), bulk + 1);
     // The sale form's picker says how much of what is on hand goes by serial number.
     let form = app
@@ -596,7 +492,7 @@ async fn serial_numbered_items_are_part_of_their_hubs_level() {
     let (invoice_id, _) = invoice(&app, &sales, sale).await;
     let r = crate::sales::send(
         &app,
-        &admin,
+        &app.token("admin").await,
         crate::sales::op(
             "invoice.credit",
             json!({ "credit_note_id": Uuid::new_v4(), "invoice_id": invoice_id, "hub_id": kin, "reason": "Returned", "restock": true }),
@@ -704,20 +600,7 @@ async fn decision_screenshots() {
     let (kin, mbj) = (world.hub_id("KIN-MAIN"), world.hub_id("MBJ-SUB"));
     let url = world.server.url();
     let client = reqwest::Client::new();
-    let res: Value = client
-        .post(format!("{url}/api/v1/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "depot"),
-            ("password", outpost::demo::seed::DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = res["access_token"].as_str().unwrap().to_string();
+    let token = crate::live::token(&url, "depot").await;
     let (t, list) = (Uuid::new_v4(), Uuid::new_v4());
     let lines = json!([{ "sku": "00101-P-1-NA-N", "quantity": 30 }, { "sku": "00122-P-1-BK-N", "quantity": 4 }]);
     let ops = json!({ "operations": [
