@@ -436,6 +436,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    transfer_line_items (transfer_id, item_id) {
+        transfer_id -> Uuid,
+        line_no -> Int4,
+        item_id -> Int8,
+        arrived -> Nullable<Bool>,
+    }
+}
+
+diesel::table! {
     transfers (id) {
         id -> Uuid,
         from_hub_id -> Int8,
@@ -583,6 +592,7 @@ diesel::joinable!(needs_list_lines -> needs_lists (needs_list_id));
 diesel::joinable!(needs_list_lines -> product_variants (variant_id));
 diesel::joinable!(needs_lists -> hubs (hub_id));
 diesel::joinable!(nfc_stations -> hubs (hub_id));
+diesel::joinable!(transfer_line_items -> inventory_items (item_id));
 diesel::joinable!(nfc_stations -> users (user_id));
 diesel::joinable!(operations -> hubs (hub_id));
 diesel::joinable!(product_identities -> product_families (product_id));
@@ -650,6 +660,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     stock_adjustments,
     stock_ledger,
     stock_levels,
+    transfer_line_items,
     transfer_lines,
     transfers,
     user_customers,

@@ -28,16 +28,36 @@ fn detail_path(kind: &str, hub_id: i64, record: &str) -> String {
     format!("/hubs/{hub_id}/{section}/{record}")
 }
 
-/// Quantities posted as `qty_<line_no>` fields.
+/// Quantities posted as `qty_<line_no>` fields, with the serial numbers of a line's
+/// serial-numbered items where the page asked for them (`serials_<line_no>`: one per line, or
+/// separated by spaces or commas, as a scanner types them).
 fn line_quantities(form: &FormFields, field: &str, errors: &mut Vec<FieldError>) -> Vec<Value> {
     let mut out = Vec::new();
     for line_no in form.ids("line_no") {
         let raw = form.text(&format!("qty_{line_no}"));
+        let serials = format!("serials_{line_no}");
         if raw.is_empty() {
+            if !form.text(&serials).is_empty() {
+                errors.push(FieldError::new(
+                    format!("line {line_no}"),
+                    "enter a quantity",
+                ));
+            }
             continue;
         }
         match raw.parse::<i64>() {
-            Ok(q) => out.push(json!({ "line_no": line_no, field: q })),
+            Ok(q) => {
+                let mut line = json!({ "line_no": line_no, field: q });
+                if form.has(&serials) {
+                    let text = form.text(&serials);
+                    let named: Vec<&str> = text
+                        .split(|c: char| c.is_whitespace() || c == ',')
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    line["serial_numbers"] = json!(named);
+                }
+                out.push(line)
+            }
             Err(_) => errors.push(FieldError::new(
                 format!("line {line_no}"),
                 "enter a whole number",
@@ -91,7 +111,12 @@ fn payload(
             p
         }
         "transfer.approve" | "transfer.dispatch" | "transfer.receive" => {
-            json!({ "transfer_id": record, "hub_id": hub_id, "lines": line_quantities(form, "quantity", errors), "note": note })
+            let mut p = json!({ "transfer_id": record, "hub_id": hub_id, "lines": line_quantities(form, "quantity", errors), "note": note });
+            let location = form.text("location_code");
+            if !location.is_empty() {
+                p["location_code"] = json!(location);
+            }
+            p
         }
         _ => return None,
     })

@@ -48,6 +48,27 @@ const CHECKS: &[&str] = &[
         OR (t.status IN ('requested', 'approved', 'cancelled') AND tl.dispatched_qty <> 0) \
         OR (t.status = 'dispatched' AND tl.received_qty <> 0) \
      ORDER BY t.id, tl.line_no",
+    // A serial-numbered item in transit is on exactly the dispatched transfer carrying it, and a
+    // line carries no more items than units (nor more arrived than were received).
+    "SELECT format('serial %s is in transit but no dispatched transfer carries it', i.serial_number) AS text \
+     FROM inventory_items i WHERE i.status = 'IN_TRANSIT' AND NOT EXISTS ( \
+       SELECT 1 FROM transfer_line_items x JOIN transfers t ON t.id = x.transfer_id \
+       WHERE x.item_id = i.id AND t.status = 'dispatched' AND x.arrived IS NULL) \
+     ORDER BY i.serial_number",
+    "SELECT format('transfer %s (%s): serial %s is %s', t.id, t.status, i.serial_number, \
+                   CASE WHEN t.status = 'dispatched' THEN lower(i.status) || ' while on its way' \
+                        ELSE 'not recorded at receipt' END) AS text \
+     FROM transfer_line_items x JOIN transfers t ON t.id = x.transfer_id JOIN inventory_items i ON i.id = x.item_id \
+     WHERE (t.status = 'dispatched' AND (i.status <> 'IN_TRANSIT' OR x.arrived IS NOT NULL)) \
+        OR (t.status <> 'dispatched' AND x.arrived IS NULL) \
+     ORDER BY t.id, i.serial_number",
+    "SELECT format('transfer %s, line %s: %s serial-numbered items sent for %s units, %s arrived for %s received', \
+                   tl.transfer_id, tl.line_no, x.sent, tl.dispatched_qty, x.came, tl.received_qty) AS text \
+     FROM transfer_lines tl JOIN (SELECT transfer_id, line_no, count(*) AS sent, count(*) FILTER (WHERE arrived) AS came \
+                                  FROM transfer_line_items GROUP BY 1, 2) x \
+       ON x.transfer_id = tl.transfer_id AND x.line_no = tl.line_no \
+     WHERE x.sent > tl.dispatched_qty OR x.came > tl.received_qty \
+     ORDER BY tl.transfer_id, tl.line_no",
 ];
 
 /// Every disagreement between the stock figures, in words (empty when all agree).

@@ -193,7 +193,7 @@ pub fn apply(conn: &mut PgConnection, m: &Move<'_>) -> Result<i64, Refusal> {
         let have = have.unwrap_or(0);
         return reject(if serials > 0 {
             format!(
-                "not enough stock of {sku}: {have} on hand, of which {serials} serial-numbered (sold by serial number only), {} needed",
+                "not enough stock of {sku}: {have} on hand, of which {serials} serial-numbered (these go only by serial number), {} needed",
                 -m.delta
             )
         } else {

@@ -9,10 +9,12 @@ pub mod distribution;
 pub mod distribution_pages;
 pub mod intake;
 pub mod intake_pages;
+pub mod items;
 pub mod ledger;
 pub mod needs;
 pub mod needs_pages;
 pub mod transfer;
+pub mod transfer_items;
 pub mod transfer_pages;
 
 use diesel::prelude::*;

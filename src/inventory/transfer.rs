@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::items;
 use super::ledger::{self, Move};
+use super::transfer_items::{self, LineItem};
 use crate::auth::permissions::Permission;
 use crate::schema::{
     hubs, organisations, product_families, product_identities, product_variants, transfer_lines,
@@ -228,6 +230,16 @@ impl Kind for RequestTransfer {
 pub struct QtyLine {
     pub line_no: i32,
     pub quantity: i64,
+    /// Serial-numbered items on the line: those sent at dispatch; those that arrived at
+    /// receipt (not given: every item sent). The quantity counts them with the other units.
+    #[serde(default)]
+    pub serial_numbers: Option<Vec<String>>,
+}
+
+impl QtyLine {
+    fn serials(&self) -> &[String] {
+        self.serial_numbers.as_deref().unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -241,18 +253,46 @@ pub struct StepPayload {
     pub lines: Vec<QtyLine>,
     #[serde(default)]
     pub note: Option<String>,
+    /// Where arrived serial-numbered items are put (receipt only); the receiving dock if not
+    /// given.
+    #[serde(default)]
+    pub location_code: Option<String>,
 }
 
 fn validate_step(payload: &Value) -> Result<Target, Vec<FieldError>> {
     let p: StepPayload = parse(payload)?;
+    let mut errors = Vec::new();
     if p.lines
         .iter()
         .any(|l| !(0..=MAX_QUANTITY).contains(&l.quantity))
     {
-        return Err(vec![FieldError::new(
+        errors.push(FieldError::new(
             "lines",
             format!("quantities are 0 to {MAX_QUANTITY}"),
-        )]);
+        ));
+    }
+    if let Some(bad) = p
+        .lines
+        .iter()
+        .flat_map(QtyLine::serials)
+        .find(|s| !items::valid_serial(s))
+    {
+        errors.push(FieldError::new(
+            "serial_numbers",
+            format!("'{bad}' is not a serial number (1–64 letters, digits or . _ / -)"),
+        ));
+    }
+    if p.location_code
+        .as_deref()
+        .is_some_and(|l| !items::valid_location(l))
+    {
+        errors.push(FieldError::new(
+            "location_code",
+            "1–32 letters, digits or . _ -, e.g. A1-S2",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     Ok(Target {
         hub_id: Some(p.hub_id),
@@ -317,18 +357,25 @@ impl Kind for DispatchTransfer {
         }
         let mut sent = Vec::new();
         for line in lines(conn, t.id)? {
-            let qty = p
-                .lines
-                .iter()
-                .find(|l| l.line_no == line.line_no)
-                .map(|l| l.quantity)
-                .unwrap_or(line.quantity);
+            let named = p.lines.iter().find(|l| l.line_no == line.line_no);
+            let qty = named.map_or(line.quantity, |l| l.quantity);
             if qty > line.quantity {
                 return reject(format!(
                     "line {}: cannot dispatch more than the {} approved",
                     line.line_no, line.quantity
                 ));
             }
+            let serials =
+                transfer_items::distinct(line.line_no, named.map_or(&[], QtyLine::serials))?;
+            if serials.len() as i64 > qty {
+                return reject(format!(
+                    "line {}: {} serial numbers named for {} units",
+                    line.line_no,
+                    serials.len(),
+                    qty
+                ));
+            }
+            transfer_items::dispatch(conn, ctx, &t, &line, &serials)?;
             if qty > 0 {
                 ledger::apply(
                     conn,
@@ -345,7 +392,9 @@ impl Kind for DispatchTransfer {
             diesel::update(transfer_lines::table.find((t.id, line.line_no)))
                 .set(transfer_lines::dispatched_qty.eq(qty))
                 .execute(conn)?;
-            sent.push(json!({ "line_no": line.line_no, "dispatched": qty }));
+            sent.push(
+                json!({ "line_no": line.line_no, "dispatched": qty, "serial_numbers": serials }),
+            );
         }
         let version = next_version(conn, &t, "dispatched", ("dispatched_by", ctx.actor.user_id))?;
         let mut a = applied(
@@ -389,27 +438,48 @@ impl Kind for ReceiveTransfer {
                 t.status
             ));
         }
+        let sent = transfer_items::of_transfer(conn, t.id)?;
+        let location = p.location_code.as_deref().map(str::trim);
+        let location = location.unwrap_or(transfer_items::RECEIVING_LOCATION);
         let mut short = Vec::new();
         for line in lines(conn, t.id)? {
-            let qty = p
-                .lines
-                .iter()
-                .find(|l| l.line_no == line.line_no)
-                .map(|l| l.quantity)
-                .unwrap_or(line.dispatched_qty);
+            let named = p.lines.iter().find(|l| l.line_no == line.line_no);
+            let items: Vec<&LineItem> = sent.iter().filter(|i| i.line_no == line.line_no).collect();
+            let arrived = arrived_items(&line, &items, named)?;
+            let without_serial = line.dispatched_qty - items.len() as i64;
+            let qty = named.map_or(arrived.len() as i64 + without_serial, |l| l.quantity);
             if qty > line.dispatched_qty {
                 return reject(format!(
                     "line {}: {} received but only {} dispatched",
                     line.line_no, qty, line.dispatched_qty
                 ));
             }
+            if qty < arrived.len() as i64 || qty - arrived.len() as i64 > without_serial {
+                return reject(format!(
+                    "line {}: {qty} received, but {} of the {} serial-numbered items sent are named as arrived; name the serial numbers that arrived",
+                    line.line_no,
+                    arrived.len(),
+                    items.len()
+                ));
+            }
             if qty < line.dispatched_qty {
+                let missing: Vec<&str> = items
+                    .iter()
+                    .filter(|i| !arrived.contains(&i.item_id))
+                    .map(|i| i.serial_number.as_str())
+                    .collect();
+                let which = if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (missing: {})", missing.join(", "))
+                };
                 short.push(format!(
-                    "{} short by {}",
+                    "{} short by {}{which}",
                     line.sku,
                     line.dispatched_qty - qty
                 ));
             }
+            transfer_items::receive(conn, ctx, &t, &items, &arrived, location)?;
             if qty > 0 {
                 ledger::apply(
                     conn,
@@ -456,4 +526,32 @@ impl Kind for ReceiveTransfer {
             .push(("stock".into(), json!({ "hub_id": t.to_hub_id })));
         Ok(a)
     }
+}
+
+/// The ids of a line's serial-numbered items that arrived: those named, or every one sent when
+/// the receiver names none.
+fn arrived_items(
+    line: &TransferLine,
+    items: &[&LineItem],
+    named: Option<&QtyLine>,
+) -> Result<Vec<i64>, Refusal> {
+    let Some(serials) = named.and_then(|l| l.serial_numbers.as_deref()) else {
+        return Ok(items.iter().map(|i| i.item_id).collect());
+    };
+    let mut ids = Vec::new();
+    for s in transfer_items::distinct(line.line_no, serials)? {
+        match items
+            .iter()
+            .find(|i| i.serial_number.eq_ignore_ascii_case(&s))
+        {
+            Some(i) => ids.push(i.item_id),
+            None => {
+                return reject(format!(
+                    "line {}: {s} was not sent on this line",
+                    line.line_no
+                ))
+            }
+        }
+    }
+    Ok(ids)
 }

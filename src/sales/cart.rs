@@ -148,7 +148,7 @@ fn set_item_status(
     sale_id: Uuid,
     price: Option<i64>,
 ) -> Result<(), Refusal> {
-    crate::warehouse::kinds::log(
+    crate::inventory::items::log(
         conn,
         ctx,
         item,
@@ -180,7 +180,7 @@ fn set_item_status(
     } else {
         "sale"
     };
-    crate::warehouse::kinds::book_stock(conn, ctx, item, (Some(&item.status), Some(status)), reason)
+    crate::inventory::items::book_stock(conn, ctx, item, (Some(&item.status), Some(status)), reason)
 }
 
 /// Gives a reserved item back. An item no longer RESERVED (sold at the warehouse before the

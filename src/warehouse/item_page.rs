@@ -12,6 +12,7 @@ use crate::auth::extract::{Authorized, CurrentUser};
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
 use crate::error::AppError;
+use crate::inventory::ledger::in_stock;
 use crate::schema::{hubs, product_families, product_identities, product_variants};
 use crate::state::AppState;
 use crate::sync::forms::{self, OpMeta, Posted};
@@ -141,13 +142,13 @@ fn item_page(
     let sells = user.can(Permission::WarehouseSell);
     let actions = Actions {
         reserve: meta(sells && status == "AVAILABLE", "warehouse.reserve"),
-        sell: meta(sells && status != "SOLD" && !d.in_a_sale, "warehouse.sell"),
+        sell: meta(sells && in_stock(status) && !d.in_a_sale, "warehouse.sell"),
         edit: meta(user.can(Permission::WarehouseItemEdit), "warehouse.update"),
         delete: meta(
-            user.can(Permission::WarehouseItemDelete) && status != "SOLD" && !d.in_a_sale,
+            user.can(Permission::WarehouseItemDelete) && in_stock(status) && !d.in_a_sale,
             "warehouse.delete",
         ),
-        can_move: user.can(Permission::WarehouseReceive) && status != "SOLD",
+        can_move: user.can(Permission::WarehouseReceive) && in_stock(status),
     };
     let plain = |cents: Option<i64>| cents.map(crate::sales::money::plain_cents);
     let field = |name: &str, stored: Option<String>| {

@@ -10,25 +10,13 @@ use serde_json::{json, Value};
 use super::{Item, ItemRow};
 use crate::auth::permissions::Permission;
 use crate::catalog::units_to_cents;
-use crate::inventory::ledger;
-use crate::schema::{inventory_items, inventory_transactions, product_variants};
+use crate::inventory::items::{book_stock, log, valid_location, valid_serial};
+use crate::schema::{inventory_items, product_variants};
 use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Target};
 use crate::sync::operation::FieldError;
 
 fn payload<T: for<'de> Deserialize<'de>>(ctx: &ApplyCtx<'_>) -> Result<T, Refusal> {
     serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))
-}
-
-fn valid_serial(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
-}
-
-fn valid_location(s: &str) -> bool {
-    (1..=32).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 /// The item, locked, if it is at one of the actor's hubs; otherwise "not found" (no leak).
@@ -78,60 +66,16 @@ enum ItemRef<'a> {
     Serial(&'a str),
 }
 
-pub(crate) fn log(
-    conn: &mut PgConnection,
-    ctx: &ApplyCtx<'_>,
-    item: &ItemRow,
-    action: &str,
-    from: Option<&str>,
-    to: Option<&str>,
-    details: Value,
-) -> QueryResult<()> {
-    diesel::insert_into(inventory_transactions::table)
-        .values((
-            inventory_transactions::item_id.eq(item.id),
-            inventory_transactions::serial_number.eq(&item.serial_number),
-            inventory_transactions::variant_id.eq(item.variant_id),
-            inventory_transactions::hub_id.eq(item.hub_id),
-            inventory_transactions::action.eq(action),
-            inventory_transactions::from_location.eq(from),
-            inventory_transactions::to_location.eq(to),
-            inventory_transactions::details.eq(details),
-            inventory_transactions::user_id.eq(ctx.actor.user_id),
-            inventory_transactions::operation_id.eq(ctx.operation_row),
-        ))
-        .execute(conn)
-        .map(|_| ())
-}
-
-/// Books an item's change of status in its hub's level through the ledger (`from`: `None` when
-/// the item is received, `to`: `None` when it is deleted). Call it after the item's row
-/// changed: a serial-numbered item is part of the level while it is in stock
-/// (`ledger::in_stock`), so receiving, selling, returning and deleting it move the level like
-/// any other stock movement.
-pub(crate) fn book_stock(
-    conn: &mut PgConnection,
-    ctx: &ApplyCtx<'_>,
-    item: &ItemRow,
-    (from, to): (Option<&str>, Option<&str>),
-    reason: &str,
-) -> Result<(), Refusal> {
-    let delta = ledger::serial_delta(from, to);
-    if delta == 0 {
-        return Ok(());
+/// An item on its way between hubs (or lost on the way) has no shelf to move to; it gets one
+/// when the receiving hub records it.
+fn refuse_travelling(row: &ItemRow) -> Result<(), Refusal> {
+    match row.status.as_str() {
+        "IN_TRANSIT" | "MISSING" => Err(Refusal::Clash(format!(
+            "the item is {}; it gets a location when a hub receives it",
+            super::status_words(&row.status).to_lowercase()
+        ))),
+        _ => Ok(()),
     }
-    ledger::apply(
-        conn,
-        &ledger::Move {
-            hub_id: item.hub_id,
-            variant_id: item.variant_id,
-            delta,
-            reason,
-            operation_row: Some(ctx.operation_row),
-            actor_id: Some(ctx.actor.user_id),
-        },
-    )
-    .map(|_| ())
 }
 
 fn applied(item: &Item, before: Option<Value>, record: Value, changed: &[&str]) -> Applied {
@@ -270,6 +214,7 @@ impl Kind for Move {
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
         let p: MoveIn = payload(ctx)?;
         let (row, sku) = load_item(conn, ctx, ItemRef::Serial(p.serial_number.trim()))?;
+        refuse_travelling(&row)?;
         let to = p.new_location.trim();
         diesel::update(inventory_items::table.find(row.id))
             .set((
@@ -353,6 +298,9 @@ impl Kind for Update {
     fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
         let p: UpdateIn = payload(ctx)?;
         let (row, sku) = load_item(conn, ctx, ItemRef::Id(p.item_id))?;
+        if p.location_code.is_some() {
+            refuse_travelling(&row)?;
+        }
         let location = p
             .location_code
             .as_deref()

@@ -20,6 +20,8 @@ pub const STATUSES: &[(&str, &str)] = &[
     ("AVAILABLE", "Available"),
     ("RESERVED", "Reserved"),
     ("SOLD", "Sold"),
+    ("IN_TRANSIT", "In transit"),
+    ("MISSING", "Missing"),
 ];
 
 pub fn status_words(code: &str) -> &'static str {
@@ -29,20 +31,7 @@ pub fn status_words(code: &str) -> &'static str {
         .map_or("Unknown", |(_, words)| words)
 }
 
-#[derive(Clone, Debug, Queryable, Selectable)]
-#[diesel(table_name = inventory_items)]
-pub struct ItemRow {
-    pub id: i64,
-    pub serial_number: String,
-    pub variant_id: i64,
-    pub hub_id: i64,
-    pub location_code: String,
-    pub status: String,
-    pub cost_basis_cents: Option<i64>,
-    pub sale_price_cents: Option<i64>,
-    pub received_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+pub use crate::inventory::items::ItemRow;
 
 /// An item as the API shows it (the seed's InventoryItemResponse).
 #[derive(Clone, Debug, Serialize, ToSchema)]

@@ -34,6 +34,7 @@ mod sales;
 mod sales_browser;
 mod sales_cart;
 mod sales_flags;
+mod serial_transfers;
 mod stock_invariants;
 mod stock_truth;
 mod ui_forms;

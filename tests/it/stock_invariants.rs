@@ -42,6 +42,8 @@ struct Transfer {
     sku: String,
     quantity: i64,
     status: &'static str,
+    /// Serial-numbered items sent on it (indexes in `items`).
+    items: Vec<usize>,
 }
 
 struct Sale {
@@ -83,6 +85,14 @@ struct LevelRow {
     sku: String,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     quantity: i64,
+}
+
+#[derive(QueryableByName)]
+struct ItemRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    serial: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    place: String,
 }
 
 #[derive(QueryableByName)]
@@ -222,6 +232,7 @@ impl World {
                     sku,
                     quantity: qty,
                     status: "requested",
+                    items: Vec::new(),
                 });
             }
             return;
@@ -243,27 +254,72 @@ impl World {
                 }
             }
             "approved" => {
+                // Half the time the dispatcher names serial-numbered items the hub holds
+                // (never more than the line's units); the rest of the line goes without.
+                let mut sent: Vec<usize> = (0..self.items.len())
+                    .filter(|j| {
+                        let it = &self.items[*j];
+                        it.hub == from && it.sku == sku && it.status == "AVAILABLE"
+                    })
+                    .collect();
+                if self.rng.random_bool(0.25) {
+                    sent.clear();
+                }
+                sent.truncate(self.rng.random_range(0..=qty as usize));
+                let serials: Vec<String> =
+                    sent.iter().map(|j| self.items[*j].serial.clone()).collect();
                 let op = self.op(
                     "transfer.dispatch",
-                    json!({ "transfer_id": id, "hub_id": self.hubs[from] }),
+                    json!({ "transfer_id": id, "hub_id": self.hubs[from], "lines": [{ "line_no": 1, "quantity": qty, "serial_numbers": serials }] }),
                     None,
                 );
                 if self.send("admin", op).await {
                     self.transfers[i].status = "dispatched";
                     self.moved(from, &sku, -qty);
+                    // The line's quantity counts the items: they leave the level with it.
+                    for j in &sent {
+                        self.items[*j].status = "IN_TRANSIT";
+                    }
+                    if !sent.is_empty() {
+                        *self
+                            .applied
+                            .entry("transfer.dispatch by serial number".into())
+                            .or_default() += 1;
+                    }
+                    self.transfers[i].items = sent;
                 }
             }
             _ => {
-                // Now and then some of it never arrives: a short receipt, with its note.
-                let got = if self.rng.random_ratio(1, 3) {
-                    self.rng.random_range(0..qty)
+                // Now and then some of it never arrives: a short receipt, with its note, and
+                // the serial numbers of the items that did.
+                let sent = self.transfers[i].items.clone();
+                let (arrived, got) = if self.rng.random_ratio(1, 3) {
+                    let arrived: Vec<usize> = sent
+                        .iter()
+                        .copied()
+                        .filter(|_| self.rng.random_bool(0.5))
+                        .collect();
+                    let without_serial = qty - sent.len() as i64;
+                    let bulk = self.rng.random_range(0..=without_serial);
+                    (arrived.clone(), arrived.len() as i64 + bulk)
                 } else {
-                    qty
+                    (sent.clone(), qty)
                 };
-                let op = self.op("transfer.receive", json!({ "transfer_id": id, "hub_id": self.hubs[to], "lines": [{ "line_no": 1, "quantity": got }], "note": "counted at the door" }), None);
+                let serials: Vec<String> = arrived
+                    .iter()
+                    .map(|j| self.items[*j].serial.clone())
+                    .collect();
+                let op = self.op("transfer.receive", json!({ "transfer_id": id, "hub_id": self.hubs[to], "lines": [{ "line_no": 1, "quantity": got, "serial_numbers": serials }], "note": "counted at the door" }), None);
                 if self.send("admin", op).await {
                     self.transfers[i].status = "received";
                     self.moved(to, &sku, got);
+                    for j in sent {
+                        let came = arrived.contains(&j);
+                        self.items[j].status = if came { "AVAILABLE" } else { "MISSING" };
+                        if came {
+                            self.items[j].hub = to;
+                        }
+                    }
                 }
             }
         }
@@ -547,6 +603,22 @@ impl World {
             .sum();
         let carried = self.one("SELECT coalesce(sum(l.dispatched_qty - l.received_qty), 0)::int8 AS n FROM transfer_lines l JOIN transfers t ON t.id = l.transfer_id WHERE t.status = 'dispatched'");
         assert_eq!(carried, in_transit, "step {step}: in transit");
+        // Every item is where the model says, in the status it says.
+        let rows: Vec<ItemRow> = diesel::sql_query(
+            "SELECT i.serial_number AS serial, i.status || ' ' || h.code AS place FROM inventory_items i \
+             JOIN hubs h ON h.id = i.hub_id WHERE i.serial_number LIKE 'SN-INV-%'",
+        )
+        .load(&mut self.app.conn())
+        .unwrap();
+        let held: HashMap<String, String> = rows.into_iter().map(|r| (r.serial, r.place)).collect();
+        for item in self.items.iter().filter(|i| i.status != "GONE") {
+            assert_eq!(
+                held.get(&item.serial),
+                Some(&format!("{} {}", item.status, item.hub)),
+                "step {step}: item {}",
+                item.serial
+            );
+        }
         let gaps = self.one(
             "SELECT count(*) AS n FROM (SELECT organisation_id, kind, year FROM invoices GROUP BY 1, 2, 3 \
              HAVING max(seq) <> count(*) OR count(DISTINCT seq) <> count(*) OR min(seq) <> 1) g",
@@ -639,6 +711,7 @@ async fn random_stock_operations_keep_every_figure_in_agreement() {
         "distribution.confirm",
         "transfer.dispatch",
         "transfer.receive",
+        "transfer.dispatch by serial number",
         "warehouse.receive",
         "warehouse.sell",
         "warehouse.delete",
