@@ -140,7 +140,10 @@
     }
   }
 
-  function refresh() { return pendingCount().then(function (n) { render(n); return n; }); }
+  /* The pill's count; when the worker cannot say, the pill keeps what it showed. */
+  function refresh() {
+    return pendingCount().then(function (n) { render(n); return n; }, function () { return lastShown || 0; });
+  }
 
   function askReplay() {
     if (!navigator.serviceWorker.controller || !userId || Date.now() < retryAt) return;

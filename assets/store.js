@@ -244,19 +244,39 @@
    * the page was left). The worker is never frozen with a page. Before the worker is active (a
    * device's first visit) a page's calls wait for it: there is nothing queued before then. */
   var ASK_WITHIN = 30000;
+  /* A worker the browser ended while it worked on a call (WebKit does so to a starved one:
+   * "Service Worker context closed") never answers; the browser starts it again for the next
+   * message. A read is asked once more after a shorter wait; a write is not (the first may yet
+   * have been done), and waits the whole time. */
+  var ASK_AGAIN_AFTER = 8000;
+  var READS = ["getMeta", "nextPending", "nextPendingBatch", "listPending", "listPendingMeta",
+    "getPending", "countPending", "pendingOwners", "listIssues"];
+  function ask(name, args, within) {
+    return navigator.serviceWorker.ready.then(function (reg) {
+      return new Promise(function (resolve, reject) {
+        var channel = new MessageChannel();
+        var timer = setTimeout(function () {
+          var e = new Error("The service worker did not answer " + name);
+          e.unanswered = true;
+          reject(e);
+        }, within);
+        channel.port1.onmessage = function (event) {
+          clearTimeout(timer);
+          if (event.data.ok) resolve(event.data.value);
+          else { var e = new Error(event.data.message); e.name = event.data.name || "Error"; reject(e); }
+        };
+        reg.active.postMessage({ type: "store", method: name, args: args }, [channel.port2]);
+      });
+    });
+  }
   function viaWorker(name) {
     return function () {
       var args = Array.prototype.slice.call(arguments);
-      return gate.then(function () { return navigator.serviceWorker.ready; }).then(function (reg) {
-        return new Promise(function (resolve, reject) {
-          var channel = new MessageChannel();
-          var timer = setTimeout(function () { reject(new Error("The service worker did not answer " + name)); }, ASK_WITHIN);
-          channel.port1.onmessage = function (event) {
-            clearTimeout(timer);
-            if (event.data.ok) resolve(event.data.value);
-            else { var e = new Error(event.data.message); e.name = event.data.name || "Error"; reject(e); }
-          };
-          reg.active.postMessage({ type: "store", method: name, args: args }, [channel.port2]);
+      return gate.then(function () {
+        if (READS.indexOf(name) < 0) return ask(name, args, ASK_WITHIN);
+        return ask(name, args, ASK_AGAIN_AFTER).catch(function (e) {
+          if (!e.unanswered) throw e;
+          return ask(name, args, ASK_WITHIN - ASK_AGAIN_AFTER);
         });
       });
     };

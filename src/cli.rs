@@ -159,7 +159,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<()> {
         Command::Serve => serve(settings).await,
         Command::Worker => worker(settings).await,
         Command::Migrate => {
-            let applied = migrate(settings.require_database_url()?).await?;
+            let applied = migrate(&settings).await?;
             println!(
                 "{}",
                 if applied.is_empty() {
@@ -176,7 +176,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<()> {
         }
         Command::SeedDemo => {
             let url = settings.require_database_url()?.to_string();
-            migrate(&url).await?;
+            migrate(&settings).await?;
             let outcome = blocking(move || seed::seed(&mut crate::db::connect(&url)?)).await?;
             println!(
                 "{}",
@@ -248,15 +248,28 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .context("blocking task failed")?
 }
 
-async fn migrate(url: &str) -> Result<Vec<String>> {
-    let url = url.to_string();
-    blocking(move || crate::db::migrate(&mut crate::db::connect(&url)?)).await
+/// Runs pending migrations as the tables' owner (`Settings::migration_url`).
+async fn migrate(settings: &Settings) -> Result<Vec<String>> {
+    let url = settings.migration_url()?.to_string();
+    let owner_given = settings.database_owner_url.is_some();
+    blocking(move || crate::db::migrate(&mut crate::db::connect(&url)?))
+        .await
+        .map_err(|e| {
+            if !owner_given && format!("{e:#}").contains("permission denied") {
+                e.context(
+                    "migrations need the tables' owner: set OUTPOST_DATABASE_OWNER_URL (the server \
+                     keeps connecting as OUTPOST_DATABASE_URL), or run `outpost migrate` as the owner",
+                )
+            } else {
+                e
+            }
+        })
 }
 
 async fn app_state(settings: Settings, demo_mode: bool) -> Result<AppState> {
     let db_url = settings.require_database_url()?.to_string();
     let redis_url = settings.require_redis_url()?.to_string();
-    migrate(&db_url).await?;
+    migrate(&settings).await?;
     let redis = crate::redis_conn::connect(&redis_url).await?;
     let db = crate::db::build_pool(&db_url, &settings);
     let settings_pool = settings.db_pool_size;
@@ -417,9 +430,13 @@ async fn demo(mut settings: Settings) -> Result<()> {
             "PostgreSQL keeps its data in {}",
             services.pg_root.display()
         );
-        settings
-            .database_url
-            .get_or_insert_with(|| crate::config::Secret::new(services.database_url.clone()));
+        // As in production: migrations as the owner, the server and workers as outpost_app,
+        // which cannot switch off the triggers that guard the records.
+        if settings.database_url.is_none() {
+            settings.database_url = Some(crate::config::Secret::new(services.server_url()));
+            settings.database_owner_url =
+                Some(crate::config::Secret::new(services.database_url.clone()));
+        }
         settings
             .redis_url
             .get_or_insert_with(|| services.redis_url.clone());
@@ -488,7 +505,7 @@ fn print_banner(state: &AppState, port: u16, outcome: SeedOutcome) {
 
 async fn user(settings: Settings, action: UserAction) -> Result<()> {
     let url = settings.require_database_url()?.to_string();
-    migrate(&url).await?;
+    migrate(&settings).await?;
     match action {
         UserAction::Add {
             username,

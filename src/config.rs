@@ -31,6 +31,11 @@ impl fmt::Debug for Secret {
 pub struct Settings {
     /// `None` means "not configured": `outpost demo` then starts private services.
     pub database_url: Option<Secret>,
+    /// The tables' owner, for migrations only (`OUTPOST_DATABASE_OWNER_URL`). The server and
+    /// workers then connect as an ordinary role (`outpost_app`, which migrations create and
+    /// grant reads and writes), one that cannot switch off the triggers guarding the records;
+    /// unset, migrations run as `database_url`'s role.
+    pub database_owner_url: Option<Secret>,
     pub redis_url: Option<String>,
     pub bind: SocketAddr,
     pub secret_key: Secret,
@@ -114,18 +119,18 @@ impl Settings {
             }
         };
 
-        let database_url = match get("OUTPOST_DATABASE_URL") {
-            None => None,
+        let postgres_url = |name: &'static str| match get(name) {
+            None => Ok(None),
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Some(Secret(url))
+                Ok(Some(Secret(url)))
             }
-            Some(_) => {
-                return Err(err(
-                    "OUTPOST_DATABASE_URL",
-                    "must be a postgres:// or postgresql:// URL".into(),
-                ))
-            }
+            Some(_) => Err(err(
+                name,
+                "must be a postgres:// or postgresql:// URL".into(),
+            )),
         };
+        let database_url = postgres_url("OUTPOST_DATABASE_URL")?;
+        let database_owner_url = postgres_url("OUTPOST_DATABASE_OWNER_URL")?;
         let redis_url = match get("OUTPOST_REDIS_URL") {
             None => None,
             Some(url)
@@ -291,6 +296,7 @@ impl Settings {
         };
         Ok(Settings {
             database_url,
+            database_owner_url,
             redis_url,
             bind,
             secret_key,
@@ -323,6 +329,14 @@ impl Settings {
                     "is not set (run `outpost demo` to start private services instead)".into(),
                 )
             })
+    }
+
+    /// Where migrations run: the owner's URL if one is set, else the server's own.
+    pub fn migration_url(&self) -> Result<&str, ConfigError> {
+        match &self.database_owner_url {
+            Some(owner) => Ok(owner.expose()),
+            None => self.require_database_url(),
+        }
     }
 
     pub fn require_redis_url(&self) -> Result<&str, ConfigError> {

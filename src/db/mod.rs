@@ -125,6 +125,11 @@ pub fn containing(typed: &str) -> String {
 /// Applies pending migrations under a PostgreSQL advisory lock, so several `serve`/`worker`
 /// processes starting at once do not race each other. Returns the versions applied.
 pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
+    // Nothing pending: done, without the harness's CREATE TABLE IF NOT EXISTS, which needs the
+    // owner's privileges even when the table exists (the server's role may run this).
+    if all_applied(conn) {
+        return Ok(Vec::new());
+    }
     diesel::sql_query("SELECT pg_advisory_lock($1)")
         .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK_KEY)
         .execute(conn)?;
@@ -136,6 +141,28 @@ pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {
         .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK_KEY)
         .execute(conn)?;
     applied
+}
+
+/// Whether every embedded migration is recorded as applied (false when that cannot be read).
+fn all_applied(conn: &mut PgConnection) -> bool {
+    use diesel::migration::MigrationSource;
+    #[derive(QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let Ok(done) =
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load::<Version>(conn)
+    else {
+        return false;
+    };
+    let Ok(known) = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS) else {
+        return false;
+    };
+    known.iter().all(|m| {
+        let version = m.name().version().to_string();
+        done.iter().any(|d| d.version == version)
+    })
 }
 
 pub fn connect(database_url: &str) -> anyhow::Result<PgConnection> {

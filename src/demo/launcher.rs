@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 
 /// The running private services. Dropping it stops them.
 pub struct PrivateServices {
+    /// The cluster's superuser, who owns the tables (migrations run as it).
     pub database_url: String,
     pub redis_url: String,
     /// Where PostgreSQL keeps its data (under the data directory unless that is private).
@@ -24,6 +25,13 @@ pub struct PrivateServices {
 const PG_BIN_DIRS: &str = "/usr/lib/postgresql";
 
 impl PrivateServices {
+    /// The same database reached as `outpost_app`, the ordinary role the server and workers
+    /// connect as (the migrations create it; the private cluster trusts its own socket).
+    pub fn server_url(&self) -> String {
+        self.database_url
+            .replacen("postgres://postgres@", "postgres://outpost_app@", 1)
+    }
+
     pub fn start(data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;

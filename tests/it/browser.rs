@@ -21,15 +21,16 @@ pub struct Chrome {
     engine: Engine,
     /// Taken out by `reopen`, which hands it to the next browser; removed on drop otherwise.
     profile: Option<TempDir>,
-    /// WebKit's turn (see `webkit_turn`), held while this browser lives.
+    /// A Firefox's or WebKit's turn (see `engine_turn`), held while this browser lives.
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-/// One WebKit at a time in the test run. Each runs a UI, web, network and service-worker
-/// process on its own X display; two of them beside the rest of the suite on a 2-core CI
-/// machine starved WebKit's service worker until WebKit ended it ("Service Worker context
-/// closed"), which no device running one browser meets.
-async fn webkit_turn() -> tokio::sync::OwnedMutexGuard<()> {
+/// One Firefox or WebKit at a time in the test run. Each runs several processes (WebKit a UI,
+/// web, network and service-worker process on its own X display); two of them beside the rest
+/// of the suite on a 2-core CI machine starved a service worker until WebKit ended it ("Service
+/// Worker context closed") or Firefox's replay outlasted the test's wait, which no device
+/// running one browser meets. Chromium, in most browser tests, runs beside them.
+async fn engine_turn() -> tokio::sync::OwnedMutexGuard<()> {
     static TURN: std::sync::OnceLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
         std::sync::OnceLock::new();
     TURN.get_or_init(Default::default)
@@ -175,6 +176,7 @@ impl Chrome {
                 (driver, caps, None)
             }
             Engine::Firefox => {
+                turn = Some(engine_turn().await);
                 let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "firefox", "moz:firefoxOptions": {
                     "binary": "/usr/bin/firefox-esr",
                     "args": ["-headless", "-profile", dir],
@@ -183,7 +185,7 @@ impl Chrome {
                 (Command::new("geckodriver"), caps, None)
             }
             Engine::WebKit => {
-                turn = Some(webkit_turn().await);
+                turn = Some(engine_turn().await);
                 let (display, number) = xvfb().await;
                 let shell = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/webkit_shell.py");
                 let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "OutpostWebKitShell", "webkitgtk:browserOptions": {
@@ -383,11 +385,18 @@ impl Chrome {
             ],
         )
         .await;
-        let text = self.body_text().await;
+        // The dashboard's text, once it is there (a loaded machine can still be painting it).
+        let welcomed = self
+            .wait_for(
+                "document.body && document.body.innerText.indexOf('Welcome') >= 0",
+                Duration::from_secs(20),
+            )
+            .await;
         assert!(
-            text.contains("Welcome"),
-            "signed in as {username}: {} {text}",
-            self.path().await
+            welcomed,
+            "signed in as {username}: {} {}",
+            self.path().await,
+            self.body_text().await
         );
     }
 
@@ -491,7 +500,15 @@ impl Server {
     pub fn start_with(database_url: &str, redis_prefix: &str, settings: &[(&str, &str)]) -> Server {
         let port = free_port();
         let mut env = vec![
-            ("OUTPOST_DATABASE_URL".to_string(), database_url.to_string()),
+            // As in production: migrations as the owner, the server as an ordinary role.
+            (
+                "OUTPOST_DATABASE_URL".to_string(),
+                crate::common::as_server_role(database_url),
+            ),
+            (
+                "OUTPOST_DATABASE_OWNER_URL".to_string(),
+                database_url.to_string(),
+            ),
             ("OUTPOST_REDIS_URL".to_string(), crate::common::redis_url()),
             ("OUTPOST_REDIS_PREFIX".to_string(), redis_prefix.to_string()),
             ("OUTPOST_BIND".to_string(), format!("127.0.0.1:{port}")),

@@ -119,6 +119,55 @@ async fn records_refuse_truncate() {
     }
 }
 
+/// Finding 7, the other half: the server connects as `outpost_app`, which owns nothing, so it
+/// cannot truncate the records, nor switch off or drop the triggers that guard them; the owner
+/// who ran the migrations still can.
+#[tokio::test]
+async fn the_servers_role_cannot_switch_the_protection_off() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let app = TestApp::builder().with_demo_world().start().await;
+    let url = app
+        .state
+        .settings
+        .database_url
+        .as_ref()
+        .unwrap()
+        .expose()
+        .to_string();
+    assert!(
+        url.contains("://outpost_app@"),
+        "the test server connects as outpost_app: {url}"
+    );
+    let mut server = PgConnection::establish(&url).unwrap();
+    for statement in [
+        "TRUNCATE invoices CASCADE",
+        "TRUNCATE audit_log CASCADE",
+        "ALTER TABLE invoices DISABLE TRIGGER USER",
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        "DROP TRIGGER invoices_no_truncate ON invoices",
+        "DROP TABLE stock_ledger CASCADE",
+        "SET session_replication_role = replica",
+        "CREATE TABLE smuggled (id int)",
+        "DELETE FROM __diesel_schema_migrations",
+    ] {
+        let err = diesel::sql_query(statement)
+            .execute(&mut server)
+            .expect_err(statement)
+            .to_string();
+        assert!(
+            err.contains("permission denied") || err.contains("must be owner"),
+            "{statement}: {err}"
+        );
+    }
+    // The owner is who can: the protection is the owner's to keep.
+    diesel::sql_query("ALTER TABLE invoices DISABLE TRIGGER invoices_no_truncate")
+        .execute(&mut app.conn())
+        .unwrap();
+    diesel::sql_query("ALTER TABLE invoices ENABLE TRIGGER invoices_no_truncate")
+        .execute(&mut app.conn())
+        .unwrap();
+}
+
 /// Finding 4: the serialized item page showed "Cost 4,321.09" to a sales rep without
 /// `can_see_cost`; every other page, answer and export hid it. With the flag it is shown.
 #[tokio::test]
@@ -628,5 +677,36 @@ async fn decision_screenshots() {
                 .screenshot(&dir.join(format!("{name}-{suffix}.png")), width)
                 .await;
         }
+    }
+    // Approved, with serial-numbered items of the second line at Kingston: the dispatch form
+    // asks for their serial numbers.
+    let warehouse = crate::live::token(&url, "warehouse").await;
+    for n in 1..=3 {
+        let res = client
+            .post(format!("{url}/api/v1/inventory/receive"))
+            .bearer_auth(&warehouse)
+            .json(&json!({ "serial_number": format!("SN-SHOT-{n}"), "variant_sku": "00122-P-1-BK-N", "location_code": "A1" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let approve = json!({ "operations": [crate::sales::op("transfer.approve", json!({ "transfer_id": t, "hub_id": kin }))] });
+    let res = client
+        .post(format!("{url}/api/v1/sync"))
+        .bearer_auth(crate::live::token(&url, "logistics").await)
+        .json(&approve)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    chrome.goto(&format!("/hubs/{kin}/transfers/{t}")).await;
+    for (suffix, width) in [("desktop", 1280), ("phone", 390)] {
+        chrome
+            .screenshot(
+                &dir.join(format!("transfer-dispatch-serials-{suffix}.png")),
+                width,
+            )
+            .await;
     }
 }

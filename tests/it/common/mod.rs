@@ -32,6 +32,15 @@ pub fn database_url_for(name: &str) -> String {
     format!("{}/{name}{query}", &base[..slash])
 }
 
+/// The same database as `url`, reached as `outpost_app`: the ordinary role the server and
+/// workers connect as in production (it owns nothing; the migrations made by the owner grant
+/// it reads and writes).
+pub fn as_server_role(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("database URL has a scheme");
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://outpost_app@{host}")
+}
+
 fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
         outpost::telemetry::init(outpost::config::LogFormat::Pretty);
@@ -206,7 +215,7 @@ impl TestAppBuilder {
             .unwrap();
         }
         let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
-        let database_url = self.database_url.unwrap_or_else(|| db.url.clone());
+        let database_url = self.database_url.unwrap_or_else(|| as_server_role(&db.url));
         let mut vars = vec![
             ("OUTPOST_DATABASE_URL", database_url),
             ("OUTPOST_REDIS_URL", redis_url()),
@@ -616,7 +625,8 @@ impl WorkerProcess {
             .arg("worker")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("OUTPOST_DATABASE_URL", database_url)
+            .env("OUTPOST_DATABASE_URL", as_server_role(database_url))
+            .env("OUTPOST_DATABASE_OWNER_URL", database_url)
             .env("OUTPOST_REDIS_URL", redis)
             .env("OUTPOST_REDIS_PREFIX", redis_prefix)
             .env("RUST_LOG", "warn")
