@@ -87,7 +87,7 @@ impl From<diesel::result::Error> for AppError {
             // A pooled connection that died with the server (restart, failover): the pool no
             // longer pings on every checkout, so the first use of such a connection lands here.
             // The request is refused whole (its transaction never committed); retrying works.
-            Error::DatabaseError(_, ref info) if crate::db::statements::is_connection_lost(&e) => {
+            Error::DatabaseError(_, ref info) if is_connection_lost(&e) => {
                 AppError::database_unavailable(info.message())
             }
             Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => {
@@ -164,5 +164,22 @@ impl ResponseError for AppError {
             detail,
         });
         res
+    }
+}
+
+/// Whether a database error says the connection itself is gone (a restart, a failover), not
+/// that the statement was wrong.
+pub fn is_connection_lost(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("terminating connection")
+                || m.contains("server closed the connection")
+                || m.contains("no connection to the server")
+                || m.contains("connection to server")
+        }
+        _ => false,
     }
 }

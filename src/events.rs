@@ -16,6 +16,14 @@ use crate::state::AppState;
 
 const BATCH: i64 = 200;
 
+/// Events kept in the stream for viewers that reconnect (older ones are trimmed).
+const KEPT: usize = 10_000;
+
+/// The Redis event stream live views follow (`live::follow`).
+pub fn stream_key(state: &AppState) -> String {
+    state.redis_key("events:stream")
+}
+
 /// The per-process gate: whether a publisher runs, and whether more was committed since it
 /// started.
 #[derive(Debug, Default)]
@@ -106,7 +114,7 @@ async fn publish_batch(state: &AppState) -> anyhow::Result<usize> {
 }
 
 async fn send(state: &AppState, rows: Vec<(i64, String, serde_json::Value)>) -> anyhow::Result<()> {
-    let stream = crate::live::follow::stream_key(state);
+    let stream = stream_key(state);
     let mut conn = state.redis.clone();
     for (_, topic, payload) in rows {
         // Jobs go to their queue; everything else is an event for live dashboards.
@@ -122,7 +130,7 @@ async fn send(state: &AppState, rows: Vec<(i64, String, serde_json::Value)>) -> 
             }
             continue;
         }
-        crate::live::follow::append(&mut conn, &stream, &topic, &payload).await?;
+        append(&mut conn, &stream, &topic, &payload).await?;
     }
     Ok(())
 }
@@ -170,4 +178,25 @@ impl Drop for Lowered {
     fn drop(&mut self) {
         self.0.running.store(false, Ordering::SeqCst);
     }
+}
+
+/// Appends one event (called by the outbox publisher).
+async fn append(
+    conn: &mut redis::aio::ConnectionManager,
+    key: &str,
+    topic: &str,
+    payload: &serde_json::Value,
+) -> redis::RedisResult<String> {
+    redis::cmd("XADD")
+        .arg(key)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(KEPT)
+        .arg("*")
+        .arg("topic")
+        .arg(topic)
+        .arg("payload")
+        .arg(payload.to_string())
+        .query_async(conn)
+        .await
 }

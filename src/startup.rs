@@ -22,6 +22,7 @@ impl Application {
     pub fn build(state: AppState, extra: Option<ExtraRoutes>) -> std::io::Result<Self> {
         let listener = bind(state.settings.bind)?;
         let port = listener.local_addr()?.port();
+        let count_queries = state.settings.count_queries;
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new()
@@ -42,7 +43,10 @@ impl Application {
                     crate::auth::middleware::authenticate,
                 ))
                 // Outside authentication, so loading the principal counts for the request.
-                .wrap(actix_web::middleware::from_fn(crate::db::statements::count))
+                .wrap(actix_web::middleware::Condition::new(
+                    count_queries,
+                    actix_web::middleware::from_fn(crate::db::statements::count),
+                ))
                 .wrap(crate::web::errors::handlers())
                 .wrap(security_headers())
                 .wrap(Compress::default())

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
-use outpost_jobs::queues;
+use outpost_jobs::{queues, InvoiceRender, ZohoSync};
 use redis::AsyncCommands;
 
 use crate::state::AppState;
@@ -146,7 +146,7 @@ pub async fn run(
     let zoho_name = process_worker_name(task_health::ZOHO_SYNC);
     let zoho_sweep_name = process_worker_name(task_health::ZOHO_SWEEP);
     let zoho_sweep_schedule = cron::Schedule::from_str("0 * * * * *")?;
-    let zoho_ctx = crate::jobs::ZohoCtx {
+    let zoho_ctx = ZohoCtx {
         state: state.clone(),
         http: outpost_jobs::zoho::ZohoClient::http_client(std::time::Duration::from_secs(30)),
     };
@@ -177,9 +177,9 @@ pub async fn run(
         })
         .register(move |_restarts| {
             WorkerBuilder::new(zoho_name.clone())
-                .backend(crate::jobs::zoho_queue(&zoho_ctx.state))
+                .backend(zoho_queue(&zoho_ctx.state))
                 .data(zoho_ctx.clone())
-                .build(crate::jobs::run_zoho_sync)
+                .build(run_zoho_sync)
         })
         .register(move |_restarts| {
             WorkerBuilder::new(station_name.clone())
@@ -195,9 +195,9 @@ pub async fn run(
         })
         .register(move |_restarts| {
             WorkerBuilder::new(invoice_name.clone())
-                .backend(crate::jobs::invoice_queue(&invoice_state))
+                .backend(invoice_queue(&invoice_state))
                 .data(invoice_state.clone())
-                .build(crate::jobs::run_invoice_render)
+                .build(run_invoice_render)
         })
         .register(move |_restarts| {
             WorkerBuilder::new(invoice_sweep_name.clone())
@@ -231,4 +231,50 @@ pub async fn run(
         .await?;
     tracing::info!("workers stopped");
     Ok(())
+}
+
+// The queues' workers and their handlers.
+
+/// The Zoho sync queue of this deployment. Workers look for new jobs twice a second (apalis
+/// otherwise waits for its 30 s heartbeat).
+fn zoho_queue(
+    state: &AppState,
+) -> apalis::prelude::PollWith<crate::jobs::ZohoQueue, apalis::prelude::IntervalStrategy> {
+    crate::jobs::zoho_storage(state).poll_with_interval(std::time::Duration::from_millis(500))
+}
+
+/// The job handler: syncs the variant as the SYSTEM_BOT user.
+async fn run_zoho_sync(job: ZohoSync, ctx: Data<ZohoCtx>) -> Result<(), BoxDynError> {
+    let Some(zoho) = ctx.state.settings.zoho.clone() else {
+        return Ok(());
+    };
+    crate::task_health::supervise(&ctx.state, crate::task_health::ZOHO_SYNC, async {
+        // A whole job, retries included, never runs longer than this.
+        let run = crate::zoho_sync::sync_variant(&ctx.state, &zoho, &ctx.http, job.variant_id);
+        match tokio::time::timeout(std::time::Duration::from_secs(900), run).await {
+            Ok(result) => result.map(|_| ()).map_err(Into::into),
+            Err(_) => Err(anyhow::anyhow!("the Zoho sync took longer than 15 minutes")),
+        }
+    })
+    .await
+}
+
+#[derive(Clone)]
+struct ZohoCtx {
+    state: AppState,
+    http: reqwest::Client,
+}
+
+fn invoice_queue(
+    state: &AppState,
+) -> apalis::prelude::PollWith<crate::jobs::InvoiceQueue, apalis::prelude::IntervalStrategy> {
+    crate::jobs::invoice_storage(state).poll_with_interval(crate::sales::render::POLL)
+}
+
+/// The job handler: renders the PDF (a failure is recorded on the invoice, not retried here).
+async fn run_invoice_render(job: InvoiceRender, state: Data<AppState>) -> Result<(), BoxDynError> {
+    crate::task_health::supervise(&state, crate::task_health::INVOICE_RENDER, async {
+        crate::sales::render::render_invoice(&state, job.invoice_id).await
+    })
+    .await
 }

@@ -14,7 +14,6 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::web;
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 
 type Counter = Arc<AtomicU32>;
@@ -34,21 +33,6 @@ pub fn take_connection_lost() -> bool {
     CONNECTION_LOST.with(|lost| lost.replace(false))
 }
 
-pub fn is_connection_lost(error: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match error {
-        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
-        Error::DatabaseError(_, info) => {
-            let m = info.message();
-            m.contains("terminating connection")
-                || m.contains("server closed the connection")
-                || m.contains("no connection to the server")
-                || m.contains("connection to server")
-        }
-        _ => false,
-    }
-}
-
 /// Makes every new diesel connection count its statements into the thread's current counter.
 pub fn install() {
     static ONCE: Once = Once::new();
@@ -64,7 +48,7 @@ pub fn install() {
                         }
                     }),
                     InstrumentationEvent::FinishQuery { error: Some(e), .. }
-                        if is_connection_lost(e) =>
+                        if crate::error::is_connection_lost(e) =>
                     {
                         CONNECTION_LOST.with(|l| l.set(true))
                     }
@@ -97,18 +81,12 @@ impl Drop for CountFor {
     }
 }
 
-/// Middleware: counts the request's statements and, when enabled, reports them as
-/// an `X-DB-Statements` header.
+/// Middleware: counts the request's statements and reports them as an `X-DB-Statements`
+/// header (mounted only with `OUTPOST_COUNT_QUERIES`).
 pub async fn count(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let enabled = req
-        .app_data::<web::Data<crate::state::AppState>>()
-        .is_some_and(|s| s.settings.count_queries);
-    if !enabled {
-        return next.call(req).await;
-    }
     let counter = Counter::default();
     let mut res = REQUEST.scope(counter.clone(), next.call(req)).await?;
     let n = counter.load(Ordering::Relaxed);

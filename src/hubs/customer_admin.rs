@@ -369,6 +369,10 @@ async fn update(
     {
         errors.push("Choose a hub of the customer's organisation.".into());
     }
+    // Active or not is a choice of two: anything else is refused, never read as "no".
+    if !["true", "false"].contains(&form.text("active").as_str()) {
+        errors.push("Choose whether the customer is active (Yes or No).".into());
+    }
     let wanted: Vec<i64> = form
         .ids("user_id")
         .into_iter()

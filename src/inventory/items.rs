@@ -109,3 +109,23 @@ pub fn available_by_variant(
         .load(conn)?;
     Ok(rows.into_iter().collect())
 }
+
+/// The item with this serial number (compared without case, as the database's unique index
+/// does) at a hub, locked for the caller's transaction.
+pub fn by_serial_at_hub(
+    conn: &mut PgConnection,
+    serial: &str,
+    hub_id: i64,
+) -> QueryResult<Option<ItemRow>> {
+    inventory_items::table
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("upper(serial_number) = upper(")
+                .bind::<diesel::sql_types::Text, _>(serial)
+                .sql(")"),
+        )
+        .filter(inventory_items::hub_id.eq(hub_id))
+        .for_update()
+        .select(ItemRow::as_select())
+        .first(conn)
+        .optional()
+}

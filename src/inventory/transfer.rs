@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::items;
 use super::ledger::{self, Move};
-use super::transfer_items::{self, LineItem};
+use super::transfer_items::{self, Leg, LineItem, OnLine};
 use crate::auth::permissions::Permission;
 use crate::schema::{
     hubs, organisations, product_families, product_identities, product_variants, transfer_lines,
@@ -45,6 +45,16 @@ pub struct TransferLine {
     pub quantity: i64,
     pub dispatched_qty: i64,
     pub received_qty: i64,
+}
+
+impl Transfer {
+    pub fn leg(&self) -> Leg {
+        Leg {
+            transfer_id: self.id,
+            from_hub_id: self.from_hub_id,
+            to_hub_id: self.to_hub_id,
+        }
+    }
 }
 
 impl TransferLine {
@@ -279,7 +289,10 @@ fn validate_step(payload: &Value) -> Result<Target, Vec<FieldError>> {
     {
         errors.push(FieldError::new(
             "serial_numbers",
-            format!("'{bad}' is not a serial number (1–64 letters, digits or . _ / -)"),
+            format!(
+                "'{}' is not a serial number (1–64 letters, digits or . _ / -)",
+                bad.chars().take(64).collect::<String>()
+            ),
         ));
     }
     if p.location_code
@@ -356,7 +369,9 @@ impl Kind for DispatchTransfer {
             ));
         }
         let mut sent = Vec::new();
-        for line in lines(conn, t.id)? {
+        let all = lines(conn, t.id)?;
+        check_named_lines(&p.lines, &all)?;
+        for line in all {
             let named = p.lines.iter().find(|l| l.line_no == line.line_no);
             let qty = named.map_or(line.quantity, |l| l.quantity);
             if qty > line.quantity {
@@ -375,7 +390,12 @@ impl Kind for DispatchTransfer {
                     qty
                 ));
             }
-            transfer_items::dispatch(conn, ctx, &t, &line, &serials)?;
+            let on = OnLine {
+                line_no: line.line_no,
+                variant_id: line.variant_id,
+                sku: &line.sku,
+            };
+            transfer_items::dispatch(conn, ctx, &t.leg(), &on, &serials)?;
             if qty > 0 {
                 ledger::apply(
                     conn,
@@ -442,7 +462,9 @@ impl Kind for ReceiveTransfer {
         let location = p.location_code.as_deref().map(str::trim);
         let location = location.unwrap_or(transfer_items::RECEIVING_LOCATION);
         let mut short = Vec::new();
-        for line in lines(conn, t.id)? {
+        let all = lines(conn, t.id)?;
+        check_named_lines(&p.lines, &all)?;
+        for line in all {
             let named = p.lines.iter().find(|l| l.line_no == line.line_no);
             let items: Vec<&LineItem> = sent.iter().filter(|i| i.line_no == line.line_no).collect();
             let arrived = arrived_items(&line, &items, named)?;
@@ -479,7 +501,7 @@ impl Kind for ReceiveTransfer {
                     line.dispatched_qty - qty
                 ));
             }
-            transfer_items::receive(conn, ctx, &t, &items, &arrived, location)?;
+            transfer_items::receive(conn, ctx, &t.leg(), &items, &arrived, location)?;
             if qty > 0 {
                 ledger::apply(
                     conn,
@@ -526,6 +548,22 @@ impl Kind for ReceiveTransfer {
             .push(("stock".into(), json!({ "hub_id": t.to_hub_id })));
         Ok(a)
     }
+}
+
+/// Every line a step names is one of the transfer's, named once: a quantity or serial number
+/// given for a line that does not exist must not be dropped in silence (found by an
+/// independent tester: `line_no` 5 on a one-line transfer dispatched line 1 without its
+/// serial number).
+fn check_named_lines(named: &[QtyLine], lines: &[TransferLine]) -> Result<(), Refusal> {
+    for (i, l) in named.iter().enumerate() {
+        if !lines.iter().any(|t| t.line_no == l.line_no) {
+            return reject(format!("the transfer has no line {}", l.line_no));
+        }
+        if named[..i].iter().any(|o| o.line_no == l.line_no) {
+            return reject(format!("line {} is named twice", l.line_no));
+        }
+    }
+    Ok(())
 }
 
 /// The ids of a line's serial-numbered items that arrived: those named, or every one sent when

@@ -6,14 +6,27 @@
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::items::{log, ItemRow};
-use super::transfer::{Transfer, TransferLine};
+use super::items::{by_serial_at_hub, log, ItemRow};
 use crate::schema::{inventory_items, transfer_line_items};
 use crate::sync::kind::{reject, ApplyCtx, Refusal};
 
 /// Where arrived items are put unless the receiver says otherwise: the receiving dock, from
 /// which they are moved to their shelves.
 pub const RECEIVING_LOCATION: &str = "RECEIVING";
+
+/// The transfer an item travels on: where from and where to.
+pub struct Leg {
+    pub transfer_id: uuid::Uuid,
+    pub from_hub_id: i64,
+    pub to_hub_id: i64,
+}
+
+/// The line the items are named on.
+pub struct OnLine<'a> {
+    pub line_no: i32,
+    pub variant_id: i64,
+    pub sku: &'a str,
+}
 
 #[derive(Clone, Debug, Queryable)]
 pub struct LineItem {
@@ -55,22 +68,12 @@ pub fn distinct(line_no: i32, serials: &[String]) -> Result<Vec<String>, Refusal
 pub fn dispatch(
     conn: &mut PgConnection,
     ctx: &ApplyCtx<'_>,
-    t: &Transfer,
-    line: &TransferLine,
+    t: &Leg,
+    line: &OnLine<'_>,
     serials: &[String],
 ) -> Result<(), Refusal> {
     for serial in serials {
-        let row: Option<ItemRow> = inventory_items::table
-            .filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>("upper(serial_number) = upper(")
-                    .bind::<diesel::sql_types::Text, _>(serial)
-                    .sql(")"),
-            )
-            .filter(inventory_items::hub_id.eq(t.from_hub_id))
-            .for_update()
-            .select(ItemRow::as_select())
-            .first(conn)
-            .optional()?;
+        let row = by_serial_at_hub(conn, serial, t.from_hub_id)?;
         let Some(row) = row else {
             return reject(format!(
                 "line {}: there is no item with serial number {serial} at the sending hub",
@@ -98,7 +101,7 @@ pub fn dispatch(
             .execute(conn)?;
         diesel::insert_into(transfer_line_items::table)
             .values((
-                transfer_line_items::transfer_id.eq(t.id),
+                transfer_line_items::transfer_id.eq(t.transfer_id),
                 transfer_line_items::line_no.eq(line.line_no),
                 transfer_line_items::item_id.eq(row.id),
             ))
@@ -110,7 +113,7 @@ pub fn dispatch(
             "TRANSFER_OUT",
             Some(&row.location_code),
             None,
-            json!({ "transfer_id": t.id, "to_hub_id": t.to_hub_id }),
+            json!({ "transfer_id": t.transfer_id, "to_hub_id": t.to_hub_id }),
         )?;
     }
     Ok(())
@@ -121,7 +124,7 @@ pub fn dispatch(
 pub fn receive(
     conn: &mut PgConnection,
     ctx: &ApplyCtx<'_>,
-    t: &Transfer,
+    t: &Leg,
     items: &[&LineItem],
     arrived: &[i64],
     location: &str,
@@ -143,7 +146,7 @@ pub fn receive(
                 ))
                 .returning(ItemRow::as_returning())
                 .get_result(conn)?;
-            let details = json!({ "transfer_id": t.id, "from_hub_id": t.from_hub_id });
+            let details = json!({ "transfer_id": t.transfer_id, "from_hub_id": t.from_hub_id });
             log(
                 conn,
                 ctx,
@@ -160,7 +163,7 @@ pub fn receive(
                     inventory_items::updated_at.eq(diesel::dsl::now),
                 ))
                 .execute(conn)?;
-            let details = json!({ "transfer_id": t.id, "to_hub_id": t.to_hub_id });
+            let details = json!({ "transfer_id": t.transfer_id, "to_hub_id": t.to_hub_id });
             log(
                 conn,
                 ctx,
@@ -171,7 +174,7 @@ pub fn receive(
                 details,
             )?;
         }
-        diesel::update(transfer_line_items::table.find((t.id, item.item_id)))
+        diesel::update(transfer_line_items::table.find((t.transfer_id, item.item_id)))
             .set(transfer_line_items::arrived.eq(came))
             .execute(conn)?;
     }

@@ -12,7 +12,8 @@ use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::AsyncCommands;
 use tokio::sync::broadcast;
 
-use super::{LiveEvent, KEPT};
+use super::LiveEvent;
+use crate::events::stream_key;
 use crate::state::AppState;
 
 /// Events a slow viewer may fall behind by before it is told to reload.
@@ -43,10 +44,6 @@ impl std::fmt::Debug for Live {
     }
 }
 
-pub fn stream_key(state: &AppState) -> String {
-    state.redis_key("events:stream")
-}
-
 impl Live {
     /// A receiver of every event from now on (the follower starts with the first).
     pub fn subscribe(&self, state: &AppState) -> broadcast::Receiver<Arc<LiveEvent>> {
@@ -68,27 +65,6 @@ fn to_event(id: redis::streams::StreamId) -> Option<LiveEvent> {
         payload: serde_json::from_str(&text("payload")?).ok()?,
         id: id.id,
     })
-}
-
-/// Appends one event (called by the outbox publisher).
-pub async fn append(
-    conn: &mut redis::aio::ConnectionManager,
-    key: &str,
-    topic: &str,
-    payload: &serde_json::Value,
-) -> redis::RedisResult<String> {
-    redis::cmd("XADD")
-        .arg(key)
-        .arg("MAXLEN")
-        .arg("~")
-        .arg(KEPT)
-        .arg("*")
-        .arg("topic")
-        .arg(topic)
-        .arg("payload")
-        .arg(payload.to_string())
-        .query_async(conn)
-        .await
 }
 
 /// Events after `after` (exclusive), oldest first, at most `count`.

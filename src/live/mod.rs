@@ -18,9 +18,6 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     sse::configure(cfg);
 }
 
-/// Events kept in the stream for viewers that reconnect (older ones are trimmed).
-pub const KEPT: usize = 10_000;
-
 /// One event as the stream holds it.
 #[derive(Clone, Debug)]
 pub struct LiveEvent {

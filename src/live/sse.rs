@@ -14,11 +14,12 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use super::follow::{since, stream_key};
+use super::follow::since;
 use super::{parse_id, visible, LiveEvent};
 use crate::auth::extract::CurrentUser;
 use crate::auth::principal::Principal;
 use crate::error::AppError;
+use crate::events::stream_key;
 use crate::state::AppState;
 
 const HEARTBEAT: Duration = Duration::from_secs(30);

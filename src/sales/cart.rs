@@ -222,13 +222,7 @@ fn resolve(
     held: &[ItemRow],
 ) -> Result<(i64, Option<ItemRow>), Refusal> {
     if let Some(serial) = l.serial() {
-        let found: Option<ItemRow> = inventory_items::table
-            .filter(inventory_items::serial_number.eq(serial))
-            .filter(inventory_items::hub_id.eq(sale.hub_id))
-            .for_update()
-            .select(ItemRow::as_select())
-            .first(conn)
-            .optional()?;
+        let found = crate::inventory::items::by_serial_at_hub(conn, serial, sale.hub_id)?;
         let Some(item) = found else {
             return reject(format!(
                 "line {n}: there is no item with serial number {serial} at this hub"

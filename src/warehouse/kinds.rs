@@ -447,14 +447,15 @@ impl Kind for Step {
             // other way back; a cart's is refused above); a sold one stays on record, its
             // history being the sale's trail.
             ("warehouse.delete", "AVAILABLE" | "RESERVED") => ("DELETE", ""),
-            ("warehouse.delete", status) => {
-                return Err(Refusal::Clash(format!(
-                    "the item is {status}; a sold item stays on record and cannot be deleted"
-                )))
+            ("warehouse.delete", "SOLD") => {
+                return Err(Refusal::Clash(
+                    "the item is sold; a sold item stays on record and cannot be deleted".into(),
+                ))
             }
             (_, status) => {
                 return Err(Refusal::Clash(format!(
-                    "the item is {status}; {} is not allowed from there",
+                    "the item is {}; {} is not allowed from there",
+                    super::status_words(status).to_lowercase(),
                     self.name.trim_start_matches("warehouse.")
                 )))
             }

@@ -95,19 +95,26 @@ async fn admins_manage_customers_and_who_works_with_them() {
         303,
         "the rep's session ended with the change"
     );
-    let res = admin
-        .post_raw(
-            &format!("/admin/customers/{id}"),
-            &[
-                ("csrf_token", &csrf),
-                ("name", "Spanish Town Public Hospital"),
-                ("hub_id", &kin_s),
-                ("active", "false"),
-                ("user_id", &sales_id.to_string()),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
+    // A value the form never offers is refused, not read as "inactive" (an independent
+    // tester's finding: `active=1` deactivated the customer).
+    let sales_s = sales_id.to_string();
+    let edit = |active: &'static str| {
+        let fields = [
+            ("csrf_token", csrf.clone()),
+            ("name", "Spanish Town Public Hospital".to_string()),
+            ("hub_id", kin_s.clone()),
+            ("active", active.to_string()),
+            ("user_id", sales_s.clone()),
+        ];
+        let (admin, path) = (&admin, format!("/admin/customers/{id}"));
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            admin.post_raw(&path, &fields).await.status()
+        }
+    };
+    assert_eq!(edit("1").await, 422);
+    assert!(!admin.text("/admin/customers").await.contains("Inactive"));
+    assert_eq!(edit("false").await, 303);
     assert!(admin.text("/admin/customers").await.contains("Inactive"));
 
     // Another organisation's admin neither sees nor edits it.

@@ -494,14 +494,7 @@ async fn customer_users_see_only_their_own_account() {
 #[tokio::test]
 async fn command_line_changes_end_sessions_and_are_audited() {
     let app = TestApp::builder().with_demo_world().start().await;
-    let url = app
-        .state
-        .settings
-        .database_url
-        .as_ref()
-        .unwrap()
-        .expose()
-        .to_string();
+    let url = app.server_database_url();
     let env = [("OUTPOST_DATABASE_URL", url.as_str())];
     let b = app.signed_in("warehouse").await;
     let token = app.token("warehouse").await;

@@ -13,14 +13,26 @@ use crate::common::TestDb;
 pub(crate) struct World {
     pub db: TestDb,
     pub server: Server,
+    /// The server's log (RUST_LOG=info), for a failing test to show.
+    log: crate::browser::TempDir,
 }
 
 impl World {
     pub fn start() -> World {
         let db = TestDb::migrated();
         outpost::demo::seed::seed(&mut db.conn()).unwrap();
-        let server = Server::start(&db.url, &format!("test-{}", uuid::Uuid::new_v4().simple()));
-        World { db, server }
+        let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+        let log = crate::browser::TempDir(std::env::temp_dir().join(format!("outpost-{prefix}")));
+        std::fs::create_dir_all(&log.0).unwrap();
+        let server = Server::start_logged(&db.url, &prefix, &[], &log.0.join("server.log"));
+        World { db, server, log }
+    }
+
+    /// The last lines of the server's log, requests and warnings among them.
+    pub fn server_log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(self.log.0.join("server.log")).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
     }
 
     pub fn count(&self, sql: &str) -> i64 {

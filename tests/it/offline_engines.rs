@@ -114,15 +114,19 @@ async fn intakes_saved_offline_arrive_exactly_once(engine: Engine) {
         browser.body_text().await
     );
     browser.sign_in("warehouse").await;
+    // Within two minutes: on a loaded CI machine the first replay after the restart was once
+    // held past the worker's 60 s limit (in WebKit and in Firefox, never alone; the cause is
+    // not known), and the queue then goes on the resend. The server's log is shown if not.
     assert!(
         browser
             .wait_for(
                 "document.getElementById('status-pill').dataset.state === 'synced'",
-                Duration::from_secs(60)
+                Duration::from_secs(120)
             )
             .await,
-        "green: {}",
-        pill(&browser).await
+        "green: {}\n--- server log, last lines ---\n{}",
+        pill(&browser).await,
+        world.server_log_tail(40)
     );
     assert_eq!(
         world.count("SELECT count(*) AS n FROM intakes"),

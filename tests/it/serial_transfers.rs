@@ -99,6 +99,32 @@ async fn serial_numbered_items_travel_by_serial_number() {
             "{says}: {r}"
         );
     }
+    // A line the transfer does not have, or one named twice, is refused: what was named for
+    // it is never dropped in silence.
+    for (lines, says) in [
+        (
+            json!([{ "line_no": 5, "quantity": 1, "serial_numbers": ["SN-TR-1"] }]),
+            "no line 5",
+        ),
+        (
+            json!([{ "line_no": 1, "quantity": 1, "serial_numbers": ["SN-TR-1"] }, { "line_no": 1, "quantity": 1 }]),
+            "line 1 is named twice",
+        ),
+    ] {
+        let r = send(
+            &app,
+            &wh_token,
+            op(
+                "transfer.dispatch",
+                json!({ "transfer_id": t, "hub_id": kin, "lines": lines }),
+            ),
+        )
+        .await;
+        assert!(
+            r["reason"].as_str().unwrap_or_default().contains(says),
+            "{says}: {r}"
+        );
+    }
     assert_eq!(
         status_of(&app, "SN-TR-1"),
         "AVAILABLE KIN-MAIN A1",

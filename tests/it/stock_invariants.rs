@@ -366,23 +366,27 @@ impl World {
     async fn warehouse_step(&mut self) {
         let Some(i) = self.any_item(None) else { return };
         let item = self.items[i].clone();
-        let (kind, user) = match self.rng.random_range(0..3) {
+        let (kind, user) = match self.rng.random_range(0..4) {
             0 if item.hub == "KIN-MAIN" => ("warehouse.reserve", "sales"),
             1 if item.hub == "KIN-MAIN" => ("warehouse.sell", "sales"),
+            2 => ("warehouse.move", "admin"),
             _ => ("warehouse.delete", "admin"),
         };
         let price = self.prices[&item.sku];
-        let op = self.op(
-            kind,
-            json!({ "item_id": item.id, "sale_price": price }),
-            None,
-        );
+        let payload = if kind == "warehouse.move" {
+            json!({ "serial_number": item.serial, "new_location": format!("B{}", self.step % 9) })
+        } else {
+            json!({ "item_id": item.id, "sale_price": price })
+        };
+        let op = self.op(kind, payload, None);
         if !self.send(user, op).await {
             return;
         }
         let next = match kind {
             "warehouse.reserve" => "RESERVED",
             "warehouse.sell" => "SOLD",
+            // A move changes the shelf, not the status nor the level.
+            "warehouse.move" => item.status,
             _ => "GONE",
         };
         self.item_moved(i, next);
@@ -714,6 +718,7 @@ async fn random_stock_operations_keep_every_figure_in_agreement() {
         "transfer.dispatch by serial number",
         "warehouse.receive",
         "warehouse.sell",
+        "warehouse.move",
         "warehouse.delete",
         "sale.confirm",
         "sale.cancel",

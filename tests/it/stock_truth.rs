@@ -126,14 +126,7 @@ async fn records_refuse_truncate() {
 async fn the_servers_role_cannot_switch_the_protection_off() {
     use diesel::{Connection, PgConnection, RunQueryDsl};
     let app = TestApp::builder().with_demo_world().start().await;
-    let url = app
-        .state
-        .settings
-        .database_url
-        .as_ref()
-        .unwrap()
-        .expose()
-        .to_string();
+    let url = app.server_database_url();
     assert!(
         url.contains("://outpost_app@"),
         "the test server connects as outpost_app: {url}"
@@ -149,6 +142,9 @@ async fn the_servers_role_cannot_switch_the_protection_off() {
         "SET session_replication_role = replica",
         "CREATE TABLE smuggled (id int)",
         "DELETE FROM __diesel_schema_migrations",
+        "DELETE FROM operations",
+        "DELETE FROM inventory_transactions",
+        "UPDATE audit_log SET action = 'x'",
     ] {
         let err = diesel::sql_query(statement)
             .execute(&mut server)
@@ -159,6 +155,35 @@ async fn the_servers_role_cannot_switch_the_protection_off() {
             "{statement}: {err}"
         );
     }
+    // Nor lock the audit log against its writers.
+    let err = server
+        .transaction(|c| {
+            diesel::sql_query("LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE").execute(c)
+        })
+        .expect_err("lock")
+        .to_string();
+    assert!(err.contains("permission denied"), "{err}");
+    // What an operation captured stays, whoever asks; its outcome may change.
+    let r = crate::sales::send(
+        &app,
+        &app.token("admin").await,
+        op(
+            "intake.create",
+            json!({ "intake_id": Uuid::new_v4(), "hub_id": app.hub_id("KIN-MAIN"), "donor": "Records", "lines": [{ "sku": stocked(&app)[0].0, "quantity": 1 }] }),
+        ),
+    )
+    .await;
+    assert_eq!(r["status"], "applied", "{r}");
+    for who in [&mut server, &mut app.conn()] {
+        let err = diesel::sql_query("UPDATE operations SET payload = '{\"forged\": 1}'")
+            .execute(who)
+            .expect_err("forged payload")
+            .to_string();
+        assert!(err.contains("cannot be changed"), "{err}");
+    }
+    diesel::sql_query("UPDATE operations SET reason = reason")
+        .execute(&mut server)
+        .unwrap();
     // The owner is who can: the protection is the owner's to keep.
     diesel::sql_query("ALTER TABLE invoices DISABLE TRIGGER invoices_no_truncate")
         .execute(&mut app.conn())

@@ -463,6 +463,17 @@ impl TestApp {
         self.db.conn()
     }
 
+    /// The URL the test server connects with (as `outpost_app`).
+    pub fn server_database_url(&self) -> String {
+        self.state
+            .settings
+            .database_url
+            .as_ref()
+            .expect("a database URL")
+            .expose()
+            .to_string()
+    }
+
     /// Runs a `SELECT count(*) AS n …` query.
     pub fn count(&self, sql: &str) -> i64 {
         diesel::sql_query(sql)
