@@ -285,14 +285,8 @@
     });
   }
 
-  var KIND_WORDS = {
-    "sale.create": "Sale", "sale.update": "Sale change", "sale.confirm": "Sale confirmation", "sale.cancel": "Sale cancellation", "invoice.issue": "Invoice", "invoice.credit": "Credit note",
-    "intake.create": "Intake", "distribution.create": "Distribution", "distribution.update": "Distribution change",
-    "distribution.confirm": "Distribution confirmation", "distribution.cancel": "Distribution cancellation",
-    "needs_list.create": "Needs list", "needs_list.submit": "Needs list submission", "needs_list.decide": "Needs list decision",
-    "transfer.request": "Transfer request", "transfer.approve": "Transfer approval", "transfer.dispatch": "Transfer dispatch",
-    "transfer.receive": "Transfer receipt", "stock.adjust": "Stock adjustment", "stock.reorder_levels": "Reorder levels"
-  };
+  /* Each operation kind's words for an entry (its `Spec::entry`), filled in by the server. */
+  var KIND_WORDS = __KIND_WORDS__;
   function describe(kind) { return KIND_WORDS[kind] || kind.replace(/[._]/g, " "); }
 
   /* This user's entries the server did not apply, with their content kept on the device. */

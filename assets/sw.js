@@ -16,7 +16,8 @@ var FINALISABLE = __FINALISABLE__;
 importScripts(STORE_URL);
 var store = self.OutpostStore;
 
-var QUEUEABLE = /^\/hubs\/\d+\/(intakes|distributions|needs-lists|transfers|adjustments|reorder-levels|sales|sales\/[0-9a-f-]{36}\/[a-z]+|actions\/[a-z_.]+)$/;
+/* The addresses of the forms a device may queue: each kind declares its own (`Spec::form`). */
+var QUEUEABLE = /__QUEUEABLE__/;
 /* What a reverse proxy (or Outpost itself, with PostgreSQL away) answers during an outage:
  * treated exactly like no network at all. */
 var OUTAGE = [502, 503, 504];

@@ -107,6 +107,7 @@ pub enum UserAction {
 /// Runs the command and turns every failure into a message and the exit code to leave with
 /// (see `exit`): 2 for configuration errors, 1 for everything else.
 pub fn main() -> u8 {
+    crate::kinds::install();
     let cli = Cli::parse();
     let settings = match Settings::from_env() {
         Ok(s) => s,

@@ -183,3 +183,16 @@ pub fn is_connection_lost(error: &diesel::result::Error) -> bool {
         _ => false,
     }
 }
+
+/// An RFC 9457 problem document, as every error of the API is answered.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[schema(example = "about:blank")]
+    pub r#type: String,
+    #[schema(example = "Not found")]
+    pub title: String,
+    #[schema(example = 404)]
+    pub status: u16,
+    pub detail: String,
+    pub instance: Option<String>,
+}

@@ -14,7 +14,9 @@ pub mod events;
 pub mod hubs;
 pub mod inventory;
 pub mod jobs;
+pub mod kinds;
 pub mod live;
+pub mod money;
 pub mod openapi;
 pub mod redis_conn;
 pub mod sales;
@@ -52,9 +54,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     // Before the variant pages: `/catalog/variants/new` is not a SKU.
     catalog::manage_pages::configure(cfg);
     catalog::variant_pages::configure(cfg);
-    warehouse::pages::configure(cfg);
-    warehouse::items_page::configure(cfg);
-    warehouse::item_page::configure(cfg);
+    warehouse::configure(cfg);
     admin_jobs::configure(cfg);
     sync::review::configure(cfg);
     sales::configure(cfg);

@@ -3,26 +3,13 @@
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use crate::error::AppError;
+pub use crate::error::Problem;
 use crate::web::layout::{render, Layout};
 use crate::web::page::Page;
-
-/// An RFC 9457 problem document, as every error of the API is answered.
-#[derive(Serialize, ToSchema)]
-pub struct Problem {
-    #[schema(example = "about:blank")]
-    pub r#type: String,
-    #[schema(example = "Not found")]
-    pub title: String,
-    #[schema(example = 404)]
-    pub status: u16,
-    pub detail: String,
-    pub instance: Option<String>,
-}
 
 #[derive(OpenApi)]
 #[openapi(

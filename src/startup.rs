@@ -20,6 +20,7 @@ pub struct Application {
 
 impl Application {
     pub fn build(state: AppState, extra: Option<ExtraRoutes>) -> std::io::Result<Self> {
+        crate::kinds::install();
         let listener = bind(state.settings.bind)?;
         let port = listener.local_addr()?.port();
         let count_queries = state.settings.count_queries;

@@ -132,6 +132,7 @@ pub async fn run(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    crate::kinds::install();
     let name = process_worker_name(task_health::HEARTBEAT);
     let ctx = HeartbeatCtx {
         state: state.clone(),

@@ -9,6 +9,9 @@ use sha2::Sha256;
 pub const COOKIE: &str = "outpost_csrf";
 pub const FIELD: &str = "csrf_token";
 pub const HEADER: &str = "X-CSRF-Token";
+/// The header the service worker adds when it replays a queued form: such a request carries
+/// the form's signed capture envelope instead of a fresh token (docs/security.md).
+pub const REPLAY_HEADER: &str = "X-Outpost-Replay";
 
 /// The token a page embeds for this browser's cookie value.
 pub fn token_for(secret: &str, cookie_value: &str) -> String {

@@ -168,9 +168,7 @@ pub async fn authenticate(
     // Only the offline-capable forms (all under /hubs/) accept replays, one by one or in
     // batches through the sync API (which then takes only such forms).
     let replay = (req.path().starts_with("/hubs/") || req.path() == "/api/v1/sync")
-        && req
-            .headers()
-            .contains_key(crate::sync::forms::REPLAY_HEADER)
+        && req.headers().contains_key(csrf::REPLAY_HEADER)
         && req.extensions().get::<Arc<Principal>>().is_some();
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if unsafe_method && !token_auth && !replay && !csrf_exempt(req.path()) {

@@ -22,7 +22,7 @@ use crate::auth::permissions::Permission;
 use crate::error::AppError;
 use crate::schema::{badge_copies, badge_dumps, badge_quotas, badges, customers, nfc_stations};
 use crate::state::AppState;
-use crate::sync::kind::{parse, reject, Applied, ApplyCtx, Kind, Refusal, Target};
+use crate::sync::kind::{parse, reject, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
 
 /// How long a station holds a copy before it is offered again.
@@ -49,15 +49,19 @@ pub struct RequestPayload {
 
 pub struct RequestCopy;
 
+pub static REQUEST_COPY: Spec = Spec {
+    name: "badge.copy_request",
+    permission: Permission::BadgeCopyRequest,
+    finalisable_offline: true,
+    done: "Badge copy request",
+    entry: "Badge copy request",
+    form: None,
+    again: None,
+};
+
 impl Kind for RequestCopy {
-    fn name(&self) -> &'static str {
-        "badge.copy_request"
-    }
-    fn permission(&self) -> Permission {
-        Permission::BadgeCopyRequest
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &REQUEST_COPY
     }
     /// No hub in the target: customer users have no hub scope. Scope is the customer's, checked
     /// when applied.
@@ -215,12 +219,12 @@ pub struct CopyRequestBody {
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses(
         (status = 201, description = "Queued for the station"),
-        (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 402, body = crate::openapi::Problem, content_type = "application/problem+json", description = "Insufficient quota"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 402, body = crate::error::Problem, content_type = "application/problem+json", description = "Insufficient quota"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn request_rest(
@@ -322,9 +326,9 @@ pub struct ReportAnswer {
     responses(
         (status = 200, body = JobOffer, description = "A copy, leased to this station"),
         (status = 204, description = "No copy came within the wait"),
-        (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn next_job(
@@ -453,12 +457,12 @@ fn give_back(conn: &mut PgConnection, customer_id: i64) -> QueryResult<()> {
         ("X-Station-Code" = String, Header, description = "The station's code")),
     responses(
         (status = 200, body = ReportAnswer, description = "Recorded, or a repeat of a recorded report"),
-        (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::openapi::Problem, content_type = "application/problem+json", description = "No such copy for this station"),
-        (status = 409, body = crate::openapi::Problem, content_type = "application/problem+json", description = "The copy was never handed to the station"),
-        (status = 422, body = crate::openapi::Problem, content_type = "application/problem+json", description = "The dump is not this copy's badge, or holds control characters"),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::error::Problem, content_type = "application/problem+json", description = "No such copy for this station"),
+        (status = 409, body = crate::error::Problem, content_type = "application/problem+json", description = "The copy was never handed to the station"),
+        (status = 422, body = crate::error::Problem, content_type = "application/problem+json", description = "The dump is not this copy's badge, or holds control characters"),
     ),
     security(("bearer" = [])))]
 pub async fn report(

@@ -18,7 +18,7 @@ use crate::auth::principal::Principal;
 use crate::config::Settings;
 use crate::schema::{badge_copies, badge_quotas, badges, customers, nfc_stations};
 use crate::sync::envelope::{self, Envelope};
-use crate::sync::kind::{check_text, parse, Applied, ApplyCtx, Kind, Refusal, Target};
+use crate::sync::kind::{check_text, parse, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
 
 pub const KIND: &str = "badge.copy_record";
@@ -38,15 +38,19 @@ pub struct RecordPayload {
 
 pub struct RecordCopy;
 
+pub static RECORD_COPY: Spec = Spec {
+    name: KIND,
+    permission: Permission::BadgeCopyRecord,
+    finalisable_offline: true,
+    done: "Badge copy record",
+    entry: "Badge copy record",
+    form: None,
+    again: None,
+};
+
 impl Kind for RecordCopy {
-    fn name(&self) -> &'static str {
-        KIND
-    }
-    fn permission(&self) -> Permission {
-        Permission::BadgeCopyRecord
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &RECORD_COPY
     }
     /// No hub in the target: the station's hub comes from its account, checked when applied.
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {

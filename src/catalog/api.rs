@@ -9,7 +9,7 @@ use super::{identity_by_upis, Family, Identity, Variant};
 use crate::auth::extract::{Authorized, CurrentUser};
 use crate::auth::permissions::perm;
 use crate::error::AppError;
-use crate::openapi::Problem;
+use crate::error::Problem;
 use crate::state::AppState;
 use crate::sync::rest;
 

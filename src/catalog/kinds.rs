@@ -10,7 +10,7 @@ use super::{codes_of, units_to_cents, Family, Identity, Variant, VariantRow, COL
 use crate::auth::permissions::Permission;
 use crate::auth::roles::Role;
 use crate::schema::{product_families, product_identities, product_variants};
-use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Target};
+use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
 
 fn payload<T: for<'de> Deserialize<'de>>(ctx: &ApplyCtx<'_>) -> Result<T, Refusal> {
@@ -43,15 +43,19 @@ pub struct FamilyIn {
 
 pub struct CreateFamily;
 
+pub static CREATE_FAMILY: Spec = Spec {
+    name: "catalog.family_create",
+    permission: Permission::FamilyCreate,
+    finalisable_offline: false,
+    done: "Product family created",
+    entry: "Product family created",
+    form: None,
+    again: None,
+};
+
 impl Kind for CreateFamily {
-    fn name(&self) -> &'static str {
-        "catalog.family_create"
-    }
-    fn permission(&self) -> Permission {
-        Permission::FamilyCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        false
+    fn spec(&self) -> &Spec {
+        &CREATE_FAMILY
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: FamilyIn = parse(payload)?;
@@ -101,15 +105,19 @@ pub struct FamilyRename {
 /// Zoho already has are marked DIRTY and sent again.
 pub struct RenameFamily;
 
+pub static RENAME_FAMILY: Spec = Spec {
+    name: "catalog.family_rename",
+    permission: Permission::FamilyCreate,
+    finalisable_offline: false,
+    done: "Product family renamed",
+    entry: "Product family renamed",
+    form: None,
+    again: None,
+};
+
 impl Kind for RenameFamily {
-    fn name(&self) -> &'static str {
-        "catalog.family_rename"
-    }
-    fn permission(&self) -> Permission {
-        Permission::FamilyCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        false
+    fn spec(&self) -> &Spec {
+        &RENAME_FAMILY
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: FamilyRename = parse(payload)?;
@@ -195,15 +203,19 @@ fn one_letter(value: &str) -> bool {
 
 pub struct CreateIdentity;
 
+pub static CREATE_IDENTITY: Spec = Spec {
+    name: "catalog.identity_create",
+    permission: Permission::IdentityCreate,
+    finalisable_offline: false,
+    done: "Product identity created",
+    entry: "Product identity created",
+    form: None,
+    again: None,
+};
+
 impl Kind for CreateIdentity {
-    fn name(&self) -> &'static str {
-        "catalog.identity_create"
-    }
-    fn permission(&self) -> Permission {
-        Permission::IdentityCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        false
+    fn spec(&self) -> &Spec {
+        &CREATE_IDENTITY
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: IdentityIn = parse(payload)?;
@@ -282,15 +294,19 @@ pub struct VariantIn {
 
 pub struct CreateVariant;
 
+pub static CREATE_VARIANT: Spec = Spec {
+    name: "catalog.variant_create",
+    permission: Permission::VariantCreate,
+    finalisable_offline: false,
+    done: "Variant created",
+    entry: "Variant created",
+    form: None,
+    again: None,
+};
+
 impl Kind for CreateVariant {
-    fn name(&self) -> &'static str {
-        "catalog.variant_create"
-    }
-    fn permission(&self) -> Permission {
-        Permission::VariantCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        false
+    fn spec(&self) -> &Spec {
+        &CREATE_VARIANT
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: VariantIn = parse(payload)?;
@@ -391,15 +407,19 @@ pub fn may_change_list_price(actor: &crate::auth::principal::Account) -> bool {
     matches!(actor.role, Role::SuperAdmin | Role::Admin) || actor.flags.can_change_price
 }
 
+pub static UPDATE_VARIANT: Spec = Spec {
+    name: "catalog.variant_update",
+    permission: Permission::VariantPriceEdit,
+    finalisable_offline: false,
+    done: "Variant changed",
+    entry: "Variant changed",
+    form: None,
+    again: None,
+};
+
 impl Kind for UpdateVariant {
-    fn name(&self) -> &'static str {
-        "catalog.variant_update"
-    }
-    fn permission(&self) -> Permission {
-        Permission::VariantPriceEdit
-    }
-    fn finalisable_offline(&self) -> bool {
-        false
+    fn spec(&self) -> &Spec {
+        &UPDATE_VARIANT
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: VariantPatch = parse(payload)?;

@@ -240,7 +240,7 @@ pub struct VariantLine {
 
 impl VariantLine {
     pub fn price(&self) -> String {
-        crate::sales::money::format_cents(self.listing_price_cents)
+        crate::money::format_cents(self.listing_price_cents)
     }
 }
 

@@ -142,15 +142,7 @@ impl From<VariantRow> for Variant {
     }
 }
 
-pub fn cents_to_units(cents: i64) -> f64 {
-    cents as f64 / 100.0
-}
-
-/// A money amount from JSON (150.00) in cents; `None` for negative, absurd or non-finite input.
-pub fn units_to_cents(units: f64) -> Option<i64> {
-    (units.is_finite() && (0.0..=1_000_000_000.0).contains(&units))
-        .then(|| (units * 100.0).round() as i64)
-}
+pub use crate::money::{cents_to_units, units_to_cents};
 
 pub fn variant_by_sku(conn: &mut PgConnection, sku: &str) -> QueryResult<Option<VariantRow>> {
     product_variants::table

@@ -41,7 +41,7 @@ pub struct Row {
 
 impl Row {
     pub fn price(&self) -> String {
-        crate::sales::money::format_cents(self.v.listing_price_cents)
+        crate::money::format_cents(self.v.listing_price_cents)
     }
 }
 

@@ -109,7 +109,7 @@ fn variant_page(
     let edit = user.can(Permission::VariantPriceEdit).then(|| EditForm {
         meta: OpMeta::unscoped(&state.settings, user, "catalog.variant_update", posted),
         price: posted.map_or_else(
-            || crate::sales::money::plain_cents(v.listing_price_cents),
+            || crate::money::plain_cents(v.listing_price_cents),
             |f| f.text("listing_price"),
         ),
         price_locked: !super::kinds::may_change_list_price(user),
@@ -121,7 +121,7 @@ fn variant_page(
         &VariantPage {
             layout: page.layout(format!("{} · {}", v.full_sku, family_name)),
             section: "variants",
-            price: crate::sales::money::format_cents(v.listing_price_cents),
+            price: crate::money::format_cents(v.listing_price_cents),
             can_sync_now: user.can(Permission::JobsManage)
                 && state.settings.zoho.is_some()
                 && v.zoho_sync_status != "SYNCED",

@@ -320,7 +320,7 @@ async fn set_sales_settings(
             text,
         ))
     };
-    let Some(tax_bp) = crate::sales::money::parse_percent_bp(&form.text("tax_percent")) else {
+    let Some(tax_bp) = crate::money::parse_percent_bp(&form.text("tax_percent")) else {
         return back(
             FlashKind::Error,
             "Nothing was saved: the tax rate is a percentage from 0 to 100, such as 15 or 7.5.",

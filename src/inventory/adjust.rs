@@ -19,7 +19,8 @@ use super::ledger::{self, Move};
 use crate::auth::permissions::Permission;
 use crate::schema::{product_variants, stock_adjustments, stock_levels};
 use crate::sync::kind::{
-    parse, reject, Applied, ApplyCtx, Kind, LineInput, Refusal, Target, MAX_LINES, MAX_QUANTITY,
+    parse, reject, Applied, ApplyCtx, Form, Kind, LineInput, Read, Refusal, Spec, Target,
+    MAX_LINES, MAX_QUANTITY,
 };
 use crate::sync::operation::FieldError;
 
@@ -57,15 +58,25 @@ pub struct AdjustPayload {
 
 pub struct AdjustStock;
 
+pub static ADJUST_STOCK: Spec = Spec {
+    name: "stock.adjust",
+    permission: Permission::StockAdjust,
+    finalisable_offline: true,
+    done: "Stock adjusted",
+    entry: "Stock adjustment",
+    form: Some(Form {
+        path: "adjustments",
+        read: |at| Read::one(super::adjust_pages::posted(at.hub_id, at.form)),
+        list: Some("adjustments"),
+        pages: &["adjustments/new"],
+        at_main_hub: true,
+    }),
+    again: Some("adjustments/new"),
+};
+
 impl Kind for AdjustStock {
-    fn name(&self) -> &'static str {
-        "stock.adjust"
-    }
-    fn permission(&self) -> Permission {
-        Permission::StockAdjust
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &ADJUST_STOCK
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: AdjustPayload = parse(payload)?;
@@ -201,15 +212,29 @@ pub struct ReorderLevel {
 
 pub struct SetReorderLevels;
 
+pub static SET_REORDER_LEVELS: Spec = Spec {
+    name: "stock.reorder_levels",
+    permission: Permission::StockAdjust,
+    finalisable_offline: true,
+    done: "Reorder levels changed",
+    entry: "Reorder levels",
+    form: Some(Form {
+        path: "reorder-levels",
+        read: |at| {
+            Read::one(super::adjust_pages::posted_reorder_levels(
+                at.hub_id, at.form,
+            ))
+        },
+        list: None,
+        pages: &[],
+        at_main_hub: true,
+    }),
+    again: Some("adjustments"),
+};
+
 impl Kind for SetReorderLevels {
-    fn name(&self) -> &'static str {
-        "stock.reorder_levels"
-    }
-    fn permission(&self) -> Permission {
-        Permission::StockAdjust
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &SET_REORDER_LEVELS
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: ReorderPayload = parse(payload)?;

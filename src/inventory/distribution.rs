@@ -15,7 +15,7 @@ use crate::schema::{
 };
 use crate::sync::kind::{
     check_lines, check_text, fields_changed_since, merge_edit, missing_record, parse, reject,
-    Applied, ApplyCtx, Kind, LineInput, Refusal, Target,
+    Applied, ApplyCtx, Form, Kind, LineInput, Read, Refusal, Spec, Target,
 };
 use crate::sync::operation::FieldError;
 
@@ -116,15 +116,25 @@ pub struct CreatePayload {
 
 pub struct CreateDistribution;
 
+pub static CREATE_DISTRIBUTION: Spec = Spec {
+    name: "distribution.create",
+    permission: Permission::DistributionCreate,
+    finalisable_offline: true,
+    done: "Distribution drafted",
+    entry: "Distribution",
+    form: Some(Form {
+        path: "distributions",
+        read: |at| Read::one(super::distribution_pages::posted(at.hub_id, at.form)),
+        list: Some("distributions"),
+        pages: &["distributions/new"],
+        at_main_hub: true,
+    }),
+    again: Some("distributions/new"),
+};
+
 impl Kind for CreateDistribution {
-    fn name(&self) -> &'static str {
-        "distribution.create"
-    }
-    fn permission(&self) -> Permission {
-        Permission::DistributionCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &CREATE_DISTRIBUTION
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: CreatePayload = parse(payload)?;
@@ -208,15 +218,25 @@ impl UpdatePayload {
 
 pub struct UpdateDistribution;
 
+pub static UPDATE_DISTRIBUTION: Spec = Spec {
+    name: "distribution.update",
+    permission: Permission::DistributionCreate,
+    finalisable_offline: true,
+    done: "Distribution changed",
+    entry: "Distribution change",
+    form: Some(Form {
+        path: "actions/distribution.update",
+        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
+        list: None,
+        pages: &[],
+        at_main_hub: true,
+    }),
+    again: Some("distributions/{id}"),
+};
+
 impl Kind for UpdateDistribution {
-    fn name(&self) -> &'static str {
-        "distribution.update"
-    }
-    fn permission(&self) -> Permission {
-        Permission::DistributionCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &UPDATE_DISTRIBUTION
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: UpdatePayload = parse(payload)?;
@@ -313,15 +333,25 @@ fn parse_ref(payload: &Value) -> Result<Target, Vec<FieldError>> {
 
 pub struct ConfirmDistribution;
 
+pub static CONFIRM_DISTRIBUTION: Spec = Spec {
+    name: "distribution.confirm",
+    permission: Permission::DistributionConfirm,
+    finalisable_offline: true,
+    done: "Distribution confirmed",
+    entry: "Distribution confirmation",
+    form: Some(Form {
+        path: "actions/distribution.confirm",
+        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
+        list: None,
+        pages: &[],
+        at_main_hub: true,
+    }),
+    again: Some("distributions/{id}"),
+};
+
 impl Kind for ConfirmDistribution {
-    fn name(&self) -> &'static str {
-        "distribution.confirm"
-    }
-    fn permission(&self) -> Permission {
-        Permission::DistributionConfirm
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &CONFIRM_DISTRIBUTION
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         parse_ref(payload)
@@ -375,15 +405,25 @@ impl Kind for ConfirmDistribution {
 
 pub struct CancelDistribution;
 
+pub static CANCEL_DISTRIBUTION: Spec = Spec {
+    name: "distribution.cancel",
+    permission: Permission::DistributionCreate,
+    finalisable_offline: true,
+    done: "Distribution cancelled",
+    entry: "Distribution cancellation",
+    form: Some(Form {
+        path: "actions/distribution.cancel",
+        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
+        list: None,
+        pages: &[],
+        at_main_hub: true,
+    }),
+    again: Some("distributions/{id}"),
+};
+
 impl Kind for CancelDistribution {
-    fn name(&self) -> &'static str {
-        "distribution.cancel"
-    }
-    fn permission(&self) -> Permission {
-        Permission::DistributionCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &CANCEL_DISTRIBUTION
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         parse_ref(payload)

@@ -11,7 +11,8 @@ use super::ledger::{self, Move};
 use crate::auth::permissions::Permission;
 use crate::schema::{intake_lines, intakes};
 use crate::sync::kind::{
-    check_lines, check_text, parse, reject, Applied, ApplyCtx, Kind, LineInput, Refusal, Target,
+    check_lines, check_text, parse, reject, Applied, ApplyCtx, Form, Kind, LineInput, Read,
+    Refusal, Spec, Target,
 };
 use crate::sync::operation::FieldError;
 
@@ -30,17 +31,27 @@ pub struct IntakePayload {
 
 pub struct CreateIntake;
 
+pub static CREATE_INTAKE: Spec = Spec {
+    name: "intake.create",
+    permission: Permission::IntakeCreate,
+    finalisable_offline: true,
+    done: "Intake recorded",
+    entry: "Intake",
+    form: Some(Form {
+        path: "intakes",
+        read: |at| Read::one(super::intake_pages::posted(at.hub_id, at.form)),
+        list: Some("intakes"),
+        pages: &["intakes/new"],
+        at_main_hub: true,
+    }),
+    again: Some("intakes/new"),
+};
+
 impl Kind for CreateIntake {
+    fn spec(&self) -> &Spec {
+        &CREATE_INTAKE
+    }
     fn defers_stock(&self) -> bool {
-        true
-    }
-    fn name(&self) -> &'static str {
-        "intake.create"
-    }
-    fn permission(&self) -> Permission {
-        Permission::IntakeCreate
-    }
-    fn finalisable_offline(&self) -> bool {
         true
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {

@@ -15,8 +15,8 @@ use crate::schema::{
     transfer_lines, transfers,
 };
 use crate::sync::kind::{
-    check_lines, check_text, missing_record, parse, reject, Applied, ApplyCtx, Kind, LineInput,
-    Refusal, Target, MAX_QUANTITY,
+    check_lines, check_text, missing_record, parse, reject, Applied, ApplyCtx, Form, Kind,
+    LineInput, Read, Refusal, Spec, Target, MAX_QUANTITY,
 };
 use crate::sync::operation::FieldError;
 
@@ -89,15 +89,25 @@ pub struct CreatePayload {
 
 pub struct CreateNeedsList;
 
+pub static CREATE_NEEDS_LIST: Spec = Spec {
+    name: "needs_list.create",
+    permission: Permission::NeedsListCreate,
+    finalisable_offline: true,
+    done: "Needs list drafted",
+    entry: "Needs list",
+    form: Some(Form {
+        path: "needs-lists",
+        read: |at| Read::one(super::needs_pages::posted(at.hub_id, at.form)),
+        list: Some("needs-lists"),
+        pages: &["needs-lists/new"],
+        at_main_hub: false,
+    }),
+    again: Some("needs-lists/new"),
+};
+
 impl Kind for CreateNeedsList {
-    fn name(&self) -> &'static str {
-        "needs_list.create"
-    }
-    fn permission(&self) -> Permission {
-        Permission::NeedsListCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &CREATE_NEEDS_LIST
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: CreatePayload = parse(payload)?;
@@ -168,15 +178,25 @@ pub struct SubmitPayload {
 
 pub struct SubmitNeedsList;
 
+pub static SUBMIT_NEEDS_LIST: Spec = Spec {
+    name: "needs_list.submit",
+    permission: Permission::NeedsListCreate,
+    finalisable_offline: true,
+    done: "Needs list submitted",
+    entry: "Needs list submission",
+    form: Some(Form {
+        path: "actions/needs_list.submit",
+        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
+        list: None,
+        pages: &[],
+        at_main_hub: true,
+    }),
+    again: Some("needs-lists/{id}"),
+};
+
 impl Kind for SubmitNeedsList {
-    fn name(&self) -> &'static str {
-        "needs_list.submit"
-    }
-    fn permission(&self) -> Permission {
-        Permission::NeedsListCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &SUBMIT_NEEDS_LIST
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: SubmitPayload = parse(payload)?;
@@ -244,15 +264,25 @@ pub struct DecidePayload {
 
 pub struct DecideNeedsList;
 
+pub static DECIDE_NEEDS_LIST: Spec = Spec {
+    name: "needs_list.decide",
+    permission: Permission::NeedsListApprove,
+    finalisable_offline: false,
+    done: "Needs list decided",
+    entry: "Needs list decision",
+    form: Some(Form {
+        path: "actions/needs_list.decide",
+        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
+        list: None,
+        pages: &[],
+        at_main_hub: true,
+    }),
+    again: Some("needs-lists/{id}"),
+};
+
 impl Kind for DecideNeedsList {
-    fn name(&self) -> &'static str {
-        "needs_list.decide"
-    }
-    fn permission(&self) -> Permission {
-        Permission::NeedsListApprove
-    }
-    fn finalisable_offline(&self) -> bool {
-        false
+    fn spec(&self) -> &Spec {
+        &DECIDE_NEEDS_LIST
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: DecidePayload = parse(payload)?;

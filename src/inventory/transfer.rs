@@ -18,8 +18,8 @@ use crate::schema::{
     transfers,
 };
 use crate::sync::kind::{
-    check_lines, missing_record, parse, reject, Applied, ApplyCtx, Kind, LineInput, Refusal,
-    Target, MAX_QUANTITY,
+    check_lines, missing_record, parse, reject, Applied, ApplyCtx, Form, Kind, LineInput, Read,
+    Refusal, Spec, Target, MAX_QUANTITY,
 };
 use crate::sync::operation::FieldError;
 
@@ -151,15 +151,25 @@ pub struct RequestPayload {
 
 pub struct RequestTransfer;
 
+pub static REQUEST_TRANSFER: Spec = Spec {
+    name: "transfer.request",
+    permission: Permission::TransferRequest,
+    finalisable_offline: false,
+    done: "Transfer requested",
+    entry: "Transfer request",
+    form: Some(Form {
+        path: "transfers",
+        read: |at| Read::one(super::transfer_pages::posted(at.hub_id, at.form)),
+        list: Some("transfers"),
+        pages: &["transfers/new"],
+        at_main_hub: true,
+    }),
+    again: Some("transfers/new"),
+};
+
 impl Kind for RequestTransfer {
-    fn name(&self) -> &'static str {
-        "transfer.request"
-    }
-    fn permission(&self) -> Permission {
-        Permission::TransferRequest
-    }
-    fn finalisable_offline(&self) -> bool {
-        false
+    fn spec(&self) -> &Spec {
+        &REQUEST_TRANSFER
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: RequestPayload = parse(payload)?;
@@ -315,15 +325,25 @@ fn validate_step(payload: &Value) -> Result<Target, Vec<FieldError>> {
 
 pub struct ApproveTransfer;
 
+pub static APPROVE_TRANSFER: Spec = Spec {
+    name: "transfer.approve",
+    permission: Permission::TransferApprove,
+    finalisable_offline: false,
+    done: "Transfer approved",
+    entry: "Transfer approval",
+    form: Some(Form {
+        path: "actions/transfer.approve",
+        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
+        list: None,
+        pages: &[],
+        at_main_hub: true,
+    }),
+    again: Some("transfers/{id}"),
+};
+
 impl Kind for ApproveTransfer {
-    fn name(&self) -> &'static str {
-        "transfer.approve"
-    }
-    fn permission(&self) -> Permission {
-        Permission::TransferApprove
-    }
-    fn finalisable_offline(&self) -> bool {
-        false
+    fn spec(&self) -> &Spec {
+        &APPROVE_TRANSFER
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         validate_step(payload)
@@ -342,15 +362,25 @@ impl Kind for ApproveTransfer {
 
 pub struct DispatchTransfer;
 
+pub static DISPATCH_TRANSFER: Spec = Spec {
+    name: "transfer.dispatch",
+    permission: Permission::TransferDispatch,
+    finalisable_offline: false,
+    done: "Transfer dispatched",
+    entry: "Transfer dispatch",
+    form: Some(Form {
+        path: "actions/transfer.dispatch",
+        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
+        list: None,
+        pages: &[],
+        at_main_hub: true,
+    }),
+    again: Some("transfers/{id}"),
+};
+
 impl Kind for DispatchTransfer {
-    fn name(&self) -> &'static str {
-        "transfer.dispatch"
-    }
-    fn permission(&self) -> Permission {
-        Permission::TransferDispatch
-    }
-    fn finalisable_offline(&self) -> bool {
-        false
+    fn spec(&self) -> &Spec {
+        &DISPATCH_TRANSFER
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         validate_step(payload)
@@ -432,15 +462,25 @@ impl Kind for DispatchTransfer {
 
 pub struct ReceiveTransfer;
 
+pub static RECEIVE_TRANSFER: Spec = Spec {
+    name: "transfer.receive",
+    permission: Permission::TransferDispatch,
+    finalisable_offline: false,
+    done: "Transfer received",
+    entry: "Transfer receipt",
+    form: Some(Form {
+        path: "actions/transfer.receive",
+        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
+        list: None,
+        pages: &[],
+        at_main_hub: true,
+    }),
+    again: Some("transfers/{id}"),
+};
+
 impl Kind for ReceiveTransfer {
-    fn name(&self) -> &'static str {
-        "transfer.receive"
-    }
-    fn permission(&self) -> Permission {
-        Permission::TransferDispatch
-    }
-    fn finalisable_offline(&self) -> bool {
-        false
+    fn spec(&self) -> &Spec {
+        &RECEIVE_TRANSFER
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         validate_step(payload)

@@ -9,13 +9,14 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::pricing::Priced;
-use super::{lines, money, sellable_customer, state, Sale};
+use super::{lines, sellable_customer, state, Sale};
 use crate::auth::permissions::Permission;
 use crate::inventory::ledger::{self, Move};
+use crate::money;
 use crate::schema::{hubs, inventory_items, organisations, product_variants, sale_lines, sales};
 use crate::sync::kind::{
-    fields_changed_by_others, merge_edit, missing_record, parse, reject, Applied, ApplyCtx, Kind,
-    LineInput, Refusal, Target, MAX_LINES, MAX_QUANTITY,
+    fields_changed_by_others, merge_edit, missing_record, parse, reject, Applied, ApplyCtx, Form,
+    Kind, LineInput, Read, Refusal, Spec, Target, MAX_LINES, MAX_QUANTITY,
 };
 use crate::sync::operation::FieldError;
 use crate::warehouse::ItemRow;
@@ -506,15 +507,28 @@ pub struct CreatePayload {
 
 pub struct CreateSale;
 
+pub static CREATE_SALE: Spec = Spec {
+    name: "sale.create",
+    permission: Permission::SalesCreate,
+    finalisable_offline: true,
+    done: "Sale started",
+    entry: "Sale",
+    form: Some(Form {
+        path: "sales",
+        read: |at| {
+            let (first, then) = super::pages::posted_sale(at.hub_id, at.form);
+            Some(Read { first, then })
+        },
+        list: None,
+        pages: &["/sales", "sales/new"],
+        at_main_hub: true,
+    }),
+    again: Some("sales/new"),
+};
+
 impl Kind for CreateSale {
-    fn name(&self) -> &'static str {
-        "sale.create"
-    }
-    fn permission(&self) -> Permission {
-        Permission::SalesCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &CREATE_SALE
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: CreatePayload = parse(payload)?;
@@ -618,15 +632,28 @@ impl UpdatePayload {
 
 pub struct UpdateSale;
 
+pub static UPDATE_SALE: Spec = Spec {
+    name: "sale.update",
+    permission: Permission::SalesCreate,
+    finalisable_offline: true,
+    done: "Sale changed",
+    entry: "Sale change",
+    form: Some(Form {
+        path: "sales/{id}/{action}",
+        read: |at| {
+            super::pages::posted_action(at.action, at.hub_id, at.id, at.form)
+                .and_then(|(posted, _)| Read::one(posted))
+        },
+        list: None,
+        pages: &[],
+        at_main_hub: true,
+    }),
+    again: Some("sales/{id}"),
+};
+
 impl Kind for UpdateSale {
-    fn name(&self) -> &'static str {
-        "sale.update"
-    }
-    fn permission(&self) -> Permission {
-        Permission::SalesCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &UPDATE_SALE
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: UpdatePayload = parse(payload)?;
@@ -755,15 +782,19 @@ fn ref_draft(conn: &mut PgConnection, ctx: &ApplyCtx<'_>, verb: &str) -> Result<
 
 pub struct ConfirmSale;
 
+pub static CONFIRM_SALE: Spec = Spec {
+    name: "sale.confirm",
+    permission: Permission::SalesCreate,
+    finalisable_offline: true,
+    done: "Sale confirmed",
+    entry: "Sale confirmation",
+    form: None,
+    again: Some("sales/{id}"),
+};
+
 impl Kind for ConfirmSale {
-    fn name(&self) -> &'static str {
-        "sale.confirm"
-    }
-    fn permission(&self) -> Permission {
-        Permission::SalesCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &CONFIRM_SALE
     }
     /// Captured offline, a cart with a changed price, a discount, a free item or a price
     /// below cost waits for a manager; a cart at list prices is final.
@@ -900,15 +931,19 @@ pub fn return_goods(
 
 pub struct CancelSale;
 
+pub static CANCEL_SALE: Spec = Spec {
+    name: "sale.cancel",
+    permission: Permission::SalesCreate,
+    finalisable_offline: true,
+    done: "Sale cancelled",
+    entry: "Sale cancellation",
+    form: None,
+    again: Some("sales/{id}"),
+};
+
 impl Kind for CancelSale {
-    fn name(&self) -> &'static str {
-        "sale.cancel"
-    }
-    fn permission(&self) -> Permission {
-        Permission::SalesCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &CANCEL_SALE
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         parse_ref(payload)

@@ -13,16 +13,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{lines, money, Sale};
+use super::{lines, Sale};
 use crate::auth::extract::CurrentUser;
 use crate::auth::permissions::Permission;
 use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
 use crate::error::AppError;
+use crate::money;
 use crate::schema::{customers, hubs, invoice_series, invoices, organisations, sales};
 use crate::state::AppState;
 use crate::sync::kind::{
-    check_text, missing_record, parse, reject, Applied, ApplyCtx, Kind, Refusal, Target,
+    check_text, missing_record, parse, reject, Applied, ApplyCtx, Kind, Refusal, Spec, Target,
 };
 use crate::sync::operation::FieldError;
 
@@ -255,15 +256,19 @@ pub struct IssuePayload {
 
 pub struct IssueInvoice;
 
+pub static ISSUE_INVOICE: Spec = Spec {
+    name: "invoice.issue",
+    permission: Permission::SalesCreate,
+    finalisable_offline: true,
+    done: "Invoice issued",
+    entry: "Invoice",
+    form: None,
+    again: None,
+};
+
 impl Kind for IssueInvoice {
-    fn name(&self) -> &'static str {
-        "invoice.issue"
-    }
-    fn permission(&self) -> Permission {
-        Permission::SalesCreate
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &ISSUE_INVOICE
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: IssuePayload = parse(payload)?;
@@ -335,17 +340,21 @@ pub struct CreditPayload {
 /// the goods when they came back.
 pub struct CreditInvoice;
 
+pub static CREDIT_INVOICE: Spec = Spec {
+    name: "invoice.credit",
+    permission: Permission::SalesCreate,
+    finalisable_offline: false,
+    done: "Credit note issued",
+    entry: "Credit note",
+    form: None,
+    again: None,
+};
+
 impl Kind for CreditInvoice {
-    fn name(&self) -> &'static str {
-        "invoice.credit"
-    }
-    fn permission(&self) -> Permission {
-        Permission::SalesCreate
+    fn spec(&self) -> &Spec {
+        &CREDIT_INVOICE
     }
     /// A correction of an issued document waits for a manager when made offline.
-    fn finalisable_offline(&self) -> bool {
-        false
-    }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: CreditPayload = parse(payload)?;
         let mut errors = Vec::new();

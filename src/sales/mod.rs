@@ -4,7 +4,6 @@
 
 pub mod cart;
 pub mod invoices;
-pub mod money;
 pub mod pages;
 pub mod pricing;
 pub mod render;
@@ -17,6 +16,7 @@ use uuid::Uuid;
 
 use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
+use crate::money;
 use crate::schema::{
     customers, inventory_items, product_families, product_identities, product_variants, sale_lines,
     sales,

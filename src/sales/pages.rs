@@ -11,13 +11,14 @@ use uuid::Uuid;
 
 use super::cart::{LineEdit, SaleLineInput};
 use super::invoices::{self, Invoice};
-use super::{lines, money, Sale};
+use super::{lines, Sale};
 use crate::auth::extract::{Authorized, CurrentUser, HubAccess};
 use crate::auth::flags::PermissionFlags;
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
 use crate::error::AppError;
 use crate::hubs::Hub;
+use crate::money;
 use crate::schema::{
     customers, hubs, inventory_items, organisations, product_families, product_identities,
     product_variants, sales, stock_levels,

@@ -3,14 +3,13 @@
 //! (`{"form": {"action", "body"}}`); this turns such an entry into the operations its form's
 //! handler would have made, with the same function the handler uses.
 //!
-//! The addresses match the service worker's `QUEUEABLE` pattern (assets/sw.js).
+//! The addresses are those the kinds declare (`Spec::form`); the service worker's `QUEUEABLE`
+//! pattern is made from the same list (`registry::queueable_pattern`).
 
-use super::forms::{self, Posted};
+use super::forms;
+use super::kind::FormAt;
 use super::operation::{FieldError, OpResult, Operation};
-use crate::inventory::{
-    actions, adjust_pages, distribution_pages, intake_pages, needs_pages, transfer_pages,
-};
-use crate::sales::pages as sales;
+use super::registry;
 use crate::web::form::FormFields;
 
 /// A queued form as the service worker sends it.
@@ -32,35 +31,26 @@ pub enum Step {
 /// Reads a queued form: its operations, or the result that refuses it.
 pub fn resolve(queued: &QueuedForm) -> Result<Vec<Step>, Box<OpResult>> {
     let form = FormFields::parse(queued.body.as_bytes()).map_err(|e| refused(&e.to_string()))?;
-    let parts: Vec<&str> = queued.action.trim_matches('/').split('/').collect();
-    let hub = |text: &str| {
-        text.parse::<i64>()
-            .map_err(|_| refused("not a hub of yours"))
-    };
-    let (first, then): (Posted, Option<(FormFields, Posted)>) = match parts.as_slice() {
-        ["hubs", h, "intakes"] => (intake_pages::posted(hub(h)?, &form), None),
-        ["hubs", h, "distributions"] => (distribution_pages::posted(hub(h)?, &form), None),
-        ["hubs", h, "needs-lists"] => (needs_pages::posted(hub(h)?, &form), None),
-        ["hubs", h, "transfers"] => (transfer_pages::posted(hub(h)?, &form), None),
-        ["hubs", h, "adjustments"] => (adjust_pages::posted(hub(h)?, &form), None),
-        ["hubs", h, "reorder-levels"] => {
-            (adjust_pages::posted_reorder_levels(hub(h)?, &form), None)
-        }
-        ["hubs", h, "actions", kind] => (
-            actions::posted(kind, hub(h)?, &form).ok_or_else(|| not_a_form(&queued.action))?,
-            None,
-        ),
-        ["hubs", h, "sales"] => sales::posted_sale(hub(h)?, &form),
-        ["hubs", h, "sales", sale, action] => (
-            sales::posted_action(action, hub(h)?, sale, &form)
-                .ok_or_else(|| not_a_form(&queued.action))?
-                .0,
-            None,
-        ),
-        _ => return Err(not_a_form(&queued.action)),
-    };
-    let mut steps = vec![Step::First(forms::prepared(true, &form, first)?)];
-    if let Some((fields, posted)) = then {
+    let path = queued.action.trim_matches('/');
+    let (hub, rest) = path
+        .strip_prefix("hubs/")
+        .and_then(|p| p.split_once('/'))
+        .ok_or_else(|| not_a_form(&queued.action))?;
+    let hub_id = hub
+        .parse::<i64>()
+        .map_err(|_| refused("not a hub of yours"))?;
+    let (kind, declared, id, action) =
+        registry::form_at(rest).ok_or_else(|| not_a_form(&queued.action))?;
+    let read = (declared.read)(&FormAt {
+        hub_id,
+        kind: kind.name(),
+        id: &id,
+        action: &action,
+        form: &form,
+    })
+    .ok_or_else(|| not_a_form(&queued.action))?;
+    let mut steps = vec![Step::First(forms::prepared(true, &form, read.first)?)];
+    if let Some((fields, posted)) = read.then {
         steps.push(Step::Then(forms::prepared(true, &fields, posted)?));
     }
     Ok(steps)

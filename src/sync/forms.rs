@@ -17,8 +17,9 @@ use crate::web::form::FormFields;
 use crate::web::layout::FlashKind;
 use crate::web::page::redirect_with_flash;
 
-/// The header the service worker adds when it replays a queued form.
-pub const REPLAY_HEADER: &str = "X-Outpost-Replay";
+/// The header the service worker adds when it replays a queued form (authentication reads it
+/// to let a replay through without a fresh CSRF token).
+pub use crate::auth::csrf::REPLAY_HEADER;
 
 /// Hidden fields of an offline-capable form.
 #[derive(Clone, Debug, Serialize)]
@@ -187,8 +188,8 @@ pub fn operation(
 /// A price a person typed ("1,250.50", "12") in currency units, read as sales read prices (at
 /// most two decimals, never negative); a field error in words otherwise.
 pub fn price(form: &FormFields, name: &str, errors: &mut Vec<FieldError>) -> f64 {
-    match crate::sales::money::parse_cents(&form.text(name)) {
-        Some(cents) => crate::catalog::cents_to_units(cents),
+    match crate::money::parse_cents(&form.text(name)) {
+        Some(cents) => crate::money::cents_to_units(cents),
         None => {
             errors.push(FieldError::new(name, "enter a price, e.g. 14.50"));
             0.0
@@ -349,6 +350,8 @@ pub fn respond(
     }
     Some(match result.status {
         OpStatus::Applied => redirect_with_flash(settings, location, FlashKind::Success, done),
+        // Sent again after it was refused (the same form posted twice): still refused.
+        OpStatus::Duplicate if result.original_status == Some(OpStatus::Rejected) => return None,
         OpStatus::Duplicate => redirect_with_flash(
             settings,
             location,

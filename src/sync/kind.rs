@@ -71,11 +71,78 @@ pub struct ApplyCtx<'a> {
     pub operation_row: Uuid,
 }
 
-pub trait Kind: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn permission(&self) -> Permission;
+/// Everything the rest of Outpost knows about a kind, declared once beside its rules: the
+/// registry, the offline form table, the service worker's queueable addresses and words, the
+/// devices' working set, the review's "enter it again" and the audit words all read it.
+pub struct Spec {
+    /// The operation's name, also its audit action: `intake.create`.
+    pub name: &'static str,
+    pub permission: Permission,
     /// Approvals, cross-hub changes and edits after completion may not be finalised offline.
-    fn finalisable_offline(&self) -> bool;
+    pub finalisable_offline: bool,
+    /// What was done, for the activity feed and the audit log: "Intake recorded".
+    pub done: &'static str,
+    /// The entry someone made, for lists of entries that may not have been applied: "Intake".
+    pub entry: &'static str,
+    /// The page form a device may queue offline, if the kind has one of its own.
+    pub form: Option<Form>,
+    /// Where someone enters a refused entry of this kind again, under its hub: `intakes/new`,
+    /// `transfers/{id}` (`{id}`: the record's page).
+    pub again: Option<&'static str>,
+}
+
+/// A form posted under `/hubs/{hub}/` that a device may queue offline and replay later.
+pub struct Form {
+    /// Its address under the hub: `intakes`, `actions/transfer.approve`, `sales/{id}/{action}`
+    /// (`{id}` stands for a record's UUID, `{action}` for a lowercase word).
+    pub path: &'static str,
+    /// Reads the posted fields into the operation(s) they stand for; the page's own handler
+    /// reads them with the same function. `None`: not a form of this address.
+    pub read: fn(&FormAt<'_>) -> Option<Read>,
+    /// The hub's pages a device stores to use the form offline (under `/hubs/{hub}/`, or from
+    /// the site root when they start with `/`): the list for anyone who reads the hub's stock,
+    /// the rest for those with the kind's permission.
+    pub list: Option<&'static str>,
+    pub pages: &'static [&'static str],
+    /// Whether `pages` exist at a main hub (needs lists are raised by the hubs below it).
+    pub at_main_hub: bool,
+}
+
+/// A queued form being read: its hub, the words its address put in place of `{id}` and
+/// `{action}`, and its fields.
+pub struct FormAt<'a> {
+    pub hub_id: i64,
+    pub kind: &'static str,
+    pub id: &'a str,
+    pub action: &'a str,
+    pub form: &'a crate::web::form::FormFields,
+}
+
+/// What a form stands for: an operation, and one more to send only when the first applied (a
+/// cart confirmed in the same entry).
+pub struct Read {
+    pub first: super::forms::Posted,
+    pub then: Option<(crate::web::form::FormFields, super::forms::Posted)>,
+}
+
+impl Read {
+    pub fn one(first: super::forms::Posted) -> Option<Read> {
+        Some(Read { first, then: None })
+    }
+}
+
+pub trait Kind: Send + Sync {
+    /// The kind's declaration (see [`Spec`]).
+    fn spec(&self) -> &Spec;
+    fn name(&self) -> &'static str {
+        self.spec().name
+    }
+    fn permission(&self) -> Permission {
+        self.spec().permission
+    }
+    fn finalisable_offline(&self) -> bool {
+        self.spec().finalisable_offline
+    }
     /// Whether an operation captured offline must wait for a manager's review. Kinds that may
     /// not be finalised offline always wait; others may look at what the operation would do.
     fn waits_for_review_offline(

@@ -17,7 +17,6 @@ use super::registry;
 use crate::audit::{self, Entry};
 use crate::auth::principal::Principal;
 use crate::error::AppError;
-use crate::inventory::ledger;
 use crate::schema::{hubs, operations};
 use crate::state::AppState;
 
@@ -76,16 +75,17 @@ fn run_chunk(
     let mut attempts = 0;
     loop {
         let outcome = conn.transaction(|conn| {
-            let _deferral = ledger::Deferral::begin();
+            let hooks = registry::chunk();
+            let _held = (hooks.begin)();
             let closed = closed_hubs(conn, chunk)?;
             let mut results = Vec::with_capacity(chunk.len());
             for prepared in chunk {
                 if !prepared.defers_stock() {
-                    ledger::flush_deferred(conn)?;
+                    (hooks.flush)(conn)?;
                 }
                 results.push(run(conn, actor, prepared, &closed)?);
             }
-            ledger::flush_deferred(conn)?;
+            (hooks.flush)(conn)?;
             Ok::<_, AppError>(results)
         });
         match outcome {
@@ -630,10 +630,11 @@ fn apply(
     };
     // A refused operation's savepoint takes back its writes; its held-back stock increases go
     // with them.
-    let mark = ledger::deferred_mark();
+    let hooks = registry::chunk();
+    let mark = (hooks.mark)();
     let applied = conn.transaction(|conn| kind.apply(conn, &ctx));
     if applied.is_err() {
-        ledger::forget_deferred_since(mark);
+        (hooks.forget_since)(mark);
     }
     applied
 }

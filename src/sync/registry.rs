@@ -1,87 +1,122 @@
-//! Every kind of operation the server accepts, by name.
+//! Every kind of operation the server accepts, by name. The pipeline is a floor the features
+//! stand on, so it does not name them: the composition root (`crate::kinds`) installs the list
+//! at start-up, with the hooks a feature lends the pipeline.
 
-use super::kind::Kind;
-use crate::badges::{copies, recorded};
-use crate::catalog::kinds as catalog;
-use crate::inventory::{adjust, distribution, intake, needs, transfer};
-use crate::sales::{cart, invoices};
-use crate::warehouse::kinds as warehouse;
+use std::sync::OnceLock;
 
-static KINDS: &[&dyn Kind] = &[
-    &intake::CreateIntake,
-    &distribution::CreateDistribution,
-    &distribution::UpdateDistribution,
-    &distribution::ConfirmDistribution,
-    &distribution::CancelDistribution,
-    &needs::CreateNeedsList,
-    &needs::SubmitNeedsList,
-    &needs::DecideNeedsList,
-    &transfer::RequestTransfer,
-    &transfer::ApproveTransfer,
-    &transfer::DispatchTransfer,
-    &transfer::ReceiveTransfer,
-    &adjust::AdjustStock,
-    &adjust::SetReorderLevels,
-    &catalog::CreateFamily,
-    &catalog::RenameFamily,
-    &catalog::CreateIdentity,
-    &catalog::CreateVariant,
-    &catalog::UpdateVariant,
-    &warehouse::Receive,
-    &warehouse::Move,
-    &warehouse::Update,
-    &warehouse::RESERVE,
-    &warehouse::SELL,
-    &warehouse::DELETE,
-    &cart::CreateSale,
-    &cart::UpdateSale,
-    &cart::ConfirmSale,
-    &cart::CancelSale,
-    &invoices::IssueInvoice,
-    &invoices::CreditInvoice,
-    &copies::RequestCopy,
-    &recorded::RecordCopy,
-];
+use diesel::pg::PgConnection;
+use diesel::QueryResult;
+
+use super::kind::{Form, Kind};
+
+/// What a feature holds back over a chunk of operations and the pipeline settles: the ledger's
+/// stock increases, applied once at the end of a chunk (or before a kind that reads levels).
+pub struct ChunkHooks {
+    /// Starts holding back; what it returns stops when dropped.
+    pub begin: fn() -> Box<dyn std::any::Any>,
+    /// Applies what was held back.
+    pub flush: fn(&mut PgConnection) -> QueryResult<()>,
+    /// How much is held back now, and forgetting what came after (a refused operation's).
+    pub mark: fn() -> usize,
+    pub forget_since: fn(usize),
+}
+
+/// What the composition root hands the pipeline.
+pub struct Installed {
+    pub kinds: &'static [&'static dyn Kind],
+    pub chunk: ChunkHooks,
+}
+
+static INSTALLED: OnceLock<&'static Installed> = OnceLock::new();
+
+/// Called once by whatever starts Outpost (server, worker, command, test) before the first
+/// operation; later calls keep the first.
+pub fn install(installed: &'static Installed) {
+    let _ = INSTALLED.set(installed);
+}
+
+fn installed() -> &'static Installed {
+    INSTALLED
+        .get()
+        .expect("the kinds are installed (kinds::install) before the first operation")
+}
 
 pub fn find(name: &str) -> Option<&'static dyn Kind> {
-    KINDS.iter().copied().find(|k| k.name() == name)
+    all().iter().copied().find(|k| k.name() == name)
 }
 
 pub fn all() -> &'static [&'static dyn Kind] {
-    KINDS
+    installed().kinds
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn names_are_unique_and_look_like_audit_actions() {
-        let mut names: Vec<_> = super::all().iter().map(|k| k.name()).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), super::all().len());
-        assert!(names.iter().all(|n| n.split('.').count() == 2
-            && n.chars()
-                .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')));
-    }
+pub fn chunk() -> &'static ChunkHooks {
+    &installed().chunk
+}
 
-    #[test]
-    fn approvals_and_cross_hub_kinds_are_not_finalised_offline() {
-        for name in [
-            "needs_list.decide",
-            "transfer.request",
-            "transfer.approve",
-            "transfer.dispatch",
-            "transfer.receive",
-        ] {
-            assert!(!super::find(name).unwrap().finalisable_offline(), "{name}");
+/// Every offline form, with the kind that declares it.
+pub fn forms() -> impl Iterator<Item = (&'static dyn Kind, &'static Form)> {
+    all()
+        .iter()
+        .filter_map(|k| k.spec().form.as_ref().map(|f| (*k, f)))
+}
+
+/// The addresses a device may queue offline, as the service worker's pattern (a JavaScript
+/// regular expression matching the path).
+pub fn queueable_pattern() -> String {
+    let paths: Vec<String> = forms()
+        .map(|(_, form)| {
+            form.path
+                .split('/')
+                .map(|part| match part {
+                    "{id}" => "[0-9a-f-]{36}".to_string(),
+                    "{action}" => "[a-z_]+".to_string(),
+                    literal => literal.replace('.', "\\."),
+                })
+                .collect::<Vec<_>>()
+                .join("\\/")
+        })
+        .collect();
+    format!("^\\/hubs\\/\\d+\\/({})$", paths.join("|"))
+}
+
+/// The words for each kind's entries, for the device's own lists (none before `install`).
+pub fn entry_words() -> std::collections::BTreeMap<&'static str, &'static str> {
+    INSTALLED
+        .get()
+        .map_or(&[][..], |i| i.kinds)
+        .iter()
+        .map(|k| (k.name(), k.spec().entry))
+        .collect()
+}
+
+/// The form at an address under a hub (`intakes`, `sales/<uuid>/confirm`), with the words its
+/// `{id}` and `{action}` stood for.
+pub fn form_at(path: &str) -> Option<(&'static dyn Kind, &'static Form, String, String)> {
+    let parts: Vec<&str> = path.split('/').collect();
+    forms().find_map(|(kind, form)| {
+        let pattern: Vec<&str> = form.path.split('/').collect();
+        if pattern.len() != parts.len() {
+            return None;
         }
-        for name in [
-            "intake.create",
-            "distribution.create",
-            "distribution.confirm",
-            "needs_list.create",
-        ] {
-            assert!(super::find(name).unwrap().finalisable_offline(), "{name}");
+        let (mut id, mut action) = (String::new(), String::new());
+        for (want, got) in pattern.iter().zip(&parts) {
+            match *want {
+                "{id}"
+                    if got.len() == 36
+                        && got.chars().all(|c| c.is_ascii_hexdigit() || c == '-') =>
+                {
+                    id = got.to_string()
+                }
+                "{action}"
+                    if !got.is_empty()
+                        && got.chars().all(|c| c.is_ascii_lowercase() || c == '_') =>
+                {
+                    action = got.to_string()
+                }
+                literal if literal == *got => {}
+                _ => return None,
+            }
         }
-    }
+        Some((kind, form, id, action))
+    })
 }

@@ -94,26 +94,11 @@ impl Issue {
     /// The form to enter a refused entry again, when there is one.
     pub fn form_again(&self) -> Option<String> {
         let hub = self.hub_id?;
-        let list = match self.kind.split('.').next()? {
-            "intake" => "intakes",
-            "distribution" => "distributions",
-            "needs_list" => "needs-lists",
-            "transfer" => "transfers",
-            "stock" => "adjustments",
-            "sale" => "sales",
-            _ => return None,
-        };
-        Some(match self.kind.as_str() {
-            "intake.create"
-            | "distribution.create"
-            | "needs_list.create"
-            | "transfer.request"
-            | "stock.adjust"
-            | "sale.create" => format!("/hubs/{hub}/{list}/new"),
-            _ => match self.record_id {
-                Some(id) if list != "adjustments" => format!("/hubs/{hub}/{list}/{id}"),
-                _ => format!("/hubs/{hub}/{list}"),
-            },
+        let again = super::registry::find(&self.kind)?.spec().again?;
+        Some(match (again.strip_suffix("/{id}"), self.record_id) {
+            (Some(list), Some(id)) => format!("/hubs/{hub}/{list}/{id}"),
+            (Some(list), None) => format!("/hubs/{hub}/{list}"),
+            (None, _) => format!("/hubs/{hub}/{again}"),
         })
     }
     /// The entry beside the server's version now, field by field, in words.

@@ -11,7 +11,7 @@ use crate::auth::extract::{Authorized, CurrentUser};
 use crate::auth::permissions::perm;
 use crate::catalog::cents_to_units;
 use crate::error::AppError;
-use crate::openapi::Problem;
+use crate::error::Problem;
 use crate::schema::{inventory_items, product_variants};
 use crate::state::AppState;
 use crate::sync::rest;

@@ -68,10 +68,10 @@ impl ItemPage {
         status_words(&self.d.item.status)
     }
     fn money(&self, cents: &Option<i64>) -> String {
-        cents.map_or_else(|| "—".into(), crate::sales::money::format_cents)
+        cents.map_or_else(|| "—".into(), crate::money::format_cents)
     }
     fn list_price(&self) -> String {
-        crate::sales::money::format_cents(self.d.list_price_cents)
+        crate::money::format_cents(self.d.list_price_cents)
     }
 }
 
@@ -150,7 +150,7 @@ fn item_page(
         ),
         can_move: user.can(Permission::WarehouseReceive) && in_stock(status),
     };
-    let plain = |cents: Option<i64>| cents.map(crate::sales::money::plain_cents);
+    let plain = |cents: Option<i64>| cents.map(crate::money::plain_cents);
     let field = |name: &str, stored: Option<String>| {
         posted.map_or_else(|| stored.unwrap_or_default(), |f| f.text(name))
     };

@@ -12,7 +12,7 @@ use crate::auth::permissions::Permission;
 use crate::catalog::units_to_cents;
 use crate::inventory::items::{book_stock, log, valid_location, valid_serial};
 use crate::schema::{inventory_items, product_variants};
-use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Target};
+use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
 
 fn payload<T: for<'de> Deserialize<'de>>(ctx: &ApplyCtx<'_>) -> Result<T, Refusal> {
@@ -103,15 +103,19 @@ pub struct ReceiveIn {
 
 pub struct Receive;
 
+pub static RECEIVE: Spec = Spec {
+    name: "warehouse.receive",
+    permission: Permission::WarehouseReceive,
+    finalisable_offline: true,
+    done: "Item received",
+    entry: "Item received",
+    form: None,
+    again: None,
+};
+
 impl Kind for Receive {
-    fn name(&self) -> &'static str {
-        "warehouse.receive"
-    }
-    fn permission(&self) -> Permission {
-        Permission::WarehouseReceive
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &RECEIVE
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: ReceiveIn = parse(payload)?;
@@ -191,15 +195,19 @@ pub struct MoveIn {
 
 pub struct Move;
 
+pub static MOVE: Spec = Spec {
+    name: "warehouse.move",
+    permission: Permission::WarehouseReceive,
+    finalisable_offline: true,
+    done: "Item moved",
+    entry: "Item moved",
+    form: None,
+    again: None,
+};
+
 impl Kind for Move {
-    fn name(&self) -> &'static str {
-        "warehouse.move"
-    }
-    fn permission(&self) -> Permission {
-        Permission::WarehouseReceive
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &MOVE
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: MoveIn = parse(payload)?;
@@ -255,15 +263,19 @@ pub struct UpdateIn {
 
 pub struct Update;
 
+pub static UPDATE: Spec = Spec {
+    name: "warehouse.update",
+    permission: Permission::WarehouseItemEdit,
+    finalisable_offline: true,
+    done: "Item changed",
+    entry: "Item changed",
+    form: None,
+    again: None,
+};
+
 impl Kind for Update {
-    fn name(&self) -> &'static str {
-        "warehouse.update"
-    }
-    fn permission(&self) -> Permission {
-        Permission::WarehouseItemEdit
-    }
-    fn finalisable_offline(&self) -> bool {
-        true
+    fn spec(&self) -> &Spec {
+        &UPDATE
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: UpdateIn = parse(payload)?;
@@ -382,36 +394,51 @@ fn check_price(
 
 /// Reserve, sell and delete: one item, one guarded step.
 pub struct Step {
-    pub name: &'static str,
-    pub permission: Permission,
+    pub spec: Spec,
 }
 
 pub const RESERVE: Step = Step {
-    name: "warehouse.reserve",
-    permission: Permission::WarehouseSell,
+    spec: Spec {
+        name: "warehouse.reserve",
+        permission: Permission::WarehouseSell,
+        finalisable_offline: false,
+        done: "Item reserved",
+        entry: "Item reserved",
+        form: None,
+        again: None,
+    },
 };
 pub const SELL: Step = Step {
-    name: "warehouse.sell",
-    permission: Permission::WarehouseSell,
+    spec: Spec {
+        name: "warehouse.sell",
+        permission: Permission::WarehouseSell,
+        finalisable_offline: false,
+        done: "Item sold",
+        entry: "Item sold",
+        form: None,
+        again: None,
+    },
 };
 pub const DELETE: Step = Step {
-    name: "warehouse.delete",
-    permission: Permission::WarehouseItemDelete,
+    spec: Spec {
+        name: "warehouse.delete",
+        permission: Permission::WarehouseItemDelete,
+        finalisable_offline: false,
+        done: "Item deleted",
+        entry: "Item deleted",
+        form: None,
+        again: None,
+    },
 };
 
 impl Kind for Step {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn permission(&self) -> Permission {
-        self.permission
-    }
-    fn finalisable_offline(&self) -> bool {
-        false
+    fn spec(&self) -> &Spec {
+        &self.spec
     }
     fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
         let p: ItemIn = parse(payload)?;
-        if self.name == "warehouse.sell" && p.sale_price.is_none_or(|s| units_to_cents(s).is_none())
+        if self.spec.name == "warehouse.sell"
+            && p.sale_price.is_none_or(|s| units_to_cents(s).is_none())
         {
             return Err(vec![FieldError::new(
                 "sale_price",
@@ -425,14 +452,14 @@ impl Kind for Step {
         let (row, sku) = load_item(conn, ctx, ItemRef::Id(p.item_id))?;
         let before = serde_json::to_value(Item::new(row.clone(), sku.clone())).ok();
         if let Some(cents) = p.sale_price.and_then(units_to_cents) {
-            if self.name != "warehouse.delete" {
+            if self.spec.name != "warehouse.delete" {
                 check_price(conn, ctx.actor, &row, cents)?;
             }
         }
         // An item a sale's cart holds is sold by that cart (or released by it first): sold or
         // deleted here, the cart's cancel would once have made it AVAILABLE again, to be sold
         // twice (issue 27).
-        if self.name != "warehouse.reserve" {
+        if self.spec.name != "warehouse.reserve" {
             if let Some(sale) = held_by_cart(conn, row.id)? {
                 return Err(Refusal::Clash(format!(
                     "the item is in a sale in progress ({}); sell it from that sale, or remove it from the sale first",
@@ -440,7 +467,7 @@ impl Kind for Step {
                 )));
             }
         }
-        let (action, next) = match (self.name, row.status.as_str()) {
+        let (action, next) = match (self.spec.name, row.status.as_str()) {
             ("warehouse.reserve", "AVAILABLE") => ("RESERVE", "RESERVED"),
             ("warehouse.sell", "AVAILABLE" | "RESERVED") => ("SELL", "SOLD"),
             // An item entered by mistake is deleted (a reservation made at the counter has no
@@ -456,7 +483,7 @@ impl Kind for Step {
                 return Err(Refusal::Clash(format!(
                     "the item is {}; {} is not allowed from there",
                     super::status_words(status).to_lowercase(),
-                    self.name.trim_start_matches("warehouse.")
+                    self.spec.name.trim_start_matches("warehouse.")
                 )))
             }
         };

@@ -24,6 +24,13 @@ pub const STATUSES: &[(&str, &str)] = &[
     ("MISSING", "Missing"),
 ];
 
+/// The warehouse's pages.
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+    pages::configure(cfg);
+    items_page::configure(cfg);
+    item_page::configure(cfg);
+}
+
 pub fn status_words(code: &str) -> &'static str {
     STATUSES
         .iter()

@@ -57,7 +57,18 @@ struct Table {
     /// logical name → hashed file name
     urls: HashMap<&'static str, String>,
     /// hashed file name → asset
-    by_hashed: HashMap<String, &'static Asset>,
+    by_hashed: HashMap<String, (&'static Asset, &'static [u8])>,
+}
+
+/// An asset's bytes as served: the device's own lists in `offline.js` use the words each
+/// operation kind declares (`Spec::entry`), filled in once, before the file is hashed.
+fn filled(asset: &'static Asset) -> &'static [u8] {
+    if asset.name != "offline.js" {
+        return asset.bytes;
+    }
+    let words = serde_json::to_string(&crate::sync::registry::entry_words()).unwrap_or_default();
+    let text = String::from_utf8_lossy(asset.bytes).replace("__KIND_WORDS__", &words);
+    Box::leak(text.into_bytes().into_boxed_slice())
 }
 
 fn table() -> &'static Table {
@@ -66,13 +77,14 @@ fn table() -> &'static Table {
         let mut urls = HashMap::new();
         let mut by_hashed = HashMap::new();
         for asset in ASSETS {
-            let digest = hex::encode(&Sha256::digest(asset.bytes)[..4]);
+            let bytes = filled(asset);
+            let digest = hex::encode(&Sha256::digest(bytes)[..4]);
             let hashed = match asset.name.rsplit_once('.') {
                 Some((stem, ext)) => format!("{stem}.{digest}.{ext}"),
                 None => format!("{}.{digest}", asset.name),
             };
             urls.insert(asset.name, format!("/assets/{hashed}"));
-            by_hashed.insert(hashed, asset);
+            by_hashed.insert(hashed, (asset, bytes));
         }
         Table { urls, by_hashed }
     })
@@ -103,11 +115,11 @@ pub fn version() -> String {
 
 pub async fn serve(path: web::Path<String>) -> HttpResponse {
     match table().by_hashed.get(path.as_str()) {
-        Some(asset) => HttpResponse::Ok()
+        Some((asset, bytes)) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, asset.content_type))
             .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
             .insert_header(("X-Content-Type-Options", "nosniff"))
-            .body(asset.bytes),
+            .body(*bytes),
         None => HttpResponse::NotFound().finish(),
     }
 }

@@ -41,34 +41,30 @@ async fn working_set(
     }
     let hubs = user.scope.hubs.clone();
     let hub_ids = user.scope.hub_ids();
+    // Each kind's offline form names the pages it needs (`Spec::form`).
     for hub in &hubs {
         let base = format!("/hubs/{}", hub.id);
         pages.push(base.clone());
-        for (list, create) in [
-            ("intakes", user.can(P::IntakeCreate)),
-            ("distributions", user.can(P::DistributionCreate)),
-            (
-                "needs-lists",
-                user.can(P::NeedsListCreate) && hub.kind != "main",
-            ),
-            ("transfers", user.can(P::TransferRequest)),
-            ("adjustments", user.can(P::StockAdjust)),
-        ] {
-            pages.push(format!("{base}/{list}"));
-            if create {
-                pages.push(format!("{base}/{list}/new"));
+        for (kind, form) in registry::forms() {
+            let writes = user.can(kind.permission()) && (form.at_main_hub || hub.kind != "main");
+            let wanted = form
+                .list
+                .into_iter()
+                .chain(form.pages.iter().copied().filter(|_| writes));
+            for page in wanted {
+                let url = match page.starts_with('/') {
+                    true => page.to_string(),
+                    false => format!("{base}/{page}"),
+                };
+                if !pages.contains(&url) {
+                    pages.push(url);
+                }
             }
         }
     }
     let selling = user.can(P::SalesCreate);
     let rep_customers =
         (user.role == crate::auth::roles::Role::SalesRep).then(|| user.scope.customer_ids.clone());
-    if selling {
-        pages.push("/sales".into());
-        for hub in &hubs {
-            pages.push(format!("/hubs/{}/sales/new", hub.id));
-        }
-    }
     let open = crate::db::run(&state.db, move |conn| {
         let mut open: Vec<String> = Vec::new();
         let drafts: Vec<(i64, uuid::Uuid)> = distributions::table
@@ -161,6 +157,7 @@ pub fn service_worker_source() -> String {
             "__FINALISABLE__",
             &serde_json::to_string(&finalisable).unwrap_or_default(),
         )
+        .replace("__QUEUEABLE__", &registry::queueable_pattern())
         .replace("__STORE_URL__", assets::url("store.js"))
         .replace("__CSS_URL__", assets::url("app.css"))
         .replace("__OFFLINE_JS_URL__", assets::url("offline.js"))
@@ -208,8 +205,8 @@ pub struct Report {
 #[utoipa::path(post, path = "/api/v1/devices/report", tag = "sync", request_body = Report,
     responses(
         (status = 204, description = "noted"),
-        (status = 400, body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::openapi::Problem, content_type = "application/problem+json")),
+        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("session" = [])))]
 pub async fn report(
     user: CurrentUser,

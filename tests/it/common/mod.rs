@@ -245,6 +245,7 @@ impl TestAppBuilder {
         let pool =
             outpost::db::build_pool(settings.database_url.as_ref().unwrap().expose(), &settings);
         let pool_size = settings.db_pool_size;
+        outpost::kinds::install();
         let state = AppState {
             settings,
             db: pool,

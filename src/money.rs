@@ -1,4 +1,5 @@
-//! Line and cart totals in integer cents. Discounts and tax round half away from zero, once
+//! Money in integer cents, shared by the catalog, sales and the warehouse: reading and printing
+//! amounts, and line and cart totals. Discounts and tax round half away from zero, once
 //! per line and once per cart, so the printed invoice adds up.
 
 /// A line's amounts: gross (unit × quantity), the discount taken off, and the net charged.
@@ -143,6 +144,16 @@ pub fn parse_percent_bp(text: &str) -> Option<i32> {
     }
     let cents = parse_cents(t)?; // the same two-decimal grammar: 2.5 → 250
     (0..=10_000).contains(&cents).then_some(cents as i32)
+}
+
+pub fn cents_to_units(cents: i64) -> f64 {
+    cents as f64 / 100.0
+}
+
+/// A money amount from JSON (150.00) in cents; `None` for negative, absurd or non-finite input.
+pub fn units_to_cents(units: f64) -> Option<i64> {
+    (units.is_finite() && (0.0..=1_000_000_000.0).contains(&units))
+        .then(|| (units * 100.0).round() as i64)
 }
 
 #[cfg(test)]
