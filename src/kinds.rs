@@ -37,6 +37,7 @@ static KINDS: &[&dyn Kind] = &[
     &warehouse::RESERVE,
     &warehouse::SELL,
     &warehouse::DELETE,
+    &crate::warehouse::count::CountLocation,
     &cart::CreateSale,
     &cart::UpdateSale,
     &cart::ConfirmSale,

@@ -2,6 +2,8 @@
 //! hub and location, AVAILABLE → RESERVED → SOLD, and the transaction log of every action.
 
 pub mod api;
+pub mod count;
+pub mod count_page;
 pub mod item_page;
 pub mod items_page;
 pub mod kinds;
@@ -29,6 +31,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     pages::configure(cfg);
     items_page::configure(cfg);
     item_page::configure(cfg);
+    count_page::configure(cfg);
 }
 
 pub fn status_words(code: &str) -> &'static str {

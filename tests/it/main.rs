@@ -35,6 +35,7 @@ mod sales_browser;
 mod sales_cart;
 mod sales_flags;
 mod serial_transfers;
+mod stock_count;
 mod stock_invariants;
 mod stock_truth;
 mod ui_forms;
