@@ -6,16 +6,15 @@ use askama::Template;
 use diesel::prelude::*;
 use outpost_jobs::queues;
 
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::perm;
-use crate::auth::principal::Principal;
 use crate::error::AppError;
 use crate::schema::product_variants;
 use crate::state::AppState;
-use crate::web::form::FormFields;
-use crate::web::layout::{render, FlashKind, Layout};
-use crate::web::page::{redirect_with_flash, Page};
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render, FlashKind, Layout};
+use crate::ui::page::{redirect_with_flash, Page};
 
 type JobAdmin = Authorized<perm::JobsManage>;
 
@@ -282,12 +281,10 @@ async fn retry_invoice(
     crate::db::run(&state.db, move |conn| {
         audit::record(
             conn,
-            &Entry::by(&principal, "job.retried").object("invoice", id),
-        )?;
-        crate::events::enqueue(
-            conn,
-            "job.retried",
-            serde_json::json!({ "job": "invoice_render", "invoice_id": id, "actor": principal.display_name, "organisation_id": principal.organisation_id }),
+            &principal.audit_entry("job.retried").object("invoice", id).event(
+                "job.retried",
+                serde_json::json!({ "job": "invoice_render", "invoice_id": id, "actor": principal.display_name, "organisation_id": principal.organisation_id }),
+            ),
         )?;
         Ok(())
     })
@@ -310,94 +307,13 @@ async fn retry(
         .text("variant_id")
         .parse()
         .map_err(|_| AppError::BadRequest("Choose a variant to retry.".into()))?;
-    requeue_failed(&state, &admin, id).await?;
+    crate::zoho_sync::requeue_failed(&state, &admin, id).await?;
     Ok(redirect_with_flash(
         &state.settings,
         "/admin/jobs",
         FlashKind::Success,
         "The sync will be tried again.",
     ))
-}
-
-/// "Sync now" on a variant's page: a failed sync is given one more attempt, a waiting one is
-/// queued at once rather than at the next sweep. `false`: it is in step, nothing to send.
-pub async fn sync_again(
-    state: &AppState,
-    principal: &Principal,
-    variant: &crate::catalog::VariantRow,
-) -> Result<bool, AppError> {
-    if state.settings.zoho.is_none() {
-        return Err(AppError::BadRequest(
-            "The Zoho sync is not configured on this server.".into(),
-        ));
-    }
-    match variant.zoho_sync_status.as_str() {
-        "ERROR" => requeue_failed(state, principal, variant.id).await?,
-        "PENDING" | "DIRTY" => {
-            if let Err(e) = crate::jobs::enqueue_zoho(state, variant.id).await {
-                tracing::warn!(error = %e, "sync now left to the sweep");
-            }
-        }
-        _ => return Ok(false),
-    }
-    Ok(true)
-}
-
-/// Puts a variant whose sync failed back in the queue for one more attempt (audited).
-async fn requeue_failed(state: &AppState, principal: &Principal, id: i64) -> Result<(), AppError> {
-    let principal = principal.clone();
-    // Retry means one more attempt; a variant that fails again goes back to ERROR.
-    let one_left = state
-        .settings
-        .zoho
-        .as_ref()
-        .map_or(0, |z| z.max_attempts.saturating_sub(1) as i32);
-    crate::db::run(&state.db, move |conn| {
-        conn.transaction(|conn| {
-            // Back in the queue as new (never reached Zoho) or as changed (Zoho has it).
-            let item: Option<Option<String>> = product_variants::table
-                .find(id)
-                .filter(product_variants::zoho_sync_status.eq("ERROR"))
-                .select(product_variants::zoho_item_id)
-                .first(conn)
-                .optional()?;
-            let Some(item) = item else {
-                return Err(AppError::not_found("That variant has no failed sync."));
-            };
-            let status = if item.is_some() { "DIRTY" } else { "PENDING" };
-            diesel::update(product_variants::table.find(id))
-                .set((
-                    product_variants::zoho_sync_status.eq(status),
-                    product_variants::zoho_last_error.eq(None::<String>),
-                    product_variants::zoho_attempts.eq(one_left),
-                ))
-                .execute(conn)?;
-            audit::record(
-                conn,
-                &Entry::by(&principal, "job.retried")
-                    .object("product_variant", id)
-                    .change(
-                        Some(serde_json::json!({"status": "ERROR"})),
-                        Some(serde_json::json!({"status": status})),
-                    ),
-            )?;
-            crate::events::enqueue(
-                conn,
-                "job.retried",
-                serde_json::json!({ "job": "zoho_sync", "variant_id": id, "actor": principal.display_name, "organisation_id": principal.organisation_id }),
-            )?;
-            Ok(())
-        })
-    })
-    .await?;
-    crate::events::publish_soon(state);
-    if state.settings.zoho.is_some() {
-        if let Err(e) = crate::jobs::enqueue_zoho(state, id).await {
-            // The sweep will pick it up from the database.
-            tracing::warn!(error = %e, "retry left to the sweep");
-        }
-    }
-    Ok(())
 }
 
 async fn discard(
@@ -424,7 +340,9 @@ async fn discard(
             }
             audit::record(
                 conn,
-                &Entry::by(&principal, "job.discarded").object("product_variant", id),
+                &principal
+                    .audit_entry("job.discarded")
+                    .object("product_variant", id),
             )?;
             Ok(())
         })

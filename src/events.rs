@@ -142,7 +142,7 @@ async fn send(state: &AppState, rows: Vec<(i64, String, serde_json::Value)>) -> 
 /// and the apalis jobs on the multi-threaded runtime alike. It used `spawn_local` once, which
 /// panicked in the jobs and took the cron workers down after their first event (issue 26).
 pub fn publish_soon(state: &AppState) {
-    let gate: Arc<Publisher> = state.publisher.clone();
+    let gate: Arc<Publisher> = state.service();
     gate.again.store(true, Ordering::SeqCst);
     if gate.running.swap(true, Ordering::SeqCst) {
         return;

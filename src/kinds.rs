@@ -5,45 +5,49 @@
 
 use crate::badges::{copies, recorded};
 use crate::catalog::kinds as catalog;
-use crate::inventory::{adjust, distribution, intake, ledger, needs, transfer};
-use crate::sales::{cart, invoices};
+use crate::inventory::{
+    adjust, distribution, distribution_close, intake, ledger, needs, needs_decide, transfer,
+    transfer_steps,
+};
+use crate::sales::{cart_close, cart_open, invoice_kinds};
 use crate::sync::kind::Kind;
 use crate::sync::registry::{self, ChunkHooks, Installed};
+use crate::warehouse::item_steps;
 use crate::warehouse::kinds as warehouse;
 
 static KINDS: &[&dyn Kind] = &[
     &intake::CreateIntake,
     &distribution::CreateDistribution,
     &distribution::UpdateDistribution,
-    &distribution::ConfirmDistribution,
-    &distribution::CancelDistribution,
+    &distribution_close::ConfirmDistribution,
+    &distribution_close::CancelDistribution,
     &needs::CreateNeedsList,
     &needs::SubmitNeedsList,
-    &needs::DecideNeedsList,
+    &needs_decide::DecideNeedsList,
     &transfer::RequestTransfer,
-    &transfer::ApproveTransfer,
-    &transfer::DispatchTransfer,
-    &transfer::ReceiveTransfer,
+    &transfer_steps::ApproveTransfer,
+    &transfer_steps::DispatchTransfer,
+    &transfer_steps::ReceiveTransfer,
     &adjust::AdjustStock,
     &adjust::SetReorderLevels,
     &catalog::CreateFamily,
     &catalog::RenameFamily,
-    &catalog::CreateIdentity,
-    &catalog::CreateVariant,
-    &catalog::UpdateVariant,
+    &crate::catalog::variant_kinds::CreateIdentity,
+    &crate::catalog::variant_kinds::CreateVariant,
+    &crate::catalog::variant_kinds::UpdateVariant,
     &warehouse::Receive,
     &warehouse::Move,
-    &warehouse::Update,
-    &warehouse::RESERVE,
-    &warehouse::SELL,
-    &warehouse::DELETE,
+    &item_steps::Update,
+    &item_steps::RESERVE,
+    &item_steps::SELL,
+    &item_steps::DELETE,
     &crate::warehouse::count::CountLocation,
-    &cart::CreateSale,
-    &cart::UpdateSale,
-    &cart::ConfirmSale,
-    &cart::CancelSale,
-    &invoices::IssueInvoice,
-    &invoices::CreditInvoice,
+    &cart_open::CreateSale,
+    &cart_open::UpdateSale,
+    &cart_close::ConfirmSale,
+    &cart_close::CancelSale,
+    &invoice_kinds::IssueInvoice,
+    &invoice_kinds::CreditInvoice,
     &copies::RequestCopy,
     &recorded::RecordCopy,
 ];
@@ -57,6 +61,7 @@ static INSTALLED: Installed = Installed {
         mark: ledger::deferred_mark,
         forget_since: ledger::forget_deferred_since,
     },
+    badges_pull: recorded::pull_section,
 };
 
 /// Hands the kinds to the pipeline and their words to the audit log. Idempotent; every entry
@@ -66,6 +71,9 @@ pub fn install() {
     crate::audit::words::install(|action| {
         registry::find(action).map(|k| (k.spec().done, k.spec().entry))
     });
+    crate::ui::assets::set_kind_words(
+        serde_json::to_string(&registry::entry_words()).unwrap_or_default(),
+    );
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Outpost: an offline-first field-operations server.
 
+pub mod accounts;
 pub mod admin_jobs;
 pub mod audit;
 pub mod auth;
@@ -26,6 +27,7 @@ pub mod state;
 pub mod sync;
 pub mod task_health;
 pub mod telemetry;
+pub mod ui;
 pub mod warehouse;
 pub mod web;
 pub mod worker;
@@ -34,7 +36,7 @@ pub mod zoho_sync;
 /// Every route of the application. Each domain module mounts its own.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     web::configure(cfg);
-    auth::configure(cfg);
+    accounts::configure(cfg);
     hubs::pages::configure(cfg);
     hubs::work::configure(cfg);
     inventory::intake_pages::configure(cfg);
@@ -45,7 +47,6 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     inventory::actions::configure(cfg);
     hubs::admin::configure(cfg);
     hubs::customer_admin::configure(cfg);
-    audit::pages::configure(cfg);
     sync::api::configure(cfg);
     catalog::api::configure(cfg);
     warehouse::api::configure(cfg);

@@ -8,16 +8,16 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::AppError;
 pub use crate::error::Problem;
-use crate::web::layout::{render, Layout};
-use crate::web::page::Page;
+use crate::ui::layout::{render, Layout};
+use crate::ui::page::Page;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Outpost API", version = "1", description = "Tokens, hubs and stock, the offline sync API, the catalog and serialized warehouse inventory (the USAV API). Authenticate with a bearer token from POST /api/v1/token (OAuth 2.0 password grant). Writes accept an Idempotency-Key header (a UUID): a repeat returns the first result."),
     paths(
-        crate::auth::api::token,
-        crate::auth::api::revoke,
-        crate::auth::api::me,
+        crate::accounts::api::token,
+        crate::accounts::api::revoke,
+        crate::accounts::api::me,
         crate::hubs::pages::api_list,
         crate::hubs::pages::api_stock,
         crate::sync::api::push,
@@ -31,23 +31,23 @@ use crate::web::page::Page;
         crate::catalog::api::patch_variant,
         crate::warehouse::api::receive,
         crate::warehouse::api::move_item,
-        crate::warehouse::api::list,
-        crate::warehouse::api::get_item,
-        crate::warehouse::api::by_serial,
-        crate::warehouse::api::audit,
-        crate::warehouse::api::transactions,
+        crate::warehouse::api_reads::list,
+        crate::warehouse::api_reads::get_item,
+        crate::warehouse::api_reads::by_serial,
+        crate::warehouse::api_reads::audit,
+        crate::warehouse::api_reads::transactions,
         crate::warehouse::api::patch_item,
         crate::warehouse::api::delete_item,
         crate::warehouse::api::reserve,
         crate::warehouse::api::sell,
-        crate::warehouse::api::summary,
-        crate::warehouse::api::total_value,
-        crate::badges::copies::request_rest,
-        crate::badges::copies::next_job,
-        crate::badges::copies::report,
-        crate::auth::api::station_me,
+        crate::warehouse::api_reads::summary,
+        crate::warehouse::api_reads::total_value,
+        crate::badges::station_jobs::request_rest,
+        crate::badges::station_jobs::next_job,
+        crate::badges::station_results::report,
+        crate::accounts::api::station_me,
     ),
-    components(schemas(Problem, crate::badges::copies::CopyRequestBody, crate::badges::copies::ResultReport, crate::badges::copies::JobOffer, crate::badges::copies::ReportAnswer)),
+    components(schemas(Problem, crate::badges::station_jobs::CopyRequestBody, crate::badges::station_jobs::ResultReport, crate::badges::station_jobs::JobOffer, crate::badges::station_jobs::ReportAnswer)),
     modifiers(&Security),
     tags((name = "auth", description = "OAuth 2.0 tokens and the caller"), (name = "hubs", description = "Hubs in the caller's scope and their stock"), (name = "sync", description = "Offline operations: push, pull, device reports"), (name = "catalog", description = "Families, identities (UPIS-H) and variants (SKUs)"), (name = "inventory", description = "Serialized items, moves and the transaction log"), (name = "stations", description = "NFC stations (station token + X-Station-Code): copies to make, their results"))
 )]

@@ -48,7 +48,7 @@ impl Application {
                     count_queries,
                     actix_web::middleware::from_fn(crate::db::statements::count),
                 ))
-                .wrap(crate::web::errors::handlers())
+                .wrap(crate::ui::errors::handlers())
                 .wrap(security_headers())
                 .wrap(Compress::default())
                 .wrap(NormalizePath::new(TrailingSlash::Trim))

@@ -1,6 +1,5 @@
 //! Shared application state handed to handlers as `web::Data<AppState>`.
 
-use crate::auth::principal::Account;
 use crate::config::Settings;
 use crate::db::snapshot::{Readings, SnapshotCache};
 use crate::db::PgPool;
@@ -12,10 +11,9 @@ pub struct AppState {
     pub redis: redis::aio::ConnectionManager,
     /// Running under `outpost demo`: the sign-in page lists the demo accounts.
     pub demo_mode: bool,
-    /// Runs at most one outbox publisher at a time in this process.
-    pub publisher: std::sync::Arc<crate::events::Publisher>,
-    /// This process's live-event fan-out (`GET /events`).
-    pub live: std::sync::Arc<crate::live::follow::Live>,
+    /// What modules keep for this process, by type: the outbox publisher's gate, the live
+    /// fan-out, the account cache (`AppState::service`).
+    pub services: std::sync::Arc<Services>,
     /// Sync batches applied at once (see `IngestSlots`).
     pub ingest: IngestSlots,
     /// What this process reuses between requests while the database has not changed.
@@ -28,8 +26,6 @@ pub struct AppState {
 pub struct Caches {
     /// This request's reading of the database snapshot, shared by concurrent requests.
     pub snapshots: std::sync::Arc<Readings>,
-    /// Signed-in users' accounts, by user id (`None`: no such user).
-    pub accounts: SnapshotCache<i64, Option<std::sync::Arc<Account>>>,
     /// The rendered live part of a user's dashboard (unfiltered), by user id and UTC day (its
     /// charts end today).
     pub dashboards: SnapshotCache<(i64, chrono::NaiveDate), std::sync::Arc<str>>,
@@ -39,7 +35,6 @@ impl Default for Caches {
     fn default() -> Self {
         Caches {
             snapshots: Default::default(),
-            accounts: SnapshotCache::new(10_000),
             dashboards: SnapshotCache::new(500),
         }
     }
@@ -65,7 +60,50 @@ impl IngestSlots {
     }
 }
 
+/// Per-process pieces a module keeps for itself, by their type: the state carries them without
+/// naming the modules that own them, so it stands below every one of them.
+#[derive(Default)]
+pub struct Services(
+    std::sync::RwLock<
+        std::collections::HashMap<
+            std::any::TypeId,
+            std::sync::Arc<dyn std::any::Any + Send + Sync>,
+        >,
+    >,
+);
+
+impl Services {
+    /// This process's `T`, made on first use.
+    pub fn get<T: Default + Send + Sync + 'static>(&self) -> std::sync::Arc<T> {
+        let key = std::any::TypeId::of::<T>();
+        let found = self
+            .0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        let service = match found {
+            Some(service) => service,
+            None => self
+                .0
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(key)
+                .or_insert_with(|| std::sync::Arc::new(T::default()))
+                .clone(),
+        };
+        service
+            .downcast()
+            .unwrap_or_else(|_| unreachable!("kept under its own type"))
+    }
+}
+
 impl AppState {
+    /// This process's `T` (see [`Services`]).
+    pub fn service<T: Default + Send + Sync + 'static>(&self) -> std::sync::Arc<T> {
+        self.services.get()
+    }
+
     /// A Redis key in Outpost's namespace (`<prefix>:<suffix>`).
     pub fn redis_key(&self, suffix: &str) -> String {
         format!("{}:{suffix}", self.settings.redis_prefix)

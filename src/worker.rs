@@ -88,8 +88,8 @@ async fn station_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynE
     supervise(&state, task_health::STATION_SWEEP, async {
         let (abandoned, offline) = crate::db::run(&state.db, |conn| {
             Ok((
-                crate::badges::copies::abandon_expired(conn)?,
-                crate::badges::copies::announce_offline(conn)?,
+                crate::badges::station_results::abandon_expired(conn)?,
+                crate::badges::station_results::announce_offline(conn)?,
             ))
         })
         .await?;

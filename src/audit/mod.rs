@@ -1,9 +1,10 @@
 //! The append-only audit trail. `record` is the only writer; the database refuses UPDATE,
-//! DELETE and TRUNCATE. Rows are linked into a hash chain shortly after they commit by the
+//! DELETE and TRUNCATE. It is also the one helper of the writes that are not operations
+//! (docs/architecture.md, "Two kinds of write"): the audit row, and the dashboards' event when
+//! the entry carries one, go in the caller's transaction with the change. Rows are linked into a hash chain shortly after they commit by the
 //! sequencer (`seal`), whose signed checkpoints (`checkpoint`) `verify` checks the chain against.
 
 pub mod checkpoint;
-pub mod pages;
 pub mod seal;
 mod verify;
 pub mod words;
@@ -14,7 +15,6 @@ use diesel::prelude::*;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::principal::Principal;
 use crate::schema::audit_log;
 
 /// One audit row to write. Build it with `Entry::new` or `Entry::by` and the setters.
@@ -35,6 +35,8 @@ pub struct Entry {
     pub hub_id: Option<i64>,
     pub customer_id: Option<i64>,
     pub client_addr: Option<String>,
+    /// An event for live dashboards (topic, payload), put in the outbox with the row.
+    pub event: Option<(String, Value)>,
 }
 
 impl Entry {
@@ -46,16 +48,18 @@ impl Entry {
         }
     }
 
-    /// An entry acted by a signed-in principal: actor, role (at capture and apply alike for an
-    /// online action) and client address filled in.
-    pub fn by(principal: &Principal, action: &str) -> Self {
-        let role = principal.role.as_str().to_string();
+    /// An entry acted by someone: actor, role (at capture and apply alike for an online
+    /// action) and client address filled in (`Principal::audit_entry` calls it).
+    pub fn by_actor(
+        (user_id, username, role, client_addr): (i64, &str, &str, Option<String>),
+        action: &str,
+    ) -> Self {
         Entry {
-            actor_id: Some(principal.user_id),
-            actor_name: Some(principal.username.clone()),
-            role_at_capture: Some(role.clone()),
-            role_at_apply: Some(role),
-            client_addr: principal.client_addr.clone(),
+            actor_id: Some(user_id),
+            actor_name: Some(username.to_string()),
+            role_at_capture: Some(role.to_string()),
+            role_at_apply: Some(role.to_string()),
+            client_addr,
             ..Entry::new(action)
         }
     }
@@ -81,10 +85,20 @@ impl Entry {
         self.hub_id = hub_id;
         self
     }
+
+    /// Also tells live dashboards (`topic`, `payload`), through the outbox, when it commits.
+    pub fn event(mut self, topic: &str, payload: Value) -> Self {
+        self.event = Some((topic.to_string(), payload));
+        self
+    }
 }
 
-/// Appends one row (inside the caller's transaction, when there is one). Returns its id.
+/// Appends one row, and the entry's event to the outbox (inside the caller's transaction, when
+/// there is one). Returns the row's id.
 pub fn record(conn: &mut PgConnection, e: &Entry) -> QueryResult<i64> {
+    if let Some((topic, payload)) = &e.event {
+        crate::events::enqueue(conn, topic, payload.clone())?;
+    }
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::actor_id.eq(e.actor_id),

@@ -16,9 +16,9 @@ use futures_util::future::{ready, LocalBoxFuture, Ready};
 use super::middleware::StationPrincipal;
 use super::permissions::perm::Marker;
 use super::principal::Principal;
-use crate::audit::{self, Entry};
+use crate::audit;
+use crate::auth::scope::Hub;
 use crate::error::AppError;
-use crate::hubs::Hub;
 use crate::state::AppState;
 
 /// The signed-in user.
@@ -176,7 +176,8 @@ async fn deny(
     let Some(state) = state else { return };
     // Only record a hub id that exists in the user's own scope; an out-of-scope id is kept in
     // the object id text so the audit row leaks nothing through a foreign key either.
-    let entry = Entry::by(user, action)
+    let entry = user
+        .audit_entry(action)
         .object("route", path)
         .outcome("denied")
         .hub(hub_id.filter(|h| user.scope.has_hub(*h)));

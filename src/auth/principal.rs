@@ -8,7 +8,7 @@ use super::flags::PermissionFlags;
 use super::permissions::Permission;
 use super::roles::Role;
 use super::users::User;
-use crate::hubs::{self, Hub, Scope};
+use crate::auth::scope::{self, Hub, Scope};
 
 #[derive(Clone, Debug)]
 pub enum AuthVia {
@@ -70,7 +70,7 @@ impl Account {
             return Ok(None);
         }
         let role = user.role();
-        let scope = hubs::scope_for(conn, user.id, user.organisation_id, role)?;
+        let scope = scope::scope_for(conn, user.id, user.organisation_id, role)?;
         Ok(Some(Account {
             user_id: user.id,
             username: user.username,
@@ -181,5 +181,20 @@ impl From<&Principal> for MeView {
                 .map(|perm| perm.as_str())
                 .collect(),
         }
+    }
+}
+
+impl Principal {
+    /// An audit entry of an action this principal takes.
+    pub fn audit_entry(&self, action: &str) -> crate::audit::Entry {
+        crate::audit::Entry::by_actor(
+            (
+                self.user_id,
+                &self.username,
+                self.role.as_str(),
+                self.client_addr.clone(),
+            ),
+            action,
+        )
     }
 }

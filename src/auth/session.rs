@@ -128,3 +128,24 @@ pub async fn end_all_for_user(
         .await?;
     Ok(doomed.len())
 }
+
+/// Ends a user's other sessions and API tokens after their rights changed.
+pub async fn end_sessions(
+    state: &crate::state::AppState,
+    admin: &super::principal::Principal,
+    user_id: i64,
+) -> Result<(), crate::error::AppError> {
+    let keep = if admin.user_id == user_id {
+        admin.session_key().map(str::to_string)
+    } else {
+        None
+    };
+    end_all_for_user(state, user_id, keep.as_deref())
+        .await
+        .map_err(crate::error::AppError::session_store)?;
+    crate::db::run(&state.db, move |conn| {
+        Ok(super::tokens::revoke_all_for_user(conn, user_id)?)
+    })
+    .await?;
+    Ok(())
+}

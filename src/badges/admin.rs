@@ -10,17 +10,18 @@ use serde_json::json;
 
 use super::quota::Period;
 use super::{of_customer, Badge, Quota, BADGE_TYPES};
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::perm;
 use crate::error::AppError;
-use crate::hubs::customer_admin::{managed_customer, CustomerRow};
+use crate::hubs::customer_admin::CustomerRow;
+use crate::hubs::customer_edit::managed_customer;
 use crate::schema::{badge_quotas, badges, customers, nfc_stations};
 use crate::state::AppState;
 use crate::sync::forms::OpMeta;
-use crate::web::form::FormFields;
-use crate::web::layout::{render, FlashKind, Layout};
-use crate::web::page::{redirect_with_flash, Page};
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render, FlashKind, Layout};
+use crate::ui::page::{redirect_with_flash, Page};
 
 type CustomerAdmin = Authorized<perm::HubsManage>;
 
@@ -117,7 +118,7 @@ async fn add_badge(
             let Some(badge_id) = inserted else {
                 return Ok(false);
             };
-            let mut entry = Entry::by(&who, "badge.created")
+            let mut entry = who.audit_entry("badge.created")
                 .object("badge", badge_id)
                 .hub(Some(customer.hub_id))
                 .change(None, Some(json!({ "uid": uid, "badge_type": badge_type, "label": label, "customer_id": customer.id })));
@@ -163,20 +164,18 @@ async fn set_active(
                     "There is no such badge for this customer.",
                 ));
             }
-            let mut entry = Entry::by(
-                &who,
-                if active {
+            let mut entry = who
+                .audit_entry(if active {
                     "badge.activated"
                 } else {
                     "badge.deactivated"
-                },
-            )
-            .object("badge", badge_id)
-            .hub(Some(customer.hub_id))
-            .change(
-                Some(json!({ "active": !active })),
-                Some(json!({ "active": active })),
-            );
+                })
+                .object("badge", badge_id)
+                .hub(Some(customer.hub_id))
+                .change(
+                    Some(json!({ "active": !active })),
+                    Some(json!({ "active": active })),
+                );
             entry.customer_id = Some(customer.id);
             audit::record(conn, &entry)?;
             Ok(())
@@ -270,7 +269,7 @@ async fn set_quota(
                         .execute(conn)?;
                 }
             }
-            let mut entry = Entry::by(&who, "badge.quota_set")
+            let mut entry = who.audit_entry("badge.quota_set")
                 .object("customer", customer.id)
                 .hub(Some(customer.hub_id))
                 .change(

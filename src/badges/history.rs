@@ -17,9 +17,9 @@ use crate::error::AppError;
 use crate::schema::{badge_copies, customers, nfc_stations, users};
 use crate::state::AppState;
 use crate::sync::forms;
-use crate::web::form::FormFields;
-use crate::web::layout::{render, FlashKind, Layout};
-use crate::web::page::{redirect_with_flash, Page};
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render, FlashKind, Layout};
+use crate::ui::page::{redirect_with_flash, Page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/badges/copies").get(list).post(request))
@@ -209,7 +209,7 @@ async fn csv(
 ) -> Result<HttpResponse, AppError> {
     let (scope, filters) = (user.scope.customer_ids.clone(), f.into_inner());
     let rows = crate::db::run(&state.db, move |conn| Ok(load(conn, &scope, &filters)?)).await?;
-    crate::web::csv_export::attachment(
+    crate::ui::csv_export::attachment(
         "badge-copies.csv",
         &[
             "requested_at",

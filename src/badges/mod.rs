@@ -6,6 +6,8 @@ pub mod copies;
 pub mod history;
 pub mod quota;
 pub mod recorded;
+pub mod station_jobs;
+pub mod station_results;
 pub mod stations;
 
 use chrono::{DateTime, Utc};
@@ -89,7 +91,7 @@ pub fn of_customer(
 /// NUL), and a `uid` it names. Station results and `badge.copy_record` items are checked alike.
 pub fn dump_errors(dump: &serde_json::Value) -> Vec<crate::sync::operation::FieldError> {
     let mut errors = Vec::new();
-    crate::sync::pipeline::control_characters("dump", dump, &mut errors);
+    crate::sync::checks::control_characters("dump", dump, &mut errors);
     if errors.is_empty() && dump_uid(dump).is_none() {
         errors.push(crate::sync::operation::FieldError::new(
             "dump.uid",

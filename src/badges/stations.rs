@@ -9,16 +9,16 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::perm;
+use crate::auth::scope::Hub;
 use crate::error::AppError;
-use crate::hubs::Hub;
 use crate::schema::{api_tokens, badge_copies, hubs, nfc_stations};
 use crate::state::AppState;
-use crate::web::form::FormFields;
-use crate::web::layout::{render, FlashKind, Layout};
-use crate::web::page::{redirect_with_flash, Page};
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render, FlashKind, Layout};
+use crate::ui::page::{redirect_with_flash, Page};
 
 type StationAdmin = Authorized<perm::StationsManage>;
 
@@ -250,7 +250,7 @@ async fn register(
             let token = crate::auth::tokens::issue_station_token(conn, &code)?;
             audit::record(
                 conn,
-                &Entry::by(&who, "station.registered")
+                &who.audit_entry("station.registered")
                     .object("nfc_station", id)
                     .hub(Some(hub_id))
                     .change(
@@ -301,7 +301,7 @@ async fn rotate(
             let token = crate::auth::tokens::issue_station_token(conn, &code)?;
             audit::record(
                 conn,
-                &Entry::by(&who, "station.token_rotated")
+                &who.audit_entry("station.token_rotated")
                     .object("nfc_station", id)
                     .hub(Some(hub_id))
                     .change(None, Some(json!({ "revoked_tokens": revoked }))),

@@ -2,9 +2,13 @@
 //! database-derived UPIS-H) → variants (sellable SKUs with a price and a Zoho sync status).
 
 pub mod api;
+pub mod family_page;
 pub mod kinds;
 pub mod manage_pages;
+pub mod new_variant_page;
 pub mod pages;
+pub mod pricing;
+pub mod variant_kinds;
 pub mod variant_pages;
 
 use chrono::{DateTime, Utc};

@@ -11,10 +11,10 @@ use crate::auth::permissions::{perm, Permission};
 use crate::error::AppError;
 use crate::schema::{product_families, product_identities, product_variants};
 use crate::state::AppState;
-use crate::web::layout::{render, Layout};
-use crate::web::page::Page;
-use crate::web::pager::{Pager, PER_PAGE};
-use crate::web::sorting::Sort;
+use crate::ui::layout::{render, Layout};
+use crate::ui::page::Page;
+use crate::ui::pager::{Pager, PER_PAGE};
+use crate::ui::sorting::Sort;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/catalog").get(browse));
@@ -54,7 +54,7 @@ struct BrowsePage {
     total: i64,
     pager: Pager,
     /// Sortable headers: SKU, item, price.
-    headers: Vec<crate::web::sorting::Header>,
+    headers: Vec<crate::ui::sorting::Header>,
     section: &'static str,
     can_create: bool,
     /// The Zoho sync state is for the people who run the catalog, not for customers.
@@ -74,7 +74,7 @@ async fn browse(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let q: String = query.q.trim().chars().take(100).collect();
-    let page_no = query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE);
+    let page_no = query.page.unwrap_or(0).clamp(0, crate::ui::MAX_PAGE);
     let search = q.clone();
     let sort = Sort::parse(&query.sort, &SORTS, ORDER);
     let (rows, total) = crate::db::run(&state.db, move |conn| {

@@ -15,9 +15,9 @@ use crate::schema::{product_families, product_identities, product_variants};
 use crate::state::AppState;
 use crate::sync::forms::{self, OpMeta, Posted};
 use crate::sync::operation::FieldError;
-use crate::web::form::FormFields;
-use crate::web::layout::{render_with_status, FlashKind, Layout};
-use crate::web::page::{redirect_with_flash, Page};
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render_with_status, FlashKind, Layout};
+use crate::ui::page::{redirect_with_flash, Page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -112,7 +112,7 @@ fn variant_page(
             || crate::money::plain_cents(v.listing_price_cents),
             |f| f.text("listing_price"),
         ),
-        price_locked: !super::kinds::may_change_list_price(user),
+        price_locked: !super::variant_kinds::may_change_list_price(user),
         description: posted.map_or_else(|| v.description.clone(), |f| f.text("description")),
         active: posted.map_or(v.active, |f| f.has("active")),
     });
@@ -195,10 +195,11 @@ async fn sync_now(
     let sku = path.into_inner().trim().to_uppercase();
     let back = format!("/catalog/variants/{sku}");
     let (v, ..) = load(&state, sku).await?;
-    let message = match crate::admin_jobs::sync_again(&state, &admin, &v).await? {
-        true => "The sync to Zoho has been queued; this page shows the result when it is done.",
-        false => "This variant is already in step with Zoho; nothing to send.",
-    };
+    let message =
+        match crate::zoho_sync::sync_again(&state, &admin, v.id, &v.zoho_sync_status).await? {
+            true => "The sync to Zoho has been queued; this page shows the result when it is done.",
+            false => "This variant is already in step with Zoho; nothing to send.",
+        };
     Ok(redirect_with_flash(
         &state.settings,
         &back,

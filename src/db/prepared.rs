@@ -2,7 +2,7 @@
 //!
 //! Diesel keeps its own queries prepared, but never a `sql_query`: it cannot know the text is
 //! fixed. For a statement run once per operation that costs a parse and a plan each time; the
-//! per-statement log of a sync batch showed `pipeline::settle` spending 124 µs parsing and
+//! per-statement log of a sync batch showed `settle::settle` spending 124 µs parsing and
 //! 159 µs binding (planning) for 299 µs of execution (issue 14). `sql` takes a fixed text
 //! instead, so diesel's statement cache keeps it by that text, like its own queries.
 //!

@@ -5,18 +5,18 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use diesel::prelude::*;
 
-use super::{Hub, Organisation};
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::perm;
 use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
+use crate::auth::scope::{Hub, Organisation};
 use crate::error::AppError;
 use crate::schema::{hubs, organisations};
 use crate::state::AppState;
-use crate::web::form::FormFields;
-use crate::web::layout::{render, render_with_status, FlashKind, FormEcho, Layout};
-use crate::web::page::{redirect_with_flash, Page};
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render, render_with_status, FlashKind, FormEcho, Layout};
+use crate::ui::page::{redirect_with_flash, Page};
 
 type HubAdmin = Authorized<perm::HubsManage>;
 
@@ -46,7 +46,7 @@ struct OverviewPage {
 }
 
 fn visible_orgs(conn: &mut PgConnection, admin: &Principal) -> QueryResult<Vec<Organisation>> {
-    let all = super::all_organisations(conn)?;
+    let all = crate::auth::scope::all_organisations(conn)?;
     Ok(if admin.role == Role::SuperAdmin {
         all
     } else {
@@ -62,7 +62,7 @@ async fn blocks(state: &AppState, admin: &Principal) -> Result<Vec<OrgBlock>, Ap
         let orgs = visible_orgs(conn, &admin)?;
         let mut out = Vec::new();
         for organisation in orgs {
-            let hubs = super::hubs_of_organisation(conn, organisation.id)?;
+            let hubs = crate::auth::scope::hubs_of_organisation(conn, organisation.id)?;
             out.push(OrgBlock { organisation, hubs });
         }
         Ok(out)
@@ -142,7 +142,8 @@ async fn create_organisation(
             if let Some(id) = id {
                 audit::record(
                     conn,
-                    &Entry::by(&principal, "organisation.created")
+                    &principal
+                        .audit_entry("organisation.created")
                         .object("organisation", id)
                         .change(None, Some(serde_json::json!({"name": n2, "kind": kind}))),
                 )?;
@@ -219,7 +220,7 @@ async fn create_hub(
                 .get_result(conn)
                 .optional()?;
             if let Some(id) = id {
-                audit::record(conn, &Entry::by(&principal, "hub.created").object("hub", id).hub(Some(id)).change(None, Some(serde_json::json!({"code": c2, "name": n2, "kind": kind, "organisation_id": org}))))?;
+                audit::record(conn, &principal.audit_entry("hub.created").object("hub", id).hub(Some(id)).change(None, Some(serde_json::json!({"code": c2, "name": n2, "kind": kind, "organisation_id": org}))))?;
             }
             Ok::<_, AppError>(id)
         })
@@ -279,7 +280,8 @@ async fn set_hub_active(
             };
             audit::record(
                 conn,
-                &Entry::by(&principal, action)
+                &principal
+                    .audit_entry(action)
                     .object("hub", hub.id)
                     .hub(Some(hub.id))
                     .change(
@@ -345,7 +347,7 @@ async fn set_sales_settings(
                 .execute(conn)?;
             audit::record(
                 conn,
-                &Entry::by(&principal, "organisation.sales_settings_changed")
+                &principal.audit_entry("organisation.sales_settings_changed")
                     .object("organisation", org.id)
                     .change(
                         Some(serde_json::json!({ "sales_tax_bp": org.sales_tax_bp, "currency": org.currency })),

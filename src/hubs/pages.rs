@@ -6,13 +6,13 @@ use serde::Deserialize;
 
 use crate::auth::extract::{Authorized, HubAccess};
 use crate::auth::permissions::perm;
+use crate::auth::scope::Hub;
 use crate::error::AppError;
-use crate::hubs::Hub;
 use crate::inventory::{self, HubTotals, StockRow};
 use crate::state::AppState;
-use crate::web::layout::{render, Layout};
-use crate::web::page::Page;
-use crate::web::sorting::Sort;
+use crate::ui::layout::{render, Layout};
+use crate::ui::page::Page;
+use crate::ui::sorting::Sort;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/hubs").get(list))
@@ -92,7 +92,7 @@ async fn stock_csv(
         )?)
     })
     .await?;
-    crate::web::csv_export::attachment(
+    crate::ui::csv_export::attachment(
         &format!("stock-{}.csv", access.hub.code.to_lowercase()),
         &[
             "sku",
@@ -124,12 +124,12 @@ struct DetailPage {
     total: i64,
     q: String,
     low_only: bool,
-    pager: crate::web::pager::Pager,
+    pager: crate::ui::pager::Pager,
     section: &'static str,
     /// The reorder levels form, for those who may change them.
     reorder: Option<crate::sync::forms::OpMeta>,
     /// Sortable column headers: item, SKU, on hand, reorder at.
-    headers: Vec<crate::web::sorting::Header>,
+    headers: Vec<crate::ui::sorting::Header>,
     /// The same list (filters and order) as a CSV file.
     csv_href: String,
 }
@@ -145,7 +145,7 @@ async fn detail(
         access.hub.id,
         query.q.trim().chars().take(100).collect::<String>(),
         query.low.is_some(),
-        query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE),
+        query.page.unwrap_or(0).clamp(0, crate::ui::MAX_PAGE),
     );
     let sort = Sort::parse(&query.sort, &inventory::STOCK_SORTS, STOCK_ORDER);
     let q2 = q.clone();
@@ -162,7 +162,7 @@ async fn detail(
     .await?;
     let filters = [("q", q.as_str()), ("low", if low_only { "1" } else { "" })];
     // Sorting keeps the filters and starts again at the first page.
-    let unsorted = crate::web::pager::Pager::filtered(&format!("/hubs/{hub_id}"), &filters, 0, 0)
+    let unsorted = crate::ui::pager::Pager::filtered(&format!("/hubs/{hub_id}"), &filters, 0, 0)
         .base()
         .to_string();
     let headers = vec![
@@ -174,10 +174,10 @@ async fn detail(
     let sort_param = sort.param_unless(STOCK_ORDER);
     let sorted = [filters[0], filters[1], ("sort", sort_param.as_str())];
     let pager =
-        crate::web::pager::Pager::filtered(&format!("/hubs/{hub_id}"), &sorted, page_no, total);
+        crate::ui::pager::Pager::filtered(&format!("/hubs/{hub_id}"), &sorted, page_no, total);
     // The same list, filters and order, as a file.
     let csv_href =
-        crate::web::pager::Pager::filtered(&format!("/hubs/{hub_id}/stock.csv"), &sorted, 0, 0)
+        crate::ui::pager::Pager::filtered(&format!("/hubs/{hub_id}/stock.csv"), &sorted, 0, 0)
             .base()
             .to_string();
     render(&DetailPage {
@@ -268,7 +268,7 @@ pub async fn api_stock(
     let query = query.into_inner();
     let (hub_id, page_no) = (
         access.hub.id,
-        query.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE),
+        query.page.unwrap_or(0).clamp(0, crate::ui::MAX_PAGE),
     );
     let (q, low) = (query.q, query.low.is_some());
     let (rows, total) = crate::db::run(&state.db, move |conn| {

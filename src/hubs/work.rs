@@ -11,10 +11,10 @@ use diesel::sql_types::{Array, BigInt, Text};
 use crate::auth::extract::HubAccess;
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
+use crate::auth::scope::Hub;
 use crate::error::AppError;
-use crate::hubs::Hub;
 use crate::state::AppState;
-use crate::web::layout::render;
+use crate::ui::layout::render;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/hubs/{hub_id}/tab-counts").get(tab_counts));
@@ -115,7 +115,7 @@ impl Waiting {
         } else {
             self.kind.many
         };
-        format!("{} {what}", crate::web::chart::grouped(self.n))
+        format!("{} {what}", crate::ui::chart::grouped(self.n))
     }
     pub fn href(&self) -> String {
         match self.kind.tab {
@@ -177,7 +177,7 @@ async fn tab_counts(
         if n == 0 {
             String::new()
         } else {
-            format!("{} {words}", crate::web::chart::grouped(n))
+            format!("{} {words}", crate::ui::chart::grouped(n))
         }
     };
     let mut res = render(&TabCounts {

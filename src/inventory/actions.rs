@@ -10,9 +10,9 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::sync::forms;
 use crate::sync::operation::FieldError;
-use crate::web::form::FormFields;
-use crate::web::layout::{FlashKind, FormEcho};
-use crate::web::page::redirect_with_echo;
+use crate::ui::form::FormFields;
+use crate::ui::layout::{FlashKind, FormEcho};
+use crate::ui::page::redirect_with_echo;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/hubs/{hub_id}/actions/{kind}").post(act));

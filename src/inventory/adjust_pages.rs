@@ -11,18 +11,18 @@ use super::adjust;
 use crate::auth::extract::{CurrentUser, HubAccess};
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
+use crate::auth::scope::Hub;
 use crate::error::AppError;
-use crate::hubs::Hub;
 use crate::schema::{
     product_families, product_identities, product_variants, stock_adjustments, stock_levels, users,
 };
 use crate::state::AppState;
 use crate::sync::forms::{self, OpMeta, Posted};
 use crate::sync::operation::FieldError;
-use crate::web::form::FormFields;
-use crate::web::layout::{render, render_with_status, FlashKind, Layout};
-use crate::web::page::{redirect_with_flash, Page};
-use crate::web::pager::{PageQuery, Pager, PER_PAGE};
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render, render_with_status, FlashKind, Layout};
+use crate::ui::page::{redirect_with_flash, Page};
+use crate::ui::pager::{PageQuery, Pager, PER_PAGE};
 
 const KIND: &str = "stock.adjust";
 
@@ -180,7 +180,7 @@ async fn form_page(
         .into_iter()
         .map(|(sku, name, description, quantity)| {
             let value = format!("{sku}@{quantity}");
-            let shown = crate::web::chart::grouped(quantity);
+            let shown = crate::ui::chart::grouped(quantity);
             ItemOption {
                 selected: value == posted_item || (posted_item.is_empty() && sku == chosen_sku),
                 // Descriptions usually begin with the item's name; then they say it all.
@@ -265,28 +265,30 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
-    let result = forms::submit(&state, &user, &req, &form, posted(hub_id, &form)).await?;
-    if let Some(res) = forms::respond(
-        &req,
-        &state.settings,
-        &result,
-        &format!("/hubs/{hub_id}/adjustments"),
-        "Stock adjusted to the count.",
-    ) {
-        return Ok(res);
-    }
-    let hub = forms::own_hub(&user, hub_id)?;
-    let errors = forms::form_errors(&result);
-    form_page(
-        &state,
-        &page,
-        &user,
-        &hub,
-        Some(&form),
-        String::new(),
-        errors,
+    let list = format!("/hubs/{hub_id}/adjustments");
+    let answer = forms::post_at_hub(
+        (&state, &user, &req),
+        &form,
+        (hub_id, posted(hub_id, &form)),
+        forms::Then::Page(&list),
+        |_| "Stock adjusted to the count.".into(),
     )
-    .await
+    .await?;
+    match answer {
+        forms::Answer::Done(res) => Ok(res),
+        forms::Answer::Again(hub, errors) => {
+            form_page(
+                &state,
+                &page,
+                &user,
+                &hub,
+                Some(&form),
+                String::new(),
+                errors,
+            )
+            .await
+        }
+    }
 }
 
 /// The operation the stock page's reorder levels stand for: the levels that were changed.

@@ -10,15 +10,15 @@ use super::distribution::{self, Distribution, LineView};
 use crate::auth::extract::{CurrentUser, HubAccess};
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
+use crate::auth::scope::Hub;
 use crate::error::AppError;
-use crate::hubs::Hub;
 use crate::schema::distributions;
 use crate::state::AppState;
 use crate::sync::forms::{self, LineRow, OpMeta};
 use crate::sync::operation::FieldError;
-use crate::web::form::FormFields;
-use crate::web::layout::{render, render_with_status, Layout};
-use crate::web::page::Page;
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render, render_with_status, Layout};
+use crate::ui::page::Page;
 
 const KIND: &str = "distribution.create";
 
@@ -30,9 +30,9 @@ const STATUSES: &[(&str, &str)] = &[
 ];
 
 /// Newest first unless another column is asked for.
-static SORTS: crate::web::pager::Sorts = crate::web::pager::Sorts {
+static SORTS: crate::ui::pager::Sorts = crate::ui::pager::Sorts {
     offered: &["created", "recipient", "status"],
-    default: crate::web::sorting::Sort::descending("created"),
+    default: crate::ui::sorting::Sort::descending("created"),
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -53,14 +53,14 @@ struct ListPage {
     section: &'static str,
     rows: Vec<Distribution>,
     can_create: bool,
-    pager: crate::web::pager::Pager,
-    filter: crate::web::pager::ListFilter,
+    pager: crate::ui::pager::Pager,
+    filter: crate::ui::pager::ListFilter,
 }
 
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
-    query: web::Query<crate::web::pager::ListQuery>,
+    query: web::Query<crate::ui::pager::ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
@@ -95,8 +95,8 @@ async fn list(
             (_, false) => base().order((distributions::created_at.asc(), id)),
             _ => base().order((distributions::created_at.desc(), id)),
         }
-        .limit(crate::web::pager::PER_PAGE)
-        .offset(crate::web::pager::Pager::offset(page_no))
+        .limit(crate::ui::pager::PER_PAGE)
+        .offset(crate::ui::pager::Pager::offset(page_no))
         .select(Distribution::as_select())
         .load(conn)?;
         Ok((rows, total))
@@ -182,32 +182,27 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
-    let result = forms::submit(&state, &user, &req, &form, posted(hub_id, &form)).await?;
-    let location = forms::created_location(&result, &format!("/hubs/{hub_id}/distributions"));
-    if let Some(res) = forms::respond(
-        &req,
-        &state.settings,
-        &result,
-        &location,
-        // Only those who may confirm are told to; a driver's draft waits for their manager.
-        if user.can(crate::auth::permissions::Permission::DistributionConfirm) {
-            "Distribution saved as a draft. Confirm it when the goods are handed over."
-        } else {
-            "Distribution saved as a draft. A depot manager confirms it when the goods are handed over."
-        },
-    ) {
-        return Ok(res);
-    }
-    let hub = forms::own_hub(&user, hub_id)?;
-    form_page(
-        &state,
-        &page,
-        &user,
-        &hub,
-        Some(&form),
-        forms::form_errors(&result),
+    let list = format!("/hubs/{hub_id}/distributions");
+    // Only those who may confirm are told to; a driver's draft waits for their manager.
+    let done = if user.can(crate::auth::permissions::Permission::DistributionConfirm) {
+        "Distribution saved as a draft. Confirm it when the goods are handed over."
+    } else {
+        "Distribution saved as a draft. A depot manager confirms it when the goods are handed over."
+    };
+    let answer = forms::post_at_hub(
+        (&state, &user, &req),
+        &form,
+        (hub_id, posted(hub_id, &form)),
+        forms::Then::Record(&list),
+        |_| done.into(),
     )
-    .await
+    .await?;
+    match answer {
+        forms::Answer::Done(res) => Ok(res),
+        forms::Answer::Again(hub, errors) => {
+            form_page(&state, &page, &user, &hub, Some(&form), errors).await
+        }
+    }
 }
 
 #[derive(Template)]
@@ -248,7 +243,7 @@ async fn detail(
             .optional()?
             .ok_or_else(|| AppError::not_found("There is no such distribution at this hub."))?;
         let lines = distribution::lines(conn, id)?;
-        let catalog = super::stock_options(conn, hub_id)?;
+        let catalog = crate::sync::forms::stock_options(conn, hub_id)?;
         Ok((d, lines, catalog))
     })
     .await?;

@@ -9,24 +9,24 @@ use uuid::Uuid;
 use crate::auth::extract::{CurrentUser, HubAccess};
 use crate::auth::permissions::perm;
 use crate::auth::principal::Principal;
+use crate::auth::scope::Hub;
 use crate::error::AppError;
-use crate::hubs::Hub;
 use crate::schema::{
     intake_lines, intakes, product_families, product_identities, product_variants, users,
 };
 use crate::state::AppState;
 use crate::sync::forms::{self, LineRow, OpMeta};
 use crate::sync::operation::FieldError;
-use crate::web::form::FormFields;
-use crate::web::layout::{render, render_with_status, Layout};
-use crate::web::page::Page;
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render, render_with_status, Layout};
+use crate::ui::page::Page;
 
 const KIND: &str = "intake.create";
 
 /// Newest first (by the day received, then as recorded) unless another column is asked for.
-static SORTS: crate::web::pager::Sorts = crate::web::pager::Sorts {
+static SORTS: crate::ui::pager::Sorts = crate::ui::pager::Sorts {
     offered: &["received", "donor"],
-    default: crate::web::sorting::Sort::descending("received"),
+    default: crate::ui::sorting::Sort::descending("received"),
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -57,14 +57,14 @@ struct ListPage {
     section: &'static str,
     rows: Vec<IntakeRow>,
     can_create: bool,
-    pager: crate::web::pager::Pager,
-    filter: crate::web::pager::ListFilter,
+    pager: crate::ui::pager::Pager,
+    filter: crate::ui::pager::ListFilter,
 }
 
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
-    query: web::Query<crate::web::pager::ListQuery>,
+    query: web::Query<crate::ui::pager::ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
@@ -99,8 +99,8 @@ async fn list(
             (_, false) => base().order((intakes::received_on.asc(), intakes::created_at.asc(), id)),
             _ => base().order((intakes::received_on.desc(), intakes::created_at.desc(), id)),
         }
-        .limit(crate::web::pager::PER_PAGE)
-        .offset(crate::web::pager::Pager::offset(page_no))
+        .limit(crate::ui::pager::PER_PAGE)
+        .offset(crate::ui::pager::Pager::offset(page_no))
         .select((
             intakes::id,
             intakes::donor,
@@ -214,27 +214,21 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
-    let result = forms::submit(&state, &user, &req, &form, posted(hub_id, &form)).await?;
-    let location = forms::created_location(&result, &format!("/hubs/{hub_id}/intakes"));
-    if let Some(res) = forms::respond(
-        &req,
-        &state.settings,
-        &result,
-        &location,
-        "Intake recorded and stock updated.",
-    ) {
-        return Ok(res);
-    }
-    let hub = forms::own_hub(&user, hub_id)?;
-    form_page(
-        &state,
-        &page,
-        &user,
-        &hub,
-        Some(&form),
-        forms::form_errors(&result),
+    let list = format!("/hubs/{hub_id}/intakes");
+    let answer = forms::post_at_hub(
+        (&state, &user, &req),
+        &form,
+        (hub_id, posted(hub_id, &form)),
+        forms::Then::Record(&list),
+        |_| "Intake recorded and stock updated.".into(),
     )
-    .await
+    .await?;
+    match answer {
+        forms::Answer::Done(res) => Ok(res),
+        forms::Answer::Again(hub, errors) => {
+            form_page(&state, &page, &user, &hub, Some(&form), errors).await
+        }
+    }
 }
 
 #[derive(Queryable)]

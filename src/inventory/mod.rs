@@ -6,16 +6,19 @@ pub mod adjust;
 pub mod adjust_pages;
 pub mod check;
 pub mod distribution;
+pub mod distribution_close;
 pub mod distribution_pages;
 pub mod intake;
 pub mod intake_pages;
 pub mod items;
 pub mod ledger;
 pub mod needs;
+pub mod needs_decide;
 pub mod needs_pages;
 pub mod transfer;
 pub mod transfer_items;
 pub mod transfer_pages;
+pub mod transfer_steps;
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -80,7 +83,7 @@ impl StockRow {
     }
     /// On hand, as people read it ("1,200").
     pub fn on_hand(&self) -> String {
-        crate::web::chart::grouped(self.quantity)
+        crate::ui::chart::grouped(self.quantity)
     }
 }
 
@@ -98,7 +101,7 @@ pub fn stock_page(
     search: &str,
     low_only: bool,
     page: Option<i64>,
-    sort: crate::web::sorting::Sort,
+    sort: crate::ui::sorting::Sort,
 ) -> QueryResult<(Vec<StockRow>, i64)> {
     let base = || {
         let mut q = stock_levels::table
@@ -134,8 +137,8 @@ pub fn stock_page(
         _ => base().order((product_families::base_name.asc(), sku)),
     };
     let rows = ordered
-        .limit(page.map_or(STOCK_EXPORT_LIMIT, |_| crate::web::pager::PER_PAGE))
-        .offset(page.map_or(0, |p| crate::web::pager::Pager::offset(p.max(0))))
+        .limit(page.map_or(STOCK_EXPORT_LIMIT, |_| crate::ui::pager::PER_PAGE))
+        .offset(page.map_or(0, |p| crate::ui::pager::Pager::offset(p.max(0))))
         .select((
             product_variants::id,
             product_variants::full_sku,
@@ -166,36 +169,6 @@ pub fn levels_of(
         ))
         .load(conn)?;
     Ok(rows.into_iter().map(|(h, v, q)| ((h, v), q)).collect())
-}
-
-/// Active catalog items for a hub's item pickers: the SKU, and its description with what the
-/// hub has on hand ("Rice 25 kg bag · 1,200 on hand"), so a person sees stock while choosing.
-pub fn stock_options(conn: &mut PgConnection, hub_id: i64) -> QueryResult<Vec<(String, String)>> {
-    let rows: Vec<(String, String, Option<i64>)> = product_variants::table
-        .left_join(
-            stock_levels::table.on(stock_levels::variant_id
-                .eq(product_variants::id)
-                .and(stock_levels::hub_id.eq(hub_id))),
-        )
-        .filter(product_variants::active.eq(true))
-        .order(product_variants::full_sku)
-        .select((
-            product_variants::full_sku,
-            product_variants::description,
-            stock_levels::quantity.nullable(),
-        ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(sku, description, on_hand)| {
-            // An item the hub does not hold is said so, not offered as if it were there.
-            let here = match on_hand.unwrap_or(0) {
-                0 => "none here".to_string(),
-                n => format!("{} on hand", crate::web::chart::grouped(n)),
-            };
-            (sku, format!("{description} · {here}"))
-        })
-        .collect())
 }
 
 /// Active catalog items for the item pickers (SKU, name and description).

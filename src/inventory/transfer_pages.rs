@@ -11,15 +11,15 @@ use super::transfer_items::{self, LineItem};
 use crate::auth::extract::{CurrentUser, HubAccess};
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
+use crate::auth::scope::{self, Hub};
 use crate::error::AppError;
-use crate::hubs::{self, Hub};
 use crate::schema::{hubs as hubs_table, transfers};
 use crate::state::AppState;
 use crate::sync::forms::{self, LineRow, OpMeta};
 use crate::sync::operation::FieldError;
-use crate::web::form::FormFields;
-use crate::web::layout::{render, render_with_status, Layout};
-use crate::web::page::Page;
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render, render_with_status, Layout};
+use crate::ui::page::Page;
 
 const KIND: &str = "transfer.request";
 
@@ -33,9 +33,9 @@ const STATUSES: &[(&str, &str)] = &[
 ];
 
 /// Newest first unless another column is asked for.
-static SORTS: crate::web::pager::Sorts = crate::web::pager::Sorts {
+static SORTS: crate::ui::pager::Sorts = crate::ui::pager::Sorts {
     offered: &["created", "status"],
-    default: crate::web::sorting::Sort::descending("created"),
+    default: crate::ui::sorting::Sort::descending("created"),
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -63,8 +63,8 @@ struct ListPage {
     section: &'static str,
     rows: Vec<TransferRow>,
     can_request: bool,
-    pager: crate::web::pager::Pager,
-    filter: crate::web::pager::ListFilter,
+    pager: crate::ui::pager::Pager,
+    filter: crate::ui::pager::ListFilter,
 }
 
 fn hub_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
@@ -77,7 +77,7 @@ fn hub_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, Stri
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
-    query: web::Query<crate::web::pager::ListQuery>,
+    query: web::Query<crate::ui::pager::ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
@@ -129,8 +129,8 @@ async fn list(
             (_, false) => base().order((transfers::created_at.asc(), id)),
             _ => base().order((transfers::created_at.desc(), id)),
         }
-        .limit(crate::web::pager::PER_PAGE)
-        .offset(crate::web::pager::Pager::offset(page_no))
+        .limit(crate::ui::pager::PER_PAGE)
+        .offset(crate::ui::pager::Pager::offset(page_no))
         .select(Transfer::as_select())
         .load(conn)?;
         let others: Vec<i64> = ts
@@ -207,7 +207,7 @@ async fn form_page(
 ) -> Result<HttpResponse, AppError> {
     let (org, hub_id) = (user.organisation_id, hub.id);
     let suppliers = crate::db::run(&state.db, move |conn| {
-        Ok(hubs::hubs_of_organisation(conn, org)?
+        Ok(scope::hubs_of_organisation(conn, org)?
             .into_iter()
             .filter(|h| h.id != hub_id && h.active)
             .collect::<Vec<Hub>>())
@@ -265,27 +265,21 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
-    let result = forms::submit(&state, &user, &req, &form, posted(hub_id, &form)).await?;
-    let location = forms::created_location(&result, &format!("/hubs/{hub_id}/transfers"));
-    if let Some(res) = forms::respond(
-        &req,
-        &state.settings,
-        &result,
-        &location,
-        "Transfer requested.",
-    ) {
-        return Ok(res);
-    }
-    let hub = forms::own_hub(&user, hub_id)?;
-    form_page(
-        &state,
-        &page,
-        &user,
-        &hub,
-        Some(&form),
-        forms::form_errors(&result),
+    let list = format!("/hubs/{hub_id}/transfers");
+    let answer = forms::post_at_hub(
+        (&state, &user, &req),
+        &form,
+        (hub_id, posted(hub_id, &form)),
+        forms::Then::Record(&list),
+        |_| "Transfer requested.".into(),
     )
-    .await
+    .await?;
+    match answer {
+        forms::Answer::Done(res) => Ok(res),
+        forms::Answer::Again(hub, errors) => {
+            form_page(&state, &page, &user, &hub, Some(&form), errors).await
+        }
+    }
 }
 
 #[derive(Template)]

@@ -92,7 +92,7 @@ async fn connect(state: &AppState) -> redis::RedisResult<redis::aio::Multiplexed
 
 async fn follow(state: AppState) {
     let key = stream_key(&state);
-    let live = state.live.clone();
+    let live = state.service::<Live>();
     // Where to go on from: the newest entry when the follower starts.
     let mut last: Option<String> = None;
     loop {

@@ -58,7 +58,7 @@ async fn feed(
     after: Option<String>,
     out: mpsc::Sender<Bytes>,
 ) {
-    let live = state.live.clone();
+    let live = state.service::<super::follow::Live>();
     live.viewers.fetch_add(1, Ordering::SeqCst);
     // Subscribe before catching up, so nothing falls between the two.
     let mut rx = live.subscribe(&state);

@@ -1,4 +1,5 @@
-//! Invoices and credit notes. Issuing is an operation: the number is taken from the
+//! Invoices and credit notes: what an invoice is, its number, the document printed, and who
+//! may open its PDF. Issuing is an operation (`invoice_kinds`): the number is taken from the
 //! organisation's gapless series for the year inside the pipeline's transaction (a refused or
 //! rolled-back issue gives it back), what is printed is frozen in `document`, and a
 //! `job.invoice_render` outbox row asks a worker for the PDF. Issued invoices never change
@@ -6,11 +7,11 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use chrono::{Datelike, Utc};
+use chrono::Utc;
 use diesel::prelude::*;
 use outpost_jobs::invoice::{DocLine, InvoiceDocument, Party};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::{lines, Sale};
@@ -22,10 +23,7 @@ use crate::error::AppError;
 use crate::money;
 use crate::schema::{customers, hubs, invoice_series, invoices, organisations, sales};
 use crate::state::AppState;
-use crate::sync::kind::{
-    check_text, missing_record, parse, reject, Applied, ApplyCtx, Kind, Refusal, Spec, Target,
-};
-use crate::sync::operation::FieldError;
+use crate::sync::kind::{missing_record, Applied, ApplyCtx, Refusal};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/invoices/{file}").get(pdf));
@@ -73,7 +71,7 @@ pub fn of_sale(conn: &mut PgConnection, sale_id: Uuid) -> QueryResult<Vec<Invoic
 
 /// Takes the next number of a gapless series. The series row stays locked until the
 /// transaction ends, so concurrent issues queue here and a rollback frees the number.
-fn next_number(
+pub(super) fn next_number(
     conn: &mut PgConnection,
     organisation_id: i64,
     kind: &str,
@@ -97,13 +95,17 @@ fn next_number(
         .get_result(conn)
 }
 
-fn number(kind: &str, year: i32, seq: i32) -> String {
+pub(super) fn number(kind: &str, year: i32, seq: i32) -> String {
     let prefix = if kind == "credit_note" { "CN" } else { "INV" };
     format!("{prefix}-{year}-{seq:06}")
 }
 
 /// What the invoice prints, from the sale as it is now (confirmed sales do not change).
-fn document(conn: &mut PgConnection, sale: &Sale, number: &str) -> QueryResult<InvoiceDocument> {
+pub(super) fn document(
+    conn: &mut PgConnection,
+    sale: &Sale,
+    number: &str,
+) -> QueryResult<InvoiceDocument> {
     let (org_name, currency): (String, String) = organisations::table
         .find(sale.organisation_id)
         .select((organisations::name, organisations::currency))
@@ -168,7 +170,7 @@ fn document(conn: &mut PgConnection, sale: &Sale, number: &str) -> QueryResult<I
 }
 
 #[allow(clippy::too_many_arguments)]
-fn insert(
+pub(super) fn insert(
     conn: &mut PgConnection,
     ctx: &ApplyCtx<'_>,
     id: Uuid,
@@ -202,7 +204,13 @@ fn insert(
         .map(|_| ())
 }
 
-fn applied(id: Uuid, number: &str, kind: &str, sale: &Sale, total_cents: i64) -> Applied {
+pub(super) fn applied(
+    id: Uuid,
+    number: &str,
+    kind: &str,
+    sale: &Sale,
+    total_cents: i64,
+) -> Applied {
     Applied {
         server_id: Some(id.to_string()),
         object_type: if kind == "credit_note" {
@@ -225,7 +233,7 @@ fn applied(id: Uuid, number: &str, kind: &str, sale: &Sale, total_cents: i64) ->
     }
 }
 
-fn load_sale(
+pub(super) fn load_sale(
     conn: &mut PgConnection,
     ctx: &ApplyCtx<'_>,
     id: Uuid,
@@ -246,196 +254,6 @@ fn load_sale(
     }
 }
 
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct IssuePayload {
-    pub invoice_id: Uuid,
-    pub sale_id: Uuid,
-    pub hub_id: i64,
-}
-
-pub struct IssueInvoice;
-
-pub static ISSUE_INVOICE: Spec = Spec {
-    name: "invoice.issue",
-    permission: Permission::SalesCreate,
-    finalisable_offline: true,
-    done: "Invoice issued",
-    entry: "Invoice",
-    form: None,
-    again: None,
-};
-
-impl Kind for IssueInvoice {
-    fn spec(&self) -> &Spec {
-        &ISSUE_INVOICE
-    }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: IssuePayload = parse(payload)?;
-        Ok(Target {
-            hub_id: Some(p.hub_id),
-            record_id: Some(p.invoice_id),
-        })
-    }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: IssuePayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
-        let sale = load_sale(conn, ctx, p.sale_id, p.hub_id)?;
-        if sale.status != "confirmed" {
-            return Err(Refusal::Clash(format!(
-                "only confirmed sales are invoiced; this sale is {}",
-                sale.status
-            )));
-        }
-        let existing: Option<String> = invoices::table
-            .filter(invoices::sale_id.eq(sale.id))
-            .filter(invoices::kind.eq("invoice"))
-            .select(invoices::number)
-            .first(conn)
-            .optional()?;
-        if let Some(number) = existing {
-            return Err(Refusal::Clash(format!(
-                "this sale already has invoice {number}"
-            )));
-        }
-        let year = Utc::now().year();
-        let seq = next_number(conn, sale.organisation_id, "invoice", year)?;
-        let doc = document(conn, &sale, &number("invoice", year, seq))?;
-        insert(
-            conn,
-            ctx,
-            p.invoice_id,
-            &sale,
-            "invoice",
-            None,
-            "",
-            doc.total_cents,
-            &doc,
-            year,
-            seq,
-        )?;
-        Ok(applied(
-            p.invoice_id,
-            &doc.number,
-            "invoice",
-            &sale,
-            doc.total_cents,
-        ))
-    }
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreditPayload {
-    pub credit_note_id: Uuid,
-    pub invoice_id: Uuid,
-    pub hub_id: i64,
-    pub reason: String,
-    /// The goods came back: their stock returns to the hub, serialized items become AVAILABLE.
-    #[serde(default)]
-    pub restock: bool,
-}
-
-/// A credit note cancelling an invoice in full, with the reason printed on it; a return of
-/// the goods when they came back.
-pub struct CreditInvoice;
-
-pub static CREDIT_INVOICE: Spec = Spec {
-    name: "invoice.credit",
-    permission: Permission::SalesCreate,
-    finalisable_offline: false,
-    done: "Credit note issued",
-    entry: "Credit note",
-    form: None,
-    again: None,
-};
-
-impl Kind for CreditInvoice {
-    fn spec(&self) -> &Spec {
-        &CREDIT_INVOICE
-    }
-    /// A correction of an issued document waits for a manager when made offline.
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: CreditPayload = parse(payload)?;
-        let mut errors = Vec::new();
-        check_text("reason", &p.reason, 500, &mut errors);
-        if errors.is_empty() {
-            Ok(Target {
-                hub_id: Some(p.hub_id),
-                record_id: Some(p.credit_note_id),
-            })
-        } else {
-            Err(errors)
-        }
-    }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: CreditPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
-        let original: Option<(Uuid, String, String, Value)> = invoices::table
-            .find(p.invoice_id)
-            .for_update()
-            .select((
-                invoices::sale_id,
-                invoices::kind,
-                invoices::number,
-                invoices::document,
-            ))
-            .first(conn)
-            .optional()?;
-        let Some((sale_id, kind, original_number, original_doc)) = original else {
-            return Err(Refusal::NotFound("there is no such invoice".into()));
-        };
-        let sale = load_sale(conn, ctx, sale_id, p.hub_id)?;
-        if kind != "invoice" {
-            return reject("only an invoice can be credited");
-        }
-        let credited: Option<String> = invoices::table
-            .filter(invoices::credits_invoice_id.eq(p.invoice_id))
-            .select(invoices::number)
-            .first(conn)
-            .optional()?;
-        if let Some(number) = credited {
-            return Err(Refusal::Clash(format!(
-                "invoice {original_number} was already credited by {number}"
-            )));
-        }
-        let Ok(mut doc) = serde_json::from_value::<InvoiceDocument>(original_doc) else {
-            return reject("the original invoice cannot be read");
-        };
-        let year = Utc::now().year();
-        let seq = next_number(conn, sale.organisation_id, "credit_note", year)?;
-        doc.kind = "credit_note".into();
-        doc.number = number("credit_note", year, seq);
-        doc.credits_number = Some(original_number);
-        doc.reason = p.reason.trim().to_string();
-        doc.issued_on = Utc::now().format("%Y-%m-%d").to_string();
-        let total = -doc.total_cents;
-        if p.restock {
-            super::cart::return_goods(conn, ctx, &sale)?;
-        }
-        insert(
-            conn,
-            ctx,
-            p.credit_note_id,
-            &sale,
-            "credit_note",
-            Some(p.invoice_id),
-            &doc.reason,
-            total,
-            &doc,
-            year,
-            seq,
-        )?;
-        Ok(applied(
-            p.credit_note_id,
-            &doc.number,
-            "credit_note",
-            &sale,
-            total,
-        ))
-    }
-}
-
 /// Who may open an invoice: staff who sell or oversee at its hub (a sales rep only for their
 /// own customers), auditors, and the customer's own users. Everyone else gets a 404.
 pub fn may_open(who: &Principal, hub_id: i64, customer_id: i64) -> bool {
@@ -446,7 +264,7 @@ pub fn may_open(who: &Principal, hub_id: i64, customer_id: i64) -> bool {
 }
 
 /// `GET /invoices/{id}.pdf`
-async fn pdf(
+pub(super) async fn pdf(
     user: CurrentUser,
     path: web::Path<String>,
     state: web::Data<AppState>,

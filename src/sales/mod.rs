@@ -3,9 +3,15 @@
 //! Every write is an operation kind on the pipeline; the PDF is rendered by a worker.
 
 pub mod cart;
+pub mod cart_actions;
+pub mod cart_close;
+pub mod cart_lines;
+pub mod cart_open;
+pub mod cart_page;
+pub mod invoice_kinds;
 pub mod invoices;
+pub mod new_sale;
 pub mod pages;
-pub mod pricing;
 pub mod render;
 
 use chrono::{DateTime, Utc};
@@ -16,6 +22,7 @@ use uuid::Uuid;
 
 use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
+use crate::catalog::pricing;
 use crate::money;
 use crate::schema::{
     customers, inventory_items, product_families, product_identities, product_variants, sale_lines,

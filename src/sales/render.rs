@@ -77,13 +77,13 @@ pub async fn render_invoice(state: &AppState, invoice_id: Uuid) -> anyhow::Resul
                         .outcome("rejected")
                         .change(None, Some(serde_json::json!({ "error": error })));
                     entry.actor_name = Some("invoice worker".into());
-                    crate::audit::record(conn, &entry)?;
                     let hub_id: Option<i64> = invoices::table
                         .find(invoice_id)
                         .select(invoices::hub_id)
                         .first(conn)
                         .optional()?;
-                    crate::events::enqueue(conn, "job.failed", serde_json::json!({ "job": "invoice_render", "invoice_id": invoice_id, "hub_id": hub_id, "error": error }))
+                    let entry = entry.event("job.failed", serde_json::json!({ "job": "invoice_render", "invoice_id": invoice_id, "hub_id": hub_id, "error": error }));
+                    crate::audit::record(conn, &entry).map(|_| ())
                 })?;
                 let attempts: i32 = invoices::table
                     .find(invoice_id)

@@ -261,7 +261,7 @@ pub async fn pull(
     let sees_catalog = user.can(crate::auth::permissions::Permission::CatalogRead);
     let (actor, settings) = (user.0.clone(), state.settings.clone());
     let body = crate::db::run(&state.db, move |conn| {
-        let badges = crate::badges::recorded::pull_section(conn, &settings, &actor)?;
+        let badges = (super::registry::hooks().badges_pull)(conn, &settings, &actor)?;
         let stock: Vec<(i64, i64, i64, i64)> = if sees_stock {
             stock_levels::table
                 .filter(stock_levels::hub_id.eq_any(&hub_ids))

@@ -10,7 +10,7 @@ use super::forms;
 use super::kind::FormAt;
 use super::operation::{FieldError, OpResult, Operation};
 use super::registry;
-use crate::web::form::FormFields;
+use crate::ui::form::FormFields;
 
 /// A queued form as the service worker sends it.
 #[derive(serde::Deserialize)]

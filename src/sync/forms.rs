@@ -9,17 +9,21 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::envelope::{self, Envelope};
-use super::kind::LineInput;
 use super::operation::{FieldError, OpResult, OpStatus, Operation};
 use crate::auth::principal::Principal;
 use crate::config::Settings;
-use crate::web::form::FormFields;
-use crate::web::layout::FlashKind;
-use crate::web::page::redirect_with_flash;
+use crate::ui::form::FormFields;
+use crate::ui::layout::FlashKind;
+use crate::ui::page::redirect_with_flash;
 
 /// The header the service worker adds when it replays a queued form (authentication reads it
 /// to let a replay through without a fresh CSRF token).
 pub use crate::auth::csrf::REPLAY_HEADER;
+
+pub use super::form_parts::{
+    basics, create_meta, line_rows, line_rows_with_errors, lines, lines_signature, price,
+    status_after, stock_options, FormBasics, LineRow,
+};
 
 /// Hidden fields of an offline-capable form.
 #[derive(Clone, Debug, Serialize)]
@@ -100,7 +104,7 @@ pub fn is_replay(req: &HttpRequest) -> bool {
     req.headers().contains_key(REPLAY_HEADER)
 }
 
-fn wants_json(req: &HttpRequest) -> bool {
+pub(super) fn wants_json(req: &HttpRequest) -> bool {
     is_replay(req)
         || req
             .headers()
@@ -183,152 +187,6 @@ pub fn operation(
     } else {
         Err(errors)
     }
-}
-
-/// A price a person typed ("1,250.50", "12") in currency units, read as sales read prices (at
-/// most two decimals, never negative); a field error in words otherwise.
-pub fn price(form: &FormFields, name: &str, errors: &mut Vec<FieldError>) -> f64 {
-    match crate::money::parse_cents(&form.text(name)) {
-        Some(cents) => crate::money::cents_to_units(cents),
-        None => {
-            errors.push(FieldError::new(name, "enter a price, e.g. 14.50"));
-            0.0
-        }
-    }
-}
-
-/// Item lines from parallel `line_sku` / `line_qty` (and optional expiry and lot) fields.
-/// Blank rows are skipped; unreadable numbers are field errors.
-pub fn lines(form: &FormFields, errors: &mut Vec<FieldError>) -> Vec<LineInput> {
-    let skus = form.all("line_sku");
-    let qtys = form.all("line_qty");
-    let expiries = form.all("line_expiry");
-    let lots = form.all("line_lot");
-    let mut out = Vec::new();
-    // Lines are numbered as the form shows them again: blank rows left out.
-    let mut n = 0;
-    for (i, sku) in skus.iter().enumerate() {
-        let qty = qtys.get(i).cloned().unwrap_or_default();
-        if sku.is_empty() && qty.is_empty() {
-            continue;
-        }
-        n += 1;
-        let quantity = match qty.parse::<i64>() {
-            Ok(q) => q,
-            Err(_) => {
-                errors.push(FieldError::new(
-                    format!("lines[{n}].quantity"),
-                    "enter a whole number",
-                ));
-                continue;
-            }
-        };
-        let expiry_on = match expiries.get(i).map(String::as_str) {
-            None | Some("") => None,
-            Some(d) => match d.parse() {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    errors.push(FieldError::new(
-                        format!("lines[{n}].expiry"),
-                        "enter a date",
-                    ));
-                    None
-                }
-            },
-        };
-        // The whole text: a SKU, or an item's name (resolved when the entry is applied).
-        let sku = sku.trim().to_string();
-        out.push(LineInput {
-            variant_id: None,
-            sku: Some(sku),
-            quantity,
-            expiry_on,
-            lot: lots.get(i).cloned().filter(|l| !l.is_empty()),
-        });
-    }
-    out
-}
-
-/// A canonical text of the posted lines ("SKU:QTY,…"), to tell whether an edit changed them.
-pub fn lines_signature(form: &FormFields) -> String {
-    let qtys = form.all("line_qty");
-    form.all("line_sku")
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| !s.is_empty())
-        .map(|(i, s)| {
-            format!(
-                "{}:{}",
-                s.split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_uppercase(),
-                qtys.get(i).map(String::as_str).unwrap_or("")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Rows to show in a line table: what was entered, padded with blank rows.
-#[derive(Clone, Debug, Default)]
-pub struct LineRow {
-    pub sku: String,
-    pub qty: String,
-    pub expiry: String,
-    pub lot: String,
-    /// What is wrong with this line, after a refusal (empty when nothing is).
-    pub error: String,
-}
-
-/// The rows of a line table, with each line's errors on its row.
-pub fn line_rows_with_errors(
-    form: Option<&FormFields>,
-    blank: usize,
-    errors: &[FieldError],
-) -> Vec<LineRow> {
-    let mut rows = line_rows(form, blank);
-    for e in errors {
-        if let Some(row) = e.line().and_then(|n| rows.get_mut(n.wrapping_sub(1))) {
-            let text = match e.line_field() {
-                Some(part) => format!("{part}: {}", e.message),
-                None => e.message.clone(),
-            };
-            if !row.error.is_empty() {
-                row.error.push_str("; ");
-            }
-            row.error.push_str(&text);
-        }
-    }
-    rows
-}
-
-pub fn line_rows(form: Option<&FormFields>, blank: usize) -> Vec<LineRow> {
-    let mut rows: Vec<LineRow> = match form {
-        Some(f) => {
-            let (skus, qtys, exp, lots) = (
-                f.all("line_sku"),
-                f.all("line_qty"),
-                f.all("line_expiry"),
-                f.all("line_lot"),
-            );
-            skus.iter()
-                .enumerate()
-                .filter(|(i, s)| !s.is_empty() || qtys.get(*i).is_some_and(|q| !q.is_empty()))
-                .map(|(i, s)| LineRow {
-                    sku: s.clone(),
-                    qty: qtys.get(i).cloned().unwrap_or_default(),
-                    expiry: exp.get(i).cloned().unwrap_or_default(),
-                    lot: lots.get(i).cloned().unwrap_or_default(),
-                    error: String::new(),
-                })
-                .collect()
-        }
-        None => Vec::new(),
-    };
-    let target = (rows.len() + 2).max(blank);
-    rows.resize(target, LineRow::default());
-    rows
 }
 
 /// How a form post ends: JSON for the service worker or a client that asks for it; for people,
@@ -440,7 +298,7 @@ pub async fn submit(
 
 /// A refusal answered to the person at the form, who reads it there and corrects the entry: it
 /// is settled, not left waiting as a Sync Issue (replays and the sync API keep theirs).
-async fn shown_on_form(state: &crate::state::AppState, actor: i64, op_id: Uuid) {
+pub(super) async fn shown_on_form(state: &crate::state::AppState, actor: i64, op_id: Uuid) {
     use crate::schema::operations;
     use diesel::prelude::*;
     let settled = crate::db::run(&state.db, move |conn| {
@@ -463,57 +321,6 @@ async fn shown_on_form(state: &crate::state::AppState, actor: i64, op_id: Uuid) 
     }
 }
 
-/// What every offline-capable create form needs besides its own fields: its hidden operation
-/// fields (a new op id when shown again), the item picker, and the status (422 after errors).
-pub struct FormBasics {
-    pub meta: OpMeta,
-    pub catalog: Vec<(String, String)>,
-    pub status: StatusCode,
-}
-
-pub async fn basics(
-    state: &crate::state::AppState,
-    user: &Principal,
-    hub_id: i64,
-    kind: &'static str,
-    form: Option<&FormFields>,
-    errors: &[FieldError],
-) -> Result<FormBasics, crate::error::AppError> {
-    let catalog = crate::db::run(&state.db, move |conn| {
-        Ok(crate::inventory::stock_options(conn, hub_id)?)
-    })
-    .await?;
-    Ok(FormBasics {
-        meta: create_meta(&state.settings, user, hub_id, kind, form),
-        catalog,
-        status: status_after(errors),
-    })
-}
-
-/// The hidden fields of a create form: new ones, or for a form shown again after a refusal,
-/// a new op id for the same record.
-pub fn create_meta(
-    settings: &Settings,
-    user: &Principal,
-    hub_id: i64,
-    kind: &'static str,
-    form: Option<&FormFields>,
-) -> OpMeta {
-    match form {
-        Some(f) => OpMeta::retry(settings, user, f, kind, hub_id, None),
-        None => OpMeta::new(settings, user, kind, hub_id, None, None),
-    }
-}
-
-/// 422 for a form shown again with errors, else 200.
-pub fn status_after(errors: &[FieldError]) -> StatusCode {
-    if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    }
-}
-
 /// Where to go after a create form: the new record, or the list it belongs to.
 pub fn created_location(result: &OpResult, list: &str) -> String {
     match &result.server_id {
@@ -522,9 +329,50 @@ pub fn created_location(result: &OpResult, list: &str) -> String {
     }
 }
 
+/// Where an applied form at a hub sends the person: the record it created, or a page.
+pub enum Then<'a> {
+    /// `list/<record id>` when the operation created one, else `list`.
+    Record(&'a str),
+    Page(&'a str),
+}
+
+/// What a form posted at a hub comes to: the answer to send (a redirect, or JSON for a
+/// replay), or — refused — the user's hub and why, to show the form again with.
+pub enum Answer {
+    Done(HttpResponse),
+    Again(crate::auth::scope::Hub, Vec<FieldError>),
+}
+
+/// The one flow of every form that creates something at a hub: the operation goes through the
+/// pipeline, and the result is answered (`respond`) or the form is to be shown again.
+pub async fn post_at_hub(
+    (state, user, req): (
+        &crate::state::AppState,
+        &crate::auth::extract::CurrentUser,
+        &HttpRequest,
+    ),
+    form: &FormFields,
+    (hub_id, posted): (i64, Posted),
+    then: Then<'_>,
+    done: impl FnOnce(&OpResult) -> String,
+) -> Result<Answer, crate::error::AppError> {
+    let result = submit(state, user, req, form, posted).await?;
+    let location = match then {
+        Then::Record(list) => created_location(&result, list),
+        Then::Page(page) => page.to_string(),
+    };
+    if let Some(res) = respond(req, &state.settings, &result, &location, &done(&result)) {
+        return Ok(Answer::Done(res));
+    }
+    Ok(Answer::Again(own_hub(user, hub_id)?, form_errors(&result)))
+}
+
 /// The hub to show a refused form again at: only one of the user's own; elsewhere the
 /// refusal is all they get.
-pub fn own_hub(user: &Principal, hub_id: i64) -> Result<crate::hubs::Hub, crate::error::AppError> {
+pub fn own_hub(
+    user: &Principal,
+    hub_id: i64,
+) -> Result<crate::auth::scope::Hub, crate::error::AppError> {
     user.hub(hub_id)
         .cloned()
         .ok_or_else(|| crate::error::AppError::NotFound("There is no such hub among yours.".into()))

@@ -40,6 +40,35 @@ pub enum Refusal {
     Database(diesel::result::Error),
 }
 
+/// Why an operation was refused, in the one vocabulary every channel answers with: the form's
+/// page, the batch's JSON (`OpResult::code`) and the REST problem's status (`status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalCode {
+    /// The record the operation names does not exist.
+    NotFound,
+    /// The operation clashes with the record's state.
+    Clash,
+    /// Role or scope does not allow it.
+    Forbidden,
+    /// The customer's copy quota is used up.
+    Quota,
+}
+
+impl RefusalCode {
+    /// The HTTP status a refusal with this code is answered with (422 without a code).
+    pub fn status(code: Option<RefusalCode>) -> actix_web::http::StatusCode {
+        use actix_web::http::StatusCode;
+        match code {
+            Some(RefusalCode::NotFound) => StatusCode::NOT_FOUND,
+            Some(RefusalCode::Clash) => StatusCode::CONFLICT,
+            Some(RefusalCode::Forbidden) => StatusCode::FORBIDDEN,
+            Some(RefusalCode::Quota) => StatusCode::PAYMENT_REQUIRED,
+            None => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for Refusal {
     fn from(e: diesel::result::Error) -> Self {
         Refusal::Database(e)
@@ -115,14 +144,14 @@ pub struct FormAt<'a> {
     pub kind: &'static str,
     pub id: &'a str,
     pub action: &'a str,
-    pub form: &'a crate::web::form::FormFields,
+    pub form: &'a crate::ui::form::FormFields,
 }
 
 /// What a form stands for: an operation, and one more to send only when the first applied (a
 /// cart confirmed in the same entry).
 pub struct Read {
     pub first: super::forms::Posted,
-    pub then: Option<(crate::web::form::FormFields, super::forms::Posted)>,
+    pub then: Option<(crate::ui::form::FormFields, super::forms::Posted)>,
 }
 
 impl Read {

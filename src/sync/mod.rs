@@ -2,8 +2,11 @@
 //! the sync API, and the review queue.
 
 pub mod api;
+pub mod checks;
+pub mod claim;
 pub mod devices;
 pub mod envelope;
+pub mod form_parts;
 pub mod form_routes;
 pub mod forms;
 pub mod kind;
@@ -12,3 +15,4 @@ pub mod pipeline;
 pub mod registry;
 pub mod rest;
 pub mod review;
+pub mod settle;

@@ -70,9 +70,10 @@ pub struct OpResult {
     /// Per-field problems of a payload that did not validate (nothing was stored).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub errors: Vec<FieldError>,
-    /// For a rejection: "not_found" or "clash" when that is why (the REST API maps them to 404 and 409).
+    /// For a rejection: why, when it is more than bad input (`not_found`, `clash`,
+    /// `forbidden`, `quota`; the REST API answers 404, 409, 403, 402).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub code: Option<String>,
+    pub code: Option<super::kind::RefusalCode>,
     /// What an applied operation produced (the created or changed record).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub record: Option<serde_json::Value>,

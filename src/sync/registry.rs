@@ -21,10 +21,19 @@ pub struct ChunkHooks {
     pub forget_since: fn(usize),
 }
 
+/// A feature's part of what a device pulls (`GET /api/v1/sync/pull`).
+pub type PullSection = fn(
+    &mut PgConnection,
+    &crate::config::Settings,
+    &crate::auth::principal::Principal,
+) -> QueryResult<Option<serde_json::Value>>;
+
 /// What the composition root hands the pipeline.
 pub struct Installed {
     pub kinds: &'static [&'static dyn Kind],
     pub chunk: ChunkHooks,
+    /// The badges and quotas a station or a copy requester pulls.
+    pub badges_pull: PullSection,
 }
 
 static INSTALLED: OnceLock<&'static Installed> = OnceLock::new();
@@ -51,6 +60,10 @@ pub fn all() -> &'static [&'static dyn Kind] {
 
 pub fn chunk() -> &'static ChunkHooks {
     &installed().chunk
+}
+
+pub fn hooks() -> &'static Installed {
+    installed()
 }
 
 /// Every offline form, with the kind that declares it.

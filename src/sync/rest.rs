@@ -8,6 +8,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::kind::RefusalCode;
 use super::operation::{OpStatus, Operation};
 use super::pipeline;
 use crate::auth::extract::CurrentUser;
@@ -83,15 +84,6 @@ pub async fn run(
             reason,
             json!({ "errors": result.errors }),
         ),
-        OpStatus::Rejected => {
-            let status = match result.code.as_deref() {
-                Some("not_found") => StatusCode::NOT_FOUND,
-                Some("clash") => StatusCode::CONFLICT,
-                Some("forbidden") => StatusCode::FORBIDDEN,
-                Some("quota") => StatusCode::PAYMENT_REQUIRED,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            problem(status, reason, json!({}))
-        }
+        OpStatus::Rejected => problem(RefusalCode::status(result.code), reason, json!({})),
     })
 }

@@ -12,16 +12,16 @@ use uuid::Uuid;
 
 use super::operation::Operation;
 use super::pipeline;
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::extract::{Authorized, CurrentUser};
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
 use crate::error::AppError;
 use crate::schema::{operations, users};
 use crate::state::AppState;
-use crate::web::form::FormFields;
-use crate::web::layout::{render, FlashKind, Layout};
-use crate::web::page::{redirect_with_flash, Page};
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render, FlashKind, Layout};
+use crate::ui::page::{redirect_with_flash, Page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/sync-issues").get(own_issues))
@@ -71,7 +71,7 @@ impl Issue {
     }
     /// The entry as it was entered, in a line: "Donor: Red Cross · Lines: 00101-P-1-NA-N × 4".
     pub fn summary(&self) -> String {
-        let text = crate::web::readable::fields(&self.payload)
+        let text = crate::ui::readable::fields(&self.payload)
             .into_iter()
             .map(|f| format!("{}: {}", f.label, f.value))
             .collect::<Vec<_>>()
@@ -102,8 +102,8 @@ impl Issue {
         })
     }
     /// The entry beside the server's version now, field by field, in words.
-    pub fn comparison(&self) -> Vec<crate::web::readable::Compared> {
-        crate::web::readable::compare(
+    pub fn comparison(&self) -> Vec<crate::ui::readable::Compared> {
+        crate::ui::readable::compare(
             &self.payload,
             self.server_state.as_ref().unwrap_or(&Value::Null),
         )
@@ -320,7 +320,8 @@ async fn resolve(
                     operations::resolution.eq(resolution),
                 ))
                 .execute(conn)?;
-            let mut entry = Entry::by(&p3, "review.resolved")
+            let mut entry = p3
+                .audit_entry("review.resolved")
                 .object("operation", issue.op_id)
                 .hub(issue.hub_id)
                 .outcome(resolution);

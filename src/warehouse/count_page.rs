@@ -7,14 +7,14 @@ use serde_json::{json, Value};
 
 use crate::auth::extract::{CurrentUser, HubAccess};
 use crate::auth::permissions::perm;
+use crate::auth::scope::Hub;
 use crate::error::AppError;
-use crate::hubs::Hub;
 use crate::state::AppState;
 use crate::sync::forms::{self, OpMeta, Posted};
 use crate::sync::operation::FieldError;
-use crate::web::form::FormFields;
-use crate::web::layout::{render_with_status, Layout};
-use crate::web::page::Page;
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render_with_status, Layout};
+use crate::ui::page::Page;
 
 const KIND: &str = "stock.count";
 
@@ -96,21 +96,19 @@ async fn count(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = path.into_inner().0;
-    let result = forms::submit(&state, &user, &req, &form, posted(hub_id, &form)).await?;
-    let done = result.record.as_ref().map(summary).unwrap_or_default();
     let here = format!("/hubs/{hub_id}/counts");
-    if let Some(res) = forms::respond(&req, &state.settings, &result, &here, &done) {
-        return Ok(res);
-    }
-    let hub = forms::own_hub(&user, hub_id)?;
-    show(
-        &state,
-        &page,
-        &user,
-        &hub,
-        Some(&form),
-        forms::form_errors(&result),
+    let answer = forms::post_at_hub(
+        (&state, &user, &req),
+        &form,
+        (hub_id, posted(hub_id, &form)),
+        forms::Then::Page(&here),
+        |result| result.record.as_ref().map(summary).unwrap_or_default(),
     )
+    .await?;
+    match answer {
+        forms::Answer::Done(res) => Ok(res),
+        forms::Answer::Again(hub, errors) => show(&state, &page, &user, &hub, Some(&form), errors),
+    }
 }
 
 /// What a count changed, in a sentence: "A1-S2 counted: 12 in place; 2 now missing (SN-1, SN-2)."

@@ -17,9 +17,9 @@ use crate::schema::{hubs, product_families, product_identities, product_variants
 use crate::state::AppState;
 use crate::sync::forms::{self, OpMeta, Posted};
 use crate::sync::operation::FieldError;
-use crate::web::form::FormFields;
-use crate::web::layout::{render_with_status, Layout};
-use crate::web::page::Page;
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render_with_status, Layout};
+use crate::ui::page::Page;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/warehouse/items/{id}").get(show))
@@ -100,7 +100,7 @@ async fn load(state: &AppState, user: &Principal, id: i64) -> Result<Detail, App
             .select(hubs::name)
             .first(conn)?;
         let history = transactions_for_serial(conn, &item.serial_number, &hub_ids)?;
-        let in_a_sale = super::kinds::held_by_cart(conn, item.id)?.is_some();
+        let in_a_sale = super::item_steps::held_by_cart(conn, item.id)?.is_some();
         Ok(Some(Detail {
             item,
             sku,

@@ -8,14 +8,14 @@ use diesel::prelude::*;
 use super::{items_query, status_words, ItemRow, STATUSES};
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::perm;
+use crate::auth::scope::Hub;
 use crate::error::AppError;
-use crate::hubs::Hub;
 use crate::schema::{inventory_items, product_variants};
 use crate::state::AppState;
-use crate::web::layout::{render, Layout};
-use crate::web::page::Page;
-use crate::web::pager::{Pager, PER_PAGE};
-use crate::web::sorting::Sort;
+use crate::ui::layout::{render, Layout};
+use crate::ui::page::Page;
+use crate::ui::pager::{Pager, PER_PAGE};
+use crate::ui::sorting::Sort;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/warehouse/items").get(list));
@@ -66,7 +66,7 @@ struct ItemsPage {
     statuses: &'static [(&'static str, &'static str)],
     pager: Pager,
     /// Sortable headers: serial, SKU, location, status, received (the hub column is not).
-    headers: Vec<crate::web::sorting::Header>,
+    headers: Vec<crate::ui::sorting::Header>,
 }
 
 async fn list(
@@ -87,7 +87,7 @@ async fn list(
         Some(h) => vec![h],
         None => user.scope.hub_ids(),
     };
-    let page_no = f.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE);
+    let page_no = f.page.unwrap_or(0).clamp(0, crate::ui::MAX_PAGE);
     let sort = Sort::parse(&f.sort, &SORTS, ORDER);
     let (q2, location2, status2) = (q.clone(), location.clone(), status.clone());
     let (items, total) = crate::db::run(&state.db, move |conn| {

@@ -2,9 +2,11 @@
 //! hub and location, AVAILABLE → RESERVED → SOLD, and the transaction log of every action.
 
 pub mod api;
+pub mod api_reads;
 pub mod count;
 pub mod count_page;
 pub mod item_page;
+pub mod item_steps;
 pub mod items_page;
 pub mod kinds;
 pub mod pages;

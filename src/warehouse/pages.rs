@@ -11,15 +11,15 @@ use serde_json::json;
 use super::{items_query, load_items, transactions_for_serial, Item, ItemRow, Transaction};
 use crate::auth::extract::{Authorized, CurrentUser};
 use crate::auth::permissions::perm;
+use crate::auth::scope::Hub;
 use crate::error::AppError;
-use crate::hubs::Hub;
 use crate::schema::{inventory_transactions, product_variants};
 use crate::state::AppState;
 use crate::sync::forms::{self, OpMeta};
 use crate::sync::operation::{FieldError, OpStatus};
-use crate::web::form::FormFields;
-use crate::web::layout::{render, render_with_status, Layout};
-use crate::web::page::Page;
+use crate::ui::form::FormFields;
+use crate::ui::layout::{render, render_with_status, Layout};
+use crate::ui::page::Page;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -99,7 +99,7 @@ async fn receive_page(
         layout: match done {
             Some(message) => page
                 .layout("Receive items")
-                .with_flash(crate::web::layout::FlashKind::Success, message),
+                .with_flash(crate::ui::layout::FlashKind::Success, message),
             None => page.layout("Receive items"),
         },
         meta: OpMeta::new(

@@ -20,9 +20,9 @@ use crate::error::AppError;
 use crate::hubs::pages::{hub_cards, HubCard};
 use crate::schema::{audit_log, customers, users};
 use crate::state::AppState;
-use crate::web::chart::{BarChart, LineChart};
-use crate::web::layout::{render, Layout};
-use crate::web::page::Page;
+use crate::ui::chart::{BarChart, LineChart};
+use crate::ui::layout::{render, Layout};
+use crate::ui::page::Page;
 use crate::web::waiting;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

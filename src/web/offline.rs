@@ -10,7 +10,7 @@ use crate::auth::extract::CurrentUser;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::sync::registry;
-use crate::web::assets;
+use crate::ui::assets;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/sw.js").get(service_worker))

@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Date, Text};
 
-use super::chart::LineChart;
+use crate::ui::chart::LineChart;
 
 /// Days shown, today included.
 pub const DAYS: i64 = 14;

@@ -216,11 +216,11 @@ async fn an_expired_lease_offers_the_copy_again_and_the_last_one_abandons_it() {
         "not offered after the last lease"
     );
     assert_eq!(
-        outpost::badges::copies::abandon_expired(&mut app.conn()).unwrap(),
+        outpost::badges::station_results::abandon_expired(&mut app.conn()).unwrap(),
         1
     );
     assert_eq!(
-        outpost::badges::copies::abandon_expired(&mut app.conn()).unwrap(),
+        outpost::badges::station_results::abandon_expired(&mut app.conn()).unwrap(),
         0
     );
     assert_eq!(

@@ -388,7 +388,13 @@ async fn closed_streams_are_freed_and_customers_see_only_their_own_copies() {
     let mut own = Sse::connect(&app.address, &customer, None).await;
     let watcher = Sse::connect(&app.address, &admin, None).await;
     let deadline = Instant::now() + Duration::from_secs(5);
-    while app.state.live.viewers.load(Ordering::SeqCst) < 2 {
+    while app
+        .state
+        .service::<outpost::live::follow::Live>()
+        .viewers
+        .load(Ordering::SeqCst)
+        < 2
+    {
         assert!(Instant::now() < deadline, "two viewers connected");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -425,7 +431,13 @@ async fn closed_streams_are_freed_and_customers_see_only_their_own_copies() {
     for _ in 0..20 {
         intake(&app.address, &warehouse, app.hub_id("KIN-MAIN")).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        if app.state.live.viewers.load(Ordering::SeqCst) == 1 {
+        if app
+            .state
+            .service::<outpost::live::follow::Live>()
+            .viewers
+            .load(Ordering::SeqCst)
+            == 1
+        {
             freed = true;
             break;
         }

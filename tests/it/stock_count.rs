@@ -218,3 +218,57 @@ async fn a_count_saved_offline_waits_for_a_manager() {
     );
     app.shutdown().await;
 }
+
+/// The count page before and after a count, at phone and desktop widths, for people to look at
+/// (`cargo test … -- --ignored count_screenshots`; PNGs in $OUTPOST_SCREENSHOTS or
+/// /tmp/outpost-shots).
+#[tokio::test]
+#[ignore = "screenshots for people to look at"]
+async fn count_screenshots() {
+    let dir = std::path::PathBuf::from(
+        std::env::var("OUTPOST_SCREENSHOTS").unwrap_or_else(|_| "/tmp/outpost-shots".into()),
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    let world = crate::offline::World::start();
+    let kin = world.hub_id("KIN-MAIN");
+    let url = world.server.url();
+    let client = reqwest::Client::new();
+    let warehouse = crate::live::token(&url, "warehouse").await;
+    for (serial, at) in [
+        ("SN-SHOT-1", "A1"),
+        ("SN-SHOT-2", "A1"),
+        ("SN-SHOT-3", "B2"),
+    ] {
+        let res = client
+            .post(format!("{url}/api/v1/inventory/receive"))
+            .bearer_auth(&warehouse)
+            .json(&json!({ "serial_number": serial, "variant_sku": "00122-P-1-BK-N", "location_code": at }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let chrome = crate::browser::Chrome::start(&url, true).await;
+    chrome.sign_in("warehouse").await;
+    chrome.goto(&format!("/hubs/{kin}/counts")).await;
+    for (suffix, width) in [("desktop", 1280), ("phone", 390)] {
+        chrome
+            .screenshot(&dir.join(format!("count-{suffix}.png")), width)
+            .await;
+    }
+    chrome
+        .submit(
+            "form[data-offline-form]",
+            &[
+                ("location_code", "A1"),
+                ("serial_numbers", "SN-SHOT-1\nSN-SHOT-3"),
+            ],
+        )
+        .await;
+    assert!(chrome.body_text().await.contains("A1 counted"));
+    for (suffix, width) in [("desktop", 1280), ("phone", 390)] {
+        chrome
+            .screenshot(&dir.join(format!("count-done-{suffix}.png")), width)
+            .await;
+    }
+}

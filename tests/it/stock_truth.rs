@@ -588,7 +588,7 @@ async fn decisions_show_the_stock_they_move() {
     let (kin, mbj) = (app.hub_id("KIN-MAIN"), app.hub_id("MBJ-SUB"));
     let sku = stocked(&app).remove(0).0;
     let level = |hub: &str| app.stock(hub, &sku);
-    let grouped = |n: i64| outpost::web::chart::grouped(n);
+    let grouped = |n: i64| outpost::ui::chart::grouped(n);
     let depot = app.token("depot").await;
     let t = Uuid::new_v4();
     let r = crate::sales::send(

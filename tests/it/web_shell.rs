@@ -144,7 +144,7 @@ async fn assets_have_hashed_urls_and_long_cache_lifetimes() {
     let app = TestApp::start().await;
     let html = app.get("/login").await.text().await.unwrap();
     for name in ["app.css", "htmx.min.js", "icon.svg"] {
-        let url = outpost::web::assets::url(name);
+        let url = outpost::ui::assets::url(name);
         assert!(html.contains(url), "page links {url}");
         let res = app.get(url).await;
         assert_eq!(res.status(), 200, "{url}");

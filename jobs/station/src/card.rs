@@ -38,15 +38,17 @@ pub enum CardError {
 impl CardError {
     /// The category the server records (`badge_copies.error_category`).
     pub fn category(&self) -> &'static str {
+        use outpost_station_wire::ErrorCategory as C;
         match self {
-            CardError::NoReader(_) => "no_reader",
-            CardError::NoCard => "no_card",
-            CardError::CardRemoved => "card_removed",
-            CardError::WrongCard(_) => "wrong_card",
-            CardError::AuthenticationFailed(_) => "authentication_failed",
-            CardError::WrongCardType(_) => "wrong_card_type",
-            CardError::WriteFailed(_) => "write_failed",
+            CardError::NoReader(_) => C::NoReader,
+            CardError::NoCard => C::NoCard,
+            CardError::CardRemoved => C::CardRemoved,
+            CardError::WrongCard(_) => C::WrongCard,
+            CardError::AuthenticationFailed(_) => C::AuthenticationFailed,
+            CardError::WrongCardType(_) => C::WrongCardType,
+            CardError::WriteFailed(_) => C::WriteFailed,
         }
+        .as_str()
     }
 }
 

@@ -25,13 +25,8 @@ pub enum NetError {
     Refused(u16, String),
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub struct Job {
-    pub copy_id: Uuid,
-    pub badge_uid: String,
-    pub customer_id: i64,
-    pub attempts: i32,
-}
+/// A copy job, as the server sends it (the type both sides compile).
+pub use outpost_station_wire::Job;
 
 /// One item's outcome in a sync answer.
 #[derive(Debug, Deserialize)]

@@ -251,8 +251,7 @@ impl TestAppBuilder {
             db: pool,
             redis: redis.clone(),
             demo_mode: false,
-            publisher: Default::default(),
-            live: Default::default(),
+            services: Default::default(),
             caches: Default::default(),
             ingest: outpost::state::IngestSlots::for_pool(pool_size),
         };
@@ -510,7 +509,7 @@ impl TestApp {
 
 /// A number as the pages show it ("1,200").
 pub fn grouped(n: i64) -> String {
-    outpost::web::chart::grouped(n)
+    outpost::ui::chart::grouped(n)
 }
 
 /// A hidden field's value in a page.

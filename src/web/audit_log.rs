@@ -13,8 +13,8 @@ use crate::auth::principal::Principal;
 use crate::error::AppError;
 use crate::schema::{audit_log, users};
 use crate::state::AppState;
-use crate::web::layout::{render, Layout};
-use crate::web::page::Page;
+use crate::ui::layout::{render, Layout};
+use crate::ui::page::Page;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/audit").get(page))
@@ -129,16 +129,16 @@ impl AuditRow {
     pub fn action_words(&self) -> String {
         crate::audit::words::action_words(&self.action)
     }
-    pub fn before_fields(&self) -> Vec<crate::web::readable::Field> {
+    pub fn before_fields(&self) -> Vec<crate::ui::readable::Field> {
         self.before
             .as_ref()
-            .map(crate::web::readable::fields)
+            .map(crate::ui::readable::fields)
             .unwrap_or_default()
     }
-    pub fn after_fields(&self) -> Vec<crate::web::readable::Field> {
+    pub fn after_fields(&self) -> Vec<crate::ui::readable::Field> {
         self.after
             .as_ref()
-            .map(crate::web::readable::fields)
+            .map(crate::ui::readable::fields)
             .unwrap_or_default()
     }
     pub fn after_text(&self) -> String {
@@ -220,7 +220,7 @@ struct AuditPage {
     layout: Layout,
     rows: Vec<AuditRow>,
     filters: Filters,
-    hubs: Vec<crate::hubs::Hub>,
+    hubs: Vec<crate::auth::scope::Hub>,
     page: i64,
     has_next: bool,
 }
@@ -243,7 +243,7 @@ async fn page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let filters = filters.into_inner();
-    let page_no = filters.page.unwrap_or(0).clamp(0, crate::web::MAX_PAGE);
+    let page_no = filters.page.unwrap_or(0).clamp(0, crate::ui::MAX_PAGE);
     let query = scoped_query(&viewer, &filters)?;
     let mut rows: Vec<AuditRow> = crate::db::run(&state.db, move |conn| {
         Ok(query
@@ -286,7 +286,7 @@ async fn csv_export(
     let sees_costs = viewer.flags.can_see_cost;
     rows.iter_mut()
         .for_each(|r| r.hide_costs_unless(sees_costs));
-    crate::web::csv_export::attachment(
+    crate::ui::csv_export::attachment(
         "outpost-audit.csv",
         &[
             "id",

@@ -60,14 +60,23 @@ struct Table {
     by_hashed: HashMap<String, (&'static Asset, &'static [u8])>,
 }
 
-/// An asset's bytes as served: the device's own lists in `offline.js` use the words each
-/// operation kind declares (`Spec::entry`), filled in once, before the file is hashed.
+/// The words of each operation kind's entries, as a JSON object, for the device's own lists in
+/// `offline.js`: each kind declares them (`Spec::entry`), and `kinds::install` hands them here
+/// before the first page is served.
+static KIND_WORDS: OnceLock<String> = OnceLock::new();
+
+pub fn set_kind_words(json: String) {
+    let _ = KIND_WORDS.set(json);
+}
+
+/// An asset's bytes as served: `offline.js` with the kinds' words filled in, once, before the
+/// file is hashed.
 fn filled(asset: &'static Asset) -> &'static [u8] {
     if asset.name != "offline.js" {
         return asset.bytes;
     }
-    let words = serde_json::to_string(&crate::sync::registry::entry_words()).unwrap_or_default();
-    let text = String::from_utf8_lossy(asset.bytes).replace("__KIND_WORDS__", &words);
+    let words = KIND_WORDS.get().map_or("{}", String::as_str);
+    let text = String::from_utf8_lossy(asset.bytes).replace("__KIND_WORDS__", words);
     Box::leak(text.into_bytes().into_boxed_slice())
 }
 

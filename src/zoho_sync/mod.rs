@@ -7,10 +7,7 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use outpost_jobs::zoho::{
-    BoxFuture, ItemPayload, RateLimiter, TokenStore, ZohoClient, ZohoConfig, ZohoError,
-};
-use redis::AsyncCommands;
+use outpost_jobs::zoho::{ItemPayload, ZohoClient, ZohoConfig, ZohoError};
 use serde_json::json;
 
 use crate::audit::{self, Entry};
@@ -18,6 +15,12 @@ use crate::config::ZohoSettings;
 use crate::error::AppError;
 use crate::schema::{product_families, product_identities, product_variants, users};
 use crate::state::AppState;
+
+mod retry;
+mod store;
+
+pub use retry::{requeue_failed, requeue_waiting, sync_again, waiting};
+pub use store::{RedisLimiter, RedisTokens};
 
 pub fn client_config(z: &ZohoSettings) -> ZohoConfig {
     ZohoConfig {
@@ -31,138 +34,6 @@ pub fn client_config(z: &ZohoSettings) -> ZohoConfig {
         invalid_token_codes: z.invalid_token_codes.clone(),
         timeout: Duration::from_secs(30),
         max_budget_wait: Duration::from_secs(300),
-    }
-}
-
-/// The access token, shared by every worker process.
-pub struct RedisTokens {
-    pub redis: redis::aio::ConnectionManager,
-    pub key: String,
-}
-
-impl TokenStore for RedisTokens {
-    fn get(&self) -> BoxFuture<'_, Option<String>> {
-        Box::pin(async move {
-            self.redis
-                .clone()
-                .get::<_, Option<String>>(&self.key)
-                .await
-                .ok()
-                .flatten()
-        })
-    }
-    fn put(&self, token: String, ttl: Duration) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let _: Result<(), _> = self
-                .redis
-                .clone()
-                .set_ex(&self.key, token, ttl.as_secs().max(1))
-                .await;
-        })
-    }
-    fn forget<'a>(&'a self, token: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            // Compare and delete in one step: another worker may have stored a fresh token.
-            let script = redis::Script::new(
-                "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
-            );
-            let _: Result<i64, _> = script
-                .key(&self.key)
-                .arg(token)
-                .invoke_async(&mut self.redis.clone())
-                .await;
-        })
-    }
-    fn claim_refresh(&self) -> BoxFuture<'_, bool> {
-        Box::pin(async move {
-            let got: Result<Option<String>, _> = redis::cmd("SET")
-                .arg(format!("{}:refreshing", self.key))
-                .arg("1")
-                .arg("NX")
-                .arg("PX")
-                .arg(15_000)
-                .query_async(&mut self.redis.clone())
-                .await;
-            matches!(got, Ok(Some(_)))
-        })
-    }
-    fn release_refresh(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            let _: Result<(), _> = self
-                .redis
-                .clone()
-                .del(format!("{}:refreshing", self.key))
-                .await;
-        })
-    }
-}
-
-/// The request budget per organisation, shared by every worker process through Redis: a
-/// GCRA (generic cell rate algorithm) with no burst, where each request books its own moment,
-/// at least 60 s / budget after the previous one (plus 1 % for timing jitter), so no 60-second
-/// window — sliding, not calendar — carries more than the budget. Moments are booked at most
-/// `HORIZON` ahead; later askers are told when to ask again, so a long backlog neither polls
-/// nor stampedes. Zoho's daily quota per UTC day is counted too. Redis's clock is the one
-/// clock, so workers on several machines agree.
-pub struct RedisLimiter {
-    pub redis: redis::aio::ConnectionManager,
-    pub key: String,
-    pub per_minute: u32,
-    pub per_day: u32,
-}
-
-/// How far ahead a request may book its moment.
-const HORIZON: Duration = Duration::from_secs(10);
-
-/// KEYS: the next free moment, the day-counter prefix. ARGV: spacing and horizon in ms, the
-/// daily quota. Returns {1, delay} when booked (send after delay ms), {0, wait} when not (ask
-/// again after wait ms).
-const GCRA: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local spacing, horizon = tonumber(ARGV[1]), tonumber(ARGV[2])
-local day = math.floor(now / 86400000)
-local day_key = KEYS[2] .. ':' .. day
-if tonumber(redis.call('GET', day_key) or '0') >= tonumber(ARGV[3]) then
-  return {0, (day + 1) * 86400000 - now + 1000}
-end
-local at = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
-if at - now > horizon then
-  return {0, at - now - horizon}
-end
-redis.call('SET', KEYS[1], at + spacing, 'PX', at + spacing - now + spacing)
-redis.call('INCR', day_key)
-redis.call('EXPIRE', day_key, 90000)
-return {1, at - now}
-"#;
-
-impl RedisLimiter {
-    /// 60 s / budget, rounded up, plus 1 % (at least a millisecond): `budget + 1` requests span
-    /// more than 60 s even when some are sent a little after their moment.
-    fn spacing_ms(&self) -> u64 {
-        let even = 60_000u64.div_ceil(u64::from(self.per_minute.max(1)));
-        even + (even / 100).max(1)
-    }
-}
-
-impl RateLimiter for RedisLimiter {
-    fn reserve(&self) -> BoxFuture<'_, Result<Duration, Duration>> {
-        Box::pin(async move {
-            let answer: Result<(i64, i64), _> = redis::Script::new(GCRA)
-                .key(format!("{}:next", self.key))
-                .key(format!("{}:d", self.key))
-                .arg(self.spacing_ms())
-                .arg(HORIZON.as_millis() as u64)
-                .arg(self.per_day)
-                .invoke_async(&mut self.redis.clone())
-                .await;
-            match answer {
-                Ok((1, delay)) => Ok(Duration::from_millis(delay.max(0) as u64)),
-                Ok((_, wait)) => Err(Duration::from_millis(wait.max(1) as u64)),
-                // Redis away: no budget can be checked, so nothing is sent now.
-                Err(_) => Err(Duration::from_secs(5)),
-            }
-        })
     }
 }
 
@@ -181,7 +52,7 @@ pub enum Synced {
     Failed(String),
 }
 
-struct Snapshot {
+pub(super) struct Snapshot {
     status: String,
     zoho_item_id: Option<String>,
     version: i32,
@@ -190,7 +61,7 @@ struct Snapshot {
     payload: ItemPayload,
 }
 
-fn snapshot(conn: &mut PgConnection, variant_id: i64) -> QueryResult<Option<Snapshot>> {
+pub(super) fn snapshot(conn: &mut PgConnection, variant_id: i64) -> QueryResult<Option<Snapshot>> {
     // status, Zoho id, version, SKU, name, description, price in cents, unit.
     type Row = (
         String,
@@ -244,7 +115,7 @@ fn snapshot(conn: &mut PgConnection, variant_id: i64) -> QueryResult<Option<Snap
 }
 
 /// Runs `work` as the sync bot's database role, in one transaction.
-fn as_sync_bot<T>(
+pub(super) fn as_sync_bot<T>(
     conn: &mut PgConnection,
     work: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
 ) -> QueryResult<T> {
@@ -254,7 +125,7 @@ fn as_sync_bot<T>(
     })
 }
 
-fn bot_entry(
+pub(super) fn bot_entry(
     conn: &mut PgConnection,
     action: &str,
     variant_id: i64,
@@ -281,7 +152,7 @@ fn bot_entry(
 
 /// Records success: the Zoho id, and SYNCED unless the variant changed meanwhile (then it stays
 /// DIRTY for the next run, so no edit is lost).
-fn record_success(
+pub(super) fn record_success(
     conn: &mut PgConnection,
     variant_id: i64,
     version: i32,
@@ -318,7 +189,7 @@ fn record_success(
 /// sweeps and restarts) and the message is kept; the last allowed attempt puts the variant in
 /// ERROR. Returns the attempt's number and whether it was the last. Waiting for the request
 /// budget never comes here.
-fn record_failure(
+pub(super) fn record_failure(
     conn: &mut PgConnection,
     variant_id: i64,
     message: &str,
@@ -351,7 +222,11 @@ fn record_failure(
 }
 
 /// Notes that the variant waits for the request budget: visible to admins, not an attempt.
-fn record_waiting(conn: &mut PgConnection, variant_id: i64, message: &str) -> QueryResult<()> {
+pub(super) fn record_waiting(
+    conn: &mut PgConnection,
+    variant_id: i64,
+    message: &str,
+) -> QueryResult<()> {
     as_sync_bot(conn, |conn| {
         diesel::update(product_variants::table.find(variant_id))
             .set(product_variants::zoho_last_error.eq(message))
@@ -361,7 +236,7 @@ fn record_waiting(conn: &mut PgConnection, variant_id: i64, message: &str) -> Qu
 }
 
 /// Marks a variant whose attempts are all used (e.g. a job queued twice) as ERROR, if it is not.
-fn record_exhausted(conn: &mut PgConnection, variant_id: i64) -> QueryResult<()> {
+pub(super) fn record_exhausted(conn: &mut PgConnection, variant_id: i64) -> QueryResult<()> {
     as_sync_bot(conn, |conn| {
         diesel::update(
             product_variants::table
@@ -376,7 +251,7 @@ fn record_exhausted(conn: &mut PgConnection, variant_id: i64) -> QueryResult<()>
 
 /// One attempt at syncing one variant. Only PENDING and DIRTY variants are sent: one in
 /// ERROR waits for a person (an edit or Retry puts it back to PENDING/DIRTY).
-async fn attempt(client: &ZohoClient<'_>, snap: &Snapshot) -> Result<Synced, ZohoError> {
+pub(super) async fn attempt(client: &ZohoClient<'_>, snap: &Snapshot) -> Result<Synced, ZohoError> {
     match (&snap.zoho_item_id, snap.status.as_str()) {
         (None, "PENDING" | "DIRTY") => create(client, &snap.payload).await,
         (Some(id), "DIRTY" | "PENDING") => client
@@ -388,7 +263,10 @@ async fn attempt(client: &ZohoClient<'_>, snap: &Snapshot) -> Result<Synced, Zoh
 }
 
 /// Workflow 1: create the item; when Zoho says it exists, find it by SKU and link it.
-async fn create(client: &ZohoClient<'_>, payload: &ItemPayload) -> Result<Synced, ZohoError> {
+pub(super) async fn create(
+    client: &ZohoClient<'_>,
+    payload: &ItemPayload,
+) -> Result<Synced, ZohoError> {
     match client.create_item(payload).await {
         Ok(id) => Ok(Synced::Created(id)),
         // It exists already (a previous run died after Zoho created it, or it was made by
@@ -465,7 +343,7 @@ pub async fn sync_variant(
     result
 }
 
-async fn sync_locked(
+pub(super) async fn sync_locked(
     state: &AppState,
     zoho: &ZohoSettings,
     http: &reqwest::Client,
@@ -571,24 +449,6 @@ async fn sync_locked(
             }
         }
     }
-}
-
-/// Enqueues every variant still waiting for Zoho. Returns how many.
-pub async fn requeue_waiting(state: &AppState) -> anyhow::Result<usize> {
-    let waiting = crate::db::run(&state.db, |conn| Ok(waiting(conn)?)).await?;
-    for id in &waiting {
-        crate::jobs::enqueue_zoho(state, *id).await?;
-    }
-    Ok(waiting.len())
-}
-
-/// Variants waiting for the sync (the sweep enqueues them; this also drives tests).
-pub fn waiting(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
-    product_variants::table
-        .filter(product_variants::zoho_sync_status.eq_any(["PENDING", "DIRTY"]))
-        .order(product_variants::id)
-        .select(product_variants::id)
-        .load(conn)
 }
 
 #[cfg(test)]

@@ -6,12 +6,12 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::extract::{CurrentUser, Station};
 use super::login::{check_credentials, wait_message, CredentialCheck};
-use super::middleware::ClientAddr;
-use super::principal::MeView;
-use super::tokens::{self, RefreshError};
 use crate::audit::{self, Entry};
+use crate::auth::extract::{CurrentUser, Station};
+use crate::auth::middleware::ClientAddr;
+use crate::auth::principal::MeView;
+use crate::auth::tokens::{self, RefreshError};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -48,7 +48,7 @@ pub struct OAuthError {
 /// `grant_type=refresh_token` (refresh_token; rotates the pair).
 #[utoipa::path(post, path = "/api/v1/token", tag = "auth", request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, body = super::tokens::TokenPair),
+        (status = 200, body = crate::auth::tokens::TokenPair),
         (status = 400, body = OAuthError),
         (status = 429, body = OAuthError)))]
 pub async fn token(

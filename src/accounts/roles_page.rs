@@ -3,12 +3,12 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::extract::Authorized;
-use super::permissions::{perm, Permission};
-use super::roles::Role;
+use crate::auth::extract::Authorized;
+use crate::auth::permissions::{perm, Permission};
+use crate::auth::roles::Role;
 use crate::error::AppError;
-use crate::web::layout::{render, Layout};
-use crate::web::page::Page;
+use crate::ui::layout::{render, Layout};
+use crate::ui::page::Page;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/roles").get(matrix));

@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use askama::Template;
 
 use crate::error::AppError;
-use crate::web::assets;
+use crate::ui::assets;
 
 #[derive(Clone, Debug, Default)]
 pub struct Layout {
@@ -46,7 +46,7 @@ impl FormEcho {
     }
 
     /// The values of a posted form, to show it again after a refusal.
-    pub fn of(form: &crate::web::form::FormFields) -> Self {
+    pub fn of(form: &crate::ui::form::FormFields) -> Self {
         Self::from_pairs(form.pairs().iter().cloned())
     }
 
@@ -78,8 +78,8 @@ impl FormEcho {
         self.get(name) == Some(value.to_string().as_str())
     }
 
-    pub fn to_fields(&self) -> crate::web::form::FormFields {
-        crate::web::form::FormFields::from_pairs(self.0.clone())
+    pub fn to_fields(&self) -> crate::ui::form::FormFields {
+        crate::ui::form::FormFields::from_pairs(self.0.clone())
     }
 }
 

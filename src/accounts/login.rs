@@ -7,14 +7,14 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::extract::{CurrentUser, MaybeUser};
-use super::middleware::{cookie, removal_cookie, ClientAddr};
-use super::{csrf, password, session, throttle, users};
 use crate::audit::{self, Entry};
+use crate::auth::extract::{CurrentUser, MaybeUser};
+use crate::auth::middleware::{cookie, removal_cookie, ClientAddr};
+use crate::auth::{csrf, password, session, throttle, users};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::layout::{render_with_status, FlashKind, Layout};
-use crate::web::page::{redirect, redirect_with_flash, Page};
+use crate::ui::layout::{render_with_status, FlashKind, Layout};
+use crate::ui::page::{redirect, redirect_with_flash, Page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/login").get(login_form).post(login_submit))
@@ -262,7 +262,7 @@ async fn logout(
                 .map_err(AppError::session_store)?;
         }
     }
-    let entry = Entry::by(&user, "auth.logout");
+    let entry = user.audit_entry("auth.logout");
     crate::db::run(&state.db, move |conn| Ok(audit::record(conn, &entry)?)).await?;
     let mut res = redirect_with_flash(
         &state.settings,

@@ -14,7 +14,7 @@ use crate::auth::permissions::Permission;
 use crate::auth::principal::Principal;
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::web::layout::{Flash, FlashKind, FormEcho, Layout, NavItem, UserBadge};
+use crate::ui::layout::{Flash, FlashKind, FormEcho, Layout, NavItem, UserBadge};
 
 /// (path, label, permission needed) of every top-level page, in menu order.
 const NAV: [(&str, &str, Permission); 16] = [

@@ -11,7 +11,7 @@ use askama::Template;
 use tracing_actix_web::RequestId;
 
 use crate::error::{title_for, ErrorInfo};
-use crate::web::layout::Layout;
+use crate::ui::layout::Layout;
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -93,7 +93,7 @@ fn render<B: 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         // look as if they had been signed out).
         use actix_web::FromRequest;
         let layout =
-            crate::web::page::Page::from_request(res.request(), &mut actix_web::dev::Payload::None)
+            crate::ui::page::Page::from_request(res.request(), &mut actix_web::dev::Payload::None)
                 .into_inner()
                 .map(|page| {
                     let mut layout = page.layout(info.title);
