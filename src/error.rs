@@ -196,3 +196,58 @@ pub struct Problem {
     pub detail: String,
     pub instance: Option<String>,
 }
+
+/// The API's error answers as reusable OpenAPI responses, one per status, each an RFC 9457
+/// problem document: an endpoint lists the ones it can give (`responses(…, problems::NotFound)`)
+/// instead of spelling the problem out again.
+pub mod problems {
+    use super::Problem;
+
+    #[derive(utoipa::IntoResponses)]
+    #[response(
+        status = 400,
+        description = "The request could not be read",
+        content_type = "application/problem+json"
+    )]
+    pub struct BadRequest(pub Problem);
+
+    #[derive(utoipa::IntoResponses)]
+    #[response(
+        status = 401,
+        description = "No valid bearer token or session",
+        content_type = "application/problem+json"
+    )]
+    pub struct Unauthorized(pub Problem);
+
+    #[derive(utoipa::IntoResponses)]
+    #[response(
+        status = 403,
+        description = "The caller's role or scope does not allow it",
+        content_type = "application/problem+json"
+    )]
+    pub struct Forbidden(pub Problem);
+
+    #[derive(utoipa::IntoResponses)]
+    #[response(
+        status = 404,
+        description = "No such record among the caller's",
+        content_type = "application/problem+json"
+    )]
+    pub struct NotFound(pub Problem);
+
+    #[derive(utoipa::IntoResponses)]
+    #[response(
+        status = 409,
+        description = "It clashes with the record's state",
+        content_type = "application/problem+json"
+    )]
+    pub struct Conflict(pub Problem);
+
+    #[derive(utoipa::IntoResponses)]
+    #[response(
+        status = 422,
+        description = "The values were refused, field by field",
+        content_type = "application/problem+json"
+    )]
+    pub struct Unprocessable(pub Problem);
+}

@@ -186,7 +186,7 @@ pub async fn revoke(
 /// Who the caller is: role, hubs, customers, flags and permissions.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses(
         (status = 200, body = MeView),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized), security(("bearer" = []),
         ("session" = [])))]
 pub async fn me(user: CurrentUser) -> HttpResponse {
     HttpResponse::Ok().json(MeView::from(&*user))
@@ -197,8 +197,8 @@ pub async fn me(user: CurrentUser) -> HttpResponse {
     params(("X-Station-Code" = String, Header, description = "The station's code")),
     responses(
         (status = 200, description = "station_id, code and hub_id", body = Object),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json")),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden),
     security(("bearer" = [])))]
 pub async fn station_me(
     station: Station,

@@ -375,7 +375,7 @@ async fn load_session(
     let seen = state.caches.snapshots.read(&state.db).await?;
     let user_id = s.data.user_id;
     let account = state
-        .service::<AccountCache>()
+        .service::<super::principal::AccountCache>()
         .0
         .get_or_compute(&seen, user_id, || {
             crate::db::run(&state.db, move |conn| {
@@ -396,14 +396,4 @@ async fn load_session(
         let _: Result<(), _> = redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
     }
     Ok(found)
-}
-
-/// Signed-in users' accounts, by user id (`None`: no such user), kept while the database has
-/// not changed (`db::snapshot`): a signed-in request then costs one statement, not three.
-pub struct AccountCache(crate::db::snapshot::SnapshotCache<i64, Option<Arc<Account>>>);
-
-impl Default for AccountCache {
-    fn default() -> Self {
-        AccountCache(crate::db::snapshot::SnapshotCache::new(10_000))
-    }
 }

@@ -198,3 +198,15 @@ impl Principal {
         )
     }
 }
+
+/// Signed-in users' accounts, by user id (`None`: no such user), kept while the database has
+/// not changed (`db::snapshot`): a signed-in request then costs one statement, not three.
+pub struct AccountCache(
+    pub crate::db::snapshot::SnapshotCache<i64, Option<std::sync::Arc<Account>>>,
+);
+
+impl Default for AccountCache {
+    fn default() -> Self {
+        AccountCache(crate::db::snapshot::SnapshotCache::new(10_000))
+    }
+}

@@ -38,12 +38,12 @@ pub struct CopyRequestBody {
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses(
         (status = 201, description = "Queued for the station"),
-        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::error::problems::BadRequest,
+        crate::error::problems::Unauthorized,
         (status = 402, body = crate::error::Problem, content_type = "application/problem+json", description = "Insufficient quota"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::error::problems::Forbidden,
+        crate::error::problems::NotFound,
+        crate::error::problems::Unprocessable,
     ),
     security(("bearer" = [])))]
 pub async fn request_rest(
@@ -147,9 +147,9 @@ pub struct ReportAnswer {
     responses(
         (status = 200, body = JobOffer, description = "A copy, leased to this station"),
         (status = 204, description = "No copy came within the wait"),
-        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::error::problems::BadRequest,
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
     ),
     security(("bearer" = [])))]
 pub async fn next_job(

@@ -25,9 +25,9 @@ use super::station_jobs::*;
         ("X-Station-Code" = String, Header, description = "The station's code")),
     responses(
         (status = 200, body = ReportAnswer, description = "Recorded, or a repeat of a recorded report"),
-        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+        crate::error::problems::BadRequest,
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
         (status = 404, body = crate::error::Problem, content_type = "application/problem+json", description = "No such copy for this station"),
         (status = 409, body = crate::error::Problem, content_type = "application/problem+json", description = "The copy was never handed to the station"),
         (status = 422, body = crate::error::Problem, content_type = "application/problem+json", description = "The dump is not this copy's badge, or holds control characters"),

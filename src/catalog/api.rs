@@ -38,10 +38,10 @@ pub struct FamilyBody {
         ("Idempotency-Key" = Option<String>, Header, description = "UUID; a repeat returns the first result")),
     responses(
         (status = 201, body = Family),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
+        crate::error::problems::Conflict,
+        crate::error::problems::Unprocessable),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_family(
     req: HttpRequest,
@@ -76,11 +76,11 @@ pub struct IdentityBody {
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses(
         (status = 201, body = Identity),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
         (status = 404, body = Problem, content_type = "application/problem+json", description = "no such family"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")),
+        crate::error::problems::Conflict,
+        crate::error::problems::Unprocessable),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_identity(
     req: HttpRequest,
@@ -104,8 +104,8 @@ pub async fn create_identity(
         ("upis_h" = String, Path)),
     responses(
         (status = 200, body = Identity),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::NotFound), security(("bearer" = []),
         ("session" = [])))]
 pub async fn get_identity(
     _user: Authorized<perm::CatalogRead>,
@@ -136,11 +136,11 @@ pub struct VariantBody {
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses(
         (status = 201, body = Variant),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
+        crate::error::problems::NotFound,
+        crate::error::problems::Conflict,
+        crate::error::problems::Unprocessable),
     security(("bearer" = []), ("session" = [])))]
 pub async fn create_variant(
     req: HttpRequest,
@@ -164,8 +164,8 @@ pub async fn create_variant(
         ("sku" = String, Path)),
     responses(
         (status = 200, body = Variant),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::NotFound), security(("bearer" = []),
         ("session" = [])))]
 pub async fn get_variant(
     _user: Authorized<perm::CatalogRead>,
@@ -197,10 +197,10 @@ pub struct VariantPatchBody {
         ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = VariantPatchBody,
     responses(
         (status = 200, body = Variant),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
+        crate::error::problems::NotFound,
+        crate::error::problems::Unprocessable),
     security(("bearer" = []), ("session" = [])))]
 pub async fn patch_variant(
     req: HttpRequest,

@@ -2,3 +2,4 @@
 
 pub mod launcher;
 pub mod seed;
+pub mod world;

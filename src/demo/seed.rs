@@ -12,8 +12,10 @@ use crate::schema::{
     product_variants, stock_ledger, stock_levels, user_customers,
 };
 
+use super::world::*;
+
 pub const DEMO_PASSWORD: &str = "outpost-demo-2026";
-const MARKER: &str = "demo_seeded_at";
+pub(super) const MARKER: &str = "demo_seeded_at";
 
 /// (username, role label) of every demo account, for the sign-in page and the demo banner.
 pub const DEMO_LOGINS: [(&str, &str); 10] = [
@@ -34,105 +36,6 @@ pub enum SeedOutcome {
     Seeded,
     AlreadySeeded,
 }
-
-struct HubSpec {
-    code: &'static str,
-    name: &'static str,
-    kind: &'static str,
-    agency: bool,
-}
-
-const HUBS: [HubSpec; 4] = [
-    HubSpec {
-        code: "KIN-MAIN",
-        name: "Kingston Main Warehouse",
-        kind: "main",
-        agency: false,
-    },
-    HubSpec {
-        code: "MBJ-SUB",
-        name: "Montego Bay Sub-Hub",
-        kind: "sub",
-        agency: false,
-    },
-    HubSpec {
-        code: "MAN-SUB",
-        name: "Mandeville Sub-Hub",
-        kind: "sub",
-        agency: false,
-    },
-    HubSpec {
-        code: "HRA-PORT",
-        name: "Harbour Relief Agency — Port Antonio Hub",
-        kind: "agency",
-        agency: true,
-    },
-];
-
-/// (product id, base name, identity types, unit, price in cents)
-const FAMILIES: [(i32, &str, &str, &str, i64); 40] = [
-    (101, "Bottled Water 1.5 L (case of 12)", "PB", "case", 1_450),
-    (
-        102,
-        "Water Purification Tablets (strip of 50)",
-        "P",
-        "strip",
-        850,
-    ),
-    (103, "Collapsible Water Jerrycan 10 L", "PK", "each", 1_200),
-    (110, "Family Food Parcel", "PK", "parcel", 6_500),
-    (111, "Rice 5 kg Bag", "P", "bag", 1_100),
-    (
-        112,
-        "Canned Mackerel 425 g (case of 24)",
-        "P",
-        "case",
-        4_800,
-    ),
-    (113, "High-Energy Biscuits (carton)", "P", "carton", 3_200),
-    (114, "Infant Formula 400 g", "P", "tin", 1_650),
-    (120, "Hygiene Kit (family)", "PK", "kit", 2_800),
-    (121, "Sanitary Pads (pack of 20)", "P", "pack", 450),
-    (122, "Adult Diapers (pack of 10)", "P", "pack", 1_300),
-    (123, "Soap Bar 100 g (box of 48)", "P", "box", 2_400),
-    (130, "Tarpaulin 4 × 6 m", "PH", "each", 1_900),
-    (131, "Family Tent 16 m²", "P", "each", 24_000),
-    (132, "Emergency Blanket", "PT", "each", 350),
-    (133, "Sleeping Mat", "P", "each", 900),
-    (134, "Mosquito Net (LLIN)", "P", "each", 700),
-    (140, "Solar Lantern", "EP", "each", 2_500),
-    (141, "Hand-Crank Radio", "E", "each", 3_100),
-    (142, "Power Bank 20,000 mAh", "E", "each", 2_900),
-    (143, "Portable Generator 3 kW", "E", "each", 65_000),
-    (144, "LED Flashlight", "E", "each", 600),
-    (150, "First Aid Kit (workplace)", "PK", "kit", 3_500),
-    (
-        151,
-        "Oral Rehydration Salts (box of 100)",
-        "P",
-        "box",
-        1_800,
-    ),
-    (152, "Nitrile Gloves (box of 100)", "P", "box", 950),
-    (153, "N95 Respirator (box of 20)", "P", "box", 2_200),
-    (160, "Kitchen Set (family)", "PK", "set", 3_900),
-    (161, "Cooking Stove, Single Burner", "E", "each", 4_200),
-    (162, "Chlorine Granules 1 kg", "P", "tub", 1_500),
-    (170, "Shovel, Round Point", "T", "each", 1_400),
-    (171, "Chainsaw 18\"", "ET", "each", 32_000),
-    (172, "Work Gloves (pair)", "P", "pair", 400),
-    (173, "Hard Hat", "P", "each", 850),
-    (174, "Rope 30 m", "P", "coil", 1_600),
-    (180, "School Kit", "PK", "kit", 1_750),
-    (181, "Recreation Kit", "K", "kit", 5_400),
-    (190, "Bose 201 Series Speaker", "P", "each", 15_000),
-    (191, "Two-Way Radio (pair)", "E", "pair", 12_000),
-    (192, "Satellite Phone", "E", "each", 89_000),
-    (193, "Rugged Tablet", "E", "each", 42_000),
-];
-
-const COLORS: [&str; 4] = ["NA", "BK", "WH", "BL"];
-const CONDITIONS: [&str; 3] = ["N", "R", "U"];
 
 pub fn seed(conn: &mut PgConnection) -> anyhow::Result<SeedOutcome> {
     conn.transaction(|conn| {
@@ -193,14 +96,14 @@ pub fn seed(conn: &mut PgConnection) -> anyhow::Result<SeedOutcome> {
     })
 }
 
-fn insert_org(conn: &mut PgConnection, name: &str, kind: &str) -> QueryResult<i64> {
+pub(super) fn insert_org(conn: &mut PgConnection, name: &str, kind: &str) -> QueryResult<i64> {
     diesel::insert_into(organisations::table)
         .values((organisations::name.eq(name), organisations::kind.eq(kind)))
         .returning(organisations::id)
         .get_result(conn)
 }
 
-fn seed_customers(
+pub(super) fn seed_customers(
     conn: &mut PgConnection,
     gov: i64,
     agency: i64,
@@ -267,7 +170,7 @@ fn seed_customers(
         .collect()
 }
 
-fn seed_users(
+pub(super) fn seed_users(
     conn: &mut PgConnection,
     gov: i64,
     agency: i64,
@@ -358,7 +261,7 @@ fn seed_users(
 }
 
 /// Families → identities (one per type letter) → variants (colour × condition), about 300.
-fn seed_catalog(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
+pub(super) fn seed_catalog(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
     let mut variant_ids = Vec::new();
     for (index, (product_id, base_name, types, unit, price)) in FAMILIES.iter().enumerate() {
         diesel::insert_into(product_families::table)
@@ -411,7 +314,7 @@ fn seed_catalog(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
     Ok(variant_ids)
 }
 
-fn describe(color: &str, condition: &str) -> String {
+pub(super) fn describe(color: &str, condition: &str) -> String {
     let color = match color {
         "BK" => "black",
         "WH" => "white",
@@ -427,7 +330,11 @@ fn describe(color: &str, condition: &str) -> String {
 }
 
 /// Opening balances as ledger rows, with the levels table kept equal to the ledger's sums.
-fn seed_stock(conn: &mut PgConnection, hubs: &[i64], variants: &[i64]) -> QueryResult<()> {
+pub(super) fn seed_stock(
+    conn: &mut PgConnection,
+    hubs: &[i64],
+    variants: &[i64],
+) -> QueryResult<()> {
     let mut ledger = Vec::new();
     let mut levels = Vec::new();
     for (hi, hub) in hubs.iter().enumerate() {

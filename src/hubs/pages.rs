@@ -220,8 +220,8 @@ pub struct HubList {
 /// The caller's hubs with their stock totals.
 #[utoipa::path(get, path = "/api/v1/hubs", tag = "hubs", responses(
         (status = 200, body = HubList),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden), security(("bearer" = []),
         ("session" = [])))]
 pub async fn api_list(
     user: Authorized<perm::InventoryRead>,
@@ -255,10 +255,10 @@ pub struct StockPage {
         ("page" = Option<i64>, Query, minimum = 0)),
     responses(
         (status = 200, body = StockPage),
-        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::error::Problem, content_type = "application/problem+json")),
+        crate::error::problems::BadRequest,
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
+        crate::error::problems::NotFound),
     security(("bearer" = []), ("session" = [])))]
 pub async fn api_stock(
     access: HubAccess<perm::InventoryRead>,

@@ -4,7 +4,6 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use super::distribution::{self, Distribution, LineView};
 use crate::auth::extract::{CurrentUser, HubAccess};
@@ -228,11 +227,7 @@ async fn detail(
     path: web::Path<(i64, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let id: Uuid = path
-        .into_inner()
-        .1
-        .parse()
-        .map_err(|_| AppError::not_found("There is no such distribution."))?;
+    let id = crate::ui::page::record_id(&path.into_inner().1, "distribution")?;
     let hub_id = access.hub.id;
     let (d, lines, catalog) = crate::db::run(&state.db, move |conn| {
         let d: Distribution = distributions::table

@@ -256,11 +256,7 @@ async fn detail(
     path: web::Path<(i64, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let id: Uuid = path
-        .into_inner()
-        .1
-        .parse()
-        .map_err(|_| AppError::not_found("There is no such intake."))?;
+    let id = crate::ui::page::record_id(&path.into_inner().1, "intake")?;
     let hub_id = access.hub.id;
     let (intake, lines) = crate::db::run(&state.db, move |conn| {
         let intake: IntakeRow = intakes::table

@@ -16,6 +16,7 @@ pub mod needs;
 pub mod needs_decide;
 pub mod needs_pages;
 pub mod transfer;
+pub mod transfer_detail_page;
 pub mod transfer_items;
 pub mod transfer_pages;
 pub mod transfer_steps;

@@ -223,11 +223,7 @@ async fn detail(
     path: web::Path<(i64, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let id: Uuid = path
-        .into_inner()
-        .1
-        .parse()
-        .map_err(|_| AppError::not_found("There is no such needs list."))?;
+    let id = crate::ui::page::record_id(&path.into_inner().1, "needs list")?;
     let hub_id = access.hub.id;
     let suppliers: Vec<Hub> = access
         .scope

@@ -248,3 +248,22 @@ impl Kind for RequestTransfer {
         ))
     }
 }
+
+/// Every line a step names is one of the transfer's, named once: a quantity or serial number
+/// given for a line that does not exist must not be dropped in silence (found by an
+/// independent tester: `line_no` 5 on a one-line transfer dispatched line 1 without its
+/// serial number).
+pub(super) fn check_named_lines(
+    named: &[super::transfer_steps::QtyLine],
+    lines: &[TransferLine],
+) -> Result<(), Refusal> {
+    for (i, l) in named.iter().enumerate() {
+        if !lines.iter().any(|t| t.line_no == l.line_no) {
+            return reject(format!("the transfer has no line {}", l.line_no));
+        }
+        if named[..i].iter().any(|o| o.line_no == l.line_no) {
+            return reject(format!("line {} is named twice", l.line_no));
+        }
+    }
+    Ok(())
+}

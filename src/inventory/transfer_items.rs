@@ -180,3 +180,31 @@ pub fn receive(
     }
     Ok(())
 }
+
+/// The ids of a line's serial-numbered items that arrived: those named, or every one sent when
+/// the receiver names none.
+pub fn arrived_items(
+    line: &super::transfer::TransferLine,
+    items: &[&LineItem],
+    named: Option<&super::transfer_steps::QtyLine>,
+) -> Result<Vec<i64>, Refusal> {
+    let Some(serials) = named.and_then(|l| l.serial_numbers.as_deref()) else {
+        return Ok(items.iter().map(|i| i.item_id).collect());
+    };
+    let mut ids = Vec::new();
+    for s in distinct(line.line_no, serials)? {
+        match items
+            .iter()
+            .find(|i| i.serial_number.eq_ignore_ascii_case(&s))
+        {
+            Some(i) => ids.push(i.item_id),
+            None => {
+                return reject(format!(
+                    "line {}: {s} was not sent on this line",
+                    line.line_no
+                ))
+            }
+        }
+    }
+    Ok(ids)
+}

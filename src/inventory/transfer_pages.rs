@@ -4,10 +4,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use super::transfer::{self, Transfer, TransferLine};
-use super::transfer_items::{self, LineItem};
 use crate::auth::extract::{CurrentUser, HubAccess};
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
@@ -21,10 +19,10 @@ use crate::ui::form::FormFields;
 use crate::ui::layout::{render, render_with_status, Layout};
 use crate::ui::page::Page;
 
-const KIND: &str = "transfer.request";
+pub(super) const KIND: &str = "transfer.request";
 
 /// The statuses a transfer can have, as the list's filter offers them.
-const STATUSES: &[(&str, &str)] = &[
+pub(super) const STATUSES: &[(&str, &str)] = &[
     ("requested", "Requested"),
     ("approved", "Approved"),
     ("dispatched", "Dispatched"),
@@ -33,7 +31,7 @@ const STATUSES: &[(&str, &str)] = &[
 ];
 
 /// Newest first unless another column is asked for.
-static SORTS: crate::ui::pager::Sorts = crate::ui::pager::Sorts {
+pub(super) static SORTS: crate::ui::pager::Sorts = crate::ui::pager::Sorts {
     offered: &["created", "status"],
     default: crate::ui::sorting::Sort::descending("created"),
 };
@@ -45,7 +43,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .post(create),
     )
     .service(web::resource("/hubs/{hub_id}/transfers/new").get(new_form))
-    .service(web::resource("/hubs/{hub_id}/transfers/{id}").get(detail));
+    .service(
+        web::resource("/hubs/{hub_id}/transfers/{id}").get(super::transfer_detail_page::detail),
+    );
 }
 
 pub struct TransferRow {
@@ -57,7 +57,7 @@ pub struct TransferRow {
 
 #[derive(Template)]
 #[template(path = "transfers/list.html")]
-struct ListPage {
+pub(super) struct ListPage {
     layout: Layout,
     hub: Hub,
     section: &'static str,
@@ -67,14 +67,14 @@ struct ListPage {
     filter: crate::ui::pager::ListFilter,
 }
 
-fn hub_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+pub(super) fn hub_names(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
     hubs_table::table
         .filter(hubs_table::id.eq_any(ids))
         .select((hubs_table::id, hubs_table::name))
         .load(conn)
 }
 
-async fn list(
+pub(super) async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
     query: web::Query<crate::ui::pager::ListQuery>,
@@ -184,7 +184,7 @@ async fn list(
 
 #[derive(Template)]
 #[template(path = "transfers/form.html")]
-struct FormPage {
+pub(super) struct FormPage {
     layout: Layout,
     hub: Hub,
     section: &'static str,
@@ -197,7 +197,7 @@ struct FormPage {
     errors: Vec<FieldError>,
 }
 
-async fn form_page(
+pub(super) async fn form_page(
     state: &AppState,
     page: &Page,
     user: &Principal,
@@ -233,7 +233,7 @@ async fn form_page(
     render_with_status(&data, status)
 }
 
-async fn new_form(
+pub(super) async fn new_form(
     access: HubAccess<perm::TransferRequest>,
     page: Page,
     state: web::Data<AppState>,
@@ -256,7 +256,7 @@ pub fn posted(hub_id: i64, form: &FormFields) -> forms::Posted {
     forms::Posted::new(KIND, payload, errors)
 }
 
-async fn create(
+pub(super) async fn create(
     req: HttpRequest,
     user: CurrentUser,
     page: Page,
@@ -280,165 +280,4 @@ async fn create(
             form_page(&state, &page, &user, &hub, Some(&form), errors).await
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "transfers/detail.html")]
-struct DetailPage {
-    layout: Layout,
-    hub: Hub,
-    section: &'static str,
-    t: Transfer,
-    from_name: String,
-    to_name: String,
-    lines: Vec<TransferLine>,
-    /// While the transfer is being decided (requested, approved): each line's level at the
-    /// sending and the receiving hub, each only for a viewer who works there.
-    levels: Option<Vec<(Option<i64>, Option<i64>)>>,
-    action: Option<(OpMeta, &'static str)>,
-    /// The serial-numbered items sent, by line.
-    items: Vec<LineItem>,
-    /// While dispatching: each line's serial-numbered items available at the sending hub.
-    available_serials: Vec<i64>,
-}
-
-impl DetailPage {
-    /// The serial numbers sent on a line, in words for the table and the receipt's field.
-    fn serials_of(&self, line_no: &i32, arrived: Option<bool>) -> Vec<&str> {
-        self.items
-            .iter()
-            .filter(|i| i.line_no == *line_no && (arrived.is_none() || i.arrived == arrived))
-            .map(|i| i.serial_number.as_str())
-            .collect()
-    }
-
-    /// Whether a line asks for serial numbers in the form (dispatching a SKU the sender holds
-    /// by serial number, or receiving a line that carried some).
-    fn asks_serials(&self, index: &usize, line_no: &i32) -> bool {
-        match self.action.as_ref().map(|(m, _)| m.kind) {
-            Some("transfer.dispatch") => self.available_serials.get(*index).is_some_and(|n| *n > 0),
-            Some("transfer.receive") => !self.serials_of(line_no, None).is_empty(),
-            _ => false,
-        }
-    }
-
-    fn asks_any_serials(&self) -> bool {
-        self.lines
-            .iter()
-            .enumerate()
-            .any(|(i, l)| self.asks_serials(&i, &l.line_no))
-    }
-}
-
-async fn detail(
-    access: HubAccess<perm::InventoryRead>,
-    page: Page,
-    path: web::Path<(i64, String)>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let id: Uuid = path
-        .into_inner()
-        .1
-        .parse()
-        .map_err(|_| AppError::not_found("There is no such transfer."))?;
-    let hub_id = access.hub.id;
-    let scope = access.scope.clone();
-    let dispatching = access.can(Permission::TransferDispatch);
-    let (t, lines, names, levels, items, available_serials) =
-        crate::db::run(&state.db, move |conn| {
-            let t: Transfer = transfers::table
-                .find(id)
-                .filter(
-                    transfers::from_hub_id
-                        .eq(hub_id)
-                        .or(transfers::to_hub_id.eq(hub_id)),
-                )
-                .select(Transfer::as_select())
-                .first(conn)
-                .optional()?
-                .ok_or_else(|| AppError::not_found("There is no such transfer at this hub."))?;
-            let names = hub_names(conn, &[t.from_hub_id, t.to_hub_id])?;
-            let lines = transfer::lines(conn, t.id)?;
-            let levels = if ["requested", "approved"].contains(&t.status.as_str()) {
-                let variants: Vec<i64> = lines.iter().map(|l| l.variant_id).collect();
-                let found = super::levels_of(conn, &[t.from_hub_id, t.to_hub_id], &variants)?;
-                let at = |hub: i64, variant: i64| {
-                    scope
-                        .has_hub(hub)
-                        .then(|| found.get(&(hub, variant)).copied().unwrap_or(0))
-                };
-                Some(
-                    lines
-                        .iter()
-                        .map(|l| {
-                            (
-                                at(t.from_hub_id, l.variant_id),
-                                at(t.to_hub_id, l.variant_id),
-                            )
-                        })
-                        .collect(),
-                )
-            } else {
-                None
-            };
-            let items = transfer_items::of_transfer(conn, t.id)?;
-            let available_serials =
-                if t.status == "approved" && t.from_hub_id == hub_id && dispatching {
-                    let variants: Vec<i64> = lines.iter().map(|l| l.variant_id).collect();
-                    let found = super::items::available_by_variant(conn, hub_id, &variants)?;
-                    lines
-                        .iter()
-                        .map(|l| found.get(&l.variant_id).copied().unwrap_or(0))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-            Ok((t.clone(), lines, names, levels, items, available_serials))
-        })
-        .await?;
-    let name = |id: i64| {
-        names
-            .iter()
-            .find(|(h, _)| *h == id)
-            .map(|(_, n)| n.clone())
-            .unwrap_or_default()
-    };
-    let step = match t.status.as_str() {
-        "requested" if access.can(Permission::TransferApprove) => {
-            Some(("transfer.approve", "Approve transfer"))
-        }
-        "approved" if t.from_hub_id == hub_id && access.can(Permission::TransferDispatch) => {
-            Some(("transfer.dispatch", "Dispatch (takes stock out)"))
-        }
-        "dispatched" if t.to_hub_id == hub_id && access.can(Permission::TransferDispatch) => {
-            Some(("transfer.receive", "Record receipt"))
-        }
-        _ => None,
-    };
-    let action = step.map(|(kind, label)| {
-        (
-            OpMeta::new(
-                &state.settings,
-                &access,
-                kind,
-                hub_id,
-                Some(t.id),
-                Some(t.version),
-            ),
-            label,
-        )
-    });
-    render(&DetailPage {
-        layout: page.layout("Transfer"),
-        hub: access.hub.clone(),
-        section: "transfers",
-        from_name: name(t.from_hub_id),
-        to_name: name(t.to_hub_id),
-        t,
-        lines,
-        levels,
-        action,
-        items,
-        available_serials,
-    })
 }

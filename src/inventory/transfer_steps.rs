@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::items;
 use super::ledger::{self, Move};
-use super::transfer_items::{self, LineItem, OnLine};
+use super::transfer_items::{self, arrived_items, LineItem, OnLine};
 use crate::auth::permissions::Permission;
 use crate::schema::{transfer_lines, transfers};
 use crate::sync::kind::{
@@ -360,48 +360,4 @@ impl Kind for ReceiveTransfer {
             .push(("stock".into(), json!({ "hub_id": t.to_hub_id })));
         Ok(a)
     }
-}
-
-/// Every line a step names is one of the transfer's, named once: a quantity or serial number
-/// given for a line that does not exist must not be dropped in silence (found by an
-/// independent tester: `line_no` 5 on a one-line transfer dispatched line 1 without its
-/// serial number).
-pub(super) fn check_named_lines(named: &[QtyLine], lines: &[TransferLine]) -> Result<(), Refusal> {
-    for (i, l) in named.iter().enumerate() {
-        if !lines.iter().any(|t| t.line_no == l.line_no) {
-            return reject(format!("the transfer has no line {}", l.line_no));
-        }
-        if named[..i].iter().any(|o| o.line_no == l.line_no) {
-            return reject(format!("line {} is named twice", l.line_no));
-        }
-    }
-    Ok(())
-}
-
-/// The ids of a line's serial-numbered items that arrived: those named, or every one sent when
-/// the receiver names none.
-pub(super) fn arrived_items(
-    line: &TransferLine,
-    items: &[&LineItem],
-    named: Option<&QtyLine>,
-) -> Result<Vec<i64>, Refusal> {
-    let Some(serials) = named.and_then(|l| l.serial_numbers.as_deref()) else {
-        return Ok(items.iter().map(|i| i.item_id).collect());
-    };
-    let mut ids = Vec::new();
-    for s in transfer_items::distinct(line.line_no, serials)? {
-        match items
-            .iter()
-            .find(|i| i.serial_number.eq_ignore_ascii_case(&s))
-        {
-            Some(i) => ids.push(i.item_id),
-            None => {
-                return reject(format!(
-                    "line {}: {s} was not sent on this line",
-                    line.line_no
-                ))
-            }
-        }
-    }
-    Ok(ids)
 }

@@ -59,9 +59,9 @@ pub struct PushResults {
 #[utoipa::path(post, path = "/api/v1/sync", tag = "sync", request_body = PushBody,
     responses(
         (status = 200, body = PushResults),
-        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::error::Problem, content_type = "application/problem+json")),
+        crate::error::problems::BadRequest,
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Unprocessable),
     security(("bearer" = []), ("session" = [])))]
 pub async fn push(
     req: HttpRequest,
@@ -238,8 +238,8 @@ pub struct PullAnswer {
         ("since" = Option<String>, Query, description = "RFC 3339 timestamp, or 0 for everything")),
     responses(
         (status = 200, body = PullAnswer),
-        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json")),
+        crate::error::problems::BadRequest,
+        crate::error::problems::Unauthorized),
     security(("bearer" = []), ("session" = [])))]
 pub async fn pull(
     user: CurrentUser,

@@ -203,6 +203,13 @@ pub fn redirect(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// The record a page's address names (`/hubs/{hub}/<what>s/{id}`): a 404 in words when the id
+/// is not one ("There is no such transfer.").
+pub fn record_id(text: &str, what: &str) -> Result<uuid::Uuid, crate::error::AppError> {
+    text.parse()
+        .map_err(|_| crate::error::AppError::not_found(format!("There is no such {what}.")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

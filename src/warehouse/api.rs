@@ -9,7 +9,6 @@ use super::Item;
 use crate::auth::extract::{Authorized, CurrentUser};
 use crate::auth::permissions::perm;
 use crate::error::AppError;
-use crate::error::Problem;
 use crate::state::AppState;
 use crate::sync::rest;
 
@@ -64,11 +63,11 @@ pub struct ReceiveResponse {
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses(
         (status = 201, body = ReceiveResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
+        crate::error::problems::NotFound,
+        crate::error::problems::Conflict,
+        crate::error::problems::Unprocessable),
     security(("bearer" = []), ("session" = [])))]
 pub async fn receive(
     req: HttpRequest,
@@ -117,10 +116,10 @@ pub struct MoveResponse {
     params(("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses(
         (status = 200, body = MoveResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
+        crate::error::problems::NotFound,
+        crate::error::problems::Unprocessable),
     security(("bearer" = []), ("session" = [])))]
 pub async fn move_item(
     req: HttpRequest,
@@ -152,10 +151,10 @@ pub struct ItemPatch {
         ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = ItemPatch,
     responses(
         (status = 200, body = Item),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
+        crate::error::problems::NotFound,
+        crate::error::problems::Unprocessable), security(("bearer" = []),
         ("session" = [])))]
 pub async fn patch_item(
     req: HttpRequest,
@@ -180,9 +179,9 @@ pub async fn patch_item(
         ("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses(
         (status = 200, description = "deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
+        crate::error::problems::NotFound), security(("bearer" = []),
         ("session" = [])))]
 pub async fn delete_item(
     req: HttpRequest,
@@ -207,10 +206,10 @@ pub async fn delete_item(
         ("Idempotency-Key" = Option<String>, Header, description = "UUID")),
     responses(
         (status = 200, body = Item),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
+        crate::error::problems::NotFound,
+        crate::error::problems::Conflict), security(("bearer" = []),
         ("session" = [])))]
 pub async fn reserve(
     req: HttpRequest,
@@ -241,11 +240,11 @@ pub struct SellBody {
         ("Idempotency-Key" = Option<String>, Header, description = "UUID")), request_body = SellBody,
     responses(
         (status = 200, body = Item),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden,
+        crate::error::problems::NotFound,
+        crate::error::problems::Conflict,
+        crate::error::problems::Unprocessable), security(("bearer" = []),
         ("session" = [])))]
 pub async fn sell(
     req: HttpRequest,

@@ -11,7 +11,6 @@ use crate::auth::extract::Authorized;
 use crate::auth::permissions::perm;
 use crate::catalog::cents_to_units;
 use crate::error::AppError;
-use crate::error::Problem;
 use crate::schema::{inventory_items, product_variants};
 use crate::state::AppState;
 
@@ -39,8 +38,8 @@ pub struct ItemPage {
 #[utoipa::path(get, path = "/api/v1/inventory", tag = "inventory", params(Paging),
     responses(
         (status = 200, body = ItemPage),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::BadRequest,
+        crate::error::problems::Unauthorized), security(("bearer" = []),
         ("session" = [])))]
 pub async fn list(
     user: Reader,
@@ -110,8 +109,8 @@ pub(super) enum Filter {
         ("item_id" = i64, Path)),
     responses(
         (status = 200, body = Item),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::NotFound), security(("bearer" = []),
         ("session" = [])))]
 pub async fn get_item(
     user: Reader,
@@ -127,8 +126,8 @@ pub async fn get_item(
         ("serial" = String, Path)),
     responses(
         (status = 200, body = Item),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::NotFound), security(("bearer" = []),
         ("session" = [])))]
 pub async fn by_serial(
     user: Reader,
@@ -156,8 +155,8 @@ pub struct AuditItems {
         ("sku_or_serial" = String, Path)),
     responses(
         (status = 200, body = AuditItems),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::NotFound), security(("bearer" = []),
         ("session" = [])))]
 pub async fn audit(
     user: Reader,
@@ -206,8 +205,8 @@ pub async fn audit(
         ("item_id" = i64, Path)),
     responses(
         (status = 200, body = Vec<Transaction>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::NotFound), security(("bearer" = []),
         ("session" = [])))]
 pub async fn transactions(
     user: Reader,
@@ -237,8 +236,8 @@ pub struct Summary {
         ("variant_id" = i64, Path)),
     responses(
         (status = 200, body = Summary),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::NotFound), security(("bearer" = []),
         ("session" = [])))]
 pub async fn summary(
     user: Reader,
@@ -294,8 +293,8 @@ pub struct TotalValue {
 #[utoipa::path(get, path = "/api/v1/inventory/value/total", tag = "inventory",
     responses(
         (status = 200, body = TotalValue),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json")), security(("bearer" = []),
+        crate::error::problems::Unauthorized,
+        crate::error::problems::Forbidden), security(("bearer" = []),
         ("session" = [])))]
 pub async fn total_value(
     user: Authorized<perm::WarehouseValue>,

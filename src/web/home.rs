@@ -20,10 +20,12 @@ use crate::error::AppError;
 use crate::hubs::pages::{hub_cards, HubCard};
 use crate::schema::{audit_log, customers, users};
 use crate::state::AppState;
-use crate::ui::chart::{BarChart, LineChart};
+use crate::ui::chart::BarChart;
 use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
 use crate::web::waiting;
+
+use super::home_parts::*;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").get(dashboard))
@@ -32,102 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 pub use crate::web::waiting::Pending;
 
-pub struct Activity {
-    pub at: DateTime<Utc>,
-    pub who: String,
-    pub action: String,
-    pub outcome: String,
-}
-
-impl Activity {
-    pub fn words(&self) -> String {
-        crate::audit::words::action_words(&self.action)
-    }
-    pub fn outcome_words(&self) -> &str {
-        OUTCOMES
-            .iter()
-            .find(|(o, _)| *o == self.outcome)
-            .map_or(self.outcome.as_str(), |(_, w)| *w)
-    }
-}
-
-/// The activity log's filters (all optional), from the query string.
-#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
-pub struct ActivityFilters {
-    #[serde(default)]
-    pub hub: String,
-    #[serde(default)]
-    pub station: String,
-    #[serde(default)]
-    pub customer: String,
-    #[serde(default)]
-    pub from: String,
-    #[serde(default)]
-    pub to: String,
-    #[serde(default)]
-    pub status: String,
-    #[serde(default)]
-    pub user: String,
-}
-
-impl ActivityFilters {
-    fn day(text: &str) -> Option<chrono::NaiveDate> {
-        chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
-    }
-    pub fn is_set(&self) -> bool {
-        [
-            &self.hub,
-            &self.station,
-            &self.customer,
-            &self.from,
-            &self.to,
-            &self.status,
-            &self.user,
-        ]
-        .iter()
-        .any(|v| !v.trim().is_empty())
-    }
-    /// The same filters as a query string, for the live fragment's URL.
-    pub fn query(&self) -> String {
-        serde_urlencoded::to_string([
-            ("hub", &self.hub),
-            ("station", &self.station),
-            ("customer", &self.customer),
-            ("from", &self.from),
-            ("to", &self.to),
-            ("status", &self.status),
-            ("user", &self.user),
-        ])
-        .unwrap_or_default()
-    }
-}
-
-/// Outcomes of audited actions, and their words.
-pub const OUTCOMES: [(&str, &str); 5] = [
-    ("applied", "Applied"),
-    ("rejected", "Refused"),
-    ("conflict", "Conflict"),
-    ("pending_review", "Waiting for review"),
-    ("denied", "Denied"),
-];
-
-pub struct Tile {
-    pub label: &'static str,
-    pub count: i64,
-    pub href: &'static str,
-    /// Worth someone's attention when not zero.
-    pub attention: bool,
-}
-
-pub struct Charts {
-    pub operations: LineChart,
-    pub stock: Option<LineChart>,
-    pub copies: Option<LineChart>,
-    pub trouble: LineChart,
-}
-
 /// Everything below the greeting.
-struct Live {
+pub(super) struct Live {
     query: String,
     filters: ActivityFilters,
     filters_open: bool,
@@ -148,13 +56,13 @@ struct Live {
 /// The live part alone (what `/dashboard/live` answers).
 #[derive(Template)]
 #[template(path = "dashboard_live.html")]
-struct LiveFragment {
+pub(super) struct LiveFragment {
     live: Live,
 }
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]
-struct Dashboard {
+pub(super) struct Dashboard {
     layout: Layout,
     greeting_name: String,
     role_label: String,
@@ -162,7 +70,7 @@ struct Dashboard {
     live_html: Arc<str>,
 }
 
-async fn gather(
+pub(super) async fn gather(
     principal: std::sync::Arc<crate::auth::principal::Principal>,
     state: &AppState,
     filters: ActivityFilters,
@@ -363,7 +271,7 @@ async fn gather(
     })
 }
 
-async fn dashboard(
+pub(super) async fn dashboard(
     user: CurrentUser,
     page: Page,
     filters: web::Query<ActivityFilters>,
@@ -385,7 +293,7 @@ async fn dashboard(
 }
 
 /// `GET /dashboard/live`: the part of the dashboard that changes, for htmx to swap in.
-async fn live_fragment(
+pub(super) async fn live_fragment(
     user: CurrentUser,
     filters: web::Query<ActivityFilters>,
     seen: Option<web::ReqData<Seen>>,
@@ -401,7 +309,7 @@ async fn live_fragment(
 /// reloads it: it is reused while the database is as it was when it was drawn (`db::snapshot`;
 /// `seen` is this request's reading), so a room of managers watching it costs the database
 /// one statement a request until something changes.
-async fn live_html(
+pub(super) async fn live_html(
     user: &CurrentUser,
     seen: Option<web::ReqData<Seen>>,
     state: &AppState,

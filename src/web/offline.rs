@@ -205,8 +205,8 @@ pub struct Report {
 #[utoipa::path(post, path = "/api/v1/devices/report", tag = "sync", request_body = Report,
     responses(
         (status = 204, description = "noted"),
-        (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, body = crate::error::Problem, content_type = "application/problem+json")),
+        crate::error::problems::BadRequest,
+        crate::error::problems::Unauthorized),
     security(("bearer" = []), ("session" = [])))]
 pub async fn report(
     user: CurrentUser,

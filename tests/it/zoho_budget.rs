@@ -89,7 +89,9 @@ async fn a_backlog_beyond_the_budget_drains_in_every_window_without_errors() {
         outpost::jobs::enqueue_zoho(&app.state, *id).await.unwrap();
     }
     let mut saw_waiting = false;
-    let deadline = Instant::now() + Duration::from_secs(240);
+    // A liveness guard, not a speed test: the second minute's items wait for the budget and the
+    // next sweep, and beside the rest of the suite on two cores that took over 240 s once.
+    let deadline = Instant::now() + Duration::from_secs(420);
     loop {
         assert_eq!(
             count(
