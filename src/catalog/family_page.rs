@@ -165,18 +165,19 @@ pub(super) async fn rename_family(
     let payload =
         serde_json::json!({ "product_id": product_id, "base_name": form.text("base_name") });
     let posted = Posted::new("catalog.family_rename", payload, vec![]);
-    let result = forms::submit(&state, &user, &req, &form, posted).await?;
-    if let Some(res) = forms::respond(
-        &req,
-        &state.settings,
-        &result,
-        &format!("/catalog/families/{product_id}"),
-        "Family renamed. Its variants Zoho has are sent again with the new name.",
-    ) {
-        return Ok(res);
+    let here = format!("/catalog/families/{product_id}");
+    let answer = forms::post(
+        (&state, &user, &req),
+        &form,
+        posted,
+        forms::Then::Page(&here),
+        |_| "Family renamed. Its variants Zoho has are sent again with the new name.".into(),
+    )
+    .await?;
+    match answer {
+        Ok(res) => Ok(res),
+        Err(errors) => family_page(&state, &page, &user, product_id, Some(&form), errors).await,
     }
-    let errors = forms::form_errors(&result);
-    family_page(&state, &page, &user, product_id, Some(&form), errors).await
 }
 
 pub fn posted_identity(product_id: i32, form: &FormFields) -> Posted {
@@ -200,20 +201,22 @@ pub(super) async fn create_identity(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let product_id = path.into_inner().0;
-    let posted = posted_identity(product_id, &form);
-    let result = forms::submit(&state, &user, &req, &form, posted).await?;
-    if let Some(res) = forms::respond(
-        &req,
-        &state.settings,
-        &result,
-        &format!("/catalog/families/{product_id}"),
-        &format!(
-            "Identity {} created.",
-            result.server_id.clone().unwrap_or_default()
-        ),
-    ) {
-        return Ok(res);
+    let here = format!("/catalog/families/{product_id}");
+    let answer = forms::post(
+        (&state, &user, &req),
+        &form,
+        posted_identity(product_id, &form),
+        forms::Then::Page(&here),
+        |result| {
+            format!(
+                "Identity {} created.",
+                result.server_id.clone().unwrap_or_default()
+            )
+        },
+    )
+    .await?;
+    match answer {
+        Ok(res) => Ok(res),
+        Err(errors) => family_page(&state, &page, &user, product_id, Some(&form), errors).await,
     }
-    let errors = forms::form_errors(&result);
-    family_page(&state, &page, &user, product_id, Some(&form), errors).await
 }

@@ -211,21 +211,22 @@ pub(super) async fn create_family(
     form: FormFields,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let result = forms::submit(&state, &user, &req, &form, posted_family(&form)).await?;
-    let location = forms::created_location(&result, "/catalog/families");
-    if let Some(res) = forms::respond(
-        &req,
-        &state.settings,
-        &result,
-        &location,
-        "Product family created. Add its first identity below.",
-    ) {
-        return Ok(res);
+    let answer = forms::post(
+        (&state, &user, &req),
+        &form,
+        posted_family(&form),
+        forms::Then::Record("/catalog/families"),
+        |_| "Product family created. Add its first identity below.".into(),
+    )
+    .await?;
+    match answer {
+        Ok(res) => Ok(res),
+        Err(errors) => {
+            let query = ListQuery {
+                q: String::new(),
+                page: None,
+            };
+            families_page(&state, &page, &user, query, Some(&form), errors).await
+        }
     }
-    let query = ListQuery {
-        q: String::new(),
-        page: None,
-    };
-    let errors = forms::form_errors(&result);
-    families_page(&state, &page, &user, query, Some(&form), errors).await
 }

@@ -162,18 +162,19 @@ pub(super) async fn create_variant(
     form: FormFields,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let result = forms::submit(&state, &user, &req, &form, posted_variant(&form)).await?;
-    let location = forms::created_location(&result, "/catalog/variants");
-    if let Some(res) = forms::respond(
-        &req,
-        &state.settings,
-        &result,
-        &location,
-        "Variant created. It is sent to Zoho in the background.",
-    ) {
-        return Ok(res);
+    let answer = forms::post(
+        (&state, &user, &req),
+        &form,
+        posted_variant(&form),
+        forms::Then::Record("/catalog/variants"),
+        |_| "Variant created. It is sent to Zoho in the background.".into(),
+    )
+    .await?;
+    match answer {
+        Ok(res) => Ok(res),
+        Err(errors) => {
+            let chosen = form.text("identity_id").parse().ok();
+            new_variant_page(&state, &page, &user, chosen, Some(&form), errors).await
+        }
     }
-    let chosen = form.text("identity_id").parse().ok();
-    let errors = forms::form_errors(&result);
-    new_variant_page(&state, &page, &user, chosen, Some(&form), errors).await
 }

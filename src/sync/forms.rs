@@ -343,28 +343,48 @@ pub enum Answer {
     Again(crate::auth::scope::Hub, Vec<FieldError>),
 }
 
-/// The one flow of every form that creates something at a hub: the operation goes through the
-/// pipeline, and the result is answered (`respond`) or the form is to be shown again.
-pub async fn post_at_hub(
-    (state, user, req): (
-        &crate::state::AppState,
-        &crate::auth::extract::CurrentUser,
-        &HttpRequest,
-    ),
+/// What a posted page form needs of its request: the state, the signed-in user and the request.
+pub type PostedBy<'a> = (
+    &'a crate::state::AppState,
+    &'a crate::auth::extract::CurrentUser,
+    &'a HttpRequest,
+);
+
+/// The one flow of every page form that makes an operation: it goes through the pipeline, and
+/// the result is answered (`respond`: a redirect, or JSON for a replay) or — refused — the
+/// form is to be shown again with these errors.
+pub async fn post(
+    (state, user, req): PostedBy<'_>,
     form: &FormFields,
-    (hub_id, posted): (i64, Posted),
+    posted: Posted,
     then: Then<'_>,
     done: impl FnOnce(&OpResult) -> String,
-) -> Result<Answer, crate::error::AppError> {
+) -> Result<Result<HttpResponse, Vec<FieldError>>, crate::error::AppError> {
     let result = submit(state, user, req, form, posted).await?;
     let location = match then {
         Then::Record(list) => created_location(&result, list),
         Then::Page(page) => page.to_string(),
     };
-    if let Some(res) = respond(req, &state.settings, &result, &location, &done(&result)) {
-        return Ok(Answer::Done(res));
-    }
-    Ok(Answer::Again(own_hub(user, hub_id)?, form_errors(&result)))
+    Ok(
+        match respond(req, &state.settings, &result, &location, &done(&result)) {
+            Some(res) => Ok(res),
+            None => Err(form_errors(&result)),
+        },
+    )
+}
+
+/// `post` for a form at a hub: shown again only at one of the user's own hubs.
+pub async fn post_at_hub(
+    by: PostedBy<'_>,
+    form: &FormFields,
+    (hub_id, posted): (i64, Posted),
+    then: Then<'_>,
+    done: impl FnOnce(&OpResult) -> String,
+) -> Result<Answer, crate::error::AppError> {
+    Ok(match post(by, form, posted, then, done).await? {
+        Ok(res) => Answer::Done(res),
+        Err(errors) => Answer::Again(own_hub(by.1, hub_id)?, errors),
+    })
 }
 
 /// The hub to show a refused form again at: only one of the user's own; elsewhere the
