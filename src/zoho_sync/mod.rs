@@ -1,8 +1,8 @@
 //! The Zoho Inventory sync, as the SYSTEM_BOT user: workflow 1 pushes new variants (PENDING,
 //! no Zoho id) with `POST /items`, workflow 2 pushes changed ones (DIRTY) with `PUT /items/{id}`.
 //! Database writes go through the `outpost_sync_bot` role, which may change only the sync
-//! columns. One worker at a time handles a variant (a Redis lock), so two worker processes
-//! never create an item twice; the access token and the request budget are shared in Redis.
+//! columns. One worker at a time handles a variant (a Redis lease, `store::Lease`), so two worker
+//! processes never create an item twice; the access token and the request budget are shared in Redis.
 
 use std::time::Duration;
 

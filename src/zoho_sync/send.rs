@@ -19,26 +19,15 @@ pub async fn sync_variant(
     http: &reqwest::Client,
     variant_id: i64,
 ) -> Result<Synced, AppError> {
-    // One worker per variant at a time, across processes.
-    let lock = state.redis_key(&format!("zoho:lock:{variant_id}"));
-    let mut conn = state.redis.clone();
-    let token = uuid::Uuid::new_v4().to_string();
-    let got: Option<String> = redis::cmd("SET")
-        .arg(&lock)
-        .arg(&token)
-        .arg("NX")
-        .arg("PX")
-        .arg(600_000)
-        .query_async(&mut conn)
+    // One worker per variant at a time, across processes; the lease ends with this call.
+    let key = state.redis_key(&format!("zoho:lock:{variant_id}"));
+    let Some(_lease) = store::Lease::take(&state.redis, key)
         .await
-        .map_err(AppError::session_store)?;
-    if got.is_none() {
+        .map_err(AppError::session_store)?
+    else {
         return Ok(Synced::Nothing);
-    }
-    let result = sync_locked(state, zoho, http, variant_id).await;
-    let release = redis::Script::new("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end");
-    let _: Result<i64, _> = release.key(&lock).arg(&token).invoke_async(&mut conn).await;
-    result
+    };
+    sync_locked(state, zoho, http, variant_id).await
 }
 
 pub(super) async fn sync_locked(

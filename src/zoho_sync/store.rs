@@ -137,3 +137,87 @@ impl RateLimiter for RedisLimiter {
         })
     }
 }
+
+/// One variant's lock, held while one job syncs it, so two workers never send it at once. It
+/// is a short lease, renewed while the job runs and released when the job ends or is dropped
+/// (its worker restarted): a job that dies frees its variant within `LEASE`, not after the
+/// longest a job may take (a whole budget wait), and a backlog is not held up by it.
+pub struct Lease {
+    redis: redis::aio::ConnectionManager,
+    key: String,
+    token: String,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+/// How long a lease outlives its last renewal.
+pub const LEASE: Duration = Duration::from_secs(30);
+
+/// Compare and delete (or extend) in one step: the lease may have lapsed and been taken.
+const RELEASE: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+const RENEW: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+
+impl Lease {
+    /// The lease on `key`, or `None` while another job holds it.
+    pub async fn take(
+        redis: &redis::aio::ConnectionManager,
+        key: String,
+    ) -> redis::RedisResult<Option<Lease>> {
+        let token = uuid::Uuid::new_v4().to_string();
+        let got: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(LEASE.as_millis() as u64)
+            .query_async(&mut redis.clone())
+            .await?;
+        if got.is_none() {
+            return Ok(None);
+        }
+        let (mut conn, k, t) = (redis.clone(), key.clone(), token.clone());
+        let renewal = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LEASE / 3).await;
+                let kept: Result<i64, _> = redis::Script::new(RENEW)
+                    .key(&k)
+                    .arg(&t)
+                    .arg(LEASE.as_millis() as u64)
+                    .invoke_async(&mut conn)
+                    .await;
+                // Taken by another job after a lapse: this one no longer holds it. (A failed
+                // renewal is tried again; the lease lapses if Redis stays away.)
+                if matches!(kept, Ok(0)) {
+                    tracing::warn!(key = %k, "a Zoho sync lease lapsed while its job ran");
+                    return;
+                }
+            }
+        });
+        Ok(Some(Lease {
+            redis: redis.clone(),
+            key,
+            token,
+            renewal,
+        }))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.renewal.abort();
+        let (mut conn, key, token) = (
+            self.redis.clone(),
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.token),
+        );
+        // Dropping cannot wait for Redis; outside a runtime the lease simply lapses.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _: Result<i64, _> = redis::Script::new(RELEASE)
+                    .key(&key)
+                    .arg(&token)
+                    .invoke_async(&mut conn)
+                    .await;
+            });
+        }
+    }
+}

@@ -58,6 +58,28 @@ async fn sync(app: &TestApp, id: i64) -> outpost::zoho_sync::Synced {
     crate::zoho::sync(app, id).await.unwrap()
 }
 
+/// The budget test's variants counted by status and last message, for a failure's report.
+fn by_status(app: &TestApp) -> Vec<(String, Option<String>, i64)> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        status: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        message: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT zoho_sync_status AS status, left(zoho_last_error, 40) AS message, count(*) AS n \
+         FROM product_variants WHERE zoho_item_id IS DISTINCT FROM 'seed' GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .load(&mut app.conn())
+    .unwrap();
+    rows.into_iter()
+        .map(|r| (r.status, r.message, r.n))
+        .collect()
+}
+
 fn posts(zoho: &FakeZoho) -> usize {
     zoho.calls().iter().filter(|c| *c == "POST /items").count()
 }
@@ -89,6 +111,7 @@ async fn a_backlog_beyond_the_budget_drains_in_every_window_without_errors() {
         outpost::jobs::enqueue_zoho(&app.state, *id).await.unwrap();
     }
     let mut saw_waiting = false;
+    let mut last_report = Instant::now();
     // A liveness guard, not a speed test: the second minute's items wait for the budget and the
     // next sweep, and beside the rest of the suite on two cores that took over 240 s once.
     let deadline = Instant::now() + Duration::from_secs(420);
@@ -113,6 +136,28 @@ async fn a_backlog_beyond_the_budget_drains_in_every_window_without_errors() {
             || count(&app, "SELECT count(*) AS n FROM product_variants WHERE zoho_sync_status = 'PENDING'") > 0;
         if count(&app, "SELECT count(*) AS n FROM product_variants WHERE zoho_sync_status = 'SYNCED' AND zoho_item_id <> 'seed'") == BACKLOG as i64 {
             break;
+        }
+        if Instant::now() >= deadline || last_report.elapsed() > Duration::from_secs(30) {
+            last_report = Instant::now();
+            let mut redis = app.state.redis.clone();
+            let leases: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{}:zoho:lock:*", app.prefix))
+                .query_async(&mut redis)
+                .await
+                .unwrap_or_default();
+            eprintln!(
+                "after {:?}: {} POSTs, {} variants leased; by status and message: {:?}; tasks: {:?}",
+                started.elapsed(),
+                posts(&zoho),
+                leases.len(),
+                by_status(&app),
+                outpost::task_health::read_all(&app.state)
+                    .await
+                    .iter()
+                    .filter(|t| !t.problems().is_empty())
+                    .map(|t| format!("{}: {} ({:?})", t.name, t.problems(), t.last_restart.as_ref().or(t.last_problem.as_ref())))
+                    .collect::<Vec<_>>()
+            );
         }
         assert!(Instant::now() < deadline, "the backlog drains");
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -184,14 +229,26 @@ async fn a_refused_variant_is_sent_max_attempts_times_in_all_and_once_after_retr
     job.abort();
     let _ = job.await;
     assert_eq!(posts(&zoho), 1);
-    // The Redis lock of the dead job lapses only after minutes; a restarted worker finds it
-    // gone here, as after a lapse.
+    // The dead job's lease on the variant is given back with it: a restarted worker may take
+    // the variant at once, not after the longest a job may last.
     let mut redis = app.state.redis.clone();
-    let _: () = redis::cmd("DEL")
-        .arg(format!("{}:zoho:lock:{id}", app.prefix))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let lock = format!("{}:zoho:lock:{id}", app.prefix);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let held: bool = redis::cmd("EXISTS")
+            .arg(&lock)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if !held {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dropped job's lease is released"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Then a real worker with its sweep, jobs queued again and again.
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(outpost::worker::run(app.state.clone(), async move {
