@@ -12,6 +12,7 @@ use crate::auth::permissions::perm;
 use crate::error::AppError;
 use crate::schema::product_variants;
 use crate::state::AppState;
+use crate::ui::filters;
 use crate::ui::form::FormFields;
 use crate::ui::layout::{render, FlashKind, Layout};
 use crate::ui::page::{redirect_with_flash, Page};
@@ -44,7 +45,8 @@ pub struct Failed {
 struct JobsPage {
     layout: Layout,
     queues: Vec<QueueStats>,
-    sync_counts: Vec<(String, i64)>,
+    /// Each sync status, in words, and how many variants are in it.
+    sync_counts: Vec<(String, &'static str, i64)>,
     failed: Vec<Failed>,
     zoho_enabled: bool,
     failed_invoices: Vec<FailedInvoice>,
@@ -232,7 +234,13 @@ async fn overview(
             ))
             .load(conn)?;
         Ok((
-            counts,
+            counts
+                .into_iter()
+                .map(|(status, n)| {
+                    let words = crate::catalog::sync_words(&status);
+                    (status, words, n)
+                })
+                .collect::<Vec<_>>(),
             failed
                 .into_iter()
                 .map(|(id, sku, error)| Failed {

@@ -113,6 +113,38 @@ async fn publish_batch(state: &AppState) -> anyhow::Result<usize> {
     .map_err(Into::into)
 }
 
+/// Rows pruned per statement: a long backlog goes in bounded steps, never one long delete.
+const PRUNE_BATCH: i64 = 5_000;
+/// At most this many per call; the next sweep goes on.
+const PRUNE_MOST: usize = 100_000;
+
+/// Deletes published outbox rows older than the retention window (`Settings::outbox_keep`),
+/// oldest first, in bounded batches; rows not yet published are never touched. Returns how
+/// many went. The event reached Redis when it was published and its effect is in its own
+/// table: kept for ever, the outbox grew larger than the operations it came from.
+pub async fn prune_published(state: &AppState) -> anyhow::Result<usize> {
+    let keep_secs = i64::try_from(state.settings.outbox_keep.as_secs()).unwrap_or(i64::MAX);
+    let mut total = 0;
+    loop {
+        let pruned = crate::db::run(&state.db, move |conn| {
+            Ok(diesel::sql_query(
+                "DELETE FROM outbox WHERE id IN ( \
+                   SELECT id FROM outbox \
+                   WHERE published_at < now() - interval '1 second' * $1 \
+                   ORDER BY published_at LIMIT $2)",
+            )
+            .bind::<diesel::sql_types::BigInt, _>(keep_secs)
+            .bind::<diesel::sql_types::BigInt, _>(PRUNE_BATCH)
+            .execute(conn)?)
+        })
+        .await?;
+        total += pruned;
+        if pruned < PRUNE_BATCH as usize || total >= PRUNE_MOST {
+            return Ok(total);
+        }
+    }
+}
+
 async fn send(state: &AppState, rows: Vec<(i64, String, serde_json::Value)>) -> anyhow::Result<()> {
     let stream = stream_key(state);
     let mut conn = state.redis.clone();

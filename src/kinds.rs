@@ -10,12 +10,12 @@ use crate::inventory::{
     transfer_steps,
 };
 use crate::sales::{cart_close, cart_open, invoice_kinds};
-use crate::sync::kind::Kind;
+use crate::sync::any_kind::AnyKind;
 use crate::sync::registry::{self, ChunkHooks, Installed};
 use crate::warehouse::item_steps;
 use crate::warehouse::kinds as warehouse;
 
-static KINDS: &[&dyn Kind] = &[
+static KINDS: &[&dyn AnyKind] = &[
     &intake::CreateIntake,
     &distribution::CreateDistribution,
     &distribution::UpdateDistribution,
@@ -72,7 +72,7 @@ pub fn install() {
         registry::find(action).map(|k| (k.spec().done, k.spec().entry))
     });
     crate::ui::assets::set_kind_words(
-        serde_json::to_string(&registry::entry_words()).unwrap_or_default(),
+        serde_json::to_string(&registry::entry_word_table()).unwrap_or_default(),
     );
 }
 

@@ -14,8 +14,8 @@ use crate::ui::form::FormFields;
 use crate::ui::layout::{render, render_with_status, FlashKind};
 use crate::ui::page::{redirect_with_flash, Page};
 
-use super::admin::*;
-use super::user_form::*;
+use super::admin::{managed_user, Admin};
+use super::user_form::{choices, form_page, read_edit};
 
 pub(super) async fn create(
     admin: Admin,

@@ -17,7 +17,7 @@ use crate::ui::form::FormFields;
 use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
 
-use super::admin::*;
+use super::admin::{assignable_roles, manageable_orgs, Admin};
 
 /// What the create and edit forms show: choices plus what was entered and what is wrong.
 #[derive(Template)]

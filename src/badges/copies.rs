@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::permissions::Permission;
 use crate::schema::{badge_copies, badge_dumps, badge_quotas, badges, customers, nfc_stations};
-use crate::sync::kind::{parse, reject, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
+use crate::sync::kind::{reject, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
 
 /// How long a station holds a copy before it is offered again.
@@ -58,13 +58,14 @@ pub static REQUEST_COPY: Spec = Spec {
 };
 
 impl Kind for RequestCopy {
+    type Payload = RequestPayload;
+
     fn spec(&self) -> &Spec {
         &REQUEST_COPY
     }
     /// No hub in the target: customer users have no hub scope. Scope is the customer's, checked
     /// when applied.
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: RequestPayload = parse(payload)?;
+    fn check(&self, p: &RequestPayload) -> Result<Target, Vec<FieldError>> {
         if super::normalise_uid(&p.badge_uid).is_none() {
             return Err(vec![FieldError::new(
                 "badge_uid",
@@ -76,9 +77,12 @@ impl Kind for RequestCopy {
             record_id: Some(p.copy_id),
         })
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: RequestPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &RequestPayload,
+    ) -> Result<Applied, Refusal> {
         let uid = super::normalise_uid(&p.badge_uid).unwrap_or_default();
         if !ctx.actor.scope.customer_ids.contains(&p.customer_id) {
             return Err(Refusal::NotFound(

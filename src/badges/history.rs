@@ -41,17 +41,20 @@ async fn request(
         "station_id": form.text("station_id").parse::<i64>().unwrap_or(0),
     });
     let posted = forms::Posted::new("badge.copy_request", payload, vec![]);
-    let result = forms::submit(&state, &user, &req, &form, posted).await?;
-    if let Some(res) = forms::respond(
-        &req,
-        &state.settings,
-        &result,
-        "/badges/copies",
-        "Copy queued: the station picks it up in a moment.",
-    ) {
-        return Ok(res);
-    }
-    let reason = forms::form_errors(&result)
+    let answer = forms::post(
+        (&state, &user, &req),
+        &form,
+        posted,
+        forms::Then::Page("/badges/copies"),
+        |_| "Copy queued: the station picks it up in a moment.".into(),
+    )
+    .await?;
+    let refused = match answer {
+        Ok(res) => return Ok(res),
+        Err(refused) => refused,
+    };
+    let reason = refused
+        .errors
         .iter()
         .map(|e| e.message.clone())
         .collect::<Vec<_>>()

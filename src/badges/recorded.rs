@@ -18,7 +18,7 @@ use crate::auth::principal::Principal;
 use crate::config::Settings;
 use crate::schema::{badge_copies, badge_quotas, badges, customers, nfc_stations};
 use crate::sync::envelope::{self, Envelope};
-use crate::sync::kind::{check_text, parse, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
+use crate::sync::kind::{check_text, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
 
 pub const KIND: &str = "badge.copy_record";
@@ -49,12 +49,13 @@ pub static RECORD_COPY: Spec = Spec {
 };
 
 impl Kind for RecordCopy {
+    type Payload = RecordPayload;
+
     fn spec(&self) -> &Spec {
         &RECORD_COPY
     }
     /// No hub in the target: the station's hub comes from its account, checked when applied.
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: RecordPayload = parse(payload)?;
+    fn check(&self, p: &RecordPayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if super::normalise_uid(&p.badge_uid).is_none() {
             errors.push(FieldError::new(
@@ -85,9 +86,12 @@ impl Kind for RecordCopy {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: RecordPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &RecordPayload,
+    ) -> Result<Applied, Refusal> {
         let uid = super::normalise_uid(&p.badge_uid).unwrap_or_default();
         let station: Option<(i64, i64, bool)> = nfc_stations::table
             .filter(nfc_stations::user_id.eq(ctx.actor.user_id))

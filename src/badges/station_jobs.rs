@@ -16,7 +16,7 @@ use crate::schema::{badge_copies, badge_quotas, nfc_stations};
 use crate::state::AppState;
 use crate::sync::operation::FieldError;
 
-use super::copies::*;
+use super::copies::{LEASE, MAX_LEASES, MAX_WAIT};
 
 /// A copy request as the REST API takes it.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

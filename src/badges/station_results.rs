@@ -15,8 +15,8 @@ use crate::error::AppError;
 use crate::schema::{badge_copies, nfc_stations};
 use crate::state::AppState;
 
-use super::copies::*;
-use super::station_jobs::*;
+use super::copies::{dump_mismatch, store_dump, MAX_LEASES};
+use super::station_jobs::{give_back, unprocessable, ReportAnswer, ResultReport};
 
 /// `POST /api/v1/stations/copies/{id}/result`: the station's outcome, applied once. A second
 /// report of a finished copy answers with the recorded outcome (`duplicate: true`).

@@ -18,7 +18,7 @@ use crate::ui::form::FormFields;
 use crate::ui::layout::{render_with_status, Layout};
 use crate::ui::page::Page;
 
-use super::manage_pages::*;
+use super::manage_pages::{number_field, padded};
 
 /// A variant as a family's page lists it.
 #[derive(Queryable)]
@@ -176,7 +176,11 @@ pub(super) async fn rename_family(
     .await?;
     match answer {
         Ok(res) => Ok(res),
-        Err(errors) => family_page(&state, &page, &user, product_id, Some(&form), errors).await,
+        Err(refused) => {
+            refused
+                .show(|errors| family_page(&state, &page, &user, product_id, Some(&form), errors))
+                .await
+        }
     }
 }
 
@@ -217,6 +221,10 @@ pub(super) async fn create_identity(
     .await?;
     match answer {
         Ok(res) => Ok(res),
-        Err(errors) => family_page(&state, &page, &user, product_id, Some(&form), errors).await,
+        Err(refused) => {
+            refused
+                .show(|errors| family_page(&state, &page, &user, product_id, Some(&form), errors))
+                .await
+        }
     }
 }

@@ -9,12 +9,8 @@ use serde_json::Value;
 use super::Family;
 use crate::auth::permissions::Permission;
 use crate::schema::{product_families, product_identities, product_variants};
-use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
+use crate::sync::kind::{Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
-
-pub(super) fn payload<T: for<'de> Deserialize<'de>>(ctx: &ApplyCtx<'_>) -> Result<T, Refusal> {
-    serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))
-}
 
 pub(super) fn done<T: serde::Serialize>(
     object_type: &'static str,
@@ -53,11 +49,12 @@ pub static CREATE_FAMILY: Spec = Spec {
 };
 
 impl Kind for CreateFamily {
+    type Payload = FamilyIn;
+
     fn spec(&self) -> &Spec {
         &CREATE_FAMILY
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: FamilyIn = parse(payload)?;
+    fn check(&self, p: &FamilyIn) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if !(1..=99_999).contains(&p.product_id) {
             errors.push(FieldError::new("product_id", "must be 1 to 99999"));
@@ -69,8 +66,12 @@ impl Kind for CreateFamily {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: FamilyIn = payload(ctx)?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        _ctx: &ApplyCtx<'_>,
+        p: &FamilyIn,
+    ) -> Result<Applied, Refusal> {
         let family: Option<Family> = diesel::insert_into(product_families::table)
             .values((
                 product_families::product_id.eq(p.product_id),
@@ -115,11 +116,12 @@ pub static RENAME_FAMILY: Spec = Spec {
 };
 
 impl Kind for RenameFamily {
+    type Payload = FamilyRename;
+
     fn spec(&self) -> &Spec {
         &RENAME_FAMILY
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: FamilyRename = parse(payload)?;
+    fn check(&self, p: &FamilyRename) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         crate::sync::kind::check_text("base_name", &p.base_name, 200, &mut errors);
         if errors.is_empty() {
@@ -128,8 +130,12 @@ impl Kind for RenameFamily {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: FamilyRename = payload(ctx)?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        _ctx: &ApplyCtx<'_>,
+        p: &FamilyRename,
+    ) -> Result<Applied, Refusal> {
         let before: Family = product_families::table
             .find(p.product_id)
             .for_update()

@@ -18,6 +18,7 @@ use crate::schema::{product_families, product_identities, product_variants};
 use crate::state::AppState;
 use crate::sync::forms::{self, OpMeta, Posted};
 use crate::sync::operation::FieldError;
+use crate::ui::filters;
 use crate::ui::form::FormFields;
 use crate::ui::layout::{render_with_status, Layout};
 use crate::ui::page::Page;
@@ -221,12 +222,14 @@ pub(super) async fn create_family(
     .await?;
     match answer {
         Ok(res) => Ok(res),
-        Err(errors) => {
+        Err(refused) => {
             let query = ListQuery {
                 q: String::new(),
                 page: None,
             };
-            families_page(&state, &page, &user, query, Some(&form), errors).await
+            refused
+                .show(|errors| families_page(&state, &page, &user, query, Some(&form), errors))
+                .await
         }
     }
 }

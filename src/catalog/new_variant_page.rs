@@ -172,9 +172,11 @@ pub(super) async fn create_variant(
     .await?;
     match answer {
         Ok(res) => Ok(res),
-        Err(errors) => {
+        Err(refused) => {
             let chosen = form.text("identity_id").parse().ok();
-            new_variant_page(&state, &page, &user, chosen, Some(&form), errors).await
+            refused
+                .show(|errors| new_variant_page(&state, &page, &user, chosen, Some(&form), errors))
+                .await
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::auth::permissions::{perm, Permission};
 use crate::error::AppError;
 use crate::schema::{product_families, product_identities, product_variants};
 use crate::state::AppState;
+use crate::ui::filters;
 use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
 use crate::ui::pager::{Pager, PER_PAGE};

@@ -3,16 +3,15 @@
 
 use diesel::prelude::*;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::{codes_of, units_to_cents, Identity, Variant, VariantRow, COLORS, CONDITIONS};
 use crate::auth::permissions::Permission;
 use crate::auth::roles::Role;
 use crate::schema::{product_families, product_identities, product_variants};
-use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
+use crate::sync::kind::{Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
 
-use super::kinds::*;
+use super::kinds::done;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,11 +45,12 @@ pub static CREATE_IDENTITY: Spec = Spec {
 };
 
 impl Kind for CreateIdentity {
+    type Payload = IdentityIn;
+
     fn spec(&self) -> &Spec {
         &CREATE_IDENTITY
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: IdentityIn = parse(payload)?;
+    fn check(&self, p: &IdentityIn) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if !one_letter(&p.kind) {
             errors.push(FieldError::new("type", "one capital letter, e.g. P"));
@@ -70,8 +70,12 @@ impl Kind for CreateIdentity {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: IdentityIn = payload(ctx)?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        _ctx: &ApplyCtx<'_>,
+        p: &IdentityIn,
+    ) -> Result<Applied, Refusal> {
         if product_families::table
             .find(p.product_id)
             .count()
@@ -137,11 +141,12 @@ pub static CREATE_VARIANT: Spec = Spec {
 };
 
 impl Kind for CreateVariant {
+    type Payload = VariantIn;
+
     fn spec(&self) -> &Spec {
         &CREATE_VARIANT
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: VariantIn = parse(payload)?;
+    fn check(&self, p: &VariantIn) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if !COLORS.iter().any(|(c, _)| *c == p.color_code) {
             errors.push(FieldError::new(
@@ -173,8 +178,12 @@ impl Kind for CreateVariant {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: VariantIn = payload(ctx)?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        _ctx: &ApplyCtx<'_>,
+        p: &VariantIn,
+    ) -> Result<Applied, Refusal> {
         if product_identities::table
             .find(p.identity_id)
             .count()
@@ -250,11 +259,12 @@ pub static UPDATE_VARIANT: Spec = Spec {
 };
 
 impl Kind for UpdateVariant {
+    type Payload = VariantPatch;
+
     fn spec(&self) -> &Spec {
         &UPDATE_VARIANT
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: VariantPatch = parse(payload)?;
+    fn check(&self, p: &VariantPatch) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if p.listing_price
             .is_some_and(|price| units_to_cents(price).is_none())
@@ -282,8 +292,12 @@ impl Kind for UpdateVariant {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: VariantPatch = payload(ctx)?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &VariantPatch,
+    ) -> Result<Applied, Refusal> {
         let current: VariantRow = product_variants::table
             .filter(product_variants::full_sku.eq(p.sku.trim().to_uppercase()))
             .for_update()

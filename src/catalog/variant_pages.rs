@@ -164,25 +164,21 @@ async fn update(
 ) -> Result<HttpResponse, AppError> {
     let sku = path.into_inner().trim().to_uppercase();
     let posted = posted_update(&sku, &form);
-    let result = forms::submit(&state, &user, &req, &form, posted).await?;
-    if let Some(res) = forms::respond(
-        &req,
-        &state.settings,
-        &result,
-        &format!("/catalog/variants/{sku}"),
-        "Variant saved.",
-    ) {
-        return Ok(res);
-    }
-    let found = load(&state, sku).await?;
-    variant_page(
-        &state,
-        &page,
-        &user,
-        found,
-        Some(&form),
-        forms::form_errors(&result),
+    let here = format!("/catalog/variants/{sku}");
+    let answer = forms::post(
+        (&state, &user, &req),
+        &form,
+        posted,
+        forms::Then::Page(&here),
+        |_| "Variant saved.".into(),
     )
+    .await?;
+    let refused = match answer {
+        Ok(res) => return Ok(res),
+        Err(refused) => refused,
+    };
+    let found = load(&state, sku).await?;
+    refused.show_now(|errors| variant_page(&state, &page, &user, found, Some(&form), errors))
 }
 
 /// "Sync now": the variant's sync job is queued at once instead of at the next sweep; a

@@ -15,6 +15,7 @@ fn defaults_are_usable_for_development() {
     assert_eq!(s.bind.port(), 8080);
     assert_eq!(s.db_pool_size, 10);
     assert!(!s.secure_cookies);
+    assert_eq!(s.outbox_keep, std::time::Duration::from_secs(24 * 3600));
 }
 
 #[test]
@@ -33,6 +34,8 @@ fn each_bad_variable_is_named() {
         ("OUTPOST_TRUST_PROXY", "perhaps"),
         ("OUTPOST_SESSION_IDLE_MINUTES", "0"),
         ("OUTPOST_ACCESS_TOKEN_MINUTES", "forever"),
+        ("OUTPOST_OUTBOX_KEEP_HOURS", "0"),
+        ("OUTPOST_OUTBOX_KEEP_HOURS", "a week"),
     ];
     for (var, value) in cases {
         let e = parse(&[(var, value)]).unwrap_err();

@@ -12,7 +12,7 @@ use crate::schema::{
     product_variants, stock_ledger, stock_levels, user_customers,
 };
 
-use super::world::*;
+use super::world::{COLORS, CONDITIONS, FAMILIES, HUBS};
 
 pub const DEMO_PASSWORD: &str = "outpost-demo-2026";
 pub(super) const MARKER: &str = "demo_seeded_at";

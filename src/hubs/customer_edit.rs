@@ -17,7 +17,7 @@ use crate::ui::form::FormFields;
 use crate::ui::layout::{render_with_status, FlashKind, FormEcho, Layout};
 use crate::ui::page::{redirect_with_flash, Page};
 
-use super::customer_admin::*;
+use super::customer_admin::{managed_hubs, read_input, Assignable, CustomerAdmin, CustomerRow};
 
 #[derive(Template)]
 #[template(path = "admin/customer_form.html")]

@@ -10,6 +10,7 @@ use crate::auth::scope::Hub;
 use crate::error::AppError;
 use crate::inventory::{self, HubTotals, StockRow};
 use crate::state::AppState;
+use crate::ui::filters;
 use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
 use crate::ui::sorting::Sort;

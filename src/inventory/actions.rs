@@ -9,6 +9,7 @@ use crate::auth::extract::CurrentUser;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::sync::forms;
+use crate::sync::kind::{Form, Read};
 use crate::sync::operation::FieldError;
 use crate::ui::form::FormFields;
 use crate::ui::layout::{FlashKind, FormEcho};
@@ -65,6 +66,18 @@ fn line_quantities(form: &FormFields, field: &str, errors: &mut Vec<FieldError>)
         }
     }
     out
+}
+
+/// The offline form of an action kind: its button or small form on a record's page, posted to
+/// `actions/<kind>` and read by [`posted`].
+pub(super) const fn action_form(path: &'static str) -> Form {
+    Form {
+        path,
+        read: |at| posted(at.kind, at.hub_id, at.form).and_then(Read::one),
+        list: None,
+        pages: &[],
+        at_main_hub: true,
+    }
 }
 
 /// The operation an action form of a record's page stands for; `None` for a kind that is not
@@ -135,7 +148,6 @@ async fn act(
             "'{kind}' is not an action of this page."
         )));
     };
-    let result = forms::submit(&state, &user, &req, &form, posted).await?;
     let location = detail_path(&kind, hub_id, &form.text("record_id"));
     let done = match kind.as_str() {
         "distribution.confirm" => "Distribution confirmed; the stock has been taken out.",
@@ -147,10 +159,20 @@ async fn act(
         "transfer.dispatch" => "Transfer dispatched; the stock is in transit.",
         _ => "Receipt recorded; the stock is in the hub.",
     };
-    if let Some(res) = forms::respond(&req, &state.settings, &result, &location, done) {
-        return Ok(res);
-    }
-    let message = forms::form_errors(&result)
+    let answer = forms::post(
+        (&state, &user, &req),
+        &form,
+        posted,
+        forms::Then::Page(&location),
+        |_| done.into(),
+    )
+    .await?;
+    let refused = match answer {
+        Ok(res) => return Ok(res),
+        Err(refused) => refused,
+    };
+    let message = refused
+        .errors
         .iter()
         .map(|e| e.message.clone())
         .collect::<Vec<_>>()

@@ -12,15 +12,15 @@
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::ledger::{self, Move};
 use crate::auth::permissions::Permission;
 use crate::schema::{product_variants, stock_adjustments, stock_levels};
 use crate::sync::kind::{
-    parse, reject, Applied, ApplyCtx, Form, Kind, LineInput, Read, Refusal, Spec, Target,
-    MAX_LINES, MAX_QUANTITY,
+    reject, Applied, ApplyCtx, Form, Kind, LineInput, Read, Refusal, Spec, Target, MAX_LINES,
+    MAX_QUANTITY,
 };
 use crate::sync::operation::FieldError;
 
@@ -75,11 +75,12 @@ pub static ADJUST_STOCK: Spec = Spec {
 };
 
 impl Kind for AdjustStock {
+    type Payload = AdjustPayload;
+
     fn spec(&self) -> &Spec {
         &ADJUST_STOCK
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: AdjustPayload = parse(payload)?;
+    fn check(&self, p: &AdjustPayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if p.sku.trim().is_empty() {
             errors.push(FieldError::new("item", "choose an item"));
@@ -107,9 +108,12 @@ impl Kind for AdjustStock {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: AdjustPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &AdjustPayload,
+    ) -> Result<Applied, Refusal> {
         let Some(seen) = ctx.op.base_version.map(i64::from) else {
             return reject("the level you counted against is missing (base_version)");
         };
@@ -233,11 +237,12 @@ pub static SET_REORDER_LEVELS: Spec = Spec {
 };
 
 impl Kind for SetReorderLevels {
+    type Payload = ReorderPayload;
+
     fn spec(&self) -> &Spec {
         &SET_REORDER_LEVELS
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: ReorderPayload = parse(payload)?;
+    fn check(&self, p: &ReorderPayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if p.levels.is_empty() {
             errors.push(FieldError::new("levels", "change at least one level"));
@@ -265,9 +270,12 @@ impl Kind for SetReorderLevels {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: ReorderPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        _ctx: &ApplyCtx<'_>,
+        p: &ReorderPayload,
+    ) -> Result<Applied, Refusal> {
         let mut changed = Vec::new();
         for level in &p.levels {
             let variant_id = item_named(conn, &level.sku)?;

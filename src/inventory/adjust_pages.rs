@@ -19,6 +19,7 @@ use crate::schema::{
 use crate::state::AppState;
 use crate::sync::forms::{self, OpMeta, Posted};
 use crate::sync::operation::FieldError;
+use crate::ui::filters;
 use crate::ui::form::FormFields;
 use crate::ui::layout::{render, render_with_status, FlashKind, Layout};
 use crate::ui::page::{redirect_with_flash, Page};
@@ -276,17 +277,20 @@ async fn create(
     .await?;
     match answer {
         forms::Answer::Done(res) => Ok(res),
-        forms::Answer::Again(hub, errors) => {
-            form_page(
-                &state,
-                &page,
-                &user,
-                &hub,
-                Some(&form),
-                String::new(),
-                errors,
-            )
-            .await
+        forms::Answer::Again(hub, refused) => {
+            refused
+                .show(|errors| {
+                    form_page(
+                        &state,
+                        &page,
+                        &user,
+                        &hub,
+                        Some(&form),
+                        String::new(),
+                        errors,
+                    )
+                })
+                .await
         }
     }
 }
@@ -339,17 +343,20 @@ async fn save_reorder_levels(
             "No reorder level was changed.",
         ));
     }
-    let result = forms::submit(&state, &user, &req, &form, posted).await?;
-    if let Some(res) = forms::respond(
-        &req,
-        &state.settings,
-        &result,
-        &back,
-        "Reorder levels saved.",
-    ) {
-        return Ok(res);
-    }
-    let message = forms::form_errors(&result)
+    let answer = forms::post(
+        (&state, &user, &req),
+        &form,
+        posted,
+        forms::Then::Page(&back),
+        |_| "Reorder levels saved.".into(),
+    )
+    .await?;
+    let refused = match answer {
+        Ok(res) => return Ok(res),
+        Err(refused) => refused,
+    };
+    let message = refused
+        .errors
         .iter()
         .map(|e| format!("{}: {}", e.field, e.message))
         .collect::<Vec<_>>()

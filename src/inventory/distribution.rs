@@ -14,8 +14,8 @@ use crate::schema::{
     distribution_lines, distributions, product_families, product_identities, product_variants,
 };
 use crate::sync::kind::{
-    check_lines, check_text, fields_changed_since, merge_edit, missing_record, parse, reject,
-    Applied, ApplyCtx, Form, Kind, LineInput, Read, Refusal, Spec, Target,
+    check_lines, check_text, fields_changed_since, merge_edit, missing_record, reject, Applied,
+    ApplyCtx, Form, Kind, LineInput, Read, Refusal, Spec, Target,
 };
 use crate::sync::operation::FieldError;
 
@@ -137,11 +137,12 @@ pub static CREATE_DISTRIBUTION: Spec = Spec {
 };
 
 impl Kind for CreateDistribution {
+    type Payload = CreatePayload;
+
     fn spec(&self) -> &Spec {
         &CREATE_DISTRIBUTION
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: CreatePayload = parse(payload)?;
+    fn check(&self, p: &CreatePayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         check_text("recipient", &p.recipient, 200, &mut errors);
         if p.notes.chars().count() > 2000 {
@@ -157,9 +158,12 @@ impl Kind for CreateDistribution {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: CreatePayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &CreatePayload,
+    ) -> Result<Applied, Refusal> {
         if distributions::table
             .find(p.distribution_id)
             .count()
@@ -228,22 +232,17 @@ pub static UPDATE_DISTRIBUTION: Spec = Spec {
     finalisable_offline: true,
     done: "Distribution changed",
     entry: "Distribution change",
-    form: Some(Form {
-        path: "actions/distribution.update",
-        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
-        list: None,
-        pages: &[],
-        at_main_hub: true,
-    }),
+    form: Some(super::actions::action_form("actions/distribution.update")),
     again: Some("distributions/{id}"),
 };
 
 impl Kind for UpdateDistribution {
+    type Payload = UpdatePayload;
+
     fn spec(&self) -> &Spec {
         &UPDATE_DISTRIBUTION
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: UpdatePayload = parse(payload)?;
+    fn check(&self, p: &UpdatePayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if let Some(r) = &p.recipient {
             check_text("recipient", r, 200, &mut errors);
@@ -263,9 +262,12 @@ impl Kind for UpdateDistribution {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: UpdatePayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &UpdatePayload,
+    ) -> Result<Applied, Refusal> {
         let d = load_for_update(conn, p.distribution_id, p.hub_id)?;
         match d.status.as_str() {
             "cancelled" => return reject("the distribution was cancelled meanwhile; the edit was not applied"),

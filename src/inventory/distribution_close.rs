@@ -3,18 +3,16 @@
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::ledger::{self, Move};
 use crate::auth::permissions::Permission;
 use crate::schema::distributions;
-use crate::sync::kind::{
-    parse, reject, Applied, ApplyCtx, Form, Kind, Read, Refusal, Spec, Target,
-};
+use crate::sync::kind::{reject, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
 
-use super::distribution::*;
+use super::distribution::{lines, load_for_update, state, Distribution};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -23,8 +21,7 @@ pub struct RefPayload {
     pub hub_id: i64,
 }
 
-pub(super) fn parse_ref(payload: &Value) -> Result<Target, Vec<FieldError>> {
-    let p: RefPayload = parse(payload)?;
+fn ref_target(p: &RefPayload) -> Result<Target, Vec<FieldError>> {
     Ok(Target {
         hub_id: Some(p.hub_id),
         record_id: Some(p.distribution_id),
@@ -39,26 +36,25 @@ pub static CONFIRM_DISTRIBUTION: Spec = Spec {
     finalisable_offline: true,
     done: "Distribution confirmed",
     entry: "Distribution confirmation",
-    form: Some(Form {
-        path: "actions/distribution.confirm",
-        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
-        list: None,
-        pages: &[],
-        at_main_hub: true,
-    }),
+    form: Some(super::actions::action_form("actions/distribution.confirm")),
     again: Some("distributions/{id}"),
 };
 
 impl Kind for ConfirmDistribution {
+    type Payload = RefPayload;
+
     fn spec(&self) -> &Spec {
         &CONFIRM_DISTRIBUTION
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        parse_ref(payload)
+    fn check(&self, p: &RefPayload) -> Result<Target, Vec<FieldError>> {
+        ref_target(p)
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: RefPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &RefPayload,
+    ) -> Result<Applied, Refusal> {
         let d = load_for_update(conn, p.distribution_id, p.hub_id)?;
         if d.status != "draft" {
             return reject(format!("the distribution is already {}", d.status));
@@ -111,26 +107,25 @@ pub static CANCEL_DISTRIBUTION: Spec = Spec {
     finalisable_offline: true,
     done: "Distribution cancelled",
     entry: "Distribution cancellation",
-    form: Some(Form {
-        path: "actions/distribution.cancel",
-        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
-        list: None,
-        pages: &[],
-        at_main_hub: true,
-    }),
+    form: Some(super::actions::action_form("actions/distribution.cancel")),
     again: Some("distributions/{id}"),
 };
 
 impl Kind for CancelDistribution {
+    type Payload = RefPayload;
+
     fn spec(&self) -> &Spec {
         &CANCEL_DISTRIBUTION
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        parse_ref(payload)
+    fn check(&self, p: &RefPayload) -> Result<Target, Vec<FieldError>> {
+        ref_target(p)
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: RefPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        _ctx: &ApplyCtx<'_>,
+        p: &RefPayload,
+    ) -> Result<Applied, Refusal> {
         let d = load_for_update(conn, p.distribution_id, p.hub_id)?;
         if d.status != "draft" {
             return reject(format!(

@@ -4,15 +4,15 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::ledger::{self, Move};
 use crate::auth::permissions::Permission;
 use crate::schema::{intake_lines, intakes};
 use crate::sync::kind::{
-    check_lines, check_text, parse, reject, Applied, ApplyCtx, Form, Kind, LineInput, Read,
-    Refusal, Spec, Target,
+    check_lines, check_text, reject, Applied, ApplyCtx, Form, Kind, LineInput, Read, Refusal, Spec,
+    Target,
 };
 use crate::sync::operation::FieldError;
 
@@ -48,14 +48,15 @@ pub static CREATE_INTAKE: Spec = Spec {
 };
 
 impl Kind for CreateIntake {
+    type Payload = IntakePayload;
+
     fn spec(&self) -> &Spec {
         &CREATE_INTAKE
     }
     fn defers_stock(&self) -> bool {
         true
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: IntakePayload = parse(payload)?;
+    fn check(&self, p: &IntakePayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         check_text("donor", &p.donor, 200, &mut errors);
         if p.reference.as_deref().is_some_and(|r| r.len() > 100) {
@@ -71,9 +72,12 @@ impl Kind for CreateIntake {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: IntakePayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &IntakePayload,
+    ) -> Result<Applied, Refusal> {
         let received_on = p
             .received_on
             .unwrap_or_else(|| ctx.op.captured_at.date_naive());

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::ledger;
@@ -14,8 +14,8 @@ use crate::schema::{
     hubs, needs_list_lines, needs_lists, product_families, product_identities, product_variants,
 };
 use crate::sync::kind::{
-    check_lines, check_text, missing_record, parse, reject, Applied, ApplyCtx, Form, Kind,
-    LineInput, Read, Refusal, Spec, Target,
+    check_lines, check_text, missing_record, reject, Applied, ApplyCtx, Form, Kind, LineInput,
+    Read, Refusal, Spec, Target,
 };
 use crate::sync::operation::FieldError;
 
@@ -109,11 +109,12 @@ pub static CREATE_NEEDS_LIST: Spec = Spec {
 };
 
 impl Kind for CreateNeedsList {
+    type Payload = CreatePayload;
+
     fn spec(&self) -> &Spec {
         &CREATE_NEEDS_LIST
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: CreatePayload = parse(payload)?;
+    fn check(&self, p: &CreatePayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         check_text("title", &p.title, 200, &mut errors);
         check_lines(&p.lines, &mut errors);
@@ -126,9 +127,12 @@ impl Kind for CreateNeedsList {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: CreatePayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &CreatePayload,
+    ) -> Result<Applied, Refusal> {
         let kind: String = hubs::table.find(p.hub_id).select(hubs::kind).first(conn)?;
         if kind == "main" {
             return reject(
@@ -187,30 +191,28 @@ pub static SUBMIT_NEEDS_LIST: Spec = Spec {
     finalisable_offline: true,
     done: "Needs list submitted",
     entry: "Needs list submission",
-    form: Some(Form {
-        path: "actions/needs_list.submit",
-        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
-        list: None,
-        pages: &[],
-        at_main_hub: true,
-    }),
+    form: Some(super::actions::action_form("actions/needs_list.submit")),
     again: Some("needs-lists/{id}"),
 };
 
 impl Kind for SubmitNeedsList {
+    type Payload = SubmitPayload;
+
     fn spec(&self) -> &Spec {
         &SUBMIT_NEEDS_LIST
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: SubmitPayload = parse(payload)?;
+    fn check(&self, p: &SubmitPayload) -> Result<Target, Vec<FieldError>> {
         Ok(Target {
             hub_id: Some(p.hub_id),
             record_id: Some(p.needs_list_id),
         })
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: SubmitPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        _ctx: &ApplyCtx<'_>,
+        p: &SubmitPayload,
+    ) -> Result<Applied, Refusal> {
         let n = load_for_update(conn, p.needs_list_id, p.hub_id)?;
         if n.status != "draft" {
             return reject(format!("the needs list is already {}", n.status));

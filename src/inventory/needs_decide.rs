@@ -3,17 +3,15 @@
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::permissions::Permission;
 use crate::schema::{needs_list_lines, needs_lists, transfer_lines, transfers};
-use crate::sync::kind::{
-    parse, reject, Applied, ApplyCtx, Form, Kind, Read, Refusal, Spec, Target, MAX_QUANTITY,
-};
+use crate::sync::kind::{reject, Applied, ApplyCtx, Kind, Refusal, Spec, Target, MAX_QUANTITY};
 use crate::sync::operation::FieldError;
 
-use super::needs::*;
+use super::needs::{lines, load_for_update};
 
 #[derive(Debug, Deserialize, Serialize)]
 pub struct ApprovedLine {
@@ -49,22 +47,17 @@ pub static DECIDE_NEEDS_LIST: Spec = Spec {
     finalisable_offline: false,
     done: "Needs list decided",
     entry: "Needs list decision",
-    form: Some(Form {
-        path: "actions/needs_list.decide",
-        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
-        list: None,
-        pages: &[],
-        at_main_hub: true,
-    }),
+    form: Some(super::actions::action_form("actions/needs_list.decide")),
     again: Some("needs-lists/{id}"),
 };
 
 impl Kind for DecideNeedsList {
+    type Payload = DecidePayload;
+
     fn spec(&self) -> &Spec {
         &DECIDE_NEEDS_LIST
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: DecidePayload = parse(payload)?;
+    fn check(&self, p: &DecidePayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if !matches!(p.decision.as_str(), "approve" | "reject") {
             errors.push(FieldError::new("decision", "must be 'approve' or 'reject'"));
@@ -105,16 +98,15 @@ impl Kind for DecideNeedsList {
             Err(errors)
         }
     }
-    fn extra_hubs(&self, payload: &Value) -> Vec<i64> {
-        payload
-            .get("transfer_from_hub_id")
-            .and_then(Value::as_i64)
-            .into_iter()
-            .collect()
+    fn extra_hubs(&self, p: &DecidePayload) -> Vec<i64> {
+        p.transfer_from_hub_id.into_iter().collect()
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: DecidePayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &DecidePayload,
+    ) -> Result<Applied, Refusal> {
         let n = load_for_update(conn, p.needs_list_id, p.hub_id)?;
         if n.status != "submitted" {
             return reject(format!(

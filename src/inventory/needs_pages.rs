@@ -16,6 +16,7 @@ use crate::schema::needs_lists;
 use crate::state::AppState;
 use crate::sync::forms::{self, LineRow, OpMeta};
 use crate::sync::operation::FieldError;
+use crate::ui::filters;
 use crate::ui::form::FormFields;
 use crate::ui::layout::{render, render_with_status, Layout};
 use crate::ui::page::Page;
@@ -192,8 +193,10 @@ async fn create(
     .await?;
     match answer {
         forms::Answer::Done(res) => Ok(res),
-        forms::Answer::Again(hub, errors) => {
-            form_page(&state, &page, &user, &hub, Some(&form), errors).await
+        forms::Answer::Again(hub, refused) => {
+            refused
+                .show(|errors| form_page(&state, &page, &user, &hub, Some(&form), errors))
+                .await
         }
     }
 }

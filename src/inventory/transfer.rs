@@ -17,8 +17,8 @@ use crate::schema::{
     transfers,
 };
 use crate::sync::kind::{
-    check_lines, missing_record, parse, reject, Applied, ApplyCtx, Form, Kind, LineInput, Read,
-    Refusal, Spec, Target,
+    check_lines, missing_record, reject, Applied, ApplyCtx, Form, Kind, LineInput, Read, Refusal,
+    Spec, Target,
 };
 use crate::sync::operation::FieldError;
 
@@ -171,11 +171,12 @@ pub static REQUEST_TRANSFER: Spec = Spec {
 };
 
 impl Kind for RequestTransfer {
+    type Payload = RequestPayload;
+
     fn spec(&self) -> &Spec {
         &REQUEST_TRANSFER
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: RequestPayload = parse(payload)?;
+    fn check(&self, p: &RequestPayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if p.from_hub_id == p.hub_id {
             errors.push(FieldError::new(
@@ -193,9 +194,12 @@ impl Kind for RequestTransfer {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: RequestPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &RequestPayload,
+    ) -> Result<Applied, Refusal> {
         // The supplying hub need not be in the requester's scope, but another agency's hub is
         // unknown to them (agency independence), and the answer does not say it exists.
         let supplier: Option<(bool, String, i64)> = hubs::table

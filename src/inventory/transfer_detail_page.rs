@@ -17,7 +17,8 @@ use crate::sync::forms::OpMeta;
 use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
 
-use super::transfer_pages::*;
+use super::transfer_pages::hub_names;
+use crate::ui::filters;
 
 #[derive(Template)]
 #[template(path = "transfers/detail.html")]

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::items;
@@ -11,12 +11,10 @@ use super::ledger::{self, Move};
 use super::transfer_items::{self, arrived_items, LineItem, OnLine};
 use crate::auth::permissions::Permission;
 use crate::schema::{transfer_lines, transfers};
-use crate::sync::kind::{
-    parse, reject, Applied, ApplyCtx, Form, Kind, Read, Refusal, Spec, Target, MAX_QUANTITY,
-};
+use crate::sync::kind::{reject, Applied, ApplyCtx, Kind, Refusal, Spec, Target, MAX_QUANTITY};
 use crate::sync::operation::FieldError;
 
-use super::transfer::*;
+use super::transfer::{applied, check_named_lines, lines, load_for_update, next_version};
 
 #[derive(Debug, Deserialize, Serialize)]
 pub struct QtyLine {
@@ -51,8 +49,7 @@ pub struct StepPayload {
     pub location_code: Option<String>,
 }
 
-pub(super) fn validate_step(payload: &Value) -> Result<Target, Vec<FieldError>> {
-    let p: StepPayload = parse(payload)?;
+pub(super) fn check_step(p: &StepPayload) -> Result<Target, Vec<FieldError>> {
     let mut errors = Vec::new();
     if p.lines
         .iter()
@@ -103,26 +100,25 @@ pub static APPROVE_TRANSFER: Spec = Spec {
     finalisable_offline: false,
     done: "Transfer approved",
     entry: "Transfer approval",
-    form: Some(Form {
-        path: "actions/transfer.approve",
-        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
-        list: None,
-        pages: &[],
-        at_main_hub: true,
-    }),
+    form: Some(super::actions::action_form("actions/transfer.approve")),
     again: Some("transfers/{id}"),
 };
 
 impl Kind for ApproveTransfer {
+    type Payload = StepPayload;
+
     fn spec(&self) -> &Spec {
         &APPROVE_TRANSFER
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        validate_step(payload)
+    fn check(&self, p: &StepPayload) -> Result<Target, Vec<FieldError>> {
+        check_step(p)
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: StepPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &StepPayload,
+    ) -> Result<Applied, Refusal> {
         let t = load_for_update(conn, p.transfer_id, p.hub_id)?;
         if t.status != "requested" {
             return reject(format!("the transfer is already {}", t.status));
@@ -140,26 +136,25 @@ pub static DISPATCH_TRANSFER: Spec = Spec {
     finalisable_offline: false,
     done: "Transfer dispatched",
     entry: "Transfer dispatch",
-    form: Some(Form {
-        path: "actions/transfer.dispatch",
-        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
-        list: None,
-        pages: &[],
-        at_main_hub: true,
-    }),
+    form: Some(super::actions::action_form("actions/transfer.dispatch")),
     again: Some("transfers/{id}"),
 };
 
 impl Kind for DispatchTransfer {
+    type Payload = StepPayload;
+
     fn spec(&self) -> &Spec {
         &DISPATCH_TRANSFER
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        validate_step(payload)
+    fn check(&self, p: &StepPayload) -> Result<Target, Vec<FieldError>> {
+        check_step(p)
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: StepPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &StepPayload,
+    ) -> Result<Applied, Refusal> {
         let t = load_for_update(conn, p.transfer_id, p.hub_id)?;
         if t.from_hub_id != p.hub_id {
             return reject("only the sending hub dispatches a transfer");
@@ -240,26 +235,25 @@ pub static RECEIVE_TRANSFER: Spec = Spec {
     finalisable_offline: false,
     done: "Transfer received",
     entry: "Transfer receipt",
-    form: Some(Form {
-        path: "actions/transfer.receive",
-        read: |at| super::actions::posted(at.kind, at.hub_id, at.form).and_then(Read::one),
-        list: None,
-        pages: &[],
-        at_main_hub: true,
-    }),
+    form: Some(super::actions::action_form("actions/transfer.receive")),
     again: Some("transfers/{id}"),
 };
 
 impl Kind for ReceiveTransfer {
+    type Payload = StepPayload;
+
     fn spec(&self) -> &Spec {
         &RECEIVE_TRANSFER
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        validate_step(payload)
+    fn check(&self, p: &StepPayload) -> Result<Target, Vec<FieldError>> {
+        check_step(p)
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: StepPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &StepPayload,
+    ) -> Result<Applied, Refusal> {
         let t = load_for_update(conn, p.transfer_id, p.hub_id)?;
         if t.to_hub_id != p.hub_id {
             return reject("only the receiving hub records receipt");

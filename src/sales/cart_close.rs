@@ -4,19 +4,17 @@
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::{lines, state, Sale};
 use crate::auth::permissions::Permission;
 use crate::inventory::ledger::{self, Move};
 use crate::schema::sales;
-use crate::sync::kind::{
-    missing_record, parse, reject, Applied, ApplyCtx, Kind, Refusal, Spec, Target,
-};
+use crate::sync::kind::{missing_record, reject, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
 
-use super::cart::*;
+use super::cart::{line_items, load_for_update, loaded, release, set_item_status};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -25,8 +23,7 @@ pub struct RefPayload {
     pub hub_id: i64,
 }
 
-pub(super) fn parse_ref(payload: &Value) -> Result<Target, Vec<FieldError>> {
-    let p: RefPayload = parse(payload)?;
+pub(super) fn ref_target(p: &RefPayload) -> Result<Target, Vec<FieldError>> {
     Ok(Target {
         hub_id: Some(p.hub_id),
         record_id: Some(p.sale_id),
@@ -36,10 +33,9 @@ pub(super) fn parse_ref(payload: &Value) -> Result<Target, Vec<FieldError>> {
 pub(super) fn ref_draft(
     conn: &mut PgConnection,
     ctx: &ApplyCtx<'_>,
+    p: &RefPayload,
     verb: &str,
 ) -> Result<Sale, Refusal> {
-    let p: RefPayload = serde_json::from_value(ctx.op.payload.clone())
-        .map_err(|e| Refusal::Rejected(e.to_string()))?;
     let sale = load_for_update(conn, p.sale_id, p.hub_id)?;
     if !super::visible_to(ctx.actor, sale.hub_id, sale.customer_id) {
         return Err(missing_record(conn, sale.id, "sale"));
@@ -66,6 +62,8 @@ pub static CONFIRM_SALE: Spec = Spec {
 };
 
 impl Kind for ConfirmSale {
+    type Payload = RefPayload;
+
     fn spec(&self) -> &Spec {
         &CONFIRM_SALE
     }
@@ -74,18 +72,20 @@ impl Kind for ConfirmSale {
     fn waits_for_review_offline(
         &self,
         conn: &mut PgConnection,
-        payload: &Value,
+        p: &RefPayload,
     ) -> QueryResult<bool> {
-        let Ok(p) = serde_json::from_value::<RefPayload>(payload.clone()) else {
-            return Ok(false);
-        };
         Ok(lines(conn, p.sale_id)?.iter().any(|l| l.priced().guarded()))
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        parse_ref(payload)
+    fn check(&self, p: &RefPayload) -> Result<Target, Vec<FieldError>> {
+        ref_target(p)
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let sale = ref_draft(conn, ctx, "confirmed")?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &RefPayload,
+    ) -> Result<Applied, Refusal> {
+        let sale = ref_draft(conn, ctx, p, "confirmed")?;
         let lines = lines(conn, sale.id)?;
         if lines.is_empty() {
             return reject("add at least one line before confirming the sale");
@@ -215,14 +215,21 @@ pub static CANCEL_SALE: Spec = Spec {
 };
 
 impl Kind for CancelSale {
+    type Payload = RefPayload;
+
     fn spec(&self) -> &Spec {
         &CANCEL_SALE
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        parse_ref(payload)
+    fn check(&self, p: &RefPayload) -> Result<Target, Vec<FieldError>> {
+        ref_target(p)
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let sale = ref_draft(conn, ctx, "cancelled")?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &RefPayload,
+    ) -> Result<Applied, Refusal> {
+        let sale = ref_draft(conn, ctx, p, "cancelled")?;
         for item in line_items(conn, sale.id)? {
             release(conn, ctx, &item, sale.id)?;
         }

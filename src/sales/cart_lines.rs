@@ -12,7 +12,7 @@ use crate::schema::{product_variants, sale_lines};
 use crate::sync::kind::{reject, ApplyCtx, Refusal, MAX_LINES};
 use crate::sync::operation::FieldError;
 
-use super::cart::*;
+use super::cart::{check_sale_lines, line_items, release, resolve, set_item_status, SaleLineInput};
 
 /// Checks a line's price against the flags of the user applying the operation.
 pub(super) fn check_flags(ctx: &ApplyCtx<'_>, n: i32, priced: &Priced) -> Result<(), Refusal> {

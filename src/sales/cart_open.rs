@@ -2,20 +2,21 @@
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::{sellable_customer, state};
 use crate::auth::permissions::Permission;
 use crate::schema::{hubs, organisations, sales};
 use crate::sync::kind::{
-    fields_changed_by_others, merge_edit, missing_record, parse, reject, Applied, ApplyCtx, Form,
-    Kind, Read, Refusal, Spec, Target,
+    fields_changed_by_others, merge_edit, missing_record, reject, Applied, ApplyCtx, Form, Kind,
+    Read, Refusal, Spec, Target,
 };
 use crate::sync::operation::FieldError;
 
-use super::cart::*;
-use super::cart_lines::*;
+use super::cart::{check_notes, check_sale_lines, load_for_update, loaded, SaleLineInput};
+use super::cart_lines::{
+    add_lines, check_edits, check_total, clashing, edit_lines, replace_lines, LineEdit,
+};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -51,11 +52,12 @@ pub static CREATE_SALE: Spec = Spec {
 };
 
 impl Kind for CreateSale {
+    type Payload = CreatePayload;
+
     fn spec(&self) -> &Spec {
         &CREATE_SALE
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: CreatePayload = parse(payload)?;
+    fn check(&self, p: &CreatePayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         check_notes(&p.notes, &mut errors);
         check_sale_lines(&p.lines, &mut errors);
@@ -68,9 +70,12 @@ impl Kind for CreateSale {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: CreatePayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &CreatePayload,
+    ) -> Result<Applied, Refusal> {
         if sales::table
             .find(p.sale_id)
             .count()
@@ -176,11 +181,12 @@ pub static UPDATE_SALE: Spec = Spec {
 };
 
 impl Kind for UpdateSale {
+    type Payload = UpdatePayload;
+
     fn spec(&self) -> &Spec {
         &UPDATE_SALE
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: UpdatePayload = parse(payload)?;
+    fn check(&self, p: &UpdatePayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if let Some(notes) = &p.notes {
             check_notes(notes, &mut errors);
@@ -206,9 +212,12 @@ impl Kind for UpdateSale {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: UpdatePayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &UpdatePayload,
+    ) -> Result<Applied, Refusal> {
         let sale = load_for_update(conn, p.sale_id, p.hub_id)?;
         if !super::visible_to(ctx.actor, sale.hub_id, sale.customer_id) {
             return Err(missing_record(conn, sale.id, "sale"));

@@ -21,6 +21,7 @@ use crate::ui::page::Page;
 
 use super::new_sale::StockOption;
 use super::pages::{not_found, parse_id};
+use crate::ui::filters;
 
 /// A cart line as the page shows it.
 pub struct CartLine {

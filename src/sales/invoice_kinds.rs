@@ -11,12 +11,10 @@ use uuid::Uuid;
 
 use crate::auth::permissions::Permission;
 use crate::schema::invoices;
-use crate::sync::kind::{
-    check_text, parse, reject, Applied, ApplyCtx, Kind, Refusal, Spec, Target,
-};
+use crate::sync::kind::{check_text, reject, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
 
-use super::invoices::*;
+use super::invoices::{applied, document, insert, load_sale, next_number, number};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -39,19 +37,23 @@ pub static ISSUE_INVOICE: Spec = Spec {
 };
 
 impl Kind for IssueInvoice {
+    type Payload = IssuePayload;
+
     fn spec(&self) -> &Spec {
         &ISSUE_INVOICE
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: IssuePayload = parse(payload)?;
+    fn check(&self, p: &IssuePayload) -> Result<Target, Vec<FieldError>> {
         Ok(Target {
             hub_id: Some(p.hub_id),
             record_id: Some(p.invoice_id),
         })
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: IssuePayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &IssuePayload,
+    ) -> Result<Applied, Refusal> {
         let sale = load_sale(conn, ctx, p.sale_id, p.hub_id)?;
         if sale.status != "confirmed" {
             return Err(Refusal::Clash(format!(
@@ -123,12 +125,13 @@ pub static CREDIT_INVOICE: Spec = Spec {
 };
 
 impl Kind for CreditInvoice {
+    type Payload = CreditPayload;
+
     fn spec(&self) -> &Spec {
         &CREDIT_INVOICE
     }
     /// A correction of an issued document waits for a manager when made offline.
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: CreditPayload = parse(payload)?;
+    fn check(&self, p: &CreditPayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         check_text("reason", &p.reason, 500, &mut errors);
         if errors.is_empty() {
@@ -140,9 +143,12 @@ impl Kind for CreditInvoice {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: CreditPayload = serde_json::from_value(ctx.op.payload.clone())
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &CreditPayload,
+    ) -> Result<Applied, Refusal> {
         let original: Option<(Uuid, String, String, Value)> = invoices::table
             .find(p.invoice_id)
             .for_update()

@@ -17,6 +17,7 @@ use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
 
 use super::cart_page::{load_cart, DetailPage};
+use crate::ui::filters;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/sales").get(list))

@@ -5,17 +5,21 @@ use chrono::Utc;
 use diesel::prelude::*;
 use serde_json::Value;
 
+use super::any_kind::{AnyKind, Parsed};
 use super::envelope::{self, Envelope};
-use super::kind::{Kind, Target};
+use super::kind::Target;
 use super::operation::{FieldError, Operation};
 use crate::auth::principal::Principal;
 use crate::schema::hubs;
 use crate::state::AppState;
 
-use super::pipeline::*;
+use super::pipeline::{Prepared, ENVELOPE_MAX_AGE_DAYS};
 
 /// Step 1: the payload's shape and values, and the operation's own fields.
-pub(super) fn validate(kind: &dyn Kind, op: &Operation) -> Result<Target, Vec<FieldError>> {
+pub(super) fn validate(
+    kind: &dyn AnyKind,
+    op: &Operation,
+) -> Result<(Target, Parsed), Vec<FieldError>> {
     let mut errors = Vec::new();
     if op.captured_at > Utc::now() + chrono::Duration::hours(24) {
         errors.push(FieldError::new(
@@ -36,7 +40,7 @@ pub(super) fn validate(kind: &dyn Kind, op: &Operation) -> Result<Target, Vec<Fi
     if !errors.is_empty() {
         return Err(errors);
     }
-    kind.validate(&op.payload)
+    kind.read(&op.payload)
 }
 
 /// A control character no text field may hold: all of them but tab and line breaks.
@@ -106,11 +110,11 @@ pub(super) fn storable(value: &Value) -> Value {
 }
 
 /// Every hub an operation acts at: its target's, and any more its kind names (transfers).
-pub(super) fn touched_hubs(kind: &dyn Kind, target: &Target, op: &Operation) -> Vec<i64> {
+pub(super) fn touched_hubs(kind: &dyn AnyKind, target: &Target, parsed: &Parsed) -> Vec<i64> {
     target
         .hub_id
         .into_iter()
-        .chain(kind.extra_hubs(&op.payload))
+        .chain(kind.extra_hubs(parsed))
         .collect()
 }
 
@@ -153,7 +157,7 @@ impl ClosedHubs {
 }
 
 /// Step 2: role, hub scope and flags as of now (never as of capture).
-pub(super) fn authorise(kind: &dyn Kind, actor: &Principal, hubs: &[i64]) -> Result<(), String> {
+pub(super) fn authorise(kind: &dyn AnyKind, actor: &Principal, hubs: &[i64]) -> Result<(), String> {
     if !actor.can(kind.permission()) {
         return Err(format!(
             "your role ({}) may not {}",
@@ -172,7 +176,7 @@ pub(super) fn authorise(kind: &dyn Kind, actor: &Principal, hubs: &[i64]) -> Res
 /// Step 2b: a replay must carry a genuine, recent envelope issued to this user for this form.
 pub(super) fn check_envelope(
     state: &AppState,
-    kind: &dyn Kind,
+    kind: &dyn AnyKind,
     actor: &Principal,
     target: &Target,
     op: &Operation,

@@ -20,6 +20,9 @@ use crate::ui::page::redirect_with_flash;
 /// to let a replay through without a fresh CSRF token).
 pub use crate::auth::csrf::REPLAY_HEADER;
 
+pub use super::form_flow::{
+    created_location, own_hub, post, post_at_hub, Answer, PostedBy, Refused, Then,
+};
 pub use super::form_parts::{
     basics, create_meta, line_rows, line_rows_with_errors, lines, lines_signature, price,
     status_after, stock_options, FormBasics, LineRow,
@@ -319,81 +322,4 @@ pub(super) async fn shown_on_form(state: &crate::state::AppState, actor: i64, op
     if let Err(e) = settled {
         tracing::warn!(error = %e, "a refusal shown on its form stays listed in Sync Issues");
     }
-}
-
-/// Where to go after a create form: the new record, or the list it belongs to.
-pub fn created_location(result: &OpResult, list: &str) -> String {
-    match &result.server_id {
-        Some(id) => format!("{list}/{id}"),
-        None => list.to_string(),
-    }
-}
-
-/// Where an applied form at a hub sends the person: the record it created, or a page.
-pub enum Then<'a> {
-    /// `list/<record id>` when the operation created one, else `list`.
-    Record(&'a str),
-    Page(&'a str),
-}
-
-/// What a form posted at a hub comes to: the answer to send (a redirect, or JSON for a
-/// replay), or — refused — the user's hub and why, to show the form again with.
-pub enum Answer {
-    Done(HttpResponse),
-    Again(crate::auth::scope::Hub, Vec<FieldError>),
-}
-
-/// What a posted page form needs of its request: the state, the signed-in user and the request.
-pub type PostedBy<'a> = (
-    &'a crate::state::AppState,
-    &'a crate::auth::extract::CurrentUser,
-    &'a HttpRequest,
-);
-
-/// The one flow of every page form that makes an operation: it goes through the pipeline, and
-/// the result is answered (`respond`: a redirect, or JSON for a replay) or — refused — the
-/// form is to be shown again with these errors.
-pub async fn post(
-    (state, user, req): PostedBy<'_>,
-    form: &FormFields,
-    posted: Posted,
-    then: Then<'_>,
-    done: impl FnOnce(&OpResult) -> String,
-) -> Result<Result<HttpResponse, Vec<FieldError>>, crate::error::AppError> {
-    let result = submit(state, user, req, form, posted).await?;
-    let location = match then {
-        Then::Record(list) => created_location(&result, list),
-        Then::Page(page) => page.to_string(),
-    };
-    Ok(
-        match respond(req, &state.settings, &result, &location, &done(&result)) {
-            Some(res) => Ok(res),
-            None => Err(form_errors(&result)),
-        },
-    )
-}
-
-/// `post` for a form at a hub: shown again only at one of the user's own hubs.
-pub async fn post_at_hub(
-    by: PostedBy<'_>,
-    form: &FormFields,
-    (hub_id, posted): (i64, Posted),
-    then: Then<'_>,
-    done: impl FnOnce(&OpResult) -> String,
-) -> Result<Answer, crate::error::AppError> {
-    Ok(match post(by, form, posted, then, done).await? {
-        Ok(res) => Answer::Done(res),
-        Err(errors) => Answer::Again(own_hub(by.1, hub_id)?, errors),
-    })
-}
-
-/// The hub to show a refused form again at: only one of the user's own; elsewhere the
-/// refusal is all they get.
-pub fn own_hub(
-    user: &Principal,
-    hub_id: i64,
-) -> Result<crate::auth::scope::Hub, crate::error::AppError> {
-    user.hub(hub_id)
-        .cloned()
-        .ok_or_else(|| crate::error::AppError::NotFound("There is no such hub among yours.".into()))
 }

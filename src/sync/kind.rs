@@ -160,37 +160,36 @@ impl Read {
     }
 }
 
-pub trait Kind: Send + Sync {
+/// A kind's rules, written against its typed payload: the pipeline reads the JSON into
+/// `Payload` once (`any_kind`) and hands the same value to each step.
+pub trait Kind: Send + Sync + 'static {
+    type Payload: DeserializeOwned + Send + Sync + 'static;
     /// The kind's declaration (see [`Spec`]).
     fn spec(&self) -> &Spec;
-    fn name(&self) -> &'static str {
-        self.spec().name
-    }
-    fn permission(&self) -> Permission {
-        self.spec().permission
-    }
-    fn finalisable_offline(&self) -> bool {
-        self.spec().finalisable_offline
-    }
     /// Whether an operation captured offline must wait for a manager's review. Kinds that may
     /// not be finalised offline always wait; others may look at what the operation would do.
     fn waits_for_review_offline(
         &self,
         _conn: &mut PgConnection,
-        _payload: &Value,
+        _payload: &Self::Payload,
     ) -> diesel::QueryResult<bool> {
-        Ok(!self.finalisable_offline())
+        Ok(!self.spec().finalisable_offline)
     }
     /// Form schema versions still accepted for replays.
     fn accepted_schemas(&self) -> &'static [u32] {
         &[1]
     }
-    /// Checks the payload's shape and values without touching the database.
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>>;
+    /// Checks the payload's values without touching the database.
+    fn check(&self, payload: &Self::Payload) -> Result<Target, Vec<FieldError>>;
     /// Conflict checks and domain writes, inside the pipeline's transaction.
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal>;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        payload: &Self::Payload,
+    ) -> Result<Applied, Refusal>;
     /// For kinds that need more than one hub in scope (transfers): every hub the op touches.
-    fn extra_hubs(&self, _payload: &Value) -> Vec<i64> {
+    fn extra_hubs(&self, _payload: &Self::Payload) -> Vec<i64> {
         Vec::new()
     }
     /// Whether the kind only ever raises stock levels (through `ledger::receive`) and reads

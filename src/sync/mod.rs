@@ -1,11 +1,13 @@
 //! The operation pipeline and everything around it: capture envelopes, the kinds of operation,
 //! the sync API, and the review queue.
 
+pub mod any_kind;
 pub mod api;
 pub mod checks;
 pub mod claim;
 pub mod devices;
 pub mod envelope;
+pub mod form_flow;
 pub mod form_parts;
 pub mod form_routes;
 pub mod forms;

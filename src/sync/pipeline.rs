@@ -9,7 +9,8 @@ use chrono::Utc;
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::kind::{Kind, Refusal, RefusalCode, Target};
+use super::any_kind::{AnyKind, Parsed};
+use super::kind::{Refusal, RefusalCode, Target};
 use super::operation::{FieldError, OpResult, Operation};
 use super::registry;
 use crate::audit::{self};
@@ -17,9 +18,12 @@ use crate::auth::principal::Principal;
 use crate::error::AppError;
 use crate::state::AppState;
 
-use super::checks::*;
-use super::claim::*;
-use super::settle::*;
+use super::checks::{
+    authorise, check_envelope, clean_text, closed_hubs, storable, touched_hubs, validate,
+    ClosedHubs,
+};
+use super::claim::{claim, duplicate};
+use super::settle::{apply, record, Outcome};
 
 /// Replays older than this many days are refused (configurable later; the drims default).
 pub const ENVELOPE_MAX_AGE_DAYS: i64 = 7;
@@ -101,12 +105,15 @@ pub(super) enum Prepared {
     /// It did not validate: it changes nothing, but it is kept and audited.
     Invalid { stored: Operation, result: OpResult },
     Ready {
-        kind: &'static dyn Kind,
+        kind: &'static dyn AnyKind,
         target: Target,
         hubs: Vec<i64>,
         allowed: Result<(), String>,
         role_at_capture: String,
         op: Operation,
+        /// The payload as its kind read it; `None` when the role was refused before it was
+        /// read.
+        parsed: Option<Parsed>,
     },
 }
 
@@ -148,6 +155,7 @@ pub(super) fn prepare(state: &AppState, actor: &Principal, mut op: Operation) ->
             allowed,
             role_at_capture: actor.role.as_str().to_string(),
             op,
+            parsed: None,
         };
     }
     let checked = match found {
@@ -155,9 +163,9 @@ pub(super) fn prepare(state: &AppState, actor: &Principal, mut op: Operation) ->
             "kind",
             format!("unknown operation kind '{}'", clean_text(&op.kind)),
         )]),
-        Some(kind) => validate(kind, &op).map(|target| (kind, target)),
+        Some(kind) => validate(kind, &op).map(|(target, parsed)| (kind, target, parsed)),
     };
-    let (kind, target) = match checked {
+    let (kind, target, parsed) = match checked {
         Ok(ok) => ok,
         Err(errors) => {
             // Its content is made storable, so its author can see, fix and resend it.
@@ -171,7 +179,7 @@ pub(super) fn prepare(state: &AppState, actor: &Principal, mut op: Operation) ->
             return Prepared::Invalid { stored, result };
         }
     };
-    let hubs = touched_hubs(kind, &target, &op);
+    let hubs = touched_hubs(kind, &target, &parsed);
     let verdict = authorise(kind, actor, &hubs);
     let envelope = check_envelope(state, kind, actor, &target, &op);
     let allowed = verdict.and_then(|()| envelope.clone().map(|_| ()).map_err(|e| e.to_string()));
@@ -187,6 +195,7 @@ pub(super) fn prepare(state: &AppState, actor: &Principal, mut op: Operation) ->
         allowed,
         role_at_capture,
         op,
+        parsed: Some(parsed),
     }
 }
 
@@ -197,7 +206,7 @@ pub(super) fn run(
     prepared: &Prepared,
     closed: &ClosedHubs,
 ) -> Result<OpResult, AppError> {
-    let (kind, target, hubs, allowed, role_at_capture, op) = match prepared {
+    let (kind, target, hubs, allowed, role_at_capture, op, parsed) = match prepared {
         Prepared::Invalid { stored, result } => return refuse_invalid(conn, actor, stored, result),
         Prepared::Ready {
             kind,
@@ -206,7 +215,8 @@ pub(super) fn run(
             allowed,
             role_at_capture,
             op,
-        } => (*kind, target, hubs, allowed, role_at_capture, op),
+            parsed,
+        } => (*kind, target, hubs, allowed, role_at_capture, op, parsed),
     };
     let Some(row_id) = claim(conn, actor, op, target, role_at_capture, None)? else {
         return Ok(duplicate(conn, actor, op)?);
@@ -215,9 +225,11 @@ pub(super) fn run(
         Ok(()) => closed.refuse_at(hubs),
         refused => refused.clone(),
     };
-    let outcome = match allowed {
-        Err(reason) => Err(Refusal::Forbidden(reason)),
-        Ok(()) if op.offline && kind.waits_for_review_offline(conn, &op.payload)? => {
+    let outcome = match (allowed, parsed) {
+        (Err(reason), _) => Err(Refusal::Forbidden(reason)),
+        // Only a role refused before its payload was read has none; it was refused above.
+        (Ok(()), None) => Err(Refusal::Forbidden("not authorised".into())),
+        (Ok(()), Some(parsed)) if op.offline && kind.waits_for_review_offline(conn, parsed)? => {
             return record(
                 conn,
                 actor,
@@ -228,7 +240,7 @@ pub(super) fn run(
                 Outcome::PendingReview,
             );
         }
-        Ok(()) => apply(conn, kind, actor, op, row_id),
+        (Ok(()), Some(parsed)) => apply(conn, kind, actor, op, parsed, row_id),
     };
     let outcome = match outcome {
         Ok(applied) => Outcome::Applied(applied),

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use diesel::pg::PgConnection;
 use diesel::QueryResult;
 
-use super::kind::{Form, Kind};
+use super::any_kind::AnyKind;
+use super::kind::Form;
 
 /// What a feature holds back over a chunk of operations and the pipeline settles: the ledger's
 /// stock increases, applied once at the end of a chunk (or before a kind that reads levels).
@@ -30,7 +31,7 @@ pub type PullSection = fn(
 
 /// What the composition root hands the pipeline.
 pub struct Installed {
-    pub kinds: &'static [&'static dyn Kind],
+    pub kinds: &'static [&'static dyn AnyKind],
     pub chunk: ChunkHooks,
     /// The badges and quotas a station or a copy requester pulls.
     pub badges_pull: PullSection,
@@ -50,11 +51,11 @@ fn installed() -> &'static Installed {
         .expect("the kinds are installed (kinds::install) before the first operation")
 }
 
-pub fn find(name: &str) -> Option<&'static dyn Kind> {
+pub fn find(name: &str) -> Option<&'static dyn AnyKind> {
     all().iter().copied().find(|k| k.name() == name)
 }
 
-pub fn all() -> &'static [&'static dyn Kind] {
+pub fn all() -> &'static [&'static dyn AnyKind] {
     installed().kinds
 }
 
@@ -67,7 +68,7 @@ pub fn hooks() -> &'static Installed {
 }
 
 /// Every offline form, with the kind that declares it.
-pub fn forms() -> impl Iterator<Item = (&'static dyn Kind, &'static Form)> {
+pub fn forms() -> impl Iterator<Item = (&'static dyn AnyKind, &'static Form)> {
     all()
         .iter()
         .filter_map(|k| k.spec().form.as_ref().map(|f| (*k, f)))
@@ -93,7 +94,7 @@ pub fn queueable_pattern() -> String {
 }
 
 /// The words for each kind's entries, for the device's own lists (none before `install`).
-pub fn entry_words() -> std::collections::BTreeMap<&'static str, &'static str> {
+pub fn entry_word_table() -> std::collections::BTreeMap<&'static str, &'static str> {
     INSTALLED
         .get()
         .map_or(&[][..], |i| i.kinds)
@@ -104,7 +105,7 @@ pub fn entry_words() -> std::collections::BTreeMap<&'static str, &'static str> {
 
 /// The form at an address under a hub (`intakes`, `sales/<uuid>/confirm`), with the words its
 /// `{id}` and `{action}` stood for.
-pub fn form_at(path: &str) -> Option<(&'static dyn Kind, &'static Form, String, String)> {
+pub fn form_at(path: &str) -> Option<(&'static dyn AnyKind, &'static Form, String, String)> {
     let parts: Vec<&str> = path.split('/').collect();
     forms().find_map(|(kind, form)| {
         let pattern: Vec<&str> = form.path.split('/').collect();

@@ -6,21 +6,23 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::kind::{Applied, ApplyCtx, Kind, Refusal, RefusalCode, Target};
+use super::any_kind::{AnyKind, Parsed};
+use super::kind::{Applied, ApplyCtx, Refusal, RefusalCode, Target};
 use super::operation::{OpResult, OpStatus, Operation};
 use super::registry;
 use crate::audit::Entry;
 use crate::auth::principal::Principal;
 use crate::error::AppError;
 
-use super::pipeline::*;
+use super::pipeline::audit_action;
 
 /// Step 4–5: conflict checks and domain writes, in a savepoint so a refusal leaves nothing.
 pub(super) fn apply(
     conn: &mut PgConnection,
-    kind: &dyn Kind,
+    kind: &dyn AnyKind,
     actor: &Principal,
     op: &Operation,
+    parsed: &Parsed,
     row_id: Uuid,
 ) -> Result<Applied, Refusal> {
     let ctx = ApplyCtx {
@@ -32,7 +34,7 @@ pub(super) fn apply(
     // with them.
     let hooks = registry::chunk();
     let mark = (hooks.mark)();
-    let applied = conn.transaction(|conn| kind.apply(conn, &ctx));
+    let applied = conn.transaction(|conn| kind.apply(conn, &ctx, parsed));
     if applied.is_err() {
         (hooks.forget_since)(mark);
     }

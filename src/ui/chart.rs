@@ -24,6 +24,13 @@ pub struct Bar {
     pub value_x: u32,
 }
 
+impl Bar {
+    /// Every bar's height ([`BAR_HEIGHT`]), for the template.
+    pub fn height(&self) -> u32 {
+        BAR_HEIGHT
+    }
+}
+
 const ROW: u32 = 46;
 const LABEL_BASELINE: u32 = 14;
 const BAR_TOP: u32 = 20;

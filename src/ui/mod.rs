@@ -6,6 +6,7 @@ pub mod assets;
 pub mod chart;
 pub mod csv_export;
 pub mod errors;
+pub mod filters;
 pub mod form;
 pub mod layout;
 pub mod page;

@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::schema::{inventory_items, product_variants};
 use crate::state::AppState;
 
-use super::api::*;
+use super::api::Reader;
 
 #[derive(Deserialize, IntoParams)]
 pub struct Paging {

@@ -10,14 +10,14 @@
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::permissions::Permission;
 use crate::inventory::items::ItemRow;
 use crate::inventory::items::{book_stock, by_serial_at_hub, log, valid_location, valid_serial};
 use crate::schema::inventory_items;
-use crate::sync::kind::{parse, Applied, ApplyCtx, Form, Kind, Read, Refusal, Spec, Target};
+use crate::sync::kind::{Applied, ApplyCtx, Form, Kind, Read, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
 
 /// The most items one count may name (a shelf, not a warehouse).
@@ -58,11 +58,12 @@ pub static COUNT_LOCATION: Spec = Spec {
 };
 
 impl Kind for CountLocation {
+    type Payload = CountPayload;
+
     fn spec(&self) -> &Spec {
         &COUNT_LOCATION
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: CountPayload = parse(payload)?;
+    fn check(&self, p: &CountPayload) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if !valid_location(p.location_code.trim()) {
             errors.push(FieldError::new(
@@ -112,9 +113,12 @@ impl Kind for CountLocation {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: CountPayload = parse(&ctx.op.payload)
-            .map_err(|_| Refusal::Rejected("the count could not be read".into()))?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &CountPayload,
+    ) -> Result<Applied, Refusal> {
         let here = p.location_code.trim();
         let details = json!({ "count_id": p.count_id });
         let mut outcome = Outcome::default();

@@ -107,7 +107,11 @@ async fn count(
     .await?;
     match answer {
         forms::Answer::Done(res) => Ok(res),
-        forms::Answer::Again(hub, errors) => show(&state, &page, &user, &hub, Some(&form), errors),
+        forms::Answer::Again(hub, refused) => {
+            refused
+                .show(|errors| async { show(&state, &page, &user, &hub, Some(&form), errors) })
+                .await
+        }
     }
 }
 

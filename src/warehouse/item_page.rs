@@ -230,7 +230,6 @@ async fn act(
     let (id, action) = path.into_inner();
     let posted = posted(id, &action, &form)
         .ok_or_else(|| AppError::not_found("There is no such action on an item."))?;
-    let result = forms::submit(&state, &user, &req, &form, posted).await?;
     let (location, done) = match action.as_str() {
         "reserve" => (format!("/warehouse/items/{id}"), "Item reserved."),
         "sell" => (format!("/warehouse/items/{id}"), "Item sold."),
@@ -240,16 +239,18 @@ async fn act(
             "The item's record was deleted.",
         ),
     };
-    if let Some(res) = forms::respond(&req, &state.settings, &result, &location, done) {
-        return Ok(res);
-    }
-    let d = load(&state, &user, id).await?;
-    item_page(
-        &state,
-        &page,
-        &user,
-        d,
-        Some(&form),
-        forms::form_errors(&result),
+    let answer = forms::post(
+        (&state, &user, &req),
+        &form,
+        posted,
+        forms::Then::Page(&location),
+        |_| done.into(),
     )
+    .await?;
+    let refused = match answer {
+        Ok(res) => return Ok(res),
+        Err(refused) => refused,
+    };
+    let d = load(&state, &user, id).await?;
+    refused.show_now(|errors| item_page(&state, &page, &user, d, Some(&form), errors))
 }

@@ -3,17 +3,17 @@
 
 use diesel::prelude::*;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{Item, ItemRow};
 use crate::auth::permissions::Permission;
 use crate::catalog::units_to_cents;
 use crate::inventory::items::{book_stock, log, valid_location};
 use crate::schema::{inventory_items, product_variants};
-use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
+use crate::sync::kind::{Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
 
-use super::kinds::*;
+use super::kinds::{applied, load_item, refuse_travelling, ItemRef};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,11 +38,12 @@ pub static UPDATE: Spec = Spec {
 };
 
 impl Kind for Update {
+    type Payload = UpdateIn;
+
     fn spec(&self) -> &Spec {
         &UPDATE
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: UpdateIn = parse(payload)?;
+    fn check(&self, p: &UpdateIn) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if p.location_code
             .as_deref()
@@ -71,8 +72,12 @@ impl Kind for Update {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: UpdateIn = payload(ctx)?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &UpdateIn,
+    ) -> Result<Applied, Refusal> {
         let (row, sku) = load_item(conn, ctx, ItemRef::Id(p.item_id))?;
         if p.location_code.is_some() {
             refuse_travelling(&row)?;
@@ -196,11 +201,12 @@ pub const DELETE: Step = Step {
 };
 
 impl Kind for Step {
+    type Payload = ItemIn;
+
     fn spec(&self) -> &Spec {
         &self.spec
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: ItemIn = parse(payload)?;
+    fn check(&self, p: &ItemIn) -> Result<Target, Vec<FieldError>> {
         if self.spec.name == "warehouse.sell"
             && p.sale_price.is_none_or(|s| units_to_cents(s).is_none())
         {
@@ -211,8 +217,12 @@ impl Kind for Step {
         }
         Ok(Target::default())
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: ItemIn = payload(ctx)?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &ItemIn,
+    ) -> Result<Applied, Refusal> {
         let (row, sku) = load_item(conn, ctx, ItemRef::Id(p.item_id))?;
         let before = serde_json::to_value(Item::new(row.clone(), sku.clone())).ok();
         if let Some(cents) = p.sale_price.and_then(units_to_cents) {

@@ -12,6 +12,7 @@ use crate::auth::scope::Hub;
 use crate::error::AppError;
 use crate::schema::{inventory_items, product_variants};
 use crate::state::AppState;
+use crate::ui::filters;
 use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
 use crate::ui::pager::{Pager, PER_PAGE};

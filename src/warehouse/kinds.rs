@@ -12,12 +12,8 @@ use crate::auth::permissions::Permission;
 use crate::catalog::units_to_cents;
 use crate::inventory::items::{book_stock, log, valid_location, valid_serial};
 use crate::schema::{inventory_items, product_variants};
-use crate::sync::kind::{parse, Applied, ApplyCtx, Kind, Refusal, Spec, Target};
+use crate::sync::kind::{Applied, ApplyCtx, Kind, Refusal, Spec, Target};
 use crate::sync::operation::FieldError;
-
-pub(super) fn payload<T: for<'de> Deserialize<'de>>(ctx: &ApplyCtx<'_>) -> Result<T, Refusal> {
-    serde_json::from_value(ctx.op.payload.clone()).map_err(|e| Refusal::Rejected(e.to_string()))
-}
 
 /// The item, locked, if it is at one of the actor's hubs; otherwise "not found" (no leak).
 pub(super) fn load_item(
@@ -119,11 +115,12 @@ pub static RECEIVE: Spec = Spec {
 };
 
 impl Kind for Receive {
+    type Payload = ReceiveIn;
+
     fn spec(&self) -> &Spec {
         &RECEIVE
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: ReceiveIn = parse(payload)?;
+    fn check(&self, p: &ReceiveIn) -> Result<Target, Vec<FieldError>> {
         let mut errors = Vec::new();
         if !valid_serial(p.serial_number.trim()) {
             errors.push(FieldError::new(
@@ -152,8 +149,12 @@ impl Kind for Receive {
             Err(errors)
         }
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: ReceiveIn = payload(ctx)?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &ReceiveIn,
+    ) -> Result<Applied, Refusal> {
         let variant = crate::catalog::variant_by_sku(conn, &p.variant_sku)?.ok_or_else(|| {
             Refusal::NotFound(format!("there is no variant with SKU {}", p.variant_sku))
         })?;
@@ -211,11 +212,12 @@ pub static MOVE: Spec = Spec {
 };
 
 impl Kind for Move {
+    type Payload = MoveIn;
+
     fn spec(&self) -> &Spec {
         &MOVE
     }
-    fn validate(&self, payload: &Value) -> Result<Target, Vec<FieldError>> {
-        let p: MoveIn = parse(payload)?;
+    fn check(&self, p: &MoveIn) -> Result<Target, Vec<FieldError>> {
         if !valid_location(p.new_location.trim()) {
             return Err(vec![FieldError::new(
                 "new_location",
@@ -224,8 +226,12 @@ impl Kind for Move {
         }
         Ok(Target::default())
     }
-    fn apply(&self, conn: &mut PgConnection, ctx: &ApplyCtx<'_>) -> Result<Applied, Refusal> {
-        let p: MoveIn = payload(ctx)?;
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        ctx: &ApplyCtx<'_>,
+        p: &MoveIn,
+    ) -> Result<Applied, Refusal> {
         let (row, sku) = load_item(conn, ctx, ItemRef::Serial(p.serial_number.trim()))?;
         refuse_travelling(&row)?;
         let to = p.new_location.trim();

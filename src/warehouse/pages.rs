@@ -17,6 +17,7 @@ use crate::schema::{inventory_transactions, product_variants};
 use crate::state::AppState;
 use crate::sync::forms::{self, OpMeta};
 use crate::sync::operation::{FieldError, OpStatus};
+use crate::ui::filters;
 use crate::ui::form::FormFields;
 use crate::ui::layout::{render, render_with_status, Layout};
 use crate::ui::page::Page;
@@ -207,22 +208,31 @@ async fn move_item(
     let serial = form.text("serial_number");
     let payload = json!({ "serial_number": serial, "new_location": form.text("new_location") });
     let posted = forms::Posted::new("warehouse.move", payload, vec![]);
-    let result = forms::submit(&state, &user, &req, &form, posted).await?;
     let location = format!(
         "/warehouse/lookup?{}",
         serde_urlencoded::to_string([("q", serial.as_str())]).unwrap_or_default()
     );
-    if let Some(res) = forms::respond(&req, &state.settings, &result, &location, "Item moved.") {
-        return Ok(res);
-    }
-    let hub = user.scope.hubs.first().map(|h| h.id).unwrap_or(0);
-    let data = MovePage {
-        layout: page.layout("Move an item"),
-        meta: OpMeta::new(&state.settings, &user, "warehouse.move", hub, None, None),
-        serial,
-        errors: forms::form_errors(&result),
+    let answer = forms::post(
+        (&state, &user, &req),
+        &form,
+        posted,
+        forms::Then::Page(&location),
+        |_| "Item moved.".into(),
+    )
+    .await?;
+    let refused = match answer {
+        Ok(res) => return Ok(res),
+        Err(refused) => refused,
     };
-    render_with_status(&data, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY)
+    let hub = user.scope.hubs.first().map(|h| h.id).unwrap_or(0);
+    refused.show_now(|errors| {
+        render(&MovePage {
+            layout: page.layout("Move an item"),
+            meta: OpMeta::new(&state.settings, &user, "warehouse.move", hub, None, None),
+            serial,
+            errors,
+        })
+    })
 }
 
 #[derive(Deserialize)]
@@ -234,6 +244,12 @@ pub struct LookupQuery {
 pub struct Found {
     pub item: Item,
     pub history: Vec<Transaction>,
+}
+
+impl Found {
+    pub fn status_words(&self) -> &'static str {
+        super::status_words(&self.item.status)
+    }
 }
 
 #[derive(Template)]

@@ -25,7 +25,8 @@ use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
 use crate::web::waiting;
 
-use super::home_parts::*;
+use super::home_parts::{Activity, ActivityFilters, Charts, Tile, OUTCOMES};
+use crate::ui::filters;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").get(dashboard))

@@ -377,7 +377,8 @@ async fn a_deactivated_hub_refuses_intakes_and_distributions() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 422);
+    // Not allowed there any more: 403, as the API answers it.
+    assert_eq!(res.status(), 403);
     assert!(res.text().await.unwrap().contains("deactivated"));
     app.shutdown().await;
 }

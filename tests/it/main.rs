@@ -28,6 +28,7 @@ mod nfc;
 mod offline;
 mod offline_engines;
 mod offline_hardening;
+mod outbox_retention;
 mod pipeline;
 mod query_budget;
 mod sales;
