@@ -18,7 +18,6 @@ use crate::schema::{product_families, product_identities, product_variants};
 use crate::state::AppState;
 use crate::sync::forms::{self, OpMeta, Posted};
 use crate::sync::operation::FieldError;
-use crate::ui::filters;
 use crate::ui::form::FormFields;
 use crate::ui::layout::{render_with_status, Layout};
 use crate::ui::page::Page;
@@ -121,7 +120,7 @@ pub(super) async fn families_page(
             }
             b
         };
-        let total: i64 = base().count().get_result(conn)?;
+        let total = crate::db::count_up_to(base(), crate::ui::pager::COUNT_UP_TO, conn)?;
         let found: Vec<Family> = base()
             .order(product_families::product_id)
             .limit(PER_PAGE)

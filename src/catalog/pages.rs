@@ -11,7 +11,6 @@ use crate::auth::permissions::{perm, Permission};
 use crate::error::AppError;
 use crate::schema::{product_families, product_identities, product_variants};
 use crate::state::AppState;
-use crate::ui::filters;
 use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
 use crate::ui::pager::{Pager, PER_PAGE};
@@ -94,7 +93,7 @@ async fn browse(
             }
             b
         };
-        let total: i64 = base().count().get_result(conn)?;
+        let total = crate::db::count_up_to(base(), crate::ui::pager::COUNT_UP_TO, conn)?;
         let sku = product_variants::full_sku;
         let ordered = match (sort.key, sort.descending) {
             ("name", false) => base().order((product_families::base_name.asc(), sku)),

@@ -122,6 +122,27 @@ pub fn containing(typed: &str) -> String {
     )
 }
 
+/// How many rows `query` finds, counted only up to `most` + 1: the database walks at most that
+/// many, where `count(*)` walks every match (a year of a hub's intakes to say how many pages
+/// there are). Returns `most + 1` when there are more.
+pub fn count_up_to<'q, Q>(query: Q, most: i64, conn: &mut PgConnection) -> QueryResult<i64>
+where
+    Q: diesel::query_dsl::methods::SelectDsl<
+        diesel::expression::SqlLiteral<diesel::sql_types::Integer>,
+    >,
+    Q::Output: diesel::query_dsl::methods::LimitDsl,
+    <Q::Output as diesel::query_dsl::methods::LimitDsl>::Output:
+        diesel::query_dsl::LoadQuery<'q, PgConnection, i32> + RunQueryDsl<PgConnection>,
+{
+    use diesel::query_dsl::methods::{LimitDsl, SelectDsl};
+    let ones: Vec<i32> = LimitDsl::limit(
+        SelectDsl::select(query, diesel::dsl::sql::<diesel::sql_types::Integer>("1")),
+        most.saturating_add(1),
+    )
+    .load(conn)?;
+    Ok(ones.len() as i64)
+}
+
 /// Applies pending migrations under a PostgreSQL advisory lock, so several `serve`/`worker`
 /// processes starting at once do not race each other. Returns the versions applied.
 pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<Vec<String>> {

@@ -84,7 +84,7 @@ async fn list(
     let page_no = query.number();
     let (rows, total) = crate::db::run(&state.db, move |conn| {
         let base = stock_adjustments::table.filter(stock_adjustments::hub_id.eq(hub_id));
-        let total: i64 = base.count().get_result(conn)?;
+        let total = crate::db::count_up_to(base, crate::ui::pager::COUNT_UP_TO, conn)?;
         let rows = base
             .inner_join(users::table)
             .inner_join(

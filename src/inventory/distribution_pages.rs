@@ -85,7 +85,7 @@ async fn list(
             }
             q
         };
-        let total: i64 = base().count().get_result(conn)?;
+        let total = crate::db::count_up_to(base(), crate::ui::pager::COUNT_UP_TO, conn)?;
         let id = distributions::id;
         let rows = match (sort.key, sort.descending) {
             ("recipient", false) => base().order((distributions::recipient.asc(), id)),

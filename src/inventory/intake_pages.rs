@@ -91,7 +91,7 @@ async fn list(
             }
             q
         };
-        let total: i64 = base().count().get_result(conn)?;
+        let total = crate::db::count_up_to(base(), crate::ui::pager::COUNT_UP_TO, conn)?;
         // The id breaks ties (a batch shares one time), so pages never overlap.
         let id = intakes::id;
         let rows = match (sort.key, sort.descending) {

@@ -125,7 +125,7 @@ pub fn stock_page(
         }
         q
     };
-    let total: i64 = base().count().get_result(conn)?;
+    let total = crate::db::count_up_to(base(), crate::ui::pager::COUNT_UP_TO, conn)?;
     let sku = product_variants::full_sku;
     let ordered = match (sort.key, sort.descending) {
         ("sku", false) => base().order(sku.asc()),

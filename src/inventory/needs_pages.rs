@@ -87,7 +87,7 @@ async fn list(
             }
             q
         };
-        let total: i64 = base().count().get_result(conn)?;
+        let total = crate::db::count_up_to(base(), crate::ui::pager::COUNT_UP_TO, conn)?;
         let id = needs_lists::id;
         let rows = match (sort.key, sort.descending) {
             ("title", false) => base().order((needs_lists::title.asc(), id)),

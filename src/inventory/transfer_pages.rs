@@ -15,7 +15,6 @@ use crate::schema::{hubs as hubs_table, transfers};
 use crate::state::AppState;
 use crate::sync::forms::{self, LineRow, OpMeta};
 use crate::sync::operation::FieldError;
-use crate::ui::filters;
 use crate::ui::form::FormFields;
 use crate::ui::layout::{render, render_with_status, Layout};
 use crate::ui::page::Page;
@@ -122,7 +121,7 @@ pub(super) async fn list(
             }
             q
         };
-        let total: i64 = base().count().get_result(conn)?;
+        let total = crate::db::count_up_to(base(), crate::ui::pager::COUNT_UP_TO, conn)?;
         let id = transfers::id;
         let ts: Vec<Transfer> = match (sort.key, sort.descending) {
             ("status", false) => base().order((transfers::status.asc(), id)),

@@ -17,7 +17,6 @@ use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
 
 use super::cart_page::{load_cart, DetailPage};
-use crate::ui::filters;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/sales").get(list))
@@ -131,7 +130,7 @@ pub(super) async fn list(
             }
             q
         };
-        let total: i64 = filtered().count().get_result(conn)?;
+        let total = crate::db::count_up_to(filtered(), crate::ui::pager::COUNT_UP_TO, conn)?;
         Ok((load_rows(conn, filtered(), page_no)?, total))
     })
     .await?;
@@ -169,7 +168,7 @@ pub(super) async fn orders(
                 .filter(sales::customer_id.eq_any(customers.clone()))
                 .filter(sales::status.ne("draft"))
         };
-        let total: i64 = own().count().get_result(conn)?;
+        let total = crate::db::count_up_to(own(), crate::ui::pager::COUNT_UP_TO, conn)?;
         Ok((load_rows(conn, own(), page_no)?, total))
     })
     .await?;

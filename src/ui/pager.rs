@@ -8,6 +8,11 @@ use super::sorting::{Header, Sort};
 /// Rows per page of a list.
 pub const PER_PAGE: i64 = 50;
 
+/// A list counts its rows up to this many and says "10,000+" beyond (`db::count_up_to`): an
+/// exact total of a year of rows costs as much as reading them all, and the filters, not the
+/// 200th page, are how a person finds an old entry.
+pub const COUNT_UP_TO: i64 = 10_000;
+
 /// The `?page=` of a list (0-based; out-of-range pages are simply empty).
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
@@ -132,6 +137,8 @@ pub struct Pager {
 }
 
 impl Pager {
+    /// `total` as `db::count_up_to(…, COUNT_UP_TO, …)` counts it: above the cap the list has
+    /// "10,000+" rows, its pages are not numbered to an end, and Next is always offered.
     pub fn new(base: impl Into<String>, page: i64, total: i64) -> Self {
         Pager {
             page,
@@ -139,6 +146,25 @@ impl Pager {
             total,
             base: base.into(),
         }
+    }
+
+    /// Whether the list has more rows than were counted.
+    pub fn more_than_counted(&self) -> bool {
+        self.total > COUNT_UP_TO
+    }
+
+    /// The rows, in words: "1,234", or "10,000+" beyond the count.
+    pub fn total_words(&self) -> String {
+        if self.more_than_counted() {
+            format!("{}+", super::chart::grouped(COUNT_UP_TO))
+        } else {
+            super::chart::grouped(self.total)
+        }
+    }
+
+    /// Whether a page follows this one: always, past the counted pages of a list that has more.
+    pub fn has_next(&self) -> bool {
+        self.more_than_counted() || self.page + 1 < self.pages
     }
 
     /// A pager for a list at `path` narrowed by `filters`; the empty ones are left out of the
@@ -180,6 +206,18 @@ mod tests {
             (3, "/hubs/3?q=rice&page=2".to_string())
         );
         assert_eq!(Pager::new("/audit", 0, 0).pages, 0);
+        let many = Pager::new("/hubs/3/intakes", 0, COUNT_UP_TO + 1);
+        assert_eq!(
+            (many.total_words(), many.has_next()),
+            ("10,000+".to_string(), true)
+        );
+        let exact = Pager::new("/hubs/3/intakes", 1, 100);
+        assert_eq!(
+            (exact.total_words(), exact.has_next()),
+            ("100".to_string(), false)
+        );
+        // Past the counted pages of a longer list, Next is still offered.
+        assert!(Pager::new("/x", 250, COUNT_UP_TO + 1).has_next());
         assert_eq!(Pager::new("/audit", 0, 50).link(0), "/audit?page=0");
         let f = Pager::filtered("/hubs/3", &[("q", "rice & beans"), ("low", "")], 0, 60);
         assert_eq!(f.link(1), "/hubs/3?q=rice+%26+beans&page=1");

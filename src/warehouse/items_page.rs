@@ -12,7 +12,6 @@ use crate::auth::scope::Hub;
 use crate::error::AppError;
 use crate::schema::{inventory_items, product_variants};
 use crate::state::AppState;
-use crate::ui::filters;
 use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
 use crate::ui::pager::{Pager, PER_PAGE};
@@ -111,7 +110,7 @@ async fn list(
             }
             query
         };
-        let total: i64 = filtered().count().get_result(conn)?;
+        let total = crate::db::count_up_to(filtered(), crate::ui::pager::COUNT_UP_TO, conn)?;
         let id = inventory_items::id;
         let ordered = match (sort.key, sort.descending) {
             ("serial", false) => filtered().order(inventory_items::serial_number.asc()),

@@ -23,6 +23,7 @@ mod hub_pages;
 mod item_pages;
 mod launcher;
 mod live;
+mod long_lists;
 mod migrations;
 mod nfc;
 mod offline;

@@ -1,0 +1,1 @@
+DROP INDEX intakes_hub_received_idx;
