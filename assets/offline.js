@@ -16,6 +16,11 @@
   /* Whether the last contact got any answer (a 5xx from a proxy or a busy server counts). */
   var answered = true;
   var syncing = false;
+  /* When the service worker was last asked to replay. An ask it never answers (a message lost,
+   * a replay stuck in the browser) must not stop this page asking again: asking while a replay
+   * runs only joins it. */
+  var askedAt = 0;
+  var ASK_AGAIN = 30000;
   var needsSignIn = false;
   var timer = null;
   var failures = 0;
@@ -148,6 +153,7 @@
   function askReplay() {
     if (!navigator.serviceWorker.controller || !userId || Date.now() < retryAt) return;
     syncing = true;
+    askedAt = Date.now();
     refresh();
     navigator.serviceWorker.controller.postMessage({ type: "replay" });
   }
@@ -172,7 +178,7 @@
         var wasDown = !reachable;
         reachable = res.status < 500;
         answered = true;
-        if (v[1] === 0) syncing = false;
+        if (v[1] === 0 || Date.now() - askedAt > ASK_AGAIN) syncing = false;
         if (reachable && v[1] > 0 && (wasDown || !syncing)) askReplay();
         return v[1];
       }, function () { reachable = false; answered = false; syncing = false; return v[1]; });

@@ -276,14 +276,31 @@ function notifyClients(message) {
 }
 
 var replaying = null;
+var replayingSince = 0;
 /* Entries per request: the sync API takes up to 200. The first request of a round carries one
  * entry, so a server that does not answer costs one unsealed entry, and the first entry
  * arrives as soon as the server answers. */
 var REPLAY_BATCH = 200;
 
-/* One replay at a time for the whole device: the service worker is shared by every tab. */
+/* One replay at a time for the whole device: the service worker is shared by every tab. A
+ * replay still running half a minute after its request would have been given up (SEND_WITHIN)
+ * is stuck in the browser (seen in Firefox under load after a restart: the queue stayed
+ * "Syncing…" until the page was closed); the next ask starts a new one. Entries the stuck one
+ * may still send are answered as duplicates, and only its own end clears its place. */
 function replay() {
-  if (!replaying) replaying = doReplay().then(function (r) { replaying = null; return r; }, function (e) { replaying = null; notifyClients({ type: "error" }); throw e; });
+  if (replaying && Date.now() - replayingSince > SEND_WITHIN + 30000) replaying = null;
+  if (!replaying) {
+    replayingSince = Date.now();
+    var mine = doReplay().then(function (r) {
+      if (replaying === mine) replaying = null;
+      return r;
+    }, function (e) {
+      if (replaying === mine) replaying = null;
+      notifyClients({ type: "error" });
+      throw e;
+    });
+    replaying = mine;
+  }
   return replaying;
 }
 
