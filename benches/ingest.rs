@@ -3,9 +3,11 @@
 //! applied per second, batch latency (p50/p99) and how many answers were 5xx. It asserts
 //! nothing; `scripts/bench` starts the server and puts these figures next to pgbench's.
 //!
-//! Settings: `OUTPOST_BENCH_URL` (the server), `OUTPOST_BENCH_HUB` (hub id the user works at),
-//! `OUTPOST_BENCH_USER` (warehouse), `OUTPOST_BENCH_CLIENTS` (1,4,16),
-//! `OUTPOST_BENCH_SECONDS` (10), `OUTPOST_BENCH_BATCH` (100).
+//! Settings: `OUTPOST_BENCH_URL` (the server), `OUTPOST_BENCH_HUB` (hub id the user works at;
+//! several, comma-separated, are shared out among the clients), `OUTPOST_BENCH_USER`
+//! (warehouse), `OUTPOST_BENCH_CLIENTS` (1,4,16), `OUTPOST_BENCH_SECONDS` (10),
+//! `OUTPOST_BENCH_BATCH` (100), `OUTPOST_BENCH_OPS` (stop each run once this many operations
+//! were sent, whatever the time: `scripts/bench-grow` grows a database with it).
 
 use std::time::{Duration, Instant};
 
@@ -41,10 +43,19 @@ fn batch(hub: i64, size: usize) -> Value {
     json!({ "operations": operations })
 }
 
-async fn client(base: String, token: String, hub: i64, size: usize, until: Instant) -> Tally {
+async fn client(
+    base: String,
+    token: String,
+    hub: i64,
+    size: usize,
+    until: Instant,
+    budget: std::sync::Arc<std::sync::atomic::AtomicI64>,
+) -> Tally {
     let http = reqwest::Client::new();
     let mut tally = Tally::default();
-    while Instant::now() < until {
+    while Instant::now() < until
+        && budget.fetch_sub(size as i64, std::sync::atomic::Ordering::Relaxed) > 0
+    {
         let body = batch(hub, size);
         let start = Instant::now();
         let res = http
@@ -80,7 +91,13 @@ async fn client(base: String, token: String, hub: i64, size: usize, until: Insta
 #[tokio::main]
 async fn main() {
     let base = env("OUTPOST_BENCH_URL", "http://127.0.0.1:8099");
-    let hub: i64 = env("OUTPOST_BENCH_HUB", "1").parse().unwrap();
+    let hubs: Vec<i64> = env("OUTPOST_BENCH_HUB", "1")
+        .split(',')
+        .map(|h| h.trim().parse().unwrap())
+        .collect();
+    let most: i64 = env("OUTPOST_BENCH_OPS", &i64::MAX.to_string())
+        .parse()
+        .unwrap();
     let user = env("OUTPOST_BENCH_USER", "warehouse");
     let seconds: u64 = env("OUTPOST_BENCH_SECONDS", "10").parse().unwrap();
     let size: usize = env("OUTPOST_BENCH_BATCH", "100").parse().unwrap();
@@ -107,8 +124,19 @@ async fn main() {
     {
         let start = Instant::now();
         let until = start + Duration::from_secs(seconds);
+        let budget = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(most));
         let tasks: Vec<_> = (0..clients)
-            .map(|_| tokio::spawn(client(base.clone(), token.clone(), hub, size, until)))
+            .map(|i| {
+                let hub = hubs[i % hubs.len()];
+                tokio::spawn(client(
+                    base.clone(),
+                    token.clone(),
+                    hub,
+                    size,
+                    until,
+                    budget.clone(),
+                ))
+            })
             .collect();
         let mut total = Tally::default();
         for task in tasks {

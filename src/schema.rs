@@ -139,6 +139,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    daily_figures (day, hub_id, series, key, shard) {
+        day -> Date,
+        hub_id -> Int8,
+        series -> Text,
+        key -> Int8,
+        shard -> Int4,
+        n -> Int8,
+    }
+}
+
+diesel::table! {
     devices (user_id, id) {
         id -> Text,
         user_id -> Int8,
@@ -640,6 +651,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     audit_pending,
     customers,
+    daily_figures,
     devices,
     distribution_lines,
     distributions,

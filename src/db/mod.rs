@@ -9,6 +9,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use crate::config::Settings;
 use crate::error::AppError;
 
+pub mod figures;
 pub mod prepared;
 pub mod snapshot;
 pub mod statements;
@@ -124,23 +125,47 @@ pub fn containing(typed: &str) -> String {
 
 /// How many rows `query` finds, counted only up to `most` + 1: the database walks at most that
 /// many, where `count(*)` walks every match (a year of a hub's intakes to say how many pages
-/// there are). Returns `most + 1` when there are more.
-pub fn count_up_to<'q, Q>(query: Q, most: i64, conn: &mut PgConnection) -> QueryResult<i64>
+/// there are). Returns `most + 1` when there are more. Counted in the database
+/// (`SELECT count(*) FROM (… LIMIT most + 1)`): no row travels.
+pub fn count_up_to<Q>(query: Q, most: i64, conn: &mut PgConnection) -> QueryResult<i64>
 where
     Q: diesel::query_dsl::methods::SelectDsl<
         diesel::expression::SqlLiteral<diesel::sql_types::Integer>,
     >,
     Q::Output: diesel::query_dsl::methods::LimitDsl,
     <Q::Output as diesel::query_dsl::methods::LimitDsl>::Output:
-        diesel::query_dsl::LoadQuery<'q, PgConnection, i32> + RunQueryDsl<PgConnection>,
+        diesel::query_builder::QueryFragment<diesel::pg::Pg> + diesel::query_builder::QueryId,
 {
     use diesel::query_dsl::methods::{LimitDsl, SelectDsl};
-    let ones: Vec<i32> = LimitDsl::limit(
+    let limited = LimitDsl::limit(
         SelectDsl::select(query, diesel::dsl::sql::<diesel::sql_types::Integer>("1")),
         most.saturating_add(1),
-    )
-    .load(conn)?;
-    Ok(ones.len() as i64)
+    );
+    CountRows(limited).get_result(conn)
+}
+
+/// `SELECT count(*) FROM (<query>) AS counted`.
+#[derive(diesel::query_builder::QueryId)]
+struct CountRows<Q>(Q);
+
+impl<Q> diesel::query_builder::Query for CountRows<Q> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl<Q> RunQueryDsl<PgConnection> for CountRows<Q> {}
+
+impl<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>>
+    diesel::query_builder::QueryFragment<diesel::pg::Pg> for CountRows<Q>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT count(*) FROM (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") AS counted");
+        Ok(())
+    }
 }
 
 /// Applies pending migrations under a PostgreSQL advisory lock, so several `serve`/`worker`

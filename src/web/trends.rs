@@ -4,22 +4,12 @@
 
 use chrono::{Duration, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date, Text};
 
+use crate::db::figures::{self, Point, Tagged};
 use crate::ui::chart::LineChart;
 
 /// Days shown, today included.
 pub const DAYS: i64 = 14;
-
-#[derive(QueryableByName)]
-struct Point {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Date)]
-    day: NaiveDate,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
 
 fn first_day() -> NaiveDate {
     Utc::now().date_naive() - Duration::days(DAYS - 1)
@@ -51,59 +41,23 @@ fn series(points: Vec<Point>) -> Vec<(String, Vec<i64>)> {
     by_name
 }
 
-#[derive(QueryableByName)]
-struct Tagged {
-    #[diesel(sql_type = Text)]
-    series: String,
-    #[diesel(embed)]
-    point: Point,
-}
-
 /// Every day-by-day figure the dashboard draws, for the hubs given, in one statement (the
 /// dashboard is reloaded on every event, so each round trip counts).
 pub struct Points(Vec<Tagged>);
 
 impl Points {
-    fn take(&mut self, series: &str) -> Vec<Point> {
+    fn take(&mut self, chart: &str) -> Vec<Point> {
         let (mine, rest) = std::mem::take(&mut self.0)
             .into_iter()
-            .partition(|t| t.series == series);
+            .partition(|t| t.chart == chart);
         self.0 = rest;
         mine.into_iter().map(|t| t.point).collect()
     }
 }
 
-/// The first day's midnight is compared with the timestamps themselves (not their dates), so
-/// the indexes on (hub, time) serve every part.
+/// From the daily figures (`db::figures`), not from the history itself.
 pub fn load(conn: &mut PgConnection, hubs: &[i64], with_jobs: bool) -> QueryResult<Points> {
-    diesel::sql_query(
-        "SELECT 'ops' AS series, h.name, o.received_at::date AS day, count(*) AS n \
-           FROM operations o JOIN hubs h ON h.id = o.hub_id \
-           WHERE o.hub_id = ANY($1) AND o.received_at >= $2::timestamptz GROUP BY 2, 3 \
-         UNION ALL \
-         SELECT 'moves', h.name, s.created_at::date, sum(s.delta)::bigint \
-           FROM stock_ledger s JOIN hubs h ON h.id = s.hub_id \
-           WHERE s.hub_id = ANY($1) AND s.created_at >= $2::timestamptz GROUP BY 2, 3 \
-         UNION ALL \
-         SELECT 'copies', s.code, c.finished_at::date, count(*) \
-           FROM badge_copies c JOIN nfc_stations s ON s.id = c.station_id \
-           WHERE c.hub_id = ANY($1) AND c.status = 'completed' \
-             AND c.finished_at >= $2::timestamptz GROUP BY 2, 3 \
-         UNION ALL \
-         SELECT 'trouble', 'Conflicts', received_at::date, count(*) FROM operations \
-           WHERE hub_id = ANY($1) AND status = 'conflict' AND received_at >= $2::timestamptz \
-           GROUP BY 2, 3 \
-         UNION ALL \
-         SELECT 'trouble', 'Job failures', occurred_at::date, count(*) FROM audit_log \
-           WHERE $3 AND action IN ('zoho.item.failed', 'invoice.render_failed') \
-             AND (hub_id IS NULL OR hub_id = ANY($1)) AND occurred_at >= $2::timestamptz \
-           GROUP BY 2, 3",
-    )
-    .bind::<Array<BigInt>, _>(hubs)
-    .bind::<Date, _>(first_day())
-    .bind::<diesel::sql_types::Bool, _>(with_jobs)
-    .load(conn)
-    .map(Points)
+    figures::since(conn, hubs, first_day(), with_jobs).map(Points)
 }
 
 pub fn operations_per_hub(points: &mut Points) -> LineChart {

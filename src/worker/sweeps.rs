@@ -103,7 +103,7 @@ pub(super) async fn station_sweep(_tick: Tick, state: Data<AppState>) -> Result<
 }
 
 /// Publishes outbox rows that were not published right after their commit (Redis was down),
-/// and prunes published ones past their retention window.
+/// prunes published ones past their retention window, and folds past days' daily figures.
 pub(super) async fn outbox_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
     supervise(&state, task_health::OUTBOX_SWEEP, async {
         let published = crate::events::publish_pending(&state).await?;
@@ -116,6 +116,10 @@ pub(super) async fn outbox_sweep(_tick: Tick, state: Data<AppState>) -> Result<(
                 pruned,
                 "outbox sweep pruned published events past their window"
             );
+        }
+        let folded = crate::db::run(&state.db, |conn| Ok(crate::db::figures::fold(conn)?)).await?;
+        if folded > 0 {
+            tracing::info!(folded, "daily figures of past days folded");
         }
         Ok(())
     })

@@ -3,6 +3,7 @@
 
 mod common;
 mod customers_admin;
+mod daily_figures;
 
 mod access_matrix;
 mod adjustments;
@@ -19,6 +20,7 @@ mod demo_world;
 mod fake_zoho;
 mod faults;
 mod hardening;
+mod history_scans;
 mod hub_pages;
 mod item_pages;
 mod launcher;

@@ -9,7 +9,7 @@ use crate::common::TestApp;
 const BUDGET: u32 = 10;
 
 /// The same-site page links of an HTML page (no assets, no downloads, no sign-out).
-fn links(html: &str) -> BTreeSet<String> {
+pub fn links(html: &str) -> BTreeSet<String> {
     html.split("href=\"")
         .skip(1)
         .filter_map(|rest| rest.split('"').next())
@@ -25,38 +25,45 @@ fn links(html: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The demo world's users, one per role.
+pub const ROLES: [&str; 10] = [
+    "superadmin",
+    "admin",
+    "logistics",
+    "depot",
+    "warehouse",
+    "sales",
+    "driver",
+    "auditor",
+    "customer",
+    "agency",
+];
+
+/// A role's main pages: its menu's pages, then one level of links from each (a hub, a sale, a
+/// customer…), at most 40 pages.
+pub async fn main_pages(browser: &crate::common::Browser) -> Vec<String> {
+    let home = browser.text("/dashboard").await;
+    let mut pages: BTreeSet<String> = links(&home);
+    pages.insert("/dashboard".into());
+    pages.insert("/dashboard/live".into());
+    for page in links(&home) {
+        let res = browser.get(&page).await;
+        if res.status().is_success() {
+            let text = res.text().await.unwrap();
+            pages.extend(links(&text).into_iter().take(5));
+        }
+    }
+    pages.into_iter().take(40).collect()
+}
+
 #[tokio::test]
 async fn every_page_of_every_role_stays_under_ten_statements() {
     let app = TestApp::builder().with_demo_world().start().await;
     let mut over = Vec::new();
     let (mut measured, mut busiest) = (0, (0, String::new()));
-    for user in [
-        "superadmin",
-        "admin",
-        "logistics",
-        "depot",
-        "warehouse",
-        "sales",
-        "driver",
-        "auditor",
-        "customer",
-        "agency",
-    ] {
+    for user in ROLES {
         let browser = app.signed_in(user).await;
-        let home = browser.text("/dashboard").await;
-        // The menu's pages, then one level of links from each (a hub, a sale, a customer…),
-        // at most 40 pages per role.
-        let mut pages: BTreeSet<String> = links(&home);
-        pages.insert("/dashboard".into());
-        pages.insert("/dashboard/live".into());
-        for page in links(&home) {
-            let res = browser.get(&page).await;
-            if res.status().is_success() {
-                let text = res.text().await.unwrap();
-                pages.extend(links(&text).into_iter().take(5));
-            }
-        }
-        for page in pages.into_iter().take(40) {
+        for page in main_pages(&browser).await {
             let res = browser.get(&page).await;
             if !res.status().is_success() {
                 continue;

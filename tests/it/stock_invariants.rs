@@ -628,6 +628,24 @@ impl World {
              HAVING max(seq) <> count(*) OR count(DISTINCT seq) <> count(*) OR min(seq) <> 1) g",
         );
         assert_eq!(gaps, 0, "step {step}: invoice numbers with a gap");
+        // The dashboard's daily figures (kept by triggers) agree with the history they count.
+        let drift = self.one(
+            "WITH kept AS (SELECT day, hub_id, series, sum(n)::int8 AS n FROM daily_figures \
+               WHERE series IN ('ops', 'moves', 'conflicts') GROUP BY 1, 2, 3), \
+             counted AS ( \
+               SELECT (received_at AT TIME ZONE 'UTC')::date AS day, hub_id, 'ops' AS series, count(*) AS n \
+                 FROM operations WHERE hub_id IS NOT NULL GROUP BY 1, 2 \
+               UNION ALL SELECT (received_at AT TIME ZONE 'UTC')::date, hub_id, 'conflicts', count(*) \
+                 FROM operations WHERE hub_id IS NOT NULL AND status = 'conflict' GROUP BY 1, 2 \
+               UNION ALL SELECT (created_at AT TIME ZONE 'UTC')::date, hub_id, 'moves', sum(delta)::int8 \
+                 FROM stock_ledger GROUP BY 1, 2) \
+             SELECT count(*) AS n FROM ((TABLE kept EXCEPT TABLE counted) \
+               UNION ALL (TABLE counted EXCEPT TABLE kept)) d",
+        );
+        assert_eq!(
+            drift, 0,
+            "step {step}: daily figures that disagree with the history"
+        );
     }
 
     fn one(&self, sql: &str) -> i64 {

@@ -1,0 +1,16 @@
+CREATE INDEX operations_hub_received_idx ON operations (hub_id, received_at);
+CREATE INDEX stock_ledger_hub_created_idx ON stock_ledger (hub_id, created_at);
+CREATE INDEX badge_copies_hub_finished_idx ON badge_copies (hub_id, finished_at) WHERE status = 'completed';
+DROP TRIGGER daily_figures_failure ON audit_log;
+DROP TRIGGER daily_figures_copy_completed ON badge_copies;
+DROP TRIGGER daily_figures_copy_insert ON badge_copies;
+DROP TRIGGER daily_figures_ledger ON stock_ledger;
+DROP TRIGGER daily_figures_operation_conflict ON operations;
+DROP TRIGGER daily_figures_operation_insert ON operations;
+DROP FUNCTION fold_daily_figures();
+DROP FUNCTION daily_figures_failure();
+DROP FUNCTION daily_figures_copy();
+DROP FUNCTION daily_figures_ledger();
+DROP FUNCTION daily_figures_operation();
+DROP FUNCTION add_daily_figure(DATE, BIGINT, TEXT, BIGINT, BIGINT);
+DROP TABLE daily_figures;
