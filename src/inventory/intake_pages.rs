@@ -75,8 +75,16 @@ async fn list(
         &[],
         &SORTS,
     );
-    let (pattern, page_no, sort) = (filter.pattern(), filter.page, filter.sort);
-    let (rows, total) = crate::db::run(&state.db, move |conn| {
+    let (pattern, sort) = (filter.pattern(), filter.sort);
+    let by_donor = sort.key == "donor";
+    // A key that does not read as this order's (an edited address) starts at the first page.
+    let edge = filter.start.key().and_then(|k| EdgeKey::parse(k, by_donor));
+    let start = match edge {
+        Some(_) => filter.start.clone(),
+        None => crate::ui::keyset::Start::First,
+    };
+    let backwards = start.backwards();
+    let (fetched, total) = crate::db::run(&state.db, move |conn| {
         let base = || {
             let mut q = intakes::table
                 .inner_join(users::table.on(users::id.eq(intakes::created_by)))
@@ -92,28 +100,83 @@ async fn list(
             q
         };
         let total = crate::db::count_up_to(base(), crate::ui::pager::COUNT_UP_TO, conn)?;
-        // The id breaks ties (a batch shares one time), so pages never overlap.
-        let id = intakes::id;
-        let rows = match (sort.key, sort.descending) {
-            ("donor", false) => base().order((intakes::donor.asc(), id)),
-            ("donor", true) => base().order((intakes::donor.desc(), id)),
-            (_, false) => base().order((intakes::received_on.asc(), intakes::created_at.asc(), id)),
-            _ => base().order((intakes::received_on.desc(), intakes::created_at.desc(), id)),
+        // Keyset pages (`ui::keyset`): the rows past the edge row's key, every column of the
+        // order in one direction, the id last (a batch shares one time).
+        let descending = sort.descending != backwards;
+        let mut q = base();
+        if let Some(edge) = edge {
+            use diesel::dsl::sql;
+            use diesel::sql_types::{Bool, Date, Text, Timestamptz, Uuid as SqlUuid};
+            let past = if descending { ") < (" } else { ") > (" };
+            q = match edge {
+                EdgeKey::Donor(donor, id) => q.filter(
+                    sql::<Bool>(&format!("(intakes.donor, intakes.id{past}"))
+                        .bind::<Text, _>(donor)
+                        .sql(", ")
+                        .bind::<SqlUuid, _>(id)
+                        .sql(")"),
+                ),
+                EdgeKey::Received(day, at, id) => q.filter(
+                    sql::<Bool>(&format!(
+                        "(intakes.received_on, intakes.created_at, intakes.id{past}"
+                    ))
+                    .bind::<Date, _>(day)
+                    .sql(", ")
+                    .bind::<Timestamptz, _>(at)
+                    .sql(", ")
+                    .bind::<SqlUuid, _>(id)
+                    .sql(")"),
+                ),
+            };
         }
-        .limit(crate::ui::pager::PER_PAGE)
-        .offset(crate::ui::pager::Pager::offset(page_no))
-        .select((
-            intakes::id,
-            intakes::donor,
-            intakes::reference,
-            intakes::received_on,
-            intakes::created_at,
-            users::display_name,
-        ))
-        .load(conn)?;
+        let id = intakes::id;
+        q = match (by_donor, descending) {
+            (true, false) => q.order((intakes::donor.asc(), id.asc())),
+            (true, true) => q.order((intakes::donor.desc(), id.desc())),
+            (false, false) => q.order((
+                intakes::received_on.asc(),
+                intakes::created_at.asc(),
+                id.asc(),
+            )),
+            (false, true) => q.order((
+                intakes::received_on.desc(),
+                intakes::created_at.desc(),
+                id.desc(),
+            )),
+        };
+        let rows = q
+            .limit(crate::ui::keyset::FETCH)
+            .select((
+                intakes::id,
+                intakes::donor,
+                intakes::reference,
+                intakes::received_on,
+                intakes::created_at,
+                users::display_name,
+            ))
+            .load::<IntakeRow>(conn)?;
         Ok((rows, total))
     })
     .await?;
+    let base = filter.pager(total).base().to_string();
+    let (rows, links) = crate::ui::keyset::window(
+        fetched,
+        &start,
+        &base,
+        filter.sort.key != "donor",
+        |r: &IntakeRow| {
+            if filter.sort.key == "donor" {
+                vec![r.donor.clone(), r.id.to_string()]
+            } else {
+                vec![
+                    r.received_on.to_string(),
+                    r.created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    r.id.to_string(),
+                ]
+            }
+        },
+    );
     let can_create = access.can(crate::auth::permissions::Permission::IntakeCreate);
     render(&ListPage {
         layout: page.layout(format!("Intakes · {}", access.hub.name)),
@@ -121,9 +184,29 @@ async fn list(
         section: "intakes",
         rows,
         can_create,
-        pager: filter.pager(total),
+        pager: filter.keyset_pager(total, links),
         filter,
     })
+}
+
+/// An edge row's key as a link carries it, read as the list's order's.
+enum EdgeKey {
+    Donor(String, Uuid),
+    Received(NaiveDate, DateTime<Utc>, Uuid),
+}
+
+impl EdgeKey {
+    fn parse(key: &[String], by_donor: bool) -> Option<Self> {
+        match (by_donor, key) {
+            (true, [donor, id]) => Some(EdgeKey::Donor(donor.clone(), id.parse().ok()?)),
+            (false, [day, at, id]) => Some(EdgeKey::Received(
+                day.parse().ok()?,
+                DateTime::parse_from_rfc3339(at).ok()?.to_utc(),
+                id.parse().ok()?,
+            )),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Template)]

@@ -8,6 +8,7 @@ pub mod csv_export;
 pub mod errors;
 pub mod filters;
 pub mod form;
+pub mod keyset;
 pub mod layout;
 pub mod page;
 pub mod pager;

@@ -37,6 +37,11 @@ pub struct ListQuery {
     pub sort: String,
     #[serde(default)]
     pub page: Option<i64>,
+    /// Keyset pages (`ui::keyset`): the edge row's key.
+    #[serde(default)]
+    pub after: String,
+    #[serde(default)]
+    pub before: String,
 }
 
 /// The columns a list can be sorted by and its order when none is asked for.
@@ -69,6 +74,7 @@ impl ListQuery {
             statuses,
             search_label,
             page: self.page.unwrap_or(0).clamp(0, super::MAX_PAGE),
+            start: super::keyset::Start::parse(&self.after, &self.before),
         }
     }
 }
@@ -82,6 +88,8 @@ pub struct ListFilter {
     pub statuses: &'static [(&'static str, &'static str)],
     pub search_label: &'static str,
     pub page: i64,
+    /// Where a keyset-paged list starts (lists paged by number ignore it).
+    pub start: super::keyset::Start,
     pub sort: Sort,
     default_sort: Sort,
 }
@@ -114,6 +122,14 @@ impl ListFilter {
         )
     }
 
+    /// The pager of a keyset-paged list: `total` as counted, and the page's links
+    /// (`keyset::window`, given `self.pager(total).base()`).
+    pub fn keyset_pager(&self, total: i64, links: super::keyset::Links) -> Pager {
+        let mut pager = self.pager(total);
+        pager.keyset = Some(links);
+        pager
+    }
+
     /// A sortable column's header: sorting keeps the filters and starts at the first page.
     pub fn header(&self, key: &'static str, label: &'static str) -> Header {
         let unsorted = Pager::filtered(
@@ -134,6 +150,8 @@ pub struct Pager {
     pub total: i64,
     /// The list's address with its filters, without the page.
     base: String,
+    /// Set for a list paged by keyset: its links to the rows before and after the page.
+    pub keyset: Option<super::keyset::Links>,
 }
 
 impl Pager {
@@ -145,6 +163,7 @@ impl Pager {
             pages: (total + PER_PAGE - 1) / PER_PAGE,
             total,
             base: base.into(),
+            keyset: None,
         }
     }
 

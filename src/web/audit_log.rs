@@ -21,7 +21,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/audit.csv").get(csv_export));
 }
 
-const PAGE_SIZE: i64 = 50;
 const CSV_LIMIT: i64 = 100_000;
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -40,8 +39,11 @@ pub struct Filters {
     pub from: String,
     #[serde(default)]
     pub to: String,
+    /// Keyset pages (`ui::keyset`): the edge row's id.
     #[serde(default)]
-    pub page: Option<i64>,
+    pub after: String,
+    #[serde(default)]
+    pub before: String,
 }
 
 impl Filters {
@@ -50,8 +52,8 @@ impl Filters {
     }
 
     /// The query string for the same filters (links to other pages and to the CSV).
-    pub fn query(&self, page: Option<i64>) -> String {
-        let mut pairs: Vec<(&str, String)> = [
+    pub fn query(&self) -> String {
+        let pairs: Vec<(&str, String)> = [
             ("user", &self.user),
             ("hub", &self.hub),
             ("action", &self.action),
@@ -64,9 +66,6 @@ impl Filters {
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k, v.clone()))
         .collect();
-        if let Some(p) = page {
-            pairs.push(("page", p.to_string()));
-        }
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
 }
@@ -221,8 +220,7 @@ struct AuditPage {
     rows: Vec<AuditRow>,
     filters: Filters,
     hubs: Vec<crate::auth::scope::Hub>,
-    page: i64,
-    has_next: bool,
+    pager: crate::ui::pager::Pager,
 }
 
 impl AuditPage {
@@ -243,29 +241,52 @@ async fn page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let filters = filters.into_inner();
-    let page_no = filters.page.unwrap_or(0).clamp(0, crate::ui::MAX_PAGE);
+    let start = crate::ui::keyset::Start::parse(&filters.after, &filters.before);
     let query = scoped_query(&viewer, &filters)?;
-    let mut rows: Vec<AuditRow> = crate::db::run(&state.db, move |conn| {
+    // Keyset pages by id: the rows past the edge row, newest first (reversed going back). A key
+    // that is not an id starts at the first page.
+    let edge: Option<i64> = match start.key() {
+        Some([id]) => id.parse().ok(),
+        _ => None,
+    };
+    let start = if edge.is_some() {
+        start
+    } else {
+        crate::ui::keyset::Start::First
+    };
+    let backwards = start.backwards();
+    let fetched: Vec<AuditRow> = crate::db::run(&state.db, move |conn| {
+        let query = match (edge, backwards) {
+            (None, _) => query.order(audit_log::id.desc()),
+            (Some(id), false) => query
+                .filter(audit_log::id.lt(id))
+                .order(audit_log::id.desc()),
+            (Some(id), true) => query
+                .filter(audit_log::id.gt(id))
+                .order(audit_log::id.asc()),
+        };
         Ok(query
-            .order(audit_log::id.desc())
-            .limit(PAGE_SIZE + 1)
-            .offset(page_no.saturating_mul(PAGE_SIZE))
+            .limit(crate::ui::keyset::FETCH)
             .select(AuditRow::as_select())
             .load(conn)?)
     })
     .await?;
-    let has_next = rows.len() as i64 > PAGE_SIZE;
-    rows.truncate(PAGE_SIZE as usize);
+    let base = format!("/audit?{}", filters.query());
+    let (mut rows, links) =
+        crate::ui::keyset::window(fetched, &start, &base, true, |r: &AuditRow| {
+            vec![r.id.to_string()]
+        });
     let sees_costs = viewer.flags.can_see_cost;
     rows.iter_mut()
         .for_each(|r| r.hide_costs_unless(sees_costs));
+    let mut pager = crate::ui::pager::Pager::new(base, 0, 0);
+    pager.keyset = Some(links);
     render(&AuditPage {
         layout: page.layout("Audit log"),
         rows,
         filters,
         hubs: viewer.scope.hubs.clone(),
-        page: page_no,
-        has_next,
+        pager,
     })
 }
 

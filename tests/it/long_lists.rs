@@ -43,3 +43,167 @@ async fn a_list_past_the_count_says_so_and_still_pages_on() {
     assert!(!some.contains("rel=\"next\""), "{some}");
     app.shutdown().await;
 }
+
+/// The ids of a hub's intakes as a list page shows them, in order, and its next and previous
+/// links.
+fn intake_page(html: &str, hub: i64) -> (Vec<String>, Option<String>, Option<String>) {
+    let marker = format!("href=\"/hubs/{hub}/intakes/");
+    let ids = html
+        .split(&marker)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|id| id.len() == 36)
+        .map(str::to_string)
+        .collect();
+    let link = |rel: &str| {
+        let end = format!("\" rel=\"{rel}\"");
+        html.contains(&end)
+            .then(|| html.split(&end).next())
+            .flatten()
+            .and_then(|before| before.rsplit("href=\"").next())
+            .map(|href| href.replace("&amp;", "&").replace("&#38;", "&"))
+    };
+    (ids, link("next"), link("prev"))
+}
+
+async fn send_intakes(app: &TestApp, token: &str, hub: i64, n: usize, tag: &str) {
+    let ops: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let day = chrono::Utc::now().date_naive() - chrono::Duration::days((i % 3) as i64);
+            serde_json::json!({ "op_id": uuid::Uuid::new_v4(), "kind": "intake.create",
+                "captured_at": chrono::Utc::now(),
+                "payload": { "intake_id": uuid::Uuid::new_v4(), "hub_id": hub, "received_on": day,
+                    "donor": format!("{tag} donor {i}"), "lines": [{ "sku": "00101-P-1-NA-N", "quantity": 1 }] } })
+        })
+        .collect();
+    let (status, body) = app
+        .sync(token, serde_json::json!({ "operations": ops }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Issue 29: keyset pages never repeat or skip a row while rows are written between page loads
+/// (an OFFSET page shifts by every row that lands before it), going older and back newer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyset_pages_neither_repeat_nor_skip_rows_written_between_loads() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("admin").await;
+    let hub = app.hub_id("MBJ-SUB");
+    send_intakes(&app, &token, hub, 130, "First").await;
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    let in_order = || -> Vec<String> {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!(
+            "SELECT id::text AS id FROM intakes WHERE hub_id = {hub} \
+             ORDER BY received_on DESC, created_at DESC, id DESC"
+        ))
+        .load::<Id>(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+    };
+    let existing = in_order();
+    assert!(existing.len() >= 130);
+
+    let admin = app.signed_in("admin").await;
+    let (mut seen, mut next, prev) =
+        intake_page(&admin.text(&format!("/hubs/{hub}/intakes")).await, hub);
+    assert_eq!(seen.len(), 50);
+    assert!(prev.is_none(), "the first page links to nothing newer");
+    let (mut pages, mut last_prev, mut last_first) = (1, None, None);
+    while let Some(href) = next {
+        // Rows written between two loads, dated today and the two days before: some land before
+        // the page being read, some after it (those are read on a later page).
+        send_intakes(&app, &token, hub, 7, &format!("Between {pages}")).await;
+        let (ids, n, p) = intake_page(&admin.text(&href).await, hub);
+        assert!(p.is_some(), "page {pages} links back");
+        last_first = ids.first().cloned();
+        seen.extend(ids);
+        (next, last_prev) = (n, p);
+        pages += 1;
+    }
+    let now = in_order();
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "walking older repeated a row");
+    let skipped: Vec<_> = existing.iter().filter(|id| !seen.contains(id)).collect();
+    assert!(skipped.is_empty(), "walking older skipped {skipped:?}");
+    let in_list_order: Vec<String> = now.iter().filter(|id| seen.contains(id)).cloned().collect();
+    assert_eq!(
+        seen, in_list_order,
+        "walking older reads the rows in the list's order"
+    );
+    assert!(
+        seen.len() > existing.len(),
+        "some rows written meanwhile were read on later pages"
+    );
+
+    // And back to the newest from the last page: every row before the last page's first one.
+    let mut back: Vec<String> = Vec::new();
+    let mut href = last_prev;
+    while let Some(h) = href {
+        let (mut ids, _, p) = intake_page(&admin.text(&h).await, hub);
+        ids.extend(back);
+        back = ids;
+        href = p;
+    }
+    let edge = now
+        .iter()
+        .position(|id| Some(id) == last_first.as_ref())
+        .unwrap();
+    assert_eq!(back, now[..edge].to_vec(), "walking newer");
+    app.shutdown().await;
+}
+
+/// The audit log pages by id the same way: walking older while entries are written, every
+/// entry at or below the first page's newest is read once, newest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_pages_by_keyset_while_entries_are_written() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("admin").await;
+    let hub = app.hub_id("MBJ-SUB");
+    send_intakes(&app, &token, hub, 120, "Audited").await;
+    let admin = app.signed_in("admin").await;
+    let entries = |html: &str| -> Vec<i64> {
+        html.split("<tr id=\"entry-")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next()?.parse().ok())
+            .collect()
+    };
+    let older = |html: &str| {
+        html.contains("\" rel=\"next\"").then(|| {
+            let before = html.split("\" rel=\"next\"").next().unwrap();
+            before
+                .rsplit("href=\"")
+                .next()
+                .unwrap()
+                .replace("&amp;", "&")
+                .replace("&#38;", "&")
+        })
+    };
+    let mut html = admin.text(&format!("/audit?hub={hub}")).await;
+    let mut seen = entries(&html);
+    let newest = seen[0];
+    while let Some(next) = older(&html) {
+        assert!(seen.len() < 10_000, "the walk ends: {next}");
+        send_intakes(&app, &token, hub, 3, "Meanwhile").await;
+        html = admin.text(&next).await;
+        seen.extend(entries(&html));
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "newest first, none twice"
+    );
+    let there = app.count(&format!(
+        "SELECT count(*) AS n FROM audit_log WHERE hub_id = {hub} AND id <= {newest}"
+    ));
+    assert_eq!(seen.len() as i64, there, "none skipped");
+    assert!(there > 100);
+    app.shutdown().await;
+}
