@@ -95,9 +95,11 @@ async fn main() {
         .split(',')
         .map(|h| h.trim().parse().unwrap())
         .collect();
-    let most: i64 = env("OUTPOST_BENCH_OPS", &i64::MAX.to_string())
-        .parse()
-        .unwrap();
+    // Unset or empty: no limit but the time.
+    let most: i64 = match env("OUTPOST_BENCH_OPS", "").trim() {
+        "" => i64::MAX,
+        n => n.parse().expect("OUTPOST_BENCH_OPS is a number"),
+    };
     let user = env("OUTPOST_BENCH_USER", "warehouse");
     let seconds: u64 = env("OUTPOST_BENCH_SECONDS", "10").parse().unwrap();
     let size: usize = env("OUTPOST_BENCH_BATCH", "100").parse().unwrap();
