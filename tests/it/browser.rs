@@ -298,6 +298,24 @@ impl Chrome {
         .await
     }
 
+    /// Waits until the service worker has stored `path` in its cache. It stores a visited page
+    /// after it has answered with it; on a loaded machine that can come after a test's next step
+    /// began, and a page opened online must be stored before the server goes away (that is what
+    /// the person did). Panics after 20 s.
+    pub async fn wait_until_stored(&self, path: &str) {
+        let stored = format!(
+            "var done = arguments[0]; caches.match('{path}').then(function (r) {{ done(!!r); }}, function () {{ done(false); }});"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.js_async(&stored, serde_json::json!([])).await != serde_json::json!(true) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the service worker stored {path}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// Runs an async script; it calls `arguments[arguments.length - 1](result)` when done.
     pub async fn js_async(&self, script: &str, args: Value) -> Value {
         self.call(

@@ -56,21 +56,9 @@ async fn intakes_saved_offline_arrive_exactly_once(engine: Engine) {
             pill(&browser).await
         );
     }
-    // The service worker stores a visited page after it has answered with it; on a loaded
-    // machine that can come after the next step began. The form must be stored before the
-    // server goes away (that is what the person did: they opened it while online).
-    let form = format!("/hubs/{kin}/intakes/new");
-    let stored = format!(
-        "var done = arguments[0]; caches.match('{form}').then(function (r) {{ done(!!r); }}, function () {{ done(false); }});"
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while browser.js_async(&stored, json!([])).await != json!(true) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the service worker stored the form it served"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    browser
+        .wait_until_stored(&format!("/hubs/{kin}/intakes/new"))
+        .await;
     let before = world.count("SELECT count(*) AS n FROM intakes");
 
     world.server.kill();

@@ -419,6 +419,9 @@ async fn only_a_queue_that_really_vanished_raises_the_alarm() {
     // Two more wait on the device when its storage is wiped (cookies kept, as Safari's
     // eviction or "clear site data → storage" do).
     chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
+    chrome
+        .wait_until_stored(&format!("/hubs/{kin}/intakes/new"))
+        .await;
     world.server.kill();
     queue_intake(&chrome, kin, "Lost 1", WATER).await;
     queue_intake(&chrome, kin, "Lost 2", WATER).await;
