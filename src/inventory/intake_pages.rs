@@ -40,6 +40,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/hubs/{hub_id}/intakes/{id}").get(detail));
 }
 
+/// The columns of an `IntakeRow`: an intake and the name of who recorded it.
+const ROW: (
+    intakes::id,
+    intakes::donor,
+    intakes::reference,
+    intakes::received_on,
+    intakes::created_at,
+    users::display_name,
+) = (
+    intakes::id,
+    intakes::donor,
+    intakes::reference,
+    intakes::received_on,
+    intakes::created_at,
+    users::display_name,
+);
+
 #[derive(Queryable)]
 pub struct IntakeRow {
     pub id: Uuid,
@@ -146,14 +163,7 @@ async fn list(
         };
         let rows = q
             .limit(crate::ui::keyset::FETCH)
-            .select((
-                intakes::id,
-                intakes::donor,
-                intakes::reference,
-                intakes::received_on,
-                intakes::created_at,
-                users::display_name,
-            ))
+            .select(ROW)
             .load::<IntakeRow>(conn)?;
         Ok((rows, total))
     })
@@ -349,14 +359,7 @@ async fn detail(
             .inner_join(users::table.on(users::id.eq(intakes::created_by)))
             .filter(intakes::id.eq(id))
             .filter(intakes::hub_id.eq(hub_id))
-            .select((
-                intakes::id,
-                intakes::donor,
-                intakes::reference,
-                intakes::received_on,
-                intakes::created_at,
-                users::display_name,
-            ))
+            .select(ROW)
             .first(conn)
             .optional()?
             .ok_or_else(|| AppError::not_found("There is no such intake at this hub."))?;

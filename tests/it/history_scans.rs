@@ -162,12 +162,7 @@ async fn main_pages_read_no_history_table_whole() {
         .collect();
     let (status, body) = app.sync(&token, json!({ "operations": ops })).await;
     assert_eq!(status, 200, "{body}");
-    let applied = body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["result"]["status"] == "applied")
-        .count();
+    let applied = TestApp::applied(&body);
     assert_eq!(applied, REAL, "{body}");
     grow(&app);
     let operations = app.count("SELECT count(*) AS n FROM operations");

@@ -44,6 +44,16 @@ async fn a_list_past_the_count_says_so_and_still_pages_on() {
     app.shutdown().await;
 }
 
+/// The address of a page's link with this `rel` (as the browser reads the attribute).
+pub fn link(html: &str, rel: &str) -> Option<String> {
+    let end = format!("\" rel=\"{rel}\"");
+    html.contains(&end)
+        .then(|| html.split(&end).next())
+        .flatten()
+        .and_then(|before| before.rsplit("href=\"").next())
+        .map(|href| href.replace("&amp;", "&").replace("&#38;", "&"))
+}
+
 /// The ids of a hub's intakes as a list page shows them, in order, and its next and previous
 /// links.
 fn intake_page(html: &str, hub: i64) -> (Vec<String>, Option<String>, Option<String>) {
@@ -55,15 +65,7 @@ fn intake_page(html: &str, hub: i64) -> (Vec<String>, Option<String>, Option<Str
         .filter(|id| id.len() == 36)
         .map(str::to_string)
         .collect();
-    let link = |rel: &str| {
-        let end = format!("\" rel=\"{rel}\"");
-        html.contains(&end)
-            .then(|| html.split(&end).next())
-            .flatten()
-            .and_then(|before| before.rsplit("href=\"").next())
-            .map(|href| href.replace("&amp;", "&").replace("&#38;", "&"))
-    };
-    (ids, link("next"), link("prev"))
+    (ids, link(html, "next"), link(html, "prev"))
 }
 
 async fn send_intakes(app: &TestApp, token: &str, hub: i64, n: usize, tag: &str) {
@@ -176,21 +178,10 @@ async fn the_audit_log_pages_by_keyset_while_entries_are_written() {
             .filter_map(|rest| rest.split('"').next()?.parse().ok())
             .collect()
     };
-    let older = |html: &str| {
-        html.contains("\" rel=\"next\"").then(|| {
-            let before = html.split("\" rel=\"next\"").next().unwrap();
-            before
-                .rsplit("href=\"")
-                .next()
-                .unwrap()
-                .replace("&amp;", "&")
-                .replace("&#38;", "&")
-        })
-    };
     let mut html = admin.text(&format!("/audit?hub={hub}")).await;
     let mut seen = entries(&html);
     let newest = seen[0];
-    while let Some(next) = older(&html) {
+    while let Some(next) = link(&html, "next") {
         assert!(seen.len() < 10_000, "the walk ends: {next}");
         send_intakes(&app, &token, hub, 3, "Meanwhile").await;
         html = admin.text(&next).await;

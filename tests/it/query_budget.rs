@@ -128,12 +128,7 @@ async fn a_synced_intake_costs_eight_statements() {
         .parse()
         .unwrap();
     let body: serde_json::Value = res.json().await.unwrap();
-    let applied = body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["result"]["status"] == "applied")
-        .count();
+    let applied = TestApp::applied(&body);
     assert_eq!(applied, 50, "{body}");
     assert!(app.ledger_agrees());
     let per_op = statements as f64 / 50.0;

@@ -543,6 +543,16 @@ impl TestApp {
             .to_string()
     }
 
+    /// How many results of a `/api/v1/sync` answer were applied.
+    pub fn applied(body: &serde_json::Value) -> usize {
+        body["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["result"]["status"] == "applied")
+            .count()
+    }
+
     /// Pushes operations to `/api/v1/sync`; returns the HTTP status and the body.
     pub async fn sync(&self, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
         let res = self
