@@ -10,6 +10,8 @@ use crate::config::Settings;
 use crate::error::AppError;
 
 pub mod figures;
+pub mod keyset;
+pub mod list_counts;
 pub mod prepared;
 pub mod snapshot;
 pub mod statements;

@@ -12,6 +12,8 @@ use crate::auth::extract::{CurrentUser, HubAccess};
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
 use crate::auth::scope::Hub;
+use crate::db::keyset::{time_key, Col, Order};
+use crate::db::list_counts::List;
 use crate::error::AppError;
 use crate::schema::{
     product_families, product_identities, product_variants, stock_adjustments, stock_levels, users,
@@ -21,9 +23,10 @@ use crate::sync::forms::{self, OpMeta, Posted};
 use crate::sync::operation::FieldError;
 use crate::ui::filters;
 use crate::ui::form::FormFields;
+use crate::ui::keyset;
 use crate::ui::layout::{render, render_with_status, FlashKind, Layout};
 use crate::ui::page::{redirect_with_flash, Page};
-use crate::ui::pager::{PageQuery, Pager, PER_PAGE};
+use crate::ui::pager::{ListQuery, Pager, Total};
 
 const KIND: &str = "stock.adjust";
 
@@ -37,8 +40,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/hubs/{hub_id}/reorder-levels").post(save_reorder_levels));
 }
 
+/// Newest first, the id breaking ties (`ui::keyset`).
+static NEWEST_FIRST: Order = Order {
+    columns: &[
+        ("stock_adjustments.created_at", Col::Time),
+        ("stock_adjustments.id", Col::Uuid),
+    ],
+};
+
 #[derive(Queryable)]
 pub struct AdjustmentRow {
+    pub id: uuid::Uuid,
     pub created_at: DateTime<Utc>,
     pub sku: String,
     pub name: String,
@@ -77,24 +89,30 @@ struct ListPage {
 async fn list(
     access: HubAccess<perm::InventoryRead>,
     page: Page,
-    query: web::Query<PageQuery>,
+    query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id = access.hub.id;
-    let page_no = query.number();
-    let (rows, total) = crate::db::run(&state.db, move |conn| {
-        let base = stock_adjustments::table.filter(stock_adjustments::hub_id.eq(hub_id));
-        let total = crate::db::count_up_to(base, crate::ui::pager::COUNT_UP_TO, conn)?;
-        let rows = base
-            .inner_join(users::table)
-            .inner_join(
-                product_variants::table
-                    .inner_join(product_identities::table.inner_join(product_families::table)),
+    let start = keyset::Start::parse(&query.after, &query.before);
+    let fetch = keyset::fetch(&start, &NEWEST_FIRST, true);
+    let walk = fetch.walk.clone();
+    let (fetched, total) = crate::db::run(&state.db, move |conn| {
+        let total = crate::db::list_counts::total(conn, List::StockAdjustments, &[hub_id], None)?;
+        let rows = walk
+            .rows(
+                stock_adjustments::table
+                    .filter(stock_adjustments::hub_id.eq(hub_id))
+                    .inner_join(users::table)
+                    .inner_join(
+                        product_variants::table.inner_join(
+                            product_identities::table.inner_join(product_families::table),
+                        ),
+                    )
+                    .into_boxed(),
+                keyset::FETCH,
             )
-            .order((stock_adjustments::created_at.desc(), stock_adjustments::id))
-            .limit(PER_PAGE)
-            .offset(Pager::offset(page_no))
             .select((
+                stock_adjustments::id,
                 stock_adjustments::created_at,
                 product_variants::full_sku,
                 product_families::base_name,
@@ -106,16 +124,20 @@ async fn list(
                 users::display_name,
             ))
             .load(conn)?;
-        Ok((rows, total))
+        Ok((rows, Total::Kept(total)))
     })
     .await?;
+    let base = format!("/hubs/{hub_id}/adjustments");
+    let (rows, links) = keyset::window(fetched, &fetch.start, &base, true, |r: &AdjustmentRow| {
+        vec![time_key(r.created_at), r.id.to_string()]
+    });
     render(&ListPage {
         layout: page.layout(format!("Stock adjustments · {}", access.hub.name)),
         hub: access.hub.clone(),
         section: "adjustments",
         rows,
         can_adjust: access.can(Permission::StockAdjust),
-        pager: Pager::new(format!("/hubs/{hub_id}/adjustments"), page_no, total),
+        pager: Pager::keyset(base, total, links),
     })
 }
 

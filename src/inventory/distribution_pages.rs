@@ -10,6 +10,8 @@ use crate::auth::extract::{CurrentUser, HubAccess};
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
 use crate::auth::scope::Hub;
+use crate::db::keyset::{time_key, Orders};
+use crate::db::list_counts::List;
 use crate::error::AppError;
 use crate::schema::distributions;
 use crate::state::AppState;
@@ -17,8 +19,10 @@ use crate::sync::forms::{self, LineRow, OpMeta};
 use crate::sync::operation::FieldError;
 use crate::ui::filters;
 use crate::ui::form::FormFields;
+use crate::ui::keyset;
 use crate::ui::layout::{render, render_with_status, Layout};
 use crate::ui::page::Page;
+use crate::ui::pager::COUNT_UP_TO;
 
 const KIND: &str = "distribution.create";
 
@@ -28,6 +32,9 @@ const STATUSES: &[(&str, &str)] = &[
     ("confirmed", "Confirmed"),
     ("cancelled", "Cancelled"),
 ];
+
+/// The list's orders for keyset pages, by the sort asked for.
+static ORDERS: Orders = crate::dated_orders!(distributions, recipient);
 
 /// Newest first unless another column is asked for.
 static SORTS: crate::ui::pager::Sorts = crate::ui::pager::Sorts {
@@ -70,9 +77,12 @@ async fn list(
         STATUSES,
         &SORTS,
     );
-    let (pattern, status, page_no, sort) =
-        (filter.pattern(), filter.status(), filter.page, filter.sort);
-    let (rows, total) = crate::db::run(&state.db, move |conn| {
+    let (pattern, status, sort) = (filter.pattern(), filter.status(), filter.sort);
+    let order = ORDERS.by(sort.key);
+    let fetch = keyset::fetch(&filter.start, order, sort.descending);
+    let walk = fetch.walk.clone();
+    let counting = filter.counting(List::Distributions, hub_id);
+    let (fetched, total) = crate::db::run(&state.db, move |conn| {
         let base = || {
             let mut q = distributions::table
                 .filter(distributions::hub_id.eq(hub_id))
@@ -85,30 +95,29 @@ async fn list(
             }
             q
         };
-        let total = crate::db::count_up_to(base(), crate::ui::pager::COUNT_UP_TO, conn)?;
-        let id = distributions::id;
-        let rows = match (sort.key, sort.descending) {
-            ("recipient", false) => base().order((distributions::recipient.asc(), id)),
-            ("recipient", true) => base().order((distributions::recipient.desc(), id)),
-            ("status", false) => base().order((distributions::status.asc(), id)),
-            ("status", true) => base().order((distributions::status.desc(), id)),
-            (_, false) => base().order((distributions::created_at.asc(), id)),
-            _ => base().order((distributions::created_at.desc(), id)),
-        }
-        .limit(crate::ui::pager::PER_PAGE)
-        .offset(crate::ui::pager::Pager::offset(page_no))
-        .select(Distribution::as_select())
-        .load(conn)?;
+        let total = counting.total(conn, |c| crate::db::count_up_to(base(), COUNT_UP_TO, c))?;
+        let rows = walk
+            .rows(base(), keyset::FETCH)
+            .select(Distribution::as_select())
+            .load(conn)?;
         Ok((rows, total))
     })
     .await?;
+    let (rows, pager) = filter.keyset_page(fetched, &fetch.start, total, |d: &Distribution| {
+        let (at, id) = (time_key(d.created_at), d.id.to_string());
+        match sort.key {
+            "recipient" => vec![d.recipient.clone(), id],
+            "status" => vec![d.status.clone(), at, id],
+            _ => vec![at, id],
+        }
+    });
     render(&ListPage {
         layout: page.layout(format!("Distributions · {}", access.hub.name)),
         hub: access.hub.clone(),
         section: "distributions",
         rows,
         can_create: access.can(Permission::DistributionCreate),
-        pager: filter.pager(total),
+        pager,
         filter,
     })
 }

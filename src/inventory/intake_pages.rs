@@ -10,6 +10,8 @@ use crate::auth::extract::{CurrentUser, HubAccess};
 use crate::auth::permissions::perm;
 use crate::auth::principal::Principal;
 use crate::auth::scope::Hub;
+use crate::db::keyset::{time_key, Col, Order, Orders};
+use crate::db::list_counts::List;
 use crate::error::AppError;
 use crate::schema::{
     intake_lines, intakes, product_families, product_identities, product_variants, users,
@@ -19,10 +21,32 @@ use crate::sync::forms::{self, LineRow, OpMeta};
 use crate::sync::operation::FieldError;
 use crate::ui::filters;
 use crate::ui::form::FormFields;
+use crate::ui::keyset;
 use crate::ui::layout::{render, render_with_status, Layout};
 use crate::ui::page::Page;
+use crate::ui::pager::COUNT_UP_TO;
 
 const KIND: &str = "intake.create";
+
+/// The list's orders for keyset pages: by the day received, then as recorded; or by donor.
+static ORDERS: Orders = Orders(&[
+    (
+        "received",
+        Order {
+            columns: &[
+                ("intakes.received_on", Col::Date),
+                ("intakes.created_at", Col::Time),
+                ("intakes.id", Col::Uuid),
+            ],
+        },
+    ),
+    (
+        "donor",
+        Order {
+            columns: &[("intakes.donor", Col::Text), ("intakes.id", Col::Uuid)],
+        },
+    ),
+]);
 
 /// Newest first (by the day received, then as recorded) unless another column is asked for.
 static SORTS: crate::ui::pager::Sorts = crate::ui::pager::Sorts {
@@ -93,14 +117,9 @@ async fn list(
         &SORTS,
     );
     let (pattern, sort) = (filter.pattern(), filter.sort);
-    let by_donor = sort.key == "donor";
-    // A key that does not read as this order's (an edited address) starts at the first page.
-    let edge = filter.start.key().and_then(|k| EdgeKey::parse(k, by_donor));
-    let start = match edge {
-        Some(_) => filter.start.clone(),
-        None => crate::ui::keyset::Start::First,
-    };
-    let backwards = start.backwards();
+    let fetch = keyset::fetch(&filter.start, ORDERS.by(sort.key), sort.descending);
+    let walk = fetch.walk.clone();
+    let counting = filter.counting(List::Intakes, hub_id);
     let (fetched, total) = crate::db::run(&state.db, move |conn| {
         let base = || {
             let mut q = intakes::table
@@ -116,77 +135,26 @@ async fn list(
             }
             q
         };
-        let total = crate::db::count_up_to(base(), crate::ui::pager::COUNT_UP_TO, conn)?;
-        // Keyset pages (`ui::keyset`): the rows past the edge row's key, every column of the
-        // order in one direction, the id last (a batch shares one time).
-        let descending = sort.descending != backwards;
-        let mut q = base();
-        if let Some(edge) = edge {
-            use diesel::dsl::sql;
-            use diesel::sql_types::{Bool, Date, Text, Timestamptz, Uuid as SqlUuid};
-            let past = if descending { ") < (" } else { ") > (" };
-            q = match edge {
-                EdgeKey::Donor(donor, id) => q.filter(
-                    sql::<Bool>(&format!("(intakes.donor, intakes.id{past}"))
-                        .bind::<Text, _>(donor)
-                        .sql(", ")
-                        .bind::<SqlUuid, _>(id)
-                        .sql(")"),
-                ),
-                EdgeKey::Received(day, at, id) => q.filter(
-                    sql::<Bool>(&format!(
-                        "(intakes.received_on, intakes.created_at, intakes.id{past}"
-                    ))
-                    .bind::<Date, _>(day)
-                    .sql(", ")
-                    .bind::<Timestamptz, _>(at)
-                    .sql(", ")
-                    .bind::<SqlUuid, _>(id)
-                    .sql(")"),
-                ),
-            };
-        }
-        let id = intakes::id;
-        q = match (by_donor, descending) {
-            (true, false) => q.order((intakes::donor.asc(), id.asc())),
-            (true, true) => q.order((intakes::donor.desc(), id.desc())),
-            (false, false) => q.order((
-                intakes::received_on.asc(),
-                intakes::created_at.asc(),
-                id.asc(),
-            )),
-            (false, true) => q.order((
-                intakes::received_on.desc(),
-                intakes::created_at.desc(),
-                id.desc(),
-            )),
-        };
-        let rows = q
-            .limit(crate::ui::keyset::FETCH)
+        let total = counting.total(conn, |c| crate::db::count_up_to(base(), COUNT_UP_TO, c))?;
+        let rows = walk
+            .rows(base(), keyset::FETCH)
             .select(ROW)
             .load::<IntakeRow>(conn)?;
         Ok((rows, total))
     })
     .await?;
-    let base = filter.pager(total).base().to_string();
-    let (rows, links) = crate::ui::keyset::window(
-        fetched,
-        &start,
-        &base,
-        filter.sort.key != "donor",
-        |r: &IntakeRow| {
-            if filter.sort.key == "donor" {
-                vec![r.donor.clone(), r.id.to_string()]
-            } else {
-                vec![
-                    r.received_on.to_string(),
-                    r.created_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                    r.id.to_string(),
-                ]
-            }
-        },
-    );
+    let by_donor = sort.key == "donor";
+    let (rows, pager) = filter.keyset_page(fetched, &fetch.start, total, |r: &IntakeRow| {
+        if by_donor {
+            vec![r.donor.clone(), r.id.to_string()]
+        } else {
+            vec![
+                r.received_on.to_string(),
+                time_key(r.created_at),
+                r.id.to_string(),
+            ]
+        }
+    });
     let can_create = access.can(crate::auth::permissions::Permission::IntakeCreate);
     render(&ListPage {
         layout: page.layout(format!("Intakes · {}", access.hub.name)),
@@ -194,29 +162,9 @@ async fn list(
         section: "intakes",
         rows,
         can_create,
-        pager: filter.keyset_pager(total, links),
+        pager,
         filter,
     })
-}
-
-/// An edge row's key as a link carries it, read as the list's order's.
-enum EdgeKey {
-    Donor(String, Uuid),
-    Received(NaiveDate, DateTime<Utc>, Uuid),
-}
-
-impl EdgeKey {
-    fn parse(key: &[String], by_donor: bool) -> Option<Self> {
-        match (by_donor, key) {
-            (true, [donor, id]) => Some(EdgeKey::Donor(donor.clone(), id.parse().ok()?)),
-            (false, [day, at, id]) => Some(EdgeKey::Received(
-                day.parse().ok()?,
-                DateTime::parse_from_rfc3339(at).ok()?.to_utc(),
-                id.parse().ok()?,
-            )),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Template)]

@@ -11,6 +11,8 @@ use crate::auth::extract::{CurrentUser, HubAccess};
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
 use crate::auth::scope::Hub;
+use crate::db::keyset::{time_key, Orders};
+use crate::db::list_counts::List;
 use crate::error::AppError;
 use crate::schema::needs_lists;
 use crate::state::AppState;
@@ -18,8 +20,10 @@ use crate::sync::forms::{self, LineRow, OpMeta};
 use crate::sync::operation::FieldError;
 use crate::ui::filters;
 use crate::ui::form::FormFields;
+use crate::ui::keyset;
 use crate::ui::layout::{render, render_with_status, Layout};
 use crate::ui::page::Page;
+use crate::ui::pager::COUNT_UP_TO;
 
 const KIND: &str = "needs_list.create";
 
@@ -30,6 +34,9 @@ const STATUSES: &[(&str, &str)] = &[
     ("approved", "Approved"),
     ("rejected", "Rejected"),
 ];
+
+/// The list's orders for keyset pages, by the sort asked for.
+static ORDERS: Orders = crate::dated_orders!(needs_lists, title);
 
 /// Newest first unless another column is asked for.
 static SORTS: crate::ui::pager::Sorts = crate::ui::pager::Sorts {
@@ -72,9 +79,12 @@ async fn list(
         STATUSES,
         &SORTS,
     );
-    let (pattern, status, page_no, sort) =
-        (filter.pattern(), filter.status(), filter.page, filter.sort);
-    let (rows, total) = crate::db::run(&state.db, move |conn| {
+    let (pattern, status, sort) = (filter.pattern(), filter.status(), filter.sort);
+    let order = ORDERS.by(sort.key);
+    let fetch = keyset::fetch(&filter.start, order, sort.descending);
+    let walk = fetch.walk.clone();
+    let counting = filter.counting(List::NeedsLists, hub_id);
+    let (fetched, total) = crate::db::run(&state.db, move |conn| {
         let base = || {
             let mut q = needs_lists::table
                 .filter(needs_lists::hub_id.eq(hub_id))
@@ -87,23 +97,22 @@ async fn list(
             }
             q
         };
-        let total = crate::db::count_up_to(base(), crate::ui::pager::COUNT_UP_TO, conn)?;
-        let id = needs_lists::id;
-        let rows = match (sort.key, sort.descending) {
-            ("title", false) => base().order((needs_lists::title.asc(), id)),
-            ("title", true) => base().order((needs_lists::title.desc(), id)),
-            ("status", false) => base().order((needs_lists::status.asc(), id)),
-            ("status", true) => base().order((needs_lists::status.desc(), id)),
-            (_, false) => base().order((needs_lists::created_at.asc(), id)),
-            _ => base().order((needs_lists::created_at.desc(), id)),
-        }
-        .limit(crate::ui::pager::PER_PAGE)
-        .offset(crate::ui::pager::Pager::offset(page_no))
-        .select(NeedsList::as_select())
-        .load(conn)?;
+        let total = counting.total(conn, |c| crate::db::count_up_to(base(), COUNT_UP_TO, c))?;
+        let rows = walk
+            .rows(base(), keyset::FETCH)
+            .select(NeedsList::as_select())
+            .load(conn)?;
         Ok((rows, total))
     })
     .await?;
+    let (rows, pager) = filter.keyset_page(fetched, &fetch.start, total, |n: &NeedsList| {
+        let (at, id) = (time_key(n.created_at), n.id.to_string());
+        match sort.key {
+            "title" => vec![n.title.clone(), id],
+            "status" => vec![n.status.clone(), at, id],
+            _ => vec![at, id],
+        }
+    });
     let can_create = access.can(Permission::NeedsListCreate) && access.hub.kind != "main";
     render(&ListPage {
         layout: page.layout(format!("Needs lists · {}", access.hub.name)),
@@ -111,7 +120,7 @@ async fn list(
         section: "needs",
         rows,
         can_create,
-        pager: filter.pager(total),
+        pager,
         filter,
     })
 }

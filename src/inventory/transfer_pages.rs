@@ -10,14 +10,18 @@ use crate::auth::extract::{CurrentUser, HubAccess};
 use crate::auth::permissions::{perm, Permission};
 use crate::auth::principal::Principal;
 use crate::auth::scope::{self, Hub};
+use crate::db::keyset::{time_key, Orders};
+use crate::db::list_counts::List;
 use crate::error::AppError;
 use crate::schema::{hubs as hubs_table, transfers};
 use crate::state::AppState;
 use crate::sync::forms::{self, LineRow, OpMeta};
 use crate::sync::operation::FieldError;
 use crate::ui::form::FormFields;
+use crate::ui::keyset;
 use crate::ui::layout::{render, render_with_status, Layout};
 use crate::ui::page::Page;
+use crate::ui::pager::COUNT_UP_TO;
 
 pub(super) const KIND: &str = "transfer.request";
 
@@ -29,6 +33,9 @@ pub(super) const STATUSES: &[(&str, &str)] = &[
     ("received", "Received"),
     ("cancelled", "Cancelled"),
 ];
+
+/// The list's orders for keyset pages, by the sort asked for.
+static ORDERS: Orders = crate::dated_orders!(transfers);
 
 /// Newest first unless another column is asked for.
 pub(super) static SORTS: crate::ui::pager::Sorts = crate::ui::pager::Sorts {
@@ -87,9 +94,12 @@ pub(super) async fn list(
         STATUSES,
         &SORTS,
     );
-    let (pattern, status, page_no, sort) =
-        (filter.pattern(), filter.status(), filter.page, filter.sort);
-    let (rows, total) = crate::db::run(&state.db, move |conn| {
+    let (pattern, status, sort) = (filter.pattern(), filter.status(), filter.sort);
+    let order = ORDERS.by(sort.key);
+    let fetch = keyset::fetch(&filter.start, order, sort.descending);
+    let walk = fetch.walk.clone();
+    let counting = filter.counting(List::Transfers, hub_id);
+    let (fetched, total) = crate::db::run(&state.db, move |conn| {
         let base = || {
             let mut q = transfers::table
                 .filter(
@@ -121,18 +131,11 @@ pub(super) async fn list(
             }
             q
         };
-        let total = crate::db::count_up_to(base(), crate::ui::pager::COUNT_UP_TO, conn)?;
-        let id = transfers::id;
-        let ts: Vec<Transfer> = match (sort.key, sort.descending) {
-            ("status", false) => base().order((transfers::status.asc(), id)),
-            ("status", true) => base().order((transfers::status.desc(), id)),
-            (_, false) => base().order((transfers::created_at.asc(), id)),
-            _ => base().order((transfers::created_at.desc(), id)),
-        }
-        .limit(crate::ui::pager::PER_PAGE)
-        .offset(crate::ui::pager::Pager::offset(page_no))
-        .select(Transfer::as_select())
-        .load(conn)?;
+        let total = counting.total(conn, |c| crate::db::count_up_to(base(), COUNT_UP_TO, c))?;
+        let ts: Vec<Transfer> = walk
+            .rows(base(), keyset::FETCH)
+            .select(Transfer::as_select())
+            .load(conn)?;
         let others: Vec<i64> = ts
             .iter()
             .map(|t| {
@@ -171,13 +174,20 @@ pub(super) async fn list(
         Ok((rows, total))
     })
     .await?;
+    let (rows, pager) = filter.keyset_page(fetched, &fetch.start, total, |r: &TransferRow| {
+        let (at, id) = (time_key(r.t.created_at), r.t.id.to_string());
+        match sort.key {
+            "status" => vec![r.t.status.clone(), at, id],
+            _ => vec![at, id],
+        }
+    });
     render(&ListPage {
         layout: page.layout(format!("Transfers · {}", access.hub.name)),
         hub: access.hub.clone(),
         section: "transfers",
         rows,
         can_request: access.can(Permission::TransferRequest),
-        pager: filter.pager(total),
+        pager,
         filter,
     })
 }

@@ -10,11 +10,15 @@ use uuid::Uuid;
 use crate::auth::extract::Authorized;
 use crate::auth::permissions::perm;
 use crate::auth::scope::Hub;
+use crate::db::keyset::{time_key, Col, Order};
+use crate::db::list_counts::List;
 use crate::error::AppError;
 use crate::schema::{customers, hubs, sales};
 use crate::state::AppState;
+use crate::ui::keyset;
 use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
+use crate::ui::pager::{Counting, Total};
 
 use super::cart_page::{load_cart, DetailPage};
 
@@ -66,24 +70,44 @@ pub(super) fn rows_query<'a>() -> RowQuery<'a> {
         .into_boxed()
 }
 
-/// One page of sales, newest first.
-pub(super) fn load_rows(
-    conn: &mut PgConnection,
-    q: RowQuery<'_>,
-    page: i64,
-) -> QueryResult<Vec<SaleRow>> {
-    q.order((sales::created_at.desc(), sales::id))
-        .limit(crate::ui::pager::PER_PAGE)
-        .offset(crate::ui::pager::Pager::offset(page))
-        .select((
-            sales::id,
-            sales::hub_id,
-            hubs::name,
-            customers::name,
-            sales::status,
-            sales::created_at,
-        ))
-        .load(conn)
+/// Sales newest first, the id breaking ties (`ui::keyset`).
+static NEWEST_FIRST: Order = Order {
+    columns: &[("sales.created_at", Col::Time), ("sales.id", Col::Uuid)],
+};
+
+/// One page of sales, newest first, from `start`, with its links (`ui::keyset`), given the
+/// list's total and its address with its filters. `q` is the list's filtered query.
+fn keyset_page(
+    state: &AppState,
+    q: impl FnOnce(&mut PgConnection) -> QueryResult<(RowQuery<'static>, Total)> + Send + 'static,
+    start: &keyset::Start,
+    base: String,
+) -> impl std::future::Future<Output = Result<(Vec<SaleRow>, crate::ui::pager::Pager), AppError>> {
+    let fetch = keyset::fetch(start, &NEWEST_FIRST, true);
+    let db = state.db.clone();
+    async move {
+        let walk = fetch.walk.clone();
+        let (fetched, total) = crate::db::run(&db, move |conn| {
+            let (q, total) = q(conn)?;
+            let rows = walk
+                .rows(q, keyset::FETCH)
+                .select((
+                    sales::id,
+                    sales::hub_id,
+                    hubs::name,
+                    customers::name,
+                    sales::status,
+                    sales::created_at,
+                ))
+                .load::<SaleRow>(conn)?;
+            Ok((rows, total))
+        })
+        .await?;
+        let (rows, links) = keyset::window(fetched, &fetch.start, &base, true, |r: &SaleRow| {
+            vec![time_key(r.created_at), r.id.to_string()]
+        });
+        Ok((rows, crate::ui::pager::Pager::keyset(base, total, links)))
+    }
 }
 
 #[derive(Template)]
@@ -113,13 +137,12 @@ pub(super) async fn list(
         user.scope.customer_ids.clone(),
         user.role == crate::auth::roles::Role::SalesRep,
     );
-    let page_no = query
-        .get("page")
-        .and_then(|p| p.parse::<i64>().ok())
-        .unwrap_or(0)
-        .clamp(0, crate::ui::MAX_PAGE);
+    let start = keyset::Start::parse(
+        query.get("after").map_or("", String::as_str),
+        query.get("before").map_or("", String::as_str),
+    );
     let filter = status.clone();
-    let (rows, total) = crate::db::run(&state.db, move |conn| {
+    let list = move |conn: &mut PgConnection| {
         let filtered = || {
             let mut q = rows_query().filter(sales::hub_id.eq_any(hub_ids.clone()));
             if rep {
@@ -130,11 +153,21 @@ pub(super) async fn list(
             }
             q
         };
-        let total = crate::db::count_up_to(filtered(), crate::ui::pager::COUNT_UP_TO, conn)?;
-        Ok((load_rows(conn, filtered(), page_no)?, total))
-    })
-    .await?;
-    let pager = crate::ui::pager::Pager::filtered("/sales", &[("status", &status)], page_no, total);
+        // A sales rep sees their customers' sales only: those are counted.
+        let status = (!filter.is_empty()).then_some(filter.as_str());
+        let counting = Counting {
+            list: List::Sales,
+            hubs: hub_ids.clone(),
+            status: status.map(str::to_string),
+            narrowed: rep,
+        };
+        let total = counting.total(conn, |c| {
+            crate::db::count_up_to(filtered(), crate::ui::pager::COUNT_UP_TO, c)
+        })?;
+        Ok((filtered(), total))
+    };
+    let base = crate::ui::pager::Pager::filtered("/sales", &[("status", &status)], 0, 0);
+    let (rows, pager) = keyset_page(&state, list, &start, base.base().to_string()).await?;
     render(&ListPage {
         layout: page.layout("Sales"),
         rows,
@@ -157,25 +190,25 @@ pub(super) struct OrdersPage {
 pub(super) async fn orders(
     user: Authorized<perm::OwnOrdersView>,
     page: Page,
-    query: web::Query<crate::ui::pager::PageQuery>,
+    query: web::Query<crate::ui::pager::ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let customers = user.scope.customer_ids.clone();
-    let page_no = query.number();
-    let (rows, total) = crate::db::run(&state.db, move |conn| {
+    let start = keyset::Start::parse(&query.after, &query.before);
+    let own = move |conn: &mut PgConnection| {
         let own = || {
             rows_query()
                 .filter(sales::customer_id.eq_any(customers.clone()))
                 .filter(sales::status.ne("draft"))
         };
         let total = crate::db::count_up_to(own(), crate::ui::pager::COUNT_UP_TO, conn)?;
-        Ok((load_rows(conn, own(), page_no)?, total))
-    })
-    .await?;
+        Ok((own(), Total::Counted(total)))
+    };
+    let (rows, pager) = keyset_page(&state, own, &start, "/orders".to_string()).await?;
     render(&OrdersPage {
         layout: page.layout("My orders"),
         rows,
-        pager: crate::ui::pager::Pager::new("/orders", page_no, total),
+        pager,
     })
 }
 

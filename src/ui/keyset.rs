@@ -9,6 +9,7 @@
 //! into the page and its links.
 
 use super::pager::PER_PAGE;
+use crate::db::keyset::{Order, Walk};
 
 /// Rows a list fetches for a page: one more than it shows, to know whether more follow.
 pub const FETCH: i64 = PER_PAGE + 1;
@@ -51,6 +52,35 @@ impl Start {
     /// Whether the rows are fetched in reverse order (the page before the edge).
     pub fn backwards(&self) -> bool {
         matches!(self, Start::Before(_))
+    }
+}
+
+/// What a list fetches for a page: from where, and how (`Walk::rows` with `FETCH`).
+pub struct Fetch {
+    /// Where the page starts: `First` when the link's key did not read as the list's order.
+    pub start: Start,
+    pub walk: Walk,
+}
+
+/// The fetch for a page of a list in `order` (`descending` as the list is shown) from `start`.
+/// A key that does not read as the order's (an edited address, a link from another sort)
+/// starts at the first page rather than failing.
+pub fn fetch(start: &Start, order: &'static Order, descending: bool) -> Fetch {
+    let past = start.key().and_then(|k| order.read(k));
+    let start = if past.is_some() {
+        start.clone()
+    } else {
+        Start::First
+    };
+    // Going back fetches the rows before the edge in reverse, nearest first.
+    let descending = descending != start.backwards();
+    Fetch {
+        walk: Walk {
+            order,
+            past: past.map(|p| p.walking(descending)),
+            descending,
+        },
+        start,
     }
 }
 

@@ -122,12 +122,30 @@ impl ListFilter {
         )
     }
 
-    /// The pager of a keyset-paged list: `total` as counted, and the page's links
-    /// (`keyset::window`, given `self.pager(total).base()`).
-    pub fn keyset_pager(&self, total: i64, links: super::keyset::Links) -> Pager {
-        let mut pager = self.pager(total);
-        pager.keyset = Some(links);
-        pager
+    /// How the list at `hub` learns its total with this filter: a search is counted.
+    pub fn counting(&self, list: crate::db::list_counts::List, hub: i64) -> Counting {
+        Counting {
+            list,
+            hubs: vec![hub],
+            status: self.status(),
+            narrowed: !self.q.is_empty(),
+        }
+    }
+
+    /// A keyset page among `fetched` (as fetched from `start`, `keyset::fetch`) and its
+    /// pager with the list's total; `key` gives a row's key in the order sorted by.
+    pub fn keyset_page<T>(
+        &self,
+        fetched: Vec<T>,
+        start: &super::keyset::Start,
+        total: Total,
+        key: impl Fn(&T) -> Vec<String>,
+    ) -> (Vec<T>, Pager) {
+        let base = self.pager(0).base;
+        // The default orders are by time: their links say "Newer" / "Older".
+        let in_time_order = self.sort.key == self.default_sort.key;
+        let (rows, links) = super::keyset::window(fetched, start, &base, in_time_order, key);
+        (rows, Pager::keyset(base, total, links))
     }
 
     /// A sortable column's header: sorting keeps the filters and starts at the first page.
@@ -142,6 +160,42 @@ impl ListFilter {
     }
 }
 
+/// How many rows a list holds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Total {
+    /// Exact, as kept by the database (`db::list_counts`).
+    Kept(i64),
+    /// As `db::count_up_to(…, COUNT_UP_TO, …)` counted it: "10,000+" beyond.
+    Counted(i64),
+}
+
+/// How a list learns its total: from the kept counts of its hubs (and status), unless
+/// something they do not keep narrows it (a search, a sales rep's own customers).
+#[derive(Clone, Debug)]
+pub struct Counting {
+    pub list: crate::db::list_counts::List,
+    pub hubs: Vec<i64>,
+    pub status: Option<String>,
+    /// Narrowed beyond what is kept: counted by the list's query instead.
+    pub narrowed: bool,
+}
+
+impl Counting {
+    /// The total: kept, or counted by `count` (up to `COUNT_UP_TO`) when narrowed.
+    pub fn total(
+        &self,
+        conn: &mut diesel::PgConnection,
+        count: impl FnOnce(&mut diesel::PgConnection) -> diesel::QueryResult<i64>,
+    ) -> diesel::QueryResult<Total> {
+        if self.narrowed {
+            count(conn).map(Total::Counted)
+        } else {
+            let status = self.status.as_deref();
+            crate::db::list_counts::total(conn, self.list, &self.hubs, status).map(Total::Kept)
+        }
+    }
+}
+
 /// Where a list is and how far it goes, for `_pager.html`.
 #[derive(Clone, Debug)]
 pub struct Pager {
@@ -152,6 +206,8 @@ pub struct Pager {
     base: String,
     /// Set for a list paged by keyset: its links to the rows before and after the page.
     pub keyset: Option<super::keyset::Links>,
+    /// The total is exact (kept), not counted up to `COUNT_UP_TO`.
+    exact: bool,
 }
 
 impl Pager {
@@ -164,12 +220,26 @@ impl Pager {
             total,
             base: base.into(),
             keyset: None,
+            exact: false,
+        }
+    }
+
+    /// The pager of a keyset-paged list at `base`: its total and the page's links.
+    pub fn keyset(base: String, total: Total, links: super::keyset::Links) -> Self {
+        let (n, exact) = match total {
+            Total::Kept(n) => (n, true),
+            Total::Counted(n) => (n, false),
+        };
+        Pager {
+            keyset: Some(links),
+            exact,
+            ..Pager::new(base, 0, n)
         }
     }
 
     /// Whether the list has more rows than were counted.
     pub fn more_than_counted(&self) -> bool {
-        self.total > COUNT_UP_TO
+        !self.exact && self.total > COUNT_UP_TO
     }
 
     /// The rows, in words: "1,234", or "10,000+" beyond the count.

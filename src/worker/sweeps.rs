@@ -103,7 +103,8 @@ pub(super) async fn station_sweep(_tick: Tick, state: Data<AppState>) -> Result<
 }
 
 /// Publishes outbox rows that were not published right after their commit (Redis was down),
-/// prunes published ones past their retention window, and folds past days' daily figures.
+/// prunes published ones past their retention window, folds past days' daily figures and the
+/// list totals of ended database sessions.
 pub(super) async fn outbox_sweep(_tick: Tick, state: Data<AppState>) -> Result<(), BoxDynError> {
     supervise(&state, task_health::OUTBOX_SWEEP, async {
         let published = crate::events::publish_pending(&state).await?;
@@ -120,6 +121,11 @@ pub(super) async fn outbox_sweep(_tick: Tick, state: Data<AppState>) -> Result<(
         let folded = crate::db::run(&state.db, |conn| Ok(crate::db::figures::fold(conn)?)).await?;
         if folded > 0 {
             tracing::info!(folded, "daily figures of past days folded");
+        }
+        let folded =
+            crate::db::run(&state.db, |conn| Ok(crate::db::list_counts::fold(conn)?)).await?;
+        if folded > 0 {
+            tracing::info!(folded, "list totals of ended sessions folded");
         }
         Ok(())
     })

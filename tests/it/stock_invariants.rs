@@ -646,6 +646,26 @@ impl World {
             drift, 0,
             "step {step}: daily figures that disagree with the history"
         );
+        // The lists' kept totals (by hub and status) agree with their rows.
+        let drift = self.one(
+            "WITH kept AS (SELECT list, hub_id, status, sum(n)::int8 AS n FROM list_counts \
+               GROUP BY 1, 2, 3 HAVING sum(n) <> 0), \
+             counted AS ( \
+               SELECT 'intakes' AS list, hub_id, '' AS status, count(*) AS n FROM intakes GROUP BY 2 \
+               UNION ALL SELECT 'stock_adjustments', hub_id, '', count(*) FROM stock_adjustments GROUP BY 2 \
+               UNION ALL SELECT 'distributions', hub_id, status, count(*) FROM distributions GROUP BY 2, 3 \
+               UNION ALL SELECT 'needs_lists', hub_id, status, count(*) FROM needs_lists GROUP BY 2, 3 \
+               UNION ALL SELECT 'sales', hub_id, status, count(*) FROM sales GROUP BY 2, 3 \
+               UNION ALL SELECT 'transfers', hub_id, status, count(*) FROM ( \
+                 SELECT from_hub_id AS hub_id, status FROM transfers \
+                 UNION ALL SELECT to_hub_id, status FROM transfers) t GROUP BY 2, 3) \
+             SELECT count(*) AS n FROM ((TABLE kept EXCEPT TABLE counted) \
+               UNION ALL (TABLE counted EXCEPT TABLE kept)) d",
+        );
+        assert_eq!(
+            drift, 0,
+            "step {step}: list totals that disagree with the rows"
+        );
     }
 
     fn one(&self, sql: &str) -> i64 {
