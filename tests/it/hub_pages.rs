@@ -366,8 +366,14 @@ async fn events_wait_in_the_outbox_while_redis_is_down() {
     redis.kill().unwrap();
     redis.wait().unwrap();
     app.sync(&token, serde_json::json!({ "operations": [{ "op_id": uuid::Uuid::new_v4(), "kind": "intake.create", "captured_at": chrono::Utc::now(), "payload": { "intake_id": uuid::Uuid::new_v4(), "hub_id": kin, "donor": "X", "lines": [{ "sku": WATER, "quantity": 1 }] } }] })).await;
-    // The app's own publisher uses the shared Redis; drain it so only our copy's view matters.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The app's own publisher uses the shared Redis; let it publish this operation's events
+    // first (it may be slow under load), so that only our copy then publishes.
+    for _ in 0..100 {
+        if app.count("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL") == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     diesel::RunQueryDsl::execute(
         diesel::sql_query("UPDATE outbox SET published_at = NULL, claimed_until = NULL"),
         &mut app.conn(),
