@@ -1,6 +1,7 @@
 //! Asking for a copy from the browser, and the copy history: filters (station, customer,
-//! status, time range, user) and the same rows as CSV. Everyone sees only the copies of the
-//! customers in their scope (a customer user: their own account's).
+//! status, time range, user), paged by keyset; the same rows as CSV are `copy_export`.
+//! Everyone sees only the copies of the customers in their scope (a customer user: their own
+//! account's).
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -13,17 +14,20 @@ use uuid::Uuid;
 
 use crate::auth::extract::{Authorized, CurrentUser};
 use crate::auth::permissions::perm;
+use crate::db::keyset::{time_key, Col, Order, Walk};
 use crate::error::AppError;
 use crate::schema::{badge_copies, customers, nfc_stations, users};
 use crate::state::AppState;
 use crate::sync::forms;
 use crate::ui::form::FormFields;
+use crate::ui::keyset;
 use crate::ui::layout::{render, FlashKind, Layout};
 use crate::ui::page::{redirect_with_flash, Page};
+use crate::ui::pager::{Pager, Total, COUNT_UP_TO};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/badges/copies").get(list).post(request))
-        .service(web::resource("/badges/copies.csv").get(csv))
+        .service(web::resource("/badges/copies.csv").get(super::copy_export::csv))
         .service(web::resource("/badges/copies/{id}/dump").get(dump));
 }
 
@@ -67,7 +71,7 @@ async fn request(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct Filters {
     #[serde(default)]
     pub station: String,
@@ -81,6 +85,28 @@ pub struct Filters {
     pub to: String,
     #[serde(default)]
     pub user: String,
+    /// Keyset pages (`ui::keyset`): the edge row's key.
+    #[serde(default)]
+    pub after: String,
+    #[serde(default)]
+    pub before: String,
+}
+
+impl Filters {
+    /// The history's address with these filters (not the page).
+    fn address(&self) -> String {
+        let kept = [
+            ("station", &self.station),
+            ("customer", &self.customer),
+            ("status", &self.status),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("user", &self.user),
+        ];
+        Pager::filtered("/badges/copies", &kept.map(|(k, v)| (k, v.as_str())), 0, 0)
+            .base()
+            .to_string()
+    }
 }
 
 #[derive(Queryable)]
@@ -124,16 +150,35 @@ fn day(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-fn load(
-    conn: &mut PgConnection,
-    customers_in_scope: &[i64],
-    f: &Filters,
-) -> QueryResult<Vec<CopyRow>> {
+/// The copy history newest first, the id breaking ties (`ui::keyset`).
+pub(super) static NEWEST_FIRST: Order = Order {
+    columns: &[
+        ("badge_copies.requested_at", Col::Time),
+        ("badge_copies.id", Col::Uuid),
+    ],
+};
+
+/// Copies with their customer, station and requester.
+type CopyQuery = diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::LeftJoinOn<
+        diesel::dsl::InnerJoin<
+            diesel::dsl::InnerJoin<badge_copies::table, customers::table>,
+            nfc_stations::table,
+        >,
+        users::table,
+        diesel::dsl::Eq<diesel::dsl::Nullable<users::id>, badge_copies::requested_by>,
+    >,
+    diesel::pg::Pg,
+>;
+
+/// The copies of the customers in scope that the filters keep.
+pub(super) fn filtered(customers_in_scope: &[i64], f: &Filters) -> CopyQuery {
     let mut q = badge_copies::table
         .inner_join(customers::table)
         .inner_join(nfc_stations::table)
         .left_join(users::table.on(users::id.nullable().eq(badge_copies::requested_by)))
-        .filter(badge_copies::customer_id.eq_any(customers_in_scope))
+        .filter(badge_copies::customer_id.eq_any(customers_in_scope.to_vec()))
         .into_boxed();
     if !f.station.trim().is_empty() {
         q = q.filter(nfc_stations::code.eq(f.station.trim().to_uppercase()));
@@ -144,7 +189,7 @@ fn load(
         );
     }
     if !f.status.is_empty() {
-        q = q.filter(badge_copies::status.eq(&f.status));
+        q = q.filter(badge_copies::status.eq(f.status.clone()));
     }
     if let Some(from) = day(&f.from) {
         q = q.filter(badge_copies::requested_at.ge(from));
@@ -153,10 +198,19 @@ fn load(
         q = q.filter(badge_copies::requested_at.lt(to + chrono::Duration::days(1)));
     }
     if !f.user.trim().is_empty() {
-        q = q.filter(users::username.eq(f.user.trim()));
+        q = q.filter(users::username.eq(f.user.trim().to_string()));
     }
-    q.order(badge_copies::requested_at.desc())
-        .limit(1000)
+    q
+}
+
+/// The `n` rows of `q` that `walk` reads.
+pub(super) fn load(
+    conn: &mut PgConnection,
+    q: CopyQuery,
+    walk: Walk,
+    n: i64,
+) -> QueryResult<Vec<CopyRow>> {
+    walk.rows(q, n)
         .select((
             badge_copies::id,
             badge_copies::requested_at,
@@ -178,65 +232,50 @@ struct CopiesPage {
     layout: Layout,
     rows: Vec<CopyRow>,
     f: Filters,
+    /// The filters as a query string, for the CSV link.
     query: String,
     can_see_dumps: bool,
     statuses: [(&'static str, &'static str); 5],
+    pager: Pager,
 }
 
 async fn list(
     user: Authorized<perm::BadgeCopyRequest>,
     page: Page,
-    req: HttpRequest,
     f: web::Query<Filters>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (scope, filters) = (user.scope.customer_ids.clone(), f.into_inner());
-    let (rows, filters) = crate::db::run(&state.db, move |conn| {
-        Ok((load(conn, &scope, &filters)?, filters))
+    let fetch = keyset::fetch(
+        &keyset::Start::parse(&filters.after, &filters.before),
+        &NEWEST_FIRST,
+        true,
+    );
+    let (walk, f) = (fetch.walk.clone(), filters.clone());
+    let (fetched, total) = crate::db::run(&state.db, move |conn| {
+        let total = crate::db::count_up_to(filtered(&scope, &f), COUNT_UP_TO, conn)?;
+        Ok((
+            load(conn, filtered(&scope, &f), walk, keyset::FETCH)?,
+            total,
+        ))
     })
     .await?;
+    let base = filters.address();
+    let (rows, links) = keyset::window(fetched, &fetch.start, &base, true, |r: &CopyRow| {
+        vec![time_key(r.requested_at), r.id.to_string()]
+    });
     render(&CopiesPage {
         layout: page.layout("Badge copies"),
         rows,
+        query: base
+            .split_once('?')
+            .map(|(_, q)| q.to_string())
+            .unwrap_or_default(),
         f: filters,
-        query: req.query_string().to_string(),
         can_see_dumps: user.can(crate::auth::permissions::Permission::StationsManage),
         statuses: STATUSES,
+        pager: Pager::keyset(base, Total::Counted(total), links),
     })
-}
-
-async fn csv(
-    user: Authorized<perm::BadgeCopyRequest>,
-    f: web::Query<Filters>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let (scope, filters) = (user.scope.customer_ids.clone(), f.into_inner());
-    let rows = crate::db::run(&state.db, move |conn| Ok(load(conn, &scope, &filters)?)).await?;
-    crate::ui::csv_export::attachment(
-        "badge-copies.csv",
-        &[
-            "requested_at",
-            "customer",
-            "badge_uid",
-            "station",
-            "status",
-            "requested_by",
-            "recorded_by",
-            "error",
-        ],
-        rows.into_iter().map(|r| {
-            vec![
-                r.requested_at.to_rfc3339(),
-                r.customer,
-                r.badge_uid,
-                r.station,
-                r.status,
-                r.requested_by.unwrap_or_default(),
-                r.recorded_by,
-                r.error.unwrap_or_default(),
-            ]
-        }),
-    )
 }
 
 #[derive(Template)]

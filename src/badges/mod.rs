@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod copies;
+mod copy_export;
 pub mod history;
 pub mod quota;
 pub mod recorded;

@@ -13,6 +13,7 @@ use crate::auth::principal::Principal;
 use crate::error::AppError;
 use crate::schema::{audit_log, users};
 use crate::state::AppState;
+use crate::ui::csv_export::Chunk;
 use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
 
@@ -21,7 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/audit.csv").get(csv_export));
 }
 
-const CSV_LIMIT: i64 = 100_000;
+/// Rows the CSV export reads per statement: it streams them out and reads on.
+const CSV_CHUNK: i64 = 2_000;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Filters {
@@ -295,19 +297,36 @@ async fn csv_export(
     filters: web::Query<Filters>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let query = scoped_query(&viewer, &filters.into_inner())?;
-    let mut rows: Vec<AuditRow> = crate::db::run(&state.db, move |conn| {
-        Ok(query
-            .order(audit_log::id.asc())
-            .limit(CSV_LIMIT)
-            .select(AuditRow::as_select())
-            .load(conn)?)
-    })
-    .await?;
+    let (viewer, filters) = (viewer.user.0.clone(), filters.into_inner());
+    // Fails before the download starts when the filters do not read.
+    scoped_query(&viewer, &filters)?;
     let sees_costs = viewer.flags.can_see_cost;
-    rows.iter_mut()
-        .for_each(|r| r.hide_costs_unless(sees_costs));
-    crate::ui::csv_export::attachment(
+    let db = state.db.clone();
+    let read = move |after: Option<i64>| {
+        let (viewer, filters, db) = (viewer.clone(), filters.clone(), db.clone());
+        async move {
+            let query = scoped_query(&viewer, &filters)?;
+            let mut rows: Vec<AuditRow> = crate::db::run(&db, move |conn| {
+                Ok(query
+                    .filter(audit_log::id.gt(after.unwrap_or(0)))
+                    .order(audit_log::id.asc())
+                    .limit(CSV_CHUNK)
+                    .select(AuditRow::as_select())
+                    .load(conn)?)
+            })
+            .await?;
+            rows.iter_mut()
+                .for_each(|r| r.hide_costs_unless(sees_costs));
+            let next = (rows.len() as i64 == CSV_CHUNK)
+                .then(|| rows.last().map(|r| r.id))
+                .flatten();
+            Ok(Chunk {
+                rows: rows.iter().map(AuditRow::csv_record).collect(),
+                next,
+            })
+        }
+    };
+    crate::ui::csv_export::streamed(
         "outpost-audit.csv",
         &[
             "id",
@@ -326,24 +345,31 @@ async fn csv_export(
             "before",
             "after",
         ],
-        rows.iter().map(|r| {
-            vec![
-                r.id.to_string(),
-                r.occurred_at.to_rfc3339(),
-                r.actor_name.clone().unwrap_or_default(),
-                r.role_at_capture.clone().unwrap_or_default(),
-                r.role_at_apply.clone().unwrap_or_default(),
-                r.action.clone(),
-                r.object_type.clone().unwrap_or_default(),
-                r.object_id.clone().unwrap_or_default(),
-                r.outcome.clone(),
-                r.offline.to_string(),
-                r.operation_id.map(|u| u.to_string()).unwrap_or_default(),
-                r.hub_id.map(|h| h.to_string()).unwrap_or_default(),
-                r.client_addr.clone().unwrap_or_default(),
-                r.before_text(),
-                r.after_text(),
-            ]
-        }),
+        read,
     )
+    .await
+}
+
+impl AuditRow {
+    /// The row as the CSV export writes it.
+    fn csv_record(&self) -> Vec<String> {
+        let r = self;
+        vec![
+            r.id.to_string(),
+            r.occurred_at.to_rfc3339(),
+            r.actor_name.clone().unwrap_or_default(),
+            r.role_at_capture.clone().unwrap_or_default(),
+            r.role_at_apply.clone().unwrap_or_default(),
+            r.action.clone(),
+            r.object_type.clone().unwrap_or_default(),
+            r.object_id.clone().unwrap_or_default(),
+            r.outcome.clone(),
+            r.offline.to_string(),
+            r.operation_id.map(|u| u.to_string()).unwrap_or_default(),
+            r.hub_id.map(|h| h.to_string()).unwrap_or_default(),
+            r.client_addr.clone().unwrap_or_default(),
+            r.before_text(),
+            r.after_text(),
+        ]
+    }
 }
