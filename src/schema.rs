@@ -150,6 +150,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    device_arrivals (user_id, device_id) {
+        user_id -> Int8,
+        device_id -> Text,
+        n -> Int8,
+    }
+}
+
+diesel::table! {
     devices (user_id, id) {
         id -> Text,
         user_id -> Int8,
@@ -652,6 +660,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_pending,
     customers,
     daily_figures,
+    device_arrivals,
     devices,
     distribution_lines,
     distributions,

@@ -7,15 +7,16 @@
 //! reporting someone else's device id touches nothing of theirs.
 //!
 //! Why the sums can only miss, never invent, a loss: every operation the device created is
-//! still pending on it, was discarded there, or arrived here (`operations.device_id`). The
-//! device counts `created`, `pending` and `discarded` first; arrivals are counted here later,
-//! so an operation that arrives in between is counted twice, never zero times.
+//! still pending on it, was discarded there, or arrived here (`operations.device_id`, counted
+//! in `device_arrivals` as each one is recorded). The device counts `created`, `pending` and
+//! `discarded` first; arrivals are counted here later, so an operation that arrives in between
+//! is counted twice, never zero times.
 
 use diesel::prelude::*;
 
 use crate::auth::principal::Principal;
 use crate::error::AppError;
-use crate::schema::{devices, operations};
+use crate::schema::{device_arrivals, devices};
 use crate::state::AppState;
 
 /// What a device says of the user's queue on it.
@@ -65,11 +66,13 @@ pub async fn report(
                 ))
                 .first(conn)
                 .optional()?;
-            let arrived: i64 = operations::table
-                .filter(operations::actor_id.eq(user_id))
-                .filter(operations::device_id.eq(&device))
-                .count()
-                .get_result(conn)?;
+            // Kept by the operations' own transactions (migration `device_arrivals`).
+            let arrived: i64 = device_arrivals::table
+                .find((user_id, &device))
+                .select(device_arrivals::n)
+                .first(conn)
+                .optional()?
+                .unwrap_or(0);
             let (counted_before, lost) = match before {
                 Some((created, discarded, counted_before, lost)) => {
                     // The counters went back: the device's storage was wiped and started again.

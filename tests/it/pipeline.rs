@@ -848,6 +848,23 @@ async fn a_device_whose_queue_vanished_is_flagged_for_admins() {
         ),
         1
     );
+    // The arrivals the reports compare with are kept as operations are recorded, and agree with
+    // the operations themselves.
+    let disagreeing = app.count(
+        "SELECT count(*) AS n FROM ( \
+           (SELECT user_id, device_id, n FROM device_arrivals WHERE n <> 0 \
+            EXCEPT SELECT actor_id, device_id, count(*) FROM operations \
+              WHERE device_id IS NOT NULL GROUP BY 1, 2) \
+           UNION ALL \
+           (SELECT actor_id, device_id, count(*) FROM operations \
+              WHERE device_id IS NOT NULL GROUP BY 1, 2 \
+            EXCEPT SELECT user_id, device_id, n FROM device_arrivals)) d",
+    );
+    assert_eq!(disagreeing, 0);
+    assert_eq!(
+        app.count("SELECT n FROM device_arrivals WHERE device_id = 'dev-tablet-0001'"),
+        1
+    );
     app.shutdown().await;
 }
 
