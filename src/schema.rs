@@ -334,6 +334,7 @@ diesel::table! {
         resolved_by -> Nullable<Int8>,
         resolution -> Nullable<Text>,
         field_errors -> Nullable<Jsonb>,
+        refusal_code -> Nullable<Text>,
     }
 }
 

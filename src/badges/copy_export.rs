@@ -28,24 +28,16 @@ pub(super) async fn csv(
     let read = move |after: Option<Walk>| {
         let (scope, filters, db) = (scope.clone(), filters.clone(), db.clone());
         async move {
-            let walk = after.unwrap_or(Walk {
-                order: &NEWEST_FIRST,
-                past: None,
-                descending: true,
-            });
+            let walk = after.unwrap_or(Walk::start(&NEWEST_FIRST, true));
+            let reading = walk.clone();
             let rows = crate::db::run(&db, move |conn| {
-                Ok(load(conn, filtered(&scope, &filters), walk, CSV_CHUNK)?)
+                Ok(load(conn, filtered(&scope, &filters), reading, CSV_CHUNK)?)
             })
             .await?;
             let next = (rows.len() as i64 == CSV_CHUNK)
                 .then(|| rows.last())
                 .flatten()
-                .and_then(|r| NEWEST_FIRST.read(&[time_key(r.requested_at), r.id.to_string()]))
-                .map(|past| Walk {
-                    order: &NEWEST_FIRST,
-                    past: Some(past.walking(true)),
-                    descending: true,
-                });
+                .and_then(|r| walk.after(&[time_key(r.requested_at), r.id.to_string()]));
             Ok(Chunk {
                 rows: rows.into_iter().map(CopyRow::csv_record).collect(),
                 next,

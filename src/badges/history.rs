@@ -261,7 +261,8 @@ async fn list(
     })
     .await?;
     let base = filters.address();
-    let (rows, links) = keyset::window(fetched, &fetch.start, &base, true, |r: &CopyRow| {
+    let total = Total::Counted(total);
+    let (rows, pager) = Pager::keyset_page(fetched, &fetch.start, base.clone(), true, total, |r| {
         vec![time_key(r.requested_at), r.id.to_string()]
     });
     render(&CopiesPage {
@@ -274,7 +275,7 @@ async fn list(
         f: filters,
         can_see_dumps: user.can(crate::auth::permissions::Permission::StationsManage),
         statuses: STATUSES,
-        pager: Pager::keyset(base, Total::Counted(total), links),
+        pager,
     })
 }
 

@@ -135,6 +135,25 @@ pub struct Walk {
 }
 
 impl Walk {
+    /// A walk of `order` from its first row.
+    pub fn start(order: &'static Order, descending: bool) -> Walk {
+        Walk {
+            order,
+            past: None,
+            descending,
+        }
+    }
+
+    /// The same walk continued past the row with `key` (the order's values), the same way;
+    /// `None` when `key` is not one of the order's.
+    pub fn after(&self, key: &[String]) -> Option<Walk> {
+        let past = self.order.read(key)?.walking(self.descending);
+        Some(Walk {
+            past: Some(past),
+            ..self.clone()
+        })
+    }
+
     /// `q` narrowed to the `n` rows past the edge, in the walk's order.
     pub fn rows<Q>(self, q: Q, n: i64) -> Q
     where

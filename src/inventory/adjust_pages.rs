@@ -128,16 +128,21 @@ async fn list(
     })
     .await?;
     let base = format!("/hubs/{hub_id}/adjustments");
-    let (rows, links) = keyset::window(fetched, &fetch.start, &base, true, |r: &AdjustmentRow| {
-        vec![time_key(r.created_at), r.id.to_string()]
-    });
+    let (rows, pager) = Pager::keyset_page(
+        fetched,
+        &fetch.start,
+        base,
+        true,
+        total,
+        |r: &AdjustmentRow| vec![time_key(r.created_at), r.id.to_string()],
+    );
     render(&ListPage {
         layout: page.layout(format!("Stock adjustments · {}", access.hub.name)),
         hub: access.hub.clone(),
         section: "adjustments",
         rows,
         can_adjust: access.can(Permission::StockAdjust),
-        pager: Pager::keyset(base, total, links),
+        pager,
     })
 }
 
@@ -297,24 +302,20 @@ async fn create(
         |_| "Stock adjusted to the count.".into(),
     )
     .await?;
-    match answer {
-        forms::Answer::Done(res) => Ok(res),
-        forms::Answer::Again(hub, refused) => {
-            refused
-                .show(|errors| {
-                    form_page(
-                        &state,
-                        &page,
-                        &user,
-                        &hub,
-                        Some(&form),
-                        String::new(),
-                        errors,
-                    )
-                })
-                .await
-        }
-    }
+    answer
+        .or_show(|hub, errors| async move {
+            form_page(
+                &state,
+                &page,
+                &user,
+                &hub,
+                Some(&form),
+                String::new(),
+                errors,
+            )
+            .await
+        })
+        .await
 }
 
 /// The operation the stock page's reorder levels stand for: the levels that were changed.

@@ -206,14 +206,11 @@ async fn create(
         |_| done.into(),
     )
     .await?;
-    match answer {
-        forms::Answer::Done(res) => Ok(res),
-        forms::Answer::Again(hub, refused) => {
-            refused
-                .show(|errors| form_page(&state, &page, &user, &hub, Some(&form), errors))
-                .await
-        }
-    }
+    answer
+        .or_show(|hub, errors| async move {
+            form_page(&state, &page, &user, &hub, Some(&form), errors).await
+        })
+        .await
 }
 
 #[derive(Template)]

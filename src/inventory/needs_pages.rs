@@ -200,14 +200,11 @@ async fn create(
         |_| "Needs list saved as a draft. Submit it when it is complete.".into(),
     )
     .await?;
-    match answer {
-        forms::Answer::Done(res) => Ok(res),
-        forms::Answer::Again(hub, refused) => {
-            refused
-                .show(|errors| form_page(&state, &page, &user, &hub, Some(&form), errors))
-                .await
-        }
-    }
+    answer
+        .or_show(|hub, errors| async move {
+            form_page(&state, &page, &user, &hub, Some(&form), errors).await
+        })
+        .await
 }
 
 #[derive(Template)]

@@ -284,12 +284,9 @@ pub(super) async fn create(
         |_| "Transfer requested.".into(),
     )
     .await?;
-    match answer {
-        forms::Answer::Done(res) => Ok(res),
-        forms::Answer::Again(hub, refused) => {
-            refused
-                .show(|errors| form_page(&state, &page, &user, &hub, Some(&form), errors))
-                .await
-        }
-    }
+    answer
+        .or_show(|hub, errors| async move {
+            form_page(&state, &page, &user, &hub, Some(&form), errors).await
+        })
+        .await
 }

@@ -103,10 +103,14 @@ fn keyset_page(
             Ok((rows, total))
         })
         .await?;
-        let (rows, links) = keyset::window(fetched, &fetch.start, &base, true, |r: &SaleRow| {
-            vec![time_key(r.created_at), r.id.to_string()]
-        });
-        Ok((rows, crate::ui::pager::Pager::keyset(base, total, links)))
+        Ok(crate::ui::pager::Pager::keyset_page(
+            fetched,
+            &fetch.start,
+            base,
+            true,
+            total,
+            |r: &SaleRow| vec![time_key(r.created_at), r.id.to_string()],
+        ))
     }
 }
 
@@ -154,11 +158,10 @@ pub(super) async fn list(
             q
         };
         // A sales rep sees their customers' sales only: those are counted.
-        let status = (!filter.is_empty()).then_some(filter.as_str());
         let counting = Counting {
             list: List::Sales,
             hubs: hub_ids.clone(),
-            status: status.map(str::to_string),
+            status: (!filter.is_empty()).then(|| filter.clone()),
             narrowed: rep,
         };
         let total = counting.total(conn, |c| {

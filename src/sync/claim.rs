@@ -78,27 +78,34 @@ pub(super) fn claim(
 }
 
 /// The stored result of an operation seen before, marked as a duplicate.
+/// What the operation row keeps of its first outcome, for a duplicate's answer.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = operations)]
+struct Kept {
+    status: String,
+    reason: Option<String>,
+    server_id: Option<String>,
+    server_state: Option<Value>,
+    field_errors: Option<Value>,
+    refusal_code: Option<String>,
+}
+
 pub(super) fn duplicate(
     conn: &mut PgConnection,
     actor: &Principal,
     op: &Operation,
 ) -> QueryResult<OpResult> {
-    let (status, reason, server_id, server_state, field_errors): (
-        String,
-        Option<String>,
-        Option<String>,
-        Option<Value>,
-        Option<Value>,
-    ) = operations::table
+    let Kept {
+        status,
+        reason,
+        server_id,
+        server_state,
+        field_errors,
+        refusal_code,
+    } = operations::table
         .filter(operations::actor_id.eq(actor.user_id))
         .filter(operations::op_id.eq(op.op_id))
-        .select((
-            operations::status,
-            operations::reason,
-            operations::server_id,
-            operations::server_state,
-            operations::field_errors,
-        ))
+        .select(Kept::as_select())
         .first(conn)?;
     let original = match reason {
         Some(r) => format!("already received: {status} ({r})"),
@@ -118,7 +125,10 @@ pub(super) fn duplicate(
         errors: field_errors
             .and_then(|e| serde_json::from_value(e).ok())
             .unwrap_or_default(),
-        code: None,
+        // A refusal repeated answers as it did the first time (`RefusalCode::status`).
+        code: refusal_code
+            .as_deref()
+            .and_then(super::kind::RefusalCode::parse),
         record,
         original_status: Some(OpStatus::parse(&status)),
     })

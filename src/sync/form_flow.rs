@@ -31,6 +31,23 @@ pub enum Answer {
     Again(crate::auth::scope::Hub, Refused),
 }
 
+impl Answer {
+    /// The answer to send, or — refused — the form's page at the user's hub (`page(hub,
+    /// errors)`), shown again with the messages and the refusal's status.
+    pub async fn or_show<F>(
+        self,
+        page: impl FnOnce(crate::auth::scope::Hub, Vec<FieldError>) -> F,
+    ) -> Result<HttpResponse, crate::error::AppError>
+    where
+        F: std::future::Future<Output = Result<HttpResponse, crate::error::AppError>>,
+    {
+        match self {
+            Answer::Done(res) => Ok(res),
+            Answer::Again(hub, refused) => refused.show(|errors| page(hub, errors)).await,
+        }
+    }
+}
+
 /// A refused page form, to be shown again: the messages, and the status its refusal answers
 /// with in every channel (`RefusalCode::status`: 409 for a clash with the record's state, 403,
 /// 404, 402), or 422 for entries to correct.

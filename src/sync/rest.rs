@@ -66,8 +66,12 @@ pub async fn run(
             Some(record) => HttpResponse::Ok()
                 .insert_header(("Idempotent-Replayed", "true"))
                 .json(record),
+            // A refusal repeated has the first answer's status; anything else under a used
+            // key (bad input, a conflict, a review) is a clash with that first use.
             None => problem(
-                StatusCode::CONFLICT,
+                result
+                    .code
+                    .map_or(StatusCode::CONFLICT, |c| RefusalCode::status(Some(c))),
                 format!("This Idempotency-Key was used before: {reason}"),
                 json!({}),
             ),

@@ -50,6 +50,7 @@ pub(super) struct Settled<'a> {
     server_state: Option<&'a Value>,
     changed_fields: Vec<Option<String>>,
     result_version: Option<i32>,
+    refusal_code: Option<&'static str>,
 }
 
 /// Step 6's three writes in one statement (data-modifying CTEs, each run exactly once): the
@@ -68,7 +69,7 @@ pub(super) fn settle(
     crate::db::prepared::sql(
         "WITH op AS ( \
            UPDATE operations SET status = $1, reason = $2, server_id = $3, server_state = $4, \
-             changed_fields = $5, result_version = $6 WHERE id = $7), \
+             changed_fields = $5, result_version = $6, refusal_code = $25 WHERE id = $7), \
          audit AS ( \
            INSERT INTO audit_log (actor_id, actor_name, role_at_capture, role_at_apply, action, \
              object_type, object_id, before, after, offline, operation_id, outcome, hub_id, \
@@ -102,6 +103,7 @@ pub(super) fn settle(
     .bind::<Nullable<Text>, _>(e.client_addr.as_deref())
     .bind::<Array<Text>, _>(topics)
     .bind::<Array<Jsonb>, _>(payloads)
+    .bind::<Nullable<Text>, _>(op.refusal_code)
     .execute(conn)
     .map(|_| ())
 }
@@ -194,6 +196,7 @@ pub(super) fn record(
             .map(|a| a.changed_fields.iter().cloned().map(Some).collect())
             .unwrap_or_default(),
         result_version: applied.as_ref().and_then(|a| a.result_version),
+        refusal_code: code.map(RefusalCode::as_str),
     };
     settle(conn, &settled, &entry, events)?;
 

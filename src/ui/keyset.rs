@@ -96,7 +96,7 @@ pub struct Links {
 
 /// The page among `fetched` (at most `FETCH` rows, as fetched from `start`), and its links.
 /// `key` gives a row's key; `base` is the list's address with its filters and sort.
-pub fn window<T>(
+pub(super) fn window<T>(
     mut fetched: Vec<T>,
     start: &Start,
     base: &str,

@@ -144,8 +144,7 @@ impl ListFilter {
         let base = self.pager(0).base;
         // The default orders are by time: their links say "Newer" / "Older".
         let in_time_order = self.sort.key == self.default_sort.key;
-        let (rows, links) = super::keyset::window(fetched, start, &base, in_time_order, key);
-        (rows, Pager::keyset(base, total, links))
+        Pager::keyset_page(fetched, start, base, in_time_order, total, key)
     }
 
     /// A sortable column's header: sorting keeps the filters and starts at the first page.
@@ -224,17 +223,29 @@ impl Pager {
         }
     }
 
-    /// The pager of a keyset-paged list at `base`: its total and the page's links.
-    pub fn keyset(base: String, total: Total, links: super::keyset::Links) -> Self {
+    /// A page of a keyset-paged list at `base` among `fetched` (as fetched from `start`,
+    /// `keyset::fetch`), and its pager: the list's total and the links to the rows before and
+    /// after the page, by their edge rows' keys (`key`). A list in time order says "Newer" /
+    /// "Older".
+    pub fn keyset_page<T>(
+        fetched: Vec<T>,
+        start: &super::keyset::Start,
+        base: String,
+        in_time_order: bool,
+        total: Total,
+        key: impl Fn(&T) -> Vec<String>,
+    ) -> (Vec<T>, Pager) {
+        let (rows, links) = super::keyset::window(fetched, start, &base, in_time_order, key);
         let (n, exact) = match total {
             Total::Kept(n) => (n, true),
             Total::Counted(n) => (n, false),
         };
-        Pager {
+        let pager = Pager {
             keyset: Some(links),
             exact,
             ..Pager::new(base, 0, n)
-        }
+        };
+        (rows, pager)
     }
 
     /// Whether the list has more rows than were counted.
@@ -314,5 +325,28 @@ mod tests {
             Pager::filtered("/sales", &[("status", "")], 0, 60).link(1),
             "/sales?page=1"
         );
+    }
+
+    #[test]
+    fn a_kept_total_is_exact_at_any_size_and_a_counted_one_stops_at_the_cap() {
+        let page = |total| {
+            let rows: Vec<i64> = (1..=3).collect();
+            let start = crate::ui::keyset::Start::First;
+            Pager::keyset_page(rows, &start, "/l".into(), true, total, |n| {
+                vec![n.to_string()]
+            })
+            .1
+        };
+        let kept = page(Total::Kept(123_456));
+        assert_eq!(
+            (kept.total_words(), kept.more_than_counted()),
+            ("123,456".to_string(), false)
+        );
+        let counted = page(Total::Counted(COUNT_UP_TO + 1));
+        assert_eq!(
+            (counted.total_words(), counted.more_than_counted()),
+            ("10,000+".to_string(), true)
+        );
+        assert_eq!(page(Total::Counted(42)).total_words(), "42");
     }
 }

@@ -105,14 +105,9 @@ async fn count(
         |result| result.record.as_ref().map(summary).unwrap_or_default(),
     )
     .await?;
-    match answer {
-        forms::Answer::Done(res) => Ok(res),
-        forms::Answer::Again(hub, refused) => {
-            refused
-                .show(|errors| async { show(&state, &page, &user, &hub, Some(&form), errors) })
-                .await
-        }
-    }
+    answer
+        .or_show(|hub, errors| async move { show(&state, &page, &user, &hub, Some(&form), errors) })
+        .await
 }
 
 /// What a count changed, in a sentence: "A1-S2 counted: 12 in place; 2 now missing (SN-1, SN-2)."

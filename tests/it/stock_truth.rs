@@ -85,7 +85,13 @@ async fn a_reused_invoice_id_refuses_that_operation_and_the_other_nine_apply() {
         assert_eq!(r["result"]["status"], "duplicate", "{i}: {again}");
         let first = if i == 4 { "rejected" } else { "applied" };
         assert_eq!(r["result"]["original_status"], first, "{i}: {again}");
+        // The refusal keeps its reason in words and in code, as the first answer gave them.
+        assert_eq!(
+            r["result"]["code"], body["results"][i]["result"]["code"],
+            "{i}"
+        );
     }
+    assert_eq!(again["results"][4]["result"]["code"], "clash", "{again}");
     // The operation and its refusal are on record, like any other refusal.
     assert_eq!(
         app.count("SELECT count(*) AS n FROM operations WHERE kind = 'invoice.issue' AND status = 'rejected'"),

@@ -413,6 +413,12 @@ async fn an_idempotency_key_makes_a_retry_harmless() {
         app.count("SELECT count(*) AS n FROM inventory_items WHERE serial_number = 'SN-IDEM'"),
         1
     );
+    // A refusal retried under its key is the same refusal: 404 for an unknown SKU, twice.
+    let refused_key = uuid::Uuid::new_v4().to_string();
+    for attempt in ["first", "retry"] {
+        let refused = app.client.post(app.url("/api/v1/inventory/receive")).bearer_auth(&token).header("Idempotency-Key", &refused_key).json(&json!({ "serial_number": "SN-IDEM-2", "variant_sku": "00999-X-1-NA-N", "location_code": "A1" })).send().await.unwrap();
+        assert_eq!(refused.status(), 404, "{attempt}");
+    }
     let bad = app
         .client
         .post(app.url("/api/v1/inventory/receive"))
