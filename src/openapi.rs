@@ -21,7 +21,7 @@ use crate::ui::page::Page;
         crate::hubs::pages::api_list,
         crate::hubs::pages::api_stock,
         crate::sync::api::push,
-        crate::sync::api::pull,
+        crate::sync::pull::pull,
         crate::web::offline::report,
         crate::catalog::api::create_family,
         crate::catalog::api::create_identity,

@@ -1,10 +1,9 @@
 //! The sync API: `POST /api/v1/sync` takes a device's queued operations (in order, each through
-//! the pipeline, one result per operation) and `GET /api/v1/sync/pull` gives the caller a
+//! the pipeline, one result per operation); `GET /api/v1/sync/pull` (`pull`) gives the caller a
 //! scoped picture of what changed since a moment.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -14,9 +13,6 @@ use super::operation::{FieldError, OpResult, Operation};
 use super::{devices, forms, pipeline};
 use crate::auth::extract::CurrentUser;
 use crate::error::AppError;
-use crate::schema::{
-    needs_lists, operations, product_families, product_identities, product_variants, stock_levels,
-};
 use crate::state::AppState;
 
 /// Operations accepted in one request.
@@ -24,7 +20,7 @@ pub const MAX_BATCH: usize = 200;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/v1/sync").post(push))
-        .service(web::resource("/api/v1/sync/pull").get(pull));
+        .service(web::resource("/api/v1/sync/pull").get(super::pull::pull));
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -206,105 +202,4 @@ async fn flush(
         results[index] = Some(result);
     }
     Ok(())
-}
-
-#[derive(Deserialize)]
-pub struct PullQuery {
-    since: Option<String>,
-}
-
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct PullAnswer {
-    pub server_time: chrono::DateTime<Utc>,
-    pub since: chrono::DateTime<Utc>,
-    #[schema(value_type = Vec<Object>)]
-    pub stock: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub catalog: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub needs_lists: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub operations: Vec<Value>,
-    /// For those who request or record badge copies: `{quotas, badges, capture_envelope}`
-    /// (quotas and badges of the customers in scope, always whole; the envelope for a station's
-    /// offline copies).
-    #[schema(value_type = Option<Object>)]
-    pub badges: Option<Value>,
-}
-
-/// What changed since a moment, within the caller's scope (stock of their hubs, catalog, their
-/// needs lists, the results of their own operations).
-#[utoipa::path(get, path = "/api/v1/sync/pull", tag = "sync", params(
-        ("since" = Option<String>, Query, description = "RFC 3339 timestamp, or 0 for everything")),
-    responses(
-        (status = 200, body = PullAnswer),
-        crate::error::problems::BadRequest,
-        crate::error::problems::Unauthorized),
-    security(("bearer" = []), ("session" = [])))]
-pub async fn pull(
-    user: CurrentUser,
-    query: web::Query<PullQuery>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let since: DateTime<Utc> = match query.since.as_deref() {
-        None | Some("") | Some("0") => DateTime::<Utc>::UNIX_EPOCH,
-        Some(s) => s.parse().map_err(|_| {
-            AppError::BadRequest(
-                "since must be an RFC 3339 timestamp such as 2026-11-24T10:00:00Z, or 0".into(),
-            )
-        })?,
-    };
-    let now = Utc::now();
-    let hub_ids = user.scope.hub_ids();
-    let user_id = user.user_id;
-    let sees_stock = user.can(crate::auth::permissions::Permission::InventoryRead);
-    let sees_catalog = user.can(crate::auth::permissions::Permission::CatalogRead);
-    let (actor, settings) = (user.0.clone(), state.settings.clone());
-    let body = crate::db::run(&state.db, move |conn| {
-        let badges = (super::registry::hooks().badges_pull)(conn, &settings, &actor)?;
-        let stock: Vec<(i64, i64, i64, i64)> = if sees_stock {
-            stock_levels::table
-                .filter(stock_levels::hub_id.eq_any(&hub_ids))
-                .filter(stock_levels::updated_at.gt(since))
-                .select((stock_levels::hub_id, stock_levels::variant_id, stock_levels::quantity, stock_levels::reorder_level))
-                .load(conn)?
-        } else {
-            Vec::new()
-        };
-        let catalog: Vec<(i64, String, String, String, bool)> = if sees_catalog {
-            product_variants::table
-                .inner_join(product_identities::table.inner_join(product_families::table))
-                .filter(product_variants::updated_at.gt(since))
-                .select((product_variants::id, product_variants::full_sku, product_families::base_name, product_variants::unit, product_variants::active))
-                .load(conn)?
-        } else {
-            Vec::new()
-        };
-        // Needs lists go to those who see the hub's stock (not to a station's account).
-        let needs_hubs = if sees_stock { hub_ids.clone() } else { Vec::new() };
-        let needs: Vec<(uuid::Uuid, i64, String, String, i32)> = needs_lists::table
-            .filter(needs_lists::hub_id.eq_any(&needs_hubs))
-            .filter(needs_lists::updated_at.gt(since))
-            .select((needs_lists::id, needs_lists::hub_id, needs_lists::title, needs_lists::status, needs_lists::version))
-            .load(conn)?;
-        // op id, kind, status, reason, server id.
-        type OpRow = (uuid::Uuid, String, String, Option<String>, Option<String>);
-        let ops: Vec<OpRow> = operations::table
-            .filter(operations::actor_id.eq(user_id))
-            .filter(operations::received_at.gt(since))
-            .order(operations::received_at)
-            .select((operations::op_id, operations::kind, operations::status, operations::reason, operations::server_id))
-            .load(conn)?;
-        Ok(json!({
-            "server_time": now,
-            "since": since,
-            "stock": stock.into_iter().map(|(h, v, q, r)| json!({"hub_id": h, "variant_id": v, "quantity": q, "reorder_level": r})).collect::<Vec<_>>(),
-            "catalog": catalog.into_iter().map(|(id, sku, name, unit, active)| json!({"variant_id": id, "sku": sku, "name": name, "unit": unit, "active": active})).collect::<Vec<_>>(),
-            "needs_lists": needs.into_iter().map(|(id, h, t, s, v)| json!({"id": id, "hub_id": h, "title": t, "status": s, "version": v})).collect::<Vec<_>>(),
-            "operations": ops.into_iter().map(|(op, k, s, r, sid)| json!({"op_id": op, "kind": k, "status": s, "reason": r, "server_id": sid})).collect::<Vec<_>>(),
-            "badges": badges,
-        }))
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(body))
 }

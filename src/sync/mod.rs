@@ -14,6 +14,7 @@ pub mod forms;
 pub mod kind;
 pub mod operation;
 pub mod pipeline;
+pub mod pull;
 pub mod refusal;
 pub mod registry;
 pub mod rest;

@@ -818,6 +818,91 @@ async fn pull_gives_a_scoped_delta() {
     app.shutdown().await;
 }
 
+/// A pull since 0 after a long time comes a page at a time: each of the caller's operations
+/// once, in order, across the pages; the whole sections (stock) in the first only; one
+/// `server_time` for them all; a bad limit or cursor is a 400.
+#[tokio::test]
+async fn a_pull_pages_the_callers_operations_each_once() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let token = app.token("depot").await;
+    let mbj = app.hub_id("MBJ-SUB");
+    let batch: Vec<Value> = (0..7)
+        .map(|n| op("intake.create", json!({ "intake_id": Uuid::new_v4(), "hub_id": mbj, "donor": format!("Donor {n}"), "lines": [{ "sku": WATER, "quantity": 1 }] })))
+        .collect();
+    let sent: Vec<Value> = batch.iter().map(|o| o["op_id"].clone()).collect();
+    let (s, _) = app.sync(&token, json!({ "operations": batch })).await;
+    assert_eq!(s, 200);
+    let get = |path: String| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let res = app
+                .client
+                .get(app.url(&path))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let (mut seen, mut pages, mut times) = (Vec::new(), 0, Vec::new());
+    let mut next = Some("/api/v1/sync/pull?since=0&limit=3".to_string());
+    while let Some(path) = next {
+        let (s, answer) = get(path).await;
+        assert_eq!(s, 200, "{answer}");
+        assert!(
+            answer["operations"].as_array().unwrap().len() <= 3,
+            "{answer}"
+        );
+        assert_eq!(
+            answer["stock"].as_array().unwrap().is_empty(),
+            pages > 0,
+            "{answer}"
+        );
+        seen.extend(
+            answer["operations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["op_id"].clone()),
+        );
+        times.push(answer["server_time"].clone());
+        next = answer["next"].as_str().map(str::to_string);
+        assert_eq!(answer["more"], next.is_some(), "{answer}");
+        pages += 1;
+        assert!(pages < 10, "the pages end");
+    }
+    assert_eq!(pages, 3, "7 operations, 3 a page");
+    let sorted = |v: &[Value]| {
+        let mut v: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&seen), sorted(&sent), "each once");
+    assert!(times.windows(2).all(|w| w[0] == w[1]), "{times:?}");
+    // limit=0: the whole sections alone (what a station asks for).
+    let (s, bare) = get("/api/v1/sync/pull?since=0&limit=0".into()).await;
+    assert_eq!(s, 200);
+    assert!(
+        bare["operations"].as_array().unwrap().is_empty() && bare["more"] == true,
+        "{bare}"
+    );
+    assert!(!bare["stock"].as_array().unwrap().is_empty());
+    for bad in [
+        "limit=-1",
+        "limit=1001",
+        "limit=many",
+        "after=%7Bnope",
+        "after=%00",
+    ] {
+        let (s, problem) = get(format!("/api/v1/sync/pull?since=0&{bad}")).await;
+        assert_eq!(s, 400, "{bad}: {problem}");
+        assert!(problem["detail"].as_str().is_some(), "{bad}: {problem}");
+    }
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_device_whose_queue_vanished_is_flagged_for_admins() {
     let app = TestApp::builder().with_demo_world().start().await;

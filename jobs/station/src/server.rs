@@ -145,9 +145,10 @@ impl Server {
             .map_err(|e| NetError::Unreachable(format!("unreadable sync answer: {e}")))
     }
 
-    /// The badges section of a pull: quotas, badges and a capture envelope.
+    /// The badges section of a pull: quotas, badges and a capture envelope (`limit=0`: none of
+    /// the station account's operations, which grow with every copy it records).
     pub fn pull_badges(&self) -> Result<Value, NetError> {
-        let url = format!("{}/api/v1/sync/pull?since=0", self.base);
+        let url = format!("{}/api/v1/sync/pull?since=0&limit=0", self.base);
         Ok(Server::json(self.call(self.http.get(url))?)?["badges"].clone())
     }
 }

@@ -100,7 +100,7 @@ fn status_of(agent: &Agent, key: Uuid) -> (Status, Option<String>) {
     (e.status, e.reason)
 }
 
-const PULL: &str = "GET /api/v1/sync/pull?since=0";
+const PULL: &str = "GET /api/v1/sync/pull?since=0&limit=0";
 
 #[test]
 fn a_report_the_server_refuses_as_invalid_is_final_and_never_sent_again() {
