@@ -6,7 +6,9 @@
  *   a "Scan with camera" button fills the field from a barcode or QR code. Typing (or a
  *   hand scanner, which types) stays the way in everywhere else.
  * - Catalog forms (`[data-upis-preview]`, `[data-sku-preview]`) show the UPIS-H or SKU they will
- *   make as the person chooses; the server wrote the first preview, and makes the real one. */
+ *   make as the person chooses; the server wrote the first preview, and makes the real one.
+ * - Copy buttons (`button[data-copy]`, hidden as sent): shown where the browser can write to the
+ *   clipboard; they copy the named field. Without them the field is selected on focus. */
 (function () {
   "use strict";
 
@@ -202,8 +204,28 @@
     });
   }
 
+  function copyButtons() {
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      var field = document.getElementById(button.dataset.copy);
+      if (!field) return;
+      field.addEventListener("focus", function () { field.select(); });
+      if (!navigator.clipboard || !window.isSecureContext) return;
+      var note = document.getElementById("copy-note");
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(field.value).then(function () {
+          if (note) note.textContent = "Copied.";
+        }, function () {
+          field.select();
+          if (note) note.textContent = "Could not copy: the token is selected, copy it with the keyboard.";
+        });
+      });
+    });
+  }
+
   function start() {
     document.querySelectorAll("[data-line-table]").forEach(enhance);
+    copyButtons();
     localTimes();
     previews();
     scanners();

@@ -3,7 +3,6 @@
 //! Everyone sees only the copies of the customers in their scope (a customer user: their own
 //! account's).
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -320,16 +319,11 @@ async fn dump(
             "There is no dump of this copy among yours.",
         ));
     };
-    let mut res = render(&DumpPage {
+    crate::ui::layout::render_unkept(&DumpPage {
         layout: page.layout(format!("Dump of {badge_uid}")),
         badge_uid,
         sha256,
         data: serde_json::to_string_pretty(&data).unwrap_or_default(),
         at,
-    })?;
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    Ok(res)
+    })
 }

@@ -9,6 +9,7 @@ pub mod quota;
 pub mod recorded;
 pub mod station_jobs;
 pub mod station_results;
+pub mod station_tokens;
 pub mod stations;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     admin::configure(cfg);
     copies::configure(cfg);
     stations::configure(cfg);
+    station_tokens::configure(cfg);
     history::configure(cfg);
 }
 

@@ -1,8 +1,7 @@
 //! NFC stations: the list with online/offline state (seen by the server in the last minute),
-//! queue depth and last activity; registering a station shows its token once; rotating
-//! revokes the old token and shows the new one once. Audited.
+//! queue depth and last activity; registering a station shows its token once
+//! (`station_tokens`, which also rotates a token). Audited.
 
-use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, Utc};
@@ -14,20 +13,19 @@ use crate::auth::extract::Authorized;
 use crate::auth::permissions::perm;
 use crate::auth::scope::Hub;
 use crate::error::AppError;
-use crate::schema::{api_tokens, badge_copies, hubs, nfc_stations};
+use crate::schema::{badge_copies, hubs, nfc_stations};
 use crate::state::AppState;
 use crate::ui::form::FormFields;
 use crate::ui::layout::{render, FlashKind, Layout};
 use crate::ui::page::{redirect_with_flash, Page};
 
-type StationAdmin = Authorized<perm::StationsManage>;
+pub(super) type StationAdmin = Authorized<perm::StationsManage>;
 
 /// A station counts as online when it asked for work within this long.
-const ONLINE_WITHIN: chrono::Duration = chrono::Duration::seconds(60);
+pub(super) const ONLINE_WITHIN: chrono::Duration = chrono::Duration::seconds(60);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin/stations").get(list).post(register))
-        .service(web::resource("/admin/stations/{id}/rotate").post(rotate));
+    cfg.service(web::resource("/admin/stations").get(list).post(register));
 }
 
 /// id, code, name, hub name, reader, active, last seen.
@@ -72,15 +70,12 @@ struct StationsPage {
     layout: Layout,
     rows: Vec<StationRow>,
     hubs: Vec<Hub>,
-    /// A token just made: shown once, on this answer only.
-    new_token: Option<(String, String)>,
 }
 
 async fn page(
     admin: &StationAdmin,
     page: &Page,
     state: &AppState,
-    new_token: Option<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let hub_ids = admin.user.scope.hub_ids();
     let rows = crate::db::run(&state.db, move |conn| {
@@ -124,18 +119,11 @@ async fn page(
         Ok(rows)
     })
     .await?;
-    let mut res = render(&StationsPage {
+    render(&StationsPage {
         layout: page.layout("NFC stations"),
         rows,
         hubs: admin.user.scope.hubs.clone(),
-        new_token,
-    })?;
-    // A page that may show a token is never kept by a browser or a proxy.
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    Ok(res)
+    })
 }
 
 async fn list(
@@ -143,7 +131,7 @@ async fn list(
     p: Page,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    page(&admin, &p, &state, None).await
+    page(&admin, &p, &state).await
 }
 
 fn back(state: &AppState, text: &str) -> Result<HttpResponse, AppError> {
@@ -214,7 +202,6 @@ pub fn create(
 /// Registers a station and shows its token once.
 async fn register(
     admin: StationAdmin,
-    p: Page,
     form: FormFields,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
@@ -263,52 +250,10 @@ async fn register(
     })
     .await?;
     match made {
-        Some(token) => page(&admin, &p, &state, Some(token)).await,
+        Some(made) => super::station_tokens::show_once(&state, &admin.user, made).await,
         None => back(
             &state,
             "Nothing was saved: a station with this code exists.",
         ),
     }
-}
-
-/// Revokes the station's tokens and shows a new one once.
-async fn rotate(
-    admin: StationAdmin,
-    p: Page,
-    path: web::Path<i64>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
-    let (who, hub_ids) = (admin.user.0.clone(), admin.user.scope.hub_ids());
-    let made = crate::db::run(&state.db, move |conn| {
-        conn.transaction(|conn| {
-            let station: Option<(String, i64)> = nfc_stations::table
-                .find(id)
-                .filter(nfc_stations::hub_id.eq_any(&hub_ids))
-                .select((nfc_stations::code, nfc_stations::hub_id))
-                .first(conn)
-                .optional()?;
-            let Some((code, hub_id)) = station else {
-                return Err(AppError::not_found("There is no such station among yours."));
-            };
-            let revoked = diesel::update(
-                api_tokens::table
-                    .filter(api_tokens::station_id.eq(id))
-                    .filter(api_tokens::revoked_at.is_null()),
-            )
-            .set(api_tokens::revoked_at.eq(diesel::dsl::now))
-            .execute(conn)?;
-            let token = crate::auth::tokens::issue_station_token(conn, &code)?;
-            audit::record(
-                conn,
-                &who.audit_entry("station.token_rotated")
-                    .object("nfc_station", id)
-                    .hub(Some(hub_id))
-                    .change(None, Some(json!({ "revoked_tokens": revoked }))),
-            )?;
-            Ok((code, token))
-        })
-    })
-    .await?;
-    page(&admin, &p, &state, Some(made)).await
 }

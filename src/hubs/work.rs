@@ -14,7 +14,6 @@ use crate::auth::principal::Principal;
 use crate::auth::scope::Hub;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::ui::layout::render;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/hubs/{hub_id}/tab-counts").get(tab_counts));
@@ -180,16 +179,11 @@ async fn tab_counts(
             format!("{} {words}", crate::ui::chart::grouped(n))
         }
     };
-    let mut res = render(&TabCounts {
+    // Counts change with every entry; never keep them.
+    crate::ui::layout::render_unkept(&TabCounts {
         stock: label(sum(""), "low"),
         distributions: label(sum("distributions"), "to confirm"),
         needs: label(sum("needs-lists"), "to decide"),
         transfers: label(sum("transfers"), "waiting"),
-    })?;
-    // Counts change with every entry; never keep them.
-    res.headers_mut().insert(
-        actix_web::http::header::CACHE_CONTROL,
-        actix_web::http::header::HeaderValue::from_static("no-store"),
-    );
-    Ok(res)
+    })
 }

@@ -190,3 +190,14 @@ pub fn render_with_status(
 pub fn render(template: &impl Template) -> Result<HttpResponse, AppError> {
     render_with_status(template, StatusCode::OK)
 }
+
+/// `render` for a page no browser or proxy may keep (a secret shown once, a card's dump, counts
+/// that change with every entry).
+pub fn render_unkept(template: &impl Template) -> Result<HttpResponse, AppError> {
+    let mut res = render(template)?;
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}

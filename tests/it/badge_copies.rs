@@ -281,6 +281,15 @@ async fn a_station_token_cannot_act_for_another_station() {
     app.shutdown().await;
 }
 
+/// The token on the page that shows it once.
+fn token_in(page: &str) -> String {
+    page.split("id=\"station-token\" class=\"reference\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[tokio::test]
 async fn stations_are_registered_with_a_token_shown_once_and_rotated() {
     let app = TestApp::builder().with_demo_world().start().await;
@@ -297,18 +306,21 @@ async fn stations_are_registered_with_a_token_shown_once_and_rotated() {
             ],
         )
         .await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["cache-control"], "no-store");
-    let page = res.text().await.unwrap();
-    let token = page
-        .split("<code class=\"reference\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_string();
+    // The token is shown on a page of its own, once: never at the POST's address (a reload
+    // there would register or rotate again), never twice.
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/admin/stations/token");
+    let shown = admin.get("/admin/stations/token").await;
+    assert_eq!(shown.headers()["cache-control"], "no-store");
+    let page = shown.text().await.unwrap();
+    let token = token_in(&page);
     assert!(page.contains("PARIS_01") && token.len() > 20, "{page}");
+    assert!(
+        page.contains("data-copy=\"station-token\""),
+        "a Copy button"
+    );
+    let again = admin.get("/admin/stations/token").await;
+    assert_eq!(again.status(), 303, "a reload shows it no more");
     assert!(
         !admin.text("/admin/stations").await.contains(&token),
         "shown once only"
@@ -327,11 +339,33 @@ async fn stations_are_registered_with_a_token_shown_once_and_rotated() {
     );
     // Rotating revokes the old token.
     let id = app.id_of("SELECT id FROM nfc_stations WHERE code = 'PARIS_01'");
+    // The list links to a page that says what rotating does before anything is revoked.
+    assert!(
+        listed.contains(&format!("href=\"/admin/stations/{id}/rotate\"")),
+        "{listed}"
+    );
+    let asked = admin.text(&format!("/admin/stations/{id}/rotate")).await;
+    assert!(
+        asked.contains("online now") && asked.contains("stops taking copy jobs"),
+        "{asked}"
+    );
+    assert_eq!(desk.next(0).await.0, 204, "asking revoked nothing");
     let res = admin
         .post_form(&format!("/admin/stations/{id}/rotate"), &[])
         .await;
-    assert_eq!(res.status(), 200);
+    assert_eq!(res.status(), 303);
+    let rotated = token_in(&admin.text("/admin/stations/token").await);
+    assert_ne!(rotated, token);
     assert_eq!(desk.next(0).await.0, 401, "the old token is revoked");
+    let desk = StationClient {
+        token: rotated,
+        ..desk
+    };
+    assert_eq!(desk.next(0).await.0, 204, "the new token works");
+    assert_eq!(
+        admin.get("/admin/stations/999999/rotate").await.status(),
+        404
+    );
     // A bad code, a duplicate: nothing saved. Only station managers reach the page.
     admin
         .post_form(

@@ -39,6 +39,7 @@ mod sales_browser;
 mod sales_cart;
 mod sales_flags;
 mod serial_transfers;
+mod station_tokens;
 mod stock_count;
 mod stock_invariants;
 mod stock_truth;
