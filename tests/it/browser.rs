@@ -51,7 +51,7 @@ fn free_port() -> u16 {
 }
 
 /// The browser engines the offline scenarios run in.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Engine {
     Chromium,
     Firefox,
@@ -283,9 +283,33 @@ impl Chrome {
         res["value"].clone()
     }
 
+    /// Opens `path`. A load the browser itself gives up on is loaded again, as a person
+    /// presses Reload on the browser's error page, twice at most, and noted in the console
+    /// log: WebKit ends a service worker it finds unresponsive on a starved machine, and the
+    /// navigation that worker was answering fails with "Service Worker context closed"; the
+    /// next load starts a fresh worker. What the page then shows is still the test's to check.
     pub async fn goto(&self, path: &str) {
         self.step(&format!("goto {path}"));
         let url = format!("{}{path}", self.app);
+        for _ in 0..2 {
+            let answer = self.call("POST", "/url", json!({ "url": url })).await;
+            let failed = match answer.get("error") {
+                Some(error) => Some(error.to_string()),
+                // WebKit may report the load as done and show its own error page: every page
+                // of the app (the service worker's own among them) has the site header.
+                None if self.engine == Engine::WebKit => {
+                    let ours = "return !!document.querySelector('.site-header')";
+                    (self.js(ours, json!([])).await != json!(true))
+                        .then(|| "the browser's own error page".to_string())
+                }
+                None => None,
+            };
+            let Some(error) = failed else {
+                return;
+            };
+            self.step(&format!("goto {path} again, the load failed: {error}"));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         self.call("POST", "/url", json!({ "url": url })).await;
     }
 
