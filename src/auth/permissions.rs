@@ -56,8 +56,10 @@ permissions! {
     WarehouseSell => "warehouse.sell", "Reserve and sell serialized items";
     WarehouseValue => "warehouse.value.read", "See the total inventory value";
     SalesCreate => "sales.transaction.create", "Record sales to customers";
+    SalesRead => "sales.read", "See the sales, invoices and credit notes of their hubs";
     OwnOrdersView => "sales.orders.own", "See their own customer account's orders and invoices";
     BadgeCopyRequest => "badges.copy.request", "Request badge copies";
+    BadgeCopiesRead => "badges.copies.read", "See the badge copy history of their customers";
     BadgeCopyRecord => "badges.copy.record", "Record copies made at an NFC station (the station itself)";
     StationsManage => "stations.manage", "Manage NFC stations and their tokens";
     ZohoSyncWrite => "zoho.sync.write", "Write Zoho sync status (sync worker)";
@@ -100,6 +102,7 @@ impl Role {
                     | ReviewResolve
                     | CatalogRead
                     | SalesCreate
+                    | SalesRead
             ),
             Role::DepotManager => matches!(
                 permission,
@@ -116,6 +119,7 @@ impl Role {
                     | CatalogRead
                     | WarehouseReceive
                     | SalesCreate
+                    | SalesRead
             ),
             Role::WarehouseOp => matches!(
                 permission,
@@ -127,6 +131,8 @@ impl Role {
                     | CatalogRead
                     | WarehouseReceive
                     | WarehouseItemEdit
+                    // The USAV seed: a warehouse operator audits physical inventory (a count).
+                    | StockAdjust
             ),
             Role::SalesRep => matches!(
                 permission,
@@ -137,18 +143,27 @@ impl Role {
                     | VariantPriceEdit
                     | WarehouseSell
                     | SalesCreate
+                    | SalesRead
             ),
             Role::Driver => matches!(
                 permission,
                 DashboardView | InventoryRead | DistributionCreate | CatalogRead
             ),
+            // An auditor reads what the organisation did, sales and badge copies among it.
             Role::Auditor => matches!(
                 permission,
-                DashboardView | InventoryRead | CatalogRead | AuditRead | RolesView
+                DashboardView
+                    | InventoryRead
+                    | CatalogRead
+                    | AuditRead
+                    | RolesView
+                    | SalesRead
+                    | BadgeCopiesRead
             ),
-            Role::CustomerUser => {
-                matches!(permission, CatalogRead | BadgeCopyRequest | OwnOrdersView)
-            }
+            Role::CustomerUser => matches!(
+                permission,
+                CatalogRead | BadgeCopyRequest | BadgeCopiesRead | OwnOrdersView
+            ),
             Role::SystemBot => matches!(permission, CatalogRead | ZohoSyncWrite),
             Role::NfcStation => permission == BadgeCopyRecord,
         }

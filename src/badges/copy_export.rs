@@ -16,7 +16,7 @@ const CSV_CHUNK: i64 = 1_000;
 
 /// Every copy the filters keep, newest first, streamed (`ui::csv_export::streamed`).
 pub(super) async fn csv(
-    user: Authorized<perm::BadgeCopyRequest>,
+    user: Authorized<perm::BadgeCopiesRead>,
     f: web::Query<Filters>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {

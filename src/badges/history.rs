@@ -234,12 +234,14 @@ struct CopiesPage {
     /// The filters as a query string, for the CSV link.
     query: String,
     can_see_dumps: bool,
+    /// Whether the user requests copies (and came from Badges); an auditor only reads.
+    requests: bool,
     statuses: [(&'static str, &'static str); 5],
     pager: Pager,
 }
 
 async fn list(
-    user: Authorized<perm::BadgeCopyRequest>,
+    user: Authorized<perm::BadgeCopiesRead>,
     page: Page,
     f: web::Query<Filters>,
     state: web::Data<AppState>,
@@ -273,6 +275,7 @@ async fn list(
             .unwrap_or_default(),
         f: filters,
         can_see_dumps: user.can(crate::auth::permissions::Permission::StationsManage),
+        requests: user.can(crate::auth::permissions::Permission::BadgeCopyRequest),
         statuses: STATUSES,
         pager,
     })

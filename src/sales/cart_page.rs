@@ -207,7 +207,7 @@ pub(super) struct CartFragment {
 }
 
 pub(super) async fn detail(
-    access: HubAccess<perm::SalesCreate>,
+    access: HubAccess<perm::SalesRead>,
     page: Page,
     path: web::Path<(i64, String)>,
     state: web::Data<AppState>,

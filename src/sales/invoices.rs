@@ -257,9 +257,7 @@ pub(super) fn load_sale(
 /// Who may open an invoice: staff who sell or oversee at its hub (a sales rep only for their
 /// own customers), auditors, and the customer's own users. Everyone else gets a 404.
 pub fn may_open(who: &Principal, hub_id: i64, customer_id: i64) -> bool {
-    let role_may = who.role == Role::CustomerUser
-        || who.role.allows(Permission::SalesCreate)
-        || who.role.allows(Permission::AuditRead);
+    let role_may = who.role == Role::CustomerUser || who.role.allows(Permission::SalesRead);
     role_may && super::visible_to(who, hub_id, customer_id)
 }
 

@@ -126,7 +126,7 @@ pub(super) struct ListPage {
 
 /// `GET /sales`: the sales of the user's hubs (a sales rep's: of their customers), newest first.
 pub(super) async fn list(
-    user: Authorized<perm::SalesCreate>,
+    user: Authorized<perm::SalesRead>,
     page: Page,
     query: web::Query<std::collections::HashMap<String, String>>,
     state: web::Data<AppState>,
@@ -175,7 +175,12 @@ pub(super) async fn list(
         layout: page.layout("Sales"),
         rows,
         status,
-        hubs: user.scope.hubs.clone(),
+        // New sale, at each hub: for those who sell (an auditor reads).
+        hubs: if user.can(crate::auth::permissions::Permission::SalesCreate) {
+            user.scope.hubs.clone()
+        } else {
+            Vec::new()
+        },
         pager,
     })
 }

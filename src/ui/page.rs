@@ -17,14 +17,19 @@ use crate::error::AppError;
 use crate::ui::layout::{Flash, FlashKind, FormEcho, Layout, NavItem, UserBadge};
 
 /// (path, label, permission needed) of every top-level page, in menu order.
-const NAV: [(&str, &str, Permission); 16] = [
+const NAV: [(&str, &str, Permission); 17] = [
     ("/", "Dashboard", Permission::DashboardView),
     ("/hubs", "Hubs & stock", Permission::InventoryRead),
     ("/catalog", "Catalog", Permission::CatalogRead),
     ("/warehouse/lookup", "Warehouse", Permission::InventoryRead),
-    ("/sales", "Sales", Permission::SalesCreate),
+    ("/sales", "Sales", Permission::SalesRead),
     ("/orders", "My orders", Permission::OwnOrdersView),
     ("/badges", "Badges", Permission::BadgeCopyRequest),
+    (
+        "/badges/copies",
+        "Badge copies",
+        Permission::BadgeCopiesRead,
+    ),
     ("/review", "Review queue", Permission::ReviewResolve),
     ("/sync-issues", "Sync Issues", Permission::DashboardView),
     ("/audit", "Audit log", Permission::AuditRead),
@@ -91,7 +96,12 @@ impl Page {
             });
             layout.nav = NAV
                 .iter()
-                .filter(|(_, _, permission)| user.can(*permission))
+                .filter(|(href, _, permission)| {
+                    // Those who request copies reach their history from Badges.
+                    let through_badges =
+                        *href == "/badges/copies" && user.can(Permission::BadgeCopyRequest);
+                    user.can(*permission) && !through_badges
+                })
                 .map(|(href, label, _)| NavItem {
                     href,
                     label,

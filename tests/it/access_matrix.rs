@@ -42,7 +42,7 @@ struct Route {
     api: bool,
 }
 
-const ROUTES: [Route; 12] = [
+const ROUTES: [Route; 16] = [
     Route {
         path: "/",
         needs: None,
@@ -86,6 +86,26 @@ const ROUTES: [Route; 12] = [
     Route {
         path: "/admin/roles",
         needs: Some(Permission::RolesView),
+        api: false,
+    },
+    Route {
+        path: "/sales",
+        needs: Some(Permission::SalesRead),
+        api: false,
+    },
+    Route {
+        path: "/badges/copies",
+        needs: Some(Permission::BadgeCopiesRead),
+        api: false,
+    },
+    Route {
+        path: "/badges/copies.csv",
+        needs: Some(Permission::BadgeCopiesRead),
+        api: false,
+    },
+    Route {
+        path: "/hubs/{hub}/adjustments/new",
+        needs: Some(Permission::StockAdjust),
         api: false,
     },
     Route {

@@ -138,25 +138,35 @@ async fn only_those_who_may_adjust_see_the_form_and_their_adjustments_are_refuse
     let app = TestApp::builder().with_demo_world().start().await;
     let kin = app.hub_id("KIN-MAIN");
     let mbj = app.hub_id("MBJ-SUB");
-    // A warehouse operator reads stock but does not adjust it.
+    // A warehouse operator audits physical inventory (the USAV seed): they count and adjust.
     let warehouse = app.signed_in("warehouse").await;
     assert_eq!(
         warehouse
             .get(&format!("/hubs/{kin}/adjustments/new"))
             .await
             .status(),
+        200
+    );
+    // A driver reads stock but does not adjust it.
+    let man = app.hub_id("MAN-SUB");
+    let driver = app.signed_in("driver").await;
+    assert_eq!(
+        driver
+            .get(&format!("/hubs/{man}/adjustments/new"))
+            .await
+            .status(),
         403
     );
-    let stock = warehouse.text(&format!("/hubs/{kin}")).await;
+    let stock = driver.text(&format!("/hubs/{man}")).await;
     assert!(!stock.contains("name=\"reorder_level\""));
-    assert!(warehouse
-        .text(&format!("/hubs/{kin}/adjustments"))
+    assert!(driver
+        .text(&format!("/hubs/{man}/adjustments"))
         .await
         .contains("No adjustments yet"));
-    let token = app.token("warehouse").await;
+    let token = app.token("driver").await;
     let (_, body) = app
         .sync(&token, json!({ "operations": [{ "op_id": Uuid::new_v4(), "kind": "stock.adjust", "captured_at": chrono::Utc::now(), "base_version": 0,
-            "payload": { "adjustment_id": Uuid::new_v4(), "hub_id": kin, "sku": WATER, "counted": 0, "reason": "lost" } }] }))
+            "payload": { "adjustment_id": Uuid::new_v4(), "hub_id": man, "sku": WATER, "counted": 0, "reason": "lost" } }] }))
         .await;
     assert_eq!(body["results"][0]["result"]["status"], "rejected");
     // A depot manager of Montego Bay cannot adjust Kingston's stock, even by the API.

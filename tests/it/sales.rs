@@ -345,6 +345,26 @@ async fn only_the_sales_people_and_the_customers_own_users_open_an_invoice() {
             .status(),
         200
     );
+    // An auditor reads the sales, the sale and its invoice, and can change nothing there.
+    let auditor = app.signed_in("auditor").await;
+    assert_eq!(
+        auditor.get(&format!("/invoices/{id}.pdf")).await.status(),
+        200
+    );
+    let list = auditor.text("/sales").await;
+    assert!(
+        list.contains(&format!("/hubs/{kin}/sales/{sale}")),
+        "{list}"
+    );
+    assert!(
+        !list.contains("New sale"),
+        "an auditor does not sell: {list}"
+    );
+    let page = auditor.get(&format!("/hubs/{kin}/sales/{sale}")).await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(&format!("/invoices/{id}.pdf")), "{page}");
+    assert!(!page.contains("name=\"op_id\""), "read only: {page}");
     // Unknown and malformed ids are 404 too.
     for path in [
         "/invoices/nothing.pdf".to_string(),
