@@ -20,11 +20,12 @@ pub(super) async fn csv(
     f: web::Query<Filters>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let (scope, filters, db) = (
+    let (scope, mut filters, db) = (
         user.scope.customer_ids.clone(),
         f.into_inner(),
         state.db.clone(),
     );
+    crate::ui::date_range::in_order(&mut filters.from, &mut filters.to);
     let read = move |after: Option<Walk>| {
         let (scope, filters, db) = (scope.clone(), filters.clone(), db.clone());
         async move {

@@ -246,7 +246,8 @@ async fn list(
     f: web::Query<Filters>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let (scope, filters) = (user.scope.customer_ids.clone(), f.into_inner());
+    let (scope, mut filters) = (user.scope.customer_ids.clone(), f.into_inner());
+    let turned = crate::ui::date_range::in_order(&mut filters.from, &mut filters.to);
     let fetch = keyset::fetch(
         &keyset::Start::parse(&filters.after, &filters.before),
         &NEWEST_FIRST,
@@ -267,7 +268,13 @@ async fn list(
         vec![time_key(r.requested_at), r.id.to_string()]
     });
     render(&CopiesPage {
-        layout: page.layout("Badge copies"),
+        layout: {
+            let mut layout = page.layout("Badge copies");
+            layout
+                .flashes
+                .extend(turned.map(crate::ui::layout::Flash::info));
+            layout
+        },
         rows,
         query: base
             .split_once('?')

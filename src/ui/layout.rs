@@ -107,6 +107,16 @@ pub struct Flash {
     pub text: String,
 }
 
+impl Flash {
+    /// A note for the page, in words.
+    pub fn info(text: String) -> Self {
+        Flash {
+            kind: FlashKind::Info,
+            text,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlashKind {
     Success,

@@ -5,6 +5,7 @@
 pub mod assets;
 pub mod chart;
 pub mod csv_export;
+pub mod date_range;
 pub mod errors;
 pub mod filters;
 pub mod form;

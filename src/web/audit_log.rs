@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::schema::{audit_log, users};
 use crate::state::AppState;
 use crate::ui::csv_export::Chunk;
-use crate::ui::layout::{render, Layout};
+use crate::ui::layout::{render, Flash, Layout};
 use crate::ui::page::Page;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -242,7 +242,8 @@ async fn page(
     filters: web::Query<Filters>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let filters = filters.into_inner();
+    let mut filters = filters.into_inner();
+    let turned = crate::ui::date_range::in_order(&mut filters.from, &mut filters.to);
     let start = crate::ui::keyset::Start::parse(&filters.after, &filters.before);
     let query = scoped_query(&viewer, &filters)?;
     // Keyset pages by id: the rows past the edge row, newest first (reversed going back). A key
@@ -286,8 +287,10 @@ async fn page(
     let sees_costs = viewer.flags.can_see_cost;
     rows.iter_mut()
         .for_each(|r| r.hide_costs_unless(sees_costs));
+    let mut layout = page.layout("Audit log");
+    layout.flashes.extend(turned.map(Flash::info));
     render(&AuditPage {
-        layout: page.layout("Audit log"),
+        layout,
         rows,
         filters,
         hubs: viewer.scope.hubs.clone(),
@@ -300,7 +303,8 @@ async fn csv_export(
     filters: web::Query<Filters>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let (viewer, filters) = (viewer.user.0.clone(), filters.into_inner());
+    let (viewer, mut filters) = (viewer.user.0.clone(), filters.into_inner());
+    crate::ui::date_range::in_order(&mut filters.from, &mut filters.to);
     // Fails before the download starts when the filters do not read.
     scoped_query(&viewer, &filters)?;
     let sees_costs = viewer.flags.can_see_cost;

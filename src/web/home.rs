@@ -279,9 +279,15 @@ pub(super) async fn dashboard(
     seen: Option<web::ReqData<Seen>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let live_html = live_html(&user, seen, &state, filters.into_inner()).await?;
+    let mut filters = filters.into_inner();
+    let turned = crate::ui::date_range::in_order(&mut filters.from, &mut filters.to);
+    let live_html = live_html(&user, seen, &state, filters).await?;
+    let mut layout = page.layout("Dashboard");
+    layout
+        .flashes
+        .extend(turned.map(crate::ui::layout::Flash::info));
     render(&Dashboard {
-        layout: page.layout("Dashboard"),
+        layout,
         greeting_name: user
             .display_name
             .split_whitespace()
@@ -300,7 +306,9 @@ pub(super) async fn live_fragment(
     seen: Option<web::ReqData<Seen>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let html = live_html(&user, seen, &state, filters.into_inner()).await?;
+    let mut filters = filters.into_inner();
+    crate::ui::date_range::in_order(&mut filters.from, &mut filters.to);
+    let html = live_html(&user, seen, &state, filters).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .body(html.to_string()))

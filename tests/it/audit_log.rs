@@ -310,6 +310,26 @@ async fn the_audit_page_filters_and_exports_csv() {
         .unwrap()
         .starts_with("id,occurred_at,actor,role_at_capture,role_at_apply,action"));
     assert_eq!(lines.filter(|l| l.contains(",warehouse,")).count(), 2);
+    // Dates the wrong way round are read the right way, and the page says so (they matched
+    // nothing, silently); the CSV link carries them in order.
+    let (today, past) = (chrono::Utc::now().date_naive(), "2020-01-01");
+    let turned = auditor
+        .text(&format!("/audit?user=warehouse&from={today}&to={past}"))
+        .await;
+    assert!(
+        turned.contains(&format!(
+            "The dates were the wrong way round: showing {past} to {today}."
+        )) && turned.contains("title=\"auth.login.succeeded\""),
+        "{turned}"
+    );
+    assert!(
+        turned.contains(&format!("from={past}&#38;to={today}")),
+        "{turned}"
+    );
+    let csv = auditor
+        .text(&format!("/audit.csv?user=warehouse&from={today}&to={past}"))
+        .await;
+    assert_eq!(csv.lines().filter(|l| l.contains(",warehouse,")).count(), 2);
     // Bad filter values are a 400 with a message, not a 500.
     let res = auditor.get("/audit?from=yesterday").await;
     assert_eq!(res.status(), 400);

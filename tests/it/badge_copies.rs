@@ -459,6 +459,15 @@ async fn a_copy_asked_for_in_the_browser_is_made_by_the_station_and_shows_in_the
         history.contains(UID) && history.contains("completed"),
         "{history}"
     );
+    // Dates the wrong way round: read the right way, and said.
+    let today = chrono::Utc::now().date_naive();
+    let turned = customer_user
+        .text(&format!("/badges/copies?from={today}&to=2020-01-01"))
+        .await;
+    assert!(
+        turned.contains(UID) && turned.contains("The dates were the wrong way round"),
+        "{turned}"
+    );
     let csv = customer_user
         .text("/badges/copies.csv?station=kin-badge-1")
         .await;

@@ -105,6 +105,12 @@ async fn the_dashboard_is_reused_until_a_commit_and_then_shows_it() {
     until_reused(&depot, "/").await;
     let filtered = depot.get("/?status=rejected").await;
     assert!(statements(&filtered) > 1);
+    // The activity's dates the wrong way round: read the right way, and said.
+    let turned = depot.text("/?from=2030-01-01&to=2020-01-01").await;
+    assert!(
+        turned.contains("The dates were the wrong way round: showing 2020-01-01 to 2030-01-01."),
+        "{turned}"
+    );
 }
 
 #[tokio::test]
