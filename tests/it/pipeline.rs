@@ -378,6 +378,13 @@ async fn a_transfer_goes_from_dispatch_to_partial_receipt_with_stock_in_transit(
         depot_page.contains("dispatched") && depot_page.contains(">10<"),
         "{depot_page}"
     );
+    // A status reads the same on the detail page as in the list: a word, capitalised.
+    let detail = app
+        .signed_in("depot")
+        .await
+        .text(&format!("/hubs/{mbj}/transfers/{t}"))
+        .await;
+    assert!(detail.contains("status-dispatched\">Dispatched<"), "{detail}");
     // Receipt of 8: without a note it is refused; with one it records the discrepancy.
     let (_, r) = app.sync(&depot, json!({ "operations": [op("transfer.receive", json!({ "transfer_id": t, "hub_id": mbj, "lines": [{ "line_no": 1, "quantity": 8 }] }))] })).await;
     assert_eq!(result(&r, 0)["status"], "rejected");
