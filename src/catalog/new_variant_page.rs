@@ -162,12 +162,17 @@ pub(super) async fn create_variant(
     form: FormFields,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    let done = if state.settings.zoho.is_some() {
+        "Variant created. It is sent to Zoho in the background."
+    } else {
+        "Variant created. Zoho sync is off on this server: it is kept here only."
+    };
     let answer = forms::post(
         (&state, &user, &req),
         &form,
         posted_variant(&form),
         forms::Then::Record("/catalog/variants"),
-        |_| "Variant created. It is sent to Zoho in the background.".into(),
+        |_| done.into(),
     )
     .await?;
     match answer {

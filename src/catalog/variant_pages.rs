@@ -52,6 +52,8 @@ struct VariantPage {
     /// The Zoho panel is for the people who run the catalog, not for customers or drivers.
     sees_sync: bool,
     can_sync_now: bool,
+    /// Whether this server sends the catalog to Zoho at all (`OUTPOST_ZOHO_…` set).
+    zoho_on: bool,
     sees_stock: bool,
     errors: Vec<FieldError>,
 }
@@ -125,6 +127,7 @@ fn variant_page(
             can_sync_now: user.can(Permission::JobsManage)
                 && state.settings.zoho.is_some()
                 && v.zoho_sync_status != "SYNCED",
+            zoho_on: state.settings.zoho.is_some(),
             sees_stock: user.can(Permission::InventoryRead),
             v,
             family_name,

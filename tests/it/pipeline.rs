@@ -384,7 +384,10 @@ async fn a_transfer_goes_from_dispatch_to_partial_receipt_with_stock_in_transit(
         .await
         .text(&format!("/hubs/{mbj}/transfers/{t}"))
         .await;
-    assert!(detail.contains("status-dispatched\">Dispatched<"), "{detail}");
+    assert!(
+        detail.contains("status-dispatched\">Dispatched<"),
+        "{detail}"
+    );
     // Receipt of 8: without a note it is refused; with one it records the discrepancy.
     let (_, r) = app.sync(&depot, json!({ "operations": [op("transfer.receive", json!({ "transfer_id": t, "hub_id": mbj, "lines": [{ "line_no": 1, "quantity": 8 }] }))] })).await;
     assert_eq!(result(&r, 0)["status"], "rejected");
