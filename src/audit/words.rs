@@ -23,19 +23,20 @@ pub fn action_words(action: &str) -> String {
     if let Some((done, _)) = kind_words(action) {
         return done.to_string();
     }
-    let known = match action {
-        "auth.login.succeeded" => "Signed in",
-        "auth.login.failed" => "Sign-in failed",
-        "auth.logout" => "Signed out",
-        "review.resolved" => "Sync issue resolved",
-        "auth.permission.denied" => "Access refused",
-        _ => "",
-    };
-    if !known.is_empty() {
-        return known.to_string();
+    match NAMED.iter().find(|(code, _)| *code == action) {
+        Some((_, words)) => words.to_string(),
+        None => spelled_out(action),
     }
-    spelled_out(action)
 }
+
+/// Actions that are not operation kinds and have words of their own.
+pub const NAMED: [(&str, &str); 5] = [
+    ("auth.login.succeeded", "Signed in"),
+    ("auth.login.failed", "Sign-in failed"),
+    ("auth.logout", "Signed out"),
+    ("review.resolved", "Sync issue resolved"),
+    ("auth.permission.denied", "Access refused"),
+];
 
 /// A code spelled out for people: "job.retried" → "Job retried", "received_on" → "Received on".
 pub fn spelled_out(code: &str) -> String {

@@ -176,10 +176,14 @@ fn scoped_query(viewer: &Principal, f: &Filters) -> Result<Boxed<'static>, AppEr
         q = q.filter(audit_log::hub_id.eq(hub));
     }
     if !f.action.is_empty() {
-        q = q.filter(audit_log::action.like(format!(
-            "{}%",
-            f.action.trim().replace('%', "").replace('_', "\\_")
-        )));
+        // The start of a code ("auth.login"), or an action's words ("Signed in").
+        let code_start = format!("{}%", f.action.trim().replace('%', "").replace('_', "\\_"));
+        let named = super::audit_actions::codes_named(&f.action);
+        q = q.filter(
+            audit_log::action
+                .like(code_start)
+                .or(audit_log::action.eq_any(named)),
+        );
     }
     if !f.object.is_empty() {
         q = q.filter(audit_log::object_type.eq(f.object.trim().to_string()));
@@ -222,6 +226,8 @@ struct AuditPage {
     rows: Vec<AuditRow>,
     filters: Filters,
     hubs: Vec<crate::auth::scope::Hub>,
+    /// The actions offered by name in the Action filter.
+    actions: Vec<(&'static str, String)>,
     pager: crate::ui::pager::Pager,
 }
 
@@ -294,6 +300,7 @@ async fn page(
         rows,
         filters,
         hubs: viewer.scope.hubs.clone(),
+        actions: super::audit_actions::named(),
         pager,
     })
 }

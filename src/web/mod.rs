@@ -2,6 +2,7 @@
 //! what a browser needs to work offline (the service worker, the working set), health checks,
 //! and the static assets' route.
 
+pub mod audit_actions;
 pub mod audit_log;
 pub mod health;
 pub mod home;

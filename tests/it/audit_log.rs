@@ -300,7 +300,18 @@ async fn the_audit_page_filters_and_exports_csv() {
     let failed_only = auditor
         .text("/audit?user=warehouse&action=auth.login.failed")
         .await;
-    assert!(!failed_only.contains("auth.login.succeeded"));
+    assert!(!failed_only.contains("title=\"auth.login.succeeded\""));
+    // The filter takes the words the table shows, and offers them.
+    let by_words = auditor.text("/audit?user=warehouse&action=Signed+in").await;
+    assert!(
+        by_words.contains("title=\"auth.login.succeeded\">Signed in<")
+            && !by_words.contains("title=\"auth.login.failed\""),
+        "{by_words}"
+    );
+    assert!(
+        by_words.contains("<option value=\"Sign-in failed\" label=\"auth.login.failed\">"),
+        "{by_words}"
+    );
     let res = auditor.get("/audit.csv?user=warehouse").await;
     assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = res.text().await.unwrap();
