@@ -16,9 +16,8 @@ use crate::auth::permissions::perm;
 use crate::error::AppError;
 use crate::hubs::customer_admin::CustomerRow;
 use crate::hubs::customer_edit::managed_customer;
-use crate::schema::{badge_quotas, badges, customers, nfc_stations};
+use crate::schema::{badge_quotas, badges};
 use crate::state::AppState;
-use crate::sync::forms::OpMeta;
 use crate::ui::form::FormFields;
 use crate::ui::layout::{render, FlashKind, Layout};
 use crate::ui::page::{redirect_with_flash, Page};
@@ -33,7 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/admin/customers/{id}/badges/{badge}/active").post(set_active))
     .service(web::resource("/admin/customers/{id}/quota").post(set_quota))
-    .service(web::resource("/badges").get(own));
+    .service(web::resource("/badges").get(super::own_page::own));
 }
 
 #[derive(Template)]
@@ -283,95 +282,4 @@ async fn set_quota(
     })
     .await?;
     back(&state, id, FlashKind::Success, "Quota saved.")
-}
-
-/// One customer account on the badges page, with what a copy can be asked for at.
-pub struct Account {
-    pub customer_id: i64,
-    pub name: String,
-    pub badges: Vec<(Badge, Option<OpMeta>)>,
-    pub quota: Option<Quota>,
-    /// Active stations at the customer's hub: (id, code, name).
-    pub stations: Vec<(i64, String, String)>,
-}
-
-#[derive(Template)]
-#[template(path = "badges/own.html")]
-struct OwnPage {
-    layout: Layout,
-    accounts: Vec<Account>,
-}
-
-/// `GET /badges`: a customer user's own badges and quotas.
-async fn own(
-    user: Authorized<perm::BadgeCopyRequest>,
-    page: Page,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let ids = user.scope.customer_ids.clone();
-    let (who, settings) = (user.user.0.clone(), state.settings.clone());
-    let accounts = crate::db::run(&state.db, move |conn| {
-        // Four statements whatever the number of accounts: customers, their quotas, their
-        // badges and the stations of their hubs.
-        let names: Vec<(i64, String, i64)> = customers::table
-            .filter(customers::id.eq_any(&ids))
-            .order(customers::name)
-            .limit(200)
-            .select((customers::id, customers::name, customers::hub_id))
-            .load(conn)?;
-        let ids: Vec<i64> = names.iter().map(|n| n.0).collect();
-        let hub_ids: Vec<i64> = names.iter().map(|n| n.2).collect();
-        let mut quotas: std::collections::HashMap<i64, Quota> = badge_quotas::table
-            .filter(badge_quotas::customer_id.eq_any(&ids))
-            .select((badge_quotas::customer_id, Quota::as_select()))
-            .load::<(i64, Quota)>(conn)?
-            .into_iter()
-            .collect();
-        let all_badges: Vec<Badge> = badges::table
-            .filter(badges::customer_id.eq_any(&ids))
-            .order((badges::active.desc(), badges::uid))
-            .select(Badge::as_select())
-            .load(conn)?;
-        let stations: Vec<(i64, i64, String, String)> = nfc_stations::table
-            .filter(nfc_stations::hub_id.eq_any(&hub_ids))
-            .filter(nfc_stations::active.eq(true))
-            .order(nfc_stations::code)
-            .select((
-                nfc_stations::hub_id,
-                nfc_stations::id,
-                nfc_stations::code,
-                nfc_stations::name,
-            ))
-            .load(conn)?;
-        let mut out = Vec::new();
-        for (id, name, hub_id) in names {
-            let badges = all_badges
-                .iter()
-                .filter(|b| b.customer_id == id)
-                .map(|b| {
-                    let meta = b.active.then(|| {
-                        OpMeta::new(&settings, &who, "badge.copy_request", hub_id, None, None)
-                    });
-                    (b.clone(), meta)
-                })
-                .collect();
-            out.push(Account {
-                customer_id: id,
-                name,
-                badges,
-                quota: quotas.remove(&id),
-                stations: stations
-                    .iter()
-                    .filter(|s| s.0 == hub_id)
-                    .map(|s| (s.1, s.2.clone(), s.3.clone()))
-                    .collect(),
-            });
-        }
-        Ok(out)
-    })
-    .await?;
-    render(&OwnPage {
-        layout: page.layout("Badges"),
-        accounts,
-    })
 }

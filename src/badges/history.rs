@@ -44,12 +44,38 @@ async fn request(
         "station_id": form.text("station_id").parse::<i64>().unwrap_or(0),
     });
     let posted = forms::Posted::new("badge.copy_request", payload, vec![]);
+    // What the copy comes to depends on the station: said once the copy is queued (the
+    // pipeline checks the station is one of the user's; this only chooses the words).
+    let station_id = form.text("station_id").parse::<i64>().unwrap_or(0);
+    let last_seen = crate::db::run(&state.db, move |conn| {
+        Ok(crate::schema::nfc_stations::table
+            .find(station_id)
+            .select(crate::schema::nfc_stations::last_seen_at)
+            .first::<Option<DateTime<Utc>>>(conn)
+            .optional()?
+            .flatten())
+    })
+    .await?;
+    let station = super::own_page::StationChoice {
+        id: station_id,
+        code: String::new(),
+        name: String::new(),
+        last_seen,
+    };
+    let done = if station.online() {
+        "Copy queued: the station picks it up in a moment.".to_string()
+    } else {
+        format!(
+            "Copy queued, but the station is {}: the copy waits, with its quota taken, until the station connects again.",
+            station.state_words()
+        )
+    };
     let answer = forms::post(
         (&state, &user, &req),
         &form,
         posted,
         forms::Then::Page("/badges/copies"),
-        |_| "Copy queued: the station picks it up in a moment.".into(),
+        |_| done,
     )
     .await?;
     let refused = match answer {

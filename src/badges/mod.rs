@@ -5,6 +5,7 @@ pub mod admin;
 pub mod copies;
 mod copy_export;
 pub mod history;
+pub mod own_page;
 pub mod quota;
 pub mod recorded;
 pub mod station_jobs;

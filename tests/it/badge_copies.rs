@@ -404,6 +404,13 @@ async fn a_copy_asked_for_in_the_browser_is_made_by_the_station_and_shows_in_the
     let customer_user = app.signed_in("customer").await;
     let page = customer_user.text("/badges").await;
     assert!(page.contains("Copy this badge"), "{page}");
+    // Before anything is asked for, the page says the station has never connected and what a
+    // copy asked for there comes to (issue 30, finding 4).
+    assert!(
+        page.contains("— never connected</option>")
+            && page.contains("waits, with its quota taken, until the station connects again"),
+        "{page}"
+    );
     let field = |name: &str| crate::common::hidden_in(&page, name);
     let station = app
         .id_of("SELECT id FROM nfc_stations WHERE code = 'KIN-BADGE-1'")
@@ -437,6 +444,18 @@ async fn a_copy_asked_for_in_the_browser_is_made_by_the_station_and_shows_in_the
     let res = post(field("op_id"), field("record_id")).await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/badges/copies");
+    let queued = customer_user.text("/badges/copies").await;
+    assert!(
+        queued.contains("Copy queued, but the station is never connected"),
+        "{queued}"
+    );
+    // At 0 copies left the button is off, and the page says until when.
+    let spent = customer_user.text("/badges").await;
+    assert!(
+        spent.contains("No copies left")
+            && spent.contains("disabled aria-describedby=\"no-copies-"),
+        "{spent}"
+    );
     // The quota is used up now: the next one is refused with the design's words.
     let res = post(
         uuid::Uuid::new_v4().to_string(),
