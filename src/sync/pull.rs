@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::extract::CurrentUser;
 use crate::auth::permissions::Permission;
+use crate::db::keyset::{time_key, Col, Order, Walk};
 use crate::error::AppError;
 use crate::schema::{
     needs_lists, operations, product_families, product_identities, product_variants, stock_levels,
@@ -229,6 +230,27 @@ fn catalog(conn: &mut PgConnection, since: DateTime<Utc>) -> QueryResult<Vec<Val
         .collect())
 }
 
+/// The orders the paged sections are walked in (`db::keyset`): time, then id, oldest first.
+static RECEIVED: Order = Order {
+    columns: &[
+        ("operations.received_at", Col::Time),
+        ("operations.id", Col::Uuid),
+    ],
+};
+static UPDATED: Order = Order {
+    columns: &[
+        ("needs_lists.updated_at", Col::Time),
+        ("needs_lists.id", Col::Uuid),
+    ],
+};
+
+/// The walk of `order` past the (time, id) a section stopped at; from its start without one.
+fn past(order: &'static Order, edge: Option<(DateTime<Utc>, Uuid)>) -> Walk {
+    let start = Walk::start(order, false);
+    edge.and_then(|(t, id)| start.after(&[time_key(t), id.to_string()]))
+        .unwrap_or(start)
+}
+
 /// A paged section: its rows, whether more follow, and the (time, id) of its last row.
 type Section = (Vec<Value>, bool, Option<(DateTime<Utc>, Uuid)>);
 
@@ -264,21 +286,13 @@ fn own_operations(
         Option<String>,
         Option<String>,
     );
-    let mut q = operations::table
+    let q = operations::table
         .filter(operations::actor_id.eq(user_id))
         .filter(operations::received_at.gt(since))
         .filter(operations::received_at.le(cursor.at))
         .into_boxed();
-    if let Some((t, id)) = cursor.ops {
-        q = q.filter(
-            operations::received_at
-                .gt(t)
-                .or(operations::received_at.eq(t).and(operations::id.gt(id))),
-        );
-    }
-    let rows: Vec<OpRow> = q
-        .order((operations::received_at, operations::id))
-        .limit(limit + 1)
+    let rows: Vec<OpRow> = past(&RECEIVED, cursor.ops)
+        .rows(q, limit + 1)
         .select((
             operations::id,
             operations::received_at,
@@ -307,21 +321,13 @@ fn needs(
     limit: i64,
 ) -> QueryResult<Section> {
     type NeedsRow = (Uuid, DateTime<Utc>, i64, String, String, i32);
-    let mut q = needs_lists::table
+    let q = needs_lists::table
         .filter(needs_lists::hub_id.eq_any(hubs))
         .filter(needs_lists::updated_at.gt(since))
         .filter(needs_lists::updated_at.le(cursor.at))
         .into_boxed();
-    if let Some((t, id)) = cursor.needs {
-        q = q.filter(
-            needs_lists::updated_at
-                .gt(t)
-                .or(needs_lists::updated_at.eq(t).and(needs_lists::id.gt(id))),
-        );
-    }
-    let rows: Vec<NeedsRow> = q
-        .order((needs_lists::updated_at, needs_lists::id))
-        .limit(limit + 1)
+    let rows: Vec<NeedsRow> = past(&UPDATED, cursor.needs)
+        .rows(q, limit + 1)
         .select((
             needs_lists::id,
             needs_lists::updated_at,
