@@ -56,18 +56,12 @@ async fn request(
             .flatten())
     })
     .await?;
-    let station = super::own_page::StationChoice {
-        id: station_id,
-        code: String::new(),
-        name: String::new(),
-        last_seen,
-    };
-    let done = if station.online() {
+    let done = if super::stations::online(last_seen) {
         "Copy queued: the station picks it up in a moment.".to_string()
     } else {
         format!(
             "Copy queued, but the station is {}: the copy waits, with its quota taken, until the station connects again.",
-            station.state_words()
+            super::stations::state_words(last_seen)
         )
     };
     let answer = forms::post(

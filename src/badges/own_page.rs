@@ -60,17 +60,12 @@ pub struct StationChoice {
 
 impl StationChoice {
     pub fn online(&self) -> bool {
-        self.last_seen
-            .is_some_and(|t| Utc::now() - t < super::stations::ONLINE_WITHIN)
+        super::stations::online(self.last_seen)
     }
 
     /// "online", "offline since 2026-12-07 10:42 UTC", "never connected".
     pub fn state_words(&self) -> String {
-        match self.last_seen {
-            _ if self.online() => "online".into(),
-            Some(t) => format!("offline since {}", t.format("%Y-%m-%d %H:%M UTC")),
-            None => "never connected".into(),
-        }
+        super::stations::state_words(self.last_seen)
     }
 }
 

@@ -77,7 +77,7 @@ async fn confirm(
     render(&ConfirmPage {
         layout: p.layout(format!("Rotate the token of {code}")),
         id,
-        online: last_seen.is_some_and(|t| chrono::Utc::now() - t < super::stations::ONLINE_WITHIN),
+        online: super::stations::online(last_seen),
         code,
         name,
         hub,

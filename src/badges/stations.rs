@@ -22,7 +22,22 @@ use crate::ui::page::{redirect_with_flash, Page};
 pub(super) type StationAdmin = Authorized<perm::StationsManage>;
 
 /// A station counts as online when it asked for work within this long.
-pub(super) const ONLINE_WITHIN: chrono::Duration = chrono::Duration::seconds(60);
+const ONLINE_WITHIN: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Whether a station last seen at `last_seen` counts as online now.
+pub(super) fn online(last_seen: Option<DateTime<Utc>>) -> bool {
+    last_seen.is_some_and(|t| Utc::now() - t < ONLINE_WITHIN)
+}
+
+/// A station's state in words: "online", "offline since 2026-12-07 10:42 UTC", "never
+/// connected".
+pub(super) fn state_words(last_seen: Option<DateTime<Utc>>) -> String {
+    match last_seen {
+        _ if online(last_seen) => "online".into(),
+        Some(t) => format!("offline since {}", t.format("%Y-%m-%d %H:%M UTC")),
+        None => "never connected".into(),
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/admin/stations").get(list).post(register));
@@ -53,8 +68,7 @@ pub struct StationRow {
 
 impl StationRow {
     pub fn online(&self) -> bool {
-        self.last_seen
-            .is_some_and(|t| Utc::now() - t < ONLINE_WITHIN)
+        online(self.last_seen)
     }
     pub fn last_activity(&self) -> String {
         match self.last_seen.max(self.last_copy) {
