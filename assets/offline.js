@@ -301,11 +301,18 @@
     if (!panel || !userId) return;
     store.listIssues(userId).then(function (issues) {
       panel.hidden = issues.length === 0;
-      // An entry shown here, with its content and what to do, is not listed twice below.
+      // A refused entry shown here, with its content and what to do, is not listed twice
+      // below; a conflict stays below too, where a manager's Compare and resolve is.
       issues.forEach(function (i) {
-        var row = document.querySelector("tr[data-op-id='" + String(i.op_id).replace(/[^0-9a-f-]/gi, "") + "']");
-        if (row) row.hidden = true;
+        var row = serverRow(i.op_id);
+        if (row && i.status === "rejected") row.hidden = true;
       });
+      // No table head is left standing over rows that are all shown here instead.
+      var table = document.querySelector("table.issues");
+      if (table) {
+        var shown = table.querySelectorAll("tbody tr:not([hidden])").length;
+        table.closest(".table-wrap").hidden = shown === 0;
+      }
       var list = panel.querySelector("ul");
       list.textContent = "";
       issues.forEach(function (i) {
@@ -342,13 +349,28 @@
         var discard = document.createElement("button");
         discard.type = "button"; discard.className = "secondary"; discard.textContent = "Discard";
         discard.addEventListener("click", function () {
-          if (window.confirm("Discard this entry? What was entered will be deleted from this device.")) store.removeIssue(i.op_id).then(showIssues);
+          if (!window.confirm("Discard this entry? What was entered will be deleted from this device.")) return;
+          store.removeIssue(i.op_id).then(function () { return setAsideOnServer(i.op_id); }).then(showIssues, showIssues);
         });
         actions.appendChild(discard);
         li.appendChild(actions);
         list.appendChild(li);
       });
     });
+  }
+
+  function serverRow(opId) {
+    return document.querySelector("tr[data-op-id='" + String(opId).replace(/[^0-9a-f-]/gi, "") + "']");
+  }
+
+  /* An entry discarded on the device is set aside on the server too, when its row is on this
+   * page and the server answers (offline it stays listed there until set aside by hand). */
+  function setAsideOnServer(opId) {
+    var row = serverRow(opId);
+    var form = row && row.querySelector("form.set-aside");
+    if (!form) return Promise.resolve();
+    return fetch(form.action, { method: "POST", credentials: "same-origin", body: new URLSearchParams(new FormData(form)) })
+      .then(function (res) { if (res.ok) row.remove(); }, function () {});
   }
 
   /* Opened from "Edit and resend": the form comes back filled in as it was sent; sending it
@@ -377,6 +399,10 @@
         });
       });
       form.dataset.resendOf = opId;
+      // The server settles the refused entry when this one takes effect (Sync Issues closes).
+      var corrects = form.querySelector("input[name=corrects]") || document.createElement("input");
+      corrects.type = "hidden"; corrects.name = "corrects"; corrects.value = opId;
+      form.appendChild(corrects);
       var note = document.createElement("p");
       note.className = "notice"; note.setAttribute("role", "status");
       note.textContent = "This form is filled in with the entry that was not applied (" + issue.reason + "). Correct it and save to send it again.";

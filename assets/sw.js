@@ -288,10 +288,11 @@ var REPLAY_BATCH = 200;
  * "Syncing…" until the page was closed); the next ask starts a new one. Entries the stuck one
  * may still send are answered as duplicates, and only its own end clears its place. */
 function replay() {
-  if (replaying && Date.now() - replayingSince > SEND_WITHIN + 30000) replaying = null;
+  var stuck = replaying && Date.now() - replayingSince > SEND_WITHIN + 30000;
+  if (stuck) replaying = null;
   if (!replaying) {
     replayingSince = Date.now();
-    var mine = doReplay().then(function (r) {
+    var mine = exclusively(doReplay, stuck).then(function (r) {
       if (replaying === mine) replaying = null;
       return r;
     }, function (e) {
@@ -302,6 +303,16 @@ function replay() {
     replaying = mine;
   }
   return replaying;
+}
+
+/* One sender per device, whichever context asks: after a deploy the new worker takes over
+ * (skipWaiting) while the old one may still be sending, and both would send the same entries
+ * (the server answers the second as duplicates, but on a field connection every resend costs).
+ * A Web Lock held for the whole replay makes a second replay wait for the first to end and then
+ * find the queue empty. A replay given up as stuck takes the lock from its holder. */
+function exclusively(work, steal) {
+  if (!self.navigator || !self.navigator.locks) return work();
+  return self.navigator.locks.request("outpost-replay", steal ? { steal: true } : {}, function () { return work(); });
 }
 
 /* Sends the signed-in user's entries, oldest first, in batches through the sync API, which runs

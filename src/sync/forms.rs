@@ -176,6 +176,14 @@ pub fn operation(
     // Only a replay comes from a device's queue; the device counts what it queued.
     let device_id = Some(form.text("device_id")).filter(|d| offline && !d.is_empty());
     let envelope = Some(form.text("envelope")).filter(|e| !e.is_empty());
+    // Sent again from Sync Issues ("Edit and resend"): names the refused entry it corrects.
+    let corrects = match form.text("corrects").as_str() {
+        "" => None,
+        v => v
+            .parse::<Uuid>()
+            .map_err(|_| errors.push(FieldError::new("corrects", "not a UUID")))
+            .ok(),
+    };
     if errors.is_empty() {
         Ok(Operation {
             op_id,
@@ -186,6 +194,7 @@ pub fn operation(
             device_id,
             offline,
             envelope,
+            corrects,
         })
     } else {
         Err(errors)

@@ -23,6 +23,10 @@ pub struct Operation {
     pub offline: bool,
     #[serde(default)]
     pub envelope: Option<String>,
+    /// An earlier operation of the same actor that this one enters again, corrected: when this
+    /// one takes effect, that one leaves Sync Issues (issue 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<Uuid>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -43,6 +43,7 @@ pub async fn run(
         device_id: None,
         offline: false,
         envelope: None,
+        corrects: None,
     };
     let result = pipeline::submit(state, user.0.clone(), op).await?;
     let problem = |status: StatusCode, detail: String, extra: Value| {

@@ -25,6 +25,7 @@ use crate::ui::page::{redirect_with_flash, Page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/sync-issues").get(own_issues))
+        .service(web::resource("/sync-issues/{id}/dismiss").post(dismiss))
         .service(web::resource("/review").get(queue))
         .service(web::resource("/review/{id}").get(item).post(resolve));
 }
@@ -108,6 +109,16 @@ impl Issue {
             self.server_state.as_ref().unwrap_or(&Value::Null),
         )
     }
+    /// What accepting the device's version changes on the server, field by field:
+    /// "Quantity 300 → 100". Empty when nothing differs (or there is no server version).
+    pub fn accepting_sets(&self) -> String {
+        self.comparison()
+            .into_iter()
+            .filter(|row| row.differs())
+            .map(|row| format!("{} {} → {}", row.label, row.theirs, row.ours))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
     pub fn kind_words(&self) -> String {
         crate::audit::words::entry_words(&self.kind)
     }
@@ -161,11 +172,73 @@ async fn own_issues(
         layout: page.layout("Sync Issues"),
         heading: "Sync Issues",
         intro: "Entries from this account that the server did not apply as sent. Each says why; a manager of the hub can resolve conflicts and confirm entries awaiting online confirmation.",
-        empty: "Nothing here. Everything you sent has been applied.",
+        // Served from the device offline, the page cannot know what waits there: it speaks
+        // of what the server holds (the status pill counts what waits on the device).
+        empty: "Nothing here: the server applied everything it received from you.",
         issues: issues.into_iter().map(|i| i.for_viewer(&user)).collect(),
         can_resolve: user.can(Permission::ReviewResolve),
         back: "/sync-issues",
     })
+}
+
+/// The author sets one of their own refused or conflicting entries aside (entered again some
+/// other way, or no longer wanted): it leaves their Sync Issues and the dashboard's count, and
+/// the audit log says who closed it. A manager's decision is still needed for a conflict that
+/// should be applied; this only closes the author's view of it.
+async fn dismiss(
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let principal = user.0.clone();
+    let id = path.into_inner();
+    let closed = crate::db::run(&state.db, move |conn| {
+        conn.transaction(|conn| {
+            let open: Option<(Uuid, String, Option<i64>)> = operations::table
+                .filter(operations::id.eq(id))
+                .filter(operations::actor_id.eq(principal.user_id))
+                .filter(operations::status.eq_any(["rejected", "conflict"]))
+                .filter(operations::resolved_at.is_null())
+                .select((operations::op_id, operations::kind, operations::hub_id))
+                .for_update()
+                .first(conn)
+                .optional()?;
+            let Some((op_id, kind, hub_id)) = open else {
+                return Ok::<_, AppError>(false);
+            };
+            diesel::update(operations::table.find(id))
+                .set((
+                    operations::resolved_at.eq(diesel::dsl::now),
+                    operations::resolved_by.eq(principal.user_id),
+                    operations::resolution.eq("dismissed"),
+                ))
+                .execute(conn)?;
+            let mut entry = principal
+                .audit_entry("review.resolved")
+                .object("operation", op_id)
+                .hub(hub_id.filter(|h| principal.scope.has_hub(*h)))
+                .outcome("dismissed");
+            entry.operation_id = Some(op_id);
+            entry.after = Some(serde_json::json!({ "kind": kind, "resolution": "dismissed" }));
+            audit::record(conn, &entry)?;
+            Ok(true)
+        })
+    })
+    .await?;
+    let (kind, text) = if closed {
+        (
+            FlashKind::Success,
+            "The entry was set aside; nothing was changed.",
+        )
+    } else {
+        (FlashKind::Info, "That entry is no longer open.")
+    };
+    Ok(redirect_with_flash(
+        &state.settings,
+        "/sync-issues",
+        kind,
+        text,
+    ))
 }
 
 /// Open items at hubs in the manager's scope (rejections are shown to their authors only).
@@ -298,6 +371,7 @@ async fn resolve(
             device_id: None,
             offline: false,
             envelope: None,
+            corrects: None,
         };
         let result = pipeline::submit(&state, principal.clone(), op).await?;
         if !result.took_effect() {

@@ -41,6 +41,26 @@ pub(super) fn apply(
     applied
 }
 
+/// The refused (or conflicting) entry that an operation entered again, corrected, leaves its
+/// author's Sync Issues, in the transaction of the correction. Only the same actor's, still
+/// open: another person's op id, or one already settled, is left as it is.
+fn close_corrected(conn: &mut PgConnection, actor: i64, earlier: Uuid) -> QueryResult<usize> {
+    use crate::schema::operations;
+    diesel::update(
+        operations::table
+            .filter(operations::actor_id.eq(actor))
+            .filter(operations::op_id.eq(earlier))
+            .filter(operations::status.eq_any(["rejected", "conflict"]))
+            .filter(operations::resolved_at.is_null()),
+    )
+    .set((
+        operations::resolved_at.eq(diesel::dsl::now),
+        operations::resolved_by.eq(actor),
+        operations::resolution.eq("corrected"),
+    ))
+    .execute(conn)
+}
+
 /// An operation row's final state.
 pub(super) struct Settled<'a> {
     row_id: Uuid,
@@ -199,6 +219,11 @@ pub(super) fn record(
         refusal_code: code.map(RefusalCode::as_str),
     };
     settle(conn, &settled, &entry, events)?;
+    if matches!(status, OpStatus::Applied | OpStatus::PendingReview) {
+        if let Some(earlier) = op.corrects {
+            close_corrected(conn, actor.user_id, earlier)?;
+        }
+    }
 
     let record = applied.as_ref().and_then(|a| a.after.clone());
     let server_state = if status == OpStatus::Conflict {

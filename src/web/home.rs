@@ -23,6 +23,7 @@ use crate::state::AppState;
 use crate::ui::chart::BarChart;
 use crate::ui::layout::{render, Layout};
 use crate::ui::page::Page;
+use crate::web::next_steps::{self, Action};
 use crate::web::waiting;
 
 use super::home_parts::{Activity, ActivityFilters, Charts, Tile, OUTCOMES};
@@ -67,6 +68,8 @@ pub(super) struct Dashboard {
     layout: Layout,
     greeting_name: String,
     role_label: String,
+    /// The role's everyday actions, as buttons under the greeting.
+    actions: Vec<Action>,
     /// The rendered `LiveFragment`.
     live_html: Arc<str>,
 }
@@ -103,7 +106,8 @@ pub(super) async fn gather(
             let principal = inner;
             let hub_ids = principal.scope.hub_ids();
             let counts = waiting::counters(conn, &principal)?;
-            let pending = waiting::pending(conn, &principal, &counts)?;
+            let mut pending = waiting::pending(conn, &principal, &counts)?;
+            pending.extend(next_steps::work(conn, &principal)?);
             let mut tiles = vec![Tile {
                 label: "Waiting for you",
                 count: pending.len() as i64,
@@ -124,6 +128,23 @@ pub(super) async fn gather(
                     attention: counts.conflicts > 0,
                 });
             }
+            if principal.role == crate::auth::roles::Role::CustomerUser {
+                let figures = next_steps::customer_figures(conn, &principal)?;
+                if let Some(left) = figures.copies_left {
+                    tiles.push(Tile {
+                        label: "Badge copies left",
+                        count: left,
+                        href: "/badges",
+                        attention: left == 0 && figures.copy_limit.unwrap_or(0) > 0,
+                    });
+                }
+                tiles.push(Tile {
+                    label: "Orders",
+                    count: figures.orders,
+                    href: "/orders",
+                    attention: false,
+                });
+            }
             if principal.can(Permission::JobsManage) {
                 tiles.push(Tile {
                     label: "Failed jobs",
@@ -137,11 +158,14 @@ pub(super) async fn gather(
             let mut query = audit_log::table.into_boxed();
             query = if principal.role == crate::auth::roles::Role::CustomerUser {
                 let customer_ids = principal.scope.customer_ids.clone();
-                query.filter(
-                    audit_log::customer_id
-                        .eq_any(customer_ids)
-                        .or(audit_log::actor_id.eq(principal.user_id)),
-                )
+                // Their account's history, not their own refused clicks (issue 30, finding 1).
+                query
+                    .filter(
+                        audit_log::customer_id
+                            .eq_any(customer_ids)
+                            .or(audit_log::actor_id.eq(principal.user_id)),
+                    )
+                    .filter(audit_log::outcome.ne("denied"))
             } else {
                 query.filter(audit_log::hub_id.eq_any(hub_ids.clone()))
             };
@@ -295,6 +319,7 @@ pub(super) async fn dashboard(
             .unwrap_or_default()
             .to_string(),
         role_label: user.role.label().to_string(),
+        actions: next_steps::actions(&user),
         live_html,
     })
 }

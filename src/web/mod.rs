@@ -7,6 +7,7 @@ pub mod audit_log;
 pub mod health;
 pub mod home;
 pub mod home_parts;
+pub mod next_steps;
 pub mod offline;
 pub mod trends;
 pub mod waiting;

@@ -355,6 +355,11 @@ async fn refused_entries_keep_their_content_until_resent_or_discarded() {
         world.count("SELECT count(*) AS n FROM intakes WHERE donor = 'Typo Relief Fund'"),
         1
     );
+    // The server settled the refused entry by the corrected one (issue 30, finding 2).
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM operations WHERE resolution = 'corrected' AND payload->>'donor' = 'Typo Relief Fund' AND status = 'rejected'"),
+        1
+    );
     chrome.goto("/sync-issues").await;
     assert!(
         chrome
@@ -364,13 +369,46 @@ async fn refused_entries_keep_their_content_until_resent_or_discarded() {
             )
             .await
     );
+    // The one left is shown on the device only: no table head stands over hidden rows.
+    assert!(
+        chrome
+            .wait_for("document.querySelector('.table-wrap').hidden", SECS)
+            .await,
+        "{}",
+        chrome.source().await
+    );
+    let own_issues = "SELECT count(*) AS n FROM operations o JOIN users u ON u.id = o.actor_id WHERE u.username = 'warehouse' AND o.status = 'rejected' AND o.resolved_at IS NULL";
+    assert_eq!(world.count(own_issues), 1);
 
-    // Discard: asked first, then gone from the device.
+    // Discard: asked first, then gone from the device, and set aside on the server.
     chrome.js("window.confirm = function () { return true; }; document.querySelector('#device-issues li.device-issue button').click();", json!([])).await;
     assert!(
         chrome
             .wait_for("document.getElementById('device-issues').hidden", SECS)
             .await
+    );
+    for _ in 0..50 {
+        if world.count(own_issues) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        world.count(own_issues),
+        0,
+        "the server row was set aside too"
+    );
+    assert_eq!(
+        world.count("SELECT count(*) AS n FROM audit_log WHERE action = 'review.resolved' AND outcome = 'dismissed'"),
+        1
+    );
+    chrome.goto("/").await;
+    assert!(
+        !chrome
+            .body_text()
+            .await
+            .contains("were not applied as sent"),
+        "the dashboard's count went down"
     );
     assert_eq!(
         chrome

@@ -1,0 +1,196 @@
+//! What each role does next, for the home page (issue 30, finding 1): the work that is open at
+//! the viewer's hubs and is theirs to move on (a transfer on its way in to receive, one approved
+//! to dispatch, a draft to confirm or finish), the role's everyday actions as buttons, and for a
+//! customer's own user, their badge copies and orders instead of the organisation's activity.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
+
+use crate::auth::permissions::Permission;
+use crate::auth::principal::Principal;
+use crate::auth::roles::Role;
+use crate::web::waiting::Pending;
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = BigInt)]
+    hub_id: i64,
+    #[diesel(sql_type = Text)]
+    label: String,
+}
+
+/// Work in progress at the viewer's hubs that waits for them, ten of each kind at most, oldest
+/// first: transfers on their way in (to receive), transfers approved to leave (to dispatch),
+/// draft distributions (to confirm), and their own draft sales and needs lists (to finish).
+/// One statement; each part is read through its (hub, status) index.
+pub fn work(conn: &mut PgConnection, principal: &Principal) -> QueryResult<Vec<Pending>> {
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT kind, id, hub_id, label FROM ( \
+           (SELECT 1 AS grp, t.updated_at AS at, 'inbound' AS kind, t.id::text AS id, \
+                   t.to_hub_id AS hub_id, h.name AS label \
+              FROM transfers t JOIN hubs h ON h.id = t.from_hub_id \
+             WHERE $2 AND t.to_hub_id = ANY($1) AND t.status = 'dispatched' \
+             ORDER BY t.updated_at LIMIT 10) \
+           UNION ALL \
+           (SELECT 2, t.updated_at, 'dispatch', t.id::text, t.from_hub_id, h.name \
+              FROM transfers t JOIN hubs h ON h.id = t.to_hub_id \
+             WHERE $2 AND t.from_hub_id = ANY($1) AND t.status = 'approved' \
+             ORDER BY t.updated_at LIMIT 10) \
+           UNION ALL \
+           (SELECT 3, d.created_at, 'distribution', d.id::text, d.hub_id, d.recipient \
+              FROM distributions d WHERE $3 AND d.hub_id = ANY($1) AND d.status = 'draft' \
+             ORDER BY d.created_at LIMIT 10) \
+           UNION ALL \
+           (SELECT 4, s.created_at, 'sale', s.id::text, s.hub_id, c.name \
+              FROM sales s JOIN customers c ON c.id = s.customer_id \
+             WHERE $4 AND s.hub_id = ANY($1) AND s.status = 'draft' AND s.created_by = $6 \
+             ORDER BY s.created_at LIMIT 10) \
+           UNION ALL \
+           (SELECT 5, n.created_at, 'needs', n.id::text, n.hub_id, n.title \
+              FROM needs_lists n WHERE $5 AND n.hub_id = ANY($1) AND n.status = 'draft' \
+               AND n.created_by = $6 \
+             ORDER BY n.created_at LIMIT 10) \
+         ) w ORDER BY grp, at",
+    )
+    .bind::<Array<BigInt>, _>(principal.scope.hub_ids())
+    .bind::<Bool, _>(principal.can(Permission::TransferDispatch))
+    .bind::<Bool, _>(principal.can(Permission::DistributionConfirm))
+    .bind::<Bool, _>(principal.can(Permission::SalesCreate))
+    .bind::<Bool, _>(principal.can(Permission::NeedsListCreate))
+    .bind::<BigInt, _>(principal.user_id)
+    .load(conn)?;
+    Ok(rows.into_iter().map(item).collect())
+}
+
+fn item(row: Row) -> Pending {
+    let (hub, id, name) = (row.hub_id, row.id, row.label);
+    let (label, href) = match row.kind.as_str() {
+        "inbound" => (
+            format!("Transfer from {name} on its way in: receive it"),
+            format!("/hubs/{hub}/transfers/{id}"),
+        ),
+        "dispatch" => (
+            format!("Transfer to {name} approved: dispatch it"),
+            format!("/hubs/{hub}/transfers/{id}"),
+        ),
+        "distribution" => (
+            format!("Distribution to {name} to confirm"),
+            format!("/hubs/{hub}/distributions/{id}"),
+        ),
+        "sale" => (
+            format!("Draft sale for {name}: finish or cancel it"),
+            format!("/hubs/{hub}/sales/{id}"),
+        ),
+        _ => (
+            format!("Needs list not yet submitted: {name}"),
+            format!("/hubs/{hub}/needs-lists/{id}"),
+        ),
+    };
+    Pending { label, href }
+}
+
+/// A button on the home page.
+pub struct Action {
+    pub label: &'static str,
+    pub href: String,
+}
+
+/// The role's everyday actions, most used first, at the viewer's first hub (the one a person
+/// of one hub works at; someone of several finds the others on Hubs). Managers and admins
+/// decide from the list of what waits; their actions are their menus.
+pub fn actions(principal: &Principal) -> Vec<Action> {
+    let hub = principal.scope.hubs.first().map(|h| h.id);
+    let at = |path: &str| hub.map(|h| format!("/hubs/{h}/{path}"));
+    let wanted: &[(&'static str, Permission, Option<String>)] = &match principal.role {
+        Role::WarehouseOp => vec![
+            (
+                "Receive items",
+                Permission::WarehouseReceive,
+                Some("/warehouse/receive".into()),
+            ),
+            (
+                "Record an intake",
+                Permission::IntakeCreate,
+                at("intakes/new"),
+            ),
+            (
+                "New distribution",
+                Permission::DistributionCreate,
+                at("distributions/new"),
+            ),
+        ],
+        Role::Driver => vec![(
+            "New distribution",
+            Permission::DistributionCreate,
+            at("distributions/new"),
+        )],
+        Role::SalesRep => vec![
+            ("New sale", Permission::SalesCreate, at("sales/new")),
+            ("Sales", Permission::SalesRead, at("sales")),
+        ],
+        Role::DepotManager => vec![
+            (
+                "Record an intake",
+                Permission::IntakeCreate,
+                at("intakes/new"),
+            ),
+            (
+                "New distribution",
+                Permission::DistributionCreate,
+                at("distributions/new"),
+            ),
+            (
+                "New needs list",
+                Permission::NeedsListCreate,
+                at("needs-lists/new"),
+            ),
+        ],
+        Role::CustomerUser => vec![
+            (
+                "Request a badge copy",
+                Permission::BadgeCopyRequest,
+                Some("/badges".into()),
+            ),
+            (
+                "My orders",
+                Permission::OwnOrdersView,
+                Some("/orders".into()),
+            ),
+        ],
+        _ => Vec::new(),
+    };
+    wanted
+        .iter()
+        .filter(|(_, permission, _)| principal.can(*permission))
+        .filter_map(|(label, _, href)| href.clone().map(|href| Action { label, href }))
+        .collect()
+}
+
+/// A customer's own user: the copies left this period and the orders placed.
+#[derive(QueryableByName, Default)]
+pub struct CustomerFigures {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub copies_left: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub copy_limit: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    pub orders: i64,
+}
+
+pub fn customer_figures(
+    conn: &mut PgConnection,
+    principal: &Principal,
+) -> QueryResult<CustomerFigures> {
+    diesel::sql_query(
+        "SELECT (SELECT sum(remaining)::bigint FROM badge_quotas WHERE customer_id = ANY($1)) AS copies_left, \
+                (SELECT sum(copy_limit)::bigint FROM badge_quotas WHERE customer_id = ANY($1)) AS copy_limit, \
+                (SELECT count(*) FROM (SELECT 1 FROM sales WHERE customer_id = ANY($1) \
+                   AND status <> 'draft' LIMIT 1000) o) AS orders",
+    )
+    .bind::<Array<BigInt>, _>(&principal.scope.customer_ids)
+    .get_result(conn)
+}
