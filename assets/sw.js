@@ -277,6 +277,15 @@ function notifyClients(message) {
 
 var replaying = null;
 var replayingSince = 0;
+
+/* The last steps of this worker's replays, with seconds since it started: asked for with the
+ * stats, so a replay that stalls can be told from one never started (kept small, in memory). */
+var STARTED = Date.now();
+var trace = [];
+function step(what) {
+  trace.push(((Date.now() - STARTED) / 1000).toFixed(1) + "s " + what);
+  if (trace.length > 40) trace.shift();
+}
 /* Entries per request: the sync API takes up to 200. The first request of a round carries one
  * entry, so a server that does not answer costs one unsealed entry, and the first entry
  * arrives as soon as the server answers. */
@@ -289,6 +298,7 @@ var REPLAY_BATCH = 200;
  * may still send are answered as duplicates, and only its own end clears its place. */
 function replay() {
   var stuck = replaying && Date.now() - replayingSince > SEND_WITHIN + 30000;
+  step(replaying ? (stuck ? "asked; the running replay is stuck: a new one" : "asked; one is running") : "asked");
   if (stuck) replaying = null;
   if (!replaying) {
     replayingSince = Date.now();
@@ -312,7 +322,7 @@ function replay() {
  * find the queue empty. A replay given up as stuck takes the lock from its holder. */
 function exclusively(work, steal) {
   if (!self.navigator || !self.navigator.locks) return work();
-  return self.navigator.locks.request("outpost-replay", steal ? { steal: true } : {}, function () { return work(); });
+  return self.navigator.locks.request("outpost-replay", steal ? { steal: true } : {}, function () { step("lock held"); return work(); });
 }
 
 /* Sends the signed-in user's entries, oldest first, in batches through the sync API, which runs
@@ -325,6 +335,7 @@ function exclusively(work, steal) {
 function doReplay() {
   return Promise.all([store.getMeta("current_user"), store.getMeta("device_id")]).then(function (v) {
     var user = v[0], device = v[1];
+    step("user " + (user ? "known" : "unknown"));
     if (!user) return "signin";
     var sent = 0;
     function load(afterSeq, size) {
@@ -332,15 +343,16 @@ function doReplay() {
         return Promise.all(ops.map(store.withSecret));
       });
     }
-    function step(open, readAhead) {
+    function next(open, readAhead) {
+      step("read " + open.length);
       if (!open.length) return "synced";
       var last = open[open.length - 1].seq;
-      var next = readAhead ? load(last, REPLAY_BATCH) : null;
-      if (next) next.catch(function () {});
+      var ahead = readAhead ? load(last, REPLAY_BATCH) : null;
+      if (ahead) ahead.catch(function () {});
       return sendBatch(open, device).then(function (answer) {
         if (answer.state !== "sent") return answer.state;
         sent += open.length;
-        var rest = (next || load(last, REPLAY_BATCH)).then(function (batch) { return step(batch, true); });
+        var rest = (ahead || load(last, REPLAY_BATCH)).then(function (batch) { return next(batch, true); });
         // Both end before the replay does (a failure of either ends it), so a new replay never
         // overlaps this one.
         return Promise.allSettled([answer.filed, rest]).then(function (both) {
@@ -350,13 +362,17 @@ function doReplay() {
         });
       });
     }
-    return load(null, 1).then(function (first) { return step(first, false); }).then(function (state) {
+    return load(null, 1).then(function (first) { return next(first, false); }).then(function (state) {
       if (state === "synced" && sent > 0) warm(user);
       return state;
     });
   }).then(function (state) {
+    step("ended: " + state);
     notifyClients({ type: state });
     return state;
+  }, function (e) {
+    step("failed: " + String((e && e.message) || e));
+    throw e;
   });
 }
 
@@ -377,12 +393,14 @@ function asQueuedForm(op, device) {
 var SEND_WITHIN = 60000;
 function sendBatch(ops, device) {
   var abort = new AbortController();
-  var timer = setTimeout(function () { abort.abort(); }, SEND_WITHIN);
+  var timer = setTimeout(function () { step("no answer within " + SEND_WITHIN / 1000 + " s"); abort.abort(); }, SEND_WITHIN);
+  step("sending " + ops.length);
   return fetch("/api/v1/sync", {
     method: "POST", credentials: "same-origin", redirect: "manual", signal: abort.signal,
     body: JSON.stringify({ operations: ops.map(function (op) { return asQueuedForm(op, device); }) }),
     headers: { "Content-Type": "application/json", "X-Outpost-Replay": "1", "Accept": "application/json" }
   }).then(function (res) {
+    step("answered " + res.status);
     // A lapsed session or refused token never drops an operation: the queue waits.
     if (res.status === 401 || res.status === 403 || res.type === "opaqueredirect") return { state: "signin" };
     if (OUTAGE.indexOf(res.status) >= 0) return { state: "offline" };
@@ -393,7 +411,7 @@ function sendBatch(ops, device) {
       if (results.length !== ops.length) return { state: "error" };
       return { state: "sent", filed: settle(ops, results) };
     }, function () { return { state: "error" }; });
-  }, function () { return { state: "offline" }; }).then(function (answer) { clearTimeout(timer); return answer; });
+  }, function (e) { step("not sent: " + String((e && e.message) || e)); return { state: "offline" }; }).then(function (answer) { clearTimeout(timer); return answer; });
 }
 
 /* Files each entry's answer: applied now or before (or waiting on the server for a manager,
@@ -452,7 +470,7 @@ self.addEventListener("sync", function (event) {
 self.addEventListener("message", function (event) {
   var type = event.data && event.data.type;
   if (type === "replay") event.waitUntil(replay().catch(function () {}));
-  if (type === "stats" && event.source) event.source.postMessage({ type: "stats", stats: store.stats });
+  if (type === "stats" && event.source) event.source.postMessage({ type: "stats", stats: { unsealed: store.stats.unsealed, replays: trace.slice() } });
   // A page's reads and writes of the device's storage are done here (see store.js).
   if (type === "store" && event.ports && event.ports[0]) event.waitUntil(store.answer(event.data, event.ports[0]));
   // The page names its signed-in user: right after sign-in no navigation has yet told the

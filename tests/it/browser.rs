@@ -837,6 +837,19 @@ impl Chrome {
         .await
     }
 
+    /// The service worker's last replay steps, for a failure message (or why there are none).
+    pub async fn replay_trace(&self) -> String {
+        let v = self
+            .js_async(
+                "const done = arguments[0]; const c = navigator.serviceWorker && navigator.serviceWorker.controller; if (!c) { done('no service worker controls the page'); return; } const t = setTimeout(() => done('the service worker did not answer within 5 s'), 5000); navigator.serviceWorker.addEventListener('message', function h(e) { if (e.data && e.data.type === 'stats') { clearTimeout(t); navigator.serviceWorker.removeEventListener('message', h); done((e.data.stats.replays || []).join('\\n')); } }); c.postMessage({ type: 'stats' });",
+                json!([]),
+            )
+            .await;
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    }
+
     pub async fn source(&self) -> String {
         self.call("GET", "/source", json!(null))
             .await

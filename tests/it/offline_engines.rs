@@ -127,8 +127,9 @@ async fn intakes_saved_offline_arrive_exactly_once(engine: Engine) {
                 Duration::from_secs(120)
             )
             .await,
-        "green: {}\n--- server log, last lines ---\n{}",
+        "green: {}\n--- the service worker's replays ---\n{}\n--- server log, last lines ---\n{}",
         pill(&browser).await,
+        browser.replay_trace().await,
         world.server_log_tail(40)
     );
     assert_eq!(
