@@ -144,6 +144,55 @@ pub fn scope_for(
     })
 }
 
+/// Who may do `permission` at a hub: the active users whose role allows it and whose scope
+/// (the rule of `scope_for`, read the other way round) holds the hub. Display names, at most
+/// `limit`. A needs list is submitted only when someone can decide it (issue 30, finding 3).
+pub fn who_can(
+    conn: &mut PgConnection,
+    permission: super::permissions::Permission,
+    hub_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    use crate::schema::users;
+    let roles: Vec<&str> = Role::ALL
+        .iter()
+        .filter(|r| r.allows(permission) && *r != &Role::CustomerUser)
+        .map(Role::as_str)
+        .collect();
+    let whole: Vec<&str> = Role::ALL
+        .iter()
+        .filter(|r| r.sees_whole_organisation())
+        .map(Role::as_str)
+        .collect();
+    let (hub_org, hub_org_kind): (i64, String) = hubs::table
+        .inner_join(organisations::table)
+        .filter(hubs::id.eq(hub_id))
+        .select((hubs::organisation_id, organisations::kind))
+        .first(conn)?;
+    let assigned = user_hubs::table
+        .filter(user_hubs::hub_id.eq(hub_id))
+        .select(user_hubs::user_id);
+    let mut query = users::table
+        .filter(users::active.eq(true))
+        .filter(users::role.eq_any(roles))
+        .filter(
+            users::organisation_id
+                .eq(hub_org)
+                .and(users::role.eq_any(whole))
+                .or(users::id.eq_any(assigned)),
+        )
+        .into_boxed();
+    // An agency's hubs are its own users' alone.
+    if hub_org_kind == "agency" {
+        query = query.filter(users::organisation_id.eq(hub_org));
+    }
+    query
+        .order(users::display_name)
+        .limit(limit)
+        .select(users::display_name)
+        .load(conn)
+}
+
 pub fn organisation(conn: &mut PgConnection, id: i64) -> QueryResult<Organisation> {
     organisations::table
         .find(id)

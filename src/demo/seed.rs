@@ -18,7 +18,7 @@ pub const DEMO_PASSWORD: &str = "outpost-demo-2026";
 pub(super) const MARKER: &str = "demo_seeded_at";
 
 /// (username, role label) of every demo account, for the sign-in page and the demo banner.
-pub const DEMO_LOGINS: [(&str, &str); 10] = [
+pub const DEMO_LOGINS: [(&str, &str); 11] = [
     ("superadmin", "Super admin"),
     ("admin", "Admin"),
     ("logistics", "Logistics manager (all government hubs)"),
@@ -29,6 +29,7 @@ pub const DEMO_LOGINS: [(&str, &str); 10] = [
     ("auditor", "Auditor"),
     ("customer", "Customer user, Trench Town Community Shelter"),
     ("agency", "Depot manager, Harbour Relief Agency hub"),
+    ("agency-lead", "Logistics manager, Harbour Relief Agency"),
 ];
 
 #[derive(Debug, PartialEq, Eq)]
@@ -178,7 +179,7 @@ pub(super) fn seed_users(
     [shelter, clinic]: [i64; 2],
 ) -> anyhow::Result<()> {
     let all_gov = [kin, mbj, man];
-    let specs: [(&str, &str, Role, i64, &[i64]); 11] = [
+    let specs: [(&str, &str, Role, i64, &[i64]); 12] = [
         (
             "superadmin",
             "Simone Campbell",
@@ -210,6 +211,14 @@ pub(super) fn seed_users(
             "agency",
             "Marcia Bailey",
             Role::DepotManager,
+            agency,
+            &[hra],
+        ),
+        // Decides the agency's needs lists: an agency's hubs are its own users' alone.
+        (
+            "agency-lead",
+            "Kemar Lewis",
+            Role::LogisticsManager,
             agency,
             &[hra],
         ),

@@ -185,6 +185,9 @@ pub struct SubmitPayload {
 
 pub struct SubmitNeedsList;
 
+/// Why a needs list cannot be submitted at a hub where nobody may decide it.
+pub const NOBODY_DECIDES: &str = "nobody can decide needs lists of this hub yet: an administrator of your organisation gives a logistics manager this hub (Admin › Users), then submit it again";
+
 pub static SUBMIT_NEEDS_LIST: Spec = Spec {
     name: "needs_list.submit",
     permission: Permission::NeedsListCreate,
@@ -216,6 +219,12 @@ impl Kind for SubmitNeedsList {
         let n = load_for_update(conn, p.needs_list_id, p.hub_id)?;
         if n.status != "draft" {
             return reject(format!("the needs list is already {}", n.status));
+        }
+        // A list nobody can decide would wait for ever: it stays a draft, and the refusal says
+        // what to do.
+        if crate::auth::scope::who_can(conn, Permission::NeedsListApprove, n.hub_id, 1)?.is_empty()
+        {
+            return reject(NOBODY_DECIDES);
         }
         let version = n.version + 1;
         diesel::update(needs_lists::table.find(n.id))

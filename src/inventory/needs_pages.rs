@@ -224,6 +224,10 @@ struct DetailPage {
     /// moves. Empty columns (and an empty row per line) otherwise.
     level_hubs: Vec<String>,
     level_rows: Vec<Vec<i64>>,
+    /// Who decides the list (while it is a draft or waits): names, or none at all.
+    deciders: Vec<String>,
+    more_deciders: bool,
+    nobody_decides: &'static str,
 }
 
 async fn detail(
@@ -248,7 +252,7 @@ async fn detail(
         .collect();
     let can_decide = access.can(Permission::NeedsListApprove);
     let column_hubs: Vec<i64> = columns.iter().map(|(id, _)| *id).collect();
-    let (n, lines, levels) = crate::db::run(&state.db, move |conn| {
+    let (n, lines, levels, deciders) = crate::db::run(&state.db, move |conn| {
         let n: NeedsList = needs_lists::table
             .find(id)
             .filter(needs_lists::hub_id.eq(hub_id))
@@ -263,7 +267,12 @@ async fn detail(
         } else {
             None
         };
-        Ok((n.clone(), lines, levels))
+        let deciders = if matches!(n.status.as_str(), "draft" | "submitted") {
+            crate::auth::scope::who_can(conn, Permission::NeedsListApprove, hub_id, 6)?
+        } else {
+            Vec::new()
+        };
+        Ok((n.clone(), lines, levels, deciders))
     })
     .await?;
     let submit = (n.status == "draft" && access.can(Permission::NeedsListCreate)).then(|| {
@@ -312,5 +321,8 @@ async fn detail(
         suppliers,
         level_hubs,
         level_rows,
+        more_deciders: deciders.len() > 5,
+        deciders: deciders.into_iter().take(5).collect(),
+        nobody_decides: needs::NOBODY_DECIDES,
     })
 }

@@ -121,6 +121,8 @@ pub(super) struct ListPage {
     rows: Vec<SaleRow>,
     status: String,
     hubs: Vec<Hub>,
+    /// The viewer sells, but no hub of theirs serves a customer of theirs yet.
+    no_customers: bool,
     pager: crate::ui::pager::Pager,
 }
 
@@ -171,16 +173,35 @@ pub(super) async fn list(
     };
     let base = crate::ui::pager::Pager::filtered("/sales", &[("status", &status)], 0, 0);
     let (rows, pager) = keyset_page(&state, list, &start, base.base().to_string()).await?;
+    // New sale, at each hub that serves a customer of theirs: for those who sell (an auditor
+    // reads). Without one, the page says why there is no button instead of offering a dead end.
+    let sells = user.can(crate::auth::permissions::Permission::SalesCreate);
+    let customers = user.scope.customer_ids.clone();
+    let served: Vec<i64> = if sells {
+        crate::db::run(&state.db, move |conn| {
+            Ok(customers::table
+                .filter(customers::id.eq_any(customers))
+                .select(customers::hub_id)
+                .distinct()
+                .load(conn)?)
+        })
+        .await?
+    } else {
+        Vec::new()
+    };
+    let hubs: Vec<Hub> = user
+        .scope
+        .hubs
+        .iter()
+        .filter(|h| served.contains(&h.id))
+        .cloned()
+        .collect();
     render(&ListPage {
         layout: page.layout("Sales"),
         rows,
         status,
-        // New sale, at each hub: for those who sell (an auditor reads).
-        hubs: if user.can(crate::auth::permissions::Permission::SalesCreate) {
-            user.scope.hubs.clone()
-        } else {
-            Vec::new()
-        },
+        no_customers: sells && hubs.is_empty(),
+        hubs,
         pager,
     })
 }

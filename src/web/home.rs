@@ -106,8 +106,7 @@ pub(super) async fn gather(
             let principal = inner;
             let hub_ids = principal.scope.hub_ids();
             let counts = waiting::counters(conn, &principal)?;
-            let mut pending = waiting::pending(conn, &principal, &counts)?;
-            pending.extend(next_steps::work(conn, &principal)?);
+            let pending = waiting::pending(conn, &principal, &counts)?;
             let mut tiles = vec![Tile {
                 label: "Waiting for you",
                 count: pending.len() as i64,

@@ -4,71 +4,48 @@
 //! customer's own user, their badge copies and orders instead of the organisation's activity.
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Nullable};
 
 use crate::auth::permissions::Permission;
 use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
 use crate::web::waiting::Pending;
 
-#[derive(QueryableByName)]
-struct Row {
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = BigInt)]
-    hub_id: i64,
-    #[diesel(sql_type = Text)]
-    label: String,
-}
-
 /// Work in progress at the viewer's hubs that waits for them, ten of each kind at most, oldest
 /// first: transfers on their way in (to receive), transfers approved to leave (to dispatch),
 /// draft distributions (to confirm), and their own draft sales and needs lists (to finish).
-/// One statement; each part is read through its (hub, status) index.
-pub fn work(conn: &mut PgConnection, principal: &Principal) -> QueryResult<Vec<Pending>> {
-    let rows: Vec<Row> = diesel::sql_query(
-        "SELECT kind, id, hub_id, label FROM ( \
-           (SELECT 1 AS grp, t.updated_at AS at, 'inbound' AS kind, t.id::text AS id, \
-                   t.to_hub_id AS hub_id, h.name AS label \
-              FROM transfers t JOIN hubs h ON h.id = t.from_hub_id \
-             WHERE $2 AND t.to_hub_id = ANY($1) AND t.status = 'dispatched' \
-             ORDER BY t.updated_at LIMIT 10) \
-           UNION ALL \
-           (SELECT 2, t.updated_at, 'dispatch', t.id::text, t.from_hub_id, h.name \
-              FROM transfers t JOIN hubs h ON h.id = t.to_hub_id \
-             WHERE $2 AND t.from_hub_id = ANY($1) AND t.status = 'approved' \
-             ORDER BY t.updated_at LIMIT 10) \
-           UNION ALL \
-           (SELECT 3, d.created_at, 'distribution', d.id::text, d.hub_id, d.recipient \
-              FROM distributions d WHERE $3 AND d.hub_id = ANY($1) AND d.status = 'draft' \
-             ORDER BY d.created_at LIMIT 10) \
-           UNION ALL \
-           (SELECT 4, s.created_at, 'sale', s.id::text, s.hub_id, c.name \
-              FROM sales s JOIN customers c ON c.id = s.customer_id \
-             WHERE $4 AND s.hub_id = ANY($1) AND s.status = 'draft' AND s.created_by = $6 \
-             ORDER BY s.created_at LIMIT 10) \
-           UNION ALL \
-           (SELECT 5, n.created_at, 'needs', n.id::text, n.hub_id, n.title \
-              FROM needs_lists n WHERE $5 AND n.hub_id = ANY($1) AND n.status = 'draft' \
-               AND n.created_by = $6 \
-             ORDER BY n.created_at LIMIT 10) \
-         ) w ORDER BY grp, at",
-    )
-    .bind::<Array<BigInt>, _>(principal.scope.hub_ids())
-    .bind::<Bool, _>(principal.can(Permission::TransferDispatch))
-    .bind::<Bool, _>(principal.can(Permission::DistributionConfirm))
-    .bind::<Bool, _>(principal.can(Permission::SalesCreate))
-    .bind::<Bool, _>(principal.can(Permission::NeedsListCreate))
-    .bind::<BigInt, _>(principal.user_id)
-    .load(conn)?;
-    Ok(rows.into_iter().map(item).collect())
-}
+/// Part of `waiting::pending`'s statement (its columns, and its binds: $1 the hubs, $6 may
+/// dispatch, $7 may confirm distributions, $8 may sell, $9 may make needs lists, $10 the
+/// user); each part is read through its (hub, status) index.
+pub const WORK_SQL: &str = "\
+   (SELECT 4 AS grp, row_number() OVER (ORDER BY t.updated_at) AS ord, 'inbound' AS kind, \
+           t.id::text AS id, t.to_hub_id AS hub_id, h.name AS label, '' AS detail \
+      FROM transfers t JOIN hubs h ON h.id = t.from_hub_id \
+     WHERE $6 AND t.to_hub_id = ANY($1) AND t.status = 'dispatched' \
+     ORDER BY t.updated_at LIMIT 10) \
+   UNION ALL \
+   (SELECT 5, row_number() OVER (ORDER BY t.updated_at), 'dispatch', t.id::text, t.from_hub_id, h.name, '' \
+      FROM transfers t JOIN hubs h ON h.id = t.to_hub_id \
+     WHERE $6 AND t.from_hub_id = ANY($1) AND t.status = 'approved' \
+     ORDER BY t.updated_at LIMIT 10) \
+   UNION ALL \
+   (SELECT 6, row_number() OVER (ORDER BY d.created_at), 'distribution', d.id::text, d.hub_id, d.recipient, '' \
+      FROM distributions d WHERE $7 AND d.hub_id = ANY($1) AND d.status = 'draft' \
+     ORDER BY d.created_at LIMIT 10) \
+   UNION ALL \
+   (SELECT 7, row_number() OVER (ORDER BY s.created_at), 'sale', s.id::text, s.hub_id, c.name, '' \
+      FROM sales s JOIN customers c ON c.id = s.customer_id \
+     WHERE $8 AND s.hub_id = ANY($1) AND s.status = 'draft' AND s.created_by = $10 \
+     ORDER BY s.created_at LIMIT 10) \
+   UNION ALL \
+   (SELECT 8, row_number() OVER (ORDER BY n.created_at), 'draft_needs', n.id::text, n.hub_id, n.title, '' \
+      FROM needs_lists n WHERE $9 AND n.hub_id = ANY($1) AND n.status = 'draft' \
+       AND n.created_by = $10 \
+     ORDER BY n.created_at LIMIT 10)";
 
-fn item(row: Row) -> Pending {
-    let (hub, id, name) = (row.hub_id, row.id, row.label);
-    let (label, href) = match row.kind.as_str() {
+/// A row of `WORK_SQL` as an item of the list, or `None` for another kind of row.
+pub fn item(kind: &str, hub: i64, id: &str, name: &str) -> Option<Pending> {
+    let (label, href) = match kind {
         "inbound" => (
             format!("Transfer from {name} on its way in: receive it"),
             format!("/hubs/{hub}/transfers/{id}"),
@@ -85,12 +62,13 @@ fn item(row: Row) -> Pending {
             format!("Draft sale for {name}: finish or cancel it"),
             format!("/hubs/{hub}/sales/{id}"),
         ),
-        _ => (
+        "draft_needs" => (
             format!("Needs list not yet submitted: {name}"),
             format!("/hubs/{hub}/needs-lists/{id}"),
         ),
+        _ => return None,
     };
-    Pending { label, href }
+    Some(Pending { label, href })
 }
 
 /// A button on the home page.

@@ -60,14 +60,15 @@ struct Row {
     detail: String,
 }
 
-/// Needs lists to decide, transfers to approve, the review queue (from `counters`) and devices
-/// whose queued entries vanished, at most ten of each, in that order.
+/// Needs lists to decide, transfers to approve, the review queue (from `counters`), devices
+/// whose queued entries vanished, then the viewer's work in progress (`next_steps::WORK_SQL`),
+/// at most ten of each, in that order, in one statement.
 pub fn pending(
     conn: &mut PgConnection,
     principal: &Principal,
     counters: &Counters,
 ) -> QueryResult<Vec<Pending>> {
-    let rows: Vec<Row> = diesel::sql_query(
+    let rows: Vec<Row> = diesel::sql_query(format!(
         "SELECT kind, id, hub_id, label, detail FROM ( \
            (SELECT 1 AS grp, row_number() OVER (ORDER BY submitted_at) AS ord, 'needs' AS kind, \
                    id::text AS id, hub_id, title AS label, '' AS detail \
@@ -83,23 +84,35 @@ pub fn pending(
               FROM devices d JOIN users u ON u.id = d.user_id \
               WHERE $4 AND d.flagged_at IS NOT NULL AND u.organisation_id = $5 \
               ORDER BY d.flagged_at DESC LIMIT 10) \
+           UNION ALL {} \
          ) p ORDER BY grp, ord",
-    )
+        crate::web::next_steps::WORK_SQL
+    ))
     .bind::<Array<BigInt>, _>(principal.scope.hub_ids())
     .bind::<Bool, _>(principal.can(Permission::NeedsListApprove))
     .bind::<Bool, _>(principal.can(Permission::TransferApprove))
     .bind::<Bool, _>(principal.can(Permission::UsersManage))
     .bind::<BigInt, _>(principal.organisation_id)
+    .bind::<Bool, _>(principal.can(Permission::TransferDispatch))
+    .bind::<Bool, _>(principal.can(Permission::DistributionConfirm))
+    .bind::<Bool, _>(principal.can(Permission::SalesCreate))
+    .bind::<Bool, _>(principal.can(Permission::NeedsListCreate))
+    .bind::<BigInt, _>(principal.user_id)
     .load(conn)?;
     let mut pending = Vec::new();
     let in_review = counters.review + counters.conflicts;
     let mut review_shown = false;
     for row in rows {
-        if row.kind == "device" && !review_shown {
+        // The review queue comes after the decisions, before devices and work in progress.
+        if !matches!(row.kind.as_str(), "needs" | "transfer") && !review_shown {
             review_shown = true;
             pending.extend(review_item(in_review));
         }
         let hub = row.hub_id.unwrap_or_default();
+        if let Some(work) = crate::web::next_steps::item(&row.kind, hub, &row.id, &row.label) {
+            pending.push(work);
+            continue;
+        }
         pending.push(match row.kind.as_str() {
             "needs" => Pending {
                 label: format!("Needs list to decide: {}", row.label),

@@ -1,6 +1,6 @@
 //! Issue 30, finding 1: each role's home page lists its open work at its hubs, with links, and
 //! its everyday actions as buttons. Work is made through the sync API as the people whose work
-//! it is would make it; then each of the ten demo users signs in, in Chromium, and reads their
+//! it is would make it; then each of the eleven demo users signs in, in Chromium, and reads their
 //! page.
 
 use serde_json::{json, Value};
@@ -99,11 +99,16 @@ async fn every_role_finds_its_open_work_and_its_actions_on_the_home_page() {
     let shelter = world.count("SELECT id AS n FROM customers WHERE code = 'TT-SHELTER'");
     as_user(&url, "sales", vec![("sale.create", json!({ "sale_id": Uuid::new_v4(), "hub_id": kin, "customer_id": shelter, "lines": [{ "sku": WATER, "quantity": 1 }] }))]).await;
     as_user(&url, "driver", vec![("distribution.create", json!({ "distribution_id": Uuid::new_v4(), "hub_id": man, "recipient": "Christiana Clinic", "lines": [{ "sku": WATER, "quantity": 1 }] }))]).await;
-    as_user(&url, "agency", vec![("needs_list.create", json!({ "needs_list_id": Uuid::new_v4(), "hub_id": hra, "title": "Tarps for Portland", "lines": [{ "sku": WATER, "quantity": 5 }] }))]).await;
+    let sent = Uuid::new_v4();
+    as_user(&url, "agency", vec![
+        ("needs_list.create", json!({ "needs_list_id": Uuid::new_v4(), "hub_id": hra, "title": "Tarps for Portland", "lines": [{ "sku": WATER, "quantity": 5 }] })),
+        ("needs_list.create", json!({ "needs_list_id": sent, "hub_id": hra, "title": "Water for Buff Bay", "lines": [{ "sku": WATER, "quantity": 5 }] })),
+        ("needs_list.submit", json!({ "needs_list_id": sent, "hub_id": hra })),
+    ]).await;
     world.count(&format!("WITH q AS (INSERT INTO badge_quotas (customer_id, copy_limit, remaining, period, period_start, next_reset_at) VALUES ({shelter}, 10, 7, 'month', now(), now() + interval '30 days') RETURNING 1) SELECT count(*) AS n FROM q"));
 
     // (user, texts their home page shows, texts it must not show)
-    let expectations: [(&str, &[&str], &[&str]); 10] = [
+    let expectations: [(&str, &[&str], &[&str]); 11] = [
         (
             "depot",
             &[
@@ -152,6 +157,11 @@ async fn every_role_finds_its_open_work_and_its_actions_on_the_home_page() {
             "agency",
             &["Needs list not yet submitted: Tarps for Portland"],
             &["on its way in"],
+        ),
+        (
+            "agency-lead",
+            &["Needs list to decide: Water for Buff Bay"],
+            &["Tarps for Portland"],
         ),
         ("auditor", &["Welcome"], &["Record an intake"]),
         ("admin", &["Welcome"], &[]),

@@ -16,6 +16,7 @@ mod browser;
 mod cached_reads;
 mod catalog_pages;
 mod cli;
+mod dead_ends;
 mod demo_world;
 mod fake_zoho;
 mod faults;
