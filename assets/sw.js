@@ -264,8 +264,10 @@ function notSavedPage(req, text, url) {
 function savedPage(text, waiting, url, formPage, user) {
   var list = url.pathname.replace(/\/(actions\/.*|sales\/[0-9a-f-]{36}\/[a-z]+)$/, "");
   var count = waiting === 1 ? "1 entry waits on this device for the connection." : waiting + " entries wait on this device for the connection.";
-  var again = formPage && formPage !== url.pathname && /\/new$/.test(formPage.split("?")[0])
-    ? "<a class=\"button\" href=\"" + escapeHtml(formPage) + "\">Enter another</a>" : "";
+  // A form that posts to its own address is a scanner's (the warehouse's): the next scan.
+  var scanner = formPage && formPage.split("?")[0] === url.pathname;
+  var again = formPage && (scanner || /\/new$/.test(formPage.split("?")[0]))
+    ? "<a class=\"button\" href=\"" + escapeHtml(formPage) + "\">" + (scanner ? "Scan the next one" : "Enter another") + "</a>" : "";
   return page("Saved on this device", "<section class=\"card\"><h1>Saved on this device</h1><p class=\"queued-message\" role=\"status\">" + escapeHtml(text) + "</p>" +
     "<p class=\"waiting-count\">" + escapeHtml(count) + "</p><p class=\"actions\">" + again +
     "<a class=\"button secondary\" href=\"" + escapeHtml(list) + "\">Back to the list</a> <a class=\"button secondary\" href=\"/\">Dashboard</a></p></section>", "queued", user);

@@ -227,6 +227,8 @@ fn offline_cacheable(path: &str) -> bool {
         || path.starts_with("/hubs/")
         || path == "/sync-issues"
         || path == "/sales"
+        // The scanner pages: a warehouse's basement is where the connection goes.
+        || path.starts_with("/warehouse/")
 }
 
 /// Tells the service worker whose page this is, the scope it was rendered for (a change empties

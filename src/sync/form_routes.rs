@@ -32,15 +32,25 @@ pub enum Step {
 pub fn resolve(queued: &QueuedForm) -> Result<Vec<Step>, Box<OpResult>> {
     let form = FormFields::parse(queued.body.as_bytes()).map_err(|e| refused(&e.to_string()))?;
     let path = queued.action.trim_matches('/');
-    let (hub, rest) = path
-        .strip_prefix("hubs/")
-        .and_then(|p| p.split_once('/'))
-        .ok_or_else(|| not_a_form(&queued.action))?;
-    let hub_id = hub
-        .parse::<i64>()
-        .map_err(|_| refused("not a hub of yours"))?;
+    // Under a hub, the address names it; a root form (the warehouse's scanner pages) carries
+    // it in its `hub_id` field (none for a form whose record decides it).
+    let (hub_id, address) = match path.strip_prefix("hubs/") {
+        Some(under) => {
+            let (hub, rest) = under
+                .split_once('/')
+                .ok_or_else(|| not_a_form(&queued.action))?;
+            let hub = hub
+                .parse::<i64>()
+                .map_err(|_| refused("not a hub of yours"))?;
+            (hub, rest.to_string())
+        }
+        None => (
+            form.text("hub_id").parse::<i64>().unwrap_or(0),
+            format!("/{path}"),
+        ),
+    };
     let (kind, declared, id, action) =
-        registry::form_at(rest).ok_or_else(|| not_a_form(&queued.action))?;
+        registry::form_at(&address).ok_or_else(|| not_a_form(&queued.action))?;
     let read = (declared.read)(&FormAt {
         hub_id,
         kind: kind.name(),

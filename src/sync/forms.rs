@@ -51,8 +51,10 @@ impl OpMeta {
         Self::scoped(settings, user, kind, Some(hub_id), record_id, base_version)
     }
 
-    /// A form whose operation belongs to no hub (the catalog's). Such kinds are online-only,
-    /// so the envelope is never checked; the op id still makes a double submit apply once.
+    /// A form whose envelope names no hub: the catalog's (online-only kinds, whose envelope is
+    /// never checked), and the warehouse's scanner forms, whose hub is chosen on the form or
+    /// follows the item (scope is checked at replay as at any post). The op id still makes a
+    /// double submit apply once.
     pub fn unscoped(
         settings: &Settings,
         user: &Principal,

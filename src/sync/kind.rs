@@ -68,7 +68,8 @@ pub struct Spec {
 /// A form posted under `/hubs/{hub}/` that a device may queue offline and replay later.
 pub struct Form {
     /// Its address under the hub: `intakes`, `actions/transfer.approve`, `sales/{id}/{action}`
-    /// (`{id}` stands for a record's UUID, `{action}` for a lowercase word).
+    /// (`{id}` stands for a record's UUID, `{action}` for a lowercase word); or, starting with
+    /// `/`, an address of its own (`/warehouse/receive`) whose hub is the form's `hub_id` field.
     pub path: &'static str,
     /// Reads the posted fields into the operation(s) they stand for; the page's own handler
     /// reads them with the same function. `None`: not a form of this address.

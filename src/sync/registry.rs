@@ -77,20 +77,28 @@ pub fn forms() -> impl Iterator<Item = (&'static dyn AnyKind, &'static Form)> {
 /// The addresses a device may queue offline, as the service worker's pattern (a JavaScript
 /// regular expression matching the path).
 pub fn queueable_pattern() -> String {
-    let paths: Vec<String> = forms()
-        .map(|(_, form)| {
-            form.path
-                .split('/')
-                .map(|part| match part {
-                    "{id}" => "[0-9a-f-]{36}".to_string(),
-                    "{action}" => "[a-z_]+".to_string(),
-                    literal => literal.replace('.', "\\."),
-                })
-                .collect::<Vec<_>>()
-                .join("\\/")
-        })
-        .collect();
-    format!("^\\/hubs\\/\\d+\\/({})$", paths.join("|"))
+    let pattern = |root: bool| -> Vec<String> {
+        forms()
+            .filter(|(_, form)| form.path.starts_with('/') == root)
+            .map(|(_, form)| {
+                form.path
+                    .trim_start_matches('/')
+                    .split('/')
+                    .map(|part| match part {
+                        "{id}" => "[0-9a-f-]{36}".to_string(),
+                        "{action}" => "[a-z_]+".to_string(),
+                        literal => literal.replace('.', "\\."),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\\/")
+            })
+            .collect()
+    };
+    let under_hub = format!("\\/hubs\\/\\d+\\/({})", pattern(false).join("|"));
+    match pattern(true) {
+        root if root.is_empty() => format!("^{under_hub}$"),
+        root => format!("^({under_hub}|\\/({}))$", root.join("|")),
+    }
 }
 
 /// The words for each kind's entries, for the device's own lists (none before `install`).
@@ -103,8 +111,9 @@ pub fn entry_word_table() -> std::collections::BTreeMap<&'static str, &'static s
         .collect()
 }
 
-/// The form at an address under a hub (`intakes`, `sales/<uuid>/confirm`), with the words its
-/// `{id}` and `{action}` stood for.
+/// The form at an address under a hub (`intakes`, `sales/<uuid>/confirm`), or at a root
+/// address (`/warehouse/receive`, with its slash), with the words its `{id}` and `{action}`
+/// stood for.
 pub fn form_at(path: &str) -> Option<(&'static dyn AnyKind, &'static Form, String, String)> {
     let parts: Vec<&str> = path.split('/').collect();
     forms().find_map(|(kind, form)| {

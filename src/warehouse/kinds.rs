@@ -110,7 +110,7 @@ pub static RECEIVE: Spec = Spec {
     finalisable_offline: true,
     done: "Item received",
     entry: "Item received",
-    form: None,
+    form: Some(super::scan_forms::RECEIVE_FORM),
     again: None,
 };
 
@@ -207,7 +207,7 @@ pub static MOVE: Spec = Spec {
     finalisable_offline: true,
     done: "Item moved",
     entry: "Item moved",
-    form: None,
+    form: Some(super::scan_forms::MOVE_FORM),
     again: None,
 };
 

@@ -10,6 +10,7 @@ pub mod item_steps;
 pub mod items_page;
 pub mod kinds;
 pub mod pages;
+pub mod scan_forms;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

@@ -6,7 +6,6 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{items_query, load_items, transactions_for_serial, Item, ItemRow, Transaction};
 use crate::auth::extract::{Authorized, CurrentUser};
@@ -103,14 +102,8 @@ async fn receive_page(
                 .with_flash(crate::ui::layout::FlashKind::Success, message),
             None => page.layout("Receive items"),
         },
-        meta: OpMeta::new(
-            &state.settings,
-            user,
-            "warehouse.receive",
-            hub_id,
-            None,
-            None,
-        ),
+        // The hub is chosen on the form: the envelope names none (scope is checked at replay).
+        meta: OpMeta::unscoped(&state.settings, user, "warehouse.receive", None),
         hubs: user.scope.hubs.clone(),
         hub_id,
         sku: keep("variant_sku"),
@@ -144,8 +137,7 @@ async fn receive(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let hub_id: i64 = form.text("hub_id").parse().unwrap_or(0);
-    let payload = json!({ "serial_number": form.text("serial_number"), "variant_sku": form.text("variant_sku").split_whitespace().next().unwrap_or(""), "location_code": form.text("location_code"), "hub_id": hub_id });
-    let posted = forms::Posted::new("warehouse.receive", payload, vec![]);
+    let posted = super::scan_forms::receive(hub_id, &form);
     let result = forms::submit(&state, &user, &req, &form, posted).await?;
     if let Some(res) = forms::respond(
         &req,
@@ -189,10 +181,10 @@ async fn move_form(
     query: web::Query<LookupQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let hub = user.scope.hubs.first().map(|h| h.id).unwrap_or(0);
     render(&MovePage {
         layout: page.layout("Move an item"),
-        meta: OpMeta::new(&state.settings, &user, "warehouse.move", hub, None, None),
+        // The item's record decides the hub: the envelope names none.
+        meta: OpMeta::unscoped(&state.settings, &user, "warehouse.move", None),
         serial: query.q.clone(),
         errors: vec![],
     })
@@ -206,8 +198,7 @@ async fn move_item(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let serial = form.text("serial_number");
-    let payload = json!({ "serial_number": serial, "new_location": form.text("new_location") });
-    let posted = forms::Posted::new("warehouse.move", payload, vec![]);
+    let posted = super::scan_forms::relocate(&form);
     let location = format!(
         "/warehouse/lookup?{}",
         serde_urlencoded::to_string([("q", serial.as_str())]).unwrap_or_default()
@@ -224,11 +215,10 @@ async fn move_item(
         Ok(res) => return Ok(res),
         Err(refused) => refused,
     };
-    let hub = user.scope.hubs.first().map(|h| h.id).unwrap_or(0);
     refused.show_now(|errors| {
         render(&MovePage {
             layout: page.layout("Move an item"),
-            meta: OpMeta::new(&state.settings, &user, "warehouse.move", hub, None, None),
+            meta: OpMeta::unscoped(&state.settings, &user, "warehouse.move", Some(&form)),
             serial,
             errors,
         })

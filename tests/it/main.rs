@@ -48,6 +48,7 @@ mod stock_truth;
 mod sync_issues_close;
 mod ui_forms;
 mod warehouse_api;
+mod warehouse_offline;
 mod web_shell;
 mod workers_over_time;
 mod zoho;
