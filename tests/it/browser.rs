@@ -812,15 +812,20 @@ impl Chrome {
         .await;
     }
 
-    /// Saves a PNG of the page at a window width (phone 390, desktop 1280).
-    pub async fn screenshot(&self, path: &std::path::Path, width: u32) {
-        use base64::Engine;
+    /// Sets the window to a phone's (390 × 844) or a desktop's size.
+    pub async fn resize(&self, width: u32, height: u32) {
         self.call(
             "POST",
             "/window/rect",
-            json!({ "width": width, "height": 900 }),
+            json!({ "width": width, "height": height }),
         )
         .await;
+    }
+
+    /// Saves a PNG of the page at a window width (phone 390, desktop 1280).
+    pub async fn screenshot(&self, path: &std::path::Path, width: u32) {
+        use base64::Engine;
+        self.resize(width, 900).await;
         let png = self.call("GET", "/screenshot", json!(null)).await;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(png.as_str().unwrap_or_default())

@@ -34,6 +34,7 @@ mod offline;
 mod offline_engines;
 mod offline_hardening;
 mod outbox_retention;
+mod phone;
 mod pipeline;
 mod query_budget;
 mod sales;
