@@ -96,13 +96,6 @@ impl AuditRow {
     pub fn when(&self) -> String {
         self.occurred_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
     }
-    pub fn object(&self) -> String {
-        match (&self.object_type, &self.object_id) {
-            (Some(t), Some(id)) => format!("{t} {id}"),
-            (Some(t), None) => t.clone(),
-            _ => String::new(),
-        }
-    }
     pub fn json(value: &Option<serde_json::Value>) -> String {
         value.as_ref().map(|v| v.to_string()).unwrap_or_default()
     }
@@ -229,9 +222,15 @@ struct AuditPage {
     /// The actions offered by name in the Action filter.
     actions: Vec<(&'static str, String)>,
     pager: crate::ui::pager::Pager,
+    openable: super::audit_objects::Openable,
 }
 
 impl AuditPage {
+    fn object_of(&self, row: &AuditRow) -> Option<super::audit_objects::ObjectLink> {
+        let hubs: Vec<i64> = self.hubs.iter().map(|h| h.id).collect();
+        self.openable
+            .link(&hubs, &row.object_type, &row.object_id, row.hub_id)
+    }
     fn hub_name(&self, id: &Option<i64>) -> String {
         id.and_then(|id| self.hubs.iter().find(|h| h.id == id))
             .map(|h| h.code.clone())
@@ -297,6 +296,7 @@ async fn page(
     layout.flashes.extend(turned.map(Flash::info));
     render(&AuditPage {
         layout,
+        openable: super::audit_objects::Openable::for_viewer(&viewer),
         rows,
         filters,
         hubs: viewer.scope.hubs.clone(),

@@ -4,6 +4,7 @@
 
 pub mod audit_actions;
 pub mod audit_log;
+pub mod audit_objects;
 pub mod health;
 pub mod home;
 pub mod home_parts;

@@ -345,5 +345,34 @@ async fn the_audit_page_filters_and_exports_csv() {
     let res = auditor.get("/audit?from=yesterday").await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("must be a date"));
+
+    // Objects are words, linked to their page where the viewer may open one (issue 30).
+    let kin = app.hub_id("KIN-MAIN");
+    let intake = uuid::Uuid::new_v4();
+    app.sync(&app.token("warehouse").await, serde_json::json!({ "operations": [{ "op_id": uuid::Uuid::new_v4(), "kind": "intake.create", "captured_at": chrono::Utc::now(),
+        "payload": { "intake_id": intake, "hub_id": kin, "donor": "Audit Trail Trust", "lines": [{ "sku": "00101-P-1-NA-N", "quantity": 1 }] } }] }))
+        .await;
+    let page = auditor.text("/audit?action=intake.create").await;
+    let short = &intake.to_string()[..8];
+    assert!(
+        page.contains(&format!(
+            "<a href=\"/hubs/{kin}/intakes/{intake}\">Intake {short}</a>"
+        )),
+        "{page}"
+    );
+    assert_eq!(
+        auditor
+            .get(&format!("/hubs/{kin}/intakes/{intake}"))
+            .await
+            .status(),
+        200
+    );
+    let logins = auditor
+        .text("/audit?user=warehouse&action=auth.login")
+        .await;
+    assert!(
+        !logins.contains("href=\"/admin/users/"),
+        "an auditor manages no users: {logins}"
+    );
     app.shutdown().await;
 }
