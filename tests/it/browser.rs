@@ -92,7 +92,8 @@ impl Chrome {
     }
 
     /// Lines of the pages' and service worker's console that tell of a script fault: an
-    /// uncaught error, an unhandled rejection or a request refused by access-control checks.
+    /// uncaught error, an unhandled rejection, a request refused by access-control checks or
+    /// anything the Content Security Policy refused.
     /// A failed request while the server is down is not one, nor a fault of the browser's own
     /// code (Firefox's `resource://` modules). Each comes with the test's last step before it.
     pub fn console_faults(&self) -> Vec<String> {
@@ -112,6 +113,9 @@ impl Chrome {
                 "typeerror",
                 "referenceerror",
                 "syntaxerror",
+                // A style or script the page's policy refused (issue 30, finding 13).
+                "content security policy",
+                "content-security-policy",
             ]
             .iter()
             .any(|w| l.contains(w));

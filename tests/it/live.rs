@@ -298,14 +298,24 @@ async fn events_reach_viewers_in_scope_on_every_instance_after_reconnects_and_a_
         .is_some());
 }
 
-/// In Chromium: the dashboard open in one browser, an intake submitted in another; the hub's
-/// figures and the activity log change without the page reloading.
+/// The dashboard open in one browser, an intake submitted in another; the hub's figures and
+/// the activity log change without the page reloading, and the swap breaks no rule of the
+/// page's Content Security Policy (issue 30, finding 13), in Chromium and in Firefox.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_updates_itself_when_an_intake_is_recorded_elsewhere() {
+    dashboard_updates_itself(crate::browser::Engine::Chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_firefox_the_dashboard_updates_itself_within_its_content_security_policy() {
+    dashboard_updates_itself(crate::browser::Engine::Firefox).await;
+}
+
+async fn dashboard_updates_itself(engine: crate::browser::Engine) {
     use crate::browser::Chrome;
     let world = crate::offline::World::start();
     let kin = world.hub_id("KIN-MAIN");
-    let viewer = Chrome::start(&world.server.url(), true).await;
+    let viewer = Chrome::start_in(engine, &world.server.url()).await;
     viewer.sign_in("logistics").await;
     viewer.goto("/").await;
     assert!(
@@ -317,6 +327,10 @@ async fn the_dashboard_updates_itself_when_an_intake_is_recorded_elsewhere() {
             .await,
         "the event stream opens"
     );
+    // Anything the page's Content Security Policy refuses from here on is kept.
+    viewer
+        .js("window.__refused = []; document.addEventListener('securitypolicyviolation', e => window.__refused.push(e.violatedDirective + ' ' + (e.blockedURI || '')));", json!([]))
+        .await;
     let units = "(() => { const c = [...document.querySelectorAll('.hub-card')].find(c => c.innerText.includes('KIN-MAIN')); return c ? c.querySelector('.stats span:nth-child(2) b').innerText : ''; })()";
     let before = viewer.js(&format!("return {units}"), json!([])).await;
     viewer.js("window.__samePage = true", json!([])).await;
@@ -349,6 +363,15 @@ async fn the_dashboard_updates_itself_when_an_intake_is_recorded_elsewhere() {
             .unwrap_or(-1)
     };
     assert_eq!(n(&after), n(&before) + 1200, "{before} → {after}");
+    assert_eq!(
+        viewer.js("return window.__refused", json!([])).await,
+        json!([]),
+        "{engine:?}: the live swap needs nothing the policy refuses"
+    );
+    viewer.assert_console_clean();
+    if engine != crate::browser::Engine::Chromium {
+        return;
+    }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
     viewer
         .screenshot(&dir.join("dashboard-live.png"), 1366)
