@@ -346,6 +346,9 @@ diesel::table! {
         created_at -> Timestamptz,
         sales_tax_bp -> Int4,
         currency -> Text,
+        address -> Text,
+        tax_id -> Text,
+        payment_terms_days -> Int4,
     }
 }
 
@@ -576,6 +579,7 @@ diesel::table! {
         confirmed_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        number -> Text,
     }
 }
 

@@ -52,6 +52,12 @@ pub struct InvoiceDocument {
     pub customer: Party,
     /// The sale it comes from, as people quote it.
     pub reference: String,
+    /// When an invoice is to be paid ("2027-01-06"), and the terms in words ("30 days");
+    /// none on a credit note (documents frozen before these existed have neither).
+    #[serde(default)]
+    pub due_on: Option<String>,
+    #[serde(default)]
+    pub terms: String,
     pub lines: Vec<DocLine>,
     pub tax_bp: i32,
     pub subtotal_cents: i64,
@@ -124,6 +130,12 @@ fn layout_data(doc: &InvoiceDocument) -> serde_json::Value {
         json!(["Date of issue", doc.issued_on]),
         json!(["Sale", doc.reference]),
     ];
+    if !doc.terms.is_empty() {
+        facts.push(json!(["Payment terms", doc.terms]));
+    }
+    if let Some(due) = &doc.due_on {
+        facts.push(json!(["Due date", due]));
+    }
     if let Some(original) = &doc.credits_number {
         facts.push(json!(["Credits invoice", original]));
     }

@@ -39,6 +39,11 @@ pub struct Organisation {
     pub sales_tax_bp: i32,
     /// ISO 4217 code printed on invoices.
     pub currency: String,
+    /// The seller's address printed on invoices, a line each.
+    pub address: String,
+    pub tax_id: String,
+    /// Days from issue to the due date an invoice prints (0: due on receipt).
+    pub payment_terms_days: i32,
 }
 
 impl Organisation {

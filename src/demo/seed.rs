@@ -84,6 +84,26 @@ pub fn seed(conn: &mut PgConnection) -> anyhow::Result<SeedOutcome> {
                 organisations::currency.eq("JMD"),
             ))
             .execute(conn)?;
+        // What the invoices print of the seller (the address is invented, the form is real).
+        for (org, address, tax_id) in [
+            (
+                gov,
+                "2–4 Haining Road\nKingston 5\nJamaica",
+                "TRN 000-412-718",
+            ),
+            (
+                agency,
+                "14 West Street\nPort Antonio\nJamaica",
+                "TRN 000-913-205",
+            ),
+        ] {
+            diesel::update(organisations::table.find(org))
+                .set((
+                    organisations::address.eq(address),
+                    organisations::tax_id.eq(tax_id),
+                ))
+                .execute(conn)?;
+        }
         let variant_ids = seed_catalog(conn)?;
         seed_stock(conn, &hub_ids, &variant_ids)?;
         crate::badges::stations::create(

@@ -18,7 +18,7 @@ use crate::ui::form::FormFields;
 use crate::ui::layout::{render, render_with_status, FlashKind, FormEcho, Layout};
 use crate::ui::page::{redirect_with_flash, Page};
 
-type HubAdmin = Authorized<perm::HubsManage>;
+pub(super) type HubAdmin = Authorized<perm::HubsManage>;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -28,7 +28,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/admin/hubs").post(create_hub))
     .service(web::resource("/admin/hubs/{id}/active").post(set_hub_active))
-    .service(web::resource("/admin/organisations/{id}/sales").post(set_sales_settings));
+    .service(
+        web::resource("/admin/organisations/{id}/sales")
+            .post(super::org_settings::set_sales_settings),
+    );
 }
 
 pub struct OrgBlock {
@@ -45,7 +48,10 @@ struct OverviewPage {
     errors: Vec<String>,
 }
 
-fn visible_orgs(conn: &mut PgConnection, admin: &Principal) -> QueryResult<Vec<Organisation>> {
+pub(super) fn visible_orgs(
+    conn: &mut PgConnection,
+    admin: &Principal,
+) -> QueryResult<Vec<Organisation>> {
     let all = crate::auth::scope::all_organisations(conn)?;
     Ok(if admin.role == Role::SuperAdmin {
         all
@@ -303,63 +309,4 @@ async fn set_hub_active(
             "Hub deactivated."
         },
     ))
-}
-
-/// The organisation's sales tax rate and invoice currency (new carts take the rate; carts
-/// already started keep theirs). Audited.
-async fn set_sales_settings(
-    admin: HubAdmin,
-    path: web::Path<i64>,
-    form: FormFields,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let organisation_id = path.into_inner();
-    let back = |kind, text: &str| {
-        Ok(redirect_with_flash(
-            &state.settings,
-            "/admin/organisations",
-            kind,
-            text,
-        ))
-    };
-    let Some(tax_bp) = crate::money::parse_percent_bp(&form.text("tax_percent")) else {
-        return back(
-            FlashKind::Error,
-            "Nothing was saved: the tax rate is a percentage from 0 to 100, such as 15 or 7.5.",
-        );
-    };
-    let currency = form.text("currency").trim().to_uppercase();
-    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        return back(
-            FlashKind::Error,
-            "Nothing was saved: the currency is a three-letter code such as JMD or USD.",
-        );
-    }
-    let principal = admin.user.0.clone();
-    crate::db::run(&state.db, move |conn| {
-        let org = visible_orgs(conn, &principal)?
-            .into_iter()
-            .find(|o| o.id == organisation_id)
-            .ok_or_else(|| AppError::not_found("There is no such organisation among those you manage."))?;
-        conn.transaction(|conn| {
-            diesel::update(organisations::table.find(org.id))
-                .set((organisations::sales_tax_bp.eq(tax_bp), organisations::currency.eq(&currency)))
-                .execute(conn)?;
-            audit::record(
-                conn,
-                &principal.audit_entry("organisation.sales_settings_changed")
-                    .object("organisation", org.id)
-                    .change(
-                        Some(serde_json::json!({ "sales_tax_bp": org.sales_tax_bp, "currency": org.currency })),
-                        Some(serde_json::json!({ "sales_tax_bp": tax_bp, "currency": currency })),
-                    ),
-            )?;
-            Ok::<_, AppError>(())
-        })
-    })
-    .await?;
-    back(
-        FlashKind::Success,
-        "Sales settings saved; new sales use them.",
-    )
 }

@@ -4,5 +4,6 @@
 pub mod admin;
 pub mod customer_admin;
 pub mod customer_edit;
+pub mod org_settings;
 pub mod pages;
 pub mod work;

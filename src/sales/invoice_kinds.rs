@@ -187,6 +187,9 @@ impl Kind for CreditInvoice {
         doc.credits_number = Some(original_number);
         doc.reason = p.reason.trim().to_string();
         doc.issued_on = Utc::now().format("%Y-%m-%d").to_string();
+        // A credit note is not paid: it has no terms and no due date.
+        doc.due_on = None;
+        doc.terms = String::new();
         let total = -doc.total_cents;
         if p.restock {
             super::cart_close::return_goods(conn, ctx, &sale)?;

@@ -21,7 +21,7 @@ use crate::auth::principal::Principal;
 use crate::auth::roles::Role;
 use crate::error::AppError;
 use crate::money;
-use crate::schema::{customers, hubs, invoice_series, invoices, organisations, sales};
+use crate::schema::{customers, hubs, invoice_series, invoices, sales};
 use crate::state::AppState;
 use crate::sync::kind::{missing_record, Applied, ApplyCtx, Refusal};
 
@@ -106,10 +106,7 @@ pub(super) fn document(
     sale: &Sale,
     number: &str,
 ) -> QueryResult<InvoiceDocument> {
-    let (org_name, currency): (String, String) = organisations::table
-        .find(sale.organisation_id)
-        .select((organisations::name, organisations::currency))
-        .first(conn)?;
+    let org = crate::auth::scope::organisation(conn, sale.organisation_id)?;
     let hub_name: String = hubs::table
         .find(sale.hub_id)
         .select(hubs::name)
@@ -144,22 +141,47 @@ pub(super) fn document(
             .filter(|p| !p.is_empty())
             .map(|p| format!("Phone {p}")),
     );
+    // The seller as the organisation's settings give it: the hub that sold, the address a
+    // line each, the tax id.
+    let mut issuer_lines = vec![hub_name];
+    issuer_lines.extend(
+        org.address
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from),
+    );
+    if !org.tax_id.trim().is_empty() {
+        issuer_lines.push(format!("Tax ID {}", org.tax_id.trim()));
+    }
+    let today = Utc::now().date_naive();
+    let days = org.payment_terms_days;
     Ok(InvoiceDocument {
         kind: "invoice".into(),
         number: number.into(),
-        issued_on: Utc::now().format("%Y-%m-%d").to_string(),
+        issued_on: today.format("%Y-%m-%d").to_string(),
+        due_on: Some(
+            (today + chrono::Duration::days(days.into()))
+                .format("%Y-%m-%d")
+                .to_string(),
+        ),
+        terms: match days {
+            0 => "Due on receipt".into(),
+            1 => "1 day".into(),
+            n => format!("{n} days"),
+        },
         credits_number: None,
         reason: String::new(),
-        currency,
+        currency: org.currency,
         issuer: Party {
-            name: org_name,
-            lines: vec![hub_name],
+            name: org.name,
+            lines: issuer_lines,
         },
         customer: Party {
             name: c_name,
             lines: customer_lines,
         },
-        reference: sale.id.to_string()[..8].to_uppercase(),
+        reference: sale.number.clone(),
         lines: doc_lines,
         tax_bp: sale.tax_rate_bp,
         subtotal_cents: t.subtotal,

@@ -48,6 +48,8 @@ pub struct Sale {
     pub created_by: i64,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// As people quote it: "S-000123".
+    pub number: String,
 }
 
 /// A cart line with what the pages and the invoice print of its item.

@@ -210,6 +210,30 @@ async fn a_sale_goes_from_cart_to_a_pdf_invoice_with_every_line_and_the_totals()
         "{text}"
     );
     assert!(text.contains("Page 1 of 1"), "{text}");
+    // The seller with address and tax ID, the terms and due date, the sale's own number.
+    let sale_number = texts(
+        &app,
+        &format!("SELECT number AS t FROM sales WHERE id = '{sale}'"),
+    );
+    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    for expected in [
+        "2–4 Haining Road",
+        "Kingston 5",
+        "Tax ID TRN 000-412-718",
+        "Payment terms",
+        "30 days",
+        "Due date",
+        due.as_str(),
+        sale_number[0].as_str(),
+    ] {
+        assert!(text.contains(expected), "{expected} missing: {text}");
+    }
+    assert!(
+        sale_number[0].starts_with("S-") && sale_number[0].len() == 8,
+        "{sale_number:?}"
+    );
     // The tax column adds up to the tax total, to the cent.
     assert_eq!(
         app.count(&format!("SELECT (SELECT sum((l->>'tax_cents')::bigint) FROM jsonb_array_elements(document->'lines') l) - (document->>'tax_cents')::bigint AS n FROM invoices WHERE id = '{id}'")),
@@ -441,7 +465,9 @@ async fn a_300_line_invoice_paginates_with_the_header_on_every_page_and_renders_
             name: "Trench Town <Community> #Shelter *".into(),
             lines: vec!["Customer TT-SHELTER".into()],
         },
-        reference: "AB12CD34".into(),
+        reference: "S-000300".into(),
+        due_on: Some("2026-12-25".into()),
+        terms: "30 days".into(),
         lines: (1..=300)
             .map(|i| DocLine {
                 item: format!("Item number {i} $x$ _y_"),
@@ -556,10 +582,42 @@ async fn the_tax_rate_and_currency_are_set_per_organisation_and_new_carts_take_t
     let res = admin
         .post_form(
             &format!("/admin/organisations/{gov}/sales"),
-            &[("tax_percent", "7.5"), ("currency", "usd")],
+            &[
+                ("tax_percent", "7.5"),
+                ("currency", "usd"),
+                ("payment_terms_days", "14"),
+                ("tax_id", "TRN 999"),
+                ("address", "1 Main Street\r\n\r\nMay Pen\u{7}"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 303);
+    assert_eq!(
+        texts(&app, &format!("SELECT payment_terms_days || '|' || tax_id || '|' || address AS t FROM organisations WHERE id = {gov}")),
+        vec!["14|TRN 999|1 Main Street\nMay Pen"],
+        "blank lines and control characters are left out"
+    );
+    for (field, bad) in [
+        ("payment_terms_days", "400"),
+        ("payment_terms_days", "-1"),
+        ("address", "1\n2\n3\n4\n5\n6"),
+    ] {
+        let res = admin
+            .post_form(
+                &format!("/admin/organisations/{gov}/sales"),
+                &[("tax_percent", "7.5"), ("currency", "USD"), (field, bad)],
+            )
+            .await;
+        assert_eq!(res.status(), 303);
+    }
+    assert_eq!(
+        texts(
+            &app,
+            &format!("SELECT payment_terms_days::text AS t FROM organisations WHERE id = {gov}")
+        ),
+        vec!["14"],
+        "a refused form saves nothing"
+    );
     assert_eq!(
         texts(
             &app,
