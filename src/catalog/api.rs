@@ -129,6 +129,10 @@ pub struct VariantBody {
     pub condition_code: String,
     pub listing_price: f64,
     pub description: Option<String>,
+    /// What one unit costs; only for callers with `can_see_cost` (403 otherwise).
+    pub cost: Option<f64>,
+    /// What one is counted in, e.g. "each" (the default) or "case of 12".
+    pub unit: Option<String>,
 }
 
 /// Create a sellable variant (ADMIN or SALES_REP); it starts PENDING for the Zoho sync.

@@ -42,6 +42,12 @@ pub(super) struct NewVariantPage {
     condition: String,
     price: String,
     description: String,
+    cost: String,
+    unit: String,
+    /// The viewer may set a cost (`can_see_cost`); others are not shown the field.
+    sets_cost: bool,
+    /// Zoho sync is on: the page says the variant is sent there.
+    zoho_on: bool,
     errors: Vec<FieldError>,
 }
 
@@ -132,6 +138,10 @@ pub(super) async fn new_variant_page(
             condition: text("condition_code", "N"),
             price: text("listing_price", ""),
             description: text("description", &family_name),
+            cost: text("cost", ""),
+            unit: text("unit", "each"),
+            sets_cost: user.flags.can_see_cost,
+            zoho_on: state.settings.zoho.is_some(),
             errors: errors.clone(),
         },
         forms::status_after(&errors),
@@ -145,12 +155,18 @@ pub fn posted_variant(form: &FormFields) -> Posted {
         0
     });
     let listing_price = forms::price(form, "listing_price", &mut errors);
+    // Optional: no cost is no cost (not zero).
+    let cost =
+        (!form.text("cost").trim().is_empty()).then(|| forms::price(form, "cost", &mut errors));
+    let unit = Some(form.text("unit")).filter(|u| !u.trim().is_empty());
     let payload = serde_json::json!({
         "identity_id": identity_id,
         "color_code": form.text("color_code"),
         "condition_code": form.text("condition_code"),
         "listing_price": listing_price,
         "description": form.text("description"),
+        "cost": cost,
+        "unit": unit,
     });
     Posted::new("catalog.variant_create", payload, errors)
 }

@@ -126,6 +126,22 @@ pub struct VariantIn {
     pub listing_price: f64,
     #[serde(default)]
     pub description: Option<String>,
+    /// What one unit costs the organisation (margin and the below-cost rule read it); set only
+    /// by someone who may see costs.
+    #[serde(default)]
+    pub cost: Option<f64>,
+    /// What one is counted in ("each", "case of 12"); "each" when not given.
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+/// A unit as people write it: 1–24 letters, digits, spaces and . - / ( ).
+fn valid_unit(unit: &str) -> bool {
+    let n = unit.chars().count();
+    (1..=24).contains(&n)
+        && unit
+            .chars()
+            .all(|c| c.is_alphanumeric() || " .-/()".contains(c))
 }
 
 pub struct CreateVariant;
@@ -172,6 +188,18 @@ impl Kind for CreateVariant {
         {
             errors.push(FieldError::new("description", "at most 500 characters"));
         }
+        if p.cost.is_some_and(|c| units_to_cents(c).is_none()) {
+            errors.push(FieldError::new(
+                "cost",
+                "must be an amount from 0 to 1,000,000,000",
+            ));
+        }
+        if p.unit.as_deref().is_some_and(|u| !valid_unit(u.trim())) {
+            errors.push(FieldError::new(
+                "unit",
+                "1–24 letters, digits or spaces, e.g. each, case of 12, kg",
+            ));
+        }
         if errors.is_empty() {
             Ok(Target::default())
         } else {
@@ -181,9 +209,15 @@ impl Kind for CreateVariant {
     fn apply(
         &self,
         conn: &mut PgConnection,
-        _ctx: &ApplyCtx<'_>,
+        ctx: &ApplyCtx<'_>,
         p: &VariantIn,
     ) -> Result<Applied, Refusal> {
+        // Costs are for those who may see them (`can_see_cost`), on every path.
+        if p.cost.is_some() && !ctx.actor.flags.can_see_cost {
+            return Err(Refusal::Forbidden(
+                "setting a cost needs the can_see_cost flag".into(),
+            ));
+        }
         if product_identities::table
             .find(p.identity_id)
             .count()
@@ -203,6 +237,8 @@ impl Kind for CreateVariant {
                 product_variants::listing_price_cents
                     .eq(units_to_cents(p.listing_price).unwrap_or(0)),
                 product_variants::description.eq(p.description.as_deref().unwrap_or("").trim()),
+                product_variants::cost_cents.eq(p.cost.and_then(units_to_cents)),
+                product_variants::unit.eq(p.unit.as_deref().map(str::trim).unwrap_or("each")),
                 product_variants::full_sku.eq(""),
                 // Every new variant waits for the Zoho sync worker.
                 product_variants::zoho_sync_status.eq("PENDING"),

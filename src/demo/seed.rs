@@ -313,14 +313,26 @@ pub(super) fn seed_catalog(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
                 ))
                 .returning(product_identities::id)
                 .get_result(conn)?;
-            // Vary the spread so the catalog is not a perfect grid.
-            let colors = &COLORS[..1 + (index + lci) % COLORS.len()];
+            // Vary the spread so the catalog is not a perfect grid. Consumables come in one
+            // kind only: nobody stocks used diapers or black rice.
+            let consumable = CONSUMABLES.contains(product_id);
+            let colors = &COLORS[..if consumable {
+                1
+            } else {
+                1 + (index + lci) % COLORS.len()
+            }];
+            // A family's further identities are told apart in the description.
+            let name = match (lci, identity_words(kind)) {
+                (0, _) | (_, "") => base_name.to_string(),
+                (_, words) => format!("{base_name}, {words}"),
+            };
             for (ci, color) in colors.iter().enumerate() {
-                for (ni, condition) in CONDITIONS
-                    .iter()
-                    .enumerate()
-                    .take(1 + (index + ci) % CONDITIONS.len())
-                {
+                let conditions = if consumable {
+                    1
+                } else {
+                    1 + (index + ci) % CONDITIONS.len()
+                };
+                for (ni, condition) in CONDITIONS.iter().enumerate().take(conditions) {
                     let discount = [100, 70, 45][ni];
                     let id: i64 = diesel::insert_into(product_variants::table)
                         .values((
@@ -328,7 +340,7 @@ pub(super) fn seed_catalog(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
                             product_variants::color_code.eq(color),
                             product_variants::condition_code.eq(condition),
                             product_variants::description
-                                .eq(format!("{base_name} — {}", describe(color, condition))),
+                                .eq(format!("{name} — {}", describe(color, condition))),
                             product_variants::unit.eq(unit),
                             product_variants::listing_price_cents.eq(price * discount / 100),
                             product_variants::cost_cents.eq(price * discount * 55 / 10_000),
@@ -341,6 +353,24 @@ pub(super) fn seed_catalog(conn: &mut PgConnection) -> QueryResult<Vec<i64>> {
         }
     }
     Ok(variant_ids)
+}
+
+/// Goods that are used up: one colour and new only.
+const CONSUMABLES: [i32; 14] = [
+    101, 102, 110, 111, 112, 113, 114, 121, 122, 123, 151, 152, 153, 162,
+];
+
+/// The demo's words for an identity type, where a family has more than one.
+fn identity_words(kind: char) -> &'static str {
+    match kind {
+        'P' => "packaged",
+        'B' => "bulk",
+        'K' => "kit",
+        'H' => "heavy-duty",
+        'T' => "field",
+        'E' => "powered",
+        _ => "",
+    }
 }
 
 pub(super) fn describe(color: &str, condition: &str) -> String {

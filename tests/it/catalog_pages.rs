@@ -612,3 +612,77 @@ async fn an_admin_renames_a_family_and_its_variants_zoho_has_are_sent_again() {
     assert!(!admin.text(action).await.contains("Mine"));
     app.shutdown().await;
 }
+
+/// Issue 30, finding 10: a new variant has its unit and, for someone who may see costs, its
+/// cost, so margins and the below-cost rule apply to it; nobody else can set a cost, on the
+/// page or through the API.
+#[tokio::test]
+async fn a_new_variant_has_a_unit_and_a_cost_set_by_those_who_see_costs() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let admin = app.signed_in("admin").await;
+    let new = admin.text("/catalog/variants/new?identity=1").await;
+    assert!(
+        new.contains("id=\"cost\"") && new.contains("id=\"unit\""),
+        "{new}"
+    );
+    assert!(
+        !new.contains("in the background"),
+        "Zoho is off here: {new}"
+    );
+    let fields = form_of(
+        &new,
+        "/catalog/variants",
+        &[
+            ("identity_id", "1"),
+            ("color_code", "RD"),
+            ("condition_code", "R"),
+            ("listing_price", "14.50"),
+            ("cost", "9.80"),
+            ("unit", "case of 24"),
+            ("description", "Refurbished, red"),
+        ],
+    );
+    let res = post(&admin, "/catalog/variants", &fields).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(
+        crate::sales::texts(&app, "SELECT cost_cents || ' ' || unit AS t FROM product_variants WHERE identity_id = 1 AND color_code = 'RD' AND condition_code = 'R'"),
+        vec!["980 case of 24"]
+    );
+    // A bad unit is named on the form, and nothing is made.
+    let new = admin.text("/catalog/variants/new?identity=1").await;
+    let fields = form_of(
+        &new,
+        "/catalog/variants",
+        &[
+            ("identity_id", "1"),
+            ("color_code", "BL"),
+            ("condition_code", "R"),
+            ("listing_price", "14.50"),
+            ("unit", "case <b>"),
+        ],
+    );
+    let res = post(&admin, "/catalog/variants", &fields).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("1–24 letters"));
+    // The sales rep does not see costs: no field, and a cost through the API is refused.
+    let sales = app.signed_in("sales").await;
+    let page = sales.text("/catalog/variants/new?identity=1").await;
+    assert!(
+        !page.contains("id=\"cost\"") && page.contains("id=\"unit\""),
+        "{page}"
+    );
+    let token = app.token("sales").await;
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/variants"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "identity_id": 1, "color_code": "GN", "condition_code": "R", "listing_price": 10.0, "cost": 1.0 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM product_variants WHERE identity_id = 1 AND color_code = 'GN' AND condition_code = 'R'"),
+        0
+    );
+    app.shutdown().await;
+}

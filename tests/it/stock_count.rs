@@ -242,7 +242,7 @@ async fn count_screenshots() {
         let res = client
             .post(format!("{url}/api/v1/inventory/receive"))
             .bearer_auth(&warehouse)
-            .json(&json!({ "serial_number": serial, "variant_sku": "00122-P-1-BK-N", "location_code": at }))
+            .json(&json!({ "serial_number": serial, "variant_sku": "00140-E-1-NA-N", "location_code": at }))
             .send()
             .await
             .unwrap();

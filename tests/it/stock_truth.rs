@@ -682,7 +682,7 @@ async fn decision_screenshots() {
     let client = reqwest::Client::new();
     let token = crate::live::token(&url, "depot").await;
     let (t, list) = (Uuid::new_v4(), Uuid::new_v4());
-    let lines = json!([{ "sku": "00101-P-1-NA-N", "quantity": 30 }, { "sku": "00122-P-1-BK-N", "quantity": 4 }]);
+    let lines = json!([{ "sku": "00101-P-1-NA-N", "quantity": 30 }, { "sku": "00140-E-1-NA-N", "quantity": 4 }]);
     let ops = json!({ "operations": [
         crate::sales::op("transfer.request", json!({ "transfer_id": t, "hub_id": mbj, "from_hub_id": kin, "lines": lines })),
         crate::sales::op("needs_list.create", json!({ "needs_list_id": list, "hub_id": mbj, "title": "Week 49", "lines": lines })),
@@ -716,7 +716,7 @@ async fn decision_screenshots() {
         let res = client
             .post(format!("{url}/api/v1/inventory/receive"))
             .bearer_auth(&warehouse)
-            .json(&json!({ "serial_number": format!("SN-SHOT-{n}"), "variant_sku": "00122-P-1-BK-N", "location_code": "A1" }))
+            .json(&json!({ "serial_number": format!("SN-SHOT-{n}"), "variant_sku": "00140-E-1-NA-N", "location_code": "A1" }))
             .send()
             .await
             .unwrap();
