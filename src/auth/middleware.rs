@@ -227,8 +227,7 @@ fn offline_cacheable(path: &str) -> bool {
         || path.starts_with("/hubs/")
         || path == "/sync-issues"
         || path == "/sales"
-        // The scanner pages: a warehouse's basement is where the connection goes.
-        || path.starts_with("/warehouse/")
+        || path.starts_with("/warehouse/") // the scanner pages: basements lose the signal
 }
 
 /// Tells the service worker whose page this is, the scope it was rendered for (a change empties

@@ -19,4 +19,5 @@ pub mod refusal;
 pub mod registry;
 pub mod rest;
 pub mod review;
+pub mod set_aside;
 pub mod settle;

@@ -25,7 +25,7 @@ use crate::ui::page::{redirect_with_flash, Page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/sync-issues").get(own_issues))
-        .service(web::resource("/sync-issues/{id}/dismiss").post(dismiss))
+        .service(web::resource("/sync-issues/{id}/dismiss").post(super::set_aside::dismiss))
         .service(web::resource("/review").get(queue))
         .service(web::resource("/review/{id}").get(item).post(resolve));
 }
@@ -179,66 +179,6 @@ async fn own_issues(
         can_resolve: user.can(Permission::ReviewResolve),
         back: "/sync-issues",
     })
-}
-
-/// The author sets one of their own refused or conflicting entries aside (entered again some
-/// other way, or no longer wanted): it leaves their Sync Issues and the dashboard's count, and
-/// the audit log says who closed it. A manager's decision is still needed for a conflict that
-/// should be applied; this only closes the author's view of it.
-async fn dismiss(
-    user: CurrentUser,
-    path: web::Path<Uuid>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let principal = user.0.clone();
-    let id = path.into_inner();
-    let closed = crate::db::run(&state.db, move |conn| {
-        conn.transaction(|conn| {
-            let open: Option<(Uuid, String, Option<i64>)> = operations::table
-                .filter(operations::id.eq(id))
-                .filter(operations::actor_id.eq(principal.user_id))
-                .filter(operations::status.eq_any(["rejected", "conflict"]))
-                .filter(operations::resolved_at.is_null())
-                .select((operations::op_id, operations::kind, operations::hub_id))
-                .for_update()
-                .first(conn)
-                .optional()?;
-            let Some((op_id, kind, hub_id)) = open else {
-                return Ok::<_, AppError>(false);
-            };
-            diesel::update(operations::table.find(id))
-                .set((
-                    operations::resolved_at.eq(diesel::dsl::now),
-                    operations::resolved_by.eq(principal.user_id),
-                    operations::resolution.eq("dismissed"),
-                ))
-                .execute(conn)?;
-            let mut entry = principal
-                .audit_entry("review.resolved")
-                .object("operation", op_id)
-                .hub(hub_id.filter(|h| principal.scope.has_hub(*h)))
-                .outcome("dismissed");
-            entry.operation_id = Some(op_id);
-            entry.after = Some(serde_json::json!({ "kind": kind, "resolution": "dismissed" }));
-            audit::record(conn, &entry)?;
-            Ok(true)
-        })
-    })
-    .await?;
-    let (kind, text) = if closed {
-        (
-            FlashKind::Success,
-            "The entry was set aside; nothing was changed.",
-        )
-    } else {
-        (FlashKind::Info, "That entry is no longer open.")
-    };
-    Ok(redirect_with_flash(
-        &state.settings,
-        "/sync-issues",
-        kind,
-        text,
-    ))
 }
 
 /// Open items at hubs in the manager's scope (rejections are shown to their authors only).
