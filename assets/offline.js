@@ -21,6 +21,8 @@
    * runs only joins it. */
   var askedAt = 0;
   var ASK_AGAIN = 30000;
+  /* A worker silent this long is not coming back by itself (store.js). */
+  var SILENT_AFTER = 20000;
   var needsSignIn = false;
   var timer = null;
   var failures = 0;
@@ -124,6 +126,9 @@
     // not the service worker's last word reached this page (Firefox drops some).
     else if (pending > 0) { state = "syncing"; text = "Online – Syncing… (" + pending + ")"; }
     else { state = "synced"; text = "Online – Synced"; }
+    // The device's storage (the service worker) stopped answering: only a reload helps.
+    var silent = store.silentFor && store.silentFor() > SILENT_AFTER;
+    if (silent) { state = "stalled"; text = "Storage not answering – reload the page"; }
     var atRisk = kept === false && pending > 0;
     if (atRisk) text += " (at risk)";
     pill.hidden = false;
@@ -135,7 +140,10 @@
     // The sign-in page names whose entries wait; a first look that came up empty (the queue
     // not yet readable as the page opened, seen in WebKit) is taken again.
     if (!userId && pending > 0 && !document.getElementById("waiting-owners")) showOwners();
-    if (syncNow) syncNow.hidden = !(reachable && userId && pending > 0);
+    if (syncNow) {
+      syncNow.hidden = !silent && !(reachable && userId && pending > 0);
+      syncNow.textContent = silent ? "Reload" : "Sync now";
+    }
     document.querySelectorAll("[data-offline-note]").forEach(function (n) { n.hidden = reachable; });
     var last = document.body.dataset.renderedAt;
     var lastNote = document.getElementById("last-synced");
@@ -189,7 +197,9 @@
   function schedule() {
     clearTimeout(timer);
     if (paused) return;
-    pendingCount().then(function (pending) {
+    // A count the worker did not give keeps the loop going on the last one shown (a rejected
+    // count once ended the pings for good, and with them every replay).
+    pendingCount().catch(function () { if (lastShown !== null) render(lastShown); return lastShown || 1; }).then(function (pending) {
       // Entries waiting and no answer at all: look often (the request fails fast while the
       // server is down), so the replay starts within about half a second of it answering
       // again. A server or proxy that answers 5xx is asked every 2 s, not pressed harder.
@@ -242,7 +252,10 @@
   window.addEventListener("pagehide", pause);
   document.addEventListener("freeze", pause);
   window.addEventListener("pageshow", function (e) { if (e.persisted) resume(); });
-  if (syncNow) syncNow.addEventListener("click", function () { retryAt = 0; askReplay(); ping(); });
+  if (syncNow) syncNow.addEventListener("click", function () {
+    if (store.silentFor && store.silentFor() > SILENT_AFTER) { location.reload(); return; }
+    retryAt = 0; askReplay(); ping();
+  });
 
   /* A live page's event stream holds a connection: it is closed before the page is left, so it
    * never competes with the sign-out or the next page for the browser's few connections. */

@@ -251,6 +251,11 @@
   var ASK_AGAIN_AFTER = 8000;
   var READS = ["getMeta", "nextPending", "nextPendingBatch", "listPending", "listPendingMeta",
     "getPending", "countPending", "pendingOwners", "listIssues"];
+  /* Since when the worker has left every call unanswered (0: it answers). WebKitGTK on a
+   * starved machine was seen ending the worker and never starting it again for messages: the
+   * page then says so and offers a reload, which brings it back (offline.js). */
+  var silentSince = 0;
+  function silentFor() { return silentSince ? Date.now() - silentSince : 0; }
   function ask(name, args, within) {
     return navigator.serviceWorker.ready.then(function (reg) {
       return new Promise(function (resolve, reject) {
@@ -258,10 +263,12 @@
         var timer = setTimeout(function () {
           var e = new Error("The service worker did not answer " + name);
           e.unanswered = true;
+          silentSince = silentSince || Date.now() - within;
           reject(e);
         }, within);
         channel.port1.onmessage = function (event) {
           clearTimeout(timer);
+          silentSince = 0;
           if (event.data.ok) resolve(event.data.value);
           else { var e = new Error(event.data.message); e.name = event.data.name || "Error"; reject(e); }
         };
@@ -294,7 +301,7 @@
   }
 
   var inWorker = typeof global.ServiceWorkerGlobalScope !== "undefined" && global instanceof global.ServiceWorkerGlobalScope;
-  var api = { pause: pause, resume: resume, withSecret: withSecret, stats: stats, answer: answer };
+  var api = { pause: pause, resume: resume, withSecret: withSecret, stats: stats, answer: answer, silentFor: silentFor };
   Object.keys(SHARED).forEach(function (name) {
     api[name] = inWorker || !global.navigator || !("serviceWorker" in global.navigator) ? SHARED[name] : viaWorker(name);
   });

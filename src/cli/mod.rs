@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::auth::roles::Role;
 use crate::config::{ConfigError, Settings};
-use crate::demo::seed::{self, SeedOutcome};
+use crate::demo::seed::SeedOutcome;
 use crate::state::AppState;
 
 mod audit;
@@ -182,7 +182,10 @@ pub(super) async fn dispatch(command: Command, settings: Settings) -> Result<()>
         Command::SeedDemo => {
             let url = settings.require_database_url()?.to_string();
             migrate(&settings).await?;
-            let outcome = blocking(move || seed::seed(&mut crate::db::connect(&url)?)).await?;
+            let outcome = blocking(move || {
+                crate::demo::showcase::seed_for_people(&mut crate::db::connect(&url)?)
+            })
+            .await?;
             println!(
                 "{}",
                 if outcome == SeedOutcome::Seeded {

@@ -92,7 +92,10 @@ pub(super) async fn demo(mut settings: Settings) -> Result<()> {
     let result = async {
         let state = app_state(settings, true).await?;
         let url = state.settings.require_database_url()?.to_string();
-        let outcome = blocking(move || seed::seed(&mut crate::db::connect(&url)?)).await?;
+        let outcome = blocking(move || {
+            crate::demo::showcase::seed_for_people(&mut crate::db::connect(&url)?)
+        })
+        .await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let sequencer = crate::audit::seal::Sequencer::start(&state);
         let app = crate::startup::Application::build(state.clone(), None)

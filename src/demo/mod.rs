@@ -3,4 +3,5 @@
 pub mod catalog;
 pub mod launcher;
 pub mod seed;
+pub mod showcase;
 pub mod world;

@@ -98,6 +98,12 @@ fn migrate_seed_and_manage_users_from_the_command_line() {
     );
     let out = outpost(&["seed-demo"], &env, None);
     assert!(String::from_utf8_lossy(&out.stdout).contains("already loaded"));
+    // For people trying it: the customers' badges and quotas, once however often it runs.
+    assert_eq!(db.count("SELECT count(*) AS n FROM badges"), 3);
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM badge_quotas q JOIN customers c ON c.id = q.customer_id WHERE c.code = 'TT-SHELTER' AND q.copy_limit = 10 AND q.remaining = 10"),
+        1
+    );
 
     let add = [
         "user",

@@ -51,6 +51,7 @@ mod ui_forms;
 mod warehouse_api;
 mod warehouse_offline;
 mod web_shell;
+mod worker_silence;
 mod workers_over_time;
 mod zoho;
 mod zoho_budget;

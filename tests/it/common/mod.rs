@@ -159,6 +159,14 @@ impl TestDb {
     pub fn conn(&self) -> PgConnection {
         PgConnection::establish(&self.url).unwrap()
     }
+
+    /// Runs a `SELECT count(*) AS n …` query.
+    pub fn count(&self, sql: &str) -> i64 {
+        diesel::sql_query(sql)
+            .get_result::<Count>(&mut self.conn())
+            .unwrap()
+            .n
+    }
 }
 
 impl Drop for TestDb {
