@@ -302,10 +302,11 @@ async fn in_the_demo_live_events_stay_prompt_after_the_cron_jobs_have_published(
         .select(outpost::schema::customers::id)
         .first(&mut conn)
         .unwrap();
-    badge_with_quota(&mut conn, shelter, "04AB12CD345678", 2);
-    diesel::sql_query(format!("UPDATE badge_quotas SET period = 'day', period_start = now() - interval '1 day 1 second', next_reset_at = now() - interval '1 second' WHERE customer_id = {shelter}"))
+    // The demo for people comes with the shelter's badges and quota (`demo::showcase`).
+    let due = diesel::sql_query(format!("UPDATE badge_quotas SET remaining = 0, period = 'day', period_start = now() - interval '1 day 1 second', next_reset_at = now() - interval '1 second' WHERE customer_id = {shelter}"))
         .execute(&mut conn)
         .unwrap();
+    assert_eq!(due, 1, "the demo has the shelter's quota");
     let reset_published = "SELECT count(*) AS n FROM outbox WHERE topic = 'badge.quota_reset' AND published_at IS NOT NULL";
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
