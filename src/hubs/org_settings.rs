@@ -30,11 +30,18 @@ fn read(form: &FormFields) -> Result<Posted, &'static str> {
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
         return Err("the currency is a three-letter code such as JMD or USD");
     }
-    // An address a line each, without control characters; at most five lines.
-    let address: Vec<String> = form
-        .text("address")
+    // Printed on invoices: no control character, and nothing that turns text around.
+    let refused = |c: char| {
+        (c.is_control() && !matches!(c, '\n' | '\r'))
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    let address = form.text("address");
+    if address.chars().any(refused) {
+        return Err("the address contains a control character (such as NUL); remove it");
+    }
+    // A line each, blank lines left out; at most five.
+    let address: Vec<String> = address
         .lines()
-        .map(|l| l.chars().filter(|c| !c.is_control()).collect::<String>())
         .map(|l| l.trim().to_string())
         .filter(|l| !l.is_empty())
         .collect();
@@ -42,7 +49,10 @@ fn read(form: &FormFields) -> Result<Posted, &'static str> {
         return Err("the address is at most five lines of 80 characters");
     }
     let tax_id: String = form.text("tax_id").trim().to_string();
-    if tax_id.chars().count() > 64 || tax_id.chars().any(char::is_control) {
+    if tax_id.chars().any(|c| c.is_control() || refused(c)) {
+        return Err("the tax ID contains a control character (such as NUL); remove it");
+    }
+    if tax_id.chars().count() > 64 {
         return Err("the tax ID is at most 64 characters");
     }
     let terms_days = match form.text("payment_terms_days").trim() {

@@ -157,14 +157,14 @@ pub(super) async fn gather(
             let mut query = audit_log::table.into_boxed();
             query = if principal.role == crate::auth::roles::Role::CustomerUser {
                 let customer_ids = principal.scope.customer_ids.clone();
-                // Their account's history, not their own refused clicks (issue 30, finding 1).
+                // Their account's history, not their own refused clicks or entries (finding 1).
                 query
                     .filter(
                         audit_log::customer_id
                             .eq_any(customer_ids)
                             .or(audit_log::actor_id.eq(principal.user_id)),
                     )
-                    .filter(audit_log::outcome.ne("denied"))
+                    .filter(audit_log::outcome.ne_all(["denied", "rejected"]))
             } else {
                 query.filter(audit_log::hub_id.eq_any(hub_ids.clone()))
             };

@@ -108,7 +108,7 @@ pub fn actions(principal: &Principal) -> Vec<Action> {
         )],
         Role::SalesRep => vec![
             ("New sale", Permission::SalesCreate, at("sales/new")),
-            ("Sales", Permission::SalesRead, at("sales")),
+            ("Sales", Permission::SalesRead, Some("/sales".into())),
         ],
         Role::DepotManager => vec![
             (

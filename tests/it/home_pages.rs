@@ -167,6 +167,18 @@ async fn every_role_finds_its_open_work_and_its_actions_on_the_home_page() {
         ("admin", &["Welcome"], &[]),
         ("superadmin", &["Welcome"], &[]),
     ];
+    // A customer user's own refused entry is not their account's history.
+    let r: Value = reqwest::Client::new()
+        .post(format!("{url}/api/v1/sync"))
+        .bearer_auth(token(&url, "customer").await)
+        .json(&json!({ "operations": [{ "op_id": Uuid::new_v4(), "kind": "intake.create", "captured_at": chrono::Utc::now(), "payload": {} }] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["results"][0]["result"]["status"], "rejected", "{r}");
     let chrome = Chrome::start(&url, true).await;
     // The customer once met five "Access refused" rows: a refused visit must not show.
     chrome.sign_in("customer").await;
@@ -184,16 +196,18 @@ async fn every_role_finds_its_open_work_and_its_actions_on_the_home_page() {
                 "{user} should not see {unwanted:?}: {text}"
             );
         }
-        // Every item in "Waiting for you" is a link that opens.
+        // Every item in "Waiting for you" and every quick action is a link that opens.
         let links = chrome
-            .js("return Array.from(document.querySelectorAll('#pending-title + ul a')).map(a => a.getAttribute('href'))", json!([]))
+            .js("return Array.from(document.querySelectorAll('#pending-title + ul a, .quick-actions a')).map(a => a.getAttribute('href'))", json!([]))
             .await;
         for href in links.as_array().unwrap() {
             let href = href.as_str().unwrap();
             chrome.goto(href).await;
-            let opened = chrome.body_text().await;
+            let opened = chrome.body_text().await.to_lowercase();
             assert!(
-                !opened.contains("not found") && !opened.contains("not allowed"),
+                !opened.contains("not found")
+                    && !opened.contains("not allowed")
+                    && !opened.contains("may not"),
                 "{user}: {href}: {opened}"
             );
         }
@@ -203,6 +217,16 @@ async fn every_role_finds_its_open_work_and_its_actions_on_the_home_page() {
                 .js("return document.querySelector('[data-tile=\"Badge copies left\"]').textContent", json!([]))
                 .await;
             assert_eq!(left, json!("7"));
+            let activity = chrome
+                .js(
+                    "var a = document.getElementById('activity-log'); return a ? a.innerText : ''",
+                    json!([]),
+                )
+                .await;
+            assert!(
+                !activity.as_str().unwrap_or_default().contains("Refused"),
+                "their own refused entry is not shown: {activity}"
+            );
         }
         if user == "depot" {
             chrome.goto("/").await;
