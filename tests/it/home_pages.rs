@@ -11,39 +11,27 @@ use crate::offline::World;
 
 const WATER: &str = "00101-P-1-NA-N";
 
-async fn token(url: &str, username: &str) -> String {
-    let r: Value = reqwest::Client::new()
-        .post(format!("{url}/api/v1/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", outpost::demo::seed::DEMO_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["access_token"].as_str().unwrap().to_string()
-}
-
-/// Sends operations as `username`; each must take effect.
-async fn as_user(url: &str, username: &str, ops: Vec<(&str, Value)>) {
+/// Sends operations as `username` through the sync API; its answer.
+async fn sync(url: &str, username: &str, ops: Vec<(&str, Value)>) -> Value {
     let operations: Vec<Value> = ops
         .into_iter()
         .map(|(kind, payload)| json!({ "op_id": Uuid::new_v4(), "kind": kind, "payload": payload, "captured_at": chrono::Utc::now() }))
         .collect();
-    let r: Value = reqwest::Client::new()
+    reqwest::Client::new()
         .post(format!("{url}/api/v1/sync"))
-        .bearer_auth(token(url, username).await)
+        .bearer_auth(crate::live::token(url, username).await)
         .json(&json!({ "operations": operations }))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Sends operations as `username`; each must take effect.
+async fn as_user(url: &str, username: &str, ops: Vec<(&str, Value)>) {
+    let r = sync(url, username, ops).await;
     for item in r["results"].as_array().unwrap() {
         assert_eq!(item["result"]["status"], "applied", "{username}: {r}");
     }
@@ -168,16 +156,7 @@ async fn every_role_finds_its_open_work_and_its_actions_on_the_home_page() {
         ("superadmin", &["Welcome"], &[]),
     ];
     // A customer user's own refused entry is not their account's history.
-    let r: Value = reqwest::Client::new()
-        .post(format!("{url}/api/v1/sync"))
-        .bearer_auth(token(&url, "customer").await)
-        .json(&json!({ "operations": [{ "op_id": Uuid::new_v4(), "kind": "intake.create", "captured_at": chrono::Utc::now(), "payload": {} }] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = sync(&url, "customer", vec![("intake.create", json!({}))]).await;
     assert_eq!(r["results"][0]["result"]["status"], "rejected", "{r}");
     let chrome = Chrome::start(&url, true).await;
     // The customer once met five "Access refused" rows: a refused visit must not show.
