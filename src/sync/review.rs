@@ -327,22 +327,14 @@ async fn resolve(
     let p3 = principal.clone();
     crate::db::run(&state.db, move |conn| {
         conn.transaction(|conn| {
-            diesel::update(operations::table.find(id))
-                .set((
-                    operations::resolved_at.eq(diesel::dsl::now),
-                    operations::resolved_by.eq(p3.user_id),
-                    operations::resolution.eq(resolution),
-                ))
-                .execute(conn)?;
-            let mut entry = p3
-                .audit_entry("review.resolved")
-                .object("operation", issue.op_id)
-                .hub(issue.hub_id)
-                .outcome(resolution);
-            entry.operation_id = Some(issue.op_id);
-            entry.after = Some(serde_json::json!({ "kind": issue.kind, "resolution": resolution }));
-            audit::record(conn, &entry)?;
-            Ok::<_, AppError>(())
+            record_resolution(
+                conn,
+                &p3,
+                id,
+                (issue.op_id, &issue.kind),
+                issue.hub_id,
+                resolution,
+            )
         })
     })
     .await?;
@@ -363,4 +355,33 @@ async fn resolve(
         FlashKind::Success,
         message,
     ))
+}
+
+/// An open item settled by a person, in the caller's transaction: the operation row's
+/// resolution and who made it, and its `review.resolved` audit row (a manager's decision, or
+/// its author setting it aside).
+pub(super) fn record_resolution(
+    conn: &mut PgConnection,
+    who: &Principal,
+    id: Uuid,
+    (op_id, kind): (Uuid, &str),
+    hub_id: Option<i64>,
+    resolution: &str,
+) -> Result<(), AppError> {
+    diesel::update(operations::table.find(id))
+        .set((
+            operations::resolved_at.eq(diesel::dsl::now),
+            operations::resolved_by.eq(who.user_id),
+            operations::resolution.eq(resolution),
+        ))
+        .execute(conn)?;
+    let mut entry = who
+        .audit_entry("review.resolved")
+        .object("operation", op_id)
+        .hub(hub_id)
+        .outcome(resolution);
+    entry.operation_id = Some(op_id);
+    entry.after = Some(serde_json::json!({ "kind": kind, "resolution": resolution }));
+    audit::record(conn, &entry)?;
+    Ok(())
 }

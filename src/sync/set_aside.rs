@@ -6,7 +6,6 @@ use actix_web::{web, HttpResponse};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::audit;
 use crate::auth::extract::CurrentUser;
 use crate::error::AppError;
 use crate::schema::operations;
@@ -39,21 +38,15 @@ pub(super) async fn dismiss(
             let Some((op_id, kind, hub_id)) = open else {
                 return Ok::<_, AppError>(false);
             };
-            diesel::update(operations::table.find(id))
-                .set((
-                    operations::resolved_at.eq(diesel::dsl::now),
-                    operations::resolved_by.eq(principal.user_id),
-                    operations::resolution.eq("dismissed"),
-                ))
-                .execute(conn)?;
-            let mut entry = principal
-                .audit_entry("review.resolved")
-                .object("operation", op_id)
-                .hub(hub_id.filter(|h| principal.scope.has_hub(*h)))
-                .outcome("dismissed");
-            entry.operation_id = Some(op_id);
-            entry.after = Some(serde_json::json!({ "kind": kind, "resolution": "dismissed" }));
-            audit::record(conn, &entry)?;
+            let in_scope = hub_id.filter(|h| principal.scope.has_hub(*h));
+            super::review::record_resolution(
+                conn,
+                &principal,
+                id,
+                (op_id, &kind),
+                in_scope,
+                "dismissed",
+            )?;
             Ok(true)
         })
     })
