@@ -1,13 +1,11 @@
-//! Signed checkpoints of the audit chain's head, kept outside PostgreSQL (a file in the
-//! configured directory, and a Redis key), so that someone who can rewrite the database still
-//! cannot remove the newest rows unnoticed: `outpost audit verify` compares the chain with the
-//! latest checkpoint.
+//! Signed checkpoints of the audit chain's head, kept outside PostgreSQL (`checkpoint_store`:
+//! files in the configured directory, and a Redis key, per database), so that someone who can
+//! rewrite the database still cannot remove the newest rows unnoticed: `outpost audit verify`
+//! compares the chain with the latest checkpoint of that database.
 //!
 //! The signing key is Ed25519, derived from the server's secret key, so the public key can be
-//! handed to an outside auditor (`outpost audit public-key`) without the secret.
-
-use std::io::Write;
-use std::path::{Path, PathBuf};
+//! handed to an outside auditor (`outpost audit public-key`) without the secret. The signature
+//! covers the database the checkpoint belongs to, so one cannot be passed off as another's.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use hmac::{Hmac, Mac};
@@ -16,13 +14,12 @@ use sha2::Sha256;
 
 use super::seal::Head;
 use crate::config::Settings;
-use crate::state::AppState;
-
-const FILE: &str = "latest.json";
-const REDIS_SUFFIX: &str = "audit:checkpoint";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
+    /// The database whose chain this is (`checkpoint_store::Database`): its cluster's system
+    /// identifier and its name, as `7716665368317745352/outpost`.
+    pub database: String,
     /// The position of the newest sealed link.
     pub seq: i64,
     /// The audit row that link seals.
@@ -51,7 +48,8 @@ pub fn public_key(settings: &Settings) -> String {
 impl Checkpoint {
     fn message(&self) -> String {
         format!(
-            "outpost-audit-checkpoint-v1|{}|{}|{}|{}",
+            "outpost-audit-checkpoint-v2|{}|{}|{}|{}|{}",
+            self.database,
             self.seq,
             self.audit_id,
             self.hash,
@@ -60,9 +58,10 @@ impl Checkpoint {
         )
     }
 
-    pub fn sign(head: &Head, settings: &Settings) -> Self {
+    pub fn sign(head: &Head, database: &str, settings: &Settings) -> Self {
         let key = signing_key(settings);
         let mut checkpoint = Checkpoint {
+            database: database.to_string(),
             seq: head.seq,
             audit_id: head.audit_id,
             hash: head.hash.clone(),
@@ -88,77 +87,4 @@ impl Checkpoint {
 
 fn verify(key: &VerifyingKey, message: &[u8], signature: &Signature) -> bool {
     key.verify(message, signature).is_ok()
-}
-
-/// The directory checkpoints are written to.
-pub fn dir(settings: &Settings) -> PathBuf {
-    settings.audit_checkpoint_dir.clone()
-}
-
-/// Stores a checkpoint in the directory and in Redis, unless a newer one is there already.
-pub async fn publish(state: &AppState, checkpoint: &Checkpoint) -> anyhow::Result<()> {
-    let dir = dir(&state.settings);
-    let copy = checkpoint.clone();
-    let file = tokio::task::spawn_blocking(move || write_file(&dir, &copy));
-    let text = serde_json::to_string(checkpoint)?;
-    // Set only when newer: two sequencers of different processes may finish out of order.
-    let script = redis::Script::new(
-        "local cur = redis.call('GET', KEYS[1]) \
-         if cur and cjson.decode(cur)['seq'] >= tonumber(ARGV[1]) then return 0 end \
-         redis.call('SET', KEYS[1], ARGV[2]) return 1",
-    );
-    let mut conn = state.redis.clone();
-    let redis: redis::RedisResult<i64> = script
-        .key(state.redis_key(REDIS_SUFFIX))
-        .arg(checkpoint.seq)
-        .arg(text)
-        .invoke_async(&mut conn)
-        .await;
-    file.await??;
-    redis?;
-    Ok(())
-}
-
-/// Writes `latest.json` atomically (temporary file, fsync, rename, fsync of the directory).
-pub fn write_file(dir: &Path, checkpoint: &Checkpoint) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(FILE);
-    if read_file(dir).is_some_and(|old| old.seq >= checkpoint.seq) {
-        return Ok(());
-    }
-    let tmp = dir.join(format!(".{FILE}.{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(serde_json::to_string_pretty(checkpoint)?.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &path)?;
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
-/// The checkpoint in the directory, if one is there and readable.
-pub fn read_file(dir: &Path) -> Option<Checkpoint> {
-    let text = std::fs::read_to_string(dir.join(FILE)).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// The checkpoint in Redis, if Redis is configured and holds one.
-pub async fn read_redis(settings: &Settings) -> Option<Checkpoint> {
-    let url = settings.redis_url.as_deref()?;
-    let client = redis::Client::open(url).ok()?;
-    let mut conn = tokio::time::timeout(
-        std::time::Duration::from_secs(3),
-        client.get_multiplexed_async_connection(),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    let key = format!("{}:{REDIS_SUFFIX}", settings.redis_prefix);
-    let text: Option<String> = redis::cmd("GET")
-        .arg(key)
-        .query_async(&mut conn)
-        .await
-        .ok()?;
-    serde_json::from_str(&text?).ok()
 }

@@ -2,9 +2,11 @@
 //! DELETE and TRUNCATE. It is also the one helper of the writes that are not operations
 //! (docs/architecture.md, "Two kinds of write"): the audit row, and the dashboards' event when
 //! the entry carries one, go in the caller's transaction with the change. Rows are linked into a hash chain shortly after they commit by the
-//! sequencer (`seal`), whose signed checkpoints (`checkpoint`) `verify` checks the chain against.
+//! sequencer (`seal`), whose signed checkpoints (`checkpoint`, kept per database by
+//! `checkpoint_store`) `verify` checks the chain against.
 
 pub mod checkpoint;
+pub mod checkpoint_store;
 pub mod seal;
 mod verify;
 pub mod words;

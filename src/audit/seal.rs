@@ -11,7 +11,8 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use super::checkpoint::{self, Checkpoint};
+use super::checkpoint::Checkpoint;
+use super::checkpoint_store;
 use crate::state::AppState;
 
 /// Held (per transaction) by the one sequencer extending the chain.
@@ -191,11 +192,18 @@ pub async fn run(state: AppState, stop: impl std::future::Future<Output = ()>) {
 /// One sealing round. Returns how long to wait before the next: none after a full batch (there
 /// is more), longer while the database cannot be reached.
 async fn round(state: &AppState) -> Duration {
-    let sealed = crate::db::run(&state.db, |conn| Ok(seal_batch(conn)?)).await;
+    let sealed = crate::db::run(&state.db, |conn| {
+        // The database is named only when there is a checkpoint to sign.
+        Ok(match seal_batch(conn)? {
+            Some(sealed) => Some((sealed, checkpoint_store::database(conn)?)),
+            None => None,
+        })
+    })
+    .await;
     match sealed {
-        Ok(Some(Sealed { head, rows })) => {
-            let signed = Checkpoint::sign(&head, &state.settings);
-            if let Err(e) = checkpoint::publish(state, &signed).await {
+        Ok(Some((Sealed { head, rows }, database))) => {
+            let signed = Checkpoint::sign(&head, &database, &state.settings);
+            if let Err(e) = checkpoint_store::publish(state, &signed).await {
                 tracing::warn!(error = %e, seq = head.seq, "audit checkpoint not published");
             }
             // A full batch means a backlog: go on at once. Otherwise wait, so that a steady

@@ -17,6 +17,11 @@ pub struct VerifyReport {
     pub checkpoint_seq: Option<i64>,
     /// The first audit row (by id) where the chain does not hold, with the reason.
     pub first_broken: Option<(i64, String)>,
+    /// The newest link the chain reaches.
+    pub last_seq: i64,
+    /// The chain holds, but ends before the checkpoint: the database was restored from an
+    /// older backup, or its newest rows were removed (`first_broken` says so too).
+    pub behind_checkpoint: bool,
 }
 
 #[derive(QueryableByName)]
@@ -108,7 +113,9 @@ fn walk(conn: &mut PgConnection, checkpoint: Option<&Checkpoint>) -> QueryResult
             (last_seq, previous_hash) = (link.seq, link.hash);
         }
     }
+    report.last_seq = last_seq;
     if let Some(cp) = checkpoint.filter(|cp| cp.seq > last_seq) {
+        report.behind_checkpoint = true;
         return broken(
             report,
             cp.audit_id,

@@ -1,72 +1,124 @@
-//! `outpost audit verify | seal | public-key`.
+//! `outpost audit verify [--restored] | seal | public-key`.
 
 use anyhow::{bail, Result};
 
+use crate::audit::checkpoint::{self, Checkpoint};
+use crate::audit::checkpoint_store as store;
 use crate::config::Settings;
 
 use super::*;
 
 pub(super) async fn audit(settings: Settings, action: AuditAction) -> Result<()> {
-    use crate::audit::checkpoint;
     let url = settings.require_database_url()?.to_string();
     match action {
         AuditAction::PublicKey => println!("{}", checkpoint::public_key(&settings)),
         AuditAction::Seal => {
             let state = app_state(settings, false).await?;
-            let head = blocking(move || {
-                Ok(crate::audit::seal::seal_all(&mut crate::db::connect(
-                    &url,
-                )?)?)
+            let sealed = blocking(move || {
+                let mut conn = crate::db::connect(&url)?;
+                let head = crate::audit::seal::seal_all(&mut conn)?;
+                Ok((head, store::database(&mut conn)?))
             })
             .await?;
-            match head {
-                Some(head) => {
-                    let signed = checkpoint::Checkpoint::sign(&head, &state.settings);
-                    checkpoint::publish(&state, &signed).await?;
+            match sealed {
+                (Some(head), database) => {
+                    let signed = Checkpoint::sign(&head, &database, &state.settings);
+                    store::publish(&state, &signed).await?;
                     println!(
                         "audit chain sealed up to link {} (row {})",
                         head.seq, head.audit_id
                     );
                 }
-                None => println!("the audit log is empty; nothing to seal"),
+                (None, _) => println!("the audit log is empty; nothing to seal"),
             }
         }
-        AuditAction::Verify => {
-            // The newest checkpoint this server signed, from the directory or Redis.
-            let mut found = checkpoint::read_file(&checkpoint::dir(&settings))
-                .into_iter()
-                .collect::<Vec<_>>();
-            found.extend(checkpoint::read_redis(&settings).await);
-            if let Some(forged) = found.iter().find(|c| !c.is_signed_by(&settings)) {
-                bail!(
-                    "audit checkpoint of link {} is not signed by this server's key (forged or from another server)",
-                    forged.seq
-                );
-            }
-            let latest = found.into_iter().max_by_key(|c| c.seq);
-            let report = blocking(move || {
-                Ok(crate::audit::verify(
-                    &mut crate::db::connect(&url)?,
-                    latest.as_ref(),
-                )?)
-            })
-            .await?;
-            if let Some((id, why)) = report.first_broken {
-                bail!(
-                    "audit chain broken at row {id}: {why} ({} row(s) checked)",
-                    report.rows_checked
-                );
-            }
-            println!(
-                "audit chain intact: {} row(s) verified; {}; {} row(s) written and waiting to be sealed",
-                report.rows_checked,
-                match report.checkpoint_seq {
-                    Some(seq) => format!("it reaches the signed checkpoint of link {seq}"),
-                    None => "no checkpoint found to compare with".to_string(),
-                },
-                report.unsealed
+        AuditAction::Verify { restored } => verify(&settings, url, restored).await?,
+    }
+    Ok(())
+}
+
+/// Checks the chain against this database's latest checkpoint (from its folder or Redis). A
+/// chain that holds but ends before it is told apart from a broken one: it agrees with an
+/// earlier, hourly checkpoint, and the words say what that means.
+async fn verify(settings: &Settings, url: String, restored: bool) -> Result<()> {
+    let database = {
+        let url = url.clone();
+        blocking(move || Ok(store::database(&mut crate::db::connect(&url)?)?)).await?
+    };
+    let dir = store::dir(settings, &database);
+    let mut found: Vec<Checkpoint> = store::read_file(&dir).into_iter().collect();
+    found.extend(store::read_redis(settings, &database).await);
+    let history = store::history(&dir);
+    if let Some(forged) = found
+        .iter()
+        .chain(&history)
+        .find(|c| !c.is_signed_by(settings) || c.database != database)
+    {
+        bail!(
+            "audit checkpoint of link {} is not signed by this server's key for this database (forged, or from another server)",
+            forged.seq
+        );
+    }
+    let latest = found.into_iter().max_by_key(|c| c.seq);
+    let check = |cp: Option<Checkpoint>| {
+        let url = url.clone();
+        blocking(move || {
+            Ok(crate::audit::verify(
+                &mut crate::db::connect(&url)?,
+                cp.as_ref(),
+            )?)
+        })
+    };
+    let report = check(latest.clone()).await?;
+    let tail = report.unsealed;
+    if report.behind_checkpoint {
+        let latest = latest.expect("behind a checkpoint there is one");
+        let ends = report.last_seq;
+        let earlier = history.into_iter().rev().find(|c| c.seq <= ends);
+        let agrees = match earlier.clone() {
+            Some(cp) => check(Some(cp)).await?.first_broken.is_none(),
+            None => false,
+        };
+        let what = format!(
+            "this database's audit chain ends at link {ends}, but its latest checkpoint, signed at {}, covers link {}: \
+             the database was restored from a backup taken before then, or its newest rows were removed",
+            latest.signed_at.to_rfc3339(),
+            latest.seq
+        );
+        let Some(earlier) = earlier.filter(|_| agrees) else {
+            bail!("{what}; no earlier checkpoint confirms the chain up to link {ends}");
+        };
+        let confirmed = format!(
+            "the chain agrees with the checkpoint of link {} signed at {}",
+            earlier.seq,
+            earlier.signed_at.to_rfc3339()
+        );
+        if !restored {
+            bail!(
+                "{what}. Up to link {ends} {confirmed}. If you restored a backup, run `outpost audit verify --restored` to accept it"
             );
         }
+        let moved = store::supersede(settings, &database, ends).await?;
+        println!(
+            "audit chain intact up to the restore: {} row(s) verified; {confirmed}; {moved} checkpoint(s) of the time after it set aside in {}; {tail} row(s) written and waiting to be sealed",
+            report.rows_checked,
+            dir.join("superseded").display()
+        );
+        return Ok(());
     }
+    if let Some((id, why)) = report.first_broken {
+        bail!(
+            "audit chain broken at row {id}: {why} ({} row(s) checked)",
+            report.rows_checked
+        );
+    }
+    println!(
+        "audit chain intact: {} row(s) verified; {}; {tail} row(s) written and waiting to be sealed",
+        report.rows_checked,
+        match report.checkpoint_seq {
+            Some(seq) => format!("it reaches the signed checkpoint of link {seq}"),
+            None => "no checkpoint found to compare with".to_string(),
+        },
+    );
     Ok(())
 }

@@ -72,9 +72,15 @@ pub enum StockAction {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditAction {
-    /// Check the audit log's hash chain against the latest signed checkpoint; exits 1 and names
-    /// the first broken row if tampered with.
-    Verify,
+    /// Check the audit log's hash chain against the latest signed checkpoint of this database;
+    /// exits 1 and names the first broken row if tampered with, or says so in words when the
+    /// database is older than its latest checkpoint (restored from a backup, or cut short).
+    Verify {
+        /// This database was restored from a backup: accept it when its chain agrees with the
+        /// newest checkpoint it reaches, and set aside the checkpoints of the time after.
+        #[arg(long)]
+        restored: bool,
+    },
     /// Seal every written row into the chain now and publish a checkpoint (`serve` and
     /// `worker` do this continuously).
     Seal,

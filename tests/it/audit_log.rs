@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::common::{TestApp, TestDb};
 
-fn record_some(conn: &mut PgConnection, n: usize) {
+pub(crate) fn record_some(conn: &mut PgConnection, n: usize) {
     for i in 0..n {
         let entry = outpost::audit::Entry::new("test.event.recorded")
             .object("thing", i)
@@ -29,7 +29,7 @@ fn seal(conn: &mut PgConnection) {
 }
 
 /// Settings as the CLI sees them in these tests: the development key, checkpoints in `dir`.
-fn settings(dir: &std::path::Path) -> outpost::config::Settings {
+pub(crate) fn settings(dir: &std::path::Path) -> outpost::config::Settings {
     let dir = dir.display().to_string();
     outpost::config::Settings::from_lookup(|k| {
         (k == "OUTPOST_AUDIT_CHECKPOINT_DIR").then(|| dir.clone())
@@ -37,7 +37,7 @@ fn settings(dir: &std::path::Path) -> outpost::config::Settings {
     .unwrap()
 }
 
-fn cli_verify(db: &TestDb, checkpoints: &std::path::Path) -> std::process::Output {
+pub(crate) fn cli_verify(db: &TestDb, checkpoints: &std::path::Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
         .args(["audit", "verify"])
         .env("OUTPOST_DATABASE_URL", &db.url)
@@ -141,9 +141,11 @@ fn deleting_the_newest_rows_is_caught_by_the_signed_checkpoint() {
     let head = outpost::audit::seal::seal_all(&mut conn).unwrap().unwrap();
     let dir = std::env::temp_dir().join(format!("outpost-audit-{}", uuid::Uuid::new_v4()));
     let settings = settings(&dir);
-    let checkpoint = outpost::audit::checkpoint::Checkpoint::sign(&head, &settings);
+    let database = outpost::audit::checkpoint_store::database(&mut conn).unwrap();
+    let kept = outpost::audit::checkpoint_store::dir(&settings, &database);
+    let checkpoint = outpost::audit::checkpoint::Checkpoint::sign(&head, &database, &settings);
     assert!(checkpoint.is_signed_by(&settings));
-    outpost::audit::checkpoint::write_file(&dir, &checkpoint).unwrap();
+    outpost::audit::checkpoint_store::write_file(&kept, &checkpoint).unwrap();
     let out = cli_verify(&db, &dir);
     assert!(
         out.status.success(),
@@ -175,13 +177,18 @@ fn deleting_the_newest_rows_is_caught_by_the_signed_checkpoint() {
     assert!(why.contains("newest rows were removed"), "{why}");
     let out = cli_verify(&db, &dir);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the chain ends at link 4"));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("audit chain ends at link 4")
+            && said.contains("no earlier checkpoint confirms the chain up to link 4"),
+        "{said}"
+    );
 
     // A checkpoint the server did not sign is refused, not trusted.
     let mut forged = checkpoint.clone();
     forged.seq = 4;
-    std::fs::remove_file(dir.join("latest.json")).unwrap();
-    outpost::audit::checkpoint::write_file(&dir, &forged).unwrap();
+    std::fs::remove_file(kept.join("latest.json")).unwrap();
+    outpost::audit::checkpoint_store::write_file(&kept, &forged).unwrap();
     assert!(!forged.is_signed_by(&settings));
     let out = cli_verify(&db, &dir);
     assert_eq!(out.status.code(), Some(1));
@@ -238,6 +245,7 @@ fn concurrent_writers_and_sequencers_keep_one_unbroken_chain() {
         report,
         outpost::audit::VerifyReport {
             rows_checked: 100,
+            last_seq: 100,
             ..Default::default()
         }
     );
@@ -248,6 +256,8 @@ async fn a_running_server_seals_what_it_writes_and_publishes_a_checkpoint() {
     let app = TestApp::builder().with_demo_world().start().await;
     app.signed_in("warehouse").await;
     let settings = app.state.settings.clone();
+    let database = outpost::audit::checkpoint_store::database(&mut app.db.conn()).unwrap();
+    let kept = outpost::audit::checkpoint_store::dir(&settings, &database);
     let mut sealed = None;
     for _ in 0..50 {
         let url = app.db.url.clone();
@@ -260,7 +270,7 @@ async fn a_running_server_seals_what_it_writes_and_publishes_a_checkpoint() {
         })
         .await
         .unwrap();
-        let checkpoint = outpost::audit::checkpoint::read_file(&settings.audit_checkpoint_dir);
+        let checkpoint = outpost::audit::checkpoint_store::read_file(&kept);
         if pending == 0 && checkpoint.is_some() {
             sealed = checkpoint;
             break;

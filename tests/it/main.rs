@@ -7,6 +7,7 @@ mod daily_figures;
 
 mod access_matrix;
 mod adjustments;
+mod audit_checkpoints;
 mod audit_log;
 mod auth;
 mod badge_copies;
