@@ -312,14 +312,17 @@
   function showIssues() {
     var panel = document.getElementById("device-issues");
     if (!panel || !userId) return;
-    store.listIssues(userId).then(function (issues) {
-      panel.hidden = issues.length === 0;
-      // A refused entry shown here, with its content and what to do, is not listed twice
-      // below; a conflict stays below too, where a manager's Compare and resolve is.
-      issues.forEach(function (i) {
+    store.listIssues(userId).then(function (all) {
+      // Each entry is listed once. A refused one is shown here, with its content and what to
+      // do, instead of below; a conflict the server lists stays below only, where Compare
+      // and resolve (or Withdraw) is.
+      var issues = all.filter(function (i) {
         var row = serverRow(i.op_id);
         if (row && i.status === "rejected") row.hidden = true;
+        return !row || i.status === "rejected";
       });
+      panel.hidden = issues.length === 0;
+      panel.dataset.read = String(all.length);
       // No table head is left standing over rows that are all shown here instead.
       var table = document.querySelector("table.issues");
       if (table) {
@@ -371,6 +374,19 @@
       });
     });
   }
+
+  /* Resolved, withdrawn or set aside on the server (a form that `data-settles` it), an entry
+   * this device holds leaves the device too, else it would come back in "On this device" once
+   * the server no longer lists it. */
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var opId = form.getAttribute && form.getAttribute("data-settles");
+    if (!opId || !userId || e.defaultPrevented) return;
+    // The device's copy goes first: a navigation under way may abort its transaction.
+    e.preventDefault();
+    var send = function () { form.submit(); };
+    store.removeIssue(opId).then(send, send);
+  });
 
   function serverRow(opId) {
     return document.querySelector("tr[data-op-id='" + String(opId).replace(/[^0-9a-f-]/gi, "") + "']");

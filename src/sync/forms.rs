@@ -37,6 +37,9 @@ pub struct OpMeta {
     pub envelope: String,
     pub base_version: Option<i32>,
     pub kind: &'static str,
+    /// The refused entry this form corrects, carried over when a correction is refused again
+    /// and shown again, so the attempt that applies still closes the first refusal.
+    pub corrects: Option<Uuid>,
 }
 
 impl OpMeta {
@@ -62,7 +65,7 @@ impl OpMeta {
         form: Option<&FormFields>,
     ) -> Self {
         let record = form.and_then(|f| f.text("record_id").parse().ok());
-        Self::scoped(settings, user, kind, None, record, None)
+        Self::scoped(settings, user, kind, None, record, None).correcting(form)
     }
 
     fn scoped(
@@ -88,7 +91,13 @@ impl OpMeta {
             envelope: envelope::sign(settings.secret_key.expose(), &env),
             base_version,
             kind,
+            corrects: None,
         }
+    }
+
+    fn correcting(mut self, form: Option<&FormFields>) -> Self {
+        self.corrects = form.and_then(|f| f.text("corrects").parse().ok());
+        self
     }
 
     /// The same form again after a refusal: a new op id (the old one is spent), same record.
@@ -101,7 +110,7 @@ impl OpMeta {
         base_version: Option<i32>,
     ) -> Self {
         let record = form.text("record_id").parse().ok();
-        Self::new(settings, user, kind, hub_id, record, base_version)
+        Self::new(settings, user, kind, hub_id, record, base_version).correcting(Some(form))
     }
 }
 

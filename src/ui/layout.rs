@@ -78,6 +78,17 @@ impl FormEcho {
         self.get(name) == Some(value.to_string().as_str())
     }
 
+    /// The refused entry a resend corrects, given back to the form of the kind that was refused
+    /// (not to the page's other forms): a correction refused again keeps what it corrects, so
+    /// the next attempt that applies still closes the first refusal.
+    pub fn corrects_for(&self, kind: &str) -> Option<&str> {
+        if self.get("op_kind") != Some(kind) {
+            return None;
+        }
+        self.get("corrects")
+            .filter(|id| uuid::Uuid::parse_str(id).is_ok())
+    }
+
     pub fn to_fields(&self) -> crate::ui::form::FormFields {
         crate::ui::form::FormFields::from_pairs(self.0.clone())
     }

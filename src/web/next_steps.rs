@@ -78,8 +78,8 @@ pub struct Action {
 }
 
 /// The role's everyday actions, most used first, at the viewer's first hub (the one a person
-/// of one hub works at; someone of several finds the others on Hubs). Managers and admins
-/// decide from the list of what waits; their actions are their menus.
+/// of one hub works at; someone of several finds the others on Hubs). Managers decide from the
+/// list of what waits; their buttons are where the rest of their work starts.
 pub fn actions(principal: &Principal) -> Vec<Action> {
     let hub = principal.scope.hubs.first().map(|h| h.id);
     let at = |path: &str| hub.map(|h| format!("/hubs/{h}/{path}"));
@@ -138,6 +138,30 @@ pub fn actions(principal: &Principal) -> Vec<Action> {
                 Permission::OwnOrdersView,
                 Some("/orders".into()),
             ),
+        ],
+        Role::LogisticsManager => vec![
+            (
+                "Request a transfer",
+                Permission::TransferRequest,
+                at("transfers/new"),
+            ),
+            (
+                "Review queue",
+                Permission::ReviewResolve,
+                Some("/review".into()),
+            ),
+        ],
+        Role::Admin | Role::SuperAdmin => vec![
+            (
+                "New user",
+                Permission::UsersManage,
+                Some("/admin/users/new".into()),
+            ),
+            ("Audit log", Permission::AuditRead, Some("/audit".into())),
+        ],
+        Role::Auditor => vec![
+            ("Audit log", Permission::AuditRead, Some("/audit".into())),
+            ("Sales", Permission::SalesRead, Some("/sales".into())),
         ],
         _ => Vec::new(),
     };

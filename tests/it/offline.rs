@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::browser::{Chrome, Server};
 use crate::common::TestDb;
@@ -346,20 +346,50 @@ async fn a_conflicting_edit_lands_in_sync_issues_and_the_review_queue() {
     assert!(
         chrome
             .wait_for(
-                "!document.getElementById('device-issues').hidden",
+                "document.getElementById('device-issues').dataset.read === '1'",
                 Duration::from_secs(10)
             )
-            .await
+            .await,
+        "the device holds the conflict"
     );
-    let text = chrome.body_text().await;
+    // Listed once: in the server's table, where Compare and resolve is, not again as a card.
+    let listed: Value = chrome
+        .js("return [document.querySelectorAll('#device-issues li.device-issue').length, document.getElementById('device-issues').hidden, Array.from(document.querySelectorAll('tr[data-op-id]:not([hidden])')).map(r => r.innerText)]", json!([]))
+        .await;
+    assert_eq!(listed[0], 0, "{listed}");
+    assert_eq!(listed[1], true, "{listed}");
+    let rows = listed[2].as_array().unwrap();
     assert!(
-        text.contains("Distribution change") && text.contains("conflict") && text.contains("notes"),
-        "{text}"
+        rows.len() == 1
+            && rows[0].as_str().unwrap().contains("Distribution change")
+            && rows[0].as_str().unwrap().contains("Compare and resolve"),
+        "{listed}"
     );
     // The server did not override its data, and the conflict waits for the manager.
     assert_eq!(world.count(&format!("SELECT count(*) AS n FROM distributions WHERE id = '{dist}' AND notes = 'Use the church hall entrance'")), 1);
     chrome.goto("/review").await;
     assert!(chrome.body_text().await.contains("Distribution change"));
+    // Resolved on the server, the conflict leaves the device too: it does not come back in
+    // "On this device" once the table no longer lists it.
+    chrome.click("tr[data-op-id] a.button").await;
+    chrome.click("form[data-settles] button.secondary").await;
+    assert!(
+        chrome
+            .wait_for("location.pathname === '/review'", Duration::from_secs(10))
+            .await
+    );
+    chrome.goto("/sync-issues").await;
+    assert!(
+        chrome
+            .wait_for(
+                "document.getElementById('device-issues').dataset.read === '0'",
+                Duration::from_secs(10)
+            )
+            .await,
+        "{}",
+        chrome.body_text().await
+    );
+    assert_eq!(world.count(&format!("SELECT count(*) AS n FROM distributions WHERE id = '{dist}' AND notes = 'Use the church hall entrance'")), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

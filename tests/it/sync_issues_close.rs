@@ -153,3 +153,60 @@ async fn a_conflicts_page_says_what_each_choice_does() {
     );
     app.shutdown().await;
 }
+
+/// "Edit and resend" sent from the form and refused again: the form shown with the messages
+/// still names the entry it corrects, so the attempt that applies closes the first refusal.
+#[tokio::test]
+async fn a_correction_refused_again_on_its_form_still_closes_the_first_refusal() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let kin = app.hub_id("KIN-MAIN");
+    let token = app.token("warehouse").await;
+    let typo = intake(kin, "Second Try Relief", "NO-SUCH-ITEM", None);
+    let typo_id = typo["op_id"].as_str().unwrap().to_string();
+    let (_, r) = app.sync(&token, json!({ "operations": [typo] })).await;
+    assert_eq!(r["results"][0]["result"]["status"], "rejected", "{r}");
+    let b = app.signed_in("warehouse").await;
+    let (form, action) = (
+        format!("/hubs/{kin}/intakes/new"),
+        format!("/hubs/{kin}/intakes"),
+    );
+    let again = |sku: &'static str| {
+        [
+            ("donor", "Second Try Relief"),
+            ("line_sku", sku),
+            ("line_qty", "4"),
+        ]
+    };
+    let mut fields = again("STILL-WRONG").to_vec();
+    fields.push(("corrects", &typo_id));
+    let res = crate::hub_pages::submit(&b, &form, &action, &fields).await;
+    assert_eq!(res.status().as_u16(), 422);
+    let shown = res.text().await.unwrap();
+    assert_eq!(
+        crate::common::hidden_in(&shown, "corrects"),
+        typo_id,
+        "the form shown again keeps what it corrects"
+    );
+    // Sent from the form as shown (its hidden fields), now right: the first refusal closes.
+    let token_field = crate::common::csrf_in(&shown);
+    let mut fields: Vec<(&str, String)> = ["op_id", "record_id", "envelope", "corrects"]
+        .iter()
+        .map(|n| (*n, crate::common::hidden_in(&shown, n)))
+        .collect();
+    fields.push(("csrf_token", token_field));
+    fields.extend(again(WATER).iter().map(|(k, v)| (*k, v.to_string())));
+    let res = b
+        .client
+        .post(b.url(&action))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(
+        app.count(&format!("SELECT count(*) AS n FROM operations WHERE op_id = '{typo_id}' AND resolution = 'corrected'")),
+        1
+    );
+    assert_eq!(open_rows(&app, "Second Try Relief"), 0);
+    app.shutdown().await;
+}
