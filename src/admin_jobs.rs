@@ -151,7 +151,7 @@ async fn size(conn: &mut redis::aio::ConnectionManager, key: &str) -> i64 {
         .unwrap_or(0)
 }
 
-async fn queue_stats(state: &AppState, name: &str) -> QueueStats {
+pub async fn queue_stats(state: &AppState, name: &str) -> QueueStats {
     let q = state.redis_key(name);
     let conn = state.redis.clone();
     let count = |suffixes: &'static [&'static str]| {

@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod kinds;
 pub mod live;
+pub mod metrics;
 pub mod money;
 pub mod openapi;
 pub mod redis_conn;

@@ -52,6 +52,10 @@ impl Application {
                 .wrap(security_headers())
                 .wrap(Compress::default())
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
+                // Outside everything but the log: a request's time includes all of its work.
+                .wrap(actix_web::middleware::from_fn(
+                    crate::metrics::time_requests,
+                ))
                 .wrap(TracingLogger::default())
         })
         // Signals are handled by the caller, which also stops workers and private services.

@@ -39,12 +39,12 @@ pub const FLASH_COOKIE: &str = "outpost_flash";
 const MAX_FORM_BYTES: usize = 256 * 1024;
 
 /// Paths that need neither a principal nor CSRF checks (no session lookup on every fetch the
-/// service worker and the browser make for them).
+/// service worker and the browser make for them; `/metrics` checks its scraper's own token).
 fn is_public_static(path: &str) -> bool {
     path.starts_with("/assets/")
         || matches!(
             path,
-            "/healthz" | "/readyz" | "/sw.js" | "/manifest.webmanifest"
+            "/healthz" | "/readyz" | "/sw.js" | "/manifest.webmanifest" | "/metrics"
         )
 }
 

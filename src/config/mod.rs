@@ -67,6 +67,9 @@ pub struct Settings {
     pub outbox_keep: Duration,
     /// Zoho Inventory sync; `None` when no organisation is configured (the sync is off).
     pub zoho: Option<ZohoSettings>,
+    /// The bearer token `/metrics` asks for (`OUTPOST_METRICS_TOKEN`); without one it answers
+    /// only a scraper on this machine that came through no proxy.
+    pub metrics_token: Option<Secret>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,6 +222,15 @@ impl Settings {
             )?) * 3600,
         );
         let zoho = zoho::settings(&get)?;
+        let metrics_token = match get("OUTPOST_METRICS_TOKEN") {
+            Some(t) if t.len() < 16 || !t.chars().all(|c| c.is_ascii_graphic()) => {
+                return Err(err(
+                    "OUTPOST_METRICS_TOKEN",
+                    "must be at least 16 printable characters, without spaces".into(),
+                ))
+            }
+            token => token.map(Secret::new),
+        };
         Ok(Settings {
             database_url,
             database_owner_url,
@@ -241,6 +253,7 @@ impl Settings {
             offline_after,
             outbox_keep,
             zoho,
+            metrics_token,
         })
     }
 

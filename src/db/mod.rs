@@ -28,6 +28,20 @@ pub struct PgPool {
     turns: std::sync::Arc<tokio::sync::Semaphore>,
     /// How long a request waits for a turn before it answers 503 (the pool's own timeout).
     patience: std::time::Duration,
+    /// Seconds each `run` waited for its connection, and the waits that ran out (`/metrics`).
+    pub waits: prometheus_client::metrics::histogram::Histogram,
+    pub timeouts: prometheus_client::metrics::counter::Counter,
+}
+
+/// Seconds a connection was waited for: none (0.1 ms) to the pool's timeout.
+const WAIT_BUCKETS: [f64; 10] = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0];
+
+impl PgPool {
+    /// Connections open now, and how many of them are idle.
+    pub fn connections(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
 }
 
 /// diesel's r2d2 manager, plus: a connection whose server went away (restart, failover) is
@@ -87,6 +101,8 @@ pub fn build_pool(database_url: &str, settings: &Settings) -> PgPool {
         pool,
         turns: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.db_pool_size as usize)),
         patience: settings.db_connection_timeout(),
+        waits: prometheus_client::metrics::histogram::Histogram::new(WAIT_BUCKETS),
+        timeouts: Default::default(),
     }
 }
 
@@ -97,16 +113,25 @@ where
     F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
+    let asked = std::time::Instant::now();
     let turn = tokio::time::timeout(pool.patience, pool.turns.clone().acquire_owned())
         .await
-        .map_err(|_| AppError::database_unavailable("timed out waiting for a turn at the pool"))?
+        .map_err(|_| {
+            pool.timeouts.inc();
+            AppError::database_unavailable("timed out waiting for a turn at the pool")
+        })?
         .map_err(AppError::database_unavailable)?;
+    let (waits, timeouts) = (pool.waits.clone(), pool.timeouts.clone());
     let pool = pool.pool.clone();
     let counter = statements::current_request();
     actix_web::web::block(move || {
         let _turn = turn;
         let _counting = statements::CountFor::enter(counter);
-        let mut conn = pool.get().map_err(AppError::database_unavailable)?;
+        let mut conn = pool.get().map_err(|e| {
+            timeouts.inc();
+            AppError::database_unavailable(e)
+        })?;
+        waits.observe(asked.elapsed().as_secs_f64());
         work(&mut conn)
     })
     .await

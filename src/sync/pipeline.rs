@@ -62,6 +62,7 @@ pub async fn submit_all(
     })
     .await?;
     crate::events::publish_soon(state);
+    crate::metrics::count_operations(state, results.iter().map(|r| r.status.as_str()));
     Ok(results)
 }
 

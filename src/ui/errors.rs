@@ -44,7 +44,10 @@ fn render<B: 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
     let info = res.response().extensions().get::<ErrorInfo>().cloned();
     // A page that deliberately answers with an error status (a form with validation messages)
     // has already rendered itself.
-    if info.is_none() && already_rendered(res.response().headers()) {
+    // So has `/metrics`, whose reader is a scraper (its refusals are plain text, no sign-in).
+    if info.is_none()
+        && (already_rendered(res.response().headers()) || res.request().path() == "/metrics")
+    {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -8,6 +8,7 @@ pub mod audit_objects;
 pub mod health;
 pub mod home;
 pub mod home_parts;
+pub mod metrics_page;
 pub mod next_steps;
 pub mod offline;
 pub mod trends;
@@ -18,6 +19,7 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::ui::assets::configure(cfg);
     health::configure(cfg);
+    metrics_page::configure(cfg);
     home::configure(cfg);
     offline::configure(cfg);
     audit_log::configure(cfg);

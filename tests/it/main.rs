@@ -29,6 +29,7 @@ mod item_pages;
 mod launcher;
 mod live;
 mod long_lists;
+mod metrics;
 mod migrations;
 mod nfc;
 mod offline;
