@@ -335,6 +335,7 @@ diesel::table! {
         resolution -> Nullable<Text>,
         field_errors -> Nullable<Jsonb>,
         refusal_code -> Nullable<Text>,
+        corrects -> Nullable<Uuid>,
     }
 }
 

@@ -147,15 +147,34 @@ pub fn history(dir: &Path) -> Vec<Checkpoint> {
     kept
 }
 
-/// The database's checkpoint in Redis, if Redis is configured and holds one.
-pub async fn read_redis(settings: &Settings, database: &str) -> Option<Checkpoint> {
-    let mut conn = redis_connection(settings).await?;
+/// The database's checkpoint in Redis, if Redis is configured and holds one; an error when
+/// what it holds is not a checkpoint (a damaged one is not the same as none).
+pub async fn read_redis(settings: &Settings, database: &str) -> Result<Option<Checkpoint>, String> {
+    let Some(mut conn) = redis_connection(settings).await else {
+        return Ok(None);
+    };
+    let key = redis_key(&settings.redis_prefix, database);
     let text: Option<String> = redis::cmd("GET")
-        .arg(redis_key(&settings.redis_prefix, database))
+        .arg(&key)
         .query_async(&mut conn)
         .await
-        .ok()?;
-    serde_json::from_str(&text?).ok()
+        .map_err(|e| format!("Redis key {key} cannot be read: {e}"))?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| format!("Redis key {key} is not a checkpoint: {e}"))
+    })
+    .transpose()
+}
+
+/// The latest checkpoint in the folder; an error when the file is there but is not one.
+pub fn read_file_checked(dir: &Path) -> Result<Option<Checkpoint>, String> {
+    let path = dir.join(LATEST);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{} is not a checkpoint: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{} cannot be read: {e}", path.display())),
+    }
 }
 
 async fn redis_connection(settings: &Settings) -> Option<redis::aio::MultiplexedConnection> {
@@ -200,9 +219,10 @@ pub async fn supersede(
         moved += 1;
     }
     std::fs::File::open(&dir)?.sync_all()?;
+    // A damaged value goes too: it is no record of this database's chain.
     if read_redis(settings, database)
         .await
-        .is_some_and(|c| c.seq > kept_seq)
+        .map_or(true, |c| c.is_some_and(|c| c.seq > kept_seq))
     {
         if let Some(mut conn) = redis_connection(settings).await {
             redis::cmd("DEL")

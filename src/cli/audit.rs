@@ -46,16 +46,32 @@ async fn verify(settings: &Settings, url: String, restored: bool) -> Result<()> 
         blocking(move || Ok(store::database(&mut crate::db::connect(&url)?)?)).await?
     };
     let dir = store::dir(settings, &database);
-    let mut found: Vec<Checkpoint> = store::read_file(&dir).into_iter().collect();
-    found.extend(store::read_redis(settings, &database).await);
+    let mut found: Vec<Checkpoint> = Vec::new();
+    for read in [
+        store::read_file_checked(&dir),
+        store::read_redis(settings, &database).await,
+    ] {
+        found.extend(read.map_err(|why| anyhow::anyhow!("audit checkpoint damaged: {why}"))?);
+    }
     let history = store::history(&dir);
+    if let Some(other) = found
+        .iter()
+        .chain(&history)
+        .find(|c| c.database != database)
+    {
+        bail!(
+            "audit checkpoint of link {} belongs to database {}, not to this one ({database}): it was copied here",
+            other.seq,
+            other.database
+        );
+    }
     if let Some(forged) = found
         .iter()
         .chain(&history)
-        .find(|c| !c.is_signed_by(settings) || c.database != database)
+        .find(|c| !c.is_signed_by(settings))
     {
         bail!(
-            "audit checkpoint of link {} is not signed by this server's key for this database (forged, or from another server)",
+            "audit checkpoint of link {} is not signed by this server's key (forged, or signed by a server with another OUTPOST_SECRET_KEY)",
             forged.seq
         );
     }
@@ -112,12 +128,23 @@ async fn verify(settings: &Settings, url: String, restored: bool) -> Result<()> 
             report.rows_checked
         );
     }
+    // Sealed rows and no checkpoint: the chain holds, but nothing outside the database says
+    // where it ended, so its newest rows could have been cut off unnoticed.
+    if report.checkpoint_seq.is_none() && report.rows_checked > 0 {
+        bail!(
+            "no checkpoint of this database ({database}) was found in {} or in Redis, though {} row(s) are sealed: \
+             the chain holds as far as it goes, but the removal of its newest rows cannot be ruled out. \
+             Run this with the OUTPOST_AUDIT_CHECKPOINT_DIR and OUTPOST_REDIS_URL the servers use",
+            dir.display(),
+            report.rows_checked
+        );
+    }
     println!(
         "audit chain intact: {} row(s) verified; {}; {tail} row(s) written and waiting to be sealed",
         report.rows_checked,
         match report.checkpoint_seq {
             Some(seq) => format!("it reaches the signed checkpoint of link {seq}"),
-            None => "no checkpoint found to compare with".to_string(),
+            None => "nothing is sealed yet".to_string(),
         },
     );
     Ok(())

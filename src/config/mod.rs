@@ -45,6 +45,11 @@ pub struct Settings {
     /// Where the audit sequencer keeps its signed checkpoint (outside PostgreSQL).
     pub audit_checkpoint_dir: PathBuf,
     pub db_pool_size: u32,
+    /// Keep prepared statements per connection (`OUTPOST_DB_PREPARED_STATEMENTS`, on). Off
+    /// behind a transaction pooler (PgBouncer before 1.21 in transaction mode), which hands
+    /// each transaction any server connection: a statement prepared on one is missing, or is
+    /// another statement, on the next.
+    pub db_prepared_statements: bool,
     /// Prefix of every Redis key Outpost writes, so tests (and tenants) can share one Redis.
     pub redis_prefix: String,
     pub log_format: LogFormat,
@@ -200,6 +205,11 @@ impl Settings {
             production,
         )?;
         let trust_proxy = parse_bool("OUTPOST_TRUST_PROXY", get("OUTPOST_TRUST_PROXY"), false)?;
+        let db_prepared_statements = parse_bool(
+            "OUTPOST_DB_PREPARED_STATEMENTS",
+            get("OUTPOST_DB_PREPARED_STATEMENTS"),
+            true,
+        )?;
         let minutes =
             |name: &'static str, default: u32, max: u32| -> Result<Duration, ConfigError> {
                 Ok(Duration::from_secs(
@@ -241,6 +251,7 @@ impl Settings {
             audit_checkpoint_dir,
             count_queries: get("OUTPOST_COUNT_QUERIES").is_some_and(|v| v == "1" || v == "true"),
             db_pool_size,
+            db_prepared_statements,
             redis_prefix,
             log_format,
             secure_cookies,

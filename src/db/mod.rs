@@ -48,23 +48,33 @@ impl PgPool {
 /// dropped from the pool when it is handed back, instead of failing every later request that
 /// draws it. (The pool does not ping on checkout; see `build_pool`.)
 #[derive(Debug)]
-pub struct Manager(ConnectionManager<PgConnection>);
+pub struct Manager {
+    inner: ConnectionManager<PgConnection>,
+    /// `Settings::db_prepared_statements`: off, every statement is sent with its parameters
+    /// in one message (`PQsendQueryParams`), which a transaction pooler passes through whole.
+    prepared: bool,
+}
 
 impl diesel::r2d2::ManageConnection for Manager {
     type Connection = PgConnection;
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<PgConnection, Self::Error> {
-        self.0.connect()
+        let mut conn = self.inner.connect()?;
+        if !self.prepared {
+            use diesel::connection::{CacheSize, Connection};
+            conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+        }
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Self::Error> {
-        self.0.is_valid(conn)
+        self.inner.is_valid(conn)
     }
 
     fn has_broken(&self, conn: &mut PgConnection) -> bool {
         // Checked on the thread that used the connection, right after its work.
-        statements::take_connection_lost() || self.0.has_broken(conn)
+        statements::take_connection_lost() || self.inner.has_broken(conn)
     }
 }
 
@@ -86,7 +96,10 @@ impl PgPool {
 
 pub fn build_pool(database_url: &str, settings: &Settings) -> PgPool {
     statements::install();
-    let manager = Manager(ConnectionManager::<PgConnection>::new(database_url));
+    let manager = Manager {
+        inner: ConnectionManager::<PgConnection>::new(database_url),
+        prepared: settings.db_prepared_statements,
+    };
     // build_unchecked: the server must start (and answer /healthz, /readyz) even while the
     // database is briefly unreachable; connections are made on demand.
     // No `SELECT 1` on every checkout (a round trip per `db::run`): a connection that died

@@ -44,6 +44,7 @@ pub(super) fn claim(
             // indexes (issue 14, measured per statement).
             operations::status.eq("applied"),
             operations::field_errors.eq(&field_errors),
+            operations::corrects.eq(op.corrects),
         ))
         .on_conflict((operations::actor_id, operations::op_id))
         .do_nothing()
@@ -71,6 +72,7 @@ pub(super) fn claim(
             operations::role_at_capture.eq(role_at_capture),
             operations::role_at_apply.eq(actor.role.as_str()),
             operations::field_errors.eq(&field_errors),
+            operations::corrects.eq(op.corrects),
         ))
         .returning(operations::id)
         .get_result(conn)

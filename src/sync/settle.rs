@@ -45,19 +45,23 @@ pub(super) fn apply(
 /// author's Sync Issues, in the transaction of the correction. Only the same actor's, still
 /// open: another person's op id, or one already settled, is left as it is.
 fn close_corrected(conn: &mut PgConnection, actor: i64, earlier: Uuid) -> QueryResult<usize> {
-    use crate::schema::operations;
-    diesel::update(
-        operations::table
-            .filter(operations::actor_id.eq(actor))
-            .filter(operations::op_id.eq(earlier))
-            .filter(operations::status.eq_any(["rejected", "conflict"]))
-            .filter(operations::resolved_at.is_null()),
+    use diesel::sql_types::{BigInt, Uuid as SqlUuid};
+    // The chain back through what each correction corrected (a correction refused in turn and
+    // corrected again), the actor's own rows only, at most 20 links (ids are the client's:
+    // a made-up cycle must end).
+    diesel::sql_query(
+        "WITH RECURSIVE chain(op_id, depth) AS ( \
+             SELECT $2::uuid, 0 \
+             UNION ALL \
+             SELECT o.corrects, c.depth + 1 FROM chain c \
+             JOIN operations o ON o.actor_id = $1 AND o.op_id = c.op_id \
+             WHERE o.corrects IS NOT NULL AND c.depth < 20) \
+         UPDATE operations SET resolved_at = now(), resolved_by = $1, resolution = 'corrected' \
+         WHERE actor_id = $1 AND op_id IN (SELECT op_id FROM chain) \
+           AND status IN ('rejected', 'conflict') AND resolved_at IS NULL",
     )
-    .set((
-        operations::resolved_at.eq(diesel::dsl::now),
-        operations::resolved_by.eq(actor),
-        operations::resolution.eq("corrected"),
-    ))
+    .bind::<BigInt, _>(actor)
+    .bind::<SqlUuid, _>(earlier)
     .execute(conn)
 }
 

@@ -154,5 +154,41 @@ fn a_database_restored_to_before_its_checkpoint_is_told_so_and_can_be_accepted()
         .unwrap();
     let out = cli_verify(&other, &dir);
     assert_eq!(out.status.code(), Some(1));
-    assert!(said(&out).contains("for this database"), "{}", said(&out));
+    assert!(
+        said(&out).contains(&format!("belongs to database {database}")),
+        "{}",
+        said(&out)
+    );
+}
+
+/// A missing or damaged checkpoint is never read as "intact" (an independent tester's finding):
+/// with sealed rows and nothing outside the database to say where the chain ended, the removal
+/// of its newest rows could not be seen.
+#[test]
+fn missing_or_damaged_checkpoints_are_not_called_intact() {
+    use outpost::audit::checkpoint_store as store;
+    let db = TestDb::migrated();
+    let dir = temp_dir();
+    let out = cli_verify(&db, &dir);
+    assert!(out.status.success(), "nothing sealed yet: {}", said(&out));
+    record_some(&mut db.conn(), 3);
+    outpost::audit::seal::seal_all(&mut db.conn()).unwrap();
+    let out = cli_verify(&db, &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        said(&out).contains("no checkpoint of this database")
+            && said(&out).contains("3 row(s) are sealed"),
+        "{}",
+        said(&out)
+    );
+    let kept = store::dir(&settings(&dir), &store::database(&mut db.conn()).unwrap());
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::write(kept.join("latest.json"), "{").unwrap();
+    let out = cli_verify(&db, &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        said(&out).contains("audit checkpoint damaged"),
+        "{}",
+        said(&out)
+    );
 }

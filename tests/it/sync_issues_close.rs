@@ -210,3 +210,28 @@ async fn a_correction_refused_again_on_its_form_still_closes_the_first_refusal()
     assert_eq!(open_rows(&app, "Second Try Relief"), 0);
     app.shutdown().await;
 }
+
+/// A correction refused in turn and corrected again: the attempt that applies closes the whole
+/// chain, not only the refusal it names (an independent tester's finding).
+#[tokio::test]
+async fn a_chain_of_corrections_closes_when_the_last_one_applies() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let kin = app.hub_id("KIN-MAIN");
+    let token = app.token("warehouse").await;
+    let mut previous: Option<Uuid> = None;
+    for sku in ["NO-SUCH-ITEM", "STILL-WRONG", WATER] {
+        let op = intake(kin, "Chain Relief", sku, previous);
+        let (_, r) = app
+            .sync(&token, json!({ "operations": [op.clone()] }))
+            .await;
+        let want = if sku == WATER { "applied" } else { "rejected" };
+        assert_eq!(r["results"][0]["result"]["status"], want, "{r}");
+        previous = serde_json::from_value(op["op_id"].clone()).ok();
+    }
+    assert_eq!(open_rows(&app, "Chain Relief"), 0, "both refusals closed");
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM operations WHERE payload->>'donor' = 'Chain Relief' AND resolution = 'corrected'"),
+        2
+    );
+    app.shutdown().await;
+}
