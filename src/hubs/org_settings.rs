@@ -30,11 +30,8 @@ fn read(form: &FormFields) -> Result<Posted, &'static str> {
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
         return Err("the currency is a three-letter code such as JMD or USD");
     }
-    // Printed on invoices: no control character, and nothing that turns text around.
-    let refused = |c: char| {
-        (c.is_control() && !matches!(c, '\n' | '\r'))
-            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    };
+    // Printed on invoices: what no operation's text may hold either.
+    let refused = crate::sync::checks::is_refused_control;
     let address = form.text("address");
     if address.chars().any(refused) {
         return Err("the address contains a control character (such as NUL); remove it");

@@ -43,9 +43,16 @@ pub(super) fn validate(
     kind.read(&op.payload)
 }
 
-/// A control character no text field may hold: all of them but tab and line breaks.
-pub(super) fn is_refused_control(c: char) -> bool {
-    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+/// A character no text field may hold: every control character but tab and line breaks, the
+/// controls that turn text around (embeddings, overrides, isolates: "Trojan Source"), and the
+/// invisible ones that hold no letter (zero-width space, word joiner, byte-order mark), so a
+/// name cannot look empty, or like another, while it is not. Shared by every form.
+pub fn is_refused_control(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{2060}' | '\u{FEFF}'
+        )
 }
 
 pub(super) fn has_control(text: &str) -> bool {
@@ -65,7 +72,7 @@ pub fn control_characters(path: &str, value: &Value, errors: &mut Vec<FieldError
     match value {
         Value::String(s) if has_control(s) => errors.push(FieldError::new(
             if path.is_empty() { "payload" } else { path },
-            "contains a control character (such as NUL); remove it",
+            "contains a control character (such as NUL), or an invisible one that turns or hides text; remove it",
         )),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {

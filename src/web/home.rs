@@ -110,7 +110,12 @@ pub(super) async fn gather(
             let mut tiles = vec![Tile {
                 label: "Waiting for you",
                 count: pending.len() as i64,
-                href: "#pending-title",
+                // Nothing to jump to when nothing waits (the list is then not on the page).
+                href: if pending.is_empty() {
+                    ""
+                } else {
+                    "#pending-title"
+                },
                 attention: !pending.is_empty(),
             }];
             if principal.can(Permission::ReviewResolve) {

@@ -275,8 +275,20 @@ async fn control_characters_are_refused_per_field_and_audited() {
         "intake.create",
         json!({ "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "UNICEF", "lines": [{ "sku": WATER, "quantity": 2 }] }),
     );
+    // Invisible ones too: a donor that is only a zero-width space, and a reversed note.
+    let hidden = op(
+        "intake.create",
+        json!({ "intake_id": Uuid::new_v4(), "hub_id": kin, "donor": "\u{200B}", "notes": "ok \u{202E}txet", "lines": [{ "sku": WATER, "quantity": 1 }] }),
+    );
     let bad_id = bad["op_id"].as_str().unwrap().to_string();
-    let (status, r) = app.sync(&token, json!({ "operations": [bad, good] })).await;
+    let (status, r) = app
+        .sync(&token, json!({ "operations": [bad, good, hidden] }))
+        .await;
+    let invisible: Vec<&str> = result(&r, 2)["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(invisible, ["donor", "notes"], "{r}");
     assert_eq!(status, 200, "{r}");
     assert_eq!(result(&r, 0)["status"], "rejected");
     let fields: Vec<&str> = result(&r, 0)["errors"]

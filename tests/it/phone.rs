@@ -15,11 +15,12 @@ use crate::offline::World;
 /// What a page measures at the phone's width: its scroll width and height, the header's
 /// height, the controls smaller than 24 px (by what they are), and where its menu and its
 /// "/new" forms lead.
-const MEASURE: &str = "const small = Array.from(document.querySelectorAll('input[type=checkbox], input[type=radio], button, a.button, summary')).filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.width < 24 || r.height < 24); }).map(e => (e.id || e.name || e.textContent.trim()).slice(0, 30)); const h = document.querySelector('.site-header'); const here = a => a.origin === location.origin ? a.pathname : null; return { width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight, header: h ? Math.round(h.getBoundingClientRect().height) : 0, small: small, menu: Array.from(document.querySelectorAll('.nav-wide a')).map(here).filter(Boolean), forms: Array.from(document.querySelectorAll('main a[href]')).map(here).filter(p => p && /\\/new$/.test(p)) };";
+const MEASURE: &str = "const small = Array.from(document.querySelectorAll('input[type=checkbox], input[type=radio], button, a.button, summary, td a')).filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.width < 24 || r.height < 24); }).map(e => (e.id || e.name || e.textContent.trim()).slice(0, 30)); const h = document.querySelector('.site-header'); const here = a => a.origin === location.origin ? a.pathname : null; return { width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight, header: h ? Math.round(h.getBoundingClientRect().height) : 0, small: small, menu: Array.from(document.querySelectorAll('.nav-wide a')).map(here).filter(Boolean), forms: Array.from(document.querySelectorAll('main a[href]')).map(here).filter(p => p && /\\/new$/.test(p)) };";
 
 /// The tallest a page of the demo world may be on a phone: a list pages long before this
-/// (the finding was lists 8,000–17,000 px tall).
-const TALLEST: i64 = 7_000;
+/// (the finding was lists 8,000–17,000 px tall; a page of 50 compact catalog cards, each
+/// with its 24 px link, is about 7,250).
+const TALLEST: i64 = 7_500;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_of_every_role_fits_a_phone() {
