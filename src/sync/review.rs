@@ -315,6 +315,8 @@ async fn resolve(
         };
         let result = pipeline::submit(&state, principal.clone(), op).await?;
         if !result.took_effect() {
+            // Told here, on the item being resolved: not a Sync Issue of the resolver's own.
+            super::forms::shown_on_form(&state, principal.user_id, result.op_id).await;
             let why = result.reason.unwrap_or_default();
             return Ok(redirect_with_flash(
                 &state.settings,

@@ -103,6 +103,8 @@ pub struct UserBadge {
     pub display_name: String,
     pub role_label: String,
     pub hub_label: String,
+    /// Counts a location's stock (the hub pages' Counts tab is shown to them alone).
+    pub counts_stock: bool,
 }
 
 #[derive(Clone, Debug)]

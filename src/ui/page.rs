@@ -93,6 +93,7 @@ impl Page {
                 display_name: user.display_name.clone(),
                 role_label: user.role.label().into(),
                 hub_label: user.hub_label(),
+                counts_stock: user.can(Permission::WarehouseReceive),
             });
             layout.nav = NAV
                 .iter()

@@ -119,7 +119,20 @@ async fn a_hub_with_no_supplier_or_no_customer_says_why_and_what_to_do() {
         "{sales}"
     );
     // An auditor reads sales and is offered neither.
-    let auditor = app.signed_in("auditor").await.text("/sales").await;
-    assert!(!auditor.contains("/sales/new\"") && !auditor.contains("No customer of yours"));
+    let auditor = app.signed_in("auditor").await;
+    let sales = auditor.text("/sales").await;
+    assert!(!sales.contains("/sales/new\"") && !sales.contains("No customer of yours"));
+    // Nor a Counts tab it may not open (only those who count a location see it).
+    let kin = app.hub_id("KIN-MAIN");
+    let counts = format!("href=\"/hubs/{kin}/counts\"");
+    assert!(!auditor
+        .text(&format!("/hubs/{kin}"))
+        .await
+        .contains(&counts));
+    let warehouse = app.signed_in("warehouse").await;
+    assert!(warehouse
+        .text(&format!("/hubs/{kin}"))
+        .await
+        .contains(&counts));
     app.shutdown().await;
 }

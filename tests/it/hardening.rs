@@ -223,6 +223,8 @@ async fn a_refused_resolution_is_never_reported_as_applied() {
         .text(&format!("/review/{item}"))
         .await
         .contains("Not applied"));
+    // Told on the item being resolved, not left as a Sync Issue of the resolver's own.
+    assert!(!lm.text("/sync-issues").await.contains("NO-SUCH-SKU"));
     // The same form sent twice (a double click): still not applied, never "applied".
     let res = lm.post_form(&format!("/review/{item}"), &edit).await;
     assert_eq!(location(&res), format!("/review/{item}"));
