@@ -36,6 +36,7 @@ mod offline;
 mod offline_engines;
 mod offline_hardening;
 mod outbox_retention;
+mod pgbouncer;
 mod phone;
 mod pipeline;
 mod query_budget;

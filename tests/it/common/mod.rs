@@ -184,6 +184,7 @@ impl Drop for TestDb {
 pub struct TestAppBuilder {
     settings: Vec<(&'static str, String)>,
     database_url: Option<String>,
+    database_port: Option<u16>,
     extra: Option<ExtraRoutes>,
     seed_demo: bool,
 }
@@ -198,6 +199,12 @@ impl TestAppBuilder {
     /// Overrides one `OUTPOST_*` setting for this app.
     pub fn setting(mut self, name: &'static str, value: &str) -> Self {
         self.settings.push((name, value.to_string()));
+        self
+    }
+
+    /// Reach the test database through another port of the same host (a pooler in front).
+    pub fn database_port(mut self, port: u16) -> Self {
+        self.database_port = Some(port);
         self
     }
 
@@ -223,7 +230,13 @@ impl TestAppBuilder {
             .unwrap();
         }
         let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
-        let database_url = self.database_url.unwrap_or_else(|| as_server_role(&db.url));
+        let mut database_url = self.database_url.unwrap_or_else(|| as_server_role(&db.url));
+        if let Some(port) = self.database_port {
+            let (head, rest) = database_url.rsplit_once('@').expect("a user in the URL");
+            let (host, path) = rest.split_once('/').expect("a database in the URL");
+            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            database_url = format!("{head}@{host}:{port}/{path}");
+        }
         let mut vars = vec![
             ("OUTPOST_DATABASE_URL", database_url),
             ("OUTPOST_REDIS_URL", redis_url()),
@@ -305,6 +318,7 @@ impl TestApp {
         TestAppBuilder {
             settings: Vec::new(),
             database_url: None,
+            database_port: None,
             extra: None,
             seed_demo: false,
         }
