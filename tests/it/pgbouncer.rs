@@ -56,7 +56,7 @@ impl Bouncer {
         } else {
             Command::new("/usr/sbin/pgbouncer")
         };
-        let child = cmd
+        let mut child = cmd
             .arg(dir.join("pgbouncer.ini"))
             .current_dir("/")
             .stdout(Stdio::null())
@@ -69,6 +69,8 @@ impl Bouncer {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!(
             "pgbouncer did not listen: {}",
             std::fs::read_to_string(dir.join("pgbouncer.log")).unwrap_or_default()
