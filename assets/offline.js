@@ -137,6 +137,13 @@
     pill.title = atRisk ? AT_RISK : "";
     pill.setAttribute("aria-label", "Connection status: " + text + (atRisk ? ". " + AT_RISK : ""));
     noteRisk(atRisk);
+    // Sync Issues lists what the server refused; what the device still holds unsent is said
+    // there too, so "nothing here" does not read as "everything arrived".
+    var unsent = document.getElementById("issues-unsent");
+    if (unsent) {
+      unsent.hidden = pending === 0;
+      unsent.textContent = pending + (pending === 1 ? " entry is" : " entries are") + " saved on this device and not sent yet: " + (pending === 1 ? "it is" : "they are") + " listed on the pages " + (pending === 1 ? "it belongs" : "they belong") + " to, and appear here only if the server refuses them.";
+    }
     // The sign-in page names whose entries wait; a first look that came up empty (the queue
     // not yet readable as the page opened, seen in WebKit) is taken again.
     if (!userId && pending > 0 && !document.getElementById("waiting-owners")) showOwners();

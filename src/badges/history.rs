@@ -58,6 +58,8 @@ async fn request(
     .await?;
     let done = if super::stations::online(last_seen) {
         "Copy queued: the station picks it up in a moment.".to_string()
+    } else if last_seen.is_none() {
+        "Copy queued, but the station has never connected: the copy waits, with its quota taken, until it connects.".to_string()
     } else {
         format!(
             "Copy queued, but the station is {}: the copy waits, with its quota taken, until the station connects again.",

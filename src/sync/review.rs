@@ -96,11 +96,21 @@ impl Issue {
     pub fn form_again(&self) -> Option<String> {
         let hub = self.hub_id?;
         let again = super::registry::find(&self.kind)?.spec().again?;
-        Some(match (again.strip_suffix("/{id}"), self.record_id) {
+        let page = match (again.strip_suffix("/{id}"), self.record_id) {
             (Some(list), Some(id)) => format!("/hubs/{hub}/{list}/{id}"),
             (Some(list), None) => format!("/hubs/{hub}/{list}"),
             (None, _) => format!("/hubs/{hub}/{again}"),
-        })
+        };
+        // The form opened from here names this entry as the one it corrects, so saving it
+        // closes this row (`ui::page::Page` puts it in the form's hidden fields).
+        Some(format!(
+            "{page}?{}",
+            serde_urlencoded::to_string([
+                ("corrects", self.op_id.to_string()),
+                ("kind", self.kind.clone())
+            ])
+            .unwrap_or_default()
+        ))
     }
     /// The entry beside the server's version now, field by field, in words.
     pub fn comparison(&self) -> Vec<crate::ui::readable::Compared> {

@@ -66,6 +66,11 @@ impl FromRequest for Page {
             .cookie(FLASH_COOKIE)
             .and_then(|c| decode_flash(c.value()))
             .unzip();
+        // A flash without typed values (a notice) leaves room for what the address names.
+        let echo = match echo {
+            Some(typed) if !typed.is_empty() => Some(typed),
+            other => correcting(req.query_string()).or(other),
+        };
         let ext = req.extensions();
         ready(Ok(Page {
             user: ext.get::<Arc<Principal>>().cloned(),
@@ -78,6 +83,24 @@ impl FromRequest for Page {
             path: req.path().to_string(),
         }))
     }
+}
+
+/// A form opened from a Sync Issues row ("Enter it again", `?corrects=<op id>&kind=<kind>`):
+/// its hidden fields name the refused entry it corrects, for the form of that kind.
+fn correcting(query: &str) -> Option<FormEcho> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let corrects = get("corrects").filter(|v| uuid::Uuid::parse_str(v).is_ok())?;
+    let kind = get("kind")?;
+    Some(FormEcho(vec![
+        ("corrects".into(), corrects),
+        ("op_kind".into(), kind),
+    ]))
 }
 
 impl Page {

@@ -446,7 +446,7 @@ async fn a_copy_asked_for_in_the_browser_is_made_by_the_station_and_shows_in_the
     assert_eq!(res.headers()["location"], "/badges/copies");
     let queued = customer_user.text("/badges/copies").await;
     assert!(
-        queued.contains("Copy queued, but the station is never connected"),
+        queued.contains("Copy queued, but the station has never connected"),
         "{queued}"
     );
     // At 0 copies left the button is off, and the page says until when.

@@ -412,7 +412,16 @@ impl Chrome {
         "#;
         self.step(&format!("submit {selector}"));
         let fields: Vec<Value> = fields.iter().map(|(k, v)| json!([k, v])).collect();
-        let r = self.js(script, json!([selector, fields])).await;
+        let mut r = self.js(script, json!([selector, fields.clone()])).await;
+        if r["error"] == json!("timeout") {
+            // The page never finished loading (WebKit, starved, once left the sign-in page
+            // loading behind a service worker it had ended): a person reloads it, and so does
+            // the test, once.
+            eprintln!("{:?}: the page did not answer; reloading it", self.engine);
+            let here = self.path().await;
+            self.goto(&here).await;
+            r = self.js(script, json!([selector, fields])).await;
+        }
         assert_eq!(r, json!("ok"), "{selector}");
         self.wait_for(
             "!window.__leaving && document.readyState === 'complete'",

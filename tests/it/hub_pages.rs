@@ -23,6 +23,7 @@ pub(crate) async fn submit(
         "envelope",
         "base_version",
         "new_transfer_id",
+        "corrects",
     ]
     .iter()
     .filter(|n| form.contains(&format!("name=\"{n}\"")))

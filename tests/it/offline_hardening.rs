@@ -287,9 +287,25 @@ async fn refused_entries_keep_their_content_until_resent_or_discarded() {
     let mut world = World::start();
     let kin = world.hub_id("KIN-MAIN");
     let chrome = at_intake_form(Engine::Chromium, &world.server.url(), "warehouse", kin).await;
+    // Sync Issues is stored on the device as it is opened online.
+    chrome.goto("/sync-issues").await;
+    chrome.goto(&format!("/hubs/{kin}/intakes/new")).await;
     world.server.kill();
     queue_intake(&chrome, kin, "Typo Relief Fund", "00101-P-1-NA-X").await;
     queue_intake(&chrome, kin, "Discard Me Ltd", "NO-SUCH-ITEM").await;
+    // Offline, Sync Issues (from the device) says what waits unsent, not only what the server
+    // last said (an independent tester read "applied everything" with two entries waiting).
+    chrome.goto("/sync-issues").await;
+    assert!(
+        chrome
+            .wait_for(
+                "!document.getElementById('issues-unsent').hidden && document.getElementById('issues-unsent').textContent.startsWith('2 entries are saved on this device')",
+                SECS
+            )
+            .await,
+        "{}",
+        chrome.body_text().await
+    );
     world.server.restart();
     chrome.goto("/sync-issues").await;
     assert!(chrome.wait_for(&pill_is("synced"), SECS).await);

@@ -235,3 +235,47 @@ async fn a_chain_of_corrections_closes_when_the_last_one_applies() {
     );
     app.shutdown().await;
 }
+
+/// "Enter it again" on a server's Sync Issues row opens the form naming the entry it corrects,
+/// so entering it again closes the row (an independent tester found it stayed).
+#[tokio::test]
+async fn entering_it_again_from_its_row_closes_the_row() {
+    let app = TestApp::builder().with_demo_world().start().await;
+    let kin = app.hub_id("KIN-MAIN");
+    let token = app.token("warehouse").await;
+    let typo = intake(kin, "Row Again Relief", "NO-SUCH-ITEM", None);
+    let typo_id = typo["op_id"].as_str().unwrap().to_string();
+    let (_, r) = app.sync(&token, json!({ "operations": [typo] })).await;
+    assert_eq!(r["results"][0]["result"]["status"], "rejected", "{r}");
+    let b = app.signed_in("warehouse").await;
+    let page = b.text("/sync-issues").await;
+    let href = page
+        .split("<tr data-op-id=")
+        .find(|row| row.contains("Row Again Relief"))
+        .and_then(|row| row.split("Nothing was changed. <a href=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("an Enter it again link")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    assert!(href.contains(&format!("corrects={typo_id}")), "{href}");
+    let form = b.text(&href).await;
+    assert_eq!(
+        crate::common::hidden_in(&form, "corrects"),
+        typo_id,
+        "{form}"
+    );
+    let res = crate::hub_pages::submit(
+        &b,
+        &href,
+        &format!("/hubs/{kin}/intakes"),
+        &[
+            ("donor", "Row Again Relief"),
+            ("line_sku", WATER),
+            ("line_qty", "4"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(open_rows(&app, "Row Again Relief"), 0);
+    app.shutdown().await;
+}
