@@ -158,7 +158,9 @@ async fn sync_issues_show_the_entry_in_words_and_a_manager_confirms_their_own_in
         "Donor: Harbour Mission",
         "NO-SUCH-ITEM × 4",
         "Not applied",
-        &format!("href=\"/hubs/{kin}/intakes/new\">Enter it again</a>"),
+        // Opens the form naming the entry it corrects, so saving it closes this row.
+        &format!("href=\"/hubs/{kin}/intakes/new?corrects="),
+        "kind=intake.create\">Enter it again</a>",
     ] {
         assert!(page.contains(expected), "{expected}: {page}");
     }
